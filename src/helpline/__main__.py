@@ -1,0 +1,5 @@
+import sys
+
+from helpline.cli import main
+
+sys.exit(main())

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from helpline.accounts import service
+from helpline.accounts.deps import (
+    SESSION_COOKIE,
+    Ctx,
+    CurrentCaller,
+    CurrentUser,
+    Uow,
+    client_address,
+)
+from helpline.accounts.schemas import (
+    AuthResult,
+    Guest,
+    Login,
+    StatusUpdate,
+    UserCreate,
+    UserList,
+    UserOut,
+    UserUpdate,
+)
+from helpline.context import AppContext
+
+router = APIRouter(tags=["accounts"])
+
+
+def _set_session_cookie(response: Response, ctx: AppContext, token: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=ctx.settings.secure_cookies,
+        path="/",
+    )
+
+
+@router.post("/auth/login", response_model=AuthResult)
+async def login(
+    body: Login, request: Request, response: Response, ctx: Ctx, uow: Uow
+) -> AuthResult:
+    limit = ctx.settings.rate_limit_login
+    await ctx.limiter.check(limit, "login-ip", client_address(request))
+    await ctx.limiter.check(limit, "login-account", str(body.email).lower())
+    token, user = await service.login(uow, str(body.email), body.password)
+    _set_session_cookie(response, ctx, token)
+    return AuthResult(token=token, user=UserOut.model_validate(user))
+
+
+@router.post("/auth/guest", response_model=AuthResult)
+async def guest(
+    body: Guest, request: Request, response: Response, ctx: Ctx, uow: Uow
+) -> AuthResult:
+    await ctx.limiter.check(ctx.settings.rate_limit_guest, "guest", client_address(request))
+    token, user = await service.guest(uow, body.name, str(body.email))
+    _set_session_cookie(response, ctx, token)
+    return AuthResult(token=token, user=UserOut.model_validate(user))
+
+
+@router.post("/auth/logout", status_code=204)
+async def logout(caller: CurrentCaller, response: Response, uow: Uow) -> Response:
+    await service.logout(uow, caller.session_id)
+    out = Response(status_code=204)
+    out.delete_cookie(SESSION_COOKIE, path="/")
+    return out
+
+
+@router.get("/me", response_model=UserOut)
+async def me(user: CurrentUser) -> UserOut:
+    return UserOut.model_validate(user)
+
+
+@router.put("/me/status", response_model=UserOut)
+async def set_status(body: StatusUpdate, user: CurrentUser, uow: Uow) -> UserOut:
+    return UserOut.model_validate(await service.set_status(uow, user, body.status))
+
+
+@router.post("/users", response_model=UserOut, status_code=201)
+async def create_user(body: UserCreate, user: CurrentUser, ctx: Ctx, uow: Uow) -> UserOut:
+    created = await service.create_user(uow, user, body, fast=ctx.settings.password_fast_hash)
+    return UserOut.model_validate(created)
+
+
+@router.get("/users", response_model=UserList)
+async def list_users(
+    user: CurrentUser,
+    uow: Uow,
+    role: Annotated[str | None, Query()] = None,
+    cursor: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 100,
+) -> UserList:
+    users = await service.list_users(uow, user, role=role, after=cursor, limit=limit + 1)
+    nxt = users[limit - 1].id if len(users) > limit else None
+    return UserList(items=[UserOut.model_validate(u) for u in users[:limit]], next=nxt)
+
+
+@router.patch("/users/{user_id}", response_model=UserOut)
+async def update_user(
+    user_id: str, body: UserUpdate, user: CurrentUser, ctx: Ctx, uow: Uow
+) -> UserOut:
+    updated = await service.update_user(
+        uow, user, user_id, body, fast=ctx.settings.password_fast_hash
+    )
+    return UserOut.model_validate(updated)

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from helpline.db import Base, UTCDateTime
+from helpline.kit.clock import now
+from helpline.kit.enums import Availability, Role
+from helpline.kit.ids import new_id
+
+
+class User(Base):
+    __tablename__ = "users"
+    # Registered e-mails are unique; guests may repeat one (a guest proves nothing about it).
+    __table_args__ = (
+        Index(
+            "uq_users_email_registered",
+            "email",
+            unique=True,
+            sqlite_where=text("is_guest = 0"),
+            postgresql_where=text("is_guest = false"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(320), nullable=False)
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False, default=Role.customer)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_guest: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=Availability.available)
+    max_chats: Mapped[int] = mapped_column(Integer, nullable=False, default=3)
+    last_accept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+
+class AuthSession(Base):
+    """A sign-in. The token itself is never stored, only its SHA-256."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), nullable=False, index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from helpline.accounts.models import AuthSession, User
+from helpline.kit.clock import now
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def get(session: AsyncSession, user_id: str) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def get_registered_by_email(session: AsyncSession, email: str) -> User | None:
+    result = await session.execute(
+        select(User).where(func.lower(User.email) == email.lower(), User.is_guest.is_(False))
+    )
+    return result.scalar_one_or_none()
+
+
+async def get_by_token(session: AsyncSession, token: str) -> tuple[AuthSession, User] | None:
+    result = await session.execute(
+        select(AuthSession, User)
+        .join(User, User.id == AuthSession.user_id)
+        .where(
+            AuthSession.token_hash == hash_token(token),
+            AuthSession.revoked_at.is_(None),
+            User.active.is_(True),
+        )
+    )
+    row = result.first()
+    return (row[0], row[1]) if row else None
+
+
+async def revoke_session(session: AsyncSession, auth_session_id: str) -> None:
+    await session.execute(
+        update(AuthSession).where(AuthSession.id == auth_session_id).values(revoked_at=now())
+    )
+
+
+async def revoke_all(session: AsyncSession, user_id: str) -> None:
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+
+
+async def list_users(
+    session: AsyncSession, *, role: str | None, after: str | None, limit: int
+) -> list[User]:
+    stmt = select(User).where(User.is_guest.is_(False)).order_by(User.id).limit(limit)
+    if role:
+        stmt = stmt.where(User.role == role)
+    if after:
+        stmt = stmt.where(User.id > after)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def get_many(session: AsyncSession, ids: list[str]) -> list[User]:
+    if not ids:
+        return []
+    return list((await session.execute(select(User).where(User.id.in_(ids)))).scalars())

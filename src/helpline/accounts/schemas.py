@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from helpline.kit.enums import Availability, Role
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+
+class Strict(BaseModel):
+    """Request bodies: unknown fields are refused (422)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Login(Strict):
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class Guest(Strict):
+    name: Name
+    email: EmailStr
+
+
+class StatusUpdate(Strict):
+    status: Availability
+
+
+class UserCreate(Strict):
+    email: EmailStr
+    name: Name
+    role: Role
+    password: str = Field(min_length=8, max_length=1024)
+    max_chats: int = Field(default=3, ge=0, le=100)
+
+
+class UserUpdate(Strict):
+    name: Name | None = None
+    role: Role | None = None
+    max_chats: int | None = Field(default=None, ge=0, le=100)
+    active: bool | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=1024)
+
+
+class UserRef(BaseModel):
+    """How a person appears inside other resources."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    name: str
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    email: str
+    name: str
+    role: Role
+    is_guest: bool
+    active: bool
+    status: Availability
+    max_chats: int
+    created_at: datetime
+
+
+class AuthResult(BaseModel):
+    token: str
+    user: UserOut
+
+
+class UserList(BaseModel):
+    items: list[UserOut]
+    next: str | None
+
+
+AvailabilityLiteral = Literal["available", "away", "offline"]

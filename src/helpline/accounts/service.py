@@ -1,0 +1,128 @@
+"""Sign-in, guests, sign-out, users and availability."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+
+from helpline.accounts import repository as repo
+from helpline.accounts.models import AuthSession, User
+from helpline.accounts.passwords import DUMMY_HASH, hash_password, verify_password
+from helpline.accounts.schemas import UserCreate, UserUpdate
+from helpline.db import UnitOfWork
+from helpline.errors import Conflict, Forbidden, NotAuthenticated, NotFound
+from helpline.kit.clock import now
+from helpline.kit.enums import Availability, Role
+from helpline.kit.ids import new_token
+
+
+def require_role(user: User, *roles: Role) -> None:
+    if user.role_enum not in roles:
+        raise Forbidden("Your role may not do this.")
+
+
+def require_staff(user: User) -> None:
+    if not user.role_enum.is_staff:
+        raise Forbidden("Only agents may do this.")
+
+
+async def _open_session(uow: UnitOfWork, user: User) -> str:
+    token = new_token()
+    uow.session.add(AuthSession(user_id=user.id, token_hash=repo.hash_token(token)))
+    await uow.session.flush()
+    return token
+
+
+async def login(uow: UnitOfWork, email: str, password: str) -> tuple[str, User]:
+    user = await repo.get_registered_by_email(uow.session, email)
+    if user is None or not user.password_hash:
+        verify_password(DUMMY_HASH, password)
+        raise NotAuthenticated("Wrong e-mail or password.", code="invalid_credentials")
+    if not verify_password(user.password_hash, password) or not user.active:
+        raise NotAuthenticated("Wrong e-mail or password.", code="invalid_credentials")
+    return await _open_session(uow, user), user
+
+
+async def guest(uow: UnitOfWork, name: str, email: str) -> tuple[str, User]:
+    user = User(email=email.lower(), name=name, role=Role.customer, is_guest=True)
+    uow.session.add(user)
+    await uow.session.flush()
+    return await _open_session(uow, user), user
+
+
+async def logout(uow: UnitOfWork, auth_session_id: str) -> None:
+    await repo.revoke_session(uow.session, auth_session_id)
+    uow.announce(f"session:{auth_session_id}", {"kind": "close", "reason": "signed_out"})
+
+
+async def authenticate(uow: UnitOfWork, token: str | None) -> tuple[AuthSession, User]:
+    if not token:
+        raise NotAuthenticated("Sign in first.")
+    found = await repo.get_by_token(uow.session, token)
+    if found is None:
+        raise NotAuthenticated("Your sign-in has expired; sign in again.")
+    return found
+
+
+async def set_status(uow: UnitOfWork, user: User, status: Availability) -> User:
+    require_staff(user)
+    if user.status != status:
+        user.status = status
+        user.updated_at = now()
+        uow.announce(f"user:{user.id}", {"kind": "status", "status": str(status)})
+        uow.announce("agents", {"kind": "agent.status", "user_id": user.id, "status": str(status)})
+    return user
+
+
+async def create_user(uow: UnitOfWork, actor: User, data: UserCreate, *, fast: bool) -> User:
+    require_role(actor, Role.admin)
+    if await repo.get_registered_by_email(uow.session, data.email):
+        raise Conflict("A user with this e-mail already exists.", code="email_taken")
+    user = User(
+        email=str(data.email).lower(),
+        name=data.name,
+        role=data.role,
+        password_hash=hash_password(data.password, fast=fast),
+        max_chats=data.max_chats,
+    )
+    uow.session.add(user)
+    try:
+        await uow.session.flush()
+    except IntegrityError as exc:
+        raise Conflict("A user with this e-mail already exists.", code="email_taken") from exc
+    return user
+
+
+async def update_user(
+    uow: UnitOfWork, actor: User, user_id: str, data: UserUpdate, *, fast: bool
+) -> User:
+    require_role(actor, Role.admin)
+    user = await repo.get(uow.session, user_id)
+    if user is None or user.is_guest:
+        raise NotFound("No such user.")
+    close_all = False
+    if data.name is not None:
+        user.name = data.name
+    if data.role is not None:
+        user.role = data.role
+    if data.max_chats is not None:
+        user.max_chats = data.max_chats
+    if data.active is not None and data.active != user.active:
+        if user.id == actor.id and not data.active:
+            raise Conflict("You cannot deactivate yourself.", code="invalid_transition")
+        user.active = data.active
+        close_all = not data.active
+    if data.password is not None:
+        user.password_hash = hash_password(data.password, fast=fast)
+        close_all = True
+    user.updated_at = now()
+    if close_all:
+        await repo.revoke_all(uow.session, user.id)
+        uow.announce(f"user:{user.id}", {"kind": "close", "reason": "credentials_changed"})
+    return user
+
+
+async def list_users(
+    uow: UnitOfWork, actor: User, *, role: str | None, after: str | None, limit: int
+) -> list[User]:
+    require_role(actor, Role.admin, Role.supervisor)
+    return await repo.list_users(uow.session, role=role, after=after, limit=limit)

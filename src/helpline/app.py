@@ -1,0 +1,217 @@
+"""create_app(): routers, middleware, error rendering and the lifespan."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from starlette_csrf.middleware import CSRFMiddleware
+
+from helpline import __version__
+from helpline.accounts import api as accounts_api
+from helpline.accounts.deps import CSRF_COOKIE, SESSION_COOKIE
+from helpline.bus.factory import make_bus
+from helpline.chats import api as chats_api
+from helpline.chats import gateway
+from helpline.chats.hub import Hub
+from helpline.config import Settings
+from helpline.context import AppContext
+from helpline.db import Database
+from helpline.errors import HelplineError, RateLimited
+from helpline.kit.ratelimit import RateLimiter
+from helpline.migrate import check_current
+from helpline.queues import api as queues_api
+from helpline.servicedesk import api as servicedesk_api
+from helpline.storage.local import LocalStorage
+
+log = logging.getLogger("helpline")
+
+
+class HelplineCSRF(CSRFMiddleware):  # type: ignore[misc]
+    """Double-submit cookie check for cookie-authenticated unsafe requests, in our error format.
+    WebSocket handshakes are left to the gateway's Origin check."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    def _get_error_response(self, request: Request) -> Response:
+        return JSONResponse(
+            {"error": {"code": "csrf_failed", "message": "Missing or wrong X-CSRF-Token header."}},
+            status_code=403,
+        )
+
+
+def error_response(exc: HelplineError) -> JSONResponse:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+    return "; ".join(parts) or "Invalid request."
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HelplineError)
+    async def _domain(_: Request, exc: HelplineError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg"), "type": e.get("type")}
+            for e in exc.errors()[:20]
+        ]
+        body = {
+            "error": {"code": "invalid", "message": _validation_message(exc), "details": details}
+        }
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}
+        code = codes.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        if exc.status_code == 404:
+            message = "Not found."
+        return JSONResponse(
+            {"error": {"code": code, "message": message}},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        log.info("integrity conflict: %s", exc.orig)
+        body = {
+            "error": {
+                "code": "conflict",
+                "message": "That clashed with a concurrent change; try again.",
+            }
+        }
+        return JSONResponse(body, status_code=409)
+
+    @app.exception_handler(DBAPIError)
+    async def _db(_: Request, exc: DBAPIError) -> JSONResponse:
+        log.warning("database unavailable: %s", exc.orig)
+        body = {
+            "error": {
+                "code": "unavailable",
+                "message": "The database is unavailable; try again shortly.",
+            }
+        }
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "2"})
+
+    @app.exception_handler(OSError)
+    async def _os(_: Request, exc: OSError) -> JSONResponse:
+        log.warning("backend unreachable: %s", exc)
+        body = {"error": {"code": "unavailable", "message": "A backing service is unavailable."}}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "2"})
+
+
+def create_app(settings: Settings | None = None, *, check_migrations: bool = True) -> FastAPI:
+    settings = settings or Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    bus = make_bus(settings)
+    hub = Hub(db)
+    ctx = AppContext(
+        settings=settings,
+        db=db,
+        bus=bus,
+        storage=LocalStorage(settings.files_dir),
+        limiter=RateLimiter(settings.rate_limits_on, settings.redis_url),
+        hub=hub,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if check_migrations:
+            await check_current(db)
+        await bus.start(hub)
+        log.info("helpline %s ready at %s", __version__, settings.resolved_public_url)
+        try:
+            yield
+        finally:
+            await hub.close()
+            await bus.close()
+            await db.dispose()
+
+    app = FastAPI(
+        title="Helpline",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+
+    api = APIRouter(prefix="/api/v1")
+    for module in (accounts_api, queues_api, chats_api, servicedesk_api):
+        api.include_router(module.router)
+    api.include_router(gateway.router)
+    app.include_router(api)
+    app.include_router(ops_router())
+
+    from helpline.web import pages
+
+    app.include_router(pages.router)
+    static = Path(__file__).parent / "web" / "static"
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    app.add_middleware(
+        HelplineCSRF,
+        secret=settings.resolved_secret_key,
+        sensitive_cookies={SESSION_COOKIE},
+        cookie_name=CSRF_COOKIE,
+        header_name="x-csrf-token",
+        cookie_secure=settings.secure_cookies,
+        exempt_urls=[re.compile(r"^/api/v1/auth/(login|guest)$")],
+    )
+    return app
+
+
+def ops_router() -> APIRouter:
+    router = APIRouter(tags=["ops"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz(request: Request) -> JSONResponse:
+        ctx: AppContext = request.app.state.ctx
+        checks: dict[str, Any] = {}
+        try:
+            await ctx.db.ping()
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        checks["bus"] = "ok" if ctx.bus.healthy else "unavailable"
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks},
+            status_code=200 if ok else 503,
+        )
+
+    return router

@@ -1,0 +1,29 @@
+"""The event bus: news of committed changes, fanned out to every server process.
+
+The bus carries news, never the record: a listener that misses a message repairs from the
+database (by `seq`). Topics are `chat:{id}`, `queue:{id}` and `user:{id}` (plus `session:{id}`
+for sign-outs). Messages are JSON-serialisable dicts with a `kind`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class BusListener(Protocol):
+    def on_message(self, topic: str, message: dict[str, Any]) -> None:
+        """Called for every message on every topic; must not block or await."""
+
+    def on_resync(self) -> None:
+        """Called after the bus lost and regained its connection: messages may be missing."""
+
+
+class Bus(Protocol):
+    healthy: bool
+
+    async def start(self, listener: BusListener) -> None: ...
+
+    async def publish(self, topic: str, message: dict[str, Any]) -> None:
+        """Send after commit. Never raises for a bus outage: the database has the truth."""
+
+    async def close(self) -> None: ...

@@ -1,0 +1,294 @@
+"""The Redis bus: Redis pub/sub connects every server process.
+
+Invariants (see "Real-time delivery" in ARCHITECTURE.md):
+
+- One pattern subscription (`helpline:*`) per process, made eagerly in `start()`: per-topic
+  subscribes would race inside redis-py's lazily connected `PubSub` and silently go missing.
+- One writer task publishes everything, in `publish()` order, pipelining whatever queued up
+  meanwhile: many coroutines publishing directly would exhaust redis-py's connection pool
+  (`MaxConnectionsError`) and could reorder messages of one topic.
+- Pub/sub may lose news, never data. `publish()` never raises for an outage: it logs, marks
+  the bus unhealthy and keeps a bounded backlog (oldest dropped first). When the subscription
+  is lost, the reader reconnects with backoff and, once subscribed again, calls
+  `listener.on_resync()` so that connections re-read what they missed from the database.
+- `healthy` is False while either side (subscription or last publish) is failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from helpline.bus import BusListener
+
+log = logging.getLogger(__name__)
+
+PREFIX = "helpline:"
+
+
+class RedisBus:
+    """Bus over Redis pub/sub. Create with a `redis://` URL; `start()` inside the event loop."""
+
+    healthy: bool
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_backlog: int = 10_000,
+        max_batch: int = 512,
+        connect_timeout_s: float = 2.0,
+        ping_interval_s: float = 5.0,
+        backoff_min_s: float = 0.05,
+        backoff_max_s: float = 2.0,
+    ) -> None:
+        self.url = url
+        self.healthy = False
+        self.dropped = 0  # messages dropped from the backlog or in failed sends, for diagnostics
+        self._max_batch = max_batch
+        self._connect_timeout_s = connect_timeout_s
+        self._ping_interval_s = ping_interval_s
+        self._backoff_min_s = backoff_min_s
+        self._backoff_max_s = backoff_max_s
+        self._pending: deque[tuple[str, bytes]] = deque(maxlen=max_backlog)
+        self._wakeup: asyncio.Event | None = None
+        self._listener: BusListener | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._reader_ok = False
+        self._writer_ok = True
+        self._attempted: asyncio.Event | None = None  # set once the first subscribe is decided
+        self._started = False
+        self._closing = False
+        # No retries inside redis-py: this class owns reconnects, so it notices every loss.
+        options: dict[str, Any] = {
+            "retry": Retry(NoBackoff(), 0),
+            "socket_connect_timeout": connect_timeout_s,
+            "socket_timeout": 5.0,
+            "health_check_interval": 0,
+        }
+        self._pub = Redis.from_url(url, **options)
+        self._sub = Redis.from_url(url, **options)
+
+    # -- Bus protocol -----------------------------------------------------------------------------
+
+    async def start(self, listener: BusListener) -> None:
+        """Subscribe (waiting up to the connect timeout) and start the writer.
+
+        If Redis is unreachable the app still starts: `healthy` stays False, the reader keeps
+        retrying in the background and calls `on_resync()` once it gets through.
+        """
+        if self._reader is not None:
+            raise RuntimeError("RedisBus already started")
+        self._listener = listener
+        self._wakeup = asyncio.Event()
+        self._attempted = asyncio.Event()
+        self._reader = asyncio.create_task(self._read_loop(), name="helpline-bus-reader")
+        self._writer = asyncio.create_task(self._write_loop(), name="helpline-bus-writer")
+        if self._pending:
+            self._wakeup.set()
+        # Wait for the first attempt only: a refused connection need not hold up start-up.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._attempted.wait(), self._connect_timeout_s + 1.0)
+        if not self._reader_ok:
+            log.warning(
+                "redis bus: not connected at start-up; serving from the database until it is",
+                extra={"redis_url": _redacted(self.url)},
+            )
+        # From here on, every (re)subscription means news may have been missed.
+        self._started = True
+
+    async def publish(self, topic: str, message: dict[str, Any]) -> None:
+        """Queue for the writer; returns at once. Raises only for a non-JSON message (a bug)."""
+        data = json.dumps(message, separators=(",", ":")).encode()
+        if len(self._pending) == self._pending.maxlen:
+            self._count_dropped(1, "backlog full")
+        self._pending.append((PREFIX + topic, data))
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def close(self) -> None:
+        """Flush what is queued (briefly), then stop both tasks and the connections."""
+        if self._closing:
+            return
+        self._closing = True
+        if self._writer is not None and self._wakeup is not None:
+            # The writer sends what commits already announced, then returns (2 s at most).
+            self._wakeup.set()
+            await asyncio.wait({self._writer}, timeout=2.0)
+        for task in (self._reader, self._writer):
+            if task is not None:
+                task.cancel()
+        for task in (self._reader, self._writer):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._reader = self._writer = None
+        self._listener = None
+        for client in (self._pub, self._sub):
+            with contextlib.suppress(Exception):
+                await client.aclose()
+        self._set_health(reader_ok=False)
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _set_health(self, *, reader_ok: bool | None = None, writer_ok: bool | None = None) -> None:
+        if reader_ok is not None:
+            self._reader_ok = reader_ok
+        if writer_ok is not None:
+            self._writer_ok = writer_ok
+        healthy = self._reader_ok and self._writer_ok and not self._closing
+        if healthy != self.healthy:
+            self.healthy = healthy
+            if healthy:
+                log.info("redis bus: healthy", extra={"redis_url": _redacted(self.url)})
+            elif not self._closing:
+                log.warning("redis bus: unhealthy", extra={"redis_url": _redacted(self.url)})
+
+    def _count_dropped(self, n: int, why: str) -> None:
+        # Log the first drop of an outage and then every 1,000th: an outage must not flood logs.
+        before = self.dropped
+        self.dropped += n
+        if before == 0 or before // 1000 != self.dropped // 1000:
+            log.warning(
+                "redis bus: dropped messages (%s); listeners resync from the database",
+                why,
+                extra={"dropped_total": self.dropped},
+            )
+
+    def _backoff(self, delay: float) -> float:
+        return min(delay * 2, self._backoff_max_s)
+
+    async def _sleep_jitter(self, delay: float) -> None:
+        await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
+
+    async def _write_loop(self) -> None:
+        assert self._wakeup is not None
+        delay = self._backoff_min_s
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            batch = [
+                self._pending.popleft() for _ in range(min(len(self._pending), self._max_batch))
+            ]
+            try:
+                async with self._pub.pipeline(transaction=False) as pipe:
+                    for channel, data in batch:
+                        pipe.publish(channel, data)
+                    await pipe.execute()
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                # The database has the record; subscribers resync when their link comes back.
+                if self._writer_ok:
+                    log.warning("redis bus: publish failed: %s", exc)
+                self._set_health(writer_ok=False)
+                self._count_dropped(len(batch), "publish failed")
+                if self._closing:
+                    return
+                await self._sleep_jitter(delay)
+                delay = self._backoff(delay)
+                continue
+            delay = self._backoff_min_s
+            self._set_health(writer_ok=True)
+
+    async def _read_loop(self) -> None:
+        assert self._attempted is not None
+        delay = self._backoff_min_s
+        while True:
+            pubsub = self._sub.pubsub()
+            try:
+                await self._subscribe(pubsub)
+                delay = self._backoff_min_s
+                # Redis answers again: the writer's last failure is no longer news.
+                self._set_health(reader_ok=True, writer_ok=True)
+                self._attempted.set()
+                if self._started and self._listener is not None:
+                    self._call_listener(self._listener.on_resync)
+                await self._consume(pubsub)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError, TimeoutError) as exc:
+                if self._reader_ok:
+                    log.warning("redis bus: subscription lost: %s", exc)
+            finally:
+                self._attempted.set()
+                self._set_health(reader_ok=False)
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await self._sleep_jitter(delay)
+            delay = self._backoff(delay)
+
+    async def _subscribe(self, pubsub: PubSub) -> None:
+        """PSUBSCRIBE, then wait for Redis to confirm: only then are we sure to see news."""
+        await asyncio.wait_for(pubsub.psubscribe(PREFIX + "*"), self._connect_timeout_s)
+        deadline = asyncio.get_running_loop().time() + self._connect_timeout_s
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise TimeoutError("no psubscribe confirmation")
+            msg = await pubsub.get_message(timeout=remaining)
+            if msg is not None and msg["type"] == "psubscribe":
+                return
+
+    async def _consume(self, pubsub: PubSub) -> None:
+        """Deliver messages until the connection fails or goes silent past two pings."""
+        loop = asyncio.get_running_loop()
+        last_seen = loop.time()
+        prefix_len = len(PREFIX)
+        while True:
+            msg = await pubsub.get_message(timeout=self._ping_interval_s)
+            if msg is None:
+                # Silence: ask for a pong, so that a dead peer (whose RST never comes) is noticed.
+                if loop.time() - last_seen > 3 * self._ping_interval_s:
+                    raise TimeoutError("redis did not answer PING")
+                await pubsub.ping()
+                continue
+            last_seen = loop.time()
+            if msg["type"] != "pmessage":
+                continue  # pong, or subscription bookkeeping
+            channel = msg["channel"]
+            topic = (channel.decode() if isinstance(channel, bytes) else str(channel))[prefix_len:]
+            try:
+                payload = json.loads(msg["data"])
+            except ValueError:
+                log.warning("redis bus: dropped a malformed message", extra={"topic": topic})
+                continue
+            if self._listener is not None and isinstance(payload, dict):
+                # A failing listener must not take the subscription down for everyone else.
+                try:
+                    self._listener.on_message(topic, payload)
+                except Exception:
+                    log.exception("redis bus: listener failed", extra={"topic": topic})
+
+    def _call_listener(self, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception:
+            log.exception("redis bus: listener failed")
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for logs."""
+    if "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1) if "://" in url else ("", url)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if scheme else f"{user}:***@{host}"

@@ -1,0 +1,255 @@
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import PlainTextResponse, StreamingResponse
+
+from helpline.accounts import service as accounts
+from helpline.accounts.deps import Ctx, CurrentUser, Uow, token_from
+from helpline.chats import files as files_mod
+from helpline.chats import repository as repo
+from helpline.chats import service
+from helpline.chats.events import envelope
+from helpline.chats.repository import ChatRow
+from helpline.chats.schemas import (
+    AssignBody,
+    CancelBody,
+    ChatCreate,
+    ChatList,
+    ChatOut,
+    Event,
+    EventList,
+    MessageCreate,
+    MoveBody,
+    NoteCreate,
+    RatingCreate,
+    RequestFromChat,
+)
+from helpline.db import UnitOfWork
+from helpline.errors import NotFound, TooLarge
+from helpline.kit.enums import ChatStatus
+from helpline.servicedesk import service as servicedesk
+from helpline.servicedesk.api import request_out
+from helpline.servicedesk.schemas import RequestOut
+
+router = APIRouter(tags=["chats"])
+
+
+async def _out(uow: UnitOfWork, row: ChatRow) -> ChatOut:
+    pos, est = await service.waiting_info(uow, row.chat)
+    return ChatOut.model_validate(service.chat_dict(row, position=pos, estimate=est))
+
+
+def _status_filter(status: str | None) -> list[str] | None:
+    if not status:
+        return None
+    values = [s.strip() for s in status.split(",") if s.strip()]
+    valid = {s.value for s in ChatStatus}
+    bad = [v for v in values if v not in valid]
+    if bad:
+        from helpline.errors import Invalid
+
+        raise Invalid(f"Unknown status: {', '.join(bad)}", code="invalid_status")
+    return values
+
+
+@router.post("/chats", response_model=ChatOut, status_code=201)
+async def start_chat(
+    body: ChatCreate, request: Request, user: CurrentUser, ctx: Ctx, uow: Uow
+) -> ChatOut:
+    await ctx.limiter.check(ctx.settings.rate_limit_chat_start, "chat-start", user.id)
+    return await _out(uow, await service.start(uow, user, body))
+
+
+@router.get("/chats", response_model=ChatList)
+async def list_chats(
+    user: CurrentUser,
+    uow: Uow,
+    status: Annotated[str | None, Query(description="comma-separated statuses")] = None,
+    queue_id: Annotated[str | None, Query()] = None,
+    agent_id: Annotated[str | None, Query()] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ChatList:
+    offset = int(cursor) if cursor and cursor.isdigit() else 0
+    rows = await service.list_chats(
+        uow,
+        user,
+        statuses=_status_filter(status),
+        queue_id=queue_id,
+        agent_id=agent_id,
+        q=q,
+        offset=offset,
+        limit=limit + 1,
+    )
+    items = [ChatOut.model_validate(service.chat_dict(r)) for r in rows[:limit]]
+    return ChatList(items=items, next=str(offset + limit) if len(rows) > limit else None)
+
+
+@router.get("/chats/{chat_id}", response_model=ChatOut)
+async def get_chat(chat_id: str, user: CurrentUser, uow: Uow) -> ChatOut:
+    return await _out(uow, await service.get_row(uow, user, chat_id))
+
+
+@router.get("/chats/{chat_id}/events", response_model=EventList)
+async def get_events(
+    chat_id: str,
+    user: CurrentUser,
+    uow: Uow,
+    after: Annotated[int, Query(ge=0)] = 0,
+    cursor: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> EventList:
+    if cursor and cursor.isdigit():
+        after = int(cursor)
+    items, nxt = await service.events(uow, user, chat_id, after, limit)
+    return EventList(items=[Event.model_validate(e) for e in items], next=str(nxt) if nxt else None)
+
+
+@router.post("/chats/{chat_id}/messages", response_model=Event, status_code=201)
+async def post_message(
+    chat_id: str, body: MessageCreate, user: CurrentUser, ctx: Ctx, uow: Uow, response: Response
+) -> Event:
+    await ctx.limiter.check(ctx.settings.rate_limit_messages, "msg", user.id)
+    event, created = await service.post_message(uow, user, chat_id, body.text, body.client_id)
+    if not created:
+        response.status_code = 200
+    return Event.model_validate(envelope(event))
+
+
+@router.post("/chats/{chat_id}/files", response_model=Event, status_code=201)
+async def upload_file(chat_id: str, request: Request, ctx: Ctx) -> Event:
+    """Streams the body before any write transaction opens, so uploads never hold the writer."""
+    async with ctx.db.read() as session:
+        _, user = await accounts.authenticate(UnitOfWork(session), token_from(request))
+        await service.check_can_share(UnitOfWork(session), user, chat_id)
+    await ctx.limiter.check(ctx.settings.rate_limit_uploads, "upload", user.id)
+    limit = ctx.settings.max_upload_bytes
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit + 64 * 1024:
+        raise TooLarge(f"Files can be at most {limit // (1024 * 1024)} MB.")
+    attachment = await files_mod.receive_upload(
+        request.stream(),
+        request.headers.get("content-type", ""),
+        ctx.storage,
+        max_bytes=limit,
+        allowed=ctx.settings.allowed_extensions,
+    )
+    try:
+        async with ctx.db.write() as uow:
+            user_w = await accounts.authenticate(uow, token_from(request))
+            event = await service.share_file(uow, user_w[1], chat_id, attachment)
+            out = Event.model_validate(envelope(event))
+    except BaseException:
+        await ctx.storage.delete(attachment.storage_key)
+        raise
+    await ctx.publish(uow)
+    return out
+
+
+@router.get("/files/{file_id}")
+async def download_file(
+    file_id: str,
+    user: CurrentUser,
+    ctx: Ctx,
+    uow: Uow,
+    inline: Annotated[bool, Query()] = False,
+) -> StreamingResponse:
+    attachment = await repo.get_attachment(uow.session, file_id)
+    if attachment is None:
+        raise NotFound("No such file.")
+    await service.get_row(uow, user, attachment.chat_id)  # same rights as the chat
+    disposition = (
+        "inline" if inline and attachment.content_type in files_mod.INLINE_TYPES else "attachment"
+    )
+    ascii_name = attachment.filename.encode("ascii", "replace").decode().replace('"', "")
+    headers = {
+        "Content-Disposition": f"{disposition}; filename=\"{ascii_name}\"; "
+        f"filename*=UTF-8''{quote(attachment.filename)}",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Content-Length": str(attachment.size),
+        "Cache-Control": "private, max-age=3600",
+    }
+    return StreamingResponse(
+        ctx.storage.stream(attachment.storage_key),
+        media_type=attachment.content_type,
+        headers=headers,
+    )
+
+
+@router.post("/chats/{chat_id}/accept", response_model=ChatOut)
+async def accept(chat_id: str, user: CurrentUser, ctx: Ctx, uow: Uow) -> ChatOut:
+    return await _out(uow, await service.accept(uow, user, chat_id, greeting=ctx.settings.greeting))
+
+
+@router.post("/chats/{chat_id}/assign", response_model=ChatOut)
+async def assign(chat_id: str, body: AssignBody, user: CurrentUser, ctx: Ctx, uow: Uow) -> ChatOut:
+    row = await service.assign(uow, user, chat_id, body.agent_id, greeting=ctx.settings.greeting)
+    return await _out(uow, row)
+
+
+@router.post("/chats/{chat_id}/solve", response_model=ChatOut)
+async def solve(chat_id: str, user: CurrentUser, uow: Uow) -> ChatOut:
+    return await _out(uow, await service.solve(uow, user, chat_id))
+
+
+@router.post("/chats/{chat_id}/leave", response_model=ChatOut)
+async def leave(chat_id: str, user: CurrentUser, uow: Uow) -> ChatOut:
+    return await _out(uow, await service.leave(uow, user, chat_id))
+
+
+@router.post("/chats/{chat_id}/move", response_model=ChatOut)
+async def move(chat_id: str, body: MoveBody, user: CurrentUser, uow: Uow) -> ChatOut:
+    return await _out(uow, await service.move(uow, user, chat_id, body.queue_id, body.note))
+
+
+@router.post("/chats/{chat_id}/cancel", response_model=ChatOut)
+async def cancel(
+    chat_id: str, user: CurrentUser, uow: Uow, body: CancelBody | None = None
+) -> ChatOut:
+    reason = body.reason if body else None
+    return await _out(uow, await service.cancel(uow, user, chat_id, reason))
+
+
+@router.post("/chats/{chat_id}/notes", response_model=Event, status_code=201)
+async def add_note(chat_id: str, body: NoteCreate, user: CurrentUser, uow: Uow) -> Event:
+    return Event.model_validate(envelope(await service.add_note(uow, user, chat_id, body.text)))
+
+
+@router.post("/chats/{chat_id}/rating", response_model=ChatOut)
+async def rate(chat_id: str, body: RatingCreate, user: CurrentUser, uow: Uow) -> ChatOut:
+    return await _out(uow, await service.rate(uow, user, chat_id, body.score, body.comment))
+
+
+@router.post("/chats/{chat_id}/requests", response_model=RequestOut, status_code=201)
+async def raise_request(
+    chat_id: str, body: RequestFromChat, user: CurrentUser, ctx: Ctx, uow: Uow
+) -> RequestOut:
+    req = await service.raise_request(
+        uow,
+        user,
+        chat_id,
+        summary=body.summary,
+        description=body.description,
+        priority=body.priority,
+        team_id=body.team_id,
+        default_team=ctx.settings.default_queue,
+    )
+    return request_out(await servicedesk.get(uow, user, req.reference))
+
+
+@router.get("/chats/{chat_id}/transcript", response_class=PlainTextResponse)
+async def transcript(chat_id: str, user: CurrentUser, uow: Uow) -> PlainTextResponse:
+    row = await service.get_row(uow, user, chat_id)
+    text = await service.transcript(uow, user, chat_id)
+    return PlainTextResponse(
+        text,
+        headers={
+            "Content-Disposition": f'attachment; filename="{row.chat.reference}-transcript.txt"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

@@ -1,0 +1,41 @@
+"""The event envelope of the contract, and what each audience may see of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from helpline.chats.models import ChatEvent
+from helpline.kit.clock import iso
+
+# Types whose data holds fields only agents may read.
+_AGENT_ONLY_FIELDS: dict[str, tuple[str, ...]] = {"chat.moved": ("note",)}
+
+
+def envelope(ev: ChatEvent) -> dict[str, Any]:
+    actor = (
+        {"id": ev.actor_id, "role": ev.actor_role, "name": ev.actor_name}
+        if ev.actor_id is not None
+        else None
+    )
+    return {
+        "chat_id": ev.chat_id,
+        "seq": ev.seq,
+        "type": ev.type,
+        "at": iso(ev.at),
+        "actor": actor,
+        "data": ev.data,
+    }
+
+
+def for_customer(env: dict[str, Any], internal: bool) -> dict[str, Any] | None:
+    """The event as a customer may see it, or None when it is internal."""
+    if internal:
+        return None
+    hidden = _AGENT_ONLY_FIELDS.get(env["type"])
+    if hidden:
+        env = {**env, "data": {k: v for k, v in env["data"].items() if k not in hidden}}
+    return env
+
+
+def bus_message(ev: ChatEvent) -> dict[str, Any]:
+    return {"kind": "event", "event": envelope(ev), "internal": ev.internal}

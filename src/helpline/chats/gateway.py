@@ -1,0 +1,230 @@
+"""The WebSocket endpoint: authenticate, register with the hub, relay commands. No rules here.
+
+Commands go to the same service functions as HTTP, each in its own short unit of work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from sqlalchemy.exc import DBAPIError
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from helpline.accounts import service as accounts
+from helpline.accounts.deps import token_from
+from helpline.chats import service
+from helpline.chats.hub import Connection
+from helpline.chats.schemas import ClientId, MessageText
+from helpline.context import AppContext
+from helpline.db import UnitOfWork
+from helpline.errors import HelplineError, NotAuthenticated
+from helpline.queues import repository as queues_repo
+
+log = logging.getLogger("helpline.gateway")
+router = APIRouter()
+MAX_FRAME = 64 * 1024
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Subscribe(_Frame):
+    type: Literal["subscribe"]
+    chat_id: str = Field(max_length=64)
+    after: int = Field(default=0, ge=0)
+
+
+class Unsubscribe(_Frame):
+    type: Literal["unsubscribe"]
+    chat_id: str = Field(max_length=64)
+
+
+class Message(_Frame):
+    type: Literal["message"]
+    chat_id: str = Field(max_length=64)
+    text: MessageText
+    client_id: ClientId
+
+
+class Typing(_Frame):
+    type: Literal["typing"]
+    chat_id: str = Field(max_length=64)
+    active: bool = True
+
+
+class Ping(_Frame):
+    type: Literal["ping"]
+
+
+Frame = Annotated[Subscribe | Unsubscribe | Message | Typing | Ping, Field(discriminator="type")]
+frames: TypeAdapter[Subscribe | Unsubscribe | Message | Typing | Ping] = TypeAdapter(Frame)
+
+
+def _origin_ok(ws: WebSocket, ctx: AppContext) -> bool:
+    """Cookie-authenticated handshakes must come from our own pages (no cross-site hijack)."""
+    origin = ws.headers.get("origin")
+    if not origin:
+        return False
+    public = urlsplit(ctx.settings.resolved_public_url)
+    allowed = {f"{public.scheme}://{public.netloc}"}
+    host = ws.headers.get("host")
+    if host:
+        scheme = "https" if ws.url.scheme in ("wss", "https") else "http"
+        allowed.add(f"{scheme}://{host}")
+    return origin.rstrip("/") in allowed
+
+
+def _error(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "error", **extra, "error": {"code": code, "message": message}}
+
+
+@router.websocket("/ws")
+async def websocket_endpoint(ws: WebSocket) -> None:
+    ctx: AppContext = ws.app.state.ctx
+    token = token_from(ws)
+    if "authorization" not in ws.headers and token and not _origin_ok(ws, ctx):
+        await ws.close(code=1008, reason="origin not allowed")
+        return
+    try:
+        async with ctx.db.read() as session:
+            auth_session, user = await accounts.authenticate(UnitOfWork(session), token)
+            queue_ids = (
+                set(await queues_repo.member_queue_ids(session, user.id))
+                if user.role_enum.is_staff
+                else set()
+            )
+    except NotAuthenticated:
+        await ws.close(code=1008, reason="not authenticated")
+        return
+    except DBAPIError:
+        await ws.close(code=1013, reason="database unavailable")
+        return
+    await ws.accept()
+    conn = Connection(
+        user_id=user.id,
+        role=user.role,
+        name=user.name,
+        session_id=auth_session.id,
+        queue_ids=queue_ids,
+        max_queue=ctx.settings.ws_send_queue,
+    )
+    ctx.hub.register(conn)
+    writer = asyncio.create_task(_writer(ws, conn))
+    try:
+        if user.role_enum.is_staff:
+            async with ctx.db.read() as session:
+                for chat in await service.waiting_offers(UnitOfWork(session), user):
+                    conn.send({"type": "chat.offered", "chat": chat})
+        await _reader(ws, conn, ctx)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        ctx.hub.unregister(conn)
+        conn.close(1000, "bye")
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(writer, timeout=2)
+        writer.cancel()
+
+
+async def _writer(ws: WebSocket, conn: Connection) -> None:
+    try:
+        while True:
+            frame = await conn.outbox.get()
+            if frame is None:
+                break
+            await ws.send_text(json.dumps(frame, separators=(",", ":")))
+    except Exception:
+        return
+    if conn.close_code is not None and ws.application_state == WebSocketState.CONNECTED:
+        with contextlib.suppress(Exception):
+            await ws.close(code=conn.close_code, reason=conn.close_reason)
+
+
+async def _reader(ws: WebSocket, conn: Connection, ctx: AppContext) -> None:
+    while conn.close_code is None:
+        msg = await ws.receive()
+        if msg["type"] == "websocket.disconnect":
+            return
+        text = msg.get("text")
+        if text is None:
+            conn.send(_error("invalid_frame", "Frames are JSON text."))
+            continue
+        if len(text) > MAX_FRAME:
+            conn.close(1009, "frame too large")
+            return
+        try:
+            frame = frames.validate_json(text)
+        except ValidationError as exc:
+            conn.send(_error("invalid_frame", _describe(exc)))
+            continue
+        try:
+            await _handle(frame, conn, ctx)
+        except HelplineError as exc:
+            extra: dict[str, Any] = {}
+            if isinstance(frame, Message):
+                extra["client_id"] = frame.client_id
+            if hasattr(frame, "chat_id"):
+                extra["chat_id"] = frame.chat_id
+            conn.send({"type": "error", **extra, "error": exc.to_dict()["error"]})
+        except DBAPIError:
+            log.warning("database unavailable during a WebSocket command")
+            conn.send(_error("unavailable", "The service is briefly unavailable; reconnecting."))
+            conn.close(1013, "database unavailable")
+
+
+def _describe(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("subscribe", "message"))
+    return f"{where}: {err['msg']}" if where else str(err["msg"])
+
+
+async def _handle(frame: Any, conn: Connection, ctx: AppContext) -> None:
+    match frame:
+        case Ping():
+            conn.send({"type": "pong"})
+        case Subscribe(chat_id=chat_id, after=after):
+            async with ctx.db.read() as session:
+                user = await _user(session, conn)
+                row = await service.get_row(UnitOfWork(session), user, chat_id)
+            await ctx.hub.subscribe(conn, row, after)
+        case Unsubscribe(chat_id=chat_id):
+            ctx.hub.unsubscribe(conn, chat_id)
+        case Message(chat_id=chat_id, text=text, client_id=client_id):
+            await ctx.limiter.check(ctx.settings.rate_limit_messages, "ws-msg", str(id(conn)))
+            async with ctx.db.write() as uow:
+                user = await _user(uow.session, conn)
+                event, _ = await service.post_message(uow, user, chat_id, text, client_id)
+                seq = event.seq
+            await ctx.publish(uow)
+            conn.send({"type": "ack", "client_id": client_id, "chat_id": chat_id, "seq": seq})
+        case Typing(chat_id=chat_id, active=active):
+            if chat_id not in conn.subs:
+                raise HelplineError("Subscribe to the chat first.", code="not_subscribed")
+            await ctx.bus.publish(
+                f"chat:{chat_id}",
+                {
+                    "kind": "typing",
+                    "chat_id": chat_id,
+                    "active": active,
+                    "user": {"id": conn.user_id, "name": conn.name, "role": str(conn.role)},
+                },
+            )
+
+
+async def _user(session: Any, conn: Connection) -> Any:
+    """The connection's user, fresh: roles and activity may have changed since it opened."""
+    from helpline.accounts import repository as accounts_repo
+
+    user = await accounts_repo.get(session, conn.user_id)
+    if user is None or not user.active:
+        conn.close(4401, "signed out")
+        raise NotAuthenticated("Sign in again.")
+    return user

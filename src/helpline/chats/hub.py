@@ -1,0 +1,405 @@
+"""The process-local fan-out: bus news → the WebSocket connections of this process.
+
+Invariants, per connection and chat:
+- events leave in `seq` order, each at most once (`last_seq` only grows);
+- a gap (an event whose seq is not last_seq + 1) is filled from the database before anything
+  after it is sent, so pub/sub loss delays but never loses;
+- news arriving while a subscription replays or repairs is held and drained afterwards;
+- customers never receive internal events or agent-only fields.
+Fan-out never awaits a socket: each connection has a bounded outbox and a writer task; one
+that falls behind is closed (it resumes by seq) and never slows the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from helpline.chats import events as ev_mod
+from helpline.chats import repository as repo
+from helpline.chats import service
+from helpline.db import Database, UnitOfWork
+from helpline.kit.enums import ChatStatus, Role
+
+log = logging.getLogger("helpline.hub")
+
+CLOSE_SLOW = 1013  # try again later: the client reconnects and resumes by seq
+CLOSE_SIGNED_OUT = 4401
+
+
+@dataclass
+class Subscription:
+    chat_id: str
+    last_seq: int
+    queue_id: str
+    agent_id: str | None
+    status: str
+    ready: bool = False
+    repairing: bool = False
+    held: list[tuple[dict[str, Any], bool]] = field(default_factory=list)
+    position: tuple[int | None, int | None] | None = None
+
+
+class Connection:
+    """One WebSocket, as the hub sees it. The gateway owns the socket itself."""
+
+    def __init__(
+        self,
+        *,
+        user_id: str,
+        role: str,
+        name: str,
+        session_id: str,
+        queue_ids: set[str],
+        max_queue: int,
+    ) -> None:
+        self.user_id = user_id
+        self.role = Role(role)
+        self.name = name
+        self.session_id = session_id
+        self.queue_ids = queue_ids
+        self.subs: dict[str, Subscription] = {}
+        self.outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=max_queue)
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    @property
+    def is_customer(self) -> bool:
+        return self.role is Role.customer
+
+    def send(self, frame: dict[str, Any]) -> None:
+        if self.close_code is not None:
+            return
+        try:
+            self.outbox.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.close(CLOSE_SLOW, "too slow; reconnect and resume")
+
+    def close(self, code: int, reason: str) -> None:
+        if self.close_code is not None:
+            return
+        self.close_code = code
+        self.close_reason = reason
+        # Wake the writer even when the outbox is full.
+        with contextlib.suppress(asyncio.QueueFull):
+            self.outbox.put_nowait(None)
+        if self.outbox.full():
+            while not self.outbox.empty():
+                self.outbox.get_nowait()
+            self.outbox.put_nowait(None)
+
+    def sees(self, sub: Subscription) -> bool:
+        if self.role.sees_all or self.is_customer:
+            return True
+        return sub.queue_id in self.queue_ids or sub.agent_id == self.user_id
+
+
+class Hub:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.topics: dict[str, set[Connection]] = defaultdict(set)
+        self.connections: set[Connection] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._refreshing: set[str] = set()
+        self._refresh_again: set[str] = set()
+        self.delivered = 0
+
+    # --- registry -----------------------------------------------------------------------------
+
+    def register(self, conn: Connection) -> None:
+        self.connections.add(conn)
+        for topic in self._base_topics(conn):
+            self.topics[topic].add(conn)
+
+    def _base_topics(self, conn: Connection) -> list[str]:
+        topics = [f"user:{conn.user_id}", f"session:{conn.session_id}"]
+        topics += [f"queue:{q}" for q in conn.queue_ids]
+        return topics
+
+    def unregister(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+        for topic in self._base_topics(conn) + [f"chat:{c}" for c in conn.subs]:
+            self._drop(topic, conn)
+        conn.subs.clear()
+
+    def _drop(self, topic: str, conn: Connection) -> None:
+        members = self.topics.get(topic)
+        if members is not None:
+            members.discard(conn)
+            if not members:
+                del self.topics[topic]
+
+    def set_queues(self, conn: Connection, queue_ids: set[str]) -> None:
+        for q in conn.queue_ids - queue_ids:
+            self._drop(f"queue:{q}", conn)
+        for q in queue_ids - conn.queue_ids:
+            self.topics[f"queue:{q}"].add(conn)
+        conn.queue_ids = queue_ids
+
+    def connected_users(self) -> set[str]:
+        return {c.user_id for c in self.connections}
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for conn in list(self.connections):
+            conn.close(1012, "server restarting")
+
+    # --- subscriptions ------------------------------------------------------------------------
+
+    async def subscribe(self, conn: Connection, row: repo.ChatRow, after: int) -> None:
+        """Listen first, then replay from the database, so nothing falls in between."""
+        chat = row.chat
+        old = conn.subs.get(chat.id)
+        if old is not None:
+            after = min(after, old.last_seq)
+        sub = Subscription(
+            chat_id=chat.id,
+            last_seq=after,
+            queue_id=chat.queue_id,
+            agent_id=chat.agent_id,
+            status=chat.status,
+        )
+        conn.subs[chat.id] = sub
+        self.topics[f"chat:{chat.id}"].add(conn)
+        await self._fill(conn, sub)
+        sub.ready = True
+        conn.send({"type": "subscribed", "chat_id": chat.id, "last_seq": sub.last_seq})
+        if conn.is_customer and sub.status == ChatStatus.waiting:
+            await self._send_position(conn, sub)
+
+    def unsubscribe(self, conn: Connection, chat_id: str) -> None:
+        conn.subs.pop(chat_id, None)
+        self._drop(f"chat:{chat_id}", conn)
+
+    async def _fill(self, conn: Connection, sub: Subscription) -> None:
+        """Read what is missing from the database, then drain what the bus brought meanwhile."""
+        sub.repairing = True
+        try:
+            while True:
+                async with self.db.read() as session:
+                    rows = await repo.events_after(session, sub.chat_id, sub.last_seq)
+                for r in rows:
+                    self._emit(conn, sub, ev_mod.envelope(r), r.internal)
+                held, sub.held = sub.held, []
+                held.sort(key=lambda item: int(item[0]["seq"]))
+                gap = False
+                for env, internal in held:
+                    seq = int(env["seq"])
+                    if seq <= sub.last_seq:
+                        continue
+                    if seq != sub.last_seq + 1:
+                        gap = True
+                        sub.held.append((env, internal))
+                        continue
+                    self._emit(conn, sub, env, internal)
+                if not gap and not sub.held:
+                    return
+        finally:
+            sub.repairing = False
+
+    def _offer(
+        self, conn: Connection, sub: Subscription, env: dict[str, Any], internal: bool
+    ) -> None:
+        if not sub.ready or sub.repairing:
+            sub.held.append((env, internal))
+            return
+        seq = int(env["seq"])
+        if seq <= sub.last_seq:
+            return
+        if seq == sub.last_seq + 1:
+            self._emit(conn, sub, env, internal)
+            return
+        sub.held.append((env, internal))
+        self._spawn(self._repair(conn, sub))
+
+    async def _repair(self, conn: Connection, sub: Subscription) -> None:
+        if sub.repairing or conn.subs.get(sub.chat_id) is not sub:
+            return
+        try:
+            await self._fill(conn, sub)
+        except Exception:
+            log.exception(
+                "repair failed; closing so the client resumes", extra={"chat_id": sub.chat_id}
+            )
+            conn.close(1011, "repair failed")
+
+    def _emit(
+        self, conn: Connection, sub: Subscription, env: dict[str, Any], internal: bool
+    ) -> None:
+        sub.last_seq = int(env["seq"])
+        self._track(sub, env)
+        shown = ev_mod.for_customer(env, internal) if conn.is_customer else env
+        if shown is not None:
+            conn.send({"type": "event", "event": shown})
+            self.delivered += 1
+        if not conn.sees(sub):
+            # The chat moved away from this agent: they saw it go, and hear no more of it.
+            self.unsubscribe(conn, sub.chat_id)
+            conn.send({"type": "unsubscribed", "chat_id": sub.chat_id, "reason": "not_visible"})
+
+    @staticmethod
+    def _track(sub: Subscription, env: dict[str, Any]) -> None:
+        data = env.get("data") or {}
+        match env["type"]:
+            case "chat.accepted":
+                sub.status = ChatStatus.in_progress
+                sub.agent_id = (data.get("agent") or {}).get("id")
+            case "chat.moved":
+                sub.status = ChatStatus.waiting
+                sub.queue_id = data.get("to_queue_id", sub.queue_id)
+                sub.agent_id = None
+            case "chat.solved":
+                sub.status = ChatStatus.solved
+            case "chat.cancelled":
+                sub.status = ChatStatus.cancelled
+            case "chat.expired":
+                sub.status = ChatStatus.expired
+
+    # --- bus listener -------------------------------------------------------------------------
+
+    def on_message(self, topic: str, message: dict[str, Any]) -> None:
+        kind = message.get("kind")
+        conns = self.topics.get(topic)
+        if kind == "event":
+            env = message["event"]
+            for conn in list(conns or ()):
+                sub = conn.subs.get(env["chat_id"])
+                if sub is not None:
+                    self._offer(conn, sub, env, bool(message.get("internal")))
+            return
+        if kind == "typing":
+            for conn in list(conns or ()):
+                if conn.user_id != message["user"]["id"] and message["chat_id"] in conn.subs:
+                    if conn.is_customer and message["user"].get("role") == Role.customer:
+                        continue
+                    conn.send(
+                        {
+                            "type": "typing",
+                            "chat_id": message["chat_id"],
+                            "user": {"id": message["user"]["id"], "name": message["user"]["name"]},
+                            "active": message["active"],
+                        }
+                    )
+            return
+        if topic.startswith("queue:"):
+            self._queue_news(topic, conns or set(), message)
+            self._schedule_positions(topic.removeprefix("queue:"))
+            return
+        if kind == "close":
+            for conn in list(conns or ()):
+                conn.close(CLOSE_SIGNED_OUT, str(message.get("reason", "signed out")))
+            return
+        if kind == "membership":
+            for conn in list(conns or ()):
+                self._spawn(self._reload_queues(conn))
+
+    def on_resync(self) -> None:
+        """The bus may have dropped news: re-read every subscription from the database."""
+        for conn in list(self.connections):
+            for sub in list(conn.subs.values()):
+                if sub.ready:
+                    self._spawn(self._repair(conn, sub))
+        for queue_id in {s.queue_id for c in self.connections for s in c.subs.values()}:
+            self._schedule_positions(queue_id)
+
+    def _queue_news(self, topic: str, conns: set[Connection], message: dict[str, Any]) -> None:
+        kind = message.get("kind")
+        chat = message.get("chat")
+        for conn in list(conns):
+            if conn.is_customer:
+                continue
+            if kind == "offered" and chat is not None:
+                conn.send({"type": "chat.offered", "chat": chat})
+            elif kind == "taken" and chat is not None:
+                conn.send(
+                    {"type": "chat.taken", "chat_id": chat["id"], "agent": message.get("agent")}
+                )
+                conn.send({"type": "chat.updated", "chat": chat})
+            elif kind == "withdrawn":
+                conn.send({"type": "chat.withdrawn", "chat_id": message["chat_id"]})
+            elif kind == "updated" and chat is not None:
+                conn.send({"type": "chat.updated", "chat": chat})
+
+    async def _reload_queues(self, conn: Connection) -> None:
+        from helpline.queues import repository as queues_repo
+
+        async with self.db.read() as session:
+            ids = set(await queues_repo.member_queue_ids(session, conn.user_id))
+        self.set_queues(conn, ids)
+
+    # --- queue positions ----------------------------------------------------------------------
+
+    def _schedule_positions(self, queue_id: str) -> None:
+        if not any(
+            c.is_customer and s.queue_id == queue_id
+            for c in self.connections
+            for s in c.subs.values()
+        ):
+            return
+        if queue_id in self._refreshing:
+            self._refresh_again.add(queue_id)
+            return
+        self._refreshing.add(queue_id)
+        self._spawn(self._refresh_positions(queue_id))
+
+    async def _refresh_positions(self, queue_id: str) -> None:
+        try:
+            while True:
+                self._refresh_again.discard(queue_id)
+                await self._positions_once(queue_id)
+                if queue_id not in self._refresh_again:
+                    return
+        except Exception:
+            log.exception("queue position refresh failed")
+        finally:
+            self._refreshing.discard(queue_id)
+
+    async def _positions_once(self, queue_id: str) -> None:
+        async with self.db.read() as session:
+            uow = UnitOfWork(session)
+            waiting = await repo.waiting_in_queue(session, queue_id)
+            positions = {c.id: i + 1 for i, c in enumerate(waiting)}
+            estimates: dict[int, int | None] = {}
+            for conn in list(self.connections):
+                if not conn.is_customer:
+                    continue
+                for sub in conn.subs.values():
+                    pos = positions.get(sub.chat_id)
+                    if pos is None or sub.queue_id != queue_id:
+                        continue
+                    if pos not in estimates:
+                        estimates[pos] = await service.estimate_wait(uow, queue_id, pos)
+                    self._position_frame(conn, sub, pos, estimates[pos])
+
+    async def _send_position(self, conn: Connection, sub: Subscription) -> None:
+        async with self.db.read() as session:
+            row = await repo.get_row(session, sub.chat_id)
+            if row is None or row.chat.status != ChatStatus.waiting:
+                return
+            pos, est = await service.waiting_info(UnitOfWork(session), row.chat)
+        if pos is not None:
+            self._position_frame(conn, sub, pos, est)
+
+    @staticmethod
+    def _position_frame(conn: Connection, sub: Subscription, pos: int, est: int | None) -> None:
+        if sub.position == (pos, est):
+            return
+        sub.position = (pos, est)
+        conn.send(
+            {
+                "type": "queue.position",
+                "chat_id": sub.chat_id,
+                "position": pos,
+                "estimated_wait_s": est,
+            }
+        )

@@ -1,0 +1,257 @@
+"""Every query of the chat domain. Visibility is decided here, once, for HTTP and WebSocket."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
+
+from helpline.accounts.models import User
+from helpline.chats.models import Attachment, Chat, ChatEvent
+from helpline.kit.enums import ChatStatus, Role
+from helpline.queues.models import Queue, QueueMember
+
+Customer = aliased(User, name="customer")
+Agent = aliased(User, name="agent")
+
+
+@dataclass
+class ChatRow:
+    chat: Chat
+    customer: User
+    agent: User | None
+    queue: Queue
+
+
+def visible_clause(user: User) -> ColumnElement[bool]:
+    """Who may see which chat: customers their own; agents their queues' and their own;
+    supervisors and admins all."""
+    role = user.role_enum
+    if role.sees_all:
+        return true()
+    if role is Role.customer:
+        return Chat.customer_id == user.id
+    if role is Role.agent:
+        member_queues = select(QueueMember.queue_id).where(QueueMember.user_id == user.id)
+        return or_(Chat.queue_id.in_(member_queues), Chat.agent_id == user.id)
+    return false()
+
+
+def _rows() -> Select[Chat, User, User, Queue]:
+    return (
+        select(Chat, Customer, Agent, Queue)
+        .join(Customer, Customer.id == Chat.customer_id)
+        .outerjoin(Agent, Agent.id == Chat.agent_id)
+        .join(Queue, Queue.id == Chat.queue_id)
+    )
+
+
+def _row(r: Any) -> ChatRow:
+    return ChatRow(chat=r[0], customer=r[1], agent=r[2], queue=r[3])
+
+
+async def get_visible(session: AsyncSession, user: User, chat_id: str) -> ChatRow | None:
+    result = await session.execute(_rows().where(Chat.id == chat_id, visible_clause(user)))
+    r = result.first()
+    return _row(r) if r else None
+
+
+async def get_row(session: AsyncSession, chat_id: str) -> ChatRow | None:
+    r = (await session.execute(_rows().where(Chat.id == chat_id))).first()
+    return _row(r) if r else None
+
+
+async def list_visible(
+    session: AsyncSession,
+    user: User,
+    *,
+    statuses: list[str] | None,
+    queue_id: str | None,
+    agent_id: str | None,
+    q: str | None,
+    offset: int,
+    limit: int,
+) -> list[ChatRow]:
+    stmt = _rows().where(visible_clause(user))
+    if statuses:
+        stmt = stmt.where(Chat.status.in_(statuses))
+    if queue_id:
+        stmt = stmt.where(Chat.queue_id == queue_id)
+    if agent_id:
+        stmt = stmt.where(Chat.agent_id == agent_id)
+    if q:
+        term = q.strip()
+        like = f"%{term.lower()}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(Chat.reference) == term.lower(),
+                func.lower(Chat.reference).like(like),
+                func.lower(Customer.name).like(like),
+                func.lower(Customer.email).like(like),
+            )
+        )
+    # Waiting chats first, oldest first; then the rest, most recently changed first.
+    waiting_first = case((Chat.status == ChatStatus.waiting, 0), else_=1)
+    stmt = stmt.order_by(
+        waiting_first,
+        case((Chat.status == ChatStatus.waiting, Chat.waiting_since), else_=None).asc(),
+        Chat.updated_at.desc(),
+        Chat.id,
+    )
+    result = await session.execute(stmt.offset(offset).limit(limit))
+    return [_row(r) for r in result.all()]
+
+
+async def open_chat_of(session: AsyncSession, customer_id: str) -> Chat | None:
+    stmt = select(Chat).where(
+        Chat.customer_id == customer_id,
+        Chat.status.in_([ChatStatus.waiting, ChatStatus.in_progress]),
+    )
+    return (await session.execute(stmt.limit(1))).scalar_one_or_none()
+
+
+async def advance(
+    session: AsyncSession,
+    chat: Chat,
+    *,
+    from_statuses: Iterable[ChatStatus],
+    events: int,
+    extra_where: ColumnElement[bool] | None = None,
+    **values: Any,
+) -> int | None:
+    """Change the chat and reserve `events` sequence numbers in one conditional UPDATE.
+
+    Returns the first reserved seq, or None when the chat was not in `from_statuses` (someone
+    else changed it first). The row lock this takes orders concurrent writers of one chat.
+    """
+    where = and_(Chat.id == chat.id, Chat.status.in_([str(s) for s in from_statuses]))
+    if extra_where is not None:
+        where = and_(where, extra_where)
+    values["last_seq"] = Chat.last_seq + events
+    result = await session.execute(
+        update(Chat)
+        .where(where)
+        .values(**values)
+        .returning(Chat.last_seq)
+        .execution_options(synchronize_session=False)
+    )
+    last = result.scalar_one_or_none()
+    if last is None:
+        return None
+    for key, value in values.items():
+        if key != "last_seq":
+            set_committed_value(chat, key, value)
+    set_committed_value(chat, "last_seq", last)
+    return int(last) - events + 1
+
+
+async def reload(session: AsyncSession, chat: Chat) -> Chat:
+    await session.refresh(chat)
+    return chat
+
+
+async def add_events(session: AsyncSession, events: list[ChatEvent]) -> None:
+    session.add_all(events)
+    await session.flush()
+
+
+async def event_by_client_id(
+    session: AsyncSession, chat_id: str, client_id: str
+) -> ChatEvent | None:
+    stmt = select(ChatEvent).where(ChatEvent.chat_id == chat_id, ChatEvent.client_id == client_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def events_after(
+    session: AsyncSession, chat_id: str, after: int, limit: int | None = None
+) -> list[ChatEvent]:
+    stmt = (
+        select(ChatEvent)
+        .where(ChatEvent.chat_id == chat_id, ChatEvent.seq > after)
+        .order_by(ChatEvent.seq)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def waiting_in_queue(session: AsyncSession, queue_id: str) -> list[Chat]:
+    stmt = (
+        select(Chat)
+        .where(Chat.queue_id == queue_id, Chat.status == ChatStatus.waiting)
+        .order_by(Chat.waiting_since, Chat.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def waiting_rows_in_queues(session: AsyncSession, queue_ids: list[str]) -> list[ChatRow]:
+    if not queue_ids:
+        return []
+    stmt = (
+        _rows()
+        .where(Chat.queue_id.in_(queue_ids), Chat.status == ChatStatus.waiting)
+        .order_by(Chat.waiting_since, Chat.id)
+    )
+    return [_row(r) for r in (await session.execute(stmt)).all()]
+
+
+async def position(session: AsyncSession, chat: Chat) -> int:
+    stmt = select(func.count(Chat.id)).where(
+        Chat.queue_id == chat.queue_id,
+        Chat.status == ChatStatus.waiting,
+        or_(
+            Chat.waiting_since < chat.waiting_since,
+            and_(Chat.waiting_since == chat.waiting_since, Chat.id < chat.id),
+        ),
+    )
+    return int((await session.execute(stmt)).scalar_one()) + 1
+
+
+async def recent_waits(session: AsyncSession, queue_id: str, since: datetime) -> list[float]:
+    """Seconds from waiting to accepted for the queue's latest accepts."""
+    stmt = (
+        select(Chat.waiting_since, Chat.accepted_at)
+        .where(
+            Chat.queue_id == queue_id,
+            Chat.accepted_at.is_not(None),
+            Chat.accepted_at >= since,
+            Chat.waiting_since.is_not(None),
+        )
+        .order_by(Chat.accepted_at.desc())
+        .limit(20)
+    )
+    out: list[float] = []
+    for waiting_since, accepted_at in (await session.execute(stmt)).all():
+        if waiting_since is None or accepted_at is None:
+            continue
+        delta: timedelta = accepted_at - waiting_since
+        out.append(max(0.0, delta.total_seconds()))
+    return out
+
+
+async def add_attachment(session: AsyncSession, attachment: Attachment) -> None:
+    session.add(attachment)
+    await session.flush()
+
+
+async def get_attachment(session: AsyncSession, attachment_id: str) -> Attachment | None:
+    return await session.get(Attachment, attachment_id)
+
+
+async def lock_user(session: AsyncSession, user_id: str) -> User | None:
+    """Serialise one agent's accepts so the capacity check holds under concurrency."""
+    stmt = select(User).where(User.id == user_id).with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def in_progress_count(session: AsyncSession, agent_id: str) -> int:
+    stmt = select(func.count(Chat.id)).where(
+        Chat.agent_id == agent_id, Chat.status == ChatStatus.in_progress
+    )
+    return int((await session.execute(stmt)).scalar_one())

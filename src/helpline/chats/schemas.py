@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from helpline.accounts.schemas import Strict, UserRef
+from helpline.kit.enums import ChatStatus, Priority
+
+MessageText = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+ClientId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+]
+
+
+class ChatCreate(Strict):
+    queue_id: str = Field(max_length=64)
+    subject: str | None = Field(default=None, max_length=200)
+    message: MessageText
+    client_id: ClientId | None = None
+
+
+class MessageCreate(Strict):
+    text: MessageText
+    client_id: ClientId
+
+
+class MoveBody(Strict):
+    queue_id: str = Field(max_length=64)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class CancelBody(Strict):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class NoteCreate(Strict):
+    text: MessageText
+
+
+class RatingCreate(Strict):
+    score: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class AssignBody(Strict):
+    agent_id: str = Field(max_length=64)
+
+
+class RequestFromChat(Strict):
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    description: str | None = Field(default=None, max_length=100_000)
+    priority: Priority = Priority.medium
+    team_id: str | None = Field(default=None, max_length=64)
+
+
+class QueueRef(BaseModel):
+    id: str
+    name: str
+
+
+class ChatOut(BaseModel):
+    id: str
+    reference: str
+    status: ChatStatus
+    queue_id: str
+    queue: QueueRef
+    customer: UserRef
+    agent: UserRef | None
+    subject: str
+    created_at: datetime
+    waiting_since: datetime | None
+    accepted_at: datetime | None
+    closed_at: datetime | None
+    updated_at: datetime
+    last_seq: int
+    rating: dict[str, Any] | None = None
+    position: int | None = None
+    estimated_wait_s: int | None = None
+
+
+class ChatList(BaseModel):
+    items: list[ChatOut]
+    next: str | None
+
+
+class Event(BaseModel):
+    chat_id: str
+    seq: int
+    type: str
+    at: str
+    actor: dict[str, Any] | None
+    data: dict[str, Any]
+
+
+class EventList(BaseModel):
+    items: list[Event]
+    next: str | None

@@ -1,0 +1,666 @@
+"""The chat session's rules: one function per use case.
+
+Every change goes through `repository.advance` (one conditional UPDATE that also reserves the
+events' `seq`s), appends its events in the same transaction, and announces them; the boundary
+commits, then publishes. Order of checks: visibility (404), role (403), state (409).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from helpline.accounts.models import User
+from helpline.chats import events as ev_mod
+from helpline.chats import repository as repo
+from helpline.chats.lifecycle import Action, allowed_from
+from helpline.chats.models import Attachment, Chat, ChatEvent
+from helpline.chats.repository import ChatRow
+from helpline.chats.schemas import ChatCreate
+from helpline.db import UnitOfWork
+from helpline.errors import Conflict, Forbidden, Invalid, NotFound
+from helpline.kit.clock import iso, now
+from helpline.kit.enums import Availability, ChatStatus, Priority, Role
+from helpline.kit.ids import reference
+from helpline.kit.models import next_number
+from helpline.queues import hours as hours_mod
+from helpline.queues import repository as queues_repo
+from helpline.queues import service as queues
+from helpline.servicedesk import service as servicedesk
+from helpline.servicedesk.models import ServiceRequest
+
+CS = ChatStatus
+
+
+@dataclass
+class NewEvent:
+    type: str
+    data: dict[str, Any]
+    actor: User | None
+    internal: bool = False
+    client_id: str | None = None
+
+
+# --- shapes shared by HTTP answers and bus messages -------------------------------------------
+
+
+def user_ref(user: User | None) -> dict[str, str] | None:
+    return {"id": user.id, "name": user.name} if user is not None else None
+
+
+def chat_dict(
+    row: ChatRow, *, position: int | None = None, estimate: int | None = None
+) -> dict[str, Any]:
+    c = row.chat
+    rating = (
+        {"score": c.rating_score, "comment": c.rating_comment}
+        if c.rating_score is not None
+        else None
+    )
+    return {
+        "id": c.id,
+        "reference": c.reference,
+        "status": c.status,
+        "queue_id": c.queue_id,
+        "queue": {"id": row.queue.id, "name": row.queue.name},
+        "customer": user_ref(row.customer),
+        "agent": user_ref(row.agent),
+        "subject": c.subject,
+        "created_at": iso(c.created_at),
+        "waiting_since": iso(c.waiting_since),
+        "accepted_at": iso(c.accepted_at),
+        "closed_at": iso(c.closed_at),
+        "updated_at": iso(c.updated_at),
+        "last_seq": c.last_seq,
+        "rating": rating,
+        "position": position,
+        "estimated_wait_s": estimate,
+    }
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+async def get_row(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
+    """The one object-level permission check: invisible and absent both answer 404."""
+    row = await repo.get_visible(uow.session, user, chat_id)
+    if row is None:
+        raise NotFound("No such chat.")
+    return row
+
+
+def _is_supervisor(user: User) -> bool:
+    return user.role_enum.sees_all
+
+
+def _is_owner(user: User, chat: Chat) -> bool:
+    return chat.agent_id == user.id
+
+
+def _require_staff(user: User) -> None:
+    if not user.role_enum.is_staff:
+        raise Forbidden("Only agents may do this.")
+
+
+def _state_error(chat: Chat, action: Action) -> Conflict:
+    status = chat.status.replace("_", " ")
+    return Conflict(
+        f"This chat is {status}; it cannot be {action.replace('_', ' ')}d now."
+        if action in (Action.accept, Action.move, Action.solve, Action.cancel)
+        else f"Not possible while the chat is {status}.",
+        code="invalid_transition",
+    )
+
+
+def _check_state(chat: Chat, action: Action) -> None:
+    if CS(chat.status) not in allowed_from(action):
+        raise _state_error(chat, action)
+
+
+async def _commit_events(
+    uow: UnitOfWork,
+    chat: Chat,
+    action: Action,
+    new_events: list[NewEvent],
+    *,
+    extra_where: Any = None,
+    **values: Any,
+) -> list[ChatEvent]:
+    """Apply the change with its events, or raise the right 409 when the state moved on."""
+    at = now()
+    values.setdefault("updated_at", at)
+    first = await repo.advance(
+        uow.session,
+        chat,
+        from_statuses=allowed_from(action),
+        events=len(new_events),
+        extra_where=extra_where,
+        **values,
+    )
+    if first is None:
+        await repo.reload(uow.session, chat)
+        if action in (Action.accept, Action.assign) and chat.status == CS.in_progress:
+            raise Conflict("A colleague accepted this chat first.", code="already_accepted")
+        raise _state_error(chat, action)
+    rows = [
+        ChatEvent(
+            chat_id=chat.id,
+            seq=first + i,
+            type=e.type,
+            at=at,
+            actor_id=e.actor.id if e.actor else None,
+            actor_role=e.actor.role if e.actor else None,
+            actor_name=e.actor.name if e.actor else None,
+            data=e.data,
+            client_id=e.client_id,
+            internal=e.internal,
+        )
+        for i, e in enumerate(new_events)
+    ]
+    await repo.add_events(uow.session, rows)
+    for row in rows:
+        uow.announce(f"chat:{chat.id}", ev_mod.bus_message(row))
+    return rows
+
+
+async def _announce_chat(uow: UnitOfWork, chat_id: str, kind: str, **extra: Any) -> None:
+    """Tell the queue's agents (offers, takes, list updates). Reads the row after the change."""
+    row = await repo.get_row(uow.session, chat_id)
+    assert row is not None
+    summary = chat_dict(row)
+    uow.announce(f"queue:{row.chat.queue_id}", {"kind": kind, "chat": summary, **extra})
+
+
+# --- use cases --------------------------------------------------------------------------------
+
+
+async def start(uow: UnitOfWork, user: User, data: ChatCreate) -> ChatRow:
+    if user.role_enum is not Role.customer:
+        raise Forbidden("Only customers start chats.")
+    queue = await queues.get_active(uow, data.queue_id)
+    if not hours_mod.is_open(queue.hours, now()):
+        raise Conflict(f"{queue.name} is closed now; leave a message instead.", code="queue_closed")
+    existing = await repo.open_chat_of(uow.session, user.id)
+    if existing is not None:
+        raise Conflict(
+            "You already have an open chat.", code="chat_already_open", chat_id=existing.id
+        )
+    text = data.message.strip()
+    if not text:
+        raise Invalid("The message is empty.", code="empty_message")
+    number = await next_number(uow.session, "chat")
+    at = now()
+    chat = Chat(
+        number=number,
+        reference=reference("CS", number),
+        customer_id=user.id,
+        queue_id=queue.id,
+        subject=(data.subject or text.splitlines()[0])[:200].strip(),
+        status=CS.waiting,
+        last_seq=2,
+        created_at=at,
+        waiting_since=at,
+        last_customer_at=at,
+        updated_at=at,
+    )
+    uow.session.add(chat)
+    await uow.session.flush()
+    rows = [
+        ChatEvent(
+            chat_id=chat.id,
+            seq=1,
+            type="chat.started",
+            at=at,
+            actor_id=user.id,
+            actor_role=user.role,
+            actor_name=user.name,
+            data={"queue_id": queue.id, "subject": chat.subject, "reference": chat.reference},
+        ),
+        ChatEvent(
+            chat_id=chat.id,
+            seq=2,
+            type="message.posted",
+            at=at,
+            actor_id=user.id,
+            actor_role=user.role,
+            actor_name=user.name,
+            data={"text": text, "client_id": data.client_id},
+            client_id=data.client_id,
+        ),
+    ]
+    await repo.add_events(uow.session, rows)
+    for r in rows:
+        uow.announce(f"chat:{chat.id}", ev_mod.bus_message(r))
+    await _announce_chat(uow, chat.id, "offered")
+    row = await repo.get_row(uow.session, chat.id)
+    assert row is not None
+    return row
+
+
+async def accept(uow: UnitOfWork, user: User, chat_id: str, *, greeting: str) -> ChatRow:
+    row = await get_row(uow, user, chat_id)
+    _require_staff(user)
+    chat = row.chat
+    if chat.status != CS.waiting:
+        if chat.status == CS.in_progress:
+            raise Conflict("A colleague accepted this chat first.", code="already_accepted")
+        _check_state(chat, Action.accept)
+    if user.role_enum is Role.agent:
+        await _check_agent_can_take(uow, user)
+    return await _take(uow, row, user, user, Action.accept, greeting=greeting)
+
+
+async def assign(
+    uow: UnitOfWork, user: User, chat_id: str, agent_id: str, *, greeting: str
+) -> ChatRow:
+    row = await get_row(uow, user, chat_id)
+    if not _is_supervisor(user):
+        raise Forbidden("Only supervisors assign chats.")
+    agent = await repo.lock_user(uow.session, agent_id)
+    if agent is None or not agent.role_enum.is_staff or not agent.active:
+        raise Invalid("Unknown agent.", code="unknown_user")
+    _check_state(row.chat, Action.assign)
+    return await _take(uow, row, agent, user, Action.assign, greeting=greeting)
+
+
+async def _check_agent_can_take(uow: UnitOfWork, agent: User) -> None:
+    locked = await repo.lock_user(uow.session, agent.id)
+    assert locked is not None
+    if locked.status != Availability.available:
+        raise Conflict("Set yourself available to accept chats.", code="not_available")
+    if await repo.in_progress_count(uow.session, agent.id) >= locked.max_chats:
+        raise Conflict(
+            f"You already have {locked.max_chats} chats in progress.", code="at_capacity"
+        )
+
+
+async def _take(
+    uow: UnitOfWork, row: ChatRow, agent: User, actor: User, action: Action, *, greeting: str
+) -> ChatRow:
+    chat = row.chat
+    at = now()
+    events = [NewEvent("chat.accepted", {"agent": user_ref(agent)}, actor)]
+    text = _fill(greeting, row, agent)
+    if text:
+        events.append(NewEvent("message.posted", {"text": text, "client_id": None}, agent))
+    await _commit_events(
+        uow,
+        chat,
+        action,
+        events,
+        status=CS.in_progress,
+        agent_id=agent.id,
+        accepted_at=at,
+        last_customer_at=at,
+    )
+    agent.last_accept_at = at
+    await _announce_chat(uow, chat.id, "taken", agent=user_ref(agent))
+    out = await repo.get_row(uow.session, chat.id)
+    assert out is not None
+    return out
+
+
+def _fill(template: str, row: ChatRow, agent: User | None) -> str:
+    values = {
+        "{customer.name}": row.customer.name,
+        "{agent.name}": agent.name if agent else "",
+        "{chat.reference}": row.chat.reference,
+        "{queue.name}": row.queue.name,
+    }
+    for key, value in values.items():
+        template = template.replace(key, value)
+    return template
+
+
+async def move(
+    uow: UnitOfWork, user: User, chat_id: str, queue_id: str, note: str | None
+) -> ChatRow:
+    row = await get_row(uow, user, chat_id)
+    _require_staff(user)
+    chat = row.chat
+    _check_state(chat, Action.move)
+    if not (_is_supervisor(user) or _is_owner(user, chat)):
+        raise Forbidden("Only the chat's agent or a supervisor can move it.")
+    target = await queues.get_active(uow, queue_id)
+    if target.id == chat.queue_id:
+        raise Invalid("The chat is already in that queue.", code="same_queue")
+    from_queue = chat.queue_id
+    note = (note or "").strip() or None
+    await _commit_events(
+        uow,
+        chat,
+        Action.move,
+        [
+            NewEvent(
+                "chat.moved",
+                {"from_queue_id": from_queue, "to_queue_id": target.id, "note": note},
+                user,
+            )
+        ],
+        status=CS.waiting,
+        queue_id=target.id,
+        agent_id=None,
+        waiting_since=now(),
+        accepted_at=None,
+    )
+    # The old queue's agents see it leave; the new queue's agents are offered it.
+    uow.announce(f"queue:{from_queue}", {"kind": "withdrawn", "chat_id": chat.id, "chat": None})
+    await _announce_chat(uow, chat.id, "offered", note=note)
+    out = await repo.get_row(uow.session, chat.id)
+    assert out is not None
+    return out
+
+
+async def solve(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
+    row = await get_row(uow, user, chat_id)
+    _require_staff(user)
+    _check_state(row.chat, Action.solve)
+    if not (_is_supervisor(user) or _is_owner(user, row.chat)):
+        raise Forbidden("Only the chat's agent or a supervisor can solve it.")
+    return await _close(uow, row, user, Action.solve, CS.solved, "chat.solved", {})
+
+
+async def cancel(uow: UnitOfWork, user: User, chat_id: str, reason: str | None) -> ChatRow:
+    row = await get_row(uow, user, chat_id)
+    _require_staff(user)
+    chat = row.chat
+    _check_state(chat, Action.cancel)
+    member_while_waiting = chat.status == CS.waiting and (
+        user.role_enum is Role.agent
+        and await queues_repo.is_member(uow.session, chat.queue_id, user.id)
+    )
+    if not (_is_supervisor(user) or _is_owner(user, chat) or member_while_waiting):
+        raise Forbidden("Only the chat's agent or a supervisor can cancel it.")
+    data = {"reason": (reason or "").strip() or None, "by": "agent"}
+    return await _close(uow, row, user, Action.cancel, CS.cancelled, "chat.cancelled", data)
+
+
+async def leave(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
+    row = await get_row(uow, user, chat_id)
+    if user.role_enum is not Role.customer:
+        raise Forbidden("Only the customer leaves a chat; agents cancel it.")
+    _check_state(row.chat, Action.leave)
+    data = {"reason": "The customer left the chat.", "by": "customer"}
+    return await _close(uow, row, user, Action.leave, CS.cancelled, "chat.cancelled", data)
+
+
+async def expire(uow: UnitOfWork, chat: Chat, reason: str) -> bool:
+    """System expiry (no agent, or an inactive customer). False when the chat moved on."""
+    row = await repo.get_row(uow.session, chat.id)
+    assert row is not None
+    try:
+        await _close(uow, row, None, Action.expire, CS.expired, "chat.expired", {"reason": reason})
+    except Conflict:
+        return False
+    return True
+
+
+async def _close(
+    uow: UnitOfWork,
+    row: ChatRow,
+    actor: User | None,
+    action: Action,
+    status: ChatStatus,
+    event_type: str,
+    data: dict[str, Any],
+) -> ChatRow:
+    chat = row.chat
+    was_waiting = chat.status == CS.waiting
+    await _commit_events(
+        uow, chat, action, [NewEvent(event_type, data, actor)], status=status, closed_at=now()
+    )
+    if was_waiting:
+        uow.announce(
+            f"queue:{chat.queue_id}", {"kind": "withdrawn", "chat_id": chat.id, "chat": None}
+        )
+    await _announce_chat(uow, chat.id, "updated")
+    out = await repo.get_row(uow.session, chat.id)
+    assert out is not None
+    return out
+
+
+async def post_message(
+    uow: UnitOfWork, user: User, chat_id: str, text: str, client_id: str
+) -> tuple[ChatEvent, bool]:
+    """Returns (event, created). Resending a `client_id` returns the first event."""
+    row = await get_row(uow, user, chat_id)
+    chat = row.chat
+    existing = await repo.event_by_client_id(uow.session, chat.id, client_id)
+    if existing is not None:
+        if existing.actor_id != user.id:
+            raise Conflict("This client_id was used by someone else.", code="client_id_taken")
+        return existing, False
+    if not text.strip():
+        raise Invalid("The message is empty.", code="empty_message")
+    action, values = _message_rule(user, chat)
+    (event,) = await _commit_events(
+        uow,
+        chat,
+        action,
+        [
+            NewEvent(
+                "message.posted", {"text": text, "client_id": client_id}, user, client_id=client_id
+            )
+        ],
+        **values,
+    )
+    return event, True
+
+
+def _message_rule(user: User, chat: Chat) -> tuple[Action, dict[str, Any]]:
+    """Who may write now: the customer while the chat is open, its agent while in progress."""
+    if user.role_enum is Role.customer:
+        _check_state(chat, Action.customer_message)
+        return Action.customer_message, {"last_customer_at": now()}
+    _check_state(chat, Action.agent_message)
+    if not _is_owner(user, chat):
+        raise Forbidden("Only the chat's agent writes in this chat.")
+    return Action.agent_message, {}
+
+
+async def check_can_share(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
+    """Checked before an upload is read, and again when it is recorded."""
+    row = await get_row(uow, user, chat_id)
+    _message_rule(user, row.chat)
+    return row
+
+
+async def share_file(
+    uow: UnitOfWork, user: User, chat_id: str, attachment: Attachment
+) -> ChatEvent:
+    row = await check_can_share(uow, user, chat_id)
+    action, values = _message_rule(user, row.chat)
+    attachment.chat_id = row.chat.id
+    attachment.uploader_id = user.id
+    await repo.add_attachment(uow.session, attachment)
+    data = {
+        "attachment": {
+            "id": attachment.id,
+            "filename": attachment.filename,
+            "content_type": attachment.content_type,
+            "size": attachment.size,
+            "url": f"/api/v1/files/{attachment.id}",
+        }
+    }
+    (event,) = await _commit_events(
+        uow, row.chat, action, [NewEvent("file.shared", data, user)], **values
+    )
+    return event
+
+
+async def add_note(uow: UnitOfWork, user: User, chat_id: str, text: str) -> ChatEvent:
+    row = await get_row(uow, user, chat_id)
+    _require_staff(user)
+    if not text.strip():
+        raise Invalid("The note is empty.", code="empty_message")
+    (event,) = await _commit_events(
+        uow, row.chat, Action.note, [NewEvent("note.added", {"text": text}, user, internal=True)]
+    )
+    return event
+
+
+async def rate(
+    uow: UnitOfWork, user: User, chat_id: str, score: int, comment: str | None
+) -> ChatRow:
+    row = await get_row(uow, user, chat_id)
+    if user.role_enum is not Role.customer:
+        raise Forbidden("Only the customer rates a chat.")
+    chat = row.chat
+    _check_state(chat, Action.rate)
+    if chat.rating_score is not None:
+        raise Conflict("You have rated this chat already.", code="invalid_transition")
+    comment = (comment or "").strip() or None
+    await _commit_events(
+        uow,
+        chat,
+        Action.rate,
+        [NewEvent("chat.rated", {"score": score, "comment": comment}, user)],
+        extra_where=Chat.rating_score.is_(None),
+        rating_score=score,
+        rating_comment=comment,
+    )
+    out = await repo.get_row(uow.session, chat.id)
+    assert out is not None
+    return out
+
+
+async def raise_request(
+    uow: UnitOfWork,
+    user: User,
+    chat_id: str,
+    *,
+    summary: str,
+    description: str | None,
+    priority: Priority,
+    team_id: str | None,
+    default_team: str | None,
+) -> ServiceRequest:
+    row = await get_row(uow, user, chat_id)
+    _require_staff(user)
+    _check_state(row.chat, Action.raise_request)
+    if not (_is_supervisor(user) or _is_owner(user, row.chat)):
+        raise Forbidden("Only the chat's agent or a supervisor can raise a request from it.")
+    if description is None or not description.strip():
+        description = await transcript(uow, user, chat_id)
+    req = await servicedesk.create_from_chat(
+        uow,
+        user,
+        row.chat,
+        summary=summary,
+        description=description,
+        priority=priority,
+        team_id=team_id,
+        default_team=default_team,
+    )
+    data = {
+        "request": {
+            "id": req.id,
+            "reference": req.reference,
+            "summary": req.summary,
+            "status": req.status,
+        }
+    }
+    await _commit_events(
+        uow, row.chat, Action.raise_request, [NewEvent("request.raised", data, user)]
+    )
+    return req
+
+
+async def events(
+    uow: UnitOfWork, user: User, chat_id: str, after: int, limit: int
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Events after `after` as the caller may see them, and the cursor for the next page."""
+    await get_row(uow, user, chat_id)
+    rows = await repo.events_after(uow.session, chat_id, after, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    customer = user.role_enum is Role.customer
+    out: list[dict[str, Any]] = []
+    for r in rows:
+        env = ev_mod.envelope(r)
+        shown = ev_mod.for_customer(env, r.internal) if customer else env
+        if shown is not None:
+            out.append(shown)
+    return out, (rows[-1].seq if more and rows else None)
+
+
+async def list_chats(uow: UnitOfWork, user: User, **filters: Any) -> list[ChatRow]:
+    return await repo.list_visible(uow.session, user, **filters)
+
+
+async def waiting_offers(uow: UnitOfWork, user: User) -> list[dict[str, Any]]:
+    """Chats already waiting in the agent's queues, offered when their connection opens."""
+    if not user.role_enum.is_staff:
+        return []
+    queue_ids = await queues_repo.member_queue_ids(uow.session, user.id)
+    return [chat_dict(r) for r in await repo.waiting_rows_in_queues(uow.session, queue_ids)]
+
+
+async def estimate_wait(uow: UnitOfWork, queue_id: str, position: int) -> int | None:
+    """Median of the queue's recent waits, scaled by position; None without history."""
+    waits = await repo.recent_waits(uow.session, queue_id, now() - timedelta(days=7))
+    if not waits:
+        return None
+    return max(0, math.ceil(statistics.median(waits) * position))
+
+
+async def waiting_info(uow: UnitOfWork, chat: Chat) -> tuple[int | None, int | None]:
+    if chat.status != CS.waiting:
+        return None, None
+    pos = await repo.position(uow.session, chat)
+    return pos, await estimate_wait(uow, chat.queue_id, pos)
+
+
+async def transcript(uow: UnitOfWork, user: User, chat_id: str) -> str:
+    """Plain text, without internal notes: it is the customer's record too."""
+    row = await get_row(uow, user, chat_id)
+    chat = row.chat
+    lines = [
+        f"Chat {chat.reference}: {chat.subject}",
+        f"Queue: {row.queue.name}",
+        f"Customer: {row.customer.name}",
+        f"Agent: {row.agent.name if row.agent else '-'}",
+        f"Status: {chat.status.replace('_', ' ')}",
+        "",
+    ]
+    for r in await repo.events_after(uow.session, chat.id, 0):
+        if r.internal:
+            continue
+        line = _transcript_line(r)
+        if line:
+            stamp = r.at.strftime("%Y-%m-%d %H:%M:%S UTC")
+            lines.append(f"[{stamp}] {line}")
+    return "\n".join(lines) + "\n"
+
+
+def _transcript_line(r: ChatEvent) -> str | None:
+    who = r.actor_name or "Helpline"
+    d = r.data
+    match r.type:
+        case "message.posted":
+            return f"{who}: {d.get('text', '')}"
+        case "file.shared":
+            a = d.get("attachment", {})
+            return f"{who} shared a file: {a.get('filename')} ({a.get('size')} bytes)"
+        case "chat.started":
+            return f"{who} started the chat."
+        case "chat.accepted":
+            return f"{(d.get('agent') or {}).get('name', who)} joined the chat."
+        case "chat.moved":
+            return f"{who} moved the chat to another queue."
+        case "chat.solved":
+            return f"{who} marked the chat as solved."
+        case "chat.cancelled":
+            reason = d.get("reason")
+            return f"{who} cancelled the chat." + (f" Reason: {reason}" if reason else "")
+        case "chat.expired":
+            return "The chat expired."
+        case "request.raised":
+            req = d.get("request", {})
+            return f"{who} raised request {req.get('reference')}: {req.get('summary')}"
+        case "chat.rated":
+            return f"{who} rated the chat {d.get('score')}/5."
+    return None

@@ -1,0 +1,150 @@
+"""The `helpline` command: serve, migrate, demo, create-user."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from helpline.config import Settings
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    from helpline.migrate import upgrade
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    print(f"Database is up to date ({_safe_url(settings.resolved_database_url)}).")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def serve_config(settings: Settings) -> dict[str, object]:
+    """uvicorn options shared by `helpline serve` and the tests' servers."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "ws": "websockets-sansio",
+        "ws_max_size": 64 * 1024,
+        "ws_ping_interval": settings.ws_ping_s,
+        "ws_ping_timeout": settings.ws_ping_s,
+        "proxy_headers": True,
+        "log_level": settings.log_level.lower(),
+        "access_log": False,
+        "timeout_graceful_shutdown": 5,
+    }
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from helpline.db import Database
+    from helpline.migrate import NotMigrated, check_current
+
+    if args.host:
+        os.environ["HELPLINE_HOST"] = args.host
+    if args.port:
+        os.environ["HELPLINE_PORT"] = str(args.port)
+    settings = _settings()
+
+    async def _check() -> None:
+        db = Database(settings.resolved_database_url)
+        try:
+            await check_current(db)
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(_check())
+    except NotMigrated as exc:
+        print(f"helpline: {exc}", file=sys.stderr)
+        return 2
+    print(f"Helpline is serving on {settings.resolved_public_url}", flush=True)
+    print(f"  Portal:        {settings.resolved_public_url}/", flush=True)
+    print(f"  Agent Console: {settings.resolved_public_url}/console", flush=True)
+    print(f"  API docs:      {settings.resolved_public_url}/api/docs", flush=True)
+    uvicorn.run(
+        "helpline.app:create_app",
+        factory=True,
+        workers=args.workers,
+        **serve_config(settings),  # type: ignore[arg-type]
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from helpline.demo import seed
+
+    settings = _settings()
+    created = asyncio.run(seed(settings, only_if_empty=args.if_empty))
+    from helpline.demo import DEMO_PASSWORD, QUEUES, USERS
+
+    print("Demo data created." if created else "Demo data was created on an earlier run.")
+    print(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
+    for email, _, role in USERS:
+        print(f"  {role:<11} {email}")
+    print("Queues: " + ", ".join(q[0] for q in QUEUES))
+    return 0
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    from helpline.demo import create_user
+
+    settings = _settings()
+    try:
+        asyncio.run(create_user(settings, args.email, args.name, args.role, args.password))
+    except ValueError as exc:
+        print(f"helpline: {exc}", file=sys.stderr)
+        return 2
+    print(f"Created {args.role} {args.email}.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="helpline", description="Helpline live chat and service desk"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="serve the portal, console and API")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes (needs PostgreSQL and Redis for >1)",
+    )
+    p.set_defaults(fn=cmd_serve)
+
+    p = sub.add_parser("migrate", help="apply database migrations")
+    p.set_defaults(fn=cmd_migrate)
+
+    p = sub.add_parser("demo", help="create demo users, queues and sign-ins")
+    p.add_argument("--if-empty", action="store_true", help="only when the database has no users")
+    p.set_defaults(fn=cmd_demo)
+
+    p = sub.add_parser("create-user", help="create a user")
+    p.add_argument("--email", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--role", required=True, choices=["customer", "agent", "supervisor", "admin"])
+    p.add_argument("--password", required=True)
+    p.set_defaults(fn=cmd_create_user)
+
+    args = parser.parse_args(argv)
+    return int(args.fn(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

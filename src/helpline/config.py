@@ -1,0 +1,112 @@
+"""Settings, read once from `HELPLINE_*` environment variables."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HELPLINE_", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    max_upload_mb: float = 25
+    allowed_file_types: str = (
+        "png,jpg,jpeg,gif,webp,pdf,txt,log,csv,json,xml,md,rtf,zip,gz,7z,"
+        "doc,docx,xls,xlsx,ppt,pptx,odt,ods,odp,eml,msg,mp4,mov,mp3,wav,heic"
+    )
+    rate_limits: str = "on"
+    rate_limit_login: str = "10/minute"
+    rate_limit_guest: str = "30/minute"
+    rate_limit_chat_start: str = "10/minute"
+    rate_limit_messages: str = "10/second"
+    rate_limit_uploads: str = "30/minute"
+    greeting: str = "Welcome, my name is {agent.name}, how can I help you today?"
+    default_queue: str | None = None
+    offline_grace_s: float = 60
+    inactivity_warn_s: float = 300
+    inactivity_expire_s: float = 120
+    outbox_retry_s: float = 5
+    smtp_url: str | None = None
+    mail_from: str = "Helpline <helpline@localhost>"
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    widget_origins: str = ""
+    sweep_interval_s: float = 1.0
+    ws_send_queue: int = Field(default=2048, ge=16)
+    ws_ping_s: float = 20
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Lower argon2 cost is for tests and benchmarks only; production keeps the library default.
+    password_fast_hash: bool = False
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rate_limits(cls, v: str) -> str:
+        v = v.strip().lower()
+        if v not in {"on", "off"}:
+            raise ValueError("HELPLINE_RATE_LIMITS must be 'on' or 'off'")
+        return v
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://") or url.startswith("postgres://"):
+                url = "postgresql+asyncpg://" + url.split("://", 1)[1]
+            elif url.startswith("sqlite:///"):
+                url = "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+            return url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'helpline.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @cached_property
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """The secret, generated once and kept in the data dir when not configured."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def allowed_extensions(self) -> frozenset[str]:
+        return frozenset(e.strip().lower().lstrip(".") for e in self.allowed_file_types.split(","))
+
+    @property
+    def rate_limits_on(self) -> bool:
+        return self.rate_limits == "on"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.resolved_public_url.startswith("https://")

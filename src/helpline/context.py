@@ -1,0 +1,32 @@
+"""What one running app holds: settings, database, bus, storage, hub, limiter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from helpline.bus import Bus
+from helpline.config import Settings
+from helpline.db import Database, UnitOfWork
+from helpline.kit.ratelimit import RateLimiter
+from helpline.storage import Storage
+
+if TYPE_CHECKING:
+    from helpline.chats.hub import Hub
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    bus: Bus
+    storage: Storage
+    limiter: RateLimiter
+    hub: Hub
+
+    async def publish(self, uow: UnitOfWork) -> None:
+        """After commit: hand the unit's news to the bus, then run its after-commit work."""
+        for topic, message in uow.announcements:
+            await self.bus.publish(topic, message)
+        for fn in uow.after_commit:
+            await fn()

@@ -1,0 +1,83 @@
+"""Domain errors. Services raise these; one handler renders them as the contract's format.
+
+HelplineError (status, code)
+├── NotAuthenticated      401 not_authenticated
+├── Forbidden             403 forbidden          visible, but the role may never do this
+├── NotFound              404 not_found          absent, or invisible to the caller
+├── Conflict              409 <code>             allowed for the role, not in this state
+│   (invalid_transition, already_accepted, at_capacity, not_available,
+│    chat_already_open, queue_closed)
+├── Invalid               422 invalid            bad values, unknown references
+├── TooLarge              413 too_large
+├── UnsupportedType       415 unsupported_type
+├── RateLimited           429 rate_limited       carries retry_after seconds
+└── Unavailable           503 unavailable        the database (or bus) cannot be reached
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HelplineError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.extra = extra
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, **self.extra}}
+
+
+class NotAuthenticated(HelplineError):
+    status = 401
+    code = "not_authenticated"
+
+
+class Forbidden(HelplineError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(HelplineError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(HelplineError):
+    status = 409
+    code = "conflict"
+
+
+class Invalid(HelplineError):
+    status = 422
+    code = "invalid"
+
+
+class TooLarge(HelplineError):
+    status = 413
+    code = "too_large"
+
+
+class UnsupportedType(HelplineError):
+    status = 415
+    code = "unsupported_type"
+
+
+class RateLimited(HelplineError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unavailable(HelplineError):
+    status = 503
+    code = "unavailable"

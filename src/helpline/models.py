@@ -1,0 +1,20 @@
+"""Imports every table so metadata (and Alembic) sees them all."""
+
+from helpline.accounts.models import AuthSession, User
+from helpline.chats.models import Attachment, Chat, ChatEvent
+from helpline.kit.models import Counter
+from helpline.queues.models import Queue, QueueMember
+from helpline.servicedesk.models import RequestEntry, ServiceRequest
+
+__all__ = [
+    "Attachment",
+    "AuthSession",
+    "Chat",
+    "ChatEvent",
+    "Counter",
+    "Queue",
+    "QueueMember",
+    "RequestEntry",
+    "ServiceRequest",
+    "User",
+]

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from helpline.accounts.schemas import Strict
+from helpline.kit.enums import RoutingMode
+from helpline.queues import hours as hours_mod
+
+QueueName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+
+class _HoursMixin(BaseModel):
+    @field_validator("hours", check_fields=False)
+    @classmethod
+    def _hours(cls, v: Any) -> Any:
+        return hours_mod.validate(v)
+
+
+class QueueCreate(Strict, _HoursMixin):
+    name: QueueName
+    description: str = Field(default="", max_length=2000)
+    routing_mode: RoutingMode = RoutingMode.broadcast
+    max_wait_s: int = Field(default=600, ge=10, le=7 * 24 * 3600)
+    offer_timeout_s: int = Field(default=30, ge=5, le=3600)
+    hours: dict[str, Any] | None = None
+    active: bool = True
+
+
+class QueueUpdate(Strict, _HoursMixin):
+    name: QueueName | None = None
+    description: str | None = Field(default=None, max_length=2000)
+    routing_mode: RoutingMode | None = None
+    max_wait_s: int | None = Field(default=None, ge=10, le=7 * 24 * 3600)
+    offer_timeout_s: int | None = Field(default=None, ge=5, le=3600)
+    hours: dict[str, Any] | None = None
+    active: bool | None = None
+
+
+class Members(Strict):
+    user_ids: list[str] = Field(max_length=1000)
+
+
+class QueueOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    name: str
+    description: str
+    active: bool
+    routing_mode: RoutingMode
+    max_wait_s: int
+    offer_timeout_s: int
+    hours: dict[str, Any] | None
+    open_now: bool
+    agents_available: int
+
+
+class QueueList(BaseModel):
+    items: list[QueueOut]
+    next: str | None = None
+
+
+class MemberOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    name: str
+    email: str
+    role: str
+    status: str
+
+
+class MemberList(BaseModel):
+    items: list[MemberOut]
+    next: str | None = None

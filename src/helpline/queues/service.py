@@ -1,0 +1,121 @@
+"""Queues, membership and what the portal shows about them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+
+from helpline.accounts import repository as accounts_repo
+from helpline.accounts.models import User
+from helpline.accounts.service import require_role
+from helpline.db import UnitOfWork
+from helpline.errors import Conflict, Invalid, NotFound
+from helpline.kit.clock import now
+from helpline.kit.enums import Role
+from helpline.queues import hours as hours_mod
+from helpline.queues import repository as repo
+from helpline.queues.models import Queue
+from helpline.queues.schemas import QueueCreate, QueueUpdate
+
+
+@dataclass
+class QueueView:
+    queue: Queue
+    open_now: bool
+    agents_available: int
+
+
+async def views(uow: UnitOfWork, queues: list[Queue]) -> list[QueueView]:
+    counts = await repo.available_counts(uow.session)
+    at = now()
+    return [QueueView(q, hours_mod.is_open(q.hours, at), counts.get(q.id, 0)) for q in queues]
+
+
+async def list_queues(uow: UnitOfWork, user: User | None, *, include_inactive: bool) -> list[Queue]:
+    include = include_inactive and user is not None and user.role_enum.is_staff
+    return await repo.list_queues(uow.session, include_inactive=include)
+
+
+async def get_active(uow: UnitOfWork, queue_id: str) -> Queue:
+    """A queue referenced from a request body: unknown or inactive is a 422."""
+    queue = await repo.get(uow.session, queue_id)
+    if queue is None or not queue.active:
+        raise Invalid("Unknown queue.", code="unknown_queue")
+    return queue
+
+
+async def get(uow: UnitOfWork, queue_id: str) -> Queue:
+    queue = await repo.get(uow.session, queue_id)
+    if queue is None:
+        raise NotFound("No such queue.")
+    return queue
+
+
+async def default_queue(uow: UnitOfWork, configured: str | None) -> Queue:
+    if configured:
+        queue = await repo.get(uow.session, configured) or await repo.get_by_name(
+            uow.session, configured
+        )
+        if queue is not None and queue.active:
+            return queue
+    queue = await repo.first_active(uow.session)
+    if queue is None:
+        raise Invalid("No active queue exists.", code="unknown_queue")
+    return queue
+
+
+async def create(uow: UnitOfWork, actor: User, data: QueueCreate) -> Queue:
+    require_role(actor, Role.admin)
+    if await repo.get_by_name(uow.session, data.name):
+        raise Conflict("A queue with this name exists.", code="name_taken")
+    queue = Queue(**data.model_dump())
+    uow.session.add(queue)
+    try:
+        await uow.session.flush()
+    except IntegrityError as exc:
+        raise Conflict("A queue with this name exists.", code="name_taken") from exc
+    return queue
+
+
+async def update(uow: UnitOfWork, actor: User, queue_id: str, data: QueueUpdate) -> Queue:
+    require_role(actor, Role.admin)
+    queue = await get(uow, queue_id)
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("name") and changes["name"] != queue.name:
+        if await repo.get_by_name(uow.session, changes["name"]):
+            raise Conflict("A queue with this name exists.", code="name_taken")
+    for field in ("name", "routing_mode", "max_wait_s", "offer_timeout_s", "active"):
+        if changes.get(field) is not None:
+            setattr(queue, field, changes[field])
+    if "description" in changes and changes["description"] is not None:
+        queue.description = changes["description"]
+    if "hours" in changes:
+        queue.hours = changes["hours"]
+    await uow.session.flush()
+    return queue
+
+
+async def set_members(
+    uow: UnitOfWork, actor: User, queue_id: str, user_ids: list[str]
+) -> list[User]:
+    require_role(actor, Role.admin)
+    await get(uow, queue_id)
+    users = await accounts_repo.get_many(uow.session, list(set(user_ids)))
+    found = {u.id: u for u in users}
+    missing = [uid for uid in user_ids if uid not in found]
+    if missing:
+        raise Invalid(f"Unknown users: {', '.join(missing[:5])}", code="unknown_user")
+    if any(not found[uid].role_enum.is_staff for uid in user_ids):
+        raise Invalid("Only agents, supervisors and admins can be queue members.")
+    await repo.set_members(uow.session, queue_id, user_ids)
+    # Members' connections learn of the change so offers follow membership at once.
+    for uid in user_ids:
+        uow.announce(f"user:{uid}", {"kind": "membership"})
+    return await repo.members(uow.session, queue_id)
+
+
+async def members(uow: UnitOfWork, actor: User, queue_id: str) -> list[User]:
+    require_role(actor, Role.admin, Role.supervisor)
+    await get(uow, queue_id)
+    return await repo.members(uow.session, queue_id)

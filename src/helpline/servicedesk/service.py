@@ -1,0 +1,276 @@
+"""Service Manager requests: creation (from a chat or by a customer), changes, comments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from helpline.accounts import repository as accounts_repo
+from helpline.accounts.models import User
+from helpline.chats.models import Chat
+from helpline.db import UnitOfWork
+from helpline.errors import Conflict, Forbidden, Invalid, NotFound
+from helpline.kit.clock import now
+from helpline.kit.enums import Priority, RequestStatus, Role
+from helpline.kit.ids import reference
+from helpline.kit.models import next_number
+from helpline.queues import repository as queues_repo
+from helpline.queues import service as queues
+from helpline.queues.models import Queue
+from helpline.servicedesk import repository as repo
+from helpline.servicedesk.models import RequestEntry, ServiceRequest
+from helpline.servicedesk.schemas import RequestCreate, RequestUpdate
+
+RS = RequestStatus
+TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
+    RS.new: frozenset({RS.open, RS.in_progress, RS.cancelled}),
+    RS.open: frozenset({RS.in_progress, RS.on_hold, RS.resolved, RS.cancelled}),
+    RS.in_progress: frozenset({RS.on_hold, RS.resolved, RS.cancelled}),
+    RS.on_hold: frozenset({RS.open, RS.in_progress, RS.resolved, RS.cancelled}),
+    RS.resolved: frozenset({RS.closed, RS.open}),
+    RS.closed: frozenset(),
+    RS.cancelled: frozenset(),
+}
+# What a customer may do with their own request: (from, to).
+CUSTOMER_MOVES = frozenset(
+    {(RS.new, RS.cancelled), (RS.open, RS.cancelled), (RS.resolved, RS.open)}
+)
+
+
+@dataclass
+class RequestRow:
+    request: ServiceRequest
+    customer: User
+    assignee: User | None
+    team: Queue
+    chat_reference: str | None
+
+
+def _row(r: Any) -> RequestRow:
+    return RequestRow(r[0], r[1], r[2], r[3], r[4])
+
+
+def _actor(user: User | None) -> dict[str, Any]:
+    if user is None:
+        return {"actor_id": None, "actor_role": None, "actor_name": None}
+    return {"actor_id": user.id, "actor_role": user.role, "actor_name": user.name}
+
+
+async def _entry(
+    uow: UnitOfWork,
+    req: ServiceRequest,
+    type_: str,
+    actor: User | None,
+    data: dict[str, Any],
+    *,
+    internal: bool = False,
+) -> None:
+    await repo.add_entry(
+        uow.session,
+        RequestEntry(
+            request_id=req.id, type=type_, at=now(), data=data, internal=internal, **_actor(actor)
+        ),
+    )
+
+
+async def _team(
+    uow: UnitOfWork, team_id: str | None, fallback: str | None, default: str | None
+) -> Queue:
+    if team_id is not None:
+        return await queues.get_active(uow, team_id)
+    if fallback is not None:
+        queue = await queues_repo.get(uow.session, fallback)
+        if queue is not None:
+            return queue
+    return await queues.default_queue(uow, default)
+
+
+async def _create(
+    uow: UnitOfWork,
+    actor: User,
+    *,
+    customer_id: str,
+    summary: str,
+    description: str,
+    priority: Priority,
+    team: Queue,
+    chat: Chat | None,
+) -> ServiceRequest:
+    number = await next_number(uow.session, "request")
+    at = now()
+    req = ServiceRequest(
+        number=number,
+        reference=reference("SR", number),
+        customer_id=customer_id,
+        team_id=team.id,
+        chat_id=chat.id if chat else None,
+        summary=summary,
+        description=description,
+        priority=priority,
+        status=RS.new,
+        created_at=at,
+        updated_at=at,
+    )
+    uow.session.add(req)
+    await uow.session.flush()
+    await _entry(uow, req, "created", actor, {"summary": summary, "priority": str(priority)})
+    if chat is not None:
+        await _entry(
+            uow, req, "chat_linked", actor, {"chat_id": chat.id, "reference": chat.reference}
+        )
+    uow.announce(f"request:{req.id}", {"kind": "request.created", "request_id": req.id})
+    return req
+
+
+async def create_from_chat(
+    uow: UnitOfWork,
+    actor: User,
+    chat: Chat,
+    *,
+    summary: str,
+    description: str,
+    priority: Priority,
+    team_id: str | None,
+    default_team: str | None,
+) -> ServiceRequest:
+    team = await _team(uow, team_id, chat.queue_id, default_team)
+    return await _create(
+        uow,
+        actor,
+        customer_id=chat.customer_id,
+        summary=summary,
+        description=description,
+        priority=priority,
+        team=team,
+        chat=chat,
+    )
+
+
+async def create(
+    uow: UnitOfWork, actor: User, data: RequestCreate, *, default_team: str | None
+) -> RequestRow:
+    if actor.role_enum is not Role.customer:
+        # Agents raise requests from a chat; a request without a customer has no owner.
+        raise Forbidden("Agents raise requests from a chat.")
+    team = await _team(uow, data.team_id, None, default_team)
+    req = await _create(
+        uow,
+        actor,
+        customer_id=actor.id,
+        summary=data.summary,
+        description=data.description or "",
+        priority=data.priority,
+        team=team,
+        chat=None,
+    )
+    return await _get_row(uow, req.id)
+
+
+async def _get_row(uow: UnitOfWork, request_id: str) -> RequestRow:
+    r = await repo.get_row(uow.session, request_id)
+    assert r is not None
+    return _row(r)
+
+
+async def get(uow: UnitOfWork, user: User, reference_: str) -> RequestRow:
+    r = await repo.get_visible(uow.session, user, reference_)
+    if r is None:
+        raise NotFound("No such request.")
+    return _row(r)
+
+
+async def list_requests(uow: UnitOfWork, user: User, **filters: Any) -> list[RequestRow]:
+    return [_row(r) for r in await repo.list_visible(uow.session, user, **filters)]
+
+
+async def update(uow: UnitOfWork, user: User, reference_: str, data: RequestUpdate) -> RequestRow:
+    row = await get(uow, user, reference_)
+    req = row.request
+    changes = data.model_dump(exclude_unset=True)
+    is_customer = user.role_enum is Role.customer
+    if is_customer and set(changes) - {"status"}:
+        raise Forbidden("Customers may only cancel or reopen their requests.")
+    at = now()
+    touched = False
+    if "status" in changes and changes["status"] is not None:
+        to = RS(changes["status"])
+        current = RS(req.status)
+        if to != current:
+            if is_customer and (current, to) not in CUSTOMER_MOVES:
+                raise Forbidden(
+                    "Customers may only cancel a new or open request, or reopen a resolved one."
+                )
+            if to not in TRANSITIONS[current]:
+                raise Conflict(
+                    f"A {current} request cannot become {to}.", code="invalid_transition"
+                )
+            req.status = to
+            req.resolved_at = (
+                at if to is RS.resolved else (None if to is RS.open else req.resolved_at)
+            )
+            await _entry(uow, req, "status_changed", user, {"from": str(current), "to": str(to)})
+            touched = True
+    if changes.get("priority") is not None and changes["priority"] != req.priority:
+        await _entry(
+            uow,
+            req,
+            "priority_changed",
+            user,
+            {"from": req.priority, "to": str(changes["priority"])},
+        )
+        req.priority = changes["priority"]
+        touched = True
+    if changes.get("team_id") is not None and changes["team_id"] != req.team_id:
+        team = await queues.get_active(uow, changes["team_id"])
+        await _entry(
+            uow, req, "team_changed", user, {"from": req.team_id, "to": team.id, "name": team.name}
+        )
+        req.team_id = team.id
+        touched = True
+    if "assignee_id" in changes and changes["assignee_id"] != req.assignee_id:
+        assignee_id = changes["assignee_id"]
+        if assignee_id is not None:
+            assignee = await accounts_repo.get(uow.session, assignee_id)
+            if assignee is None or not assignee.role_enum.is_staff or not assignee.active:
+                raise Invalid("Unknown assignee.", code="unknown_user")
+            data_: dict[str, Any] = {"assignee": {"id": assignee.id, "name": assignee.name}}
+        else:
+            data_ = {"assignee": None}
+        await _entry(uow, req, "assigned", user, data_)
+        req.assignee_id = assignee_id
+        touched = True
+    for field in ("summary", "description"):
+        if changes.get(field) is not None and changes[field] != getattr(req, field):
+            setattr(req, field, changes[field])
+            touched = True
+    if touched:
+        req.updated_at = at
+        uow.announce(f"request:{req.id}", {"kind": "request.updated", "request_id": req.id})
+    await uow.session.flush()
+    return await _get_row(uow, req.id)
+
+
+async def comment(
+    uow: UnitOfWork, user: User, reference_: str, text: str, internal: bool
+) -> RequestEntry:
+    row = await get(uow, user, reference_)
+    if internal and not user.role_enum.is_staff:
+        raise Forbidden("Internal comments are for agents.")
+    req = row.request
+    entry = RequestEntry(
+        request_id=req.id,
+        type="comment",
+        at=now(),
+        data={"text": text},
+        internal=internal,
+        **_actor(user),
+    )
+    await repo.add_entry(uow.session, entry)
+    req.updated_at = entry.at
+    uow.announce(f"request:{req.id}", {"kind": "request.commented", "request_id": req.id})
+    return entry
+
+
+async def timeline(uow: UnitOfWork, user: User, reference_: str) -> list[RequestEntry]:
+    row = await get(uow, user, reference_)
+    return await repo.timeline(uow.session, row.request.id, internal=user.role_enum.is_staff)

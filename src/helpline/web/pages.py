@@ -1,0 +1,197 @@
+"""Page routes: the self-service portal, the Agent Console and the admin pages.
+
+Pages are rendered on the server with the signed-in user (if any) embedded as JSON in
+`<script type="application/json" id="boot">`, so a page never has to ask `GET /me`, and a
+signed-out page makes no request that is expected to fail. Everything after that is done by
+the ES modules in `static/js/` against the public HTTP API and WebSocket protocol.
+
+Who sees what:
+- `/`: signed out → sign in or continue as a guest; customer → the portal; staff → redirected
+  to `/console`.
+- `/console`: signed out → staff sign-in; customer → a page pointing to the portal; staff →
+  the Agent Console.
+- `/console/admin`: signed out → staff sign-in; admin → the admin pages; anyone else → a
+  page saying admins only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from helpline.accounts.deps import get_optional_user
+from helpline.accounts.models import User
+
+WEB_DIR = Path(__file__).parent
+STATIC_DIR = WEB_DIR / "static"
+STAFF_ROLES = frozenset({"agent", "supervisor", "admin"})
+CSRF_COOKIE = "helpline_csrf"
+
+templates = Jinja2Templates(directory=WEB_DIR / "templates")
+router = APIRouter(include_in_schema=False)
+
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+
+
+@cache
+def asset_version() -> str:
+    """A short hash of the static files, appended to asset URLs so a deploy busts caches."""
+    digest = hashlib.sha256()
+    for path in sorted(STATIC_DIR.rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{path.relative_to(STATIC_DIR)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:10]
+
+
+def static_url(path: str) -> str:
+    return f"/static/{path}?v={asset_version()}"
+
+
+templates.env.globals["static_url"] = static_url
+
+
+def _role(user: User) -> str:
+    return str(getattr(user.role, "value", user.role))
+
+
+def _user_json(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "name": user.name,
+        "email": user.email,
+        "role": _role(user),
+        "status": str(getattr(user.status, "value", user.status)),
+        "max_chats": user.max_chats,
+        "is_guest": bool(user.is_guest),
+    }
+
+
+def _render(
+    request: Request,
+    template: str,
+    *,
+    page: str,
+    user: User | None,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    boot = {
+        "page": page,
+        "user": _user_json(user) if user is not None else None,
+        "csrf": request.cookies.get(CSRF_COOKIE),
+        "api": "/api/v1",
+        "ws": "/api/v1/ws",
+    }
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {"page": page, "user": user, "boot": boot, **context},
+        status_code=status_code,
+    )
+    # Pages carry who is signed in: never cache them.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _message(
+    request: Request,
+    user: User | None,
+    *,
+    kind: str,
+    title: str,
+    heading: str,
+    text: str,
+    sub: str = "Agent Console",
+    home: str = "/console",
+    links: list[tuple[str, str, bool]] | None = None,
+) -> Response:
+    # Always 200: an error status on a page would put an error in the browser console.
+    return _render(
+        request,
+        "message.html",
+        page=kind,
+        user=user,
+        kind=kind,
+        title=title,
+        heading=heading,
+        text=text,
+        sub=sub,
+        home=home,
+        links=links or [],
+    )
+
+
+@router.get("/")
+async def portal(request: Request, user: OptionalUser) -> Response:
+    if user is not None and _role(user) in STAFF_ROLES:
+        return RedirectResponse("/console", status_code=303)
+    return _render(request, "portal.html", page="portal", user=user)
+
+
+@router.get("/console")
+async def console(request: Request, user: OptionalUser) -> Response:
+    if user is None:
+        return _message(
+            request,
+            None,
+            kind="signin",
+            title="Agent Console",
+            heading="Agent Console",
+            text="Sign in to answer chats and work on requests.",
+        )
+    if _role(user) not in STAFF_ROLES:
+        return _message(
+            request,
+            user,
+            kind="customer",
+            title="Agent Console",
+            heading="This page is for the support team",
+            text=(
+                "You're signed in as a customer. To chat with us or follow your requests, "
+                "use the support portal."
+            ),
+            links=[("/", "Go to the support portal", True)],
+        )
+    return _render(request, "console.html", page="console", user=user)
+
+
+@router.get("/console/admin")
+async def admin(request: Request, user: OptionalUser) -> Response:
+    if user is None:
+        return _message(
+            request,
+            None,
+            kind="signin",
+            title="Administration",
+            heading="Administration",
+            text="Sign in with an administrator account.",
+        )
+    if _role(user) != "admin":
+        return _message(
+            request,
+            user,
+            kind="forbidden",
+            title="Administration",
+            heading="Administrators only",
+            text="Ask an administrator if you need users, queues or memberships changed.",
+            links=[("/console", "Back to the console", True)]
+            if _role(user) in STAFF_ROLES
+            else [("/", "Go to the support portal", True)],
+        )
+    return _render(request, "admin.html", page="admin", user=user)
+
+
+@router.get("/favicon.ico")
+async def favicon() -> FileResponse:
+    return FileResponse(
+        STATIC_DIR / "favicon.svg",
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )

@@ -1,0 +1,169 @@
+// HTTP client for /api/v1: JSON in and out, CSRF header on unsafe methods, errors as ApiError
+// carrying the server's {"error": {"code", "message"}} so pages can show the message.
+
+const BASE = "/api/v1";
+const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+export class ApiError extends Error {
+  constructor(status, code, message, body = null) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.body = body;
+  }
+}
+
+export function readCookie(name) {
+  for (const part of document.cookie.split(";")) {
+    const [k, ...v] = part.trim().split("=");
+    if (k === name) return decodeURIComponent(v.join("="));
+  }
+  return null;
+}
+
+export function bootData() {
+  const el = document.getElementById("boot");
+  try {
+    return el ? JSON.parse(el.textContent) : {};
+  } catch {
+    return {};
+  }
+}
+
+let bootCsrf = null;
+
+function csrfToken() {
+  if (bootCsrf === null) bootCsrf = bootData().csrf || "";
+  return readCookie("helpline_csrf") || bootCsrf;
+}
+
+const STATUS_MESSAGES = {
+  0: "Cannot reach the server. Check your connection and try again.",
+  401: "Your session has ended. Please sign in again.",
+  403: "You are not allowed to do that.",
+  404: "Not found — it may have been removed, or you may not have access to it.",
+  409: "That is not possible right now.",
+  413: "That file is too large.",
+  415: "That type of file is not allowed.",
+  422: "Please check what you entered.",
+  429: "Too many attempts. Please wait a moment and try again.",
+  503: "The service is temporarily unavailable. Please try again shortly.",
+};
+
+export function defaultMessage(status) {
+  return STATUS_MESSAGES[status] || `Something went wrong (HTTP ${status}). Please try again.`;
+}
+
+function errorFrom(status, body) {
+  const err = body && typeof body === "object" ? body.error : null;
+  let message = err && typeof err.message === "string" && err.message ? err.message : null;
+  if (!message) message = defaultMessage(status);
+  const apiErr = new ApiError(status, (err && err.code) || `http_${status}`, message, body);
+  if (err) Object.assign(apiErr, { details: err });
+  return apiErr;
+}
+
+export async function request(method, path, body) {
+  const headers = { Accept: "application/json" };
+  const init = { method, headers, credentials: "same-origin" };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  if (UNSAFE.has(method)) headers["X-CSRF-Token"] = csrfToken();
+  let res;
+  try {
+    res = await fetch(BASE + path, init);
+  } catch {
+    throw new ApiError(0, "network", defaultMessage(0));
+  }
+  if (res.status === 204) return null;
+  const type = res.headers.get("content-type") || "";
+  let data = null;
+  try {
+    data = type.includes("json") ? await res.json() : await res.text();
+  } catch {
+    data = null;
+  }
+  if (!res.ok) throw errorFrom(res.status, data);
+  return data;
+}
+
+export const api = {
+  get: (path) => request("GET", path),
+  post: (path, body = {}) => request("POST", path, body),
+  put: (path, body = {}) => request("PUT", path, body),
+  patch: (path, body = {}) => request("PATCH", path, body),
+  del: (path) => request("DELETE", path),
+};
+
+/** Every page of a list endpoint ({items, next}), up to `max` items. */
+export async function getAll(path, max = 500) {
+  const items = [];
+  let cursor = null;
+  do {
+    const sep = path.includes("?") ? "&" : "?";
+    const page = await api.get(cursor ? `${path}${sep}cursor=${encodeURIComponent(cursor)}` : path);
+    items.push(...(page.items || []));
+    cursor = page.next || null;
+  } while (cursor && items.length < max);
+  return items;
+}
+
+/**
+ * Upload a file as multipart `file` with progress (XMLHttpRequest: fetch has no upload events).
+ * Resolves with the parsed JSON answer; rejects with ApiError. Returns {promise, abort}.
+ */
+export function upload(path, file, onProgress) {
+  const xhr = new XMLHttpRequest();
+  const promise = new Promise((resolve, reject) => {
+    xhr.open("POST", BASE + path);
+    xhr.withCredentials = true;
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("X-CSRF-Token", csrfToken());
+    xhr.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable && onProgress) onProgress(e.loaded / e.total);
+    });
+    xhr.addEventListener("load", () => {
+      let data = null;
+      try {
+        data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+      } catch {
+        data = null;
+      }
+      if (xhr.status >= 200 && xhr.status < 300) {
+        if (onProgress) onProgress(1);
+        resolve(data);
+      } else {
+        reject(errorFrom(xhr.status, data));
+      }
+    });
+    xhr.addEventListener("error", () => reject(new ApiError(0, "network", defaultMessage(0))));
+    xhr.addEventListener("abort", () => reject(new ApiError(0, "aborted", "Upload cancelled.")));
+    const form = new FormData();
+    form.append("file", file, file.name);
+    xhr.send(form);
+  });
+  return { promise, abort: () => xhr.abort() };
+}
+
+export async function signIn(email, password) {
+  return api.post("/auth/login", { email, password });
+}
+
+export async function signInGuest(name, email) {
+  return api.post("/auth/guest", { name, email });
+}
+
+export async function signOut() {
+  try {
+    await api.post("/auth/logout", {});
+  } finally {
+    try {
+      sessionStorage.clear();
+    } catch {
+      /* storage may be unavailable */
+    }
+  }
+}

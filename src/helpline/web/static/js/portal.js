@@ -1,0 +1,701 @@
+// The self-service portal: sign in or continue as guest, start a chat, wait with a live queue
+// position, talk, send and receive files, and afterwards read/download the transcript, rate
+// the chat and follow "My requests".
+
+import { ApiError, api, bootData, getAll } from "./api.js";
+import { Composer } from "./composer.js";
+import { Conversation } from "./conversation.js";
+import { Realtime } from "./realtime.js";
+import {
+  $,
+  REQUEST_STATUS,
+  formatDateTime,
+  h,
+  isOpenStatus,
+  relative,
+  setBusy,
+  showFormError,
+  statusBadge,
+  toast,
+  wireAuthForms,
+  wireLogout,
+} from "./ui.js";
+
+const CHAT_KEY = "helpline.portal.chat";
+const boot = bootData();
+const me = boot.user;
+
+const state = {
+  queues: [],
+  queuesById: new Map(),
+  chat: null,
+  events: [],
+  rt: null,
+  conv: null,
+  composer: null,
+  typingTimer: null,
+};
+
+function queueName(id) {
+  return state.queuesById.get(id)?.name || "";
+}
+
+function remember(chatId) {
+  try {
+    if (chatId) sessionStorage.setItem(CHAT_KEY, chatId);
+    else sessionStorage.removeItem(CHAT_KEY);
+  } catch {
+    /* private mode */
+  }
+}
+
+function remembered() {
+  try {
+    return sessionStorage.getItem(CHAT_KEY);
+  } catch {
+    return null;
+  }
+}
+
+function show(view) {
+  $("#portal-loading").hidden = true;
+  $("#start-view").hidden = view !== "start";
+  $("#chat-view").hidden = view !== "chat";
+}
+
+// ------------------------------------------------------------------ start
+
+function renderQueues() {
+  const select = $("#start-queue");
+  select.replaceChildren();
+  if (!state.queues.length) {
+    select.append(h("option", { value: "" }, "No topics available"));
+    select.disabled = true;
+    return;
+  }
+  for (const q of state.queues) {
+    const label = q.open_now === false ? `${q.name} (closed now)` : q.name;
+    select.append(h("option", { value: q.id }, label));
+  }
+  select.disabled = false;
+  updateQueueHint();
+}
+
+function updateQueueHint() {
+  const q = state.queuesById.get($("#start-queue").value);
+  const hint = $("#start-queue-hint");
+  if (!q) {
+    hint.textContent = "";
+    return;
+  }
+  const parts = [];
+  if (q.description) parts.push(q.description);
+  if (q.open_now === false) parts.push("This team is closed right now — leave a message and we'll reply.");
+  else if (q.agents_available === 0)
+    parts.push("No agent is free at the moment. You can wait in the queue, or leave a message.");
+  else if (q.agents_available > 0)
+    parts.push(`${q.agents_available} agent${q.agents_available === 1 ? "" : "s"} available`);
+  hint.textContent = parts.join(" · ");
+}
+
+function showLeaveMessage(prefill = "", intro = "") {
+  const form = $("#leave-message-form");
+  form.hidden = false;
+  $("#start-form").hidden = true;
+  if (intro) $('[data-role="intro"]', form).textContent = intro;
+  if (prefill) {
+    form.elements.summary.value = prefill.split("\n")[0].slice(0, 200);
+    form.elements.description.value = prefill;
+  }
+  form.elements.summary.focus();
+}
+
+function hideLeaveMessage() {
+  $("#leave-message-form").hidden = true;
+  $("#start-form").hidden = false;
+}
+
+function wireStart() {
+  const form = $("#start-form");
+  $("#start-queue").addEventListener("change", updateQueueHint);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const queueId = form.elements.queue_id.value;
+    const message = form.elements.message.value.trim();
+    if (!queueId) {
+      showFormError(form, { message: "Pick a topic." });
+      return;
+    }
+    if (!message) {
+      showFormError(form, { message: "Write a first message so the agent knows how to help." });
+      form.elements.message.focus();
+      return;
+    }
+    const btn = $('[data-testid="start-chat"]', form);
+    setBusy(btn, true);
+    showFormError(form, null);
+    try {
+      const chat = await api.post("/chats", { queue_id: queueId, message });
+      form.elements.message.value = "";
+      openChat(chat);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === "chat_already_open" && err.details?.chat_id) {
+        try {
+          openChat(await api.get(`/chats/${err.details.chat_id}`));
+          toast({ title: "You already have an open chat", text: "We've taken you back to it." });
+        } catch (err2) {
+          showFormError(form, err2);
+        }
+      } else if (err instanceof ApiError && err.code === "queue_closed") {
+        showLeaveMessage(message, `${err.message} Leave a message and we'll get back to you.`);
+      } else {
+        showFormError(form, err);
+      }
+    } finally {
+      setBusy(btn, false);
+    }
+  });
+  document.querySelector('[data-action="show-leave-message"]').addEventListener("click", () =>
+    showLeaveMessage(form.elements.message.value.trim()),
+  );
+  document.querySelector('[data-action="hide-leave-message"]').addEventListener("click", hideLeaveMessage);
+
+  const lm = $("#leave-message-form");
+  lm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const summary = lm.elements.summary.value.trim();
+    if (!summary) {
+      showFormError(lm, { message: "Give your message a short summary." });
+      lm.elements.summary.focus();
+      return;
+    }
+    const body = { summary, description: lm.elements.description.value.trim() };
+    const team = $("#start-queue").value;
+    if (team) body.team_id = team;
+    const btn = $('[type="submit"]', lm);
+    setBusy(btn, true);
+    showFormError(lm, null);
+    try {
+      const req = await api.post("/requests", body);
+      lm.reset();
+      hideLeaveMessage();
+      toast({
+        title: `Message received — ${req.reference}`,
+        text: "We'll get back to you by e-mail. Follow it under My requests.",
+        kind: "success",
+        timeout: 10000,
+      });
+      loadRequests();
+    } catch (err) {
+      showFormError(lm, err);
+    } finally {
+      setBusy(btn, false);
+    }
+  });
+}
+
+// ------------------------------------------------------------------ chat
+
+function positionText(position, wait) {
+  if (!position) return "You are in the queue";
+  let when = "a few minutes";
+  if (wait !== null && wait !== undefined && Number.isFinite(wait)) {
+    const mins = Math.max(1, Math.round(wait / 60));
+    when = `about ${mins} minute${mins === 1 ? "" : "s"}`;
+  }
+  return `You are number ${position} in the queue, ${when}`;
+}
+
+function setPosition(position, wait) {
+  $('[data-testid="queue-position"]').textContent = positionText(position, wait);
+}
+
+function renderChatHeader() {
+  const chat = state.chat;
+  const q = queueName(chat.queue_id);
+  $('[data-role="chat-title"]').textContent = chat.agent
+    ? `Chat with ${chat.agent.name}`
+    : q
+      ? `${q} support`
+      : "Your chat";
+  $('[data-role="chat-subtitle"]').textContent = [chat.reference, q, formatDateTime(chat.created_at)]
+    .filter(Boolean)
+    .join(" · ");
+  statusBadge($('[data-testid="chat-status"]'), chat.status);
+  const open = isOpenStatus(chat.status);
+  const leave = $('[data-testid="leave-chat"]');
+  leave.hidden = !open;
+  leave.textContent = chat.status === "waiting" ? "Cancel and leave" : "Leave chat";
+  $('[data-role="waiting"]').hidden = chat.status !== "waiting";
+  if (chat.status === "waiting") setPosition(chat.position, chat.estimated_wait_s);
+  $('[data-role="composer-wrap"]').hidden = !open;
+  state.composer.setEnabled(open);
+  const after = $('[data-role="after"]');
+  const wasHidden = after.hidden;
+  after.hidden = open;
+  if (!open && wasHidden) renderAfter();
+}
+
+function renderAfter() {
+  const chat = state.chat;
+  $('[data-role="download-transcript"]').href = `/api/v1/chats/${chat.id}/transcript`;
+  $('[data-role="download-transcript"]').setAttribute("download", `${chat.reference || "chat"}-transcript.txt`);
+  const rated = state.events.find((e) => e.type === "chat.rated");
+  const score = rated?.data?.score ?? chat.rating_score ?? chat.rating?.score;
+  if (score) showRated(score);
+  else {
+    $("#rating-form").hidden = false;
+    $('[data-role="rated"]').hidden = true;
+  }
+  loadRequests();
+}
+
+function showRated(score) {
+  $("#rating-form").hidden = true;
+  const box = $('[data-role="rated"]');
+  box.hidden = false;
+  box.textContent = `Thanks for your feedback — you rated this chat ${score}/5.`;
+}
+
+function applyEvent(ev) {
+  const chat = state.chat;
+  const d = ev.data || {};
+  switch (ev.type) {
+    case "chat.accepted":
+      chat.status = "in_progress";
+      chat.agent = d.agent || ev.actor;
+      break;
+    case "chat.moved":
+      chat.status = "waiting";
+      chat.agent = null;
+      chat.queue_id = d.to_queue_id || chat.queue_id;
+      chat.position = null;
+      refreshPosition();
+      break;
+    case "chat.solved":
+      chat.status = "solved";
+      break;
+    case "chat.cancelled":
+      chat.status = "cancelled";
+      break;
+    case "chat.expired":
+      chat.status = "expired";
+      break;
+    case "request.raised":
+      loadRequests();
+      break;
+    default:
+      break;
+  }
+}
+
+async function refreshPosition() {
+  const chat = state.chat;
+  try {
+    const fresh = await api.get(`/chats/${chat.id}`);
+    if (state.chat !== chat) return;
+    if (fresh.status === "waiting" && chat.status === "waiting") setPosition(fresh.position, fresh.estimated_wait_s);
+  } catch {
+    /* the live position frame will follow */
+  }
+}
+
+function onEvent(ev) {
+  if (!state.chat || ev.chat_id !== state.chat.id) return;
+  state.events.push(ev);
+  const before = state.chat.status;
+  applyEvent(ev);
+  state.conv.add(ev);
+  if (ev.type === "file.shared" && ev.actor?.id !== me.id && !ev._replay) {
+    toast({
+      title: `${ev.actor?.name || "Support"} sent you a file`,
+      text: ev.data?.attachment?.filename || "",
+      testid: "file-notification",
+    });
+  }
+  if (before !== state.chat.status || ev.type === "chat.accepted") renderChatHeader();
+  if (!isOpenStatus(state.chat.status)) {
+    for (const p of state.rt.pending(state.chat.id)) {
+      state.rt.discard(p.client_id);
+      state.conv.failPending(p.client_id, "the chat has ended");
+    }
+  }
+}
+
+function openChat(chat) {
+  if (state.chat && state.chat.id !== chat.id) state.rt.unsubscribe(state.chat.id);
+  state.chat = chat;
+  state.events = [];
+  remember(chat.id);
+  state.conv.clear();
+  $('[data-role="transcript"]').hidden = true;
+  $('[data-role="transcript"]').textContent = "";
+  $('[data-action="read-transcript"]').setAttribute("aria-expanded", "false");
+  $('[data-role="after"]').hidden = true;
+  $("#rating-form").reset();
+  showFormError($("#rating-form"), null);
+  show("chat");
+  renderChatHeader();
+  state.rt.subscribe(chat.id, (ev, { replay }) => {
+    ev._replay = replay;
+    onEvent(ev);
+  });
+  for (const p of state.rt.pending(chat.id)) state.conv.addPending(p);
+  if (isOpenStatus(chat.status)) state.composer.focus();
+}
+
+function closeChatView() {
+  if (state.chat) state.rt.unsubscribe(state.chat.id);
+  state.chat = null;
+  remember(null);
+  show("start");
+  loadHistory();
+  $("#start-message").focus();
+}
+
+function wireChat() {
+  state.conv = new Conversation($('#chat-view [data-testid="message-list"]'), {
+    me: me.id,
+    staff: false,
+    queueName,
+  });
+  state.composer = new Composer($("#chat-view"), {
+    onSend: (text) => {
+      const chat = state.chat;
+      if (!chat || !isOpenStatus(chat.status)) return false;
+      const clientId = state.rt.sendMessage(chat.id, text);
+      state.conv.addPending({ client_id: clientId, text, at: new Date().toISOString() });
+      if (!state.rt.isOpen) state.conv.setPendingStatus("Waiting for connection…");
+      return true;
+    },
+    onTyping: (active) => state.chat && state.rt.typing(state.chat.id, active),
+    uploadPath: () => (state.chat && isOpenStatus(state.chat.status) ? `/chats/${state.chat.id}/files` : null),
+  });
+
+  $('[data-testid="leave-chat"]').addEventListener("click", async (e) => {
+    const chat = state.chat;
+    if (!chat) return;
+    const btn = e.currentTarget;
+    btn.disabled = true;
+    try {
+      const updated = await api.post(`/chats/${chat.id}/leave`, {});
+      if (state.chat === chat) {
+        Object.assign(chat, updated);
+        renderChatHeader();
+      }
+    } catch (err) {
+      toast({ title: "Could not leave the chat", text: err.message, kind: "error" });
+    } finally {
+      btn.disabled = false;
+    }
+  });
+
+  $("#rating-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const form = e.currentTarget;
+    const chat = state.chat;
+    const score = Number(form.elements.score.value);
+    const comment = form.elements.comment.value.trim();
+    const body = { score };
+    if (comment) body.comment = comment;
+    const btn = $('[data-testid="rating-submit"]', form);
+    setBusy(btn, true);
+    showFormError(form, null);
+    try {
+      await api.post(`/chats/${chat.id}/rating`, body);
+      showRated(score);
+    } catch (err) {
+      showFormError(form, err);
+    } finally {
+      setBusy(btn, false);
+    }
+  });
+
+  $('[data-action="read-transcript"]').addEventListener("click", async (e) => {
+    const btn = e.currentTarget;
+    const pre = $('[data-role="transcript"]');
+    const err = $('[data-role="transcript-error"]');
+    if (!pre.hidden) {
+      pre.hidden = true;
+      btn.setAttribute("aria-expanded", "false");
+      btn.textContent = "Read transcript";
+      return;
+    }
+    btn.disabled = true;
+    err.textContent = "";
+    try {
+      const text = await api.get(`/chats/${state.chat.id}/transcript`);
+      pre.textContent = typeof text === "string" ? text : JSON.stringify(text, null, 2);
+      pre.hidden = false;
+      btn.setAttribute("aria-expanded", "true");
+      btn.textContent = "Hide transcript";
+    } catch (e2) {
+      err.textContent = e2.message;
+    } finally {
+      btn.disabled = false;
+    }
+  });
+
+  $('[data-action="new-chat"]').addEventListener("click", closeChatView);
+
+  state.rt.on("queue.position", (frame) => {
+    if (state.chat && frame.chat_id === state.chat.id && state.chat.status === "waiting") {
+      state.chat.position = frame.position;
+      state.chat.estimated_wait_s = frame.estimated_wait_s;
+      setPosition(frame.position, frame.estimated_wait_s);
+    }
+  });
+
+  state.rt.on("typing", (frame) => {
+    if (!state.chat || frame.chat_id !== state.chat.id) return;
+    const who = frame.user || frame.actor || frame.agent || {};
+    if (who.id === me.id) return;
+    const el = $('#chat-view [data-testid="typing-indicator"]');
+    clearTimeout(state.typingTimer);
+    if (frame.active) {
+      $('[data-role="typing-text"]', el).textContent = `${who.name || "The agent"} is typing…`;
+      el.hidden = false;
+      state.typingTimer = setTimeout(() => {
+        el.hidden = true;
+      }, 8000);
+    } else {
+      el.hidden = true;
+    }
+  });
+
+  state.rt.on("event", (ev) => {
+    if (ev.type === "message.posted" && state.chat && ev.chat_id === state.chat.id && ev.actor?.id !== me.id)
+      $('#chat-view [data-testid="typing-indicator"]').hidden = true;
+  });
+
+  state.rt.on("send-error", (frame) => {
+    state.conv?.failPending(frame.client_id, frame.error?.message || "the message could not be sent");
+  });
+
+  state.rt.on("state", (s) => {
+    const notice = $('[data-role="conn-notice"]');
+    if (s === "open") {
+      notice.hidden = true;
+      state.conv?.setPendingStatus("Sending…");
+    } else if (s === "closed" && state.rt.everOpened) {
+      notice.hidden = false;
+      notice.textContent = "Connection lost — reconnecting. Your messages will be sent as soon as we're back.";
+      state.conv?.setPendingStatus("Waiting for connection…");
+    }
+  });
+
+  state.rt.on("open", ({ reconnect }) => {
+    if (reconnect && state.chat) refreshChat();
+  });
+}
+
+async function refreshChat() {
+  const chat = state.chat;
+  try {
+    const fresh = await api.get(`/chats/${chat.id}`);
+    if (state.chat !== chat) return;
+    Object.assign(chat, fresh);
+    renderChatHeader();
+  } catch {
+    /* shown by the event stream */
+  }
+}
+
+// ------------------------------------------------------------------ requests
+
+async function loadRequests() {
+  const list = $('[data-testid="my-requests"]');
+  const empty = $('[data-role="requests-empty"]');
+  let items;
+  try {
+    items = await getAll("/requests", 100);
+  } catch (err) {
+    list.replaceChildren(h("li", { class: "alert alert--error" }, `Could not load your requests: ${err.message}`));
+    empty.hidden = true;
+    return;
+  }
+  const open = new Set(
+    Array.from(list.querySelectorAll('[data-testid="request-row"][data-expanded="true"]'), (el) => el.dataset.reference),
+  );
+  list.replaceChildren(...items.map((r) => requestRow(r, open.has(r.reference))));
+  empty.hidden = items.length > 0;
+}
+
+function requestRow(r, expanded) {
+  const detailId = `req-${r.reference}`;
+  const statusEl = h("span", {});
+  statusBadge(statusEl, r.status, REQUEST_STATUS);
+  const head = h(
+    "button",
+    { class: "request-row__head", type: "button", "aria-expanded": "false", "aria-controls": detailId },
+    h("span", { class: "badge badge--ref" }, r.reference),
+    h("span", { class: "request-row__summary" }, r.summary),
+    statusEl,
+    h("span", { class: "request-row__when" }, `Updated ${relative(r.updated_at || r.created_at)}`),
+  );
+  const detail = h("div", { class: "request-detail", id: detailId, hidden: true });
+  const row = h(
+    "li",
+    { class: "request-row", "data-testid": "request-row", "data-reference": r.reference, "data-status": r.status },
+    head,
+    detail,
+  );
+  const toggle = async () => {
+    const open = detail.hidden;
+    detail.hidden = !open;
+    head.setAttribute("aria-expanded", String(open));
+    row.dataset.expanded = String(open);
+    if (open) await renderRequestDetail(r, detail);
+  };
+  head.addEventListener("click", toggle);
+  if (expanded) toggle();
+  return row;
+}
+
+async function renderRequestDetail(r, detail) {
+  detail.replaceChildren(h("p", { class: "muted small" }, "Loading…"));
+  let timeline = [];
+  try {
+    const res = await api.get(`/requests/${encodeURIComponent(r.reference)}/timeline`);
+    timeline = Array.isArray(res) ? res : res.items || [];
+  } catch (err) {
+    detail.replaceChildren(h("p", { class: "form-error" }, err.message));
+    return;
+  }
+  const items = timeline.map((t) => h("li", {}, h("span", { class: "timeline__text" }, timelineText(t)), h("span", { class: "timeline__when" }, formatDateTime(t.at))));
+  const form = h(
+    "form",
+    { class: "stack", novalidate: true },
+    h("p", { class: "form-error", role: "alert", "data-role": "error" }),
+    h(
+      "div",
+      { class: "field" },
+      h("label", { for: `c-${r.reference}` }, "Add a comment"),
+      h("textarea", { class: "textarea", id: `c-${r.reference}`, name: "text", maxlength: "10000", "data-testid": "request-comment" }),
+    ),
+    h("div", { class: "form-actions form-actions--start" }, h("button", { class: "btn btn--primary btn--sm", type: "submit" }, "Send comment")),
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const text = form.elements.text.value.trim();
+    if (!text) return;
+    try {
+      await api.post(`/requests/${encodeURIComponent(r.reference)}/comments`, { text });
+      await renderRequestDetail(r, detail);
+    } catch (err) {
+      showFormError(form, err);
+    }
+  });
+  detail.replaceChildren(
+    r.description ? h("p", { class: "small timeline__text" }, r.description.length > 600 ? `${r.description.slice(0, 600)}…` : r.description) : null,
+    h("ol", { class: "timeline", "aria-label": "Updates" }, items.length ? items : h("li", {}, "No updates yet.")),
+    ["new", "open", "in_progress", "on_hold", "resolved"].includes(r.status) ? form : null,
+  );
+}
+
+function timelineText(t) {
+  const who = t.actor?.name || "Support";
+  const d = t.data || {};
+  switch (t.type) {
+    case "created":
+      return `${who} created the request`;
+    case "comment":
+      return `${who}: ${d.text || ""}`;
+    case "status_changed":
+      return `Status changed to ${REQUEST_STATUS[d.to || d.status] || d.to || d.status || "?"}`;
+    case "assigned":
+      return d.assignee?.name ? `Assigned to ${d.assignee.name}` : "Assignment changed";
+    case "priority_changed":
+      return `Priority changed to ${d.to || d.priority || "?"}`;
+    case "team_changed":
+      return "Moved to another team";
+    case "chat_linked":
+      return `Linked to chat ${d.reference || d.chat_reference || ""}`.trim();
+    default:
+      return `${who}: ${t.type}`;
+  }
+}
+
+// ------------------------------------------------------------------ history
+
+async function loadHistory() {
+  let chats;
+  try {
+    chats = await getAll("/chats", 20);
+  } catch {
+    return;
+  }
+  const closed = chats.filter((c) => !isOpenStatus(c.status)).slice(0, 10);
+  const section = $("#history-section");
+  section.hidden = closed.length === 0;
+  $('[data-role="history"]').replaceChildren(
+    ...closed.map((c) => {
+      const badge = h("span", {});
+      statusBadge(badge, c.status);
+      const btn = h("button", { class: "btn btn--sm", type: "button" }, "View");
+      btn.addEventListener("click", async () => {
+        try {
+          openChat(await api.get(`/chats/${c.id}`));
+          window.scrollTo({ top: 0 });
+        } catch (err) {
+          toast({ title: "Could not open the chat", text: err.message, kind: "error" });
+        }
+      });
+      return h(
+        "li",
+        { class: "history-row" },
+        h("div", { class: "history-row__main" }, c.subject || queueName(c.queue_id) || c.reference, h("span", {}, [c.reference, formatDateTime(c.created_at)].join(" · "))),
+        badge,
+        btn,
+      );
+    }),
+  );
+  return chats;
+}
+
+// ------------------------------------------------------------------ boot
+
+async function main() {
+  if (!me) {
+    wireAuthForms();
+    return;
+  }
+  state.rt = new Realtime();
+  wireLogout(() => state.rt.stop());
+  wireStart();
+  wireChat();
+  $('[data-action="refresh-requests"]').addEventListener("click", loadRequests);
+  state.rt.start();
+
+  let chats = [];
+  try {
+    const [queues, list] = await Promise.all([api.get("/queues"), getAll("/chats", 50)]);
+    state.queues = (queues.items || []).filter((q) => q.active !== false);
+    state.queuesById = new Map(state.queues.map((q) => [q.id, q]));
+    chats = list;
+  } catch (err) {
+    $("#portal-loading").replaceChildren(h("div", { class: "alert alert--error", role: "alert" }, `Could not load the portal: ${err.message}`));
+    return;
+  }
+  renderQueues();
+  loadRequests();
+
+  const open = chats.find((c) => isOpenStatus(c.status));
+  const last = remembered();
+  if (open) {
+    openChat(open);
+  } else if (last && chats.some((c) => c.id === last)) {
+    try {
+      openChat(await api.get(`/chats/${last}`));
+    } catch {
+      remember(null);
+      show("start");
+    }
+  } else {
+    show("start");
+  }
+  const closed = chats.filter((c) => !isOpenStatus(c.status));
+  if (closed.length) loadHistory();
+}
+
+main();

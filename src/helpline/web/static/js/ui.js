@@ -1,0 +1,392 @@
+// Small DOM helpers shared by every page. User data only ever goes in via text nodes
+// (textContent), never innerHTML.
+
+import { signIn, signInGuest, signOut } from "./api.js";
+
+/** Build an element. attrs: class, dataset via "data-*", on: {event: fn}, booleans as flags. */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key === "on") for (const [ev, fn] of Object.entries(value)) el.addEventListener(ev, fn);
+    else if (key === "text") el.textContent = value;
+    else if (value === true) el.setAttribute(key, "");
+    else el.setAttribute(key, String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(el, child);
+    else if (child instanceof Node) el.appendChild(child);
+    else el.appendChild(document.createTextNode(String(child)));
+  }
+}
+
+export const $ = (sel, root = document) => root.querySelector(sel);
+export const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const ICONS = {
+  file: ["M14 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V8z", "M14 2v6h6"],
+  close: ["M18 6L6 18", "M6 6l12 12"],
+  download: ["M21 15v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4", "M7 10l5 5 5-5", "M12 15V3"],
+};
+
+export function icon(name) {
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("fill", "none");
+  svg.setAttribute("stroke", "currentColor");
+  svg.setAttribute("stroke-width", "2");
+  svg.setAttribute("stroke-linecap", "round");
+  svg.setAttribute("stroke-linejoin", "round");
+  svg.setAttribute("aria-hidden", "true");
+  for (const d of ICONS[name] || []) {
+    const path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("d", d);
+    svg.appendChild(path);
+  }
+  return svg;
+}
+
+// ---------------------------------------------------------------- formatting
+
+export const CHAT_STATUS = {
+  waiting: "Waiting",
+  in_progress: "In Progress",
+  solved: "Solved",
+  cancelled: "Cancelled",
+  expired: "Expired",
+};
+
+export const REQUEST_STATUS = {
+  new: "New",
+  open: "Open",
+  in_progress: "In progress",
+  on_hold: "On hold",
+  resolved: "Resolved",
+  closed: "Closed",
+  cancelled: "Cancelled",
+};
+
+export const PRIORITY = { low: "Low", medium: "Medium", high: "High", critical: "Critical" };
+
+export const isOpenStatus = (s) => s === "waiting" || s === "in_progress";
+
+export function statusBadge(el, status, labels = CHAT_STATUS) {
+  el.className = `badge badge--${status}`;
+  el.textContent = labels[status] || status;
+  el.dataset.status = status;
+}
+
+export function formatSize(bytes) {
+  if (!Number.isFinite(bytes)) return "";
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KB", "MB", "GB"];
+  let n = bytes / 1024;
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i += 1;
+  }
+  return `${n < 10 ? n.toFixed(1) : Math.round(n)} ${units[i]}`;
+}
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const dateTimeFmt = new Intl.DateTimeFormat(undefined, {
+  day: "numeric",
+  month: "short",
+  hour: "2-digit",
+  minute: "2-digit",
+});
+
+export function parseTime(iso) {
+  if (!iso) return null;
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+export function formatTime(iso) {
+  const d = parseTime(iso);
+  return d ? timeFmt.format(d) : "";
+}
+
+export function formatDateTime(iso) {
+  const d = parseTime(iso);
+  return d ? dateTimeFmt.format(d) : "";
+}
+
+/** "45 s", "3 min", "1 h 12 min" */
+export function formatDuration(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const hrs = Math.floor(m / 60);
+  return `${hrs} h ${m % 60} min`;
+}
+
+export function since(iso) {
+  const d = parseTime(iso);
+  return d ? (Date.now() - d.getTime()) / 1000 : 0;
+}
+
+export function relative(iso) {
+  const s = since(iso);
+  if (s < 60) return "just now";
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return formatDateTime(iso);
+}
+
+// ---------------------------------------------------------------- feedback
+
+export function showFormError(form, err) {
+  const box = form.querySelector('[data-role="error"]');
+  if (!box) return;
+  box.textContent = err ? err.message || String(err) : "";
+}
+
+export function setBusy(button, busy, label) {
+  if (!button) return;
+  button.disabled = busy;
+  button.setAttribute("aria-busy", busy ? "true" : "false");
+  if (label !== undefined) {
+    const span = button.querySelector("span") || button;
+    if (busy) {
+      button.dataset.label = span.textContent;
+      span.textContent = label;
+    } else if (button.dataset.label) {
+      span.textContent = button.dataset.label;
+    }
+  }
+}
+
+/**
+ * Show a toast. Options: title, text, kind (info|success|error), testid, onClick, timeout (ms,
+ * 0 = sticky), key (a toast with the same key is replaced). Returns {el, close}.
+ */
+export function toast({ title, text = "", kind = "info", testid, onClick, timeout = 6000, key }) {
+  const box = document.getElementById("toasts");
+  if (!box) return { el: null, close() {} };
+  if (key) box.querySelector(`[data-key="${CSS.escape(key)}"]`)?.remove();
+  const body = onClick
+    ? h("button", { class: "toast__body", type: "button" })
+    : h("div", { class: "toast__body" });
+  body.append(h("span", { class: "toast__title" }, title), text ? h("span", { class: "toast__text" }, text) : null);
+  const closeBtn = h(
+    "button",
+    { class: "icon-btn toast__close", type: "button", "aria-label": "Dismiss" },
+    icon("close"),
+  );
+  const el = h(
+    "div",
+    {
+      class: `toast toast--${kind}`,
+      role: kind === "error" ? "alert" : "status",
+      "data-testid": testid || "toast",
+      "data-key": key || null,
+    },
+    body,
+    closeBtn,
+  );
+  let timer = null;
+  const close = () => {
+    clearTimeout(timer);
+    el.remove();
+  };
+  closeBtn.addEventListener("click", close);
+  if (onClick)
+    body.addEventListener("click", () => {
+      close();
+      onClick();
+    });
+  box.prepend(el);
+  while (box.children.length > 5) box.lastElementChild.remove();
+  if (timeout) timer = setTimeout(close, timeout);
+  return { el, close };
+}
+
+export function toastError(err, title = "Something went wrong") {
+  return toast({ title, text: err?.message || String(err), kind: "error", timeout: 8000 });
+}
+
+// ---------------------------------------------------------------- dialogs
+
+/** Open a <dialog> modally; buttons with data-action="close" close it. */
+export function openDialog(dialog) {
+  const form = dialog.querySelector("form");
+  if (form) showFormError(form, null);
+  if (!dialog.dataset.wired) {
+    dialog.dataset.wired = "1";
+    for (const btn of dialog.querySelectorAll('[data-action="close"]'))
+      btn.addEventListener("click", () => dialog.close("cancel"));
+  }
+  if (!dialog.open) dialog.showModal();
+}
+
+// ---------------------------------------------------------------- text
+
+const LINK_RE = /\b(?:https?:\/\/|mailto:)[^\s<>"']+/gi;
+const TRAILING = /[.,;:!?)\]}'"]+$/;
+
+/** Append `text` to `el` as text nodes, with http/https/mailto links made clickable. */
+export function appendLinkified(el, text) {
+  let last = 0;
+  for (const match of String(text).matchAll(LINK_RE)) {
+    let raw = match[0];
+    const trail = raw.match(TRAILING);
+    if (trail) raw = raw.slice(0, -trail[0].length);
+    const start = match.index;
+    let url = null;
+    try {
+      url = new URL(raw);
+    } catch {
+      url = null;
+    }
+    if (!url || !["http:", "https:", "mailto:"].includes(url.protocol)) continue;
+    if (start > last) el.appendChild(document.createTextNode(text.slice(last, start)));
+    el.appendChild(
+      h("a", { href: url.href, target: "_blank", rel: "noopener noreferrer nofollow" }, raw),
+    );
+    last = start + raw.length;
+  }
+  if (last < text.length) el.appendChild(document.createTextNode(text.slice(last)));
+  return el;
+}
+
+// ---------------------------------------------------------------- attention
+
+let audioCtx = null;
+
+function unlockAudio() {
+  if (audioCtx) return;
+  const Ctx = window.AudioContext || window.webkitAudioContext;
+  if (!Ctx) return;
+  try {
+    audioCtx = new Ctx();
+  } catch {
+    audioCtx = null;
+  }
+}
+
+// Browsers only allow audio after a user gesture: create the context on the first one.
+for (const ev of ["pointerdown", "keydown"])
+  window.addEventListener(ev, unlockAudio, { once: true, capture: true });
+
+/** A short two-tone beep made with WebAudio (no sound file). Silent until audio is unlocked. */
+export function beep() {
+  if (!audioCtx || audioCtx.state !== "running") return;
+  const t = audioCtx.currentTime;
+  for (const [i, freq] of [880, 1175].entries()) {
+    const osc = audioCtx.createOscillator();
+    const gain = audioCtx.createGain();
+    osc.type = "sine";
+    osc.frequency.value = freq;
+    const start = t + i * 0.16;
+    gain.gain.setValueAtTime(0.0001, start);
+    gain.gain.exponentialRampToValueAtTime(0.18, start + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, start + 0.14);
+    osc.connect(gain).connect(audioCtx.destination);
+    osc.start(start);
+    osc.stop(start + 0.15);
+  }
+}
+
+/** A desktop notification, only if the user already allowed them. */
+export function desktopNotify(title, body, onClick) {
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  try {
+    const n = new Notification(title, { body, tag: title + body, icon: "/static/favicon.svg" });
+    n.onclick = () => {
+      window.focus();
+      n.close();
+      if (onClick) onClick();
+    };
+  } catch {
+    /* some browsers only allow notifications from a service worker */
+  }
+}
+
+// ---------------------------------------------------------------- sign-in forms
+
+/** Wire the sign-in and guest forms on a page; on success reload it signed in. */
+export function wireAuthForms({ onSuccess } = {}) {
+  const done = onSuccess || (() => window.location.reload());
+  const login = document.getElementById("login-form");
+  if (login) {
+    login.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const email = login.elements.email.value.trim();
+      const password = login.elements.password.value;
+      if (!email || !password) {
+        showFormError(login, { message: "Enter your e-mail and password." });
+        (email ? login.elements.password : login.elements.email).focus();
+        return;
+      }
+      const btn = login.querySelector('[type="submit"]');
+      setBusy(btn, true);
+      showFormError(login, null);
+      try {
+        const res = await signIn(email, password);
+        done(res.user);
+      } catch (err) {
+        showFormError(login, err);
+        setBusy(btn, false);
+      }
+    });
+  }
+  const guest = document.getElementById("guest-form");
+  if (guest) {
+    guest.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const name = guest.elements.name.value.trim();
+      const email = guest.elements.email.value.trim();
+      if (!name || !email) {
+        showFormError(guest, { message: "Enter your name and e-mail." });
+        (name ? guest.elements.email : guest.elements.name).focus();
+        return;
+      }
+      const btn = guest.querySelector('[type="submit"]');
+      setBusy(btn, true);
+      showFormError(guest, null);
+      try {
+        const res = await signInGuest(name, email);
+        done(res.user);
+      } catch (err) {
+        showFormError(guest, err);
+        setBusy(btn, false);
+      }
+    });
+  }
+}
+
+export function wireLogout(before) {
+  for (const btn of document.querySelectorAll('[data-action="logout"]')) {
+    btn.addEventListener("click", async () => {
+      btn.disabled = true;
+      try {
+        if (before) before();
+        await signOut();
+      } catch {
+        /* signed out or not, go back to the start page */
+      }
+      window.location.assign(window.location.pathname);
+    });
+  }
+}
+
+/** Grow a textarea with its content, up to its CSS max-height. */
+export function autoGrow(textarea) {
+  const fit = () => {
+    textarea.style.height = "auto";
+    textarea.style.height = `${textarea.scrollHeight + 2}px`;
+  };
+  textarea.addEventListener("input", fit);
+  return fit;
+}

@@ -1,0 +1,191 @@
+"""RedisBus against a real redis-server (the session's `redis_server` fixture)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from tests.fixtures.servers import RedisServer, free_port
+
+from helpline.bus.redis import RedisBus
+
+pytestmark = pytest.mark.redis
+
+
+class Recorder:
+    """A BusListener that keeps what it got, filtered to this test's topics."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.messages: list[tuple[str, dict[str, Any]]] = []
+        self.resyncs = 0
+        self.loop = asyncio.get_running_loop()
+        self.calls_off_loop = 0
+
+    def on_message(self, topic: str, message: dict[str, Any]) -> None:
+        if asyncio.get_running_loop() is not self.loop:
+            self.calls_off_loop += 1
+        if topic.startswith(self.prefix):
+            self.messages.append((topic, message))
+
+    def on_resync(self) -> None:
+        self.resyncs += 1
+
+    def on(self, topic: str) -> list[dict[str, Any]]:
+        return [m for t, m in self.messages if t == topic]
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait (bounded) until predicate() holds; the assertion is the predicate, not the wait."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(0.01)
+
+
+@asynccontextmanager
+async def running_bus(url: str, listener: Recorder, **options: Any) -> AsyncIterator[RedisBus]:
+    bus = RedisBus(url, **options)
+    await bus.start(listener)
+    try:
+        yield bus
+    finally:
+        await bus.close()
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"test-{uuid.uuid4().hex[:8]}:"
+
+
+@pytest.mark.asyncio
+async def test_message_published_by_one_process_reaches_the_other(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    got_a, got_b = Recorder(prefix), Recorder(prefix)
+    async with (
+        running_bus(redis_server.url, got_a) as bus_a,
+        running_bus(redis_server.url, got_b) as bus_b,
+    ):
+        assert bus_a.healthy
+        assert bus_b.healthy
+        await bus_a.publish(prefix + "chat:1", {"kind": "event", "seq": 1, "text": "héllo"})
+        await eventually(lambda: bool(got_b.on(prefix + "chat:1")))
+        assert got_b.on(prefix + "chat:1") == [{"kind": "event", "seq": 1, "text": "héllo"}]
+        # Every process, the publisher included, hears everything once.
+        await eventually(lambda: bool(got_a.on(prefix + "chat:1")))
+        assert len(got_a.on(prefix + "chat:1")) == 1
+        assert got_b.calls_off_loop == 0
+        assert got_b.resyncs == 0
+
+
+@pytest.mark.asyncio
+async def test_many_concurrent_publishes_all_arrive_in_order_per_topic(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    topics = [f"{prefix}chat:{i}" for i in range(20)]
+    per_topic = 100  # 2,000 messages in all
+
+    got = Recorder(prefix)
+    async with (
+        running_bus(redis_server.url, Recorder(prefix)) as publisher,
+        running_bus(redis_server.url, got),
+    ):
+
+        async def send(topic: str) -> None:
+            for seq in range(1, per_topic + 1):
+                await publisher.publish(topic, {"seq": seq})
+
+        # All at once, from many coroutines: what broke redis-py's connection pool.
+        await asyncio.gather(*(send(t) for t in topics))
+        await eventually(lambda: len(got.messages) >= len(topics) * per_topic, timeout=30)
+        assert len(got.messages) == len(topics) * per_topic
+        for topic in topics:
+            assert [m["seq"] for m in got.on(topic)] == list(range(1, per_topic + 1))
+        assert publisher.dropped == 0
+
+
+@pytest.mark.asyncio
+async def test_redis_restart_marks_unhealthy_then_recovers_and_resyncs(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    got = Recorder(prefix)
+    async with running_bus(redis_server.url, got, ping_interval_s=0.5) as bus:
+        assert bus.healthy
+        try:
+            redis_server.stop()
+            await eventually(lambda: not bus.healthy)
+            # An outage never reaches the caller: the database has the record.
+            for seq in range(100):
+                await bus.publish(prefix + "chat:1", {"seq": seq})
+        finally:
+            redis_server.start()
+        await eventually(lambda: bus.healthy and got.resyncs >= 1, timeout=15)
+        assert got.resyncs == 1
+        await bus.publish(prefix + "chat:2", {"seq": 1})
+        await eventually(lambda: bool(got.on(prefix + "chat:2")))
+        assert got.on(prefix + "chat:2") == [{"seq": 1}]
+
+
+@pytest.mark.asyncio
+async def test_start_without_redis_serves_on_and_connects_later(prefix: str) -> None:
+    server = RedisServer(port=free_port())  # not started yet: nothing listens on its port
+    got = Recorder(prefix)
+    bus = RedisBus(server.url, connect_timeout_s=0.5, backoff_max_s=0.2)
+    try:
+        await asyncio.wait_for(bus.start(got), timeout=5)
+        assert not bus.healthy
+        await bus.publish(prefix + "chat:1", {"seq": 1})
+        with server:
+            await eventually(lambda: bus.healthy and got.resyncs == 1)
+            await bus.publish(prefix + "chat:1", {"seq": 2})
+            await eventually(lambda: bool(got.on(prefix + "chat:1")))
+            assert got.on(prefix + "chat:1")[-1] == {"seq": 2}
+    finally:
+        await bus.close()
+
+
+@pytest.mark.asyncio
+async def test_backlog_is_bounded_during_an_outage(prefix: str) -> None:
+    bus = RedisBus(f"redis://127.0.0.1:{free_port()}/0", max_backlog=50, connect_timeout_s=0.2)
+    got = Recorder(prefix)
+    try:
+        await bus.start(got)
+        for seq in range(1_000):
+            await bus.publish(prefix + "chat:1", {"seq": seq})
+        assert bus.dropped >= 1_000 - 50
+        assert not bus.healthy
+    finally:
+        await asyncio.wait_for(bus.close(), timeout=5)
+
+
+@pytest.mark.asyncio
+async def test_a_failing_listener_does_not_stop_delivery(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    class Flaky(Recorder):
+        def on_message(self, topic: str, message: dict[str, Any]) -> None:
+            super().on_message(topic, message)
+            if message.get("boom"):
+                raise RuntimeError("listener bug")
+
+    got = Flaky(prefix)
+    async with running_bus(redis_server.url, got) as bus:
+        await bus.publish(prefix + "chat:1", {"boom": True})
+        await bus.publish(prefix + "chat:1", {"seq": 2})
+        await eventually(lambda: len(got.on(prefix + "chat:1")) == 2)
+        assert bus.healthy
+
+
+@pytest.mark.asyncio
+async def test_a_message_that_is_not_json_is_a_bug_and_raises(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    async with running_bus(redis_server.url, Recorder(prefix)) as bus:
+        with pytest.raises(TypeError):
+            await bus.publish(prefix + "chat:1", {"at": object()})
