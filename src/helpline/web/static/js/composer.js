@@ -27,6 +27,7 @@ export class Composer {
     this.typingTimer = null;
     this.pendingFile = null;
     this.fit = autoGrow(this.input);
+    this.id = Math.random().toString(36).slice(2);
 
     this.form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -58,7 +59,6 @@ export class Composer {
         }
       });
     }
-    this.id = Math.random().toString(36).slice(2);
   }
 
   get value() {

@@ -300,13 +300,13 @@ async function refreshPosition() {
   }
 }
 
-function onEvent(ev) {
+function onEvent(ev, initial) {
   if (!state.chat || ev.chat_id !== state.chat.id) return;
   state.events.push(ev);
   const before = state.chat.status;
   applyEvent(ev);
   state.conv.add(ev);
-  if (ev.type === "file.shared" && ev.actor?.id !== me.id && !ev._replay) {
+  if (ev.type === "file.shared" && ev.actor?.id !== me.id && !initial) {
     toast({
       title: `${ev.actor?.name || "Support"} sent you a file`,
       text: ev.data?.attachment?.filename || "",
@@ -336,10 +336,7 @@ function openChat(chat) {
   showFormError($("#rating-form"), null);
   show("chat");
   renderChatHeader();
-  state.rt.subscribe(chat.id, (ev, { replay }) => {
-    ev._replay = replay;
-    onEvent(ev);
-  });
+  state.rt.subscribe(chat.id, (ev, { initial }) => onEvent(ev, initial));
   for (const p of state.rt.pending(chat.id)) state.conv.addPending(p);
   if (isOpenStatus(chat.status)) state.composer.focus();
 }

@@ -207,7 +207,7 @@ export class Realtime {
       existing.handler = handler;
       return;
     }
-    this.subs.set(chatId, { lastSeq: after, handler, ready: false });
+    this.subs.set(chatId, { lastSeq: after, handler, ready: false, everReady: false });
     this.sendFrame({ type: "subscribe", chat_id: chatId, after });
   }
 
@@ -281,7 +281,10 @@ export class Realtime {
         break;
       case "subscribed": {
         const sub = this.subs.get(frame.chat_id);
-        if (sub) sub.ready = true;
+        if (sub) {
+          sub.ready = true;
+          sub.everReady = true;
+        }
         this.emit("subscribed", frame);
         break;
       }
@@ -314,7 +317,9 @@ export class Realtime {
     sub.lastSeq = event.seq;
     const clientId = event.data && event.data.client_id;
     if (event.type === "message.posted" && clientId && this.outbox.delete(clientId)) this.saveOutbox();
-    sub.handler(event, { replay: !sub.ready });
+    // replay: part of a subscribe's catch-up; initial: the history before the first catch-up
+    // completed (a page uses it to avoid alerting about old messages).
+    sub.handler(event, { replay: !sub.ready, initial: !sub.everReady });
     this.emit("event", event);
   }
 }

@@ -1,0 +1,1085 @@
+// The Agent Console: availability, the chat session list (filters, search, unread counts),
+// alerts for new chats and messages (toast, sound, tab title, desktop notification), and the
+// chat window with accept, composer, files and the chat options (solve, move, cancel, raise a
+// Service Manager request). Several chats stay open in tabs; drafts survive switching and
+// reloads (sessionStorage).
+
+import { ApiError, api, bootData, getAll } from "./api.js";
+import { Composer } from "./composer.js";
+import { Conversation, transcriptText } from "./conversation.js";
+import { Realtime } from "./realtime.js";
+import {
+  $,
+  $$,
+  CHAT_STATUS,
+  beep,
+  desktopNotify,
+  formatDateTime,
+  formatDuration,
+  h,
+  icon,
+  isOpenStatus,
+  openDialog,
+  relative,
+  setBusy,
+  showFormError,
+  since,
+  statusBadge,
+  toast,
+  toastError,
+  wireLogout,
+} from "./ui.js";
+
+const boot = bootData();
+const me = boot.user;
+const SEES_ALL = me.role === "supervisor" || me.role === "admin";
+const OPEN_KEY = "helpline.console.open";
+const DRAFTS_KEY = "helpline.console.drafts";
+const BASE_TITLE = "Helpline Console";
+const LONG_WAIT_S = 120;
+
+const state = {
+  rt: new Realtime(),
+  queues: [],
+  queuesById: new Map(),
+  myQueueIds: null, // Set of queue ids I belong to, when known
+  chats: new Map(),
+  events: new Map(),
+  unread: new Map(),
+  requests: new Map(), // chat id -> request reference
+  joined: new Set(),
+  filter: "all",
+  search: "",
+  queueFilter: "",
+  openIds: load(OPEN_KEY, []),
+  drafts: load(DRAFTS_KEY, {}),
+  activeId: null,
+  shownId: null,
+  conv: null,
+  composer: null,
+  offerToast: null,
+  typingTimer: null,
+  snippets: null,
+  renderQueued: false,
+};
+
+function load(key, fallback) {
+  try {
+    const raw = sessionStorage.getItem(key);
+    return raw ? JSON.parse(raw) : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+function save(key, value) {
+  try {
+    sessionStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    /* storage unavailable */
+  }
+}
+
+const queueName = (id) => state.queuesById.get(id)?.name || "";
+const customerName = (chat) => chat?.customer?.name || "Customer";
+const isMine = (chat) => chat?.agent?.id === me.id;
+const canManage = (chat) => isMine(chat) || SEES_ALL;
+
+// ------------------------------------------------------------------ chats data
+
+function upsert(chat) {
+  if (!chat || !chat.id) return null;
+  const prev = state.chats.get(chat.id);
+  const merged = prev ? Object.assign(prev, chat) : { ...chat };
+  state.chats.set(chat.id, merged);
+  syncSubscription(merged);
+  return merged;
+}
+
+function chatEvents(id) {
+  if (!state.events.has(id)) state.events.set(id, []);
+  return state.events.get(id);
+}
+
+/** Subscribe to chats that are open in a tab or handled by me; drop the others. */
+function syncSubscription(chat) {
+  const want = state.openIds.includes(chat.id) || (isMine(chat) && isOpenStatus(chat.status)) || state.joined.has(chat.id);
+  if (want && !state.rt.isSubscribed(chat.id)) {
+    state.rt.subscribe(chat.id, (ev, info) => onChatEvent(ev, info));
+  } else if (!want && state.rt.isSubscribed(chat.id)) {
+    state.rt.unsubscribe(chat.id);
+    state.events.delete(chat.id);
+  }
+}
+
+function applyEvent(chat, ev) {
+  const d = ev.data || {};
+  switch (ev.type) {
+    case "chat.accepted":
+      chat.status = "in_progress";
+      chat.agent = d.agent || ev.actor;
+      chat.accepted_at = ev.at;
+      break;
+    case "chat.moved":
+      chat.status = "waiting";
+      chat.agent = null;
+      chat.queue_id = d.to_queue_id || chat.queue_id;
+      chat.waiting_since = ev.at;
+      break;
+    case "chat.solved":
+    case "chat.cancelled":
+    case "chat.expired":
+      chat.status = ev.type.split(".")[1];
+      chat.closed_at = ev.at;
+      break;
+    case "request.raised":
+      if (d.request?.reference) state.requests.set(chat.id, d.request.reference);
+      break;
+    case "chat.joined":
+      if (d.agent?.id === me.id) state.joined.add(chat.id);
+      break;
+    case "chat.parted":
+      if (d.agent?.id === me.id) state.joined.delete(chat.id);
+      break;
+    default:
+      break;
+  }
+}
+
+function onChatEvent(ev, { initial }) {
+  const chat = state.chats.get(ev.chat_id);
+  if (!chat) return;
+  const list = chatEvents(chat.id);
+  if (list.length && list[list.length - 1].seq >= ev.seq) {
+    if (list.some((e) => e.seq === ev.seq)) return;
+    list.push(ev);
+    list.sort((a, b) => a.seq - b.seq);
+  } else {
+    list.push(ev);
+  }
+  const before = `${chat.status}|${chat.agent?.id}|${chat.queue_id}`;
+  applyEvent(chat, ev);
+  const changed = before !== `${chat.status}|${chat.agent?.id}|${chat.queue_id}`;
+  if (chat.id === state.shownId) {
+    state.conv.add(ev);
+    if (ev.type === "message.posted" && ev.actor?.id !== me.id) hideTyping();
+  }
+  const fromOther = (ev.type === "message.posted" || ev.type === "file.shared") && ev.actor && ev.actor.id !== me.id;
+  if (fromOther && !initial) {
+    const focused = chat.id === state.activeId && document.visibilityState === "visible";
+    if (!focused) {
+      state.unread.set(chat.id, (state.unread.get(chat.id) || 0) + 1);
+      notifyMessage(chat, ev);
+    }
+  }
+  if (changed) {
+    syncSubscription(chat);
+    if (!isOpenStatus(chat.status)) failPending(chat.id);
+  }
+  if (chat.id === state.shownId && (changed || ev.type === "request.raised" || ev.type.startsWith("chat.joined") || ev.type === "chat.parted"))
+    renderWindow(false);
+  scheduleRender();
+}
+
+function failPending(chatId) {
+  for (const p of state.rt.pending(chatId)) {
+    state.rt.discard(p.client_id);
+    if (chatId === state.shownId) state.conv.failPending(p.client_id, "the chat has ended");
+  }
+}
+
+async function loadQueues() {
+  const res = await api.get("/queues");
+  state.queues = (res.items || []).filter((q) => q.active !== false);
+  state.queuesById = new Map(state.queues.map((q) => [q.id, q]));
+  const filter = $("#queue-filter");
+  filter.replaceChildren(h("option", { value: "" }, "All queues"), ...state.queues.map((q) => h("option", { value: q.id }, q.name)));
+  filter.value = state.queueFilter;
+}
+
+async function loadChats() {
+  const [waiting, active, recent] = await Promise.all([
+    getAll("/chats?status=waiting", 500),
+    getAll("/chats?status=in_progress", 500),
+    api.get("/chats"),
+  ]);
+  const fresh = new Map();
+  for (const c of [...(recent.items || []), ...waiting, ...active]) fresh.set(c.id, c);
+  // Open chats we knew but the server no longer lists for us (taken elsewhere, moved away).
+  for (const [id, chat] of state.chats) {
+    if (fresh.has(id)) continue;
+    if (!isOpenStatus(chat.status)) continue;
+    if (state.openIds.includes(id)) {
+      try {
+        fresh.set(id, await api.get(`/chats/${id}`));
+      } catch {
+        chat.status = chat.status === "waiting" ? "cancelled" : chat.status;
+      }
+    } else {
+      state.chats.delete(id);
+    }
+  }
+  for (const c of fresh.values()) upsert(c);
+  scheduleRender();
+}
+
+async function loadClosed() {
+  try {
+    const pages = await Promise.all(["solved", "cancelled", "expired"].map((s) => api.get(`/chats?status=${s}`)));
+    for (const p of pages) for (const c of p.items || []) upsert(c);
+    scheduleRender();
+  } catch (err) {
+    toastError(err, "Could not load closed chats");
+  }
+}
+
+// ------------------------------------------------------------------ alerts
+
+function notifyNewChat(chat) {
+  const q = queueName(chat.queue_id) || "a queue";
+  const title = `New chat started by ${customerName(chat)} in queue ${q}`;
+  state.offerToast?.close();
+  const t = toast({
+    title,
+    text: chat.subject || "Click to open it.",
+    testid: "new-chat-notification",
+    key: "new-chat",
+    timeout: 60000,
+    onClick: () => openChat(chat.id),
+  });
+  t.chatId = chat.id;
+  state.offerToast = t;
+  beep();
+  desktopNotify(title, chat.subject || "", () => openChat(chat.id));
+}
+
+function notifyMessage(chat, ev) {
+  const title = `New message from ${ev.actor?.name || customerName(chat)}`;
+  const text = ev.type === "file.shared" ? `Sent a file: ${ev.data?.attachment?.filename || ""}` : ev.data?.text || "";
+  toast({
+    title,
+    text: text.length > 140 ? `${text.slice(0, 140)}…` : text,
+    testid: "new-message-notification",
+    key: `msg-${chat.id}`,
+    timeout: 8000,
+    onClick: () => openChat(chat.id),
+  });
+  beep();
+  if (document.visibilityState !== "visible") desktopNotify(title, text, () => openChat(chat.id));
+}
+
+function dropOfferToast(chatId) {
+  if (state.offerToast && state.offerToast.chatId === chatId) {
+    state.offerToast.close();
+    state.offerToast = null;
+  }
+}
+
+function updateBadges(counts) {
+  let unread = 0;
+  for (const n of state.unread.values()) unread += n;
+  const total = unread + counts.waiting;
+  const badge = $('[data-role="total-count"]');
+  badge.textContent = total ? String(total) : "";
+  badge.dataset.count = String(total);
+  $('[data-role="total-count-label"]').textContent = `${counts.waiting} waiting, ${unread} unread`;
+  document.title = total ? `(${total}) ${BASE_TITLE}` : BASE_TITLE;
+}
+
+// ------------------------------------------------------------------ list
+
+function matchesFilter(chat) {
+  switch (state.filter) {
+    case "waiting":
+      return chat.status === "waiting";
+    case "mine":
+      return isMine(chat) && chat.status === "in_progress";
+    case "closed":
+      return !isOpenStatus(chat.status);
+    default:
+      return true;
+  }
+}
+
+function sortKey(chat) {
+  const rank = chat.status === "waiting" ? 0 : chat.status === "in_progress" ? (isMine(chat) ? 1 : 2) : 3;
+  const t = Date.parse(chat.waiting_since || chat.created_at || 0) || 0;
+  const closed = Date.parse(chat.closed_at || chat.updated_at || chat.created_at || 0) || 0;
+  return [rank, rank === 0 ? t : rank === 3 ? -closed : -(Date.parse(chat.accepted_at || 0) || t)];
+}
+
+function compareChats(a, b) {
+  const ka = sortKey(a);
+  const kb = sortKey(b);
+  return ka[0] - kb[0] || ka[1] - kb[1];
+}
+
+function timeLabel(chat) {
+  if (chat.status === "waiting") {
+    const s = since(chat.waiting_since || chat.created_at);
+    return { text: `waiting ${formatDuration(s)}`, long: s >= LONG_WAIT_S };
+  }
+  if (chat.status === "in_progress") return { text: `talking ${formatDuration(since(chat.accepted_at || chat.created_at))}`, long: false };
+  return { text: relative(chat.closed_at || chat.updated_at || chat.created_at), long: false };
+}
+
+function scheduleRender() {
+  if (state.renderQueued) return;
+  state.renderQueued = true;
+  requestAnimationFrame(() => {
+    state.renderQueued = false;
+    renderList();
+    renderTabs();
+  });
+}
+
+function renderList() {
+  const listEl = $('[data-testid="chat-list"]');
+  const focusedId = document.activeElement?.closest?.('[data-testid="chat-row"]')?.dataset.chatId;
+  const q = state.search.trim().toLowerCase();
+  const all = Array.from(state.chats.values());
+  const counts = {
+    all: all.length,
+    waiting: all.filter((c) => c.status === "waiting").length,
+    mine: all.filter((c) => isMine(c) && c.status === "in_progress").length,
+  };
+  const rows = all
+    .filter(matchesFilter)
+    .filter((c) => !state.queueFilter || c.queue_id === state.queueFilter)
+    .filter((c) => !q || (c.reference || "").toLowerCase().includes(q) || customerName(c).toLowerCase().includes(q))
+    .sort(compareChats);
+  listEl.replaceChildren(...rows.map(chatRow));
+  for (const key of ["all", "waiting", "mine"]) {
+    const n = $(`[data-count-for="${key}"]`);
+    if (n) n.textContent = counts[key] ? String(counts[key]) : "";
+  }
+  const empty = $('[data-role="list-empty"]');
+  empty.hidden = rows.length > 0;
+  if (!rows.length) {
+    const texts = {
+      waiting: ["Nobody is waiting", "New chats show up here the moment a customer starts one."],
+      mine: ["No chats in progress", "Accept a waiting chat and it shows up here."],
+      closed: ["No closed chats", "Solved, cancelled and expired chats show up here."],
+      all: ["No chats yet", "New chats show up here the moment a customer starts one."],
+    };
+    const [title, text] = q || state.queueFilter ? ["No matches", "Try another search or queue."] : texts[state.filter];
+    $('[data-role="list-empty-title"]').textContent = title;
+    $('[data-role="list-empty-text"]').textContent = text;
+  }
+  if (focusedId) listEl.querySelector(`[data-chat-id="${CSS.escape(focusedId)}"] button`)?.focus();
+  updateBadges(counts);
+}
+
+function chatRow(chat) {
+  const badge = h("span", {});
+  statusBadge(badge, chat.status);
+  const unread = state.unread.get(chat.id) || 0;
+  const t = timeLabel(chat);
+  const btn = h(
+    "button",
+    { class: "chat-row__btn", type: "button" },
+    h("span", { class: "chat-row__customer" }, customerName(chat)),
+    h(
+      "span",
+      { class: "chat-row__side" },
+      unread ? h("span", { class: "count", "data-testid": "unread-count", "aria-label": `${unread} unread` }, String(unread)) : null,
+      badge,
+    ),
+    h(
+      "span",
+      { class: "chat-row__meta" },
+      h("span", { class: "chat-row__ref" }, chat.reference || ""),
+      h("span", {}, queueName(chat.queue_id)),
+      chat.agent ? h("span", {}, isMine(chat) ? "you" : chat.agent.name) : null,
+      h("span", { class: `chat-row__time${t.long ? " chat-row__time--long" : ""}` }, t.text),
+    ),
+  );
+  btn.addEventListener("click", () => openChat(chat.id));
+  return h(
+    "li",
+    {
+      class: "chat-row",
+      "data-testid": "chat-row",
+      "data-chat-id": chat.id,
+      "data-status": chat.status,
+      "data-reference": chat.reference || "",
+      "aria-current": chat.id === state.activeId ? "true" : null,
+    },
+    btn,
+  );
+}
+
+function renderTabs() {
+  const bar = $('[data-role="open-tabs"]');
+  bar.hidden = state.openIds.length === 0;
+  bar.replaceChildren(
+    ...state.openIds
+      .map((id) => state.chats.get(id))
+      .filter(Boolean)
+      .map((chat) => {
+        const unread = state.unread.get(chat.id) || 0;
+        const sel = chat.id === state.activeId;
+        const main = h(
+          "button",
+          { class: "open-tab__btn", type: "button", role: "tab", "aria-selected": String(sel), title: `${customerName(chat)} · ${chat.reference}` },
+          h("span", { class: `dot dot--${chat.status === "waiting" ? "connecting" : isOpenStatus(chat.status) ? "open" : ""}` }),
+          h("span", {}, customerName(chat)),
+          unread ? h("span", { class: "count" }, String(unread)) : null,
+        );
+        main.addEventListener("click", () => openChat(chat.id));
+        const close = h("button", { class: "icon-btn open-tab__close", type: "button", "aria-label": `Close ${customerName(chat)}` }, icon("close"));
+        close.addEventListener("click", () => closeTab(chat.id));
+        return h("div", { class: "open-tab", "data-testid": "open-chat-tab", "data-chat-id": chat.id, "aria-selected": String(sel) }, main, close);
+      }),
+  );
+}
+
+// ------------------------------------------------------------------ chat window
+
+function saveDraft() {
+  if (!state.shownId || !state.composer) return;
+  const text = state.composer.value;
+  if (text) state.drafts[state.shownId] = text;
+  else delete state.drafts[state.shownId];
+  save(DRAFTS_KEY, state.drafts);
+}
+
+async function openChat(id) {
+  let chat = state.chats.get(id);
+  if (!chat) {
+    try {
+      chat = upsert(await api.get(`/chats/${id}`));
+    } catch (err) {
+      toastError(err, "Could not open the chat");
+      return;
+    }
+  }
+  if (!state.openIds.includes(id)) {
+    state.openIds.push(id);
+    save(OPEN_KEY, state.openIds);
+  }
+  state.activeId = id;
+  state.unread.delete(id);
+  syncSubscription(chat);
+  $(".console-layout").dataset.view = "chat";
+  if (state.offerToast?.chatId === id) dropOfferToast(id);
+  $(`#toasts [data-key="msg-${CSS.escape(id)}"]`)?.remove();
+  renderWindow(true);
+  scheduleRender();
+}
+
+function closeTab(id) {
+  if (id === state.shownId) saveDraft();
+  const idx = state.openIds.indexOf(id);
+  if (idx >= 0) state.openIds.splice(idx, 1);
+  save(OPEN_KEY, state.openIds);
+  const chat = state.chats.get(id);
+  if (chat) syncSubscription(chat);
+  if (state.activeId === id) {
+    const next = state.openIds[Math.min(idx, state.openIds.length - 1)];
+    state.activeId = null;
+    if (next) openChat(next);
+    else {
+      state.shownId = null;
+      renderWindow(true);
+      $(".console-layout").dataset.view = "list";
+    }
+  }
+  scheduleRender();
+}
+
+function setNotice(text, kind = "info") {
+  const n = $('[data-role="chat-notice"]');
+  n.hidden = !text;
+  n.className = `chat-notice alert alert--${kind}`;
+  n.textContent = text || "";
+}
+
+function hideTyping() {
+  clearTimeout(state.typingTimer);
+  $('.chat-window [data-testid="typing-indicator"]').hidden = true;
+}
+
+/** Render the chat window for the active chat. full: rebuild the conversation (chat switch). */
+function renderWindow(full) {
+  const win = $('[data-role="chat-window"]');
+  const chat = state.chats.get(state.activeId);
+  $('[data-role="workspace-empty"]').hidden = Boolean(chat);
+  win.hidden = !chat;
+  if (!chat) return;
+  if (full || state.shownId !== chat.id) {
+    if (state.shownId && state.shownId !== chat.id) saveDraft();
+    state.shownId = chat.id;
+    state.conv.clear();
+    state.conv.addAll(chatEvents(chat.id));
+    for (const p of state.rt.pending(chat.id)) state.conv.addPending(p);
+    state.composer.value = state.drafts[chat.id] || "";
+    setNotice(null);
+    hideTyping();
+    setNoteMode(false);
+    $(".chat-options").dataset.open = "false";
+  }
+  $('[data-role="chat-title"]').textContent = customerName(chat);
+  $('[data-role="chat-ref"]').textContent = chat.reference || "";
+  $('[data-role="chat-queue"]').textContent = queueName(chat.queue_id);
+  statusBadge($('.chat-window [data-testid="chat-status"]'), chat.status);
+  const ref = state.requests.get(chat.id);
+  const refEl = $('[data-role="chat-request"]');
+  refEl.hidden = !ref;
+  refEl.textContent = ref || "";
+  $('[data-role="chat-agent"]').textContent = chat.agent ? `· ${isMine(chat) ? "you" : chat.agent.name}` : "";
+
+  const open = isOpenStatus(chat.status);
+  const manage = canManage(chat);
+  const waiting = chat.status === "waiting";
+  $('[data-testid="mark-solved"]').disabled = !(chat.status === "in_progress" && manage);
+  $('[data-testid="move-queue"]').disabled = !((chat.status === "in_progress" && manage) || waiting);
+  $('[data-testid="cancel-chat"]').disabled = !((chat.status === "in_progress" && manage) || waiting);
+  $('[data-testid="raise-request"]').disabled = !(["in_progress", "solved", "cancelled"].includes(chat.status) && (manage || chat.agent == null));
+
+  $('[data-role="accept-bar"]').hidden = !waiting;
+  if (waiting) {
+    const waited = formatDuration(since(chat.waiting_since || chat.created_at));
+    $('[data-role="accept-text"]').textContent = `${customerName(chat)} has been waiting ${waited} in ${queueName(chat.queue_id) || "the queue"}.`;
+  }
+  const canTalk = chat.status === "in_progress" && (isMine(chat) || state.joined.has(chat.id));
+  $('[data-role="composer-wrap"]').hidden = !canTalk;
+  state.composer.setEnabled(canTalk);
+  const observe = chat.status === "in_progress" && !isMine(chat);
+  $('[data-role="observe-bar"]').hidden = !observe;
+  if (observe) {
+    const joined = state.joined.has(chat.id);
+    $('[data-role="observe-text"]').textContent = joined
+      ? `${chat.agent?.name || "A colleague"} owns this chat; you joined to help.`
+      : `${chat.agent?.name || "A colleague"} is handling this chat.`;
+    $('[data-testid="join-chat"]').hidden = joined;
+    $('[data-testid="part-chat"]').hidden = !joined;
+  }
+  const closedBar = $('[data-role="closed-bar"]');
+  closedBar.hidden = open;
+  if (!open) {
+    const when = chat.closed_at ? ` on ${formatDateTime(chat.closed_at)}` : "";
+    $('[data-role="closed-text"]').textContent = `This chat is ${CHAT_STATUS[chat.status].toLowerCase()}${when}.`;
+    const link = $('[data-role="transcript-link"]');
+    link.href = `/api/v1/chats/${chat.id}/transcript`;
+    link.setAttribute("download", `${chat.reference || "chat"}-transcript.txt`);
+  }
+}
+
+function setNoteMode(on) {
+  const toggle = $('[data-role="note-toggle"]');
+  toggle.checked = on;
+  $('.chat-window [data-role="composer"]').classList.toggle("composer--note", on);
+  $('.chat-window [data-testid="message-input"]').placeholder = on ? "Write an internal note (agents only)…" : "Write a message…";
+}
+
+async function accept() {
+  const chat = state.chats.get(state.activeId);
+  if (!chat) return;
+  const btn = $('[data-testid="accept-chat"]');
+  setBusy(btn, true);
+  try {
+    const updated = upsert(await api.post(`/chats/${chat.id}/accept`, {}));
+    dropOfferToast(updated.id);
+    setNotice(null);
+    renderWindow(false);
+    scheduleRender();
+    state.composer.focus();
+  } catch (err) {
+    if (err instanceof ApiError && err.code === "already_accepted") {
+      try {
+        upsert(await api.get(`/chats/${chat.id}`));
+      } catch {
+        /* keep what we have */
+      }
+      const c = state.chats.get(chat.id);
+      setNotice(`Too late — ${c?.agent?.name || "a colleague"} already accepted this chat.`, "warning");
+      renderWindow(false);
+      scheduleRender();
+    } else {
+      setNotice(err.message, "error");
+    }
+  } finally {
+    setBusy(btn, false);
+  }
+}
+
+async function solve() {
+  const chat = state.chats.get(state.activeId);
+  if (!chat) return;
+  const btn = $('[data-testid="mark-solved"]');
+  setBusy(btn, true);
+  try {
+    upsert(await api.post(`/chats/${chat.id}/solve`, {}));
+    failPending(chat.id);
+    renderWindow(false);
+    scheduleRender();
+    toast({ title: `${chat.reference} marked as solved`, kind: "success", timeout: 4000 });
+  } catch (err) {
+    setNotice(err.message, "error");
+  } finally {
+    setBusy(btn, false);
+    renderWindow(false);
+  }
+}
+
+function openMove() {
+  const chat = state.chats.get(state.activeId);
+  if (!chat) return;
+  const dialog = $("#move-dialog");
+  const select = $("#move-queue-select");
+  const others = state.queues.filter((q) => q.id !== chat.queue_id);
+  select.replaceChildren(...others.map((q) => h("option", { value: q.id }, q.name)));
+  $("#move-note").value = "";
+  $('[data-testid="move-queue-confirm"]').disabled = others.length === 0;
+  openDialog(dialog);
+  if (!others.length) showFormError($("form", dialog), { message: "There is no other queue to move this chat to." });
+  select.focus();
+}
+
+async function submitMove(e) {
+  e.preventDefault();
+  const chat = state.chats.get(state.activeId);
+  const form = e.currentTarget;
+  const body = { queue_id: $("#move-queue-select").value };
+  const note = $("#move-note").value.trim();
+  if (note) body.note = note;
+  const btn = $('[data-testid="move-queue-confirm"]');
+  setBusy(btn, true);
+  showFormError(form, null);
+  try {
+    upsert(await api.post(`/chats/${chat.id}/move`, body));
+    $("#move-dialog").close("done");
+    failPending(chat.id);
+    renderWindow(false);
+    scheduleRender();
+    toast({ title: `${chat.reference} moved to ${queueName(body.queue_id)}`, kind: "success", timeout: 4000 });
+  } catch (err) {
+    showFormError(form, err);
+  } finally {
+    setBusy(btn, false);
+  }
+}
+
+function openCancel() {
+  if (!state.chats.get(state.activeId)) return;
+  $("#cancel-reason").value = "";
+  openDialog($("#cancel-dialog"));
+  $("#cancel-reason").focus();
+}
+
+async function submitCancel(e) {
+  e.preventDefault();
+  const chat = state.chats.get(state.activeId);
+  const form = e.currentTarget;
+  const reason = $("#cancel-reason").value.trim();
+  const btn = $('[data-testid="cancel-confirm"]');
+  setBusy(btn, true);
+  showFormError(form, null);
+  try {
+    upsert(await api.post(`/chats/${chat.id}/cancel`, reason ? { reason } : {}));
+    $("#cancel-dialog").close("done");
+    failPending(chat.id);
+    renderWindow(false);
+    scheduleRender();
+  } catch (err) {
+    showFormError(form, err);
+  } finally {
+    setBusy(btn, false);
+  }
+}
+
+async function openRaise() {
+  const chat = state.chats.get(state.activeId);
+  if (!chat) return;
+  const dialog = $("#request-dialog");
+  const events = chatEvents(chat.id);
+  const first = events.find((e) => e.type === "message.posted" && e.actor?.role === "customer");
+  const summary = (first?.data?.text || chat.subject || `Chat ${chat.reference}`).replace(/\s+/g, " ").trim();
+  $("#request-summary").value = summary.length > 200 ? `${summary.slice(0, 197)}…` : summary;
+  $("#request-priority").value = "medium";
+  const team = $("#request-team");
+  team.replaceChildren(...state.queues.map((q) => h("option", { value: q.id }, q.name)));
+  team.value = chat.queue_id;
+  const email = chat.customer?.email ? ` (${chat.customer.email})` : "";
+  $('[data-role="request-for"]').textContent = `For ${customerName(chat)}${email} · from chat ${chat.reference}`;
+  const desc = $("#request-description");
+  desc.value = transcriptText(events, { me: me.id, staff: true, queueName });
+  openDialog(dialog);
+  $("#request-summary").focus();
+  try {
+    const text = await api.get(`/chats/${chat.id}/transcript`);
+    if (typeof text === "string" && text.trim() && dialog.open && !desc.dataset.edited) desc.value = text;
+  } catch {
+    /* keep the transcript built from the events */
+  }
+}
+
+async function submitRaise(e) {
+  e.preventDefault();
+  const chat = state.chats.get(state.activeId);
+  const form = e.currentTarget;
+  const summary = $("#request-summary").value.trim();
+  if (!summary) {
+    showFormError(form, { message: "A request needs a summary." });
+    $("#request-summary").focus();
+    return;
+  }
+  const body = {
+    summary,
+    description: $("#request-description").value,
+    priority: $("#request-priority").value,
+  };
+  if ($("#request-team").value) body.team_id = $("#request-team").value;
+  const btn = $('[data-testid="request-submit"]');
+  setBusy(btn, true);
+  showFormError(form, null);
+  try {
+    const req = await api.post(`/chats/${chat.id}/requests`, body);
+    state.requests.set(chat.id, req.reference);
+    $("#request-dialog").close("done");
+    renderWindow(false);
+    toast({ title: `Request ${req.reference} raised`, text: req.summary, kind: "success", timeout: 8000, testid: "request-raised-notification" });
+  } catch (err) {
+    showFormError(form, err);
+  } finally {
+    setBusy(btn, false);
+  }
+}
+
+async function joinOrPart(action) {
+  const chat = state.chats.get(state.activeId);
+  if (!chat) return;
+  try {
+    await api.post(`/chats/${chat.id}/${action}`, {});
+    if (action === "join") state.joined.add(chat.id);
+    else state.joined.delete(chat.id);
+    syncSubscription(chat);
+    renderWindow(false);
+  } catch (err) {
+    setNotice(err.message, "error");
+  }
+}
+
+// ------------------------------------------------------------------ snippets
+
+function fillPlaceholders(text, chat) {
+  const values = {
+    "customer.name": customerName(chat),
+    "agent.name": me.name,
+    "chat.reference": chat.reference || "",
+    "queue.name": queueName(chat.queue_id),
+  };
+  return text.replace(/\{(customer\.name|agent\.name|chat\.reference|queue\.name)\}/g, (_, k) => values[k]);
+}
+
+async function toggleSnippets() {
+  const btn = $('[data-action="snippets"]');
+  const list = $('[data-role="snippet-list"]');
+  if (!list.hidden) {
+    list.hidden = true;
+    btn.setAttribute("aria-expanded", "false");
+    return;
+  }
+  list.hidden = false;
+  btn.setAttribute("aria-expanded", "true");
+  if (state.snippets === null) {
+    list.replaceChildren(h("li", { class: "muted small" }, "Loading…"));
+    try {
+      const res = await api.get("/snippets");
+      state.snippets = res.items || [];
+    } catch {
+      state.snippets = [];
+    }
+  }
+  const chat = state.chats.get(state.activeId);
+  const relevant = state.snippets.filter((s) => !s.queue_id || s.queue_id === chat?.queue_id);
+  if (!relevant.length) {
+    list.replaceChildren(h("li", { class: "muted small" }, "No canned responses yet."));
+    return;
+  }
+  list.replaceChildren(
+    ...relevant.map((s) => {
+      const b = h("button", { type: "button" }, s.title, h("small", {}, s.content));
+      b.addEventListener("click", () => {
+        const text = fillPlaceholders(s.content, chat);
+        const cur = state.composer.value;
+        state.composer.value = cur ? `${cur}${cur.endsWith("\n") ? "" : " "}${text}` : text;
+        saveDraft();
+        list.hidden = true;
+        btn.setAttribute("aria-expanded", "false");
+        state.composer.focus();
+      });
+      return h("li", {}, b);
+    }),
+  );
+  list.querySelector("button")?.focus();
+}
+
+// ------------------------------------------------------------------ wiring
+
+function wire() {
+  for (const tab of $$("[data-filter]")) {
+    tab.addEventListener("click", () => {
+      state.filter = tab.dataset.filter;
+      for (const t of $$("[data-filter]")) t.setAttribute("aria-pressed", String(t === tab));
+      if (state.filter === "closed") loadClosed();
+      scheduleRender();
+    });
+  }
+  $("#chat-search").addEventListener("input", (e) => {
+    state.search = e.target.value;
+    scheduleRender();
+  });
+  $("#queue-filter").addEventListener("change", (e) => {
+    state.queueFilter = e.target.value;
+    scheduleRender();
+  });
+
+  const availability = $("#availability");
+  let lastStatus = availability.value;
+  availability.addEventListener("change", async () => {
+    const status = availability.value;
+    availability.disabled = true;
+    try {
+      await api.put("/me/status", { status });
+      lastStatus = status;
+      $('[data-role="availability-dot"]').className = `dot dot--${status}`;
+      toast({ title: `You are now ${availability.selectedOptions[0].textContent.toLowerCase()}`, kind: "success", timeout: 3000 });
+    } catch (err) {
+      availability.value = lastStatus;
+      toastError(err, "Could not change your status");
+    } finally {
+      availability.disabled = false;
+    }
+  });
+
+  const notifBtn = $('[data-action="enable-notifications"]');
+  if ("Notification" in window && Notification.permission === "default") {
+    notifBtn.hidden = false;
+    notifBtn.addEventListener("click", async () => {
+      try {
+        await Notification.requestPermission();
+      } finally {
+        notifBtn.hidden = true;
+      }
+    });
+  }
+
+  $('[data-action="accept"]').addEventListener("click", accept);
+  $('[data-action="solve"]').addEventListener("click", solve);
+  $('[data-action="move"]').addEventListener("click", openMove);
+  $('[data-action="cancel"]').addEventListener("click", openCancel);
+  $('[data-action="raise"]').addEventListener("click", openRaise);
+  $('[data-action="join"]').addEventListener("click", () => joinOrPart("join"));
+  $('[data-action="part"]').addEventListener("click", () => joinOrPart("part"));
+  $('[data-action="back"]').addEventListener("click", () => {
+    saveDraft();
+    $(".console-layout").dataset.view = "list";
+  });
+  const options = $(".chat-options");
+  $('[data-action="toggle-options"]').addEventListener("click", (e) => {
+    const open = options.dataset.open !== "true";
+    options.dataset.open = String(open);
+    e.currentTarget.setAttribute("aria-expanded", String(open));
+  });
+  $('[data-role="options-menu"]').addEventListener("click", () => {
+    options.dataset.open = "false";
+  });
+  $("#move-dialog form").addEventListener("submit", submitMove);
+  $("#cancel-dialog form").addEventListener("submit", submitCancel);
+  $("#request-dialog form").addEventListener("submit", submitRaise);
+  $("#request-description").addEventListener("input", (e) => {
+    e.target.dataset.edited = "1";
+  });
+  $("#request-dialog").addEventListener("close", () => {
+    delete $("#request-description").dataset.edited;
+  });
+  for (const chip of $$("[data-reason]"))
+    chip.addEventListener("click", () => {
+      $("#cancel-reason").value = chip.dataset.reason;
+      $("#cancel-reason").focus();
+    });
+
+  state.conv = new Conversation($('.chat-window [data-testid="message-list"]'), { me: me.id, staff: true, queueName });
+  state.composer = new Composer($(".chat-window"), {
+    onSend: (text) => {
+      const chat = state.chats.get(state.shownId);
+      if (!chat || chat.status !== "in_progress") return false;
+      if ($('[data-role="note-toggle"]').checked) {
+        api.post(`/chats/${chat.id}/notes`, { text }).catch((err) => {
+          setNotice(`Note not saved: ${err.message}`, "error");
+          if (!state.composer.value) state.composer.value = text;
+        });
+        delete state.drafts[chat.id];
+        save(DRAFTS_KEY, state.drafts);
+        return true;
+      }
+      const clientId = state.rt.sendMessage(chat.id, text);
+      state.conv.addPending({ client_id: clientId, text, at: new Date().toISOString() });
+      if (!state.rt.isOpen) state.conv.setPendingStatus("Waiting for connection…");
+      delete state.drafts[chat.id];
+      save(DRAFTS_KEY, state.drafts);
+      return true;
+    },
+    onTyping: (active) => {
+      if (state.shownId && !$('[data-role="note-toggle"]').checked) state.rt.typing(state.shownId, active);
+    },
+    onInput: () => saveDraft(),
+    uploadPath: () => {
+      const chat = state.chats.get(state.shownId);
+      return chat && chat.status === "in_progress" ? `/chats/${chat.id}/files` : null;
+    },
+  });
+  $('[data-role="note-toggle"]').addEventListener("change", (e) => setNoteMode(e.target.checked));
+  $('[data-action="snippets"]').addEventListener("click", toggleSnippets);
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") {
+      const list = $('[data-role="snippet-list"]');
+      if (!list.hidden) {
+        list.hidden = true;
+        $('[data-action="snippets"]').focus();
+      }
+      options.dataset.open = "false";
+    }
+  });
+
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && state.activeId && state.unread.get(state.activeId)) {
+      state.unread.delete(state.activeId);
+      scheduleRender();
+    }
+  });
+  window.addEventListener("beforeunload", saveDraft);
+  setInterval(() => {
+    scheduleRender();
+    if (state.shownId && state.chats.get(state.shownId)?.status === "waiting") renderWindow(false);
+  }, 15000);
+}
+
+function wireRealtime() {
+  const rt = state.rt;
+  rt.on("chat.offered", (frame) => {
+    const incoming = frame.chat;
+    if (!incoming) return;
+    const known = state.chats.get(incoming.id);
+    const isNew = !known || known.status !== "waiting" || known.queue_id !== incoming.queue_id;
+    upsert({ ...incoming, status: incoming.status || "waiting" });
+    if (isNew) notifyNewChat(state.chats.get(incoming.id));
+    if (incoming.id === state.shownId) renderWindow(false);
+    scheduleRender();
+  });
+  rt.on("chat.taken", (frame) => {
+    const chat = state.chats.get(frame.chat_id);
+    dropOfferToast(frame.chat_id);
+    if (!chat) return;
+    const wasWaiting = chat.status === "waiting";
+    chat.status = "in_progress";
+    chat.agent = frame.agent || chat.agent;
+    chat.accepted_at = chat.accepted_at || new Date().toISOString();
+    syncSubscription(chat);
+    if (chat.id === state.shownId) {
+      if (wasWaiting && frame.agent?.id !== me.id) setNotice(`${frame.agent?.name || "A colleague"} accepted this chat.`, "warning");
+      renderWindow(false);
+    }
+    scheduleRender();
+  });
+  rt.on("chat.withdrawn", async (frame) => {
+    dropOfferToast(frame.chat_id);
+    const chat = state.chats.get(frame.chat_id);
+    if (!chat) return;
+    try {
+      upsert(await api.get(`/chats/${frame.chat_id}`));
+    } catch {
+      if (!state.openIds.includes(frame.chat_id)) state.chats.delete(frame.chat_id);
+      else chat.status = chat.status === "waiting" ? "cancelled" : chat.status;
+    }
+    if (frame.chat_id === state.shownId) renderWindow(false);
+    scheduleRender();
+  });
+  rt.on("typing", (frame) => {
+    if (frame.chat_id !== state.shownId) return;
+    const who = frame.user || frame.actor || frame.customer || {};
+    if (who.id === me.id) return;
+    const el = $('.chat-window [data-testid="typing-indicator"]');
+    clearTimeout(state.typingTimer);
+    if (frame.active) {
+      $('[data-role="typing-text"]', el).textContent = `${who.name || "The customer"} is typing…`;
+      el.hidden = false;
+      state.typingTimer = setTimeout(() => {
+        el.hidden = true;
+      }, 8000);
+    } else {
+      el.hidden = true;
+    }
+  });
+  rt.on("send-error", (frame) => {
+    if (frame.chat_id === state.shownId) state.conv.failPending(frame.client_id, frame.error?.message || "not delivered");
+    else toast({ title: "A message was not sent", text: frame.error?.message || "", kind: "error" });
+  });
+  rt.on("error", (frame) => {
+    if (frame.chat_id && frame.chat_id === state.shownId && frame.error?.message) setNotice(frame.error.message, "error");
+  });
+  rt.on("state", (s) => {
+    const dot = $('[data-role="conn-dot"]');
+    const label = $('[data-role="conn-label"]');
+    const map = { open: ["open", "Live"], connecting: ["connecting", "Connecting…"], closed: ["closed", "Reconnecting…"] };
+    const [cls, text] = map[s] || map.connecting;
+    dot.className = `dot dot--${cls}`;
+    label.textContent = text;
+    $('[data-role="conn"]').title = s === "open" ? "Connected: updates arrive live" : "Not connected: retrying";
+    if (state.conv) state.conv.setPendingStatus(s === "open" ? "Sending…" : "Waiting for connection…");
+  });
+  rt.on("open", ({ reconnect }) => {
+    if (reconnect) loadChats().catch(() => {});
+  });
+}
+
+async function loadOverview() {
+  if (!SEES_ALL) return;
+  const box = $('[data-role="overview"]');
+  try {
+    const data = await api.get("/supervisor/overview");
+    const queues = data.queues || [];
+    box.hidden = queues.length === 0;
+    box.replaceChildren(
+      ...queues.map((q) =>
+        h(
+          "span",
+          { class: "overview__queue", title: `${q.in_progress} in progress · longest wait ${formatDuration(q.longest_wait_s || 0)} · ${q.agents_available} agents free` },
+          h("strong", {}, q.name),
+          `${q.waiting} waiting · ${q.agents_available} free`,
+        ),
+      ),
+    );
+  } catch {
+    box.hidden = true;
+  }
+}
+
+async function main() {
+  wireLogout(() => state.rt.stop());
+  wire();
+  wireRealtime();
+  try {
+    await loadQueues();
+    await loadChats();
+  } catch (err) {
+    toastError(err, "Could not load your chats");
+  }
+  state.rt.start();
+  // Restore the tabs of the previous page load (drafts come back with them).
+  state.openIds = state.openIds.filter((id) => state.chats.has(id));
+  save(OPEN_KEY, state.openIds);
+  for (const id of state.openIds) syncSubscription(state.chats.get(id));
+  if (state.openIds.length) {
+    await openChat(state.openIds[state.openIds.length - 1]);
+    if (window.matchMedia("(max-width: 760px)").matches) $(".console-layout").dataset.view = "list";
+  }
+  scheduleRender();
+  loadOverview();
+  setInterval(loadOverview, 15000);
+  setInterval(() => loadChats().catch(() => {}), 60000);
+}
+
+main();

@@ -1,0 +1,159 @@
+"""Fixtures: a fresh, migrated database per test (SQLite, or PostgreSQL when
+HELPLINE_TEST_BACKEND=postgres), the app with its lifespan, an HTTP client, a live uvicorn
+server for WebSocket tests, and factories."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+import uvicorn
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from helpline.app import create_app
+from helpline.config import Settings
+from helpline.migrate import upgrade
+from tests.fixtures.servers import (  # noqa: F401 - fixtures
+    PostgresServer,
+    create_database,
+    postgres_dsn,
+    postgres_server,
+    redis_server,
+    redis_url,
+)
+
+BACKEND = os.environ.get("HELPLINE_TEST_BACKEND", "sqlite")
+_counter = itertools.count()
+
+
+def pytest_report_header() -> str:
+    return f"helpline database backend: {BACKEND}"
+
+
+@pytest.fixture(scope="session")
+def fresh_database(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Callable[[Path], str]:
+    """Returns a function that gives each test its own migrated database URL.
+
+    Migrations run once into a template (so they are tested on every backend); each test gets a
+    copy of it, which is far cheaper than migrating again."""
+    if BACKEND == "postgres":
+        dsn: str = request.getfixturevalue("postgres_dsn")
+        template_dsn = create_database(dsn, "helpline_template")
+        upgrade(template_dsn.replace("postgresql://", "postgresql+asyncpg://", 1))
+
+        def make_pg(_: Path) -> str:
+            name = f"t{os.getpid()}_{next(_counter)}"
+            return create_database(dsn, name, template="helpline_template")
+
+        return make_pg
+
+    template = tmp_path_factory.mktemp("template") / "helpline.db"
+    upgrade(f"sqlite+aiosqlite:///{template}")
+
+    def make_sqlite(data_dir: Path) -> str:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        target = data_dir / "helpline.db"
+        shutil.copyfile(template, target)
+        return f"sqlite+aiosqlite:///{target}"
+
+    return make_sqlite
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "var"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Tests override settings by redefining this fixture or updating the dict."""
+    return {}
+
+
+@pytest.fixture
+def settings(data_dir: Path, fresh_database: Callable[[Path], str], settings_overrides: dict[str, Any]) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": fresh_database(data_dir),
+        "secret_key": "test-secret-key-0123456789",
+        "rate_limits": "off",
+        "password_fast_hash": True,
+        "log_json": False,
+        "public_url": "http://testserver",
+    }
+    values.update(settings_overrides)
+    return Settings(**values)
+
+
+@pytest_asyncio.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest_asyncio.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+class LiveServer:
+    def __init__(self, app: FastAPI, port: int) -> None:
+        self.app = app
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}/api/v1/ws"
+
+
+@pytest_asyncio.fixture
+async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
+    """A real uvicorn on a free loopback port, in this test's event loop."""
+    from helpline.cli import serve_config
+    from tests.fixtures.servers import free_port
+
+    port = free_port()
+    settings = settings.model_copy(update={"port": port, "public_url": f"http://127.0.0.1:{port}"})
+    application = create_app(settings)
+    options = serve_config(settings)
+    options.update(host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(uvicorn.Config(application, **options))  # type: ignore[arg-type]
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    assert server.started, "server did not start"
+    try:
+        yield LiveServer(application, port)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=10)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _reset_clock() -> Iterator[None]:
+    from helpline.kit import clock
+
+    original = clock.clock
+    yield
+    clock.set_clock(original)

@@ -1,0 +1,242 @@
+"""Helpers for the browser journeys: the server process, watched pages, page actions."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+from playwright.sync_api import (  # noqa: E402
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+PASSWORD = "helpline-demo"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+expect.set_options(timeout=10_000)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class HelplineServer:
+    """`helpline serve` as a subprocess; restartable on the same port and data dir."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir = data_dir
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir / "server.log"
+        self.env = {
+            **os.environ,
+            "HELPLINE_DATA_DIR": str(data_dir),
+            "HELPLINE_HOST": "127.0.0.1",
+            "HELPLINE_PORT": str(port),
+            "HELPLINE_PUBLIC_URL": self.url,
+            "HELPLINE_RATE_LIMITS": "off",
+            "HELPLINE_PASSWORD_FAST_HASH": "true",
+            "HELPLINE_LOG_JSON": "false",
+        }
+        for key in ("HELPLINE_DATABASE_URL", "HELPLINE_REDIS_URL"):
+            self.env.pop(key, None)
+
+    def cli(self, *args: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "helpline", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"helpline {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
+        return out.stdout
+
+    def setup(self) -> None:
+        self.cli("migrate")
+        self.cli("demo")
+
+    def start(self, timeout: float = 30) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "helpline", "serve"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as res:  # noqa: S310
+                    if res.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not start in {timeout}s:\n{self.log()}")
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.proc = None
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-6000:]
+        except OSError:
+            return ""
+
+
+@dataclass
+class Watched:
+    """A page plus the console errors and page errors it produced."""
+
+    page: Page
+    name: str
+    errors: list[str] = field(default_factory=list)
+    allowed: list[re.Pattern[str]] = field(default_factory=list)
+
+    def allow(self, pattern: str) -> None:
+        self.allowed.append(re.compile(pattern))
+
+    def unexpected(self) -> list[str]:
+        return [e for e in self.errors if not any(p.search(e) for p in self.allowed)]
+
+
+class Browsers:
+    """Opens one context per person; checks their consoles at the end of the test."""
+
+    def __init__(self, browser: Browser, server: HelplineServer, test_name: str) -> None:
+        self.browser = browser
+        self.server = server
+        self.test_name = test_name
+        self.contexts: list[BrowserContext] = []
+        self.watched: list[Watched] = []
+
+    def open_page(self, name: str, *, viewport: dict[str, int] | None = None, **ctx_args: Any) -> Watched:
+        context = self.browser.new_context(
+            base_url=self.server.url,
+            viewport=viewport or {"width": 1280, "height": 800},
+            accept_downloads=True,
+            **ctx_args,
+        )
+        context.set_default_timeout(15_000)
+        self.contexts.append(context)
+        page = context.new_page()
+        watched = Watched(page, name)
+
+        def on_console(msg: ConsoleMessage) -> None:
+            if msg.type == "error":
+                watched.errors.append(f"console: {msg.text} @ {msg.location.get('url', '')}")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda exc: watched.errors.append(f"pageerror: {exc}"))
+        self.watched.append(watched)
+        return watched
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+    def check_consoles(self) -> None:
+        problems = [f"[{w.name}] {e}" for w in self.watched for e in w.unexpected()]
+        assert not problems, "browser console errors:\n" + "\n".join(problems)
+
+
+# ---------------------------------------------------------------- page actions
+
+
+def sign_in(page: Page, path: str, email: str, password: str = PASSWORD) -> None:
+    page.goto(path)
+    page.get_by_test_id("login-email").fill(email)
+    page.get_by_test_id("login-password").fill(password)
+    page.get_by_test_id("login-submit").click()
+
+
+def agent_sign_in(w: Watched, email: str) -> Page:
+    page = w.page
+    sign_in(page, "/console", email)
+    expect(page.get_by_test_id("availability")).to_be_visible()
+    expect(page.locator('[data-role="conn-label"]')).to_have_text("Live")
+    return page
+
+
+def guest_sign_in(w: Watched, name: str, email: str) -> Page:
+    page = w.page
+    page.goto("/")
+    page.get_by_test_id("guest-name").fill(name)
+    page.get_by_test_id("guest-email").fill(email)
+    page.get_by_test_id("guest-submit").click()
+    expect(page.get_by_test_id("start-chat")).to_be_visible()
+    return page
+
+
+def start_chat(page: Page, queue: str, message: str) -> str:
+    page.get_by_test_id("start-queue").select_option(label=queue)
+    page.get_by_test_id("start-message").fill(message)
+    page.get_by_test_id("start-chat").click()
+    expect(page.get_by_test_id("chat-status")).to_have_text("Waiting")
+    expect(page.get_by_test_id("queue-position")).to_contain_text("You are number")
+    chat_id = page.evaluate("sessionStorage.getItem('helpline.portal.chat')")
+    assert chat_id
+    return str(chat_id)
+
+
+def send(page: Page, text: str) -> None:
+    box = page.get_by_test_id("message-input")
+    box.fill(text)
+    box.press("Enter")
+
+
+def message(page: Page, text: str) -> Any:
+    return page.get_by_test_id("message").filter(has_text=text)
+
+
+def chat_row(page: Page, chat_id: str) -> Any:
+    return page.locator(f'[data-testid="chat-row"][data-chat-id="{chat_id}"]')
