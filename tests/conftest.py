@@ -40,7 +40,9 @@ def pytest_report_header() -> str:
 
 
 @pytest.fixture(scope="session")
-def fresh_database(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Callable[[Path], str]:
+def fresh_database(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Callable[[Path], str]:
     """Returns a function that gives each test its own migrated database URL.
 
     Migrations run once into a template (so they are tested on every backend); each test gets a
@@ -82,7 +84,9 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings(data_dir: Path, fresh_database: Callable[[Path], str], settings_overrides: dict[str, Any]) -> Settings:
+def settings(
+    data_dir: Path, fresh_database: Callable[[Path], str], settings_overrides: dict[str, Any]
+) -> Settings:
     values: dict[str, Any] = {
         "data_dir": data_dir,
         "database_url": fresh_database(data_dir),

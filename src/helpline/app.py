@@ -41,10 +41,15 @@ log = logging.getLogger("helpline")
 
 class HelplineCSRF(CSRFMiddleware):  # type: ignore[misc]
     """Double-submit cookie check for cookie-authenticated unsafe requests, in our error format.
-    WebSocket handshakes are left to the gateway's Origin check."""
+    A request that sends `Authorization` is authenticated by it (a page cannot forge that
+    header cross-site), so it needs no token. WebSocket handshakes are left to the gateway's
+    Origin check."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if any(name == b"authorization" for name, _ in scope["headers"]):
             await self.app(scope, receive, send)
             return
         await super().__call__(scope, receive, send)

@@ -31,7 +31,8 @@ async def world(live_server: LiveServer) -> dict[str, Any]:
     q1 = await make_queue(app, "Support")
     q2 = await make_queue(app, "Billing")
     return {
-        "q1": q1, "q2": q2,
+        "q1": q1,
+        "q2": q2,
         "customer": await make_user(app, "customer", name="Carla"),
         "agent": await make_user(app, "agent", name="Ana", queues=[q1]),
         "agent2": await make_user(app, "agent", name="Ben", queues=[q1]),
@@ -40,14 +41,25 @@ async def world(live_server: LiveServer) -> dict[str, Any]:
     }
 
 
-async def _start(http: httpx.AsyncClient, customer: Person, queue: str, text: str = "Help me") -> dict[str, Any]:
-    r = await http.post("/api/v1/chats", json={"queue_id": queue, "message": text}, headers=customer.headers)
+async def _start(
+    http: httpx.AsyncClient, customer: Person, queue: str, text: str = "Help me"
+) -> dict[str, Any]:
+    r = await http.post(
+        "/api/v1/chats", json={"queue_id": queue, "message": text}, headers=customer.headers
+    )
     assert r.status_code == 201, r.text
     return dict(r.json())
 
 
-async def test_whole_session_over_websocket(live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]) -> None:
-    customer, agent, agent2, billing = world["customer"], world["agent"], world["agent2"], world["billing"]
+async def test_whole_session_over_websocket(
+    live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    customer, agent, agent2, billing = (
+        world["customer"],
+        world["agent"],
+        world["agent2"],
+        world["billing"],
+    )
     a = await WSClient.open(live_server.ws_url, agent.token)
     a2 = await WSClient.open(live_server.ws_url, agent2.token)
     b = await WSClient.open(live_server.ws_url, billing.token)
@@ -74,12 +86,16 @@ async def test_whole_session_over_websocket(live_server: LiveServer, http: httpx
     await a.subscribe(cid)
 
     # messages both ways, with acks carrying the seq
-    ack = await c.request({"type": "message", "chat_id": cid, "text": "Hi!", "client_id": "c1"},
-                          lambda f: f["type"] == "ack")
+    ack = await c.request(
+        {"type": "message", "chat_id": cid, "text": "Hi!", "client_id": "c1"},
+        lambda f: f["type"] == "ack",
+    )
     assert ack["client_id"] == "c1" and ack["seq"] == 5
     await a.wait_for(lambda f: f["type"] == "event" and f["event"]["seq"] == 5)
-    ack = await a.request({"type": "message", "chat_id": cid, "text": "Hello Carla", "client_id": "a1"},
-                          lambda f: f["type"] == "ack")
+    ack = await a.request(
+        {"type": "message", "chat_id": cid, "text": "Hello Carla", "client_id": "a1"},
+        lambda f: f["type"] == "ack",
+    )
     seen = await c.wait_for(lambda f: f["type"] == "event" and f["event"]["seq"] == ack["seq"])
     assert seen["event"]["data"]["text"] == "Hello Carla"
 
@@ -89,15 +105,21 @@ async def test_whole_session_over_websocket(live_server: LiveServer, http: httpx
     assert typing["user"]["name"] == "Carla" and typing["active"] is True
 
     # a file shared over HTTP arrives as an event
-    r = await http.post(f"/api/v1/chats/{cid}/files", files={"file": ("notes.txt", b"hello file", "text/plain")},
-                        headers=agent.headers)
+    r = await http.post(
+        f"/api/v1/chats/{cid}/files",
+        files={"file": ("notes.txt", b"hello file", "text/plain")},
+        headers=agent.headers,
+    )
     assert r.status_code == 201, r.text
     shared = await c.event(cid, "file.shared")
     assert shared["data"]["attachment"]["filename"] == "notes.txt"
 
     # move to Billing: the Billing agent is offered it, the old agent hears the move and is unsubscribed
-    r = await http.post(f"/api/v1/chats/{cid}/move", json={"queue_id": world["q2"], "note": "for billing"},
-                        headers=agent.headers)
+    r = await http.post(
+        f"/api/v1/chats/{cid}/move",
+        json={"queue_id": world["q2"], "note": "for billing"},
+        headers=agent.headers,
+    )
     assert r.status_code == 200
     offered = await b.wait_for(lambda f: f["type"] == "chat.offered" and f["chat"]["id"] == cid)
     assert offered["chat"]["status"] == "waiting"
@@ -120,7 +142,9 @@ async def test_whole_session_over_websocket(live_server: LiveServer, http: httpx
         await client.close()
 
 
-async def test_agent_gets_offers_for_chats_already_waiting(live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]) -> None:
+async def test_agent_gets_offers_for_chats_already_waiting(
+    live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
     chat = await _start(http, world["customer"], world["q1"])
     a = await WSClient.open(live_server.ws_url, world["agent"].token)
     offer = await a.wait_for(lambda f: f["type"] == "chat.offered")
@@ -132,7 +156,9 @@ async def test_agent_gets_offers_for_chats_already_waiting(live_server: LiveServ
     await b.close()
 
 
-async def test_reconnect_resumes_exactly_from_after(live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]) -> None:
+async def test_reconnect_resumes_exactly_from_after(
+    live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
     customer, agent = world["customer"], world["agent"]
     chat = await _start(http, customer, world["q1"])
     cid = chat["id"]
@@ -142,21 +168,31 @@ async def test_reconnect_resumes_exactly_from_after(live_server: LiveServer, htt
     last = max(e["seq"] for e in c.events(cid))
     await c.close()
     for i in range(3):  # while the customer is away
-        await http.post(f"/api/v1/chats/{cid}/messages", json={"text": f"m{i}", "client_id": f"a{i}"}, headers=agent.headers)
+        await http.post(
+            f"/api/v1/chats/{cid}/messages",
+            json={"text": f"m{i}", "client_id": f"a{i}"},
+            headers=agent.headers,
+        )
     c2 = await WSClient.open(live_server.ws_url, customer.token)
     sub = await c2.subscribe(cid, after=last)
     assert sub["last_seq"] == last + 3
     assert [e["seq"] for e in c2.events(cid)] == [last + 1, last + 2, last + 3]
     assert [e["data"]["text"] for e in c2.events(cid)] == ["m0", "m1", "m2"]
     # and live ones follow, without duplicates
-    await http.post(f"/api/v1/chats/{cid}/messages", json={"text": "live", "client_id": "a9"}, headers=agent.headers)
+    await http.post(
+        f"/api/v1/chats/{cid}/messages",
+        json={"text": "live", "client_id": "a9"},
+        headers=agent.headers,
+    )
     await c2.wait_for(lambda f: f["type"] == "event" and f["event"]["data"].get("text") == "live")
     seqs = [e["seq"] for e in c2.events(cid)]
     assert seqs == list(range(last + 1, last + 5))
     await c2.close()
 
 
-async def test_resent_message_is_acked_with_the_first_seq(live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]) -> None:
+async def test_resent_message_is_acked_with_the_first_seq(
+    live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
     chat = await _start(http, world["customer"], world["q1"])
     c = await WSClient.open(live_server.ws_url, world["customer"].token)
     await c.subscribe(chat["id"])
@@ -169,7 +205,9 @@ async def test_resent_message_is_acked_with_the_first_seq(live_server: LiveServe
     await c.close()
 
 
-async def test_internal_notes_do_not_reach_customer_sockets(live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]) -> None:
+async def test_internal_notes_do_not_reach_customer_sockets(
+    live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
     customer, agent = world["customer"], world["agent"]
     chat = await _start(http, customer, world["q1"])
     cid = chat["id"]
@@ -178,20 +216,35 @@ async def test_internal_notes_do_not_reach_customer_sockets(live_server: LiveSer
     a = await WSClient.open(live_server.ws_url, agent.token)
     await c.subscribe(cid)
     await a.subscribe(cid)
-    await http.post(f"/api/v1/chats/{cid}/notes", json={"text": "internal only"}, headers=agent.headers)
-    await http.post(f"/api/v1/chats/{cid}/messages", json={"text": "after note", "client_id": "n1"}, headers=agent.headers)
+    await http.post(
+        f"/api/v1/chats/{cid}/notes", json={"text": "internal only"}, headers=agent.headers
+    )
+    await http.post(
+        f"/api/v1/chats/{cid}/messages",
+        json={"text": "after note", "client_id": "n1"},
+        headers=agent.headers,
+    )
     await a.event(cid, "note.added")
-    await c.wait_for(lambda f: f["type"] == "event" and f["event"]["data"].get("text") == "after note")
+    await c.wait_for(
+        lambda f: f["type"] == "event" and f["event"]["data"].get("text") == "after note"
+    )
     assert "internal only" not in json.dumps(c.frames)
     await c.close()
     await a.close()
 
 
-async def test_bad_frames_get_errors_and_the_connection_stays(live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]) -> None:
+async def test_bad_frames_get_errors_and_the_connection_stays(
+    live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
     chat = await _start(http, world["customer"], world["q1"])
     c = await WSClient.open(live_server.ws_url, world["customer"].token)
-    for raw in ["not json", json.dumps({"type": "explode"}), json.dumps({"no": "type"}),
-                json.dumps({"type": "subscribe", "chat_id": 5}), json.dumps([1, 2])]:
+    for raw in [
+        "not json",
+        json.dumps({"type": "explode"}),
+        json.dumps({"no": "type"}),
+        json.dumps({"type": "subscribe", "chat_id": 5}),
+        json.dumps([1, 2]),
+    ]:
         n = len(c.frames)
         await c.conn.send(raw)
         err = await c.wait_for(lambda f: f["type"] == "error", start=n)
@@ -203,8 +256,10 @@ async def test_bad_frames_get_errors_and_the_connection_stays(live_server: LiveS
     s = await WSClient.open(live_server.ws_url, world["stranger"].token)
     err = await s.subscribe(chat["id"])
     assert err["type"] == "error" and err["error"]["code"] == "not_found"
-    err = await s.request({"type": "message", "chat_id": chat["id"], "text": "hi", "client_id": "x1"},
-                          lambda f: f["type"] == "error")
+    err = await s.request(
+        {"type": "message", "chat_id": chat["id"], "text": "hi", "client_id": "x1"},
+        lambda f: f["type"] == "error",
+    )
     assert err["error"]["code"] == "not_found" and err["client_id"] == "x1"
     assert not [f for f in s.frames if f["type"] == "event"]
     await c.request({"type": "ping"}, lambda f: f["type"] == "pong")
@@ -212,7 +267,9 @@ async def test_bad_frames_get_errors_and_the_connection_stays(live_server: LiveS
     await s.close()
 
 
-async def test_oversized_frame_closes_only_that_connection(live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]) -> None:
+async def test_oversized_frame_closes_only_that_connection(
+    live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
     c = await WSClient.open(live_server.ws_url, world["customer"].token)
     other = await WSClient.open(live_server.ws_url, world["agent"].token)
     await c.conn.send(json.dumps({"type": "ping", "pad": "x" * 70_000}))
@@ -226,20 +283,33 @@ async def test_handshake_without_valid_credentials_is_refused(live_server: LiveS
     with pytest.raises(InvalidStatus):
         await connect(live_server.ws_url, open_timeout=5)
     with pytest.raises(InvalidStatus):
-        await connect(live_server.ws_url, additional_headers={"Authorization": "Bearer nope"}, open_timeout=5)
+        await connect(
+            live_server.ws_url, additional_headers={"Authorization": "Bearer nope"}, open_timeout=5
+        )
 
 
-async def test_cookie_handshake_needs_our_origin(live_server: LiveServer, world: dict[str, Any]) -> None:
+async def test_cookie_handshake_needs_our_origin(
+    live_server: LiveServer, world: dict[str, Any]
+) -> None:
     cookie = {"Cookie": f"helpline_session={world['customer'].token}"}
     with pytest.raises(InvalidStatus):
-        await connect(live_server.ws_url, additional_headers=cookie, origin="http://evil.example", open_timeout=5)  # type: ignore[arg-type]
-    ok = await connect(live_server.ws_url, additional_headers=cookie, origin=live_server.url, open_timeout=5)  # type: ignore[arg-type]
+        await connect(
+            live_server.ws_url,
+            additional_headers=cookie,
+            origin="http://evil.example",
+            open_timeout=5,
+        )  # type: ignore[arg-type]
+    ok = await connect(
+        live_server.ws_url, additional_headers=cookie, origin=live_server.url, open_timeout=5
+    )  # type: ignore[arg-type]
     await ok.send(json.dumps({"type": "ping"}))
     assert json.loads(await asyncio.wait_for(ok.recv(), 5)) == {"type": "pong"}
     await ok.close()
 
 
-async def test_logout_and_deactivation_close_connections(live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]) -> None:
+async def test_logout_and_deactivation_close_connections(
+    live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
     customer = world["customer"]
     c = await WSClient.open(live_server.ws_url, customer.token)
     await c.request({"type": "ping"}, lambda f: f["type"] == "pong")
@@ -252,17 +322,23 @@ async def test_logout_and_deactivation_close_connections(live_server: LiveServer
     admin = await make_user(live_server.app, "admin")
     a = await WSClient.open(live_server.ws_url, world["agent"].token)
     await a.request({"type": "ping"}, lambda f: f["type"] == "pong")
-    r = await http.patch(f"/api/v1/users/{world['agent'].id}", json={"active": False}, headers=admin.headers)
+    r = await http.patch(
+        f"/api/v1/users/{world['agent'].id}", json={"active": False}, headers=admin.headers
+    )
     assert r.status_code == 200
     code, _ = await asyncio.wait_for(a.closed, 5)
     assert code == 4401
 
 
-async def test_twenty_agents_racing_over_websocket_world(live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]) -> None:
+async def test_twenty_agents_racing_over_websocket_world(
+    live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
     agents = [await make_user(live_server.app, "agent", queues=[world["q1"]]) for _ in range(20)]
     watchers = [await WSClient.open(live_server.ws_url, a.token) for a in agents[:3]]
     chat = await _start(http, world["customer"], world["q1"])
-    results = await asyncio.gather(*(http.post(f"/api/v1/chats/{chat['id']}/accept", headers=a.headers) for a in agents))
+    results = await asyncio.gather(
+        *(http.post(f"/api/v1/chats/{chat['id']}/accept", headers=a.headers) for a in agents)
+    )
     assert sorted(r.status_code for r in results) == [200] + [409] * 19
     winner = next(r.json()["agent"]["id"] for r in results if r.status_code == 200)
     for w in watchers:

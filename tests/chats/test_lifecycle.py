@@ -17,7 +17,9 @@ ALL = list(S)
         (Action.expire, {S.waiting, S.in_progress}, S.expired),
     ],
 )
-def test_status_changing_actions_follow_the_contract(action: Action, allowed: set[S], to: S) -> None:
+def test_status_changing_actions_follow_the_contract(
+    action: Action, allowed: set[S], to: S
+) -> None:
     for status in ALL:
         if status in allowed:
             assert target(action, status) is to
@@ -27,7 +29,11 @@ def test_status_changing_actions_follow_the_contract(action: Action, allowed: se
 
 
 def test_raise_request_keeps_the_status_and_needs_an_accepted_chat() -> None:
-    assert {s for s in ALL if can(Action.raise_request, s)} == {S.in_progress, S.solved, S.cancelled}
+    assert {s for s in ALL if can(Action.raise_request, s)} == {
+        S.in_progress,
+        S.solved,
+        S.cancelled,
+    }
     assert target(Action.raise_request, S.solved) is S.solved
 
 

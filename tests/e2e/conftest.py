@@ -1,57 +1,79 @@
 """Browser journeys: a real `helpline serve` on a free loopback port, Debian's Chromium driven
 by Playwright, one browser context per person (customer, agents).
 
-Every page opened through `open_page` fails the test on a browser console error or an uncaught
-page error, unless the test allows that exact message (e.g. the connection errors logged while
-the server is deliberately down). Screenshots go to test-output/screenshots/.
+Every page opened through `people.open_page` fails the test on a browser console error or an
+uncaught page error, unless the test allows that exact message (e.g. the connection errors
+logged while the server is deliberately down). Screenshots go to test-output/screenshots/.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import (  # noqa: E402
-    Browser,
-    BrowserContext,
-    ConsoleMessage,
-    Page,
-    Playwright,
-    expect,
-    sync_playwright,
+pytest.importorskip("playwright.sync_api")
+
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+from tests.e2e.support import (
+    CHROMIUM_ARGS,
+    SCREENSHOTS,
+    Browsers,
+    HelplineServer,
+    free_port,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "test-output" / "screenshots"
-PASSWORD = "helpline-demo"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-
-expect.set_options(timeout=10_000)
-
 
 @pytest.fixture
+def server(tmp_path: Path) -> Iterator[HelplineServer]:
+    srv = HelplineServer(tmp_path / "data", free_port())
+    srv.data_dir.mkdir()
+    srv.setup()
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
 @pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as pw:
+        yield pw
+
+
 @pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    browser = playwright.chromium.launch(
+        executable_path=executable, headless=True, args=CHROMIUM_ARGS
+    )
+    yield browser
+    browser.close()
+
+
 @pytest.fixture
+def people(
+    browser: Browser, server: HelplineServer, request: pytest.FixtureRequest
+) -> Iterator[Browsers]:
+    b = Browsers(browser, server, request.node.name)
+    try:
+        yield b
+        b.check_consoles()
+    finally:
+        b.close()
+
+
 @pytest.fixture
+def shot() -> Callable[[Page, str], None]:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page: Page, name: str) -> None:
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+    return take

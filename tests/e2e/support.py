@@ -4,28 +4,21 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import (  # noqa: E402
+from playwright.sync_api import (
     Browser,
     BrowserContext,
     ConsoleMessage,
     Page,
-    Playwright,
     expect,
-    sync_playwright,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,7 +96,7 @@ class HelplineServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as res:  # noqa: S310
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as res:
                     if res.status == 200:
                         return
             except OSError:
@@ -159,7 +152,9 @@ class Browsers:
         self.contexts: list[BrowserContext] = []
         self.watched: list[Watched] = []
 
-    def open_page(self, name: str, *, viewport: dict[str, int] | None = None, **ctx_args: Any) -> Watched:
+    def open_page(
+        self, name: str, *, viewport: dict[str, int] | None = None, **ctx_args: Any
+    ) -> Watched:
         context = self.browser.new_context(
             base_url=self.server.url,
             viewport=viewport or {"width": 1280, "height": 800},

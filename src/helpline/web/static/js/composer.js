@@ -123,7 +123,8 @@ export class Composer {
     this.dialog.dataset.owner = this.id;
     this.dialog.returnValue = "";
     $('[data-role="upload-file-name"]', this.dialog).textContent = file.name;
-    $('[data-role="upload-file-size"]', this.dialog).textContent = formatSize(file.size);
+    $('[data-role="upload-file-size"]', this.dialog).textContent =
+      file.size >= 1024 ? `${formatSize(file.size)} (${file.size.toLocaleString()} bytes)` : formatSize(file.size);
     openDialog(this.dialog);
     $('[data-testid="confirm-upload"]', this.dialog).focus();
   }

@@ -91,6 +91,7 @@ function upsert(chat) {
   if (!chat || !chat.id) return null;
   const prev = state.chats.get(chat.id);
   const merged = prev ? Object.assign(prev, chat) : { ...chat };
+  merged.gone = false;
   state.chats.set(chat.id, merged);
   syncSubscription(merged);
   return merged;
@@ -103,7 +104,9 @@ function chatEvents(id) {
 
 /** Subscribe to chats that are open in a tab or handled by me; drop the others. */
 function syncSubscription(chat) {
-  const want = state.openIds.includes(chat.id) || (isMine(chat) && isOpenStatus(chat.status)) || state.joined.has(chat.id);
+  const want =
+    !chat.gone &&
+    ( state.openIds.includes(chat.id) || (isMine(chat) && isOpenStatus(chat.status)) || state.joined.has(chat.id));
   if (want && !state.rt.isSubscribed(chat.id)) {
     state.rt.subscribe(chat.id, (ev, info) => onChatEvent(ev, info));
   } else if (!want && state.rt.isSubscribed(chat.id)) {
@@ -205,28 +208,49 @@ async function loadChats() {
   ]);
   const fresh = new Map();
   for (const c of [...(recent.items || []), ...waiting, ...active]) fresh.set(c.id, c);
-  // Open chats we knew but the server no longer lists for us (taken elsewhere, moved away).
+  // Open chats we knew but the server no longer lists as open (closed, or moved away).
   for (const [id, chat] of state.chats) {
-    if (fresh.has(id)) continue;
-    if (!isOpenStatus(chat.status)) continue;
-    if (state.openIds.includes(id)) {
-      try {
-        fresh.set(id, await api.get(`/chats/${id}`));
-      } catch {
-        chat.status = chat.status === "waiting" ? "cancelled" : chat.status;
-      }
-    } else {
-      state.chats.delete(id);
-    }
+    if (fresh.has(id) || !isOpenStatus(chat.status)) continue;
+    const found = await lookup(chat);
+    if (found) fresh.set(id, found);
+    else markGone(id);
   }
   for (const c of fresh.values()) upsert(c);
   scheduleRender();
 }
 
+/**
+ * The chat as the server shows it to me now, or null if I may no longer see it. Asks the list
+ * endpoint (by reference) rather than GET /chats/{id}, whose 404 would be a console error.
+ */
+async function lookup(chat) {
+  try {
+    const res = await api.get(`/chats?q=${encodeURIComponent(chat.reference || chat.id)}`);
+    return (res.items || []).find((c) => c.id === chat.id) || null;
+  } catch {
+    return null;
+  }
+}
+
+/** The chat left my reach (moved to a queue I'm not in): keep it only if open in a tab. */
+function markGone(id) {
+  const chat = state.chats.get(id);
+  if (!chat) return;
+  dropOfferToast(id);
+  if (!state.openIds.includes(id)) {
+    state.chats.delete(id);
+    if (state.rt.isSubscribed(id)) state.rt.unsubscribe(id);
+  } else {
+    chat.gone = true;
+  }
+  if (id === state.shownId) renderWindow(false);
+  scheduleRender();
+}
+
 async function loadClosed() {
   try {
-    const pages = await Promise.all(["solved", "cancelled", "expired"].map((s) => api.get(`/chats?status=${s}`)));
-    for (const p of pages) for (const c of p.items || []) upsert(c);
+    const page = await api.get("/chats?status=solved,cancelled,expired&limit=200");
+    for (const c of page.items || []) upsert(c);
     scheduleRender();
   } catch (err) {
     toastError(err, "Could not load closed chats");
@@ -529,9 +553,10 @@ function renderWindow(full) {
   refEl.textContent = ref || "";
   $('[data-role="chat-agent"]').textContent = chat.agent ? `· ${isMine(chat) ? "you" : chat.agent.name}` : "";
 
-  const open = isOpenStatus(chat.status);
-  const manage = canManage(chat);
-  const waiting = chat.status === "waiting";
+  const gone = Boolean(chat.gone);
+  const open = isOpenStatus(chat.status) && !gone;
+  const manage = canManage(chat) && !gone;
+  const waiting = chat.status === "waiting" && !gone;
   $('[data-testid="mark-solved"]').disabled = !(chat.status === "in_progress" && manage);
   $('[data-testid="move-queue"]').disabled = !((chat.status === "in_progress" && manage) || waiting);
   $('[data-testid="cancel-chat"]').disabled = !((chat.status === "in_progress" && manage) || waiting);
@@ -542,10 +567,10 @@ function renderWindow(full) {
     const waited = formatDuration(since(chat.waiting_since || chat.created_at));
     $('[data-role="accept-text"]').textContent = `${customerName(chat)} has been waiting ${waited} in ${queueName(chat.queue_id) || "the queue"}.`;
   }
-  const canTalk = chat.status === "in_progress" && (isMine(chat) || state.joined.has(chat.id));
+  const canTalk = open && chat.status === "in_progress" && (isMine(chat) || state.joined.has(chat.id));
   $('[data-role="composer-wrap"]').hidden = !canTalk;
   state.composer.setEnabled(canTalk);
-  const observe = chat.status === "in_progress" && !isMine(chat);
+  const observe = open && chat.status === "in_progress" && !isMine(chat);
   $('[data-role="observe-bar"]').hidden = !observe;
   if (observe) {
     const joined = state.joined.has(chat.id);
@@ -557,7 +582,11 @@ function renderWindow(full) {
   }
   const closedBar = $('[data-role="closed-bar"]');
   closedBar.hidden = open;
-  if (!open) {
+  $('[data-role="transcript-link"]').hidden = gone;
+  if (gone) {
+    const q = queueName(chat.queue_id);
+    $('[data-role="closed-text"]').textContent = `This chat moved${q ? ` to ${q}` : ""}, a queue you're not in; its agents take it from here.`;
+  } else if (!open) {
     const when = chat.closed_at ? ` on ${formatDateTime(chat.closed_at)}` : "";
     $('[data-role="closed-text"]').textContent = `This chat is ${CHAT_STATUS[chat.status].toLowerCase()}${when}.`;
     const link = $('[data-role="transcript-link"]');
@@ -987,16 +1016,15 @@ function wireRealtime() {
   rt.on("chat.withdrawn", async (frame) => {
     dropOfferToast(frame.chat_id);
     const chat = state.chats.get(frame.chat_id);
-    if (!chat) return;
-    try {
-      upsert(await api.get(`/chats/${frame.chat_id}`));
-    } catch {
-      if (!state.openIds.includes(frame.chat_id)) state.chats.delete(frame.chat_id);
-      else chat.status = chat.status === "waiting" ? "cancelled" : chat.status;
-    }
-    if (frame.chat_id === state.shownId) renderWindow(false);
+    // A subscribed chat tells its own story (moved, cancelled, expired, unsubscribed).
+    if (!chat || rt.isSubscribed(chat.id)) return;
+    const found = await lookup(chat);
+    if (found) upsert(found);
+    else markGone(chat.id);
+    if (chat.id === state.shownId) renderWindow(false);
     scheduleRender();
   });
+  rt.on("unsubscribed", (frame) => markGone(frame.chat_id));
   rt.on("typing", (frame) => {
     if (frame.chat_id !== state.shownId) return;
     const who = frame.user || frame.actor || frame.customer || {};

@@ -288,6 +288,11 @@ export class Realtime {
         this.emit("subscribed", frame);
         break;
       }
+      case "unsubscribed":
+        // The server ended the subscription (the chat moved out of our reach): do not resume it.
+        this.subs.delete(frame.chat_id);
+        this.emit("unsubscribed", frame);
+        break;
       case "ack":
         if (frame.client_id && this.outbox.delete(frame.client_id)) this.saveOutbox();
         this.emit("ack", frame);

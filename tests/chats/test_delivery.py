@@ -1,0 +1,154 @@
+"""Commit, then publish; the bus may lose news but clients never lose events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from helpline.chats import repository as repo
+from tests.conftest import LiveServer
+from tests.fixtures.factories import ctx_of, make_queue, make_user
+from tests.fixtures.wsclient import WSClient
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest_asyncio.fixture
+async def setup(live_server: LiveServer) -> dict[str, Any]:
+    app = live_server.app
+    q = await make_queue(app, "Support")
+    customer = await make_user(app, "customer", name="Carla")
+    agent = await make_user(app, "agent", name="Ana", queues=[q])
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        r = await http.post(
+            "/api/v1/chats", json={"queue_id": q, "message": "hi"}, headers=customer.headers
+        )
+        chat = r.json()
+        await http.post(f"/api/v1/chats/{chat['id']}/accept", headers=agent.headers)
+    return {"app": app, "queue": q, "customer": customer, "agent": agent, "chat": chat}
+
+
+async def test_events_are_published_only_after_they_are_committed(
+    live_server: LiveServer, setup: dict[str, Any]
+) -> None:
+    ctx = ctx_of(setup["app"])
+    bus = ctx.bus
+    original = bus.publish
+    seen: list[tuple[int, bool]] = []
+
+    async def checking_publish(topic: str, message: dict[str, Any]) -> None:
+        if message.get("kind") == "event":
+            ev = message["event"]
+            async with ctx.db.read() as session:
+                rows = await repo.events_after(session, ev["chat_id"], ev["seq"] - 1, 1)
+            seen.append((ev["seq"], bool(rows) and rows[0].seq == ev["seq"]))
+        await original(topic, message)
+
+    bus.publish = checking_publish  # type: ignore[method-assign]
+    try:
+        async with httpx.AsyncClient(base_url=live_server.url) as http:
+            cid = setup["chat"]["id"]
+            r = await http.post(
+                f"/api/v1/chats/{cid}/messages",
+                json={"text": "a", "client_id": "p1"},
+                headers=setup["agent"].headers,
+            )
+            assert r.status_code == 201
+            # a failing request publishes nothing
+            r = await http.post(f"/api/v1/chats/{cid}/accept", headers=setup["agent"].headers)
+            assert r.status_code == 409
+            r = await http.post(f"/api/v1/chats/{cid}/solve", headers=setup["agent"].headers)
+            assert r.status_code == 200
+    finally:
+        bus.publish = original  # type: ignore[method-assign]
+    assert [s for s, _ in seen] == [5, 6]
+    assert all(committed for _, committed in seen)
+
+
+async def test_a_lost_bus_message_is_repaired_from_the_database(
+    live_server: LiveServer, setup: dict[str, Any]
+) -> None:
+    ctx = ctx_of(setup["app"])
+    cid = setup["chat"]["id"]
+    c = await WSClient.open(live_server.ws_url, setup["customer"].token)
+    sub = await c.subscribe(cid)
+    original = ctx.bus.publish
+    dropped: list[int] = []
+
+    async def lossy_publish(topic: str, message: dict[str, Any]) -> None:
+        if message.get("kind") == "event" and not dropped:
+            dropped.append(message["event"]["seq"])
+            return  # pub/sub lost it
+        await original(topic, message)
+
+    ctx.bus.publish = lossy_publish  # type: ignore[method-assign]
+    try:
+        async with httpx.AsyncClient(base_url=live_server.url) as http:
+            for i in range(3):
+                r = await http.post(
+                    f"/api/v1/chats/{cid}/messages",
+                    json={"text": f"m{i}", "client_id": f"m{i}"},
+                    headers=setup["agent"].headers,
+                )
+                assert r.status_code == 201
+    finally:
+        ctx.bus.publish = original  # type: ignore[method-assign]
+    last = sub["last_seq"] + 3
+    await c.wait_for(lambda f: f["type"] == "event" and f["event"]["seq"] == last)
+    seqs = [e["seq"] for e in c.events(cid)]
+    assert dropped == [sub["last_seq"] + 1]
+    assert seqs == list(range(1, last + 1))
+    await c.close()
+
+
+async def test_resync_after_a_bus_outage_delivers_without_new_traffic(
+    live_server: LiveServer, setup: dict[str, Any]
+) -> None:
+    ctx = ctx_of(setup["app"])
+    cid = setup["chat"]["id"]
+    c = await WSClient.open(live_server.ws_url, setup["customer"].token)
+    sub = await c.subscribe(cid)
+    original = ctx.bus.publish
+
+    async def dead_publish(topic: str, message: dict[str, Any]) -> None:
+        return None
+
+    ctx.bus.publish = dead_publish  # type: ignore[method-assign]
+    try:
+        async with httpx.AsyncClient(base_url=live_server.url) as http:
+            r = await http.post(
+                f"/api/v1/chats/{cid}/messages",
+                json={"text": "during outage", "client_id": "o1"},
+                headers=setup["agent"].headers,
+            )
+            assert r.status_code == 201
+    finally:
+        ctx.bus.publish = original  # type: ignore[method-assign]
+    ctx.hub.on_resync()  # what the bus does when its connection comes back
+    got = await c.wait_for(
+        lambda f: f["type"] == "event" and f["event"]["seq"] == sub["last_seq"] + 1
+    )
+    assert got["event"]["data"]["text"] == "during outage"
+    await c.close()
+
+
+async def test_a_slow_consumer_is_disconnected_without_slowing_others(
+    live_server: LiveServer, setup: dict[str, Any]
+) -> None:
+    from helpline.chats.hub import Connection
+
+    ctx = ctx_of(setup["app"])
+    slow = Connection(
+        user_id="x", role="customer", name="Slow", session_id="s", queue_ids=set(), max_queue=16
+    )
+    ctx.hub.register(slow)
+    for i in range(20):
+        slow.send({"type": "pong", "n": i})
+    assert slow.close_code == 1013
+    ctx.hub.unregister(slow)
+    fast = await WSClient.open(live_server.ws_url, setup["customer"].token)
+    await fast.request({"type": "ping"}, lambda f: f["type"] == "pong")
+    await fast.close()
