@@ -95,6 +95,7 @@ def settings(
         "password_fast_hash": True,
         "log_json": False,
         "public_url": "http://testserver",
+        "sweep_interval_s": 0,
     }
     values.update(settings_overrides)
     return Settings(**values)

@@ -35,6 +35,7 @@ from helpline.migrate import check_current
 from helpline.queues import api as queues_api
 from helpline.servicedesk import api as servicedesk_api
 from helpline.storage.local import LocalStorage
+from helpline.sweeper import Sweeper
 
 log = logging.getLogger("helpline")
 
@@ -147,15 +148,20 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         hub=hub,
     )
 
+    sweeper = Sweeper(ctx)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if check_migrations:
             await check_current(db)
         await bus.start(hub)
+        if settings.sweep_interval_s > 0:
+            sweeper.start()
         log.info("helpline %s ready at %s", __version__, settings.resolved_public_url)
         try:
             yield
         finally:
+            await sweeper.stop()
             await hub.close()
             await bus.close()
             await db.dispose()
@@ -169,6 +175,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         redoc_url=None,
     )
     app.state.ctx = ctx
+    app.state.sweeper = sweeper
     install_error_handlers(app)
 
     api = APIRouter(prefix="/api/v1")

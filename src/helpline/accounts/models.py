@@ -34,6 +34,8 @@ class User(Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, default=Availability.available)
     max_chats: Mapped[int] = mapped_column(Integer, nullable=False, default=3)
     last_accept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Refreshed while the user has an open connection; offline after the grace period.
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
 

@@ -167,7 +167,7 @@ async def download_file(
     )
     ascii_name = attachment.filename.encode("ascii", "replace").decode().replace('"', "")
     headers = {
-        "Content-Disposition": f"{disposition}; filename=\"{ascii_name}\"; "
+        "Content-Disposition": f'{disposition}; filename="{ascii_name}"; '
         f"filename*=UTF-8''{quote(attachment.filename)}",
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",

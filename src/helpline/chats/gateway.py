@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy.exc import DBAPIError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from helpline.accounts import presence
 from helpline.accounts import service as accounts
 from helpline.accounts.deps import token_from
 from helpline.chats import service
@@ -116,8 +117,11 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         queue_ids=queue_ids,
         max_queue=ctx.settings.ws_send_queue,
     )
+    first_here = user.id not in ctx.hub.connected_users()
     ctx.hub.register(conn)
     writer = asyncio.create_task(_writer(ws, conn))
+    if first_here and user.role_enum.is_staff:
+        await _stamp(ctx, user.id)
     try:
         if user.role_enum.is_staff:
             async with ctx.db.read() as session:
@@ -129,9 +133,19 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     finally:
         ctx.hub.unregister(conn)
         conn.close(1000, "bye")
+        if user.role_enum.is_staff and user.id not in ctx.hub.connected_users():
+            # The offline grace period counts from the last connection closing.
+            await _stamp(ctx, user.id)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(writer, timeout=2)
         writer.cancel()
+
+
+async def _stamp(ctx: AppContext, user_id: str) -> None:
+    try:
+        await presence.stamp(ctx, {user_id})
+    except DBAPIError:
+        log.warning("could not record presence; the next sweep will")
 
 
 async def _writer(ws: WebSocket, conn: Connection) -> None:

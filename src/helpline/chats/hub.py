@@ -118,6 +118,8 @@ class Hub:
     def _base_topics(self, conn: Connection) -> list[str]:
         topics = [f"user:{conn.user_id}", f"session:{conn.session_id}"]
         topics += [f"queue:{q}" for q in conn.queue_ids]
+        if conn.role.sees_all:
+            topics += ["supervisors", "agents"]
         return topics
 
     def unregister(self, conn: Connection) -> None:
@@ -295,6 +297,35 @@ class Hub:
             self._queue_news(topic, conns or set(), message)
             self._schedule_positions(topic.removeprefix("queue:"))
             return
+        if topic == "supervisors":
+            for conn in list(conns or ()):
+                if message.get("chat") is not None:
+                    conn.send({"type": "chat.updated", "chat": message["chat"]})
+            return
+        if topic == "agents" and kind == "agent.status":
+            for conn in list(conns or ()):
+                conn.send(
+                    {
+                        "type": "agent.status",
+                        "user_id": message["user_id"],
+                        "status": message["status"],
+                    }
+                )
+            return
+        if kind == "offered" and topic.startswith("user:"):
+            for conn in list(conns or ()):
+                conn.send({"type": "chat.offered", "chat": message["chat"]})
+            return
+        if kind == "withdrawn" and topic.startswith("user:"):
+            for conn in list(conns or ()):
+                conn.send({"type": "chat.withdrawn", "chat_id": message["chat_id"]})
+            return
+        if kind == "status" and topic.startswith("user:"):
+            for conn in list(conns or ()):
+                conn.send({"type": "status", "status": message["status"]})
+                if message["status"] == "available" and not conn.is_customer:
+                    self._spawn(self._reoffer(conn))
+            return
         if kind == "close":
             for conn in list(conns or ()):
                 conn.close(CLOSE_SIGNED_OUT, str(message.get("reason", "signed out")))
@@ -315,20 +346,53 @@ class Hub:
     def _queue_news(self, topic: str, conns: set[Connection], message: dict[str, Any]) -> None:
         kind = message.get("kind")
         chat = message.get("chat")
-        for conn in list(conns):
-            if conn.is_customer:
-                continue
-            if kind == "offered" and chat is not None:
-                conn.send({"type": "chat.offered", "chat": chat})
-            elif kind == "taken" and chat is not None:
+        staff = [c for c in conns if not c.is_customer]
+        if kind == "offered" and chat is not None and staff:
+            self._spawn(self._offer_eligible(staff, chat))
+            return
+        for conn in staff:
+            if kind == "taken" and chat is not None:
                 conn.send(
                     {"type": "chat.taken", "chat_id": chat["id"], "agent": message.get("agent")}
                 )
                 conn.send({"type": "chat.updated", "chat": chat})
             elif kind == "withdrawn":
                 conn.send({"type": "chat.withdrawn", "chat_id": message["chat_id"]})
-            elif kind == "updated" and chat is not None:
+            elif kind in ("updated", "queued") and chat is not None:
                 conn.send({"type": "chat.updated", "chat": chat})
+
+    async def _offer_eligible(self, conns: list[Connection], chat: dict[str, Any]) -> None:
+        """Broadcast mode: only agents available and below their limit are offered the chat;
+        the others only see the list change."""
+        try:
+            async with self.db.read() as session:
+                ok = await service.eligible_for_offer(
+                    UnitOfWork(session), chat["queue_id"], list({c.user_id for c in conns})
+                )
+        except Exception:
+            log.exception("offer eligibility check failed")
+            ok = set()
+        for conn in conns:
+            if conn.user_id in ok:
+                conn.send({"type": "chat.offered", "chat": chat})
+            else:
+                conn.send({"type": "chat.updated", "chat": chat})
+
+    async def _reoffer(self, conn: Connection) -> None:
+        """An agent became available: offer what is waiting for them now."""
+        from helpline.accounts import repository as accounts_repo
+
+        try:
+            async with self.db.read() as session:
+                user = await accounts_repo.get(session, conn.user_id)
+                if user is None:
+                    return
+                offers = await service.waiting_offers(UnitOfWork(session), user)
+        except Exception:
+            log.exception("re-offer failed")
+            return
+        for chat in offers:
+            conn.send({"type": "chat.offered", "chat": chat})
 
     async def _reload_queues(self, conn: Connection) -> None:
         from helpline.queues import repository as queues_repo

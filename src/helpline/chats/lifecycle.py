@@ -23,6 +23,7 @@ class Action(StrEnum):
     cancel = "cancel"
     leave = "leave"
     expire = "expire"
+    warn = "warn"
     raise_request = "raise_request"
     customer_message = "customer_message"
     agent_message = "agent_message"
@@ -41,6 +42,7 @@ TABLE: dict[Action, tuple[frozenset[ChatStatus], ChatStatus | None]] = {
     Action.cancel: (OPEN, C),
     Action.leave: (OPEN, C),
     Action.expire: (OPEN, E),
+    Action.warn: (frozenset({P}), None),
     Action.raise_request: (frozenset({P, S, C}), None),
     Action.customer_message: (OPEN, None),
     Action.agent_message: (frozenset({P}), None),

@@ -29,6 +29,8 @@ class Chat(Base):
         Index("ix_chats_customer_status", "customer_id", "status"),
         Index("ix_chats_agent_status", "agent_id", "status"),
         Index("ix_chats_status_created", "status", "created_at"),
+        Index("ix_chats_status_offer", "status", "offer_expires_at"),
+        Index("ix_chats_status_customer_at", "status", "last_customer_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -46,6 +48,11 @@ class Chat(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_customer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
+    # Routing and timers: due times live on the row and are claimed by conditional UPDATE.
+    offered_to_id: Mapped[str | None] = mapped_column(String(32))
+    offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    offered_ids: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rating_score: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
 

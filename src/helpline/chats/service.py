@@ -23,12 +23,14 @@ from helpline.chats.schemas import ChatCreate
 from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Forbidden, Invalid, NotFound
 from helpline.kit.clock import iso, now
-from helpline.kit.enums import Availability, ChatStatus, Priority, Role
+from helpline.kit.enums import Availability, ChatStatus, Priority, Role, RoutingMode
 from helpline.kit.ids import reference
 from helpline.kit.models import next_number
 from helpline.queues import hours as hours_mod
 from helpline.queues import repository as queues_repo
 from helpline.queues import service as queues
+from helpline.queues.models import Queue
+from helpline.queues.routing import Candidate, next_assignee
 from helpline.servicedesk import service as servicedesk
 from helpline.servicedesk.models import ServiceRequest
 
@@ -172,6 +174,7 @@ async def _announce_chat(uow: UnitOfWork, chat_id: str, kind: str, **extra: Any)
     assert row is not None
     summary = chat_dict(row)
     uow.announce(f"queue:{row.chat.queue_id}", {"kind": kind, "chat": summary, **extra})
+    uow.announce("supervisors", {"kind": "updated", "chat": summary})
 
 
 # --- use cases --------------------------------------------------------------------------------
@@ -234,10 +237,46 @@ async def start(uow: UnitOfWork, user: User, data: ChatCreate) -> ChatRow:
     await repo.add_events(uow.session, rows)
     for r in rows:
         uow.announce(f"chat:{chat.id}", ev_mod.bus_message(r))
-    await _announce_chat(uow, chat.id, "offered")
+    await _route(uow, chat, queue)
     row = await repo.get_row(uow.session, chat.id)
     assert row is not None
     return row
+
+
+async def _route(uow: UnitOfWork, chat: Chat, queue: Queue, **extra: Any) -> None:
+    """A chat starts waiting in `queue`: offer it as the queue's routing mode says."""
+    if queue.routing_mode == RoutingMode.assign:
+        await offer_next(uow, chat, queue)
+        await _announce_chat(uow, chat.id, "queued", **extra)
+    else:
+        await _announce_chat(uow, chat.id, "offered", **extra)
+
+
+async def offer_next(uow: UnitOfWork, chat: Chat, queue: Queue) -> str | None:
+    """`assign` mode: offer the chat to the next agent (most free slots, then longest idle).
+
+    With nobody eligible, it is retried shortly by the sweeper."""
+    found = await queues_repo.candidates(uow.session, queue.id)
+    candidates = [Candidate(u.id, load, u.max_chats, u.last_accept_at) for u, load in found]
+    chosen, offered = next_assignee(candidates, list(chat.offered_ids or []))
+    previous = chat.offered_to_id
+    at = now()
+    wait = queue.offer_timeout_s if chosen else min(5, queue.offer_timeout_s)
+    chat.offered_to_id = chosen
+    chat.offer_expires_at = at + timedelta(seconds=wait)
+    chat.offered_ids = offered
+    await uow.session.flush()
+    if previous and previous != chosen:
+        uow.announce(f"user:{previous}", {"kind": "withdrawn", "chat_id": chat.id})
+    if chosen:
+        row = await repo.get_row(uow.session, chat.id)
+        assert row is not None
+        uow.announce(f"user:{chosen}", {"kind": "offered", "chat": chat_dict(row)})
+    return chosen
+
+
+def _offer_cleared() -> dict[str, Any]:
+    return {"offered_to_id": None, "offer_expires_at": None, "offered_ids": []}
 
 
 async def accept(uow: UnitOfWork, user: User, chat_id: str, *, greeting: str) -> ChatRow:
@@ -249,6 +288,8 @@ async def accept(uow: UnitOfWork, user: User, chat_id: str, *, greeting: str) ->
             raise Conflict("A colleague accepted this chat first.", code="already_accepted")
         _check_state(chat, Action.accept)
     if user.role_enum is Role.agent:
+        if row.queue.routing_mode == RoutingMode.assign and chat.offered_to_id != user.id:
+            raise Conflict("This chat is offered to a colleague.", code="invalid_transition")
         await _check_agent_can_take(uow, user)
     return await _take(uow, row, user, user, Action.accept, greeting=greeting)
 
@@ -282,6 +323,7 @@ async def _take(
 ) -> ChatRow:
     chat = row.chat
     at = now()
+    offered_to = chat.offered_to_id
     events = [NewEvent("chat.accepted", {"agent": user_ref(agent)}, actor)]
     text = _fill(greeting, row, agent)
     if text:
@@ -295,8 +337,12 @@ async def _take(
         agent_id=agent.id,
         accepted_at=at,
         last_customer_at=at,
+        warned_at=None,
+        **_offer_cleared(),
     )
     agent.last_accept_at = at
+    if offered_to and offered_to != agent.id:
+        uow.announce(f"user:{offered_to}", {"kind": "withdrawn", "chat_id": chat.id})
     await _announce_chat(uow, chat.id, "taken", agent=user_ref(agent))
     out = await repo.get_row(uow.session, chat.id)
     assert out is not None
@@ -345,10 +391,13 @@ async def move(
         agent_id=None,
         waiting_since=now(),
         accepted_at=None,
+        warned_at=None,
+        **_offer_cleared(),
     )
-    # The old queue's agents see it leave; the new queue's agents are offered it.
+    # The old queue's agents see it leave; the new queue's agents are offered it, as the new
+    # queue's routing mode says.
     uow.announce(f"queue:{from_queue}", {"kind": "withdrawn", "chat_id": chat.id, "chat": None})
-    await _announce_chat(uow, chat.id, "offered", note=note)
+    await _route(uow, chat, target, note=note)
     out = await repo.get_row(uow.session, chat.id)
     assert out is not None
     return out
@@ -387,12 +436,43 @@ async def leave(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
     return await _close(uow, row, user, Action.leave, CS.cancelled, "chat.cancelled", data)
 
 
-async def expire(uow: UnitOfWork, chat: Chat, reason: str) -> bool:
-    """System expiry (no agent, or an inactive customer). False when the chat moved on."""
-    row = await repo.get_row(uow.session, chat.id)
-    assert row is not None
+async def expire(uow: UnitOfWork, chat_id: str, reason: str, still_due: Any) -> bool:
+    """System expiry (`no_agent` or `inactive`). `still_due` is re-checked in the same
+    conditional UPDATE, so a chat that moved on meanwhile (accepted, a new customer message,
+    another process's sweep) is left alone: False."""
+    row = await repo.get_row(uow.session, chat_id)
+    if row is None:
+        return False
     try:
-        await _close(uow, row, None, Action.expire, CS.expired, "chat.expired", {"reason": reason})
+        await _close(
+            uow,
+            row,
+            None,
+            Action.expire,
+            CS.expired,
+            "chat.expired",
+            {"reason": reason},
+            extra_where=still_due,
+        )
+    except Conflict:
+        return False
+    return True
+
+
+async def warn_inactive(uow: UnitOfWork, chat_id: str, expires_in_s: int, still_due: Any) -> bool:
+    """Tell a silent customer the chat will expire; once per silence (warned_at)."""
+    row = await repo.get_row(uow.session, chat_id)
+    if row is None:
+        return False
+    try:
+        await _commit_events(
+            uow,
+            row.chat,
+            Action.warn,
+            [NewEvent("chat.inactivity_warning", {"expires_in_s": expires_in_s}, None)],
+            extra_where=still_due,
+            warned_at=now(),
+        )
     except Conflict:
         return False
     return True
@@ -406,16 +486,27 @@ async def _close(
     status: ChatStatus,
     event_type: str,
     data: dict[str, Any],
+    extra_where: Any = None,
 ) -> ChatRow:
     chat = row.chat
     was_waiting = chat.status == CS.waiting
+    offered_to = chat.offered_to_id
     await _commit_events(
-        uow, chat, action, [NewEvent(event_type, data, actor)], status=status, closed_at=now()
+        uow,
+        chat,
+        action,
+        [NewEvent(event_type, data, actor)],
+        extra_where=extra_where,
+        status=status,
+        closed_at=now(),
+        **_offer_cleared(),
     )
     if was_waiting:
         uow.announce(
             f"queue:{chat.queue_id}", {"kind": "withdrawn", "chat_id": chat.id, "chat": None}
         )
+    if offered_to:
+        uow.announce(f"user:{offered_to}", {"kind": "withdrawn", "chat_id": chat.id})
     await _announce_chat(uow, chat.id, "updated")
     out = await repo.get_row(uow.session, chat.id)
     assert out is not None
@@ -454,7 +545,7 @@ def _message_rule(user: User, chat: Chat) -> tuple[Action, dict[str, Any]]:
     """Who may write now: the customer while the chat is open, its agent while in progress."""
     if user.role_enum is Role.customer:
         _check_state(chat, Action.customer_message)
-        return Action.customer_message, {"last_customer_at": now()}
+        return Action.customer_message, {"last_customer_at": now(), "warned_at": None}
     _check_state(chat, Action.agent_message)
     if not _is_owner(user, chat):
         raise Forbidden("Only the chat's agent writes in this chat.")
@@ -592,11 +683,30 @@ async def list_chats(uow: UnitOfWork, user: User, **filters: Any) -> list[ChatRo
 
 
 async def waiting_offers(uow: UnitOfWork, user: User) -> list[dict[str, Any]]:
-    """Chats already waiting in the agent's queues, offered when their connection opens."""
+    """Chats already waiting that this agent may be offered now: in their queues, while they
+    are available and below their limit; in `assign` queues only those offered to them."""
     if not user.role_enum.is_staff:
         return []
     queue_ids = await queues_repo.member_queue_ids(uow.session, user.id)
-    return [chat_dict(r) for r in await repo.waiting_rows_in_queues(uow.session, queue_ids)]
+    out = []
+    eligible: dict[str, bool] = {}
+    for r in await repo.waiting_rows_in_queues(uow.session, queue_ids):
+        if r.queue.routing_mode == RoutingMode.assign:
+            if r.chat.offered_to_id == user.id:
+                out.append(chat_dict(r))
+            continue
+        if r.queue.id not in eligible:
+            found = await queues_repo.candidates(uow.session, r.queue.id, user_ids=[user.id])
+            eligible[r.queue.id] = bool(found)
+        if eligible[r.queue.id]:
+            out.append(chat_dict(r))
+    return out
+
+
+async def eligible_for_offer(uow: UnitOfWork, queue_id: str, user_ids: list[str]) -> set[str]:
+    """Which of these agents may be offered a chat of this queue now."""
+    found = await queues_repo.candidates(uow.session, queue_id, user_ids=user_ids)
+    return {u.id for u, _ in found}
 
 
 async def estimate_wait(uow: UnitOfWork, queue_id: str, position: int) -> int | None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
@@ -68,3 +68,8 @@ async def get_members(queue_id: str, user: CurrentUser, uow: Uow) -> MemberList:
 async def put_members(queue_id: str, body: Members, user: CurrentUser, uow: Uow) -> MemberList:
     users = await service.set_members(uow, user, queue_id, body.user_ids)
     return MemberList(items=[MemberOut.model_validate(u) for u in users])
+
+
+@router.get("/supervisor/overview", tags=["supervisor"])
+async def supervisor_overview(user: CurrentUser, uow: Uow) -> dict[str, Any]:
+    return await service.overview(uow, user)

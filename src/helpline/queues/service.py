@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -11,7 +13,7 @@ from helpline.accounts.models import User
 from helpline.accounts.service import require_role
 from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Invalid, NotFound
-from helpline.kit.clock import now
+from helpline.kit.clock import aware, now
 from helpline.kit.enums import Role
 from helpline.queues import hours as hours_mod
 from helpline.queues import repository as repo
@@ -119,3 +121,40 @@ async def members(uow: UnitOfWork, actor: User, queue_id: str) -> list[User]:
     require_role(actor, Role.admin, Role.supervisor)
     await get(uow, queue_id)
     return await repo.members(uow.session, queue_id)
+
+
+async def overview(uow: UnitOfWork, actor: User) -> dict[str, Any]:
+    """The supervisor's live picture: queues with waits, agents with load."""
+    require_role(actor, Role.supervisor, Role.admin)
+    at = now()
+    queues = await repo.list_queues(uow.session, include_inactive=False)
+    stats = await repo.queue_stats(uow.session)
+    available = await repo.available_counts(uow.session)
+    out_queues = []
+    for q in queues:
+        s = stats.get(q.id, {})
+        oldest = s.get("oldest")
+        longest = int((at - aware(oldest)).total_seconds()) if isinstance(oldest, datetime) else 0  # type: ignore[operator]
+        out_queues.append(
+            {
+                "id": q.id,
+                "name": q.name,
+                "waiting": s.get("waiting", 0),
+                "in_progress": s.get("in_progress", 0),
+                "longest_wait_s": max(0, longest),
+                "agents_available": available.get(q.id, 0),
+                "open_now": hours_mod.is_open(q.hours, at),
+            }
+        )
+    agents = [
+        {
+            "id": u.id,
+            "name": u.name,
+            "status": u.status,
+            "chats": load,
+            "max_chats": u.max_chats,
+            "role": u.role,
+        }
+        for u, load in await repo.agents_with_load(uow.session)
+    ]
+    return {"queues": out_queues, "agents": agents}
