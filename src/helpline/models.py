@@ -3,6 +3,7 @@
 from helpline.accounts.models import AuthSession, User
 from helpline.chats.models import Attachment, Chat, ChatEvent
 from helpline.kit.models import Counter
+from helpline.notify.models import OutboxMessage
 from helpline.queues.models import Queue, QueueMember
 from helpline.servicedesk.models import RequestEntry, ServiceRequest
 
@@ -12,6 +13,7 @@ __all__ = [
     "Chat",
     "ChatEvent",
     "Counter",
+    "OutboxMessage",
     "Queue",
     "QueueMember",
     "RequestEntry",

@@ -1,0 +1,126 @@
+"""Every query of the outbox. Claiming and settling are conditional UPDATEs, so any number of
+workers, in one process or many, can share the table without delivering a row twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from helpline.notify.models import DeliveryStatus, OutboxMessage
+
+PENDING = DeliveryStatus.pending
+
+
+def _unclaimed(at: datetime) -> ColumnElement[bool]:
+    """Nobody holds the row, or its holder's lease ran out (it crashed or hung)."""
+    return or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= at)
+
+
+def _due(at: datetime) -> ColumnElement[bool]:
+    return and_(
+        OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= at, _unclaimed(at)
+    )
+
+
+async def any_due(session: AsyncSession, at: datetime) -> bool:
+    """A cheap read, so an idle worker never takes SQLite's write lock just to find nothing."""
+    stmt = select(OutboxMessage.id).where(_due(at)).limit(1)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def claim(
+    session: AsyncSession, worker: str, at: datetime, until: datetime, limit: int
+) -> list[OutboxMessage]:
+    """Lease up to `limit` due rows to `worker`, oldest first, at most one per ordering key.
+
+    Only the oldest pending row of each ordering key is a candidate, so a request's events go
+    out in the order they happened even while one of them is being retried. The UPDATE repeats
+    the due/unclaimed test: on PostgreSQL a concurrent claimer blocks on the row lock and then
+    re-evaluates it against the winner's version (and sees it claimed); on SQLite writers are
+    serialised anyway.
+    """
+    older = aliased(OutboxMessage)
+    head_of_key = ~exists().where(
+        older.ordering_key == OutboxMessage.ordering_key,
+        older.status == PENDING,
+        older.id < OutboxMessage.id,
+    )
+    candidates = (
+        select(OutboxMessage.id)
+        .where(_due(at), head_of_key)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    ids = list((await session.execute(candidates)).scalars())
+    if not ids:
+        return []
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), _due(at))
+        .values(claimed_by=worker, claimed_until=until)
+        .returning(OutboxMessage)
+        .execution_options(synchronize_session=False)
+    )
+    rows = list((await session.execute(stmt)).scalars())
+    return sorted(rows, key=lambda r: r.id)
+
+
+async def settle(
+    session: AsyncSession,
+    message_id: int,
+    worker: str,
+    *,
+    status: DeliveryStatus,
+    attempts: int,
+    at: datetime,
+    next_attempt_at: datetime | None = None,
+    error: str | None = None,
+) -> bool:
+    """Record an attempt's outcome and release the lease. False when the lease was lost
+    (another worker took the row over), in which case nothing is written."""
+    values: dict[str, object] = {
+        "status": status,
+        "attempts": attempts,
+        "last_attempt_at": at,
+        "last_error": error,
+        "claimed_by": None,
+        "claimed_until": None,
+    }
+    if status is DeliveryStatus.delivered:
+        values["delivered_at"] = at
+    if next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.claimed_by == worker,
+            OutboxMessage.status == PENDING,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def list_messages(
+    session: AsyncSession,
+    *,
+    status: str | None,
+    kind: str | None,
+    before_id: int | None,
+    limit: int,
+) -> list[OutboxMessage]:
+    """Newest first; `before_id` is the keyset cursor."""
+    stmt = select(OutboxMessage)
+    if status:
+        stmt = stmt.where(OutboxMessage.status == status)
+    if kind:
+        stmt = stmt.where(OutboxMessage.kind == kind)
+    if before_id is not None:
+        stmt = stmt.where(OutboxMessage.id < before_id)
+    stmt = stmt.order_by(OutboxMessage.id.desc()).limit(limit)
+    return list((await session.execute(stmt)).scalars())
