@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -216,3 +217,24 @@ async def test_supervisor_assigns_a_chat_to_an_agent(
         headers=world["agent"].headers,
     )
     assert r.status_code == 403
+
+
+async def test_two_processes_sweeping_one_database_fire_each_timer_once(
+    app: FastAPI, settings: Any, client: httpx.AsyncClient, world: dict[str, Any], clock: FrozenClock
+) -> None:
+    """A second app instance on the same database stands in for a second server process: its
+    own engine, connections, hub and sweeper."""
+    from asgi_lifespan import LifespanManager
+
+    from helpline.app import create_app
+
+    other = create_app(settings)
+    async with LifespanManager(other):
+        customers = [await make_user(app, "customer") for _ in range(5)]
+        chats = [await start_chat(client, c, world["q"]) for c in customers]
+        clock.advance(601)
+        sweepers = [Sweeper(app.state.ctx), Sweeper(other.state.ctx)]
+        await asyncio.gather(*(s.run_once() for s in sweepers for _ in range(3)))
+        for chat, customer in zip(chats, customers, strict=True):
+            types = [e["type"] for e in await events(client, customer, chat["id"])]
+            assert types.count("chat.expired") == 1, types
