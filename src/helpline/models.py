@@ -1,7 +1,7 @@
 """Imports every table so metadata (and Alembic) sees them all."""
 
 from helpline.accounts.models import AuthSession, User
-from helpline.chats.models import Attachment, Chat, ChatEvent
+from helpline.chats.models import Attachment, Chat, ChatEvent, ChatParticipant
 from helpline.kit.models import Counter
 from helpline.notify.models import OutboxMessage
 from helpline.queues.models import Queue, QueueMember
@@ -9,6 +9,7 @@ from helpline.servicedesk.models import RequestEntry, ServiceRequest
 
 __all__ = [
     "Attachment",
+    "ChatParticipant",
     "AuthSession",
     "Chat",
     "ChatEvent",

@@ -39,7 +39,10 @@ router = APIRouter(tags=["chats"])
 
 async def _out(uow: UnitOfWork, row: ChatRow) -> ChatOut:
     pos, est = await service.waiting_info(uow, row.chat)
-    return ChatOut.model_validate(service.chat_dict(row, position=pos, estimate=est))
+    data = service.chat_dict(row, position=pos, estimate=est)
+    if row.chat.status == ChatStatus.in_progress:
+        data["helpers"] = await service.helpers(uow, row.chat.id)
+    return ChatOut.model_validate(data)
 
 
 def _status_filter(status: str | None) -> list[str] | None:
@@ -190,6 +193,16 @@ async def accept(chat_id: str, user: CurrentUser, ctx: Ctx, uow: Uow) -> ChatOut
 async def assign(chat_id: str, body: AssignBody, user: CurrentUser, ctx: Ctx, uow: Uow) -> ChatOut:
     row = await service.assign(uow, user, chat_id, body.agent_id, greeting=ctx.settings.greeting)
     return await _out(uow, row)
+
+
+@router.post("/chats/{chat_id}/join", response_model=ChatOut)
+async def join(chat_id: str, user: CurrentUser, uow: Uow) -> ChatOut:
+    return await _out(uow, await service.join(uow, user, chat_id))
+
+
+@router.post("/chats/{chat_id}/part", response_model=ChatOut)
+async def part(chat_id: str, user: CurrentUser, uow: Uow) -> ChatOut:
+    return await _out(uow, await service.part(uow, user, chat_id))
 
 
 @router.post("/chats/{chat_id}/solve", response_model=ChatOut)

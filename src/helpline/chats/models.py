@@ -93,3 +93,14 @@ class Attachment(Base):
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     storage_key: Mapped[str] = mapped_column(String(128), nullable=False, unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
+
+
+class ChatParticipant(Base):
+    """A second agent helping in a chat; the chat's `agent_id` stays its owner."""
+
+    __tablename__ = "chat_participants"
+
+    chat_id: Mapped[str] = mapped_column(ForeignKey("chats.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from helpline.accounts.models import User
-from helpline.chats.models import Attachment, Chat, ChatEvent
+from helpline.chats.models import Attachment, Chat, ChatEvent, ChatParticipant
 from helpline.kit.enums import ChatStatus, Role
 from helpline.queues.models import Queue, QueueMember
 
@@ -255,3 +255,43 @@ async def in_progress_count(session: AsyncSession, agent_id: str) -> int:
         Chat.agent_id == agent_id, Chat.status == ChatStatus.in_progress
     )
     return int((await session.execute(stmt)).scalar_one())
+
+
+async def is_helper(session: AsyncSession, chat_id: str, user_id: str) -> bool:
+    stmt = select(ChatParticipant.user_id).where(
+        ChatParticipant.chat_id == chat_id,
+        ChatParticipant.user_id == user_id,
+        ChatParticipant.left_at.is_(None),
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def helpers(session: AsyncSession, chat_id: str) -> list[User]:
+    stmt = (
+        select(User)
+        .join(ChatParticipant, ChatParticipant.user_id == User.id)
+        .where(ChatParticipant.chat_id == chat_id, ChatParticipant.left_at.is_(None))
+        .order_by(ChatParticipant.joined_at)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def add_helper(session: AsyncSession, chat_id: str, user_id: str, at: datetime) -> None:
+    existing = await session.get(ChatParticipant, (chat_id, user_id))
+    if existing is None:
+        session.add(ChatParticipant(chat_id=chat_id, user_id=user_id, joined_at=at))
+    else:
+        existing.joined_at = at
+        existing.left_at = None
+    await session.flush()
+
+
+async def remove_helpers(
+    session: AsyncSession, chat_id: str, at: datetime, user_id: str | None = None
+) -> None:
+    stmt = update(ChatParticipant).where(
+        ChatParticipant.chat_id == chat_id, ChatParticipant.left_at.is_(None)
+    )
+    if user_id is not None:
+        stmt = stmt.where(ChatParticipant.user_id == user_id)
+    await session.execute(stmt.values(left_at=at).execution_options(synchronize_session=False))

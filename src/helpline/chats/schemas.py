@@ -76,6 +76,7 @@ class ChatOut(BaseModel):
     updated_at: datetime
     last_seq: int
     rating: dict[str, Any] | None = None
+    helpers: list[UserRef] = Field(default_factory=list)
     position: int | None = None
     estimated_wait_s: int | None = None
 

@@ -394,6 +394,7 @@ async def move(
         warned_at=None,
         **_offer_cleared(),
     )
+    await repo.remove_helpers(uow.session, chat.id, now())
     # The old queue's agents see it leave; the new queue's agents are offered it, as the new
     # queue's routing mode says.
     uow.announce(f"queue:{from_queue}", {"kind": "withdrawn", "chat_id": chat.id, "chat": None})
@@ -501,6 +502,7 @@ async def _close(
         closed_at=now(),
         **_offer_cleared(),
     )
+    await repo.remove_helpers(uow.session, chat.id, now())
     if was_waiting:
         uow.announce(
             f"queue:{chat.queue_id}", {"kind": "withdrawn", "chat_id": chat.id, "chat": None}
@@ -526,7 +528,7 @@ async def post_message(
         return existing, False
     if not text.strip():
         raise Invalid("The message is empty.", code="empty_message")
-    action, values = _message_rule(user, chat)
+    action, values = await _message_rule(uow, user, chat)
     (event,) = await _commit_events(
         uow,
         chat,
@@ -541,21 +543,22 @@ async def post_message(
     return event, True
 
 
-def _message_rule(user: User, chat: Chat) -> tuple[Action, dict[str, Any]]:
-    """Who may write now: the customer while the chat is open, its agent while in progress."""
+async def _message_rule(uow: UnitOfWork, user: User, chat: Chat) -> tuple[Action, dict[str, Any]]:
+    """Who may write now: the customer while the chat is open; its agent, or an agent who
+    joined to help, while it is in progress."""
     if user.role_enum is Role.customer:
         _check_state(chat, Action.customer_message)
         return Action.customer_message, {"last_customer_at": now(), "warned_at": None}
     _check_state(chat, Action.agent_message)
-    if not _is_owner(user, chat):
-        raise Forbidden("Only the chat's agent writes in this chat.")
+    if not _is_owner(user, chat) and not await repo.is_helper(uow.session, chat.id, user.id):
+        raise Forbidden("Only the chat's agent writes in this chat; join it to help.")
     return Action.agent_message, {}
 
 
 async def check_can_share(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
     """Checked before an upload is read, and again when it is recorded."""
     row = await get_row(uow, user, chat_id)
-    _message_rule(user, row.chat)
+    await _message_rule(uow, user, row.chat)
     return row
 
 
@@ -563,7 +566,7 @@ async def share_file(
     uow: UnitOfWork, user: User, chat_id: str, attachment: Attachment
 ) -> ChatEvent:
     row = await check_can_share(uow, user, chat_id)
-    action, values = _message_rule(user, row.chat)
+    action, values = await _message_rule(uow, user, row.chat)
     attachment.chat_id = row.chat.id
     attachment.uploader_id = user.id
     await repo.add_attachment(uow.session, attachment)
@@ -773,4 +776,47 @@ def _transcript_line(r: ChatEvent) -> str | None:
             return f"{who} raised request {req.get('reference')}: {req.get('summary')}"
         case "chat.rated":
             return f"{who} rated the chat {d.get('score')}/5."
+        case "chat.joined":
+            return f"{who} joined to help."
+        case "chat.parted":
+            return f"{who} left the chat."
     return None
+
+
+async def join(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
+    """A second agent joins an in-progress chat to help; the owner stays the owner."""
+    row = await get_row(uow, user, chat_id)
+    _require_staff(user)
+    chat = row.chat
+    _check_state(chat, Action.join_agent)
+    if _is_owner(user, chat) or await repo.is_helper(uow.session, chat.id, user.id):
+        raise Conflict("You are already in this chat.", code="invalid_transition")
+    await _commit_events(
+        uow, chat, Action.join_agent, [NewEvent("chat.joined", {"agent": user_ref(user)}, user)]
+    )
+    await repo.add_helper(uow.session, chat.id, user.id, now())
+    await _announce_chat(uow, chat.id, "updated")
+    out = await repo.get_row(uow.session, chat.id)
+    assert out is not None
+    return out
+
+
+async def part(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
+    row = await get_row(uow, user, chat_id)
+    _require_staff(user)
+    chat = row.chat
+    _check_state(chat, Action.part_agent)
+    if not await repo.is_helper(uow.session, chat.id, user.id):
+        raise Conflict("You have not joined this chat.", code="invalid_transition")
+    await _commit_events(
+        uow, chat, Action.part_agent, [NewEvent("chat.parted", {"agent": user_ref(user)}, user)]
+    )
+    await repo.remove_helpers(uow.session, chat.id, now(), user_id=user.id)
+    await _announce_chat(uow, chat.id, "updated")
+    out = await repo.get_row(uow.session, chat.id)
+    assert out is not None
+    return out
+
+
+async def helpers(uow: UnitOfWork, chat_id: str) -> list[dict[str, str] | None]:
+    return [user_ref(u) for u in await repo.helpers(uow.session, chat_id)]
