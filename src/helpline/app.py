@@ -32,8 +32,11 @@ from helpline.db import Database
 from helpline.errors import HelplineError, RateLimited
 from helpline.kit.ratelimit import RateLimiter
 from helpline.migrate import check_current
+from helpline.notify.outbox import Outbox
 from helpline.queues import api as queues_api
+from helpline.reports import api as reports_api
 from helpline.servicedesk import api as servicedesk_api
+from helpline.snippets import api as snippets_api
 from helpline.storage.local import LocalStorage
 from helpline.sweeper import Sweeper
 
@@ -149,6 +152,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
     )
 
     sweeper = Sweeper(ctx)
+    outbox = Outbox(settings, db)  # e-mail and webhook deliveries
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -157,11 +161,13 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         await bus.start(hub)
         if settings.sweep_interval_s > 0:
             sweeper.start()
+        outbox.start()
         log.info("helpline %s ready at %s", __version__, settings.resolved_public_url)
         try:
             yield
         finally:
             await sweeper.stop()
+            await outbox.close()
             await hub.close()
             await bus.close()
             await db.dispose()
@@ -176,10 +182,18 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
     )
     app.state.ctx = ctx
     app.state.sweeper = sweeper
+    app.state.outbox = outbox
     install_error_handlers(app)
 
     api = APIRouter(prefix="/api/v1")
-    for module in (accounts_api, queues_api, chats_api, servicedesk_api):
+    for module in (
+        accounts_api,
+        queues_api,
+        chats_api,
+        servicedesk_api,
+        snippets_api,
+        reports_api,
+    ):
         api.include_router(module.router)
     api.include_router(gateway.router)
     app.include_router(api)

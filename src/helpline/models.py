@@ -5,7 +5,9 @@ from helpline.chats.models import Attachment, Chat, ChatEvent, ChatParticipant
 from helpline.kit.models import Counter
 from helpline.notify.models import OutboxMessage
 from helpline.queues.models import Queue, QueueMember
+from helpline.reports import models as _reports_indexes  # noqa: F401 - indexes on chats
 from helpline.servicedesk.models import RequestEntry, ServiceRequest
+from helpline.snippets.models import Snippet
 
 __all__ = [
     "Attachment",
@@ -19,5 +21,6 @@ __all__ = [
     "QueueMember",
     "RequestEntry",
     "ServiceRequest",
+    "Snippet",
     "User",
 ]

@@ -161,3 +161,199 @@ async def test_request_bad_input(client: httpx.AsyncClient, world: dict[str, Any
     assert (await client.get("/api/v1/requests", headers=world["admin"].headers)).json()[
         "items"
     ] == []
+
+
+async def _raise_from_chat(
+    client: httpx.AsyncClient, world: dict[str, Any], summary: str = "Broken", **body: Any
+) -> dict[str, Any]:
+    chat = await accepted_chat(client, world["customer"], world["agent"], world["q"])
+    r = await client.post(
+        f"/api/v1/chats/{chat['id']}/requests",
+        json={"summary": summary, **body},
+        headers=world["agent"].headers,
+    )
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+async def test_list_filters_search_and_sorting(
+    client: httpx.AsyncClient, app: FastAPI, world: dict[str, Any]
+) -> None:
+    agent, admin = world["agent"].headers, world["admin"].headers
+    refs = {}
+    for summary, priority in (
+        ("Printer jam", "low"),
+        ("VPN down", "critical"),
+        ("New laptop", "medium"),
+        ("Password 50% reset", "high"),
+    ):
+        r = await client.post(
+            "/api/v1/requests",
+            json={"summary": summary, "priority": priority, "team_id": world["q"]},
+            headers=world["customer"].headers,
+        )
+        refs[summary] = r.json()["reference"]
+    r = await client.post(
+        "/api/v1/requests",
+        json={"summary": "Invoice wrong", "team_id": world["other"]},
+        headers=world["customer2"].headers,
+    )
+    refs["Invoice wrong"] = r.json()["reference"]
+    await client.patch(
+        f"/api/v1/requests/{refs['VPN down']}",
+        json={"status": "in_progress", "assignee_id": world["agent"].id},
+        headers=agent,
+    )
+    await client.patch(
+        f"/api/v1/requests/{refs['Printer jam']}", json={"summary": "Printer jam!"}, headers=agent
+    )
+
+    async def summaries(who: dict[str, str], **params: Any) -> list[str]:
+        r = await client.get("/api/v1/requests", params=params, headers=who)
+        assert r.status_code == 200, r.text
+        return [i["summary"] for i in r.json()["items"]]
+
+    assert await summaries(agent) == [
+        "Password 50% reset",
+        "New laptop",
+        "VPN down",
+        "Printer jam!",
+    ]
+    assert await summaries(admin, team_id=world["other"]) == ["Invoice wrong"]
+    assert await summaries(agent, status="in_progress") == ["VPN down"]
+    assert await summaries(agent, assignee_id=world["agent"].id) == ["VPN down"]
+    assert "VPN down" not in await summaries(agent, assignee_id="none")
+    assert await summaries(agent, priority="high") == ["Password 50% reset"]
+    assert await summaries(agent, q="LAPTOP") == ["New laptop"]
+    assert await summaries(agent, q=refs["VPN down"].lower()) == ["VPN down"]
+    assert await summaries(admin, q="dan") == ["Invoice wrong"]  # customer name
+    assert await summaries(agent, q="50%") == ["Password 50% reset"]  # % is literal
+    assert await summaries(agent, q="%") == ["Password 50% reset"]
+    assert await summaries(agent, sort="created_at") == [
+        "Printer jam!",
+        "VPN down",
+        "New laptop",
+        "Password 50% reset",
+    ]
+    assert (await summaries(agent, sort="-updated_at"))[0] == "Printer jam!"
+    assert await summaries(agent, sort="priority") == [
+        "VPN down",
+        "Password 50% reset",
+        "New laptop",
+        "Printer jam!",
+    ]
+    assert (await summaries(agent, sort="-priority"))[0] == "Printer jam!"
+    for bad in ({"sort": "summary"}, {"status": "done"}, {"priority": "asap"}):
+        r = await client.get("/api/v1/requests", params=bad, headers=agent)
+        assert r.status_code == 422, bad
+    page = (await client.get("/api/v1/requests", params={"limit": 3}, headers=agent)).json()
+    rest = (
+        await client.get(
+            "/api/v1/requests", params={"limit": 3, "cursor": page["next"]}, headers=agent
+        )
+    ).json()
+    assert len(page["items"]) == 3 and len(rest["items"]) == 1 and rest["next"] is None
+
+
+async def test_linked_chat_transcript_from_the_request(
+    client: httpx.AsyncClient, app: FastAPI, world: dict[str, Any]
+) -> None:
+    chat = await accepted_chat(client, world["customer"], world["agent"], world["q"])
+    agent = world["agent"].headers
+    await client.post(
+        f"/api/v1/chats/{chat['id']}/messages",
+        json={"text": "Have you tried turning it off?", "client_id": "m1"},
+        headers=agent,
+    )
+    await client.post(
+        f"/api/v1/chats/{chat['id']}/notes", json={"text": "grumpy one"}, headers=agent
+    )
+    ref = (
+        await client.post(
+            f"/api/v1/chats/{chat['id']}/requests",
+            json={"summary": "Broken", "description": "see chat"},
+            headers=agent,
+        )
+    ).json()["reference"]
+    url = f"/api/v1/requests/{ref}/transcript"
+
+    for who in ("agent", "customer", "admin"):
+        r = await client.get(url, headers=world[who].headers)
+        assert r.status_code == 200, (who, r.text)
+        assert r.headers["content-type"].startswith("text/plain")
+        assert f'filename="{chat["reference"]}-transcript.txt"' in r.headers["content-disposition"]
+        assert "Have you tried turning it off?" in r.text and "grumpy" not in r.text
+    assert (await client.get(url, headers=world["customer2"].headers)).status_code == 404
+    assert (await client.get(url, headers=world["billing"].headers)).status_code == 404
+
+    # Handed to another team: its agents read the chat through the request.
+    r = await client.patch(
+        f"/api/v1/requests/{ref}", json={"team_id": world["other"]}, headers=agent
+    )
+    assert r.status_code == 200
+    r = await client.get(url, headers=world["billing"].headers)
+    assert r.status_code == 200 and "Have you tried" in r.text
+
+    own = await client.post(
+        "/api/v1/requests", json={"summary": "No chat"}, headers=world["customer"].headers
+    )
+    r = await client.get(f"/api/v1/requests/{own.json()['reference']}/transcript", headers=agent)
+    assert r.status_code == 404
+    assert (
+        await client.get("/api/v1/requests/SR-999999/transcript", headers=agent)
+    ).status_code == 404
+
+
+async def test_customers_get_403_for_anything_but_comment_cancel_and_reopen(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    req = await _raise_from_chat(client, world)
+    url = f"/api/v1/requests/{req['reference']}"
+    customer, agent = world["customer"].headers, world["agent"].headers
+    before = (await client.get(f"{url}/timeline", headers=agent)).json()["items"]
+    for body in (
+        {"assignee_id": world["agent"].id},
+        {"priority": "critical"},
+        {"team_id": world["other"]},
+        {"summary": "Mine now"},
+        {"description": "edited"},
+        {"status": "in_progress"},
+        {"status": "resolved"},
+        {"status": "cancelled", "priority": "low"},
+    ):
+        r = await client.patch(url, json=body, headers=customer)
+        assert r.status_code == 403, body
+        assert r.json()["error"]["code"] == "forbidden"
+    r = await client.post(
+        f"{url}/comments", json={"text": "psst", "internal": True}, headers=customer
+    )
+    assert r.status_code == 403
+    r = await client.post(
+        "/api/v1/requests",
+        json={"summary": "x", "assignee_id": world["agent"].id},
+        headers=customer,
+    )
+    assert r.status_code == 422
+    assert (await client.get(f"{url}/timeline", headers=agent)).json()["items"] == before
+    assert (await client.get(url, headers=agent)).json()["status"] == "new"
+
+    # What they may do.
+    assert (await client.patch(url, json={"status": "cancelled"}, headers=customer)).is_success
+    req2 = await client.post("/api/v1/requests", json={"summary": "Second"}, headers=customer)
+    url2 = f"/api/v1/requests/{req2.json()['reference']}"
+    for status in ("open", "resolved"):
+        assert (await client.patch(url2, json={"status": status}, headers=agent)).is_success
+    assert (
+        await client.patch(url2, json={"status": "closed"}, headers=customer)
+    ).status_code == 403
+    r = await client.patch(url2, json={"status": "open"}, headers=customer)
+    assert r.status_code == 200 and r.json()["resolved_at"] is None
+
+
+async def test_agents_cannot_raise_requests_without_a_chat(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    r = await client.post(
+        "/api/v1/requests", json={"summary": "for someone"}, headers=world["agent"].headers
+    )
+    assert r.status_code == 403

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, String, update
+from sqlalchemy import Integer, String
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,17 +20,15 @@ class Counter(Base):
 
 
 async def next_number(session: AsyncSession, name: str) -> int:
-    """Next value of a counter. The row lock (PostgreSQL) or the single writer (SQLite)
-    serialises concurrent callers, and a rollback gives the number back."""
-    result = await session.execute(
-        update(Counter)
-        .where(Counter.name == name)
-        .values(value=Counter.value + 1)
+    """Next value of a counter, created on first use. One upsert: the row lock (PostgreSQL)
+    or the single writer (SQLite) serialises concurrent callers, and a rollback gives the
+    number back, so references stay gap-free enough to read aloud."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(Counter)
+        .values(name=name, value=1)
+        .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
         .returning(Counter.value)
     )
-    value = result.scalar_one_or_none()
-    if value is None:
-        session.add(Counter(name=name, value=1))
-        await session.flush()
-        return 1
-    return int(value)
+    return int((await session.execute(stmt)).scalar_one())

@@ -49,9 +49,7 @@ class OutboxMessage(Base):
     ordering_key: Mapped[str] = mapped_column(String(80), nullable=False)
     reference: Mapped[str | None] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
-    status: Mapped[str] = mapped_column(
-        String(16), nullable=False, default=DeliveryStatus.pending
-    )
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=DeliveryStatus.pending)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -14,6 +14,8 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from typing import Any, Protocol
@@ -89,22 +91,27 @@ class SmtpTransport:
 
     def build(self, message: OutboxMessage) -> EmailMessage:
         p = message.payload
+        try:
+            to = Address(display_name=_header(p.get("to_name") or ""), addr_spec=p["to"])
+        except (HeaderParseError, ValueError, IndexError) as exc:
+            raise DeliveryError(f"unusable address: {exc}", permanent=True) from exc
         msg = EmailMessage()
         msg["From"] = self.mail_from
-        msg["To"] = p["to"]
+        msg["To"] = to
         msg["Subject"] = _header(p["subject"])
         msg["Date"] = formatdate(now().timestamp(), usegmt=True)
         # Stable across retries, so a mail server or client can drop a repeat.
         msg["Message-ID"] = f"<{message.event_id}@{self._domain}>"
         msg["Auto-Submitted"] = "auto-generated"
-        msg.set_content(p["body"])
+        msg.set_content(p["body"], cte="quoted-printable")
         return msg
 
     async def deliver(self, message: OutboxMessage) -> None:
         t = self.target
+        built = self.build(message)
         try:
             await aiosmtplib.send(
-                self.build(message),
+                built,
                 hostname=t.hostname,
                 port=t.port,
                 username=t.username,
@@ -178,7 +185,9 @@ class WebhookTransport:
             raise DeliveryError(type(exc).__name__) from exc
         if not 200 <= response.status_code < 300:
             snippet = " ".join(response.text[:200].split())
-            raise DeliveryError(f"HTTP {response.status_code}" + (f": {snippet}" if snippet else ""))
+            raise DeliveryError(
+                f"HTTP {response.status_code}" + (f": {snippet}" if snippet else "")
+            )
 
     async def close(self) -> None:
         if self._client is not None:

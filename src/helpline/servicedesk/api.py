@@ -1,13 +1,18 @@
+"""HTTP routes of the Service Manager: parse, call the service, shape the answer."""
+
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
 
 from helpline.accounts.deps import Ctx, CurrentUser, Uow
-from helpline.accounts.schemas import UserRef
 from helpline.kit.clock import iso
 from helpline.kit.enums import Priority, RequestStatus
+from helpline.notify import service as notify
+from helpline.notify.models import DeliveryKind, DeliveryStatus, OutboxMessage
+from helpline.notify.schemas import DeliveryList, DeliveryOut
 from helpline.servicedesk import service
 from helpline.servicedesk.models import RequestEntry
 from helpline.servicedesk.schemas import (
@@ -15,33 +20,16 @@ from helpline.servicedesk.schemas import (
     RequestCreate,
     RequestList,
     RequestOut,
+    RequestSort,
     RequestUpdate,
-    TeamRef,
     Timeline,
     TimelineEntry,
+    request_out,
 )
 
+__all__ = ["request_out", "router"]
+
 router = APIRouter(tags=["requests"])
-
-
-def request_out(row: service.RequestRow) -> RequestOut:
-    r = row.request
-    return RequestOut(
-        id=r.id,
-        reference=r.reference,
-        summary=r.summary,
-        description=r.description,
-        priority=Priority(r.priority),
-        status=RequestStatus(r.status),
-        customer=UserRef(id=row.customer.id, name=row.customer.name),
-        team=TeamRef(id=row.team.id, name=row.team.name),
-        assignee=UserRef(id=row.assignee.id, name=row.assignee.name) if row.assignee else None,
-        chat_id=r.chat_id,
-        chat_reference=row.chat_reference,
-        created_at=r.created_at,
-        updated_at=r.updated_at,
-        resolved_at=r.resolved_at,
-    )
 
 
 def entry_out(e: RequestEntry) -> TimelineEntry:
@@ -60,9 +48,12 @@ async def list_requests(
     assignee_id: Annotated[str | None, Query()] = None,
     priority: Annotated[Priority | None, Query()] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
+    sort: Annotated[RequestSort, Query()] = RequestSort.created_at_desc,
     cursor: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> RequestList:
+    """Filters combine; `assignee_id=none` lists unassigned requests; `q` searches reference,
+    summary, description and the customer's name and e-mail."""
     offset = int(cursor) if cursor and cursor.isdigit() else 0
     rows = await service.list_requests(
         uow,
@@ -72,6 +63,7 @@ async def list_requests(
         assignee_id=assignee_id,
         priority=priority,
         q=q,
+        sort=sort.value,
         offset=offset,
         limit=limit + 1,
     )
@@ -110,3 +102,63 @@ async def add_comment(
 @router.get("/requests/{reference}/timeline", response_model=Timeline)
 async def timeline(reference: str, user: CurrentUser, uow: Uow) -> Timeline:
     return Timeline(items=[entry_out(e) for e in await service.timeline(uow, user, reference)])
+
+
+@router.get(
+    "/requests/{reference}/transcript",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}}},
+)
+async def transcript(reference: str, user: CurrentUser, uow: Uow) -> PlainTextResponse:
+    """The linked chat's transcript, for whoever may see the request (404 without a chat)."""
+    chat_reference, text = await service.transcript(uow, user, reference)
+    return PlainTextResponse(
+        text,
+        headers={
+            "Content-Disposition": f'attachment; filename="{chat_reference}-transcript.txt"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def delivery_out(m: OutboxMessage) -> DeliveryOut:
+    return DeliveryOut(
+        id=m.event_id,
+        kind=DeliveryKind(m.kind),
+        type=m.event_type,
+        status=DeliveryStatus(m.status),
+        reference=m.reference,
+        attempts=m.attempts,
+        last_error=m.last_error,
+        created_at=m.created_at,
+        last_attempt_at=m.last_attempt_at,
+        next_attempt_at=m.next_attempt_at if m.status == DeliveryStatus.pending else None,
+        delivered_at=m.delivered_at,
+        payload=m.payload,
+    )
+
+
+@router.get("/webhooks/deliveries", response_model=DeliveryList, tags=["webhooks"])
+async def list_deliveries(
+    user: CurrentUser,
+    uow: Uow,
+    status: Annotated[DeliveryStatus | None, Query()] = None,
+    kind: Annotated[DeliveryKind | None, Query()] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> DeliveryList:
+    """Outbox deliveries (webhook and e-mail), newest first; admins only.
+    `status=failed` lists the dead letters."""
+    rows = await notify.list_deliveries(
+        uow,
+        user,
+        status=status,
+        kind=kind,
+        before_id=int(cursor) if cursor else None,
+        limit=limit + 1,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return DeliveryList(
+        items=[delivery_out(m) for m in rows], next=str(rows[-1].id) if more and rows else None
+    )

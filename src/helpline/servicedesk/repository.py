@@ -1,19 +1,52 @@
+"""Every query of the Service Manager. Visibility is decided here, once."""
+
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, case, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from helpline.accounts.models import User
 from helpline.chats.models import Chat
-from helpline.kit.enums import Role
+from helpline.kit.enums import Priority, Role
 from helpline.queues.models import Queue, QueueMember
 from helpline.servicedesk.models import RequestEntry, ServiceRequest
 
 Customer = aliased(User, name="req_customer")
 Assignee = aliased(User, name="req_assignee")
+
+# Filter value for "nobody is assigned" (ids are hex, so it cannot clash with one).
+UNASSIGNED = "none"
+
+_URGENCY = case(
+    {Priority.critical: 3, Priority.high: 2, Priority.medium: 1, Priority.low: 0},
+    value=ServiceRequest.priority,
+    else_=1,
+)
+_ORDER: dict[str, tuple[ColumnElement[Any], ...]] = {
+    "created_at": (ServiceRequest.created_at.asc(), ServiceRequest.number.asc()),
+    "-created_at": (ServiceRequest.created_at.desc(), ServiceRequest.number.desc()),
+    "updated_at": (ServiceRequest.updated_at.asc(), ServiceRequest.number.asc()),
+    "-updated_at": (ServiceRequest.updated_at.desc(), ServiceRequest.number.desc()),
+    "priority": (_URGENCY.desc(), ServiceRequest.number.desc()),
+    "-priority": (_URGENCY.asc(), ServiceRequest.number.desc()),
+}
+
+
+@dataclass
+class RequestRow:
+    request: ServiceRequest
+    customer: User
+    assignee: User | None
+    team: Queue
+    chat_reference: str | None
+
+
+def _row(r: Any) -> RequestRow:
+    return RequestRow(r[0], r[1], r[2], r[3], r[4])
 
 
 def visible_clause(user: User) -> ColumnElement[bool]:
@@ -39,15 +72,17 @@ def _rows() -> Select[ServiceRequest, User, User, Queue, str]:
     )
 
 
-async def get_visible(session: AsyncSession, user: User, reference: str) -> Any | None:
+async def get_visible(session: AsyncSession, user: User, reference: str) -> RequestRow | None:
     stmt = _rows().where(
         func.upper(ServiceRequest.reference) == reference.upper(), visible_clause(user)
     )
-    return (await session.execute(stmt)).first()
+    r = (await session.execute(stmt)).first()
+    return _row(r) if r is not None else None
 
 
-async def get_row(session: AsyncSession, request_id: str) -> Any | None:
-    return (await session.execute(_rows().where(ServiceRequest.id == request_id))).first()
+async def get_row(session: AsyncSession, request_id: str) -> RequestRow | None:
+    r = (await session.execute(_rows().where(ServiceRequest.id == request_id))).first()
+    return _row(r) if r is not None else None
 
 
 async def list_visible(
@@ -59,29 +94,37 @@ async def list_visible(
     assignee_id: str | None,
     priority: str | None,
     q: str | None,
+    sort: str = "-created_at",
     offset: int,
     limit: int,
-) -> list[Any]:
+) -> list[RequestRow]:
+    """Filters combine with AND; `q` matches reference, summary, description or customer."""
     stmt = _rows().where(visible_clause(user))
     if status:
         stmt = stmt.where(ServiceRequest.status == status)
     if team_id:
         stmt = stmt.where(ServiceRequest.team_id == team_id)
-    if assignee_id:
+    if assignee_id == UNASSIGNED:
+        stmt = stmt.where(ServiceRequest.assignee_id.is_(None))
+    elif assignee_id:
         stmt = stmt.where(ServiceRequest.assignee_id == assignee_id)
     if priority:
         stmt = stmt.where(ServiceRequest.priority == priority)
     if q:
-        like = f"%{q.strip().lower()}%"
+        # Escaped, so a "%" or "_" typed in the search box matches itself.
+        term = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{term}%"
         stmt = stmt.where(
             or_(
-                func.lower(ServiceRequest.reference).like(like),
-                func.lower(ServiceRequest.summary).like(like),
-                func.lower(Customer.name).like(like),
+                func.lower(ServiceRequest.reference).like(like, escape="\\"),
+                func.lower(ServiceRequest.summary).like(like, escape="\\"),
+                func.lower(ServiceRequest.description).like(like, escape="\\"),
+                func.lower(Customer.name).like(like, escape="\\"),
+                func.lower(Customer.email).like(like, escape="\\"),
             )
         )
-    stmt = stmt.order_by(ServiceRequest.created_at.desc(), ServiceRequest.number.desc())
-    return list((await session.execute(stmt.offset(offset).limit(limit))).all())
+    stmt = stmt.order_by(*_ORDER[sort])
+    return [_row(r) for r in (await session.execute(stmt.offset(offset).limit(limit))).all()]
 
 
 async def add_entry(session: AsyncSession, entry: RequestEntry) -> None:

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
 
 from helpline.accounts.schemas import Strict, UserRef
 from helpline.kit.enums import Priority, RequestStatus
+
+if TYPE_CHECKING:
+    from helpline.servicedesk.repository import RequestRow
 
 Summary = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -52,6 +56,39 @@ class RequestOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     resolved_at: datetime | None
+
+
+def request_out(row: RequestRow) -> RequestOut:
+    """The one request shape: HTTP answers and webhook documents alike."""
+    r = row.request
+    return RequestOut(
+        id=r.id,
+        reference=r.reference,
+        summary=r.summary,
+        description=r.description,
+        priority=Priority(r.priority),
+        status=RequestStatus(r.status),
+        customer=UserRef(id=row.customer.id, name=row.customer.name),
+        team=TeamRef(id=row.team.id, name=row.team.name),
+        assignee=UserRef(id=row.assignee.id, name=row.assignee.name) if row.assignee else None,
+        chat_id=r.chat_id,
+        chat_reference=row.chat_reference,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+        resolved_at=r.resolved_at,
+    )
+
+
+class RequestSort(StrEnum):
+    """List orders. `-created_at` (newest first) is the default; `priority` puts the most
+    urgent first and `-priority` the least urgent, each newest first within a priority."""
+
+    created_at = "created_at"
+    created_at_desc = "-created_at"
+    updated_at = "updated_at"
+    updated_at_desc = "-updated_at"
+    priority = "priority"
+    priority_desc = "-priority"
 
 
 class RequestList(BaseModel):

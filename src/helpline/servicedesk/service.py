@@ -1,8 +1,12 @@
-"""Service Manager requests: creation (from a chat or by a customer), changes, comments."""
+"""Service Manager requests: creation (from a chat or by a customer), changes, comments.
+
+Order of checks: visibility (404), role (403), state (409). Every change writes its timeline
+entries, announces itself, and queues its e-mails and webhook events (`notifications`) in the
+same transaction, so a rollback leaves no trace and sends nothing.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from helpline.accounts import repository as accounts_repo
@@ -17,8 +21,10 @@ from helpline.kit.models import next_number
 from helpline.queues import repository as queues_repo
 from helpline.queues import service as queues
 from helpline.queues.models import Queue
+from helpline.servicedesk import notifications
 from helpline.servicedesk import repository as repo
 from helpline.servicedesk.models import RequestEntry, ServiceRequest
+from helpline.servicedesk.repository import RequestRow
 from helpline.servicedesk.schemas import RequestCreate, RequestUpdate
 
 RS = RequestStatus
@@ -36,18 +42,7 @@ CUSTOMER_MOVES = frozenset(
     {(RS.new, RS.cancelled), (RS.open, RS.cancelled), (RS.resolved, RS.open)}
 )
 
-
-@dataclass
-class RequestRow:
-    request: ServiceRequest
-    customer: User
-    assignee: User | None
-    team: Queue
-    chat_reference: str | None
-
-
-def _row(r: Any) -> RequestRow:
-    return RequestRow(r[0], r[1], r[2], r[3], r[4])
+__all__ = ["TRANSITIONS", "RequestRow"]
 
 
 def _actor(user: User | None) -> dict[str, Any]:
@@ -119,6 +114,7 @@ async def _create(
             uow, req, "chat_linked", actor, {"chat_id": chat.id, "reference": chat.reference}
         )
     uow.announce(f"request:{req.id}", {"kind": "request.created", "request_id": req.id})
+    notifications.created(uow, await _get_row(uow, req.id), actor)
     return req
 
 
@@ -167,20 +163,21 @@ async def create(
 
 
 async def _get_row(uow: UnitOfWork, request_id: str) -> RequestRow:
-    r = await repo.get_row(uow.session, request_id)
-    assert r is not None
-    return _row(r)
+    row = await repo.get_row(uow.session, request_id)
+    assert row is not None
+    return row
 
 
 async def get(uow: UnitOfWork, user: User, reference_: str) -> RequestRow:
-    r = await repo.get_visible(uow.session, user, reference_)
-    if r is None:
+    """The one object-level permission check: invisible and absent both answer 404."""
+    row = await repo.get_visible(uow.session, user, reference_)
+    if row is None:
         raise NotFound("No such request.")
-    return _row(r)
+    return row
 
 
 async def list_requests(uow: UnitOfWork, user: User, **filters: Any) -> list[RequestRow]:
-    return [_row(r) for r in await repo.list_visible(uow.session, user, **filters)]
+    return await repo.list_visible(uow.session, user, **filters)
 
 
 async def update(uow: UnitOfWork, user: User, reference_: str, data: RequestUpdate) -> RequestRow:
@@ -191,7 +188,8 @@ async def update(uow: UnitOfWork, user: User, reference_: str, data: RequestUpda
     if is_customer and set(changes) - {"status"}:
         raise Forbidden("Customers may only cancel or reopen their requests.")
     at = now()
-    touched = False
+    diff: dict[str, dict[str, Any]] = {}  # field -> {"from", "to"}, for the webhook
+    new_assignee: User | None = None
     if "status" in changes and changes["status"] is not None:
         to = RS(changes["status"])
         current = RS(req.status)
@@ -209,45 +207,49 @@ async def update(uow: UnitOfWork, user: User, reference_: str, data: RequestUpda
                 at if to is RS.resolved else (None if to is RS.open else req.resolved_at)
             )
             await _entry(uow, req, "status_changed", user, {"from": str(current), "to": str(to)})
-            touched = True
+            diff["status"] = {"from": str(current), "to": str(to)}
     if changes.get("priority") is not None and changes["priority"] != req.priority:
+        before = str(req.priority)
         await _entry(
-            uow,
-            req,
-            "priority_changed",
-            user,
-            {"from": req.priority, "to": str(changes["priority"])},
+            uow, req, "priority_changed", user, {"from": before, "to": str(changes["priority"])}
         )
         req.priority = changes["priority"]
-        touched = True
+        diff["priority"] = {"from": before, "to": str(changes["priority"])}
     if changes.get("team_id") is not None and changes["team_id"] != req.team_id:
         team = await queues.get_active(uow, changes["team_id"])
         await _entry(
             uow, req, "team_changed", user, {"from": req.team_id, "to": team.id, "name": team.name}
         )
+        diff["team_id"] = {"from": req.team_id, "to": team.id}
         req.team_id = team.id
-        touched = True
     if "assignee_id" in changes and changes["assignee_id"] != req.assignee_id:
         assignee_id = changes["assignee_id"]
         if assignee_id is not None:
-            assignee = await accounts_repo.get(uow.session, assignee_id)
-            if assignee is None or not assignee.role_enum.is_staff or not assignee.active:
+            new_assignee = await accounts_repo.get(uow.session, assignee_id)
+            if (
+                new_assignee is None
+                or not new_assignee.role_enum.is_staff
+                or not new_assignee.active
+            ):
                 raise Invalid("Unknown assignee.", code="unknown_user")
-            data_: dict[str, Any] = {"assignee": {"id": assignee.id, "name": assignee.name}}
+            data_: dict[str, Any] = {"assignee": {"id": new_assignee.id, "name": new_assignee.name}}
         else:
             data_ = {"assignee": None}
         await _entry(uow, req, "assigned", user, data_)
+        diff["assignee_id"] = {"from": req.assignee_id, "to": assignee_id}
         req.assignee_id = assignee_id
-        touched = True
     for field in ("summary", "description"):
         if changes.get(field) is not None and changes[field] != getattr(req, field):
+            diff[field] = {"from": getattr(req, field), "to": changes[field]}
             setattr(req, field, changes[field])
-            touched = True
-    if touched:
+    if diff:
         req.updated_at = at
         uow.announce(f"request:{req.id}", {"kind": "request.updated", "request_id": req.id})
     await uow.session.flush()
-    return await _get_row(uow, req.id)
+    # Re-read, joined anew: the team and assignee shown must be the new ones.
+    out = await _get_row(uow, req.id)
+    notifications.updated(uow, out, user, diff, new_assignee=new_assignee)
+    return out
 
 
 async def comment(
@@ -268,7 +270,26 @@ async def comment(
     await repo.add_entry(uow.session, entry)
     req.updated_at = entry.at
     uow.announce(f"request:{req.id}", {"kind": "request.commented", "request_id": req.id})
+    notifications.commented(uow, row, user, entry)
     return entry
+
+
+async def transcript(uow: UnitOfWork, user: User, reference_: str) -> tuple[str, str]:
+    """The linked chat's transcript (and the chat's reference) for whoever may see the request.
+
+    Seeing the request is the permission: an agent of the request's team may read the chat it
+    came from even when that chat was in another queue. So the transcript is asked for as the
+    request's customer sees it (their own chat, internal notes left out), through the chat
+    service, never its repository.
+    """
+    row = await get(uow, user, reference_)
+    if row.request.chat_id is None or row.chat_reference is None:
+        raise NotFound("This request has no linked chat.")
+    # Imported here: the chat service imports this module (it raises requests).
+    from helpline.chats import service as chats
+
+    text = await chats.transcript(uow, row.customer, row.request.chat_id)
+    return row.chat_reference, text
 
 
 async def timeline(uow: UnitOfWork, user: User, reference_: str) -> list[RequestEntry]:

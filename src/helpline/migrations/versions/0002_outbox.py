@@ -1,4 +1,4 @@
-"""outbox: e-mail and webhook deliveries
+"""outbox: e-mail and webhook deliveries; seed the request counter
 
 Revision ID: 0002
 Revises: 0001
@@ -48,10 +48,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_due", ["status", "next_attempt_at"], unique=False)
-        batch_op.create_index(
-            "ix_outbox_ordering", ["ordering_key", "status", "id"], unique=False
-        )
+        batch_op.create_index("ix_outbox_ordering", ["ordering_key", "status", "id"], unique=False)
         batch_op.create_index("ix_outbox_status_id", ["status", "id"], unique=False)
+
+    # Seed the SR-number counter: `next_number` inserts the row on first use, and on PostgreSQL
+    # concurrent first requests would all try that insert and all but one fail.
+    op.execute(
+        sa.text(
+            "INSERT INTO counters (name, value) SELECT 'request', 0 "
+            "WHERE NOT EXISTS (SELECT 1 FROM counters WHERE name = 'request')"
+        )
+    )
 
 
 def downgrade() -> None:

@@ -1,0 +1,318 @@
+"""The outbox: e-mail and webhook deliveries that survive outages, restarts and many processes.
+
+Writing: a service calls `enqueue()` inside its unit of work, so a row exists exactly when the
+change it reports was committed (a rollback sends nothing). The worker is poked after commit.
+
+Delivering: each process runs one `Outbox` worker task. A pass (`run_once`) leases due rows
+with a conditional UPDATE (`claimed_by`, `claimed_until`), commits, delivers outside any
+transaction, then settles each row with another conditional UPDATE that only succeeds while the
+lease is still ours. Rows of one ordering key (one request, one recipient) go out oldest first,
+one at a time. Delivery is at least once: a worker that dies mid-delivery leaves its lease to
+run out (`LEASE_S`), and another worker tries again; receivers drop repeats by event id.
+
+Retrying: after the n-th failed attempt the row waits `min(retry_s * 2**(n-1), 10 min)`; a
+failure 24 h or more after the row was written (or one the transport calls permanent) makes it
+`failed`, the dead letter admins list at GET /webhooks/deliveries?status=failed.
+
+Time comes from `helpline.kit.clock`, so tests move a FrozenClock instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from helpline.config import Settings
+from helpline.db import Database, UnitOfWork
+from helpline.kit.clock import now
+from helpline.kit.ids import new_id
+from helpline.notify import repository as repo
+from helpline.notify.models import DeliveryKind, DeliveryStatus, OutboxMessage
+from helpline.notify.transports import (
+    DeliveryError,
+    SmtpTransport,
+    Transport,
+    WebhookTransport,
+)
+
+log = logging.getLogger("helpline.outbox")
+
+MAX_BACKOFF_S = 600.0
+GIVE_UP_AFTER = timedelta(hours=24)
+LEASE_S = 120.0  # longer than any transport's timeout
+POLL_S = 1.0  # picks up rows written by other processes and retries that came due
+BATCH = 20
+
+
+def backoff_s(retry_s: float, attempts: int) -> float:
+    """Wait after the `attempts`-th failure: retry_s, 2·retry_s, 4·retry_s, … capped at 10 min."""
+    return float(min(retry_s * 2 ** max(attempts - 1, 0), MAX_BACKOFF_S))
+
+
+def _database_key(url: object) -> str:
+    render = getattr(url, "render_as_string", None)
+    return render(hide_password=False) if render else str(url)
+
+
+# The outboxes of this process by database. Services reach theirs through the session they
+# write with: the unit of work carries no app context, and `chats.service` calls into
+# `servicedesk.service` with nothing but the unit of work.
+_registry: dict[str, list[Outbox]] = {}
+
+
+def for_session(session: AsyncSession) -> Outbox | None:
+    """The outbox writing to `session`'s database in this process, if one is running."""
+    bind = session.bind
+    if bind is None:
+        return None
+    found = _registry.get(_database_key(bind.sync_engine.url))
+    return found[-1] if found else None
+
+
+class Outbox:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        transports: dict[DeliveryKind, Transport] | None = None,
+        poll_s: float = POLL_S,
+        lease_s: float = LEASE_S,
+        batch: int = BATCH,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.poll_s = poll_s
+        self.lease_s = lease_s
+        self.batch = batch
+        self.worker_id = f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.transports = transports if transports is not None else _transports(settings)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._told_off: set[DeliveryKind] = set()
+        self._key = _database_key(db.engine.url)
+        _registry.setdefault(self._key, []).append(self)
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def accepts(self, kind: DeliveryKind) -> bool:
+        """Whether `kind` is configured; says so in the log the first time it is not."""
+        if kind in self.transports:
+            return True
+        if kind not in self._told_off:
+            self._told_off.add(kind)
+            setting = "HELPLINE_SMTP_URL" if kind is DeliveryKind.email else "HELPLINE_WEBHOOK_URL"
+            log.info("%s is not configured: %s deliveries are not queued", setting, kind)
+        return False
+
+    def enqueue(
+        self,
+        uow: UnitOfWork,
+        *,
+        kind: DeliveryKind,
+        event_type: str,
+        ordering_key: str,
+        payload: dict[str, Any],
+        reference: str | None = None,
+        event_id: str | None = None,
+    ) -> OutboxMessage:
+        """Add a delivery to the caller's transaction; it goes out once that commits."""
+        at = now()
+        message = OutboxMessage(
+            event_id=event_id or new_id(),
+            kind=kind,
+            event_type=event_type,
+            ordering_key=ordering_key,
+            reference=reference,
+            payload=payload,
+            status=DeliveryStatus.pending,
+            attempts=0,
+            next_attempt_at=at,
+            created_at=at,
+        )
+        uow.session.add(message)
+        if self._poke not in uow.after_commit:
+            uow.on_commit(self._poke)
+        return message
+
+    async def _poke(self) -> None:
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # --- delivering ---------------------------------------------------------------------------
+
+    async def run_once(self) -> int:
+        """One pass: claim what is due, deliver it, record the outcome. Returns rows attempted."""
+        at = now()
+        async with self.db.read() as session:
+            if not await repo.any_due(session, at):
+                return 0
+        async with self.db.write() as uow:
+            claimed = await repo.claim(
+                uow.session,
+                self.worker_id,
+                at,
+                at + timedelta(seconds=self.lease_s),
+                self.batch,
+            )
+        if claimed:
+            # Each attempt settles its own row; one failing to (the database went away) must
+            # not abandon the others mid-flight. Unsettled rows are retried after the lease.
+            outcomes = await asyncio.gather(
+                *(self._attempt(m) for m in claimed), return_exceptions=True
+            )
+            errors = [o for o in outcomes if isinstance(o, BaseException)]
+            if errors:
+                raise errors[0]
+        return len(claimed)
+
+    async def drain(self, max_passes: int = 1000) -> int:
+        """Run passes until nothing is due now (for tests and shutdown); returns rows attempted."""
+        total = 0
+        for _ in range(max_passes):
+            n = await self.run_once()
+            if n == 0:
+                break
+            total += n
+        return total
+
+    async def _attempt(self, message: OutboxMessage) -> None:
+        transport = self.transports.get(DeliveryKind(message.kind))
+        try:
+            if transport is None:
+                raise DeliveryError(f"{message.kind} is not configured", permanent=True)
+            await transport.deliver(message)
+        except DeliveryError as exc:
+            await self._failed(message, str(exc), permanent=exc.permanent)
+        except Exception as exc:
+            log.exception("outbox %s: unexpected error delivering", message.event_id)
+            await self._failed(message, f"{type(exc).__name__}: {exc}", permanent=False)
+        else:
+            await self._settle(message, DeliveryStatus.delivered, at=now())
+
+    async def _failed(self, message: OutboxMessage, error: str, *, permanent: bool) -> None:
+        at = now()
+        attempts = message.attempts + 1
+        if permanent or at - message.created_at >= GIVE_UP_AFTER:
+            log.error(
+                "outbox %s %s %s: giving up after %d attempts: %s",
+                message.kind,
+                message.event_type,
+                message.event_id,
+                attempts,
+                error,
+            )
+            await self._settle(message, DeliveryStatus.failed, at=at, error=error)
+            return
+        wait = backoff_s(self.settings.outbox_retry_s, attempts)
+        log.warning(
+            "outbox %s %s %s: attempt %d failed (%s); retrying in %.0f s",
+            message.kind,
+            message.event_type,
+            message.event_id,
+            attempts,
+            error,
+            wait,
+        )
+        await self._settle(
+            message,
+            DeliveryStatus.pending,
+            at=at,
+            error=error,
+            next_attempt_at=at + timedelta(seconds=wait),
+        )
+
+    async def _settle(
+        self,
+        message: OutboxMessage,
+        status: DeliveryStatus,
+        *,
+        at: datetime,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        async with self.db.write() as uow:
+            kept = await repo.settle(
+                uow.session,
+                message.id,
+                self.worker_id,
+                status=status,
+                attempts=message.attempts + 1,
+                at=at,
+                next_attempt_at=next_attempt_at,
+                error=error[:1000] if error else None,
+            )
+        if not kept:
+            log.warning("outbox %s: lease lost before the outcome was recorded", message.event_id)
+
+    # --- the background task ------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        while True:
+            # Cleared before the pass, so a poke that arrives during it is not lost.
+            self._wake.clear()
+            try:
+                attempted = await self.run_once()
+            except DBAPIError as exc:
+                log.warning("outbox pass skipped, database unavailable: %s", exc.orig)
+                attempted = 0
+            except Exception:
+                log.exception("outbox pass failed")
+                attempted = 0
+            if attempted:
+                continue  # more may be waiting behind what was just sent
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+
+    def start(self) -> None:
+        """Start the worker task, when there is anything to deliver to."""
+        if not self.transports or self._task is not None:
+            return
+        for kind, transport in self.transports.items():
+            describe = getattr(transport, "describe", None)
+            log.info("outbox: %s via %s", kind, describe() if describe else kind)
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="helpline-outbox")
+
+    async def stop(self) -> None:
+        """Stop the worker task (rows it holds are retried once their lease runs out)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def close(self) -> None:
+        await self.stop()
+        for transport in self.transports.values():
+            await transport.close()
+        found = _registry.get(self._key, [])
+        if self in found:
+            found.remove(self)
+        if not found:
+            _registry.pop(self._key, None)
+
+
+def _transports(settings: Settings) -> dict[DeliveryKind, Transport]:
+    out: dict[DeliveryKind, Transport] = {}
+    if settings.smtp_url:
+        out[DeliveryKind.email] = SmtpTransport(settings.smtp_url, settings.mail_from)
+    if settings.webhook_url:
+        if settings.webhook_secret:
+            out[DeliveryKind.webhook] = WebhookTransport(
+                settings.webhook_url, settings.webhook_secret
+            )
+        else:
+            # Never send unsigned: a receiver could not tell our events from anyone's.
+            log.error("HELPLINE_WEBHOOK_URL is set without HELPLINE_WEBHOOK_SECRET: not forwarding")
+    return out

@@ -1,0 +1,6 @@
+from tests.notify.support import (  # noqa: F401 - fixtures
+    frozen_clock,
+    outbox,
+    smtp_server,
+    webhook_receiver,
+)
