@@ -1,0 +1,71 @@
+"""The table behind each report chart, as CSV: pure, no IO."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from helpline.reports.schemas import ExportTable
+
+_COUNTS = ["chats", "solved", "cancelled", "expired", "open", "requests_raised"]
+_TIMES = ["wait_median_s", "wait_p90_s", "handle_median_s", "handle_p90_s"]
+
+COLUMNS: dict[ExportTable, list[tuple[str, str]]] = {
+    # (CSV header, key in the summary row)
+    ExportTable.daily: [
+        ("date", "date"),
+        *((c, c) for c in _COUNTS),
+        *((c, c) for c in _TIMES),
+        ("ratings", "ratings"),
+        ("rating_avg", "rating_avg"),
+    ],
+    ExportTable.queues: [
+        ("queue_id", "id"),
+        ("queue", "name"),
+        *((c, c) for c in _COUNTS),
+        *((c, c) for c in _TIMES),
+        ("ratings", "ratings"),
+        ("rating_avg", "rating_avg"),
+    ],
+    ExportTable.agents: [
+        ("agent_id", "id"),
+        ("agent", "name"),
+        ("chats", "chats"),
+        ("solved", "solved"),
+        ("handle_median_s", "handle_median_s"),
+        ("handle_p90_s", "handle_p90_s"),
+        ("ratings", "ratings"),
+        ("rating_avg", "rating_avg"),
+    ],
+    ExportTable.ratings: [("score", "score"), ("count", "count")],
+}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        # Names are typed by people; a leading formula character would run in a spreadsheet.
+        return "'" + value
+    return str(value)
+
+
+def rows(report: dict[str, Any], table: ExportTable) -> list[dict[str, Any]]:
+    if table is ExportTable.ratings:
+        return list(report["ratings"]["distribution"])
+    return list(report[table.value])
+
+
+def to_csv(report: dict[str, Any], table: ExportTable) -> str:
+    columns = COLUMNS[table]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([header for header, _ in columns])
+    for row in rows(report, table):
+        writer.writerow([_cell(row.get(key)) for _, key in columns])
+    return out.getvalue()
+
+
+def filename(report: dict[str, Any], table: ExportTable) -> str:
+    return f"helpline-{table.value}-{report['from']}-to-{report['to']}.csv"

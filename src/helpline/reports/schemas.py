@@ -1,0 +1,86 @@
+"""The reports' API shapes. Durations are seconds (one decimal), null when there is no data."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ExportTable(StrEnum):
+    daily = "daily"
+    queues = "queues"
+    agents = "agents"
+    ratings = "ratings"
+
+
+class Totals(BaseModel):
+    chats: int = Field(description="Chats started in the range.")
+    solved: int
+    cancelled: int
+    expired: int
+    open: int = Field(description="Still waiting or in progress.")
+    requests_raised: int = Field(description="Service requests raised from chats in the range.")
+
+
+class Spread(BaseModel):
+    count: int
+    median_s: float | None
+    p90_s: float | None
+
+
+class RatingBucket(BaseModel):
+    score: int
+    count: int
+
+
+class Ratings(BaseModel):
+    count: int
+    average: float | None
+    distribution: list[RatingBucket] = Field(description="Scores 1 to 5, always five entries.")
+
+
+class _Row(Totals):
+    wait_median_s: float | None
+    wait_p90_s: float | None
+    handle_median_s: float | None
+    handle_p90_s: float | None
+    ratings: int
+    rating_avg: float | None
+
+
+class DayRow(_Row):
+    date: str = Field(description="UTC day, YYYY-MM-DD.")
+    by_queue: dict[str, int] = Field(description="Chats started that day, per queue id.")
+
+
+class QueueRow(_Row):
+    id: str
+    name: str
+
+
+class AgentRow(BaseModel):
+    id: str
+    name: str
+    chats: int = Field(description="Chats this agent holds or last held.")
+    solved: int
+    handle_median_s: float | None
+    handle_p90_s: float | None
+    ratings: int
+    rating_avg: float | None
+
+
+class ReportSummary(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(alias="from", description="First UTC day, YYYY-MM-DD.")
+    to: str = Field(description="Last UTC day, included.")
+    days: int
+    queue_id: str | None
+    totals: Totals
+    waiting_time: Spread = Field(description="From entering the queue to being accepted.")
+    handling_time: Spread = Field(description="From accepted to closed.")
+    ratings: Ratings
+    daily: list[DayRow] = Field(description="Every day of the range, oldest first.")
+    queues: list[QueueRow]
+    agents: list[AgentRow] = Field(description="Most chats first.")
