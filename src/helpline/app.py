@@ -33,7 +33,15 @@ from helpline.errors import HelplineError, RateLimited
 from helpline.kit.ratelimit import RateLimiter
 from helpline.migrate import check_current
 from helpline.notify.outbox import Outbox
+from helpline.observability import (
+    MetricsMiddleware,
+    RequestIdMiddleware,
+    metrics_response,
+    set_chats_waiting,
+    setup_logging,
+)
 from helpline.queues import api as queues_api
+from helpline.queues import service as queues_service
 from helpline.reports import api as reports_api
 from helpline.servicedesk import api as servicedesk_api
 from helpline.snippets import api as snippets_api
@@ -139,6 +147,7 @@ def install_error_handlers(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None, *, check_migrations: bool = True) -> FastAPI:
     settings = settings or Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    setup_logging(settings.log_level, settings.log_json)
     db = Database(settings.resolved_database_url)
     bus = make_bus(settings)
     hub = Hub(db)
@@ -205,6 +214,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
     static = Path(__file__).parent / "web" / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 
+    app.add_middleware(MetricsMiddleware)
     app.add_middleware(
         HelplineCSRF,
         secret=settings.resolved_secret_key,
@@ -214,6 +224,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         cookie_secure=settings.secure_cookies,
         exempt_urls=[re.compile(r"^/api/v1/auth/(login|guest)$")],
     )
+    app.add_middleware(RequestIdMiddleware)
     return app
 
 
@@ -223,6 +234,17 @@ def ops_router() -> APIRouter:
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        ctx: AppContext = request.app.state.ctx
+        try:
+            async with ctx.db.read() as session:
+                waiting = await queues_service.waiting_by_queue_name(session)
+            set_chats_waiting(waiting)
+        except DBAPIError:
+            pass  # still serve the process's own metrics
+        return metrics_response()
 
     @router.get("/readyz")
     async def readyz(request: Request) -> JSONResponse:

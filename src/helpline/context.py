@@ -9,6 +9,7 @@ from helpline.bus import Bus
 from helpline.config import Settings
 from helpline.db import Database, UnitOfWork
 from helpline.kit.ratelimit import RateLimiter
+from helpline.observability import events_published_total
 from helpline.storage import Storage
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ class AppContext:
     async def publish(self, uow: UnitOfWork) -> None:
         """After commit: hand the unit's news to the bus, then run its after-commit work."""
         for topic, message in uow.announcements:
+            if message.get("kind") == "event":
+                events_published_total.inc()
             await self.bus.publish(topic, message)
         for fn in uow.after_commit:
             await fn()

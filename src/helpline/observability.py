@@ -132,6 +132,14 @@ def _route_template(scope: Scope, root_path: str) -> str:
         return "<unmatched>"
     if isinstance(route, Mount):
         return path  # e.g. static files: one series for the whole mount
+    # FastAPI keeps included routers whole, so the route knows only its own part of the path
+    # ("/chats/{chat_id}"); the prefix is what precedes that part in the concrete path.
+    concrete = path
+    for name, value in (scope.get("path_params") or {}).items():
+        concrete = concrete.replace("{" + name + "}", str(value))
+    full = str(scope.get("path", ""))
+    if full.endswith(concrete):
+        return full[: len(full) - len(concrete)] + path
     return str(scope.get("root_path", ""))[len(root_path) :] + path
 
 

@@ -19,6 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from helpline import observability as metrics
 from helpline.chats import events as ev_mod
 from helpline.chats import repository as repo
 from helpline.chats import service
@@ -112,6 +113,7 @@ class Hub:
 
     def register(self, conn: Connection) -> None:
         self.connections.add(conn)
+        metrics.ws_connections.inc()
         for topic in self._base_topics(conn):
             self.topics[topic].add(conn)
 
@@ -123,6 +125,8 @@ class Hub:
         return topics
 
     def unregister(self, conn: Connection) -> None:
+        if conn in self.connections:
+            metrics.ws_connections.dec()
         self.connections.discard(conn)
         for topic in self._base_topics(conn) + [f"chat:{c}" for c in conn.subs]:
             self._drop(topic, conn)
@@ -244,6 +248,7 @@ class Hub:
         if shown is not None:
             conn.send({"type": "event", "event": shown})
             self.delivered += 1
+            metrics.observe_delivery(env["at"])
         if not conn.sees(sub):
             # The chat moved away from this agent: they saw it go, and hear no more of it.
             self.unsubscribe(conn, sub.chat_id)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.accounts import repository as accounts_repo
 from helpline.accounts.models import User
@@ -158,3 +159,12 @@ async def overview(uow: UnitOfWork, actor: User) -> dict[str, Any]:
         for u, load in await repo.agents_with_load(uow.session)
     ]
     return {"queues": out_queues, "agents": agents}
+
+
+async def waiting_by_queue_name(session: AsyncSession) -> dict[str, int]:
+    """For the `chats_waiting` gauge: every active queue, zero included."""
+    stats = await repo.queue_stats(session)
+    return {
+        q.name: int(stats.get(q.id, {}).get("waiting", 0))  # type: ignore[call-overload]
+        for q in await repo.list_queues(session, include_inactive=False)
+    }
