@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpline.snippets.placeholders import PLACEHOLDERS, fill, unknown
+from helpline.kit.placeholders import PLACEHOLDERS, fill, unknown
 
 VALUES = {
     "{customer.name}": "Carla",

@@ -22,6 +22,7 @@ from helpline.chats.repository import ChatRow
 from helpline.chats.schemas import ChatCreate
 from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Forbidden, Invalid, NotFound
+from helpline.kit import placeholders
 from helpline.kit.clock import iso, now
 from helpline.kit.enums import Availability, ChatStatus, Priority, Role, RoutingMode
 from helpline.kit.ids import reference
@@ -350,15 +351,15 @@ async def _take(
 
 
 def _fill(template: str, row: ChatRow, agent: User | None) -> str:
-    values = {
-        "{customer.name}": row.customer.name,
-        "{agent.name}": agent.name if agent else "",
-        "{chat.reference}": row.chat.reference,
-        "{queue.name}": row.queue.name,
-    }
-    for key, value in values.items():
-        template = template.replace(key, value)
-    return template
+    return placeholders.fill(
+        template,
+        {
+            "{customer.name}": row.customer.name,
+            "{agent.name}": agent.name if agent else "",
+            "{chat.reference}": row.chat.reference,
+            "{queue.name}": row.queue.name,
+        },
+    )
 
 
 async def move(

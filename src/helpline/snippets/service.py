@@ -14,9 +14,9 @@ from helpline.accounts.service import require_staff
 from helpline.chats import service as chats
 from helpline.db import UnitOfWork
 from helpline.errors import Forbidden, Invalid, NotFound
+from helpline.kit import placeholders
 from helpline.kit.clock import now
 from helpline.queues import service as queues
-from helpline.snippets import placeholders
 from helpline.snippets import repository as repo
 from helpline.snippets.models import Snippet
 from helpline.snippets.repository import SnippetRow

@@ -1,4 +1,4 @@
-"""Snippet placeholders: pure, no IO.
+"""Placeholders in snippets and the greeting: pure, no IO.
 
 A token is anything between a pair of braces with no brace inside (`{customer.name}`,
 `{foo}`, `{ customer.name }`). Only the four known ones may be saved, so nothing unfilled can
