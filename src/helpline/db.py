@@ -68,8 +68,11 @@ AfterCommit = Callable[[], Awaitable[None]]
 class UnitOfWork:
     """A session plus what to announce once it commits."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, services: dict[str, Any] | None = None) -> None:
         self.session = session
+        # Process-wide helpers the app registered on its Database (e.g. the outbox), so
+        # services reach them without importing the app.
+        self.services: dict[str, Any] = services if services is not None else {}
         self.announcements: list[Announcement] = []
         self.after_commit: list[AfterCommit] = []
 
@@ -90,6 +93,7 @@ class Database:
         else:
             kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True, pool_timeout=10)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self.services: dict[str, Any] = {}
         self._write_lock = asyncio.Lock()
         if self.is_sqlite:
             _configure_sqlite(self.engine)
@@ -108,12 +112,12 @@ class Database:
         """Yield a unit of work; commit on success. Announcements are left to the caller."""
         if self.is_sqlite:
             async with self._write_lock, self._writer() as session:
-                uow = UnitOfWork(session)
+                uow = UnitOfWork(session, self.services)
                 yield uow
                 await session.commit()
         else:
             async with self._writer() as session:
-                uow = UnitOfWork(session)
+                uow = UnitOfWork(session, self.services)
                 yield uow
                 await session.commit()
 

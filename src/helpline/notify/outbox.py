@@ -29,7 +29,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.config import Settings
 from helpline.db import Database, UnitOfWork
@@ -58,24 +57,10 @@ def backoff_s(retry_s: float, attempts: int) -> float:
     return float(min(retry_s * 2 ** max(attempts - 1, 0), MAX_BACKOFF_S))
 
 
-def _database_key(url: object) -> str:
-    render = getattr(url, "render_as_string", None)
-    return render(hide_password=False) if render else str(url)
-
-
-# The outboxes of this process by database. Services reach theirs through the session they
-# write with: the unit of work carries no app context, and `chats.service` calls into
-# `servicedesk.service` with nothing but the unit of work.
-_registry: dict[str, list[Outbox]] = {}
-
-
-def for_session(session: AsyncSession) -> Outbox | None:
-    """The outbox writing to `session`'s database in this process, if one is running."""
-    bind = session.bind
-    if bind is None:
-        return None
-    found = _registry.get(_database_key(bind.sync_engine.url))
-    return found[-1] if found else None
+def for_uow(uow: UnitOfWork) -> Outbox | None:
+    """The outbox of the app that opened this unit of work, if one is running."""
+    found = uow.services.get("outbox")
+    return found if isinstance(found, Outbox) else None
 
 
 class Outbox:
@@ -99,8 +84,7 @@ class Outbox:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._told_off: set[DeliveryKind] = set()
-        self._key = _database_key(db.engine.url)
-        _registry.setdefault(self._key, []).append(self)
+        db.services["outbox"] = self
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -296,11 +280,8 @@ class Outbox:
         await self.stop()
         for transport in self.transports.values():
             await transport.close()
-        found = _registry.get(self._key, [])
-        if self in found:
-            found.remove(self)
-        if not found:
-            _registry.pop(self._key, None)
+        if self.db.services.get("outbox") is self:
+            del self.db.services["outbox"]
 
 
 def _transports(settings: Settings) -> dict[DeliveryKind, Transport]:

@@ -130,7 +130,7 @@ def _webhook(
 
 
 def _outbox(uow: UnitOfWork) -> Outbox | None:
-    return outbox_mod.for_session(uow.session)
+    return outbox_mod.for_uow(uow)
 
 
 def created(uow: UnitOfWork, row: RequestRow, actor: User) -> None:
