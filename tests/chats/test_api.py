@@ -618,3 +618,9 @@ async def test_events_after_and_paging(client: httpx.AsyncClient, world: dict[st
             f"/api/v1/chats/{chat['id']}/events", params={"after": -1}, headers=customer.headers
         )
     ).status_code == 422
+
+
+async def test_transcript_mail_without_smtp_says_so(client: httpx.AsyncClient, world: dict[str, object]) -> None:
+    chat = await accepted_chat(client, p(world, "customer"), p(world, "agent"), str(world["q1"]))
+    r = await client.post(f"/api/v1/chats/{chat['id']}/transcript/email", headers=p(world, "customer").headers)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "mail_not_configured"

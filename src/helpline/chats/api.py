@@ -255,6 +255,12 @@ async def raise_request(
     return request_out(await servicedesk.get(uow, user, req.reference))
 
 
+@router.post("/chats/{chat_id}/transcript/email", status_code=202)
+async def email_transcript(chat_id: str, user: CurrentUser, ctx: Ctx, uow: Uow) -> dict[str, str]:
+    await ctx.limiter.check("5/hour", "transcript-mail", chat_id)
+    return {"status": "queued", "to": await service.email_transcript(uow, user, chat_id)}
+
+
 @router.get("/chats/{chat_id}/transcript", response_class=PlainTextResponse)
 async def transcript(chat_id: str, user: CurrentUser, uow: Uow) -> PlainTextResponse:
     row = await service.get_row(uow, user, chat_id)

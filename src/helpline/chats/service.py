@@ -27,6 +27,8 @@ from helpline.kit.clock import iso, now
 from helpline.kit.enums import Availability, ChatStatus, Priority, Role, RoutingMode
 from helpline.kit.ids import reference
 from helpline.kit.models import next_number
+from helpline.notify import outbox as outbox_mod
+from helpline.notify.models import DeliveryKind
 from helpline.queues import hours as hours_mod
 from helpline.queues import repository as queues_repo
 from helpline.queues import service as queues
@@ -821,3 +823,36 @@ async def part(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
 
 async def helpers(uow: UnitOfWork, chat_id: str) -> list[dict[str, str] | None]:
     return [user_ref(u) for u in await repo.helpers(uow.session, chat_id)]
+
+
+async def email_transcript(uow: UnitOfWork, user: User, chat_id: str) -> str:
+    """Queue the transcript (no internal notes) to the chat's customer; returns the address.
+
+    The customer asks for it at the end of the chat; the chat's agent or a supervisor may send
+    it for them. Mail leaves through the outbox once this commits."""
+    row = await get_row(uow, user, chat_id)
+    if user.role_enum.is_staff and not (_is_supervisor(user) or _is_owner(user, row.chat)):
+        raise Forbidden("Only the chat's agent or a supervisor can send its transcript.")
+    box = outbox_mod.for_uow(uow)
+    if box is None or not box.accepts(DeliveryKind.email):
+        raise Conflict("E-mail is not set up on this Helpline.", code="mail_not_configured")
+    customer = row.customer
+    text = await transcript(uow, user, chat_id)
+    body = (
+        f"Hello {customer.name},\n\n"
+        f"Here is the transcript of your chat {row.chat.reference}.\n\n{text}\n--\nHelpline\n"
+    )
+    box.enqueue(
+        uow,
+        kind=DeliveryKind.email,
+        event_type="chat.transcript",
+        ordering_key=f"email:chat:{row.chat.id}",
+        reference=row.chat.reference,
+        payload={
+            "to": customer.email,
+            "to_name": customer.name,
+            "subject": f"[{row.chat.reference}] Your chat transcript",
+            "body": body,
+        },
+    )
+    return customer.email
