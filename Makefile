@@ -30,7 +30,7 @@ test: $(STAMP) system-deps lint
 	HELPLINE_TEST_BACKEND=postgres $(PY) -m pytest -m "not e2e" tests
 
 bench: $(STAMP) system-deps
-	$(PY) bench/run.py
+	$(PY) bench/run.py all
 
 clean:
 	rm -rf $(VENV) var test-output .pytest_cache .mypy_cache .ruff_cache

@@ -1,10 +1,10 @@
 """The baseline: a minimal raw WebSocket relay written with the `websockets` library.
 
 It speaks just enough of Helpline's WebSocket protocol for the load generator to drive it the
-same way: `subscribe` joins a chat's room, a `message` frame is acked to its sender and
-forwarded to the other connections of that chat as a `message.posted` event, `ping` gets
-`pong`. No authentication, no storage, no bus: whatever Helpline costs above this is the
-price of its features.
+same way: `subscribe` joins a chat's room, a `message` frame becomes a `message.posted` event
+sent to every connection in that chat's room (the sender's too, as Helpline does) and is acked
+to its sender, `ping` gets `pong`. No authentication, no storage, no bus: whatever Helpline
+costs above this is the price of its features.
 
     python bench/relay.py --port 8765            # runs until SIGINT/SIGTERM
 """
@@ -45,12 +45,16 @@ async def handle(ws: ServerConnection) -> None:
                         "data": {"text": frame["text"], "client_id": frame["client_id"]},
                     },
                 }
-                await ws.send(json.dumps({"type": "ack", "client_id": frame["client_id"], "seq": seq}))
                 out = json.dumps(event)
-                for other in rooms.get(chat_id, ()):
-                    if other is not ws:
-                        # Like the server's fan-out: never wait on a slow peer's socket.
-                        asyncio.create_task(_send(other, out))
+                # To every subscriber, the sender too: Helpline's contract does the same.
+                for member in list(rooms.get(chat_id, ())):
+                    try:
+                        await member.send(out)
+                    except ConnectionClosed:
+                        pass
+                await ws.send(
+                    json.dumps({"type": "ack", "client_id": frame["client_id"], "seq": seq})
+                )
             elif kind == "subscribe":
                 chat_id = str(frame["chat_id"])
                 rooms.setdefault(chat_id, set()).add(ws)
@@ -73,13 +77,6 @@ async def handle(ws: ServerConnection) -> None:
                     del rooms[chat_id]
 
 
-async def _send(ws: ServerConnection, data: str) -> None:
-    try:
-        await ws.send(data)
-    except ConnectionClosed:
-        pass
-
-
 async def main(host: str, port: int) -> None:
     stop = asyncio.get_running_loop().create_future()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -96,11 +93,9 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--no-uvloop", action="store_true", help="use asyncio's default loop")
     args = parser.parse_args()
-    if not args.no_uvloop:
-        try:
-            import uvloop
+    if args.no_uvloop:
+        asyncio.run(main(args.host, args.port))
+    else:
+        import uvloop
 
-            uvloop.install()
-        except ImportError:
-            pass
-    asyncio.run(main(args.host, args.port))
+        uvloop.run(main(args.host, args.port))

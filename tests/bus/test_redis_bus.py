@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from tests.fixtures.servers import RedisServer, free_port
 
 from helpline.bus.redis import RedisBus
+from tests.fixtures.servers import RedisServer, free_port
 
 pytestmark = pytest.mark.redis
 

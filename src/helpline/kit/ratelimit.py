@@ -16,8 +16,10 @@ class RateLimiter:
     def __init__(self, enabled: bool, redis_url: str | None = None) -> None:
         self.enabled = enabled
         storage: Storage
-        if redis_url:
-            storage = RedisStorage("async+" + redis_url)
+        if redis_url and enabled:
+            # Shared across processes; redis-py is what we already ship (limits' default
+            # async driver would be coredis).
+            storage = RedisStorage("async+" + redis_url, implementation="redispy")
         else:
             storage = MemoryStorage()
         self._limiter = MovingWindowRateLimiter(storage)

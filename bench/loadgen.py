@@ -1,0 +1,834 @@
+"""Load generator: drives Helpline (or the baseline relay) through the public contract.
+
+A run has C chats; each chat is a pair of WebSocket connections, a customer's and an agent's.
+Both sides send `{"type":"message",...}` frames on a fixed schedule (R messages/s per chat in
+all, half from each side) for D seconds. Latency is measured from the moment a frame is sent
+to the moment the *other* side of the chat receives the matching `message.posted` event
+(matched by `client_id`). Server CPU and RSS are read with psutil from the server's pids.
+
+Setting Helpline up uses only the public HTTP API (see ARCHITECTURE.md): the admin creates a
+bench queue and bench agents with a high `max_chats`; each customer signs in as a guest and
+starts a chat; an agent accepts it. Everything is bounded: connections, counts and time.
+
+Used by bench/run.py; usable alone against a running server:
+
+    python bench/loadgen.py --url http://127.0.0.1:8000 --chats 20 --rate 5 --duration 10
+    python bench/loadgen.py --relay ws://127.0.0.1:8765 --chats 20 --rate 5 --duration 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import itertools
+import json
+import math
+import os
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any, TypeVar
+
+import httpx
+import psutil  # type: ignore[import-untyped]
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+API = "/api/v1"
+T = TypeVar("T")
+A = TypeVar("A")
+
+
+# -- measuring processes --------------------------------------------------------------------
+
+
+class ProcMeter:
+    """CPU seconds and RSS of some processes and their children (e.g. uvicorn workers)."""
+
+    def __init__(self, pids: Iterable[int], *, children: bool = True) -> None:
+        self.procs: list[psutil.Process] = []
+        for pid in pids:
+            with contextlib.suppress(psutil.Error):
+                p = psutil.Process(pid)
+                self.procs.append(p)
+                if children:
+                    self.procs.extend(p.children(recursive=True))
+        self._t0 = 0.0
+        self._cpu0 = 0.0
+        self.peak_rss = 0
+
+    def _cpu(self) -> float:
+        total = 0.0
+        for p in self.procs:
+            with contextlib.suppress(psutil.Error):
+                t = p.cpu_times()
+                total += t.user + t.system
+        return total
+
+    def rss(self) -> int:
+        total = 0
+        for p in self.procs:
+            with contextlib.suppress(psutil.Error):
+                total += p.memory_info().rss
+        self.peak_rss = max(self.peak_rss, total)
+        return total
+
+    def start(self) -> None:
+        self._t0 = time.perf_counter()
+        self._cpu0 = self._cpu()
+        self.peak_rss = self.rss()
+
+    def cpu_percent(self) -> float:
+        """CPU used since start(), in % of one core."""
+        wall = time.perf_counter() - self._t0
+        return 100.0 * (self._cpu() - self._cpu0) / wall if wall > 0 else 0.0
+
+
+# -- results --------------------------------------------------------------------------------
+
+
+def percentiles_ms(samples: Sequence[float]) -> dict[str, float | None]:
+    if not samples:
+        return {"p50": None, "p90": None, "p99": None, "p999": None, "max": None, "mean": None}
+    s = sorted(samples)
+
+    def pct(q: float) -> float:
+        return round(1000 * s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))], 3)
+
+    return {
+        "p50": pct(0.50),
+        "p90": pct(0.90),
+        "p99": pct(0.99),
+        "p999": pct(0.999),
+        "max": round(1000 * s[-1], 3),
+        "mean": round(1000 * sum(s) / len(s), 3),
+    }
+
+
+@dataclass
+class LoadResult:
+    target: str
+    chats: int
+    connections: int
+    rate_per_chat: float
+    target_msgs_per_s: float
+    duration_s: float
+    sent: int = 0
+    delivered: int = 0
+    duplicates: int = 0
+    acked: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    disconnects: int = 0
+    frames_received: dict[str, int] = field(default_factory=dict)
+    msgs_per_s: float = 0.0
+    delivery_ratio: float = 0.0
+    latency_ms: dict[str, float | None] = field(default_factory=dict)
+    ack_latency_ms: dict[str, float | None] = field(default_factory=dict)
+    send_lag_ms: dict[str, float | None] = field(default_factory=dict)
+    loadgen_loop_lag_ms: dict[str, float | None] = field(default_factory=dict)
+    server_cpu_pct: float = 0.0
+    server_rss_mb: float = 0.0
+    server_rss_peak_mb: float = 0.0
+    infra_cpu_pct: float | None = None
+    loadgen_cpu_pct: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class IdleResult:
+    target: str
+    connections: int
+    rss_before_mb: float = 0.0
+    rss_after_mb: float = 0.0
+    rss_per_connection_kb: float = 0.0
+    connect_s: float = 0.0
+    pings: int = 0
+    pongs: int = 0
+    liveness_ms: dict[str, float | None] = field(default_factory=dict)
+    server_cpu_pct: float = 0.0
+    failed_connections: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- targets --------------------------------------------------------------------------------
+
+
+@dataclass
+class Side:
+    ws_url: str
+    headers: dict[str, str]
+
+
+@dataclass
+class Pair:
+    chat_id: str
+    customer: Side
+    agent: Side
+
+
+@dataclass
+class Target:
+    """What to drive. `kind` "helpline" (HTTP base URLs) or "relay" (a ws:// URL)."""
+
+    name: str
+    kind: str
+    customer_base: str
+    agent_base: str
+    server_pids: list[int] = field(default_factory=list)
+    infra_pids: list[int] = field(default_factory=list)
+
+    def ws_url(self, base: str) -> str:
+        if self.kind == "relay":
+            return base
+        return base.replace("http://", "ws://").replace("https://", "wss://") + API + "/ws"
+
+
+async def map_limited(n: int, fn: Callable[[A], Awaitable[T]], items: Iterable[A]) -> list[T]:
+    """fn(item) for every item, at most n at once, results in order."""
+    sem = asyncio.Semaphore(n)
+
+    async def one(item: A) -> T:
+        async with sem:
+            return await fn(item)
+
+    return await asyncio.gather(*(one(item) for item in items))
+
+
+class SetupError(RuntimeError):
+    pass
+
+
+def _check(resp: httpx.Response, what: str, ok: Iterable[int] = (200, 201)) -> Any:
+    if resp.status_code not in set(ok):
+        raise SetupError(f"{what}: HTTP {resp.status_code} {resp.text[:500]}")
+    return resp.json()
+
+
+class HelplineSetup:
+    """Creates what a run needs through the public API, once per run (unique names)."""
+
+    def __init__(
+        self,
+        customer_base: str,
+        agent_base: str,
+        *,
+        admin_email: str = "admin@example.com",
+        admin_password: str = "helpline-demo",
+        per_agent: int = 50,
+        concurrency: int = 16,
+    ) -> None:
+        self.customer_base = customer_base
+        self.agent_base = agent_base
+        self.admin_email = admin_email
+        self.admin_password = admin_password
+        self.per_agent = per_agent
+        self.concurrency = concurrency
+        self.run_id = uuid.uuid4().hex[:8]
+        limits = httpx.Limits(
+            max_connections=concurrency * 2, max_keepalive_connections=concurrency
+        )
+        # Bearer tokens only: a kept session cookie would make the server demand CSRF tokens.
+        no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+        # trust_env=False: never route loopback traffic through a proxy from the environment.
+        self.http = httpx.AsyncClient(
+            timeout=30, limits=limits, trust_env=False, cookies=no_cookies
+        )
+        self.presence: list[ClientConnection] = []
+        self._presence_readers: list[asyncio.Task[None]] = []
+        self.presence_frames: dict[str, int] = {}
+        self.retries: dict[str, int] = {}  # transient errors the setup had to retry
+        self.queue_id: str | None = None
+
+    async def aclose(self) -> None:
+        await close_all(self.presence)
+        for task in self._presence_readers:
+            task.cancel()
+        await self.http.aclose()
+
+    async def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One API call; a transient `409 conflict` or `503` is retried (bounded) and counted."""
+        for attempt in range(6):
+            r = await self.http.request(method, url, **kwargs)
+            transient = r.status_code == 503 or (r.status_code == 409 and '"conflict"' in r.text)
+            if not transient or attempt == 5:
+                return r
+            key = f"{method} {url.rsplit(API, 1)[-1]} {r.status_code}"
+            self.retries[key] = self.retries.get(key, 0) + 1
+            await asyncio.sleep(0.01 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def login(self, base: str, email: str, password: str) -> str:
+        r = await self._call(
+            "POST", base + API + "/auth/login", json={"email": email, "password": password}
+        )
+        return str(_check(r, f"login {email}")["token"])
+
+    async def guest(self, i: int) -> str:
+        r = await self._call(
+            "POST",
+            self.customer_base + API + "/auth/guest",
+            json={"name": f"Bench Customer {i}", "email": f"bench-{self.run_id}-c{i}@example.com"},
+        )
+        return str(_check(r, "guest sign-in")["token"])
+
+    async def _agents(self, n: int) -> list[str]:
+        """Create n bench agents in a fresh bench queue, available; returns their tokens."""
+        admin = await self.login(self.agent_base, self.admin_email, self.admin_password)
+        h = {"Authorization": f"Bearer {admin}"}
+        q = await self._call(
+            "POST",
+            self.agent_base + API + "/queues",
+            headers=h,
+            json={"name": f"Bench {self.run_id}", "description": "load test"},
+        )
+        self.queue_id = str(_check(q, "create queue")["id"])
+        password = "bench-" + self.run_id + "-pw"
+
+        async def make(i: int) -> str:
+            r = await self._call(
+                "POST",
+                self.agent_base + API + "/users",
+                headers=h,
+                json={
+                    "email": f"bench-{self.run_id}-a{i}@example.com",
+                    "name": f"Bench Agent {i}",
+                    "role": "agent",
+                    "password": password,
+                    "max_chats": self.per_agent,
+                },
+            )
+            return str(_check(r, "create agent")["id"])
+
+        ids = await map_limited(self.concurrency, make, range(n))
+        r = await self._call(
+            "PUT",
+            self.agent_base + API + f"/queues/{self.queue_id}/members",
+            headers=h,
+            json={"user_ids": ids},
+        )
+        _check(r, "set queue members")
+
+        async def sign_in(i: int) -> str:
+            token = await self.login(
+                self.agent_base, f"bench-{self.run_id}-a{i}@example.com", password
+            )
+            r = await self._call(
+                "PUT",
+                self.agent_base + API + "/me/status",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"status": "available"},
+            )
+            _check(r, "set status")
+            return token
+
+        tokens = await map_limited(self.concurrency, sign_in, range(n))
+        # One console tab per agent for the whole run, so nobody turns offline (grace period).
+        for token in tokens:
+            ws = await open_ws(
+                Side(
+                    self.agent_base.replace("http", "ws", 1) + API + "/ws",
+                    {"Authorization": f"Bearer {token}"},
+                )
+            )
+            self.presence.append(ws)
+            self._presence_readers.append(asyncio.create_task(self._drain(ws)))
+        return tokens
+
+    async def _drain(self, ws: ClientConnection) -> None:
+        """Read a console tab's frames (offers, taken, ...) and count them by type."""
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in ws:
+                kind = str(json.loads(raw).get("type"))
+                self.presence_frames[kind] = self.presence_frames.get(kind, 0) + 1
+
+    async def pairs(self, chats: int) -> list[Pair]:
+        n_agents = max(1, math.ceil(chats / self.per_agent))
+        agent_tokens = await self._agents(n_agents)
+        assert self.queue_id is not None
+        queue_id = self.queue_id
+
+        async def start_chat(i: int) -> tuple[str, str]:
+            token = await self.guest(i)
+            r = await self._call(
+                "POST",
+                self.customer_base + API + "/chats",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"queue_id": queue_id, "message": f"bench chat {i}"},
+            )
+            return str(_check(r, "start chat")["id"]), token
+
+        started = await map_limited(self.concurrency, start_chat, range(chats))
+
+        async def accept(i: int) -> None:
+            chat_id = started[i][0]
+            token = agent_tokens[i % n_agents]
+            r = await self._call(
+                "POST",
+                self.agent_base + API + f"/chats/{chat_id}/accept",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            _check(r, f"accept {chat_id}")
+
+        await map_limited(self.concurrency, accept, range(chats))
+        c_ws = self.customer_base.replace("http", "ws", 1) + API + "/ws"
+        a_ws = self.agent_base.replace("http", "ws", 1) + API + "/ws"
+        return [
+            Pair(
+                chat_id,
+                Side(c_ws, {"Authorization": f"Bearer {ctoken}"}),
+                Side(a_ws, {"Authorization": f"Bearer {agent_tokens[i % n_agents]}"}),
+            )
+            for i, (chat_id, ctoken) in enumerate(started)
+        ]
+
+    async def guests(self, n: int) -> list[Side]:
+        tokens = await map_limited(self.concurrency, self.guest, range(n))
+        ws = self.customer_base.replace("http", "ws", 1) + API + "/ws"
+        return [Side(ws, {"Authorization": f"Bearer {t}"}) for t in tokens]
+
+
+def relay_pairs(ws_url: str, chats: int) -> list[Pair]:
+    run = uuid.uuid4().hex[:8]
+    return [Pair(f"{run}-{i}", Side(ws_url, {}), Side(ws_url, {})) for i in range(chats)]
+
+
+# -- the load -------------------------------------------------------------------------------
+
+
+class Stats:
+    def __init__(self) -> None:
+        # client_id -> (perf_counter at send, sender connection id, after the warm-up)
+        self.inflight: dict[str, tuple[float, int, bool]] = {}
+        self.measure_from = math.inf
+        self.ack_pending: dict[str, float] = {}
+        self.latencies: list[float] = []
+        self.ack_latencies: list[float] = []
+        self.send_lag: list[float] = []
+        self.delivered: set[str] = set()
+        self.sent = 0
+        self.acked = 0
+        self.duplicates = 0
+        self.errors: dict[str, int] = {}
+        self.disconnects = 0
+        self.frames: dict[str, int] = {}  # frames received, by type: unexpected traffic shows
+        self.all_delivered = asyncio.Event()
+        self.sending_done = False
+        self.closing = False
+
+    def check_done(self) -> None:
+        if self.sending_done and len(self.delivered) >= self.sent:
+            self.all_delivered.set()
+
+
+class Conn:
+    """One WebSocket connection of the run and its reader task."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, ws: ClientConnection, chat_id: str, stats: Stats) -> None:
+        self.id = next(self._ids)
+        self.ws = ws
+        self.chat_id = chat_id
+        self.stats = stats
+        self.subscribed = asyncio.Event()
+        self.reader: asyncio.Task[None] | None = None
+
+    async def read(self) -> None:
+        stats = self.stats
+        loads = json.loads
+        try:
+            async for raw in self.ws:
+                now = time.perf_counter()
+                frame = loads(raw)
+                kind = frame.get("type")
+                stats.frames[kind] = stats.frames.get(kind, 0) + 1
+                if kind == "event":
+                    ev = frame["event"]
+                    if ev.get("type") != "message.posted":
+                        continue
+                    cid = str((ev.get("data") or {}).get("client_id"))
+                    entry = stats.inflight.get(cid)
+                    if entry is None or entry[1] == self.id:
+                        continue  # not ours, or the echo to the sender
+                    if cid in stats.delivered:
+                        stats.duplicates += 1
+                        continue
+                    stats.delivered.add(cid)
+                    if entry[2]:
+                        stats.latencies.append(now - entry[0])
+                    if stats.sending_done:
+                        stats.check_done()
+                elif kind == "ack":
+                    t = stats.ack_pending.pop(frame.get("client_id"), None)
+                    if t is not None:
+                        stats.acked += 1
+                        if t >= stats.measure_from:
+                            stats.ack_latencies.append(now - t)
+                elif kind == "error":
+                    code = str((frame.get("error") or {}).get("code", "unknown"))
+                    stats.errors[code] = stats.errors.get(code, 0) + 1
+                elif kind == "subscribed" and frame.get("chat_id") == self.chat_id:
+                    self.subscribed.set()
+        except ConnectionClosed:
+            pass
+        finally:
+            if not self.stats.closing:
+                self.stats.disconnects += 1  # the server closed it mid-run
+
+    async def send_message(self, n: int) -> None:
+        client_id = f"b{self.id}x{n}"
+        now = time.perf_counter()
+        # Sends during the warm-up count for delivery but not for latency.
+        self.stats.inflight[client_id] = (now, self.id, now >= self.stats.measure_from)
+        self.stats.ack_pending[client_id] = now
+        self.stats.sent += 1
+        await self.ws.send(
+            json.dumps(
+                {
+                    "type": "message",
+                    "chat_id": self.chat_id,
+                    "text": f"bench message {n} from {self.id}: lorem ipsum dolor sit amet",
+                    "client_id": client_id,
+                }
+            )
+        )
+
+
+async def open_ws(side: Side, *, max_queue: int | None = 64) -> ClientConnection:
+    return await connect(
+        side.ws_url,
+        additional_headers=side.headers or None,
+        compression=None,  # neither target gets compression: it would dominate CPU
+        proxy=None,
+        ping_interval=None,
+        open_timeout=30,
+        max_queue=max_queue,
+        close_timeout=2,
+    )
+
+
+async def run_load(
+    target: Target,
+    pairs: Sequence[Pair],
+    *,
+    rate_per_chat: float,
+    duration: float,
+    senders: str = "both",
+    drain_s: float = 5.0,
+    warmup_s: float = 1.0,
+    connect_concurrency: int = 64,
+) -> LoadResult:
+    """Connect every pair, subscribe, send on schedule for `duration`, wait for stragglers.
+
+    Latency counts messages sent after the first `warmup_s` (at most a quarter of the run):
+    connection set-up and cold caches are not what is measured. Delivery counts them all.
+    """
+    stats = Stats()
+    chats = len(pairs)
+    result = LoadResult(
+        target=target.name,
+        chats=chats,
+        connections=2 * chats,
+        rate_per_chat=rate_per_chat,
+        target_msgs_per_s=rate_per_chat * chats,
+        duration_s=duration,
+    )
+
+    async def open_pair(p: Pair) -> tuple[Conn, Conn]:
+        c = Conn(await open_ws(p.customer), p.chat_id, stats)
+        a = Conn(await open_ws(p.agent), p.chat_id, stats)
+        return c, a
+
+    conn_pairs = await map_limited(connect_concurrency, open_pair, pairs)
+    conns = [c for pair in conn_pairs for c in pair]
+    try:
+        for c in conns:
+            c.reader = asyncio.create_task(c.read())
+            await c.ws.send(json.dumps({"type": "subscribe", "chat_id": c.chat_id, "after": 0}))
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(c.subscribed.wait() for c in conns)), timeout=60
+            )
+        except TimeoutError:
+            missing = sum(not c.subscribed.is_set() for c in conns)
+            raise SetupError(f"{missing} connections got no 'subscribed' within 60 s") from None
+
+        meter = ProcMeter(target.server_pids)
+        infra = ProcMeter(target.infra_pids) if target.infra_pids else None
+        me = ProcMeter([os.getpid()], children=False)  # the servers may be our children
+        meter.start()
+        if infra:
+            infra.start()
+        me.start()
+
+        # Senders: per chat `rate_per_chat` in all, split between the sides, phases spread.
+        side_conns: list[tuple[Conn, float]] = []
+        for c, a in conn_pairs:
+            if senders == "both":
+                side_conns += [(c, rate_per_chat / 2), (a, rate_per_chat / 2)]
+            elif senders == "customer":
+                side_conns.append((c, rate_per_chat))
+            else:
+                side_conns.append((a, rate_per_chat))
+        t0 = time.perf_counter() + 0.5
+        end = t0 + duration
+        stats.measure_from = t0 + min(warmup_s, duration / 4)
+
+        async def sender(conn: Conn, rate: float) -> None:
+            interval = 1.0 / rate
+            phase = t0 + random.random() * interval  # spread the senders' phases
+            k = 0
+            while (t := phase + k * interval) < end:
+                delay = t - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                # How late this send is: a saturated generator would blame the server wrongly.
+                stats.send_lag.append(max(0.0, time.perf_counter() - t))
+                try:
+                    await conn.send_message(k)
+                except ConnectionClosed:
+                    return
+                k += 1
+
+        async def sample_rss() -> None:
+            while True:
+                await asyncio.sleep(0.5)
+                meter.rss()
+
+        loop_lag: list[float] = []
+
+        async def watch_loop() -> None:
+            # The generator's own stalls (or a busy machine) inflate every latency it measures.
+            while True:
+                t = time.perf_counter()
+                await asyncio.sleep(0.005)
+                loop_lag.append(max(0.0, time.perf_counter() - t - 0.005))
+
+        sampler = asyncio.create_task(sample_rss())
+        watcher = asyncio.create_task(watch_loop())
+        # No cyclic GC pauses in the generator while it measures (the run is bounded).
+        gc.collect()
+        gc.freeze()
+        gc.disable()
+        try:
+            await asyncio.gather(*(sender(c, r) for c, r in side_conns))
+        finally:
+            gc.enable()
+            gc.unfreeze()
+        watcher.cancel()
+        send_wall = time.perf_counter() - t0
+        stats.sending_done = True
+        stats.check_done()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stats.all_delivered.wait(), drain_s)
+        sampler.cancel()
+        result.server_cpu_pct = round(meter.cpu_percent(), 1)
+        result.server_rss_mb = round(meter.rss() / 2**20, 1)
+        result.server_rss_peak_mb = round(meter.peak_rss / 2**20, 1)
+        result.infra_cpu_pct = round(infra.cpu_percent(), 1) if infra else None
+        result.loadgen_cpu_pct = round(me.cpu_percent(), 1)
+        result.sent = stats.sent
+        result.delivered = len(stats.delivered)
+        result.duplicates = stats.duplicates
+        result.acked = stats.acked
+        result.errors = dict(stats.errors)
+        result.disconnects = stats.disconnects
+        result.frames_received = dict(stats.frames)
+        result.delivery_ratio = round(result.delivered / stats.sent, 6) if stats.sent else 0.0
+        result.msgs_per_s = round(result.delivered / send_wall, 1) if send_wall > 0 else 0.0
+        result.latency_ms = percentiles_ms(stats.latencies)
+        result.ack_latency_ms = percentiles_ms(stats.ack_latencies)
+        result.send_lag_ms = percentiles_ms(stats.send_lag)
+        result.loadgen_loop_lag_ms = percentiles_ms(loop_lag)
+        lag_p99 = result.send_lag_ms.get("p99")
+        if lag_p99 is not None and lag_p99 > 20:
+            result.notes.append(f"load generator late: send lag p99 {lag_p99} ms")
+        stall = result.loadgen_loop_lag_ms.get("p99")
+        if stall is not None and stall > 10:
+            result.notes.append(f"generator loop stalled: lag p99 {stall} ms (busy machine?)")
+        return result
+    finally:
+        stats.closing = True
+        await close_all(c.ws for c in conns)
+        for c in conns:
+            if c.reader is not None:
+                c.reader.cancel()
+
+
+async def close_all(conns: Iterable[ClientConnection]) -> None:
+    async def close(ws: ClientConnection) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(), 3)
+
+    await map_limited(256, close, conns)
+
+
+async def run_idle(
+    target: Target,
+    sides: Sequence[Side],
+    *,
+    settle_s: float = 3.0,
+    liveness_s: float = 10.0,
+    sample: int = 200,
+    connect_concurrency: int = 100,
+) -> IdleResult:
+    """Open len(sides) idle connections, then measure RSS per connection and ping latency."""
+    result = IdleResult(target=target.name, connections=len(sides))
+    meter = ProcMeter(target.server_pids)
+    await asyncio.sleep(settle_s)
+    result.rss_before_mb = round(meter.rss() / 2**20, 1)
+    t = time.perf_counter()
+
+    async def open_one(side: Side) -> ClientConnection | None:
+        try:
+            return await open_ws(side, max_queue=16)
+        except Exception:
+            return None
+
+    opened = await map_limited(connect_concurrency, open_one, sides)
+    conns = [ws for ws in opened if ws is not None]
+    result.failed_connections = len(sides) - len(conns)
+    result.connect_s = round(time.perf_counter() - t, 2)
+    pongs: dict[int, asyncio.Future[float]] = {}
+
+    async def reader(i: int, ws: ClientConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in ws:
+                if '"pong"' in str(raw):
+                    fut = pongs.pop(i, None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(time.perf_counter())
+
+    readers = [asyncio.create_task(reader(i, ws)) for i, ws in enumerate(conns)]
+    try:
+        await asyncio.sleep(settle_s)
+        result.rss_after_mb = round(meter.rss() / 2**20, 1)
+        if conns:
+            result.rss_per_connection_kb = round(
+                (result.rss_after_mb - result.rss_before_mb) * 1024 / len(conns), 1
+            )
+        meter.start()
+        lat: list[float] = []
+        end = time.perf_counter() + liveness_s
+        loop = asyncio.get_running_loop()
+        while time.perf_counter() < end and conns:
+            batch = random.sample(range(len(conns)), min(sample, len(conns)))
+            waits = []
+            for i in batch:
+                fut: asyncio.Future[float] = loop.create_future()
+                pongs[i] = fut
+                sent_at = time.perf_counter()
+                result.pings += 1
+                with contextlib.suppress(ConnectionClosed):
+                    await conns[i].send('{"type":"ping"}')
+                waits.append((sent_at, fut))
+                await asyncio.sleep(0.005)  # spread the pings: liveness, not a burst test
+            for sent_at, fut in waits:
+                with contextlib.suppress(TimeoutError):
+                    got = await asyncio.wait_for(fut, 5)
+                    lat.append(got - sent_at)
+                    result.pongs += 1
+        result.liveness_ms = percentiles_ms(lat)
+        result.server_cpu_pct = round(meter.cpu_percent(), 1)
+        return result
+    finally:
+        await close_all(conns)
+        for r in readers:
+            r.cancel()
+
+
+# -- printing -------------------------------------------------------------------------------
+
+
+def _fmt(v: float | None, nd: int = 2) -> str:
+    return "-" if v is None else f"{v:.{nd}f}"
+
+
+def print_load_table(rows: Sequence[LoadResult]) -> None:
+    head = (
+        f"{'target':<22} {'conns':>6} {'rate/s':>7} {'sent':>7} {'deliv%':>7} {'msg/s':>7} "
+        f"{'p50ms':>7} {'p99ms':>7} {'p99.9':>7} {'maxms':>7} {'srvCPU%':>8} {'RSS MB':>7} "
+        f"{'infCPU%':>8} {'genCPU%':>8}"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        lat = r.latency_ms
+        print(
+            f"{r.target:<22} {r.connections:>6} {r.target_msgs_per_s:>7.0f} {r.sent:>7} "
+            f"{100 * r.delivery_ratio:>7.2f} {r.msgs_per_s:>7.0f} {_fmt(lat.get('p50')):>7} "
+            f"{_fmt(lat.get('p99')):>7} {_fmt(lat.get('p999')):>7} {_fmt(lat.get('max')):>7} "
+            f"{r.server_cpu_pct:>8.1f} {r.server_rss_mb:>7.1f} "
+            f"{_fmt(r.infra_cpu_pct, 1):>8} {r.loadgen_cpu_pct:>8.1f}"
+        )
+        extra = []
+        if r.errors:
+            extra.append(f"errors={r.errors}")
+        if r.duplicates:
+            extra.append(f"duplicates={r.duplicates}")
+        if r.disconnects:
+            extra.append(f"disconnects={r.disconnects}")
+        extra += r.notes
+        if extra:
+            print(f"{'':<22} " + "; ".join(extra))
+
+
+def print_idle_table(rows: Sequence[IdleResult]) -> None:
+    head = (
+        f"{'target':<22} {'conns':>6} {'failed':>6} {'RSS0 MB':>8} {'RSS1 MB':>8} {'KB/conn':>8} "
+        f"{'ping p50':>9} {'ping p99':>9} {'srvCPU%':>8}"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(
+            f"{r.target:<22} {r.connections:>6} {r.failed_connections:>6} {r.rss_before_mb:>8.1f} "
+            f"{r.rss_after_mb:>8.1f} {r.rss_per_connection_kb:>8.1f} "
+            f"{_fmt(r.liveness_ms.get('p50')):>9} {_fmt(r.liveness_ms.get('p99')):>9} "
+            f"{r.server_cpu_pct:>8.1f}"
+        )
+
+
+# -- standalone use -------------------------------------------------------------------------
+
+
+async def _main(args: argparse.Namespace) -> None:
+    if args.relay:
+        target = Target("relay", "relay", args.relay, args.relay, server_pids=args.pid or [])
+        pairs = relay_pairs(args.relay, args.chats)
+        result = await run_load(target, pairs, rate_per_chat=args.rate, duration=args.duration)
+    else:
+        target = Target("helpline", "helpline", args.url, args.url, server_pids=args.pid or [])
+        setup = HelplineSetup(args.url, args.url)
+        try:
+            pairs = await setup.pairs(args.chats)
+            result = await run_load(target, pairs, rate_per_chat=args.rate, duration=args.duration)
+        finally:
+            await setup.aclose()
+    print_load_table([result])
+    print(json.dumps(result.as_dict(), indent=2))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--url", help="Helpline base URL, e.g. http://127.0.0.1:8000")
+    where.add_argument("--relay", help="relay URL, e.g. ws://127.0.0.1:8765")
+    parser.add_argument("--chats", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=5.0, help="messages/s per chat")
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--pid", type=int, action="append", help="server pid(s) to measure")
+    asyncio.run(_main(parser.parse_args()))

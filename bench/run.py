@@ -1,0 +1,576 @@
+"""Benchmark scenarios of issue 4. Starts every server it needs itself, on 127.0.0.1.
+
+    python bench/run.py 1                  # 200 chats x 5 msg/s, SQLite, one process, vs relay
+    python bench/run.py 2                  # top rate with p99 < 50 ms: relay, SQLite, PostgreSQL
+    python bench/run.py 3                  # 10,000 idle customers: RSS per connection, ping p99
+    python bench/run.py 4                  # PostgreSQL + Redis: one process vs two, vs relay
+    python bench/run.py all                # 1, 2, 3 and 4
+    python bench/run.py 1 --relay-only     # only the baseline (no Helpline needed)
+
+Every run prints a table and writes bench/results/<time>-scenario<N>.json with the machine,
+the command and the relay baseline measured in the same invocation. Each load is bounded in
+connections, messages and time, and every server is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil  # type: ignore[import-untyped]
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.fixtures.servers: the same PostgreSQL/Redis as the tests
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tests.fixtures.servers import (  # noqa: E402
+    PostgresServer,
+    RedisServer,
+    create_database,
+    free_port,
+)
+
+from loadgen import (  # noqa: E402
+    HelplineSetup,
+    IdleResult,
+    LoadResult,
+    Target,
+    print_idle_table,
+    print_load_table,
+    relay_pairs,
+    run_idle,
+    run_load,
+)
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+# -- servers --------------------------------------------------------------------------------
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited ({proc.returncode}):\n{_tail(log)}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1, trust_env=False).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"server not ready at {url} within {timeout} s:\n{_tail(log)}")
+
+
+def _tail(path: Path, n: int = 3000) -> str:
+    try:
+        return path.read_text(errors="replace")[-n:]
+    except OSError:
+        return ""
+
+
+def _stop(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+
+
+class Relay:
+    """bench/relay.py in its own process (so its CPU and RSS are its own)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.log = workdir / f"relay-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Relay:
+        with self.log.open("wb") as f:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(Path(__file__).parent / "relay.py"), "--port", str(self.port)],
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"relay exited:\n{_tail(self.log)}")
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
+            ):
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("relay did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+
+    def target(self) -> Target:
+        assert self.proc is not None
+        return Target("relay (websockets)", "relay", self.url, self.url, [self.proc.pid])
+
+
+class Helpline:
+    """`python -m helpline migrate`, `demo`, then `serve` processes sharing one database."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        database_url: str | None = None,
+        redis_url: str | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.data_dir = workdir / "helpline-data"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            **os.environ,
+            "HELPLINE_DATA_DIR": str(self.data_dir),
+            "HELPLINE_RATE_LIMITS": "off",
+            "HELPLINE_PASSWORD_FAST_HASH": "true",
+            "HELPLINE_SECRET_KEY": secrets.token_hex(32),
+            "HELPLINE_LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
+        }
+        if database_url:
+            self.env["HELPLINE_DATABASE_URL"] = database_url
+        if redis_url:
+            self.env["HELPLINE_REDIS_URL"] = redis_url
+        self.procs: list[tuple[subprocess.Popen[bytes], int]] = []
+
+    def _cli(self, *args: str) -> None:
+        log = self.workdir / f"helpline-{args[0]}.log"
+        with log.open("wb") as f:
+            proc = subprocess.run(
+                [sys.executable, "-m", "helpline", *args],
+                env=self.env,
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=300,
+                check=False,
+            )
+        if proc.returncode != 0:
+            raise RuntimeError(f"helpline {' '.join(args)} failed:\n{_tail(log)}")
+
+    def prepare(self) -> Helpline:
+        self._cli("migrate")
+        self._cli("demo")
+        return self
+
+    def serve(self) -> str:
+        """Start one more server process; returns its base URL."""
+        port = free_port()
+        log = self.workdir / f"helpline-serve-{port}.log"
+        env = {
+            **self.env,
+            "HELPLINE_PORT": str(port),
+            "HELPLINE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        }
+        with log.open("wb") as f:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "helpline", "serve"],
+                env=env,
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        self.procs.append((proc, port))
+        base = f"http://127.0.0.1:{port}"
+        _wait_http(base + "/readyz", proc, log)
+        return base
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p, _ in self.procs]
+
+    def logs_with_errors(self) -> list[str]:
+        """Server log lines at ERROR or above (a bench run should have none)."""
+        out = []
+        for _, port in self.procs:
+            for line in _tail(self.workdir / f"helpline-serve-{port}.log", 200_000).splitlines():
+                if '"level": "ERROR"' in line or "Traceback" in line or " ERROR " in line:
+                    out.append(line[:300])
+        return out[:20]
+
+    def close(self) -> None:
+        for proc, _ in self.procs:
+            _stop(proc)
+        self.procs.clear()
+
+    def __enter__(self) -> Helpline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def workdir(keep: bool) -> Iterator[Path]:
+    d = Path(tempfile.mkdtemp(prefix="helpline-bench-"))
+    try:
+        yield d
+    finally:
+        if keep:
+            print(f"(server logs kept in {d})")
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _pg_url(dsn: str) -> str:
+    return dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+# -- scenarios ------------------------------------------------------------------------------
+
+
+async def load_pair_run(
+    name: str,
+    customer_base: str,
+    agent_base: str,
+    pids: list[int],
+    infra: list[int],
+    args: argparse.Namespace,
+    *,
+    chats: int,
+    rates: Sequence[float],
+) -> list[LoadResult]:
+    """Set Helpline up once (agents, chats), then run the load at each per-chat rate."""
+    setup = HelplineSetup(customer_base, agent_base, per_agent=args.per_agent)
+    try:
+        pairs = await setup.pairs(chats)
+        out = []
+        for rate in rates:
+            target = Target(name, "helpline", customer_base, agent_base, pids, infra)
+            with profiling(args, name, pids):
+                out.append(
+                    await run_load(target, pairs, rate_per_chat=rate, duration=args.duration)
+                )
+        note_setup(setup, out)
+        return out
+    finally:
+        await setup.aclose()
+
+
+def note_setup(setup: HelplineSetup, rows: Sequence[LoadResult]) -> None:
+    """Transient errors the set-up had to retry are server findings too: keep them."""
+    if setup.retries:
+        for r in rows:
+            r.notes.append(f"set-up retried {setup.retries}")
+
+
+@contextlib.contextmanager
+def profiling(args: argparse.Namespace, name: str, pids: Sequence[int]) -> Iterator[None]:
+    """With --profile DIR: py-spy samples each server process while the load runs."""
+    if not args.profile:
+        yield
+        return
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    out = Path(args.profile)
+    out.mkdir(parents=True, exist_ok=True)
+    procs = []
+    for pid in pids:
+        stem = out / f"{name.replace(' ', '-')}-{pid}"
+        procs.append(
+            subprocess.Popen(
+                [spy, "record", "--pid", str(pid), "--rate", "250", "--nonblocking", "--gil",
+                 "--duration", str(int(args.duration) + 2), "--format", "raw",
+                 "-o", f"{stem}.txt"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )  # fmt: skip
+    try:
+        yield
+    finally:
+        for p in procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        print(f"profiles (collapsed stacks): {out}/")
+
+
+async def relay_run(relay: Relay, chats: int, rate: float, duration: float) -> LoadResult:
+    return await run_load(
+        relay.target(), relay_pairs(relay.url, chats), rate_per_chat=rate, duration=duration
+    )
+
+
+def passes_scenario2(r: LoadResult, p99_limit_ms: float) -> bool:
+    p99 = r.latency_ms.get("p99")
+    return (
+        p99 is not None
+        and p99 < p99_limit_ms
+        and r.delivered == r.sent
+        and not r.errors
+        and not r.notes  # the generator kept up
+    )
+
+
+async def rate_search(
+    run_at: Any, start: float, factor: float, max_rate: float, p99_limit_ms: float
+) -> tuple[float | None, list[LoadResult]]:
+    """Raise the total rate by `factor` until a run fails; the highest passing rate wins."""
+    best: float | None = None
+    rows: list[LoadResult] = []
+    rate = start
+    while rate <= max_rate:
+        r: LoadResult = await run_at(rate)
+        rows.append(r)
+        print_load_table([r])
+        if not passes_scenario2(r, p99_limit_ms):
+            break
+        best = rate
+        rate = round(rate * factor)
+    return best, rows
+
+
+async def scenario1(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
+    rows: list[LoadResult] = []
+    with Relay(wd) as relay:
+        rows.append(await relay_run(relay, args.chats, args.rate, args.duration))
+    errors: list[str] = []
+    if not args.relay_only:
+        with Helpline(wd) as hl:
+            base = hl.prepare().serve()
+            rows += await load_pair_run(
+                "helpline sqlite 1p", base, base, hl.pids, [], args,
+                chats=args.chats, rates=[args.rate],
+            )  # fmt: skip
+            errors = hl.logs_with_errors()
+    print_load_table(rows)
+    out: dict[str, Any] = {"rows": [r.as_dict() for r in rows], "server_errors": errors}
+    if len(rows) == 2 and rows[0].server_cpu_pct:
+        out["cpu_vs_relay"] = round(rows[1].server_cpu_pct / rows[0].server_cpu_pct, 2)
+        print(f"server CPU vs relay: {out['cpu_vs_relay']}x (target <= 2.5x)")
+    return out
+
+
+async def scenario2(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
+    chats = args.chats
+    out: dict[str, Any] = {"p99_limit_ms": 50.0, "chats": chats, "best": {}, "rows": []}
+
+    async def search(name: str, run_at: Any) -> None:
+        best, rows = await rate_search(
+            run_at, args.start_rate, args.factor, args.max_rate, out["p99_limit_ms"]
+        )
+        out["best"][name] = best
+        out["rows"] += [r.as_dict() for r in rows]
+
+    with Relay(wd) as relay:
+
+        async def relay_at(total: float) -> LoadResult:
+            return await relay_run(relay, chats, total / chats, args.step_duration)
+
+        await search("relay", relay_at)
+
+    if not args.relay_only:
+        for backend in args.backends.split(","):
+            with contextlib.ExitStack() as stack:
+                db_url = None
+                infra: list[int] = []
+                if backend == "postgres":
+                    pg = stack.enter_context(PostgresServer())
+                    db_url = _pg_url(create_database(pg.dsn, "helpline"))
+                    infra = [pg.pid] if pg.pid else []
+                hl = stack.enter_context(Helpline(wd / backend, database_url=db_url))
+                base = hl.prepare().serve()
+                setup = HelplineSetup(base, base, per_agent=args.per_agent)
+                try:
+                    pairs = await setup.pairs(chats)
+                    name = f"helpline {backend} 1p"
+
+                    async def hl_at(total: float) -> LoadResult:
+                        target = Target(name, "helpline", base, base, hl.pids, infra)  # noqa: B023
+                        return await run_load(
+                            target,
+                            pairs,  # noqa: B023
+                            rate_per_chat=total / chats,
+                            duration=args.step_duration,
+                        )
+
+                    await search(name, hl_at)
+                    if setup.retries:
+                        out.setdefault("setup_retries", {})[name] = setup.retries
+                finally:
+                    await setup.aclose()
+    print("highest rate with p99 < 50 ms and no loss:", out["best"])
+    relay_best = out["best"].get("relay")
+    sqlite_best = out["best"].get("helpline sqlite 1p")
+    if relay_best and sqlite_best:
+        out["sqlite_vs_relay"] = round(sqlite_best / relay_best, 3)
+        print(f"SQLite vs relay: {out['sqlite_vs_relay']}x (target >= 0.35x)")
+    return out
+
+
+async def scenario3(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
+    n = args.connections
+    rows: list[IdleResult] = []
+    with Relay(wd) as relay:
+        sides = [relay_pairs(relay.url, 1)[0].customer for _ in range(n)]
+        rows.append(await run_idle(relay.target(), sides))
+    if not args.relay_only:
+        with Helpline(wd) as hl:
+            base = hl.prepare().serve()
+            setup = HelplineSetup(base, base, concurrency=32)
+            try:
+                t = time.perf_counter()
+                sides = await setup.guests(n)
+                print(f"{n} guest sign-ins in {time.perf_counter() - t:.1f} s")
+            finally:
+                await setup.aclose()
+            target = Target("helpline sqlite 1p", "helpline", base, base, hl.pids)
+            rows.append(await run_idle(target, sides))
+    print_idle_table(rows)
+    return {"rows": [r.as_dict() for r in rows]}
+
+
+async def scenario4(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
+    rows: list[LoadResult] = []
+    with Relay(wd) as relay:
+        rows.append(await relay_run(relay, args.chats, args.rate, args.duration))
+    errors: dict[str, list[str]] = {}
+    if not args.relay_only:
+        with PostgresServer() as pg, RedisServer() as redis:
+            db_url = _pg_url(create_database(pg.dsn, "helpline"))
+            infra = [p for p in (pg.pid, redis.pid) if p]
+            # One process on PostgreSQL + Redis.
+            with Helpline(wd / "one", database_url=db_url, redis_url=redis.url) as hl:
+                base = hl.prepare().serve()
+                rows += await load_pair_run(
+                    "helpline pg+redis 1p", base, base, hl.pids, infra, args,
+                    chats=args.chats, rates=[args.rate],
+                )  # fmt: skip
+                errors["one"] = hl.logs_with_errors()
+            # Two processes: customers on A, agents on B; every message crosses Redis.
+            with Helpline(wd / "two", database_url=db_url, redis_url=redis.url) as hl:
+                a = hl.serve()
+                b = hl.serve()
+                rows += await load_pair_run(
+                    "helpline pg+redis 2p", a, b, hl.pids, infra, args,
+                    chats=args.chats, rates=[args.rate],
+                )  # fmt: skip
+                errors["two"] = hl.logs_with_errors()
+    print_load_table(rows)
+    return {"rows": [r.as_dict() for r in rows], "server_errors": errors}
+
+
+SCENARIOS = {"1": scenario1, "2": scenario2, "3": scenario3, "4": scenario4}
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def raise_fd_limit() -> None:
+    """Idle-connection runs need ~1 fd per connection on each side."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def raise_priority(nice: int) -> int:
+    """Run the whole bench (servers inherit it) ahead of other work on a shared machine.
+
+    Every process measured gets the same priority, so the comparison stays fair; only
+    neighbours' noise is kept out. Needs root for a negative value; otherwise unchanged.
+    """
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+
+async def main(args: argparse.Namespace) -> int:
+    raise_fd_limit()
+    args.nice = raise_priority(args.nice)
+    RESULTS.mkdir(exist_ok=True)
+    names = ["1", "2", "3", "4"] if args.scenario == "all" else [args.scenario]
+    for name in names:
+        print(f"\n== scenario {name} ==", flush=True)
+        started = datetime.now(UTC)
+        with workdir(args.keep) as wd:
+            data = await SCENARIOS[name](args, wd)
+        record = {
+            "scenario": int(name),
+            "started_at": started.isoformat(),
+            "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "machine": machine(),
+            "params": {k: v for k, v in vars(args).items() if k != "scenario"},
+            **data,
+        }
+        path = RESULTS / f"{started.strftime('%Y%m%dT%H%M%SZ')}-scenario{name}.json"
+        path.write_text(json.dumps(record, indent=2))
+        print(f"results: {path.relative_to(ROOT)}")
+    return 0
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("scenario", choices=["1", "2", "3", "4", "all"])
+    p.add_argument("--relay-only", action="store_true", help="measure only the baseline relay")
+    p.add_argument("--chats", type=int, default=200)
+    p.add_argument("--rate", type=float, default=5.0, help="messages/s per chat (1 and 4)")
+    p.add_argument("--duration", type=float, default=20.0, help="seconds of sending per run")
+    p.add_argument("--per-agent", type=int, default=50, help="chats per bench agent (max_chats)")
+    p.add_argument("--connections", type=int, default=10_000, help="idle connections (3)")
+    p.add_argument("--backends", default="sqlite,postgres", help="scenario 2 backends")
+    p.add_argument("--start-rate", type=float, default=500.0, help="scenario 2: first msg/s")
+    p.add_argument("--factor", type=float, default=1.25, help="scenario 2: rate step")
+    p.add_argument("--max-rate", type=float, default=30_000.0, help="scenario 2: stop here")
+    p.add_argument("--keep", action="store_true", help="keep server logs and data")
+    p.add_argument("--profile", metavar="DIR", help="py-spy the servers during each load")
+    p.add_argument("--nice", type=int, default=-10, help="priority of the bench and its servers")
+    p.add_argument("--step-duration", type=float, default=8.0, help="scenario 2: s per step")
+    return p.parse_args(argv)
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    try:
+        import uvloop
+    except ImportError:
+        sys.exit(asyncio.run(main(arguments)))
+    sys.exit(uvloop.run(main(arguments)))
