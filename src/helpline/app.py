@@ -26,6 +26,7 @@ from helpline.bus.factory import make_bus
 from helpline.chats import api as chats_api
 from helpline.chats import gateway
 from helpline.chats.hub import Hub
+from helpline.chats.writer import MessageWriter
 from helpline.config import Settings
 from helpline.context import AppContext
 from helpline.db import Database
@@ -158,6 +159,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         storage=LocalStorage(settings.files_dir),
         limiter=RateLimiter(settings.rate_limits_on, settings.redis_url),
         hub=hub,
+        writer=MessageWriter(db),
     )
 
     sweeper = Sweeper(ctx)
@@ -168,6 +170,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         if check_migrations:
             await check_current(db)
         await bus.start(hub)
+        ctx.writer.start()
         if settings.sweep_interval_s > 0:
             sweeper.start()
         outbox.start()
@@ -176,6 +179,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
             yield
         finally:
             await sweeper.stop()
+            await ctx.writer.stop()
             await outbox.close()
             await hub.close()
             await bus.close()

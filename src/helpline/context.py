@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from helpline.bus import Bus
 from helpline.config import Settings
@@ -14,6 +14,7 @@ from helpline.storage import Storage
 
 if TYPE_CHECKING:
     from helpline.chats.hub import Hub
+    from helpline.chats.writer import MessageWriter
 
 
 @dataclass
@@ -24,6 +25,15 @@ class AppContext:
     storage: Storage
     limiter: RateLimiter
     hub: Hub
+    writer: MessageWriter
+
+    async def publish_event(self, envelope: dict[str, Any], *, internal: bool) -> None:
+        """After commit, for events written outside a unit of work (the message writer)."""
+        events_published_total.inc()
+        await self.bus.publish(
+            f"chat:{envelope['chat_id']}",
+            {"kind": "event", "event": envelope, "internal": internal},
+        )
 
     async def publish(self, uow: UnitOfWork) -> None:
         """After commit: hand the unit's news to the bus, then run its after-commit work."""

@@ -23,9 +23,10 @@ from helpline.accounts.deps import token_from
 from helpline.chats import service
 from helpline.chats.hub import Connection
 from helpline.chats.schemas import ClientId, MessageText
+from helpline.chats.writer import Author
 from helpline.context import AppContext
 from helpline.db import UnitOfWork
-from helpline.errors import HelplineError, NotAuthenticated
+from helpline.errors import HelplineError, Invalid, NotAuthenticated
 from helpline.queues import repository as queues_repo
 
 log = logging.getLogger("helpline.gateway")
@@ -213,15 +214,24 @@ async def _handle(frame: Any, conn: Connection, ctx: AppContext) -> None:
             ctx.hub.unsubscribe(conn, chat_id)
         case Message(chat_id=chat_id, text=text, client_id=client_id):
             await ctx.limiter.check(ctx.settings.rate_limit_messages, "ws-msg", str(id(conn)))
-            async with ctx.db.write() as uow:
-                user = await _user(uow.session, conn)
-                event, _ = await service.post_message(uow, user, chat_id, text, client_id)
-                seq = event.seq
-            await ctx.publish(uow)
+            if not text.strip():
+                raise Invalid("The message is empty.", code="empty_message")
+            author = Author(conn.user_id, str(conn.role), conn.name)
+            written = await ctx.writer.post(author, chat_id, text, client_id)
+            if written is not None:
+                if written.created:
+                    await ctx.publish_event(written.envelope, internal=False)
+                seq = int(written.envelope["seq"])
+            else:
+                async with ctx.db.write() as uow:
+                    user = await _user(uow.session, conn)
+                    event, _ = await service.post_message(uow, user, chat_id, text, client_id)
+                    seq = event.seq
+                await ctx.publish(uow)
             conn.send({"type": "ack", "client_id": client_id, "chat_id": chat_id, "seq": seq})
         case Typing(chat_id=chat_id, active=active):
             if chat_id not in conn.subs:
-                raise HelplineError("Subscribe to the chat first.", code="not_subscribed")
+                raise Invalid("Subscribe to the chat first.", code="not_subscribed")
             await ctx.bus.publish(
                 f"chat:{chat_id}",
                 {

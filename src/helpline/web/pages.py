@@ -12,6 +12,7 @@ Who sees what:
   the Agent Console.
 - `/console/admin`: signed out → staff sign-in; admin → the admin pages; anyone else → a
   page saying admins only.
+- `/widget.js`: the "Chat with us" button other web sites embed; it opens the portal.
 """
 
 from __future__ import annotations
@@ -186,6 +187,16 @@ async def admin(request: Request, user: OptionalUser) -> Response:
             else [("/", "Go to the support portal", True)],
         )
     return _render(request, "admin.html", page="admin", user=user)
+
+
+@router.get("/widget.js")
+async def widget() -> FileResponse:
+    """The embeddable "Chat with us" button for other web sites (see docs/ui.md)."""
+    return FileResponse(
+        STATIC_DIR / "js" / "widget.js",
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
 
 
 @router.get("/favicon.ico")

@@ -542,6 +542,7 @@ function renderWindow(full) {
     hideTyping();
     setNoteMode(false);
     $(".chat-options").dataset.open = "false";
+    $('[data-action="toggle-options"]').setAttribute("aria-expanded", "false");
   }
   $('[data-role="chat-title"]').textContent = customerName(chat);
   $('[data-role="chat-ref"]').textContent = chat.reference || "";
@@ -583,12 +584,16 @@ function renderWindow(full) {
   const closedBar = $('[data-role="closed-bar"]');
   closedBar.hidden = open;
   $('[data-role="transcript-link"]').hidden = gone;
+  const transcript = $('[data-role="options-transcript"]');
+  transcript.hidden = gone;
+  transcript.href = `/api/v1/chats/${chat.id}/transcript`;
+  transcript.setAttribute("download", `${chat.reference || "chat"}-transcript.txt`);
   if (gone) {
     const q = queueName(chat.queue_id);
     $('[data-role="closed-text"]').textContent = `This chat moved${q ? ` to ${q}` : ""}, a queue you're not in; its agents take it from here.`;
   } else if (!open) {
     const when = chat.closed_at ? ` on ${formatDateTime(chat.closed_at)}` : "";
-    $('[data-role="closed-text"]').textContent = `This chat is ${CHAT_STATUS[chat.status].toLowerCase()}${when}.`;
+    $('[data-role="closed-text"]').textContent = `This chat was ${CHAT_STATUS[chat.status].toLowerCase()}${when}.`;
     const link = $('[data-role="transcript-link"]');
     link.href = `/api/v1/chats/${chat.id}/transcript`;
     link.setAttribute("download", `${chat.reference || "chat"}-transcript.txt`);
@@ -602,9 +607,25 @@ function setNoteMode(on) {
   $('.chat-window [data-testid="message-input"]').placeholder = on ? "Write an internal note (agents only)…" : "Write a message…";
 }
 
+/** Why this agent cannot accept now (checked here so no request is made to fail), or null. */
+function cannotAccept() {
+  if (me.role !== "agent") return null;
+  const status = $("#availability").value;
+  if (status !== "available") return `You are ${status}. Set your status to Available to accept chats.`;
+  const mine = Array.from(state.chats.values()).filter((c) => isMine(c) && c.status === "in_progress").length;
+  if (mine >= me.max_chats)
+    return `You already have ${mine} chat${mine === 1 ? "" : "s"} in progress, your limit. Finish one to accept another.`;
+  return null;
+}
+
 async function accept() {
   const chat = state.chats.get(state.activeId);
   if (!chat) return;
+  const why = cannotAccept();
+  if (why) {
+    setNotice(why, "warning");
+    return;
+  }
   const btn = $('[data-testid="accept-chat"]');
   setBusy(btn, true);
   try {
@@ -856,9 +877,23 @@ function wire() {
       scheduleRender();
     });
   }
+  let searchTimer = null;
   $("#chat-search").addEventListener("input", (e) => {
     state.search = e.target.value;
     scheduleRender();
+    clearTimeout(searchTimer);
+    const q = state.search.trim();
+    if (q.length < 2) return;
+    // Also ask the server, so older (closed) chats are found too.
+    searchTimer = setTimeout(async () => {
+      try {
+        const res = await api.get(`/chats?q=${encodeURIComponent(q)}&limit=50`);
+        for (const c of res.items || []) if (!state.chats.has(c.id)) upsert(c);
+        scheduleRender();
+      } catch {
+        /* the local results stay */
+      }
+    }, 300);
   });
   $("#queue-filter").addEventListener("change", (e) => {
     state.queueFilter = e.target.value;
@@ -866,17 +901,16 @@ function wire() {
   });
 
   const availability = $("#availability");
-  let lastStatus = availability.value;
   availability.addEventListener("change", async () => {
     const status = availability.value;
     availability.disabled = true;
     try {
       await api.put("/me/status", { status });
-      lastStatus = status;
+      me.status = status;
       $('[data-role="availability-dot"]').className = `dot dot--${status}`;
       toast({ title: `You are now ${availability.selectedOptions[0].textContent.toLowerCase()}`, kind: "success", timeout: 3000 });
     } catch (err) {
-      availability.value = lastStatus;
+      availability.value = me.status;
       toastError(err, "Could not change your status");
     } finally {
       availability.disabled = false;
@@ -907,14 +941,18 @@ function wire() {
     $(".console-layout").dataset.view = "list";
   });
   const options = $(".chat-options");
-  $('[data-action="toggle-options"]').addEventListener("click", (e) => {
-    const open = options.dataset.open !== "true";
+  const toggle = $('[data-action="toggle-options"]');
+  const setOptionsOpen = (open) => {
     options.dataset.open = String(open);
-    e.currentTarget.setAttribute("aria-expanded", String(open));
+    toggle.setAttribute("aria-expanded", String(open));
+  };
+  toggle.addEventListener("click", () => setOptionsOpen(options.dataset.open !== "true"));
+  $('[data-role="options-menu"]').addEventListener("click", () => setOptionsOpen(false));
+  $('[data-role="options-more"]').addEventListener("click", () => setOptionsOpen(false));
+  document.addEventListener("click", (e) => {
+    if (options.dataset.open === "true" && !options.contains(e.target)) setOptionsOpen(false);
   });
-  $('[data-role="options-menu"]').addEventListener("click", () => {
-    options.dataset.open = "false";
-  });
+  $('[data-action="close-tab"]').addEventListener("click", () => state.activeId && closeTab(state.activeId));
   $("#move-dialog form").addEventListener("submit", submitMove);
   $("#cancel-dialog form").addEventListener("submit", submitCancel);
   $("#request-dialog form").addEventListener("submit", submitRaise);
@@ -969,7 +1007,7 @@ function wire() {
         list.hidden = true;
         $('[data-action="snippets"]').focus();
       }
-      options.dataset.open = "false";
+      setOptionsOpen(false);
     }
   });
 
@@ -1059,7 +1097,18 @@ function wireRealtime() {
     if (state.conv) state.conv.setPendingStatus(s === "open" ? "Sending…" : "Waiting for connection…");
   });
   rt.on("open", ({ reconnect }) => {
-    if (reconnect) loadChats().catch(() => {});
+    if (!reconnect) return;
+    loadChats().catch(() => {});
+    // Availability may have changed while we were away (offline after the grace period).
+    api
+      .get("/me")
+      .then((user) => {
+        me.status = user.status;
+        me.max_chats = user.max_chats;
+        $("#availability").value = user.status;
+        $('[data-role="availability-dot"]').className = `dot dot--${user.status}`;
+      })
+      .catch(() => {});
   });
 }
 
@@ -1087,6 +1136,7 @@ async function loadOverview() {
 
 async function main() {
   wireLogout(() => state.rt.stop());
+  state.rt.on("signed-out", () => window.location.reload());
   wire();
   wireRealtime();
   try {

@@ -78,6 +78,12 @@ function renderQueues() {
     select.append(h("option", { value: q.id }, label));
   }
   select.disabled = false;
+  // ?queue=<id or name> (the widget's data-queue) preselects a topic.
+  const wanted = new URLSearchParams(window.location.search).get("queue");
+  if (wanted) {
+    const q = state.queues.find((x) => x.id === wanted || x.name.toLowerCase() === wanted.toLowerCase());
+    if (q) select.value = q.id;
+  }
   updateQueueHint();
 }
 
@@ -129,6 +135,11 @@ function wireStart() {
     if (!message) {
       showFormError(form, { message: "Write a first message so the agent knows how to help." });
       form.elements.message.focus();
+      return;
+    }
+    const queue = state.queuesById.get(queueId);
+    if (queue && queue.open_now === false) {
+      showLeaveMessage(message, `${queue.name} is closed right now. Leave a message and we'll get back to you.`);
       return;
     }
     const btn = $('[data-testid="start-chat"]', form);
@@ -215,8 +226,8 @@ function renderChatHeader() {
   const q = queueName(chat.queue_id);
   $('[data-role="chat-title"]').textContent = chat.agent
     ? `Chat with ${chat.agent.name}`
-    : q
-      ? `${q} support`
+    : chat.status === "waiting"
+      ? "Waiting for an agent"
       : "Your chat";
   $('[data-role="chat-subtitle"]').textContent = [chat.reference, q, formatDateTime(chat.created_at)]
     .filter(Boolean)
@@ -233,7 +244,10 @@ function renderChatHeader() {
   const after = $('[data-role="after"]');
   const wasHidden = after.hidden;
   after.hidden = open;
-  if (!open && wasHidden) renderAfter();
+  if (!open && wasHidden) {
+    renderAfter();
+    state.conv.scrollToBottom();
+  }
 }
 
 function renderAfter() {
@@ -659,6 +673,7 @@ async function main() {
   }
   state.rt = new Realtime();
   wireLogout(() => state.rt.stop());
+  state.rt.on("signed-out", () => window.location.reload());
   wireStart();
   wireChat();
   $('[data-action="refresh-requests"]').addEventListener("click", loadRequests);

@@ -18,6 +18,7 @@ const BASE_DELAY_MS = 500;
 const MAX_DELAY_MS = 15000;
 const PING_EVERY_MS = 20000;
 const DEAD_AFTER_MS = 50000;
+const SIGNED_OUT = 4401;
 
 function wsUrl(path = "/api/v1/ws") {
   const proto = window.location.protocol === "https:" ? "wss:" : "ws:";
@@ -121,6 +122,12 @@ export class Realtime {
       this.ws = null;
       this.setState("closed");
       this.emit("close", { code: e.code, reason: e.reason });
+      if (e.code === SIGNED_OUT) {
+        // Signed out elsewhere, deactivated or password changed: resuming cannot work.
+        this.stop();
+        this.emit("signed-out", { reason: e.reason });
+        return;
+      }
       this.scheduleReconnect();
     };
     ws.onerror = () => {

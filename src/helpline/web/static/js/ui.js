@@ -178,7 +178,8 @@ export function toast({ title, text = "", kind = "info", testid, onClick, timeou
   const body = onClick
     ? h("button", { class: "toast__body", type: "button" })
     : h("div", { class: "toast__body" });
-  body.append(h("span", { class: "toast__title" }, title), text ? h("span", { class: "toast__text" }, text) : null);
+  body.append(h("span", { class: "toast__title" }, title));
+  if (text) body.append(h("span", { class: "toast__text" }, text));
   const closeBtn = h(
     "button",
     { class: "icon-btn toast__close", type: "button", "aria-label": "Dismiss" },

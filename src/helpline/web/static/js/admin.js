@@ -1,0 +1,335 @@
+// Admin pages: users (create, role, max chats, deactivate), queues (create, rename, routing,
+// deactivate) and queue membership.
+
+import { api, bootData, getAll } from "./api.js";
+import { $, $$, h, openDialog, setBusy, showFormError, toast, toastError, wireLogout } from "./ui.js";
+
+const me = bootData().user;
+const ROLES = { agent: "Agent", supervisor: "Supervisor", admin: "Administrator", customer: "Customer" };
+const STAFF = new Set(["agent", "supervisor", "admin"]);
+
+const state = { users: [], queues: [], members: new Map(), showGuests: false };
+
+// ------------------------------------------------------------------ confirm
+
+function confirmAction({ title, text, ok }) {
+  const dialog = $("#confirm-dialog");
+  $('[data-role="title"]', dialog).textContent = title;
+  $('[data-role="text"]', dialog).textContent = text;
+  $('[data-role="ok"]', dialog).textContent = ok;
+  openDialog(dialog);
+  return new Promise((resolve) => {
+    const form = $("form", dialog);
+    const onSubmit = (e) => {
+      e.preventDefault();
+      dialog.close("ok");
+    };
+    form.addEventListener("submit", onSubmit);
+    dialog.addEventListener(
+      "close",
+      () => {
+        form.removeEventListener("submit", onSubmit);
+        resolve(dialog.returnValue === "ok");
+      },
+      { once: true },
+    );
+  });
+}
+
+// ------------------------------------------------------------------ users
+
+async function loadUsers() {
+  state.users = await getAll("/users", 2000);
+  renderUsers();
+}
+
+function renderUsers() {
+  const body = $('[data-role="users"]');
+  const users = state.users
+    .filter((u) => state.showGuests || !u.is_guest)
+    .sort((a, b) => Number(b.active) - Number(a.active) || (STAFF.has(b.role) - STAFF.has(a.role)) || a.name.localeCompare(b.name));
+  body.replaceChildren(...users.map(userRow));
+  $('[data-role="users-empty"]').hidden = users.length > 0;
+}
+
+function userRow(u) {
+  const self = u.id === me.id;
+  const role = h("select", { class: "select select--sm", "aria-label": `Role of ${u.name}`, "data-testid": "user-role-select", disabled: self || u.is_guest });
+  for (const [value, label] of Object.entries(ROLES)) role.append(h("option", { value, selected: u.role === value }, label));
+  role.addEventListener("change", async () => {
+    const before = u.role;
+    try {
+      Object.assign(u, await api.patch(`/users/${u.id}`, { role: role.value }));
+      toast({ title: `${u.name} is now ${ROLES[u.role].toLowerCase()}`, kind: "success", timeout: 3000 });
+    } catch (err) {
+      role.value = before;
+      toastError(err, "Could not change the role");
+    }
+  });
+  const max = h("input", { class: "input input--narrow", type: "number", min: "0", max: "100", value: String(u.max_chats), "aria-label": `Max chats of ${u.name}`, "data-testid": "user-max-chats-input" });
+  max.addEventListener("change", async () => {
+    const before = u.max_chats;
+    try {
+      Object.assign(u, await api.patch(`/users/${u.id}`, { max_chats: Number(max.value) }));
+    } catch (err) {
+      max.value = String(before);
+      toastError(err, "Could not change max chats");
+    }
+  });
+  const toggle = h(
+    "button",
+    { class: `btn btn--sm ${u.active ? "btn--danger-ghost" : ""}`, type: "button", disabled: self, "data-testid": u.active ? "user-deactivate" : "user-reactivate" },
+    u.active ? "Deactivate" : "Reactivate",
+  );
+  toggle.addEventListener("click", async () => {
+    if (u.active) {
+      const ok = await confirmAction({
+        title: `Deactivate ${u.name}?`,
+        text: "They are signed out everywhere at once and can no longer sign in. Their chats and requests stay.",
+        ok: "Deactivate",
+      });
+      if (!ok) return;
+    }
+    try {
+      Object.assign(u, await api.patch(`/users/${u.id}`, { active: !u.active }));
+      renderUsers();
+      toast({ title: `${u.name} ${u.active ? "reactivated" : "deactivated"}`, kind: "success", timeout: 3000 });
+    } catch (err) {
+      toastError(err, "Could not change the account");
+    }
+  });
+  return h(
+    "tr",
+    { "data-testid": "user-row", "data-user-id": u.id, "data-active": String(u.active) },
+    h("td", {}, h("strong", {}, u.name), u.is_guest ? h("span", { class: "badge" }, "guest") : null, self ? h("span", { class: "badge" }, "you") : null, u.active ? null : h("span", { class: "badge" }, "deactivated")),
+    h("td", {}, u.email),
+    h("td", {}, role),
+    h("td", {}, STAFF.has(u.role) ? max : h("span", { class: "muted" }, "—")),
+    h("td", {}, STAFF.has(u.role) ? h("span", { class: "conn" }, h("span", { class: `dot dot--${u.status}` }), u.status) : h("span", { class: "muted" }, "—")),
+    h("td", { class: "actions" }, toggle),
+  );
+}
+
+function wireUserForm() {
+  const form = $("#user-form");
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = {
+      name: form.elements.name.value.trim(),
+      email: form.elements.email.value.trim(),
+      role: form.elements.role.value,
+      password: form.elements.password.value,
+      max_chats: Number(form.elements.max_chats.value || 3),
+    };
+    if (!body.name || !body.email || !body.password) {
+      showFormError(form, { message: "Name, e-mail and password are required." });
+      return;
+    }
+    const btn = $('[type="submit"]', form);
+    setBusy(btn, true);
+    showFormError(form, null);
+    try {
+      const user = await api.post("/users", body);
+      state.users.push(user);
+      renderUsers();
+      form.reset();
+      form.elements.name.focus();
+      toast({ title: `${user.name} added`, text: `They can sign in at /console with ${user.email}.`, kind: "success" });
+    } catch (err) {
+      showFormError(form, err);
+    } finally {
+      setBusy(btn, false);
+    }
+  });
+  $("#show-guests").addEventListener("change", (e) => {
+    state.showGuests = e.target.checked;
+    renderUsers();
+  });
+}
+
+// ------------------------------------------------------------------ queues
+
+async function loadQueues() {
+  const res = await api.get("/queues?include_inactive=true");
+  state.queues = res.items || [];
+  await Promise.all(
+    state.queues.map(async (q) => {
+      try {
+        state.members.set(q.id, (await api.get(`/queues/${q.id}/members`)).items || []);
+      } catch {
+        state.members.set(q.id, null);
+      }
+    }),
+  );
+  renderQueues();
+}
+
+function renderQueues() {
+  const body = $('[data-role="queues"]');
+  const queues = [...state.queues].sort((a, b) => Number(b.active) - Number(a.active) || a.name.localeCompare(b.name));
+  body.replaceChildren(...queues.map(queueRow));
+  $('[data-role="queues-empty"]').hidden = queues.length > 0;
+}
+
+async function patchQueue(q, change, what) {
+  try {
+    Object.assign(q, await api.patch(`/queues/${q.id}`, change));
+    return true;
+  } catch (err) {
+    toastError(err, `Could not ${what}`);
+    return false;
+  }
+}
+
+function queueRow(q) {
+  const name = h("input", { class: "input", value: q.name, maxlength: "120", "aria-label": "Queue name", "data-testid": "queue-rename" });
+  name.addEventListener("change", async () => {
+    const value = name.value.trim();
+    if (!value) {
+      name.value = q.name;
+      return;
+    }
+    if (await patchQueue(q, { name: value }, "rename the queue")) {
+      name.closest("tr").dataset.queueName = q.name;
+      toast({ title: `Renamed to ${q.name}`, kind: "success", timeout: 3000 });
+    } else name.value = q.name;
+  });
+  const mode = h("select", { class: "select select--sm", "aria-label": `Routing of ${q.name}` });
+  for (const [value, label] of [["broadcast", "Broadcast"], ["assign", "Assign"]]) mode.append(h("option", { value, selected: q.routing_mode === value }, label));
+  mode.addEventListener("change", async () => {
+    if (!(await patchQueue(q, { routing_mode: mode.value }, "change routing"))) mode.value = q.routing_mode;
+  });
+  const members = state.members.get(q.id);
+  const membersBtn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "queue-members" }, members ? `${members.length} member${members.length === 1 ? "" : "s"}` : "Members");
+  membersBtn.addEventListener("click", () => openMembers(q));
+  const toggle = h("button", { class: `btn btn--sm ${q.active ? "btn--danger-ghost" : ""}`, type: "button", "data-testid": q.active ? "queue-deactivate" : "queue-reactivate" }, q.active ? "Deactivate" : "Reactivate");
+  toggle.addEventListener("click", async () => {
+    if (q.active) {
+      const ok = await confirmAction({
+        title: `Deactivate ${q.name}?`,
+        text: "Customers can no longer pick it. Chats already in it carry on.",
+        ok: "Deactivate",
+      });
+      if (!ok) return;
+    }
+    if (await patchQueue(q, { active: !q.active }, "change the queue")) renderQueues();
+  });
+  const status = q.active
+    ? h("span", { class: `badge ${q.open_now ? "badge--solved" : "badge--waiting"}` }, q.open_now ? "Open" : "Closed now")
+    : h("span", { class: "badge" }, "Inactive");
+  return h(
+    "tr",
+    { "data-testid": "queue-row", "data-queue-id": q.id, "data-queue-name": q.name, "data-active": String(q.active) },
+    h("td", {}, name, q.description ? h("div", { class: "muted small" }, q.description) : null),
+    h("td", {}, mode),
+    h("td", {}, membersBtn),
+    h("td", {}, status, " ", h("span", { class: "muted small" }, `${q.agents_available} free`)),
+    h("td", { class: "actions" }, toggle),
+  );
+}
+
+function openMembers(q) {
+  const dialog = $("#members-dialog");
+  $("#members-title").textContent = `Members of ${q.name}`;
+  const current = new Set((state.members.get(q.id) || []).map((m) => m.id));
+  const staff = state.users.filter((u) => STAFF.has(u.role) && (u.active || current.has(u.id))).sort((a, b) => a.name.localeCompare(b.name));
+  const list = $('[data-role="member-list"]', dialog);
+  list.replaceChildren(
+    ...(staff.length
+      ? staff.map((u) =>
+          h(
+            "li",
+            {},
+            h(
+              "label",
+              {},
+              h("input", { type: "checkbox", value: u.id, checked: current.has(u.id), "data-testid": "member-checkbox" }),
+              h("span", {}, u.name, h("small", {}, `${ROLES[u.role]} · ${u.email}`)),
+            ),
+          ),
+        )
+      : [h("li", { class: "muted" }, "No agents yet — add users with the agent role first.")]),
+  );
+  dialog.dataset.queueId = q.id;
+  openDialog(dialog);
+}
+
+function wireQueueForms() {
+  const form = $("#queue-form");
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = {
+      name: form.elements.name.value.trim(),
+      description: form.elements.description.value.trim(),
+      routing_mode: form.elements.routing_mode.value,
+    };
+    if (!body.name) {
+      showFormError(form, { message: "A queue needs a name." });
+      return;
+    }
+    const btn = $('[type="submit"]', form);
+    setBusy(btn, true);
+    showFormError(form, null);
+    try {
+      const q = await api.post("/queues", body);
+      state.queues.push(q);
+      state.members.set(q.id, []);
+      renderQueues();
+      form.reset();
+      toast({ title: `Queue ${q.name} added`, text: "Add members so someone answers it.", kind: "success" });
+    } catch (err) {
+      showFormError(form, err);
+    } finally {
+      setBusy(btn, false);
+    }
+  });
+  const dialog = $("#members-dialog");
+  $("form", dialog).addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const form = e.currentTarget;
+    const queueId = dialog.dataset.queueId;
+    const ids = $$('input[type="checkbox"]:checked', dialog).map((c) => c.value);
+    const btn = $('[data-testid="members-save"]', dialog);
+    setBusy(btn, true);
+    try {
+      const res = await api.put(`/queues/${queueId}/members`, { user_ids: ids });
+      state.members.set(queueId, res.items || []);
+      dialog.close("done");
+      renderQueues();
+      toast({ title: "Members saved", kind: "success", timeout: 3000 });
+    } catch (err) {
+      showFormError(form, err);
+    } finally {
+      setBusy(btn, false);
+    }
+  });
+}
+
+// ------------------------------------------------------------------ boot
+
+function showSection(name) {
+  for (const tab of $$("[data-section]")) tab.setAttribute("aria-pressed", String(tab.dataset.section === name));
+  $("#users-section").hidden = name !== "users";
+  $("#queues-section").hidden = name !== "queues";
+  if (history.replaceState) history.replaceState(null, "", `#${name}`);
+}
+
+async function main() {
+  wireLogout();
+  for (const tab of $$("[data-section]")) tab.addEventListener("click", () => showSection(tab.dataset.section));
+  showSection(location.hash === "#queues" ? "queues" : "users");
+  wireUserForm();
+  wireQueueForms();
+  try {
+    await loadUsers();
+  } catch (err) {
+    toastError(err, "Could not load users");
+  }
+  try {
+    await loadQueues();
+  } catch (err) {
+    toastError(err, "Could not load queues");
+  }
+}
+
+main();

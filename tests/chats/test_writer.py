@@ -1,0 +1,89 @@
+"""The batched message path gives the same answers as the service path."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from tests.conftest import LiveServer
+from tests.fixtures.factories import make_queue, make_user
+from tests.fixtures.wsclient import WSClient
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest_asyncio.fixture
+async def chats(live_server: LiveServer) -> list[dict[str, Any]]:
+    app = live_server.app
+    q = await make_queue(app, "Support")
+    out = []
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        for i in range(5):
+            customer = await make_user(app, "customer", name=f"C{i}")
+            agent = await make_user(app, "agent", name=f"A{i}", queues=[q])
+            r = await http.post("/api/v1/chats", json={"queue_id": q, "message": "hi"}, headers=customer.headers)
+            chat = r.json()
+            await http.post(f"/api/v1/chats/{chat['id']}/accept", headers=agent.headers)
+            out.append({"chat": chat, "customer": customer, "agent": agent, "queue": q})
+    return out
+
+
+async def test_concurrent_messages_are_batched_in_order_without_gaps(live_server: LiveServer, chats: list[dict[str, Any]]) -> None:
+    writer = live_server.app.state.ctx.writer
+    before = (writer.batches, writer.written)
+    clients = []
+    for c in chats:
+        for who in ("customer", "agent"):
+            ws = await WSClient.open(live_server.ws_url, c[who].token)
+            await ws.subscribe(c["chat"]["id"])
+            clients.append((ws, c))
+    sends = []
+    for n in range(10):
+        for ws, c in clients:
+            sends.append(ws.send({"type": "message", "chat_id": c["chat"]["id"], "text": f"m{n}", "client_id": f"{id(ws)}-{n}"}))
+    await asyncio.gather(*sends)
+    for ws, _ in clients:
+        await ws.wait_for(lambda f: f["type"] == "ack" and f["client_id"].endswith("-9"))
+        assert not [f for f in ws.frames if f["type"] == "error"]
+    written = writer.written - before[1]
+    assert written == 100
+    assert writer.batches - before[0] < written  # group commit happened
+    for ws, c in clients:
+        cid = c["chat"]["id"]
+        last = c["chat"]["last_seq"] + 2 + 20  # accepted + greeting + 20 messages
+        await ws.wait_for(lambda f, cid=cid, last=last: f["type"] == "event" and f["event"]["seq"] == last)
+        seqs = [e["seq"] for e in ws.events(cid)]
+        assert seqs == list(range(1, last + 1))
+        acks = [f["seq"] for f in ws.frames if f["type"] == "ack"]
+        assert len(set(acks)) == 10
+    for ws, _ in clients:
+        await ws.close()
+
+
+async def test_the_service_path_answers_what_the_fast_path_cannot(live_server: LiveServer, chats: list[dict[str, Any]]) -> None:
+    c = chats[0]
+    cid = c["chat"]["id"]
+    helper = await make_user(live_server.app, "agent", name="Helper", queues=[c["queue"]])
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        assert (await http.post(f"/api/v1/chats/{cid}/join", headers=helper.headers)).status_code == 200
+    h = await WSClient.open(live_server.ws_url, helper.token)
+    ack = await h.request({"type": "message", "chat_id": cid, "text": "helping", "client_id": "h1"}, lambda f: f["type"] in ("ack", "error"))
+    assert ack["type"] == "ack"
+    # someone else's client_id
+    customer = await WSClient.open(live_server.ws_url, c["customer"].token)
+    err = await customer.request({"type": "message", "chat_id": cid, "text": "x", "client_id": "h1"}, lambda f: f["type"] in ("ack", "error"))
+    assert err["type"] == "error" and err["error"]["code"] == "client_id_taken"
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        await http.post(f"/api/v1/chats/{cid}/solve", headers=c["agent"].headers)
+    err = await customer.request({"type": "message", "chat_id": cid, "text": "late", "client_id": "c9"}, lambda f: f["type"] in ("ack", "error"))
+    assert err["type"] == "error" and err["error"]["code"] == "invalid_transition"
+    other = chats[1]["customer"]
+    o = await WSClient.open(live_server.ws_url, other.token)
+    err = await o.request({"type": "message", "chat_id": cid, "text": "peek", "client_id": "o1"}, lambda f: f["type"] in ("ack", "error"))
+    assert err["error"]["code"] == "not_found"
+    for ws in (h, customer, o):
+        await ws.close()
