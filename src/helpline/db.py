@@ -121,6 +121,15 @@ class Database:
                 yield uow
                 await session.commit()
 
+    @asynccontextmanager
+    async def write_lock(self) -> AsyncIterator[None]:
+        """The in-process SQLite writer lock alone, for writers with their own connection."""
+        if self.is_sqlite:
+            async with self._write_lock:
+                yield
+        else:
+            yield
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
