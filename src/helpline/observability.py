@@ -218,7 +218,8 @@ class RequestIdMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            # A WebSocket sends thousands of frames: leave its `send` unwrapped (the hot path).
+            await self.app(scope, receive, send_wrapper if scope["type"] == "http" else send)
         finally:
             request_id.reset(token)
 
