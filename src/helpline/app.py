@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette_csrf.middleware import CSRFMiddleware
 
@@ -208,8 +209,8 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         reports_api,
     ):
         api.include_router(module.router)
-    api.include_router(gateway.router)
     app.include_router(api)
+    app.router.routes.append(WebSocketRoute("/api/v1/ws", gateway.websocket_endpoint))
     app.include_router(ops_router())
 
     from helpline.web import pages

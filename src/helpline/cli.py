@@ -37,6 +37,9 @@ def serve_config(settings: Settings) -> dict[str, object]:
         "port": settings.port,
         "ws": "websockets-sansio",
         "ws_max_size": 64 * 1024,
+        # Chat frames are small JSON: deflate costs ~50 KB per idle connection and CPU per
+        # frame for little gain (see docs/performance.md).
+        "ws_per_message_deflate": False,
         "ws_ping_interval": settings.ws_ping_s,
         "ws_ping_timeout": settings.ws_ping_s,
         "proxy_headers": True,

@@ -12,10 +12,9 @@ import logging
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, WebSocket
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy.exc import DBAPIError
-from starlette.websockets import WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from helpline.accounts import presence
 from helpline.accounts import service as accounts
@@ -30,7 +29,6 @@ from helpline.errors import HelplineError, Invalid, NotAuthenticated
 from helpline.queues import repository as queues_repo
 
 log = logging.getLogger("helpline.gateway")
-router = APIRouter()
 MAX_FRAME = 64 * 1024
 
 
@@ -88,21 +86,15 @@ def _error(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"type": "error", **extra, "error": {"code": code, "message": message}}
 
 
-@router.websocket("/ws")
 async def websocket_endpoint(ws: WebSocket) -> None:
+    """Mounted as a plain Starlette route: an idle connection keeps only what it needs."""
     ctx: AppContext = ws.app.state.ctx
     token = token_from(ws)
     if "authorization" not in ws.headers and token and not _origin_ok(ws, ctx):
         await ws.close(code=1008, reason="origin not allowed")
         return
     try:
-        async with ctx.db.read() as session:
-            auth_session, user = await accounts.authenticate(UnitOfWork(session), token)
-            queue_ids = (
-                set(await queues_repo.member_queue_ids(session, user.id))
-                if user.role_enum.is_staff
-                else set()
-            )
+        conn, offers = await _open(ctx, token)
     except NotAuthenticated:
         await ws.close(code=1008, reason="not authenticated")
         return
@@ -110,36 +102,48 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         await ws.close(code=1013, reason="database unavailable")
         return
     await ws.accept()
-    conn = Connection(
-        user_id=user.id,
-        role=user.role,
-        name=user.name,
-        session_id=auth_session.id,
-        queue_ids=queue_ids,
-        max_queue=ctx.settings.ws_send_queue,
-    )
-    first_here = user.id not in ctx.hub.connected_users()
+    first_here = not ctx.hub.is_connected(conn.user_id)
     ctx.hub.register(conn)
     writer = asyncio.create_task(_writer(ws, conn))
-    if first_here and user.role_enum.is_staff:
-        await _stamp(ctx, user.id)
+    staff = not conn.is_customer
+    if first_here and staff:
+        await _stamp(ctx, conn.user_id)
     try:
-        if user.role_enum.is_staff:
-            async with ctx.db.read() as session:
-                for chat in await service.waiting_offers(UnitOfWork(session), user):
-                    conn.send({"type": "chat.offered", "chat": chat})
+        for chat in offers:
+            conn.send({"type": "chat.offered", "chat": chat})
+        del offers
         await _reader(ws, conn, ctx)
     except WebSocketDisconnect:
         pass
     finally:
         ctx.hub.unregister(conn)
         conn.close(1000, "bye")
-        if user.role_enum.is_staff and user.id not in ctx.hub.connected_users():
+        if staff and not ctx.hub.is_connected(conn.user_id):
             # The offline grace period counts from the last connection closing.
-            await _stamp(ctx, user.id)
+            await _stamp(ctx, conn.user_id)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(writer, timeout=2)
         writer.cancel()
+
+
+async def _open(ctx: AppContext, token: str | None) -> tuple[Connection, list[dict[str, Any]]]:
+    """Who is connecting, their queues, and (agents) the chats already waiting for them.
+    No ORM object outlives this: a connection may stay open for days."""
+    async with ctx.db.read() as session:
+        uow = UnitOfWork(session)
+        auth_session, user = await accounts.authenticate(uow, token)
+        staff = user.role_enum.is_staff
+        queue_ids = set(await queues_repo.member_queue_ids(session, user.id)) if staff else set()
+        offers = await service.waiting_offers(uow, user) if staff else []
+        conn = Connection(
+            user_id=user.id,
+            role=user.role,
+            name=user.name,
+            session_id=auth_session.id,
+            queue_ids=queue_ids,
+            max_queue=ctx.settings.ws_send_queue,
+        )
+    return conn, offers
 
 
 async def _stamp(ctx: AppContext, user_id: str) -> None:
@@ -152,7 +156,7 @@ async def _stamp(ctx: AppContext, user_id: str) -> None:
 async def _writer(ws: WebSocket, conn: Connection) -> None:
     try:
         while True:
-            frame = await conn.outbox.get()
+            frame = await conn.next_frame()
             if frame is None:
                 break
             await ws.send_text(json.dumps(frame, separators=(",", ":")))

@@ -6,16 +6,15 @@ Invariants, per connection and chat:
   after it is sent, so pub/sub loss delays but never loses;
 - news arriving while a subscription replays or repairs is held and drained afterwards;
 - customers never receive internal events or agent-only fields.
-Fan-out never awaits a socket: each connection has a bounded outbox and a writer task; one
+Fan-out never awaits a socket: each connection has a bounded frame queue and a writer task; one
 that falls behind is closed (it resumes by seq) and never slows the others.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,7 +63,10 @@ class Connection:
         self.session_id = session_id
         self.queue_ids = queue_ids
         self.subs: dict[str, Subscription] = {}
-        self.outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=max_queue)
+        # A bare deque and one waiter future: an idle connection costs less than with a Queue.
+        self._frames: deque[dict[str, Any]] = deque()
+        self._max = max_queue
+        self._waiter: asyncio.Future[None] | None = None
         self.close_code: int | None = None
         self.close_reason = ""
 
@@ -75,23 +77,37 @@ class Connection:
     def send(self, frame: dict[str, Any]) -> None:
         if self.close_code is not None:
             return
-        try:
-            self.outbox.put_nowait(frame)
-        except asyncio.QueueFull:
+        if len(self._frames) >= self._max:
             self.close(CLOSE_SLOW, "too slow; reconnect and resume")
+            return
+        self._frames.append(frame)
+        self._wake()
 
     def close(self, code: int, reason: str) -> None:
         if self.close_code is not None:
             return
         self.close_code = code
         self.close_reason = reason
-        # Wake the writer even when the outbox is full.
-        with contextlib.suppress(asyncio.QueueFull):
-            self.outbox.put_nowait(None)
-        if self.outbox.full():
-            while not self.outbox.empty():
-                self.outbox.get_nowait()
-            self.outbox.put_nowait(None)
+        self._frames.clear()  # what was not sent is resumed by seq after reconnecting
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def next_frame(self) -> dict[str, Any] | None:
+        """The next frame to write, or None once the connection is closing."""
+        while not self._frames:
+            if self.close_code is not None:
+                return None
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        if self.close_code is not None:
+            return None
+        return self._frames.popleft()
 
     def sees(self, sub: Subscription) -> bool:
         if self.role.sees_all or self.is_customer:
@@ -104,6 +120,7 @@ class Hub:
         self.db = db
         self.topics: dict[str, set[Connection]] = defaultdict(set)
         self.connections: set[Connection] = set()
+        self._users: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
         self._refreshing: set[str] = set()
         self._refresh_again: set[str] = set()
@@ -113,6 +130,7 @@ class Hub:
 
     def register(self, conn: Connection) -> None:
         self.connections.add(conn)
+        self._users[conn.user_id] += 1
         metrics.ws_connections.inc()
         for topic in self._base_topics(conn):
             self.topics[topic].add(conn)
@@ -127,6 +145,9 @@ class Hub:
     def unregister(self, conn: Connection) -> None:
         if conn in self.connections:
             metrics.ws_connections.dec()
+            self._users[conn.user_id] -= 1
+            if self._users[conn.user_id] <= 0:
+                del self._users[conn.user_id]
         self.connections.discard(conn)
         for topic in self._base_topics(conn) + [f"chat:{c}" for c in conn.subs]:
             self._drop(topic, conn)
@@ -147,7 +168,10 @@ class Hub:
         conn.queue_ids = queue_ids
 
     def connected_users(self) -> set[str]:
-        return {c.user_id for c in self.connections}
+        return set(self._users)
+
+    def is_connected(self, user_id: str) -> bool:
+        return user_id in self._users
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
