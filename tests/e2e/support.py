@@ -163,7 +163,10 @@ class Browsers:
         )
         context.set_default_timeout(15_000)
         self.contexts.append(context)
-        page = context.new_page()
+        return self.watch(context.new_page(), name)
+
+    def watch(self, page: Page, name: str) -> Watched:
+        """Record a page's console errors and page errors (checked at the end of the test)."""
         watched = Watched(page, name)
 
         def on_console(msg: ConsoleMessage) -> None:
@@ -194,9 +197,9 @@ def sign_in(page: Page, path: str, email: str, password: str = PASSWORD) -> None
     page.get_by_test_id("login-submit").click()
 
 
-def agent_sign_in(w: Watched, email: str) -> Page:
+def agent_sign_in(w: Watched, email: str, password: str = PASSWORD) -> Page:
     page = w.page
-    sign_in(page, "/console", email)
+    sign_in(page, "/console", email, password)
     expect(page.get_by_test_id("availability")).to_be_visible()
     expect(page.locator('[data-role="conn-label"]')).to_have_text("Live")
     return page

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -67,3 +69,59 @@ def test_phone_layouts(people: Browsers, shot: Callable[[Page, str], None]) -> N
     shot(page, "phone-portal-signed-out")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"page is {width}px wide on a 375px phone"
+
+
+def test_availability_switch_is_kept_and_away_agents_are_not_alerted(people: Browsers) -> None:
+    w = people.open_page("agent")
+    page = agent_sign_in(w, "agent3@example.com")
+    page.get_by_test_id("availability").select_option("away")
+    expect(page.get_by_text("You are now away")).to_be_visible()
+    page.reload()
+    expect(page.get_by_test_id("availability")).to_have_value("away")
+    customer = people.open_page("customer").page
+    sign_in(customer, "/", "customer2@example.com")
+    customer.get_by_test_id("start-queue").select_option(label="Technical")
+    customer.get_by_test_id("start-message").fill("Anyone there?")
+    customer.get_by_test_id("start-chat").click()
+    expect(customer.get_by_test_id("chat-status")).to_have_text("Waiting")
+    expect(page.get_by_test_id("new-chat-notification")).to_have_count(0)
+    page.get_by_test_id("availability").select_option("available")
+    expect(page.get_by_text("You are now available")).to_be_visible()
+
+
+def test_widget_on_another_site_opens_the_portal_with_its_queue(people: Browsers) -> None:
+    shop_html = (
+        "<!doctype html><title>Shop</title><link rel=icon href='data:,'><h1>Shop</h1>"
+        f"<script src='{people.server.url}/widget.js' data-queue='Technical' async></script>"
+    ).encode()
+
+    class Shop(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(shop_html)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    shop = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
+    threading.Thread(target=shop.serve_forever, daemon=True).start()
+    try:
+        page = people.open_page("visitor").page
+        page.goto(f"http://127.0.0.1:{shop.server_address[1]}/")
+        button = page.locator("[data-helpline-widget]").get_by_role("button")
+        expect(button).to_contain_text("Chat with us")
+        with page.context.expect_page() as popup_info:
+            button.click()
+        popup = people.watch(popup_info.value, "widget window").page
+        popup.wait_for_load_state()
+        assert popup.url.startswith(f"{people.server.url}/?queue=Technical")
+        popup.get_by_test_id("guest-name").fill("Wanda Widget")
+        popup.get_by_test_id("guest-email").fill("wanda@example.org")
+        popup.get_by_test_id("guest-submit").click()
+        selected = popup.get_by_test_id("start-queue").locator("option:checked")
+        expect(selected).to_have_text("Technical")
+    finally:
+        shop.shutdown()
+        shop.server_close()

@@ -12,6 +12,7 @@ import {
   $,
   $$,
   CHAT_STATUS,
+  audioReady,
   beep,
   desktopNotify,
   formatDateTime,
@@ -27,6 +28,7 @@ import {
   statusBadge,
   toast,
   toastError,
+  unlockAudio,
   wireLogout,
 } from "./ui.js";
 
@@ -202,8 +204,8 @@ async function loadQueues() {
 
 async function loadChats() {
   const [waiting, active, recent] = await Promise.all([
-    getAll("/chats?status=waiting", 500),
-    getAll("/chats?status=in_progress", 500),
+    getAll("/chats?status=waiting&limit=200", 1000),
+    getAll("/chats?status=in_progress&limit=200", 1000),
     api.get("/chats"),
   ]);
   const fresh = new Map();
@@ -917,17 +919,28 @@ function wire() {
     }
   });
 
-  const notifBtn = $('[data-action="enable-notifications"]');
-  if ("Notification" in window && Notification.permission === "default") {
-    notifBtn.hidden = false;
-    notifBtn.addEventListener("click", async () => {
+  // The bell turns on alerts: sound (browsers allow audio only after a click on the page)
+  // and desktop notifications (asks once). Any click on the page also enables the sound.
+  const bell = $('[data-action="enable-notifications"]');
+  const canAsk = "Notification" in window && Notification.permission === "default";
+  const updateBell = () => {
+    bell.hidden = audioReady() && !("Notification" in window && Notification.permission === "default");
+  };
+  bell.title = canAsk ? "Turn on sound and desktop alerts" : "Turn on sound alerts";
+  bell.addEventListener("click", async () => {
+    unlockAudio();
+    if ("Notification" in window && Notification.permission === "default") {
       try {
         await Notification.requestPermission();
-      } finally {
-        notifBtn.hidden = true;
+      } catch {
+        /* the browser decides */
       }
-    });
-  }
+    }
+    beep();
+    updateBell();
+  });
+  window.addEventListener("pointerdown", () => setTimeout(updateBell), { once: true });
+  updateBell();
 
   $('[data-action="accept"]').addEventListener("click", accept);
   $('[data-action="solve"]').addEventListener("click", solve);

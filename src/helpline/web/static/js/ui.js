@@ -265,8 +265,12 @@ export function appendLinkified(el, text) {
 
 let audioCtx = null;
 
-function unlockAudio() {
-  if (audioCtx) return;
+/** Create (or resume) the audio context; call from a user gesture. */
+export function unlockAudio() {
+  if (audioCtx) {
+    if (audioCtx.state === "suspended") audioCtx.resume().catch(() => {});
+    return;
+  }
   const Ctx = window.AudioContext || window.webkitAudioContext;
   if (!Ctx) return;
   try {
@@ -276,9 +280,15 @@ function unlockAudio() {
   }
 }
 
-// Browsers only allow audio after a user gesture: create the context on the first one.
+export function audioReady() {
+  return Boolean(audioCtx && audioCtx.state === "running");
+}
+
+// Browsers only allow audio after a user gesture: create the context on the first one (or at
+// once when this page already has one, e.g. the sign-in click on a same-origin navigation).
 for (const ev of ["pointerdown", "keydown"])
   window.addEventListener(ev, unlockAudio, { once: true, capture: true });
+if (navigator.userActivation && navigator.userActivation.hasBeenActive) unlockAudio();
 
 /** A short two-tone beep made with WebAudio (no sound file). Silent until audio is unlocked. */
 export function beep() {

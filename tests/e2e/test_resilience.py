@@ -1,0 +1,117 @@
+"""Nothing typed is lost or doubled when the server restarts mid-chat, or the page reloads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.support import (
+    Browsers,
+    agent_sign_in,
+    chat_row,
+    guest_sign_in,
+    message,
+    send,
+    start_chat,
+)
+
+pytestmark = pytest.mark.e2e
+
+Shot = Callable[[Page, str], None]
+# While the server is down the browser logs its failed reconnection attempts; nothing else.
+OUTAGE_NOISE = (
+    r"WebSocket connection to .* failed",
+    r"net::ERR_CONNECTION_REFUSED",
+    r"Failed to load resource: net::ERR_CONNECTION_(REFUSED|RESET)",
+)
+
+
+def seqs(page: Page) -> list[int]:
+    values = (
+        page.get_by_test_id("message-list")
+        .locator("[data-seq]")
+        .evaluate_all("els => els.map(e => Number(e.dataset.seq))")
+    )
+    return [int(v) for v in values]
+
+
+def test_server_restart_mid_chat_loses_and_doubles_nothing(people: Browsers, shot: Shot) -> None:
+    agent_w = people.open_page("ana")
+    customer_w = people.open_page("customer")
+    for w in (agent_w, customer_w):
+        for pattern in OUTAGE_NOISE:
+            w.allow(pattern)
+    ana = agent_sign_in(agent_w, "agent1@example.com")
+    customer = guest_sign_in(customer_w, "Rhea Restart", "rhea@example.org")
+    chat_id = start_chat(customer, "General support", "Before the restart")
+    chat_row(ana, chat_id).click()
+    ana.get_by_test_id("accept-chat").click()
+    send(ana, "Agent before restart")
+    expect(message(customer, "Agent before restart")).to_have_count(1)
+
+    people.server.stop(kill=True)
+    expect(customer.get_by_text("Connection lost")).to_be_visible()
+    expect(ana.locator('[data-role="conn-label"]')).not_to_have_text("Live")
+    # Typed while the server is down: kept in the outbox, sent after reconnecting.
+    send(customer, "Typed during the outage")
+    expect(customer.get_by_test_id("message-pending")).to_contain_text("Waiting for connection")
+    shot(customer, "portal-reconnecting")
+
+    people.server.start()
+    expect(ana.locator('[data-role="conn-label"]')).to_have_text("Live", timeout=30_000)
+    expect(customer.get_by_text("Connection lost")).to_be_hidden(timeout=30_000)
+    expect(message(ana, "Typed during the outage")).to_have_count(1)
+    expect(customer.get_by_test_id("message-pending")).to_have_count(0)
+
+    send(customer, "Customer after restart")
+    send(ana, "Agent after restart")
+    expect(message(ana, "Customer after restart")).to_have_count(1)
+    expect(message(customer, "Agent after restart")).to_have_count(1)
+    for page in (ana, customer):
+        for text in ("Before the restart", "Agent before restart", "Typed during the outage"):
+            expect(message(page, text)).to_have_count(1)
+        got = seqs(page)
+        assert got == sorted(set(got)), f"seqs out of order or doubled: {got}"
+
+    # A reload resumes the conversation from the log: same messages, nothing doubled.
+    customer.reload()
+    expect(message(customer, "Agent after restart")).to_have_count(1)
+    expect(message(customer, "Typed during the outage")).to_have_count(1)
+    assert seqs(customer) == sorted(set(seqs(customer)))
+
+
+def test_drafts_survive_switching_chats_and_reloading(people: Browsers) -> None:
+    ana = agent_sign_in(people.open_page("ana"), "agent1@example.com")
+    first = guest_sign_in(people.open_page("first"), "Fay First", "fay@example.org")
+    second = guest_sign_in(people.open_page("second"), "Sid Second", "sid@example.org")
+    one = start_chat(first, "General support", "First question")
+    two = start_chat(second, "Technical", "Second question")
+    for chat_id in (one, two):
+        chat_row(ana, chat_id).click()
+        ana.get_by_test_id("accept-chat").click()
+        expect(ana.get_by_test_id("message-input")).to_be_visible()
+
+    chat_row(ana, one).click()
+    ana.get_by_test_id("message-input").fill("half-typed answer for Fay")
+    chat_row(ana, two).click()
+    expect(ana.get_by_test_id("message-input")).to_have_value("")
+    ana.get_by_test_id("message-input").fill("draft for Sid")
+    chat_row(ana, one).click()
+    expect(ana.get_by_test_id("message-input")).to_have_value("half-typed answer for Fay")
+
+    # A message in the chat not in focus: unread count and a "New message from" toast.
+    send(second, "Are you there?")
+    expect(ana.get_by_test_id("new-message-notification")).to_contain_text(
+        "New message from Sid Second"
+    )
+    expect(chat_row(ana, two).get_by_test_id("unread-count")).to_have_text("1")
+
+    ana.reload()
+    expect(ana.get_by_test_id("open-chat-tab")).to_have_count(2)
+    chat_row(ana, two).click()
+    expect(ana.get_by_test_id("message-input")).to_have_value("draft for Sid")
+    expect(chat_row(ana, two).get_by_test_id("unread-count")).to_have_count(0)
+    chat_row(ana, one).click()
+    expect(ana.get_by_test_id("message-input")).to_have_value("half-typed answer for Fay")
