@@ -70,8 +70,11 @@ async def logout(caller: CurrentCaller, response: Response, uow: Uow) -> Respons
 
 
 @router.get("/me", response_model=UserOut)
-async def me(user: CurrentUser) -> UserOut:
-    return UserOut.model_validate(user)
+async def me(user: CurrentUser, uow: Uow) -> UserOut:
+    out = UserOut.model_validate(user)
+    if user.role_enum.is_staff:
+        out.queue_ids = await service.queue_ids(uow, user)
+    return out
 
 
 @router.put("/me/status", response_model=UserOut)

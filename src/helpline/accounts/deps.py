@@ -51,6 +51,20 @@ async def get_uow(request: Request, ctx: Ctx) -> AsyncIterator[UnitOfWork]:
 Uow = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
 
 
+WS_PROTOCOL = "helpline"
+WS_BEARER_PREFIX = "bearer."
+
+
+def ws_bearer(conn: HTTPConnection) -> str | None:
+    """A token offered as a WebSocket subprotocol (`helpline`, `bearer.<token>`): browsers cannot
+    set headers on a handshake, and an embedded widget on another site gets no cookie."""
+    offered = conn.headers.get("sec-websocket-protocol", "")
+    for item in (p.strip() for p in offered.split(",")):
+        if item.startswith(WS_BEARER_PREFIX) and len(item) > len(WS_BEARER_PREFIX):
+            return item[len(WS_BEARER_PREFIX) :]
+    return None
+
+
 def token_from(conn: HTTPConnection) -> str | None:
     auth = conn.headers.get("authorization")
     if auth:
@@ -58,6 +72,10 @@ def token_from(conn: HTTPConnection) -> str | None:
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
         return None
+    if conn.scope["type"] == "websocket":
+        bearer = ws_bearer(conn)
+        if bearer:
+            return bearer
     return conn.cookies.get(SESSION_COOKIE)
 
 

@@ -72,6 +72,7 @@ class UserOut(BaseModel):
     status: Availability
     max_chats: int
     created_at: datetime
+    queue_ids: list[str] | None = None  # on GET /me for staff: the queues they belong to
 
 
 class AuthResult(BaseModel):

@@ -126,3 +126,9 @@ async def list_users(
 ) -> list[User]:
     require_role(actor, Role.admin, Role.supervisor)
     return await repo.list_users(uow.session, role=role, after=after, limit=limit)
+
+
+async def queue_ids(uow: UnitOfWork, user: User) -> list[str]:
+    from helpline.queues import repository as queues_repo
+
+    return await queues_repo.member_queue_ids(uow.session, user.id)

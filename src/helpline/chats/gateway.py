@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from helpline.accounts import presence
 from helpline.accounts import service as accounts
-from helpline.accounts.deps import token_from
+from helpline.accounts.deps import WS_PROTOCOL, token_from, ws_bearer
 from helpline.chats import service
 from helpline.chats.hub import Connection
 from helpline.chats.schemas import ClientId, MessageText
@@ -90,7 +90,8 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     """Mounted as a plain Starlette route: an idle connection keeps only what it needs."""
     ctx: AppContext = ws.app.state.ctx
     token = token_from(ws)
-    if "authorization" not in ws.headers and token and not _origin_ok(ws, ctx):
+    by_cookie = "authorization" not in ws.headers and ws_bearer(ws) is None
+    if by_cookie and token and not _origin_ok(ws, ctx):
         await ws.close(code=1008, reason="origin not allowed")
         return
     try:
@@ -101,7 +102,8 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     except DBAPIError:
         await ws.close(code=1013, reason="database unavailable")
         return
-    await ws.accept()
+    # A client that authenticated by subprotocol must get one back, or browsers drop it.
+    await ws.accept(subprotocol=WS_PROTOCOL if ws_bearer(ws) else None)
     first_here = not ctx.hub.is_connected(conn.user_id)
     ctx.hub.register(conn)
     writer = asyncio.create_task(_writer(ws, conn))

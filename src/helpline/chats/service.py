@@ -377,6 +377,7 @@ async def move(
     if target.id == chat.queue_id:
         raise Invalid("The chat is already in that queue.", code="same_queue")
     from_queue = chat.queue_id
+    was_waiting = chat.status == CS.waiting
     note = (note or "").strip() or None
     await _commit_events(
         uow,
@@ -398,9 +399,14 @@ async def move(
         **_offer_cleared(),
     )
     await repo.remove_helpers(uow.session, chat.id, now())
-    # The old queue's agents see it leave; the new queue's agents are offered it, as the new
-    # queue's routing mode says.
-    uow.announce(f"queue:{from_queue}", {"kind": "withdrawn", "chat_id": chat.id, "chat": None})
+    # The old queue's agents see it leave (withdrawn only if it was on offer there); the new
+    # queue's agents are offered it, as the new queue's routing mode says.
+    out = await repo.get_row(uow.session, chat.id)
+    assert out is not None
+    left = chat_dict(out)
+    if was_waiting:
+        uow.announce(f"queue:{from_queue}", {"kind": "withdrawn", "chat_id": chat.id, "chat": None})
+    uow.announce(f"queue:{from_queue}", {"kind": "updated", "chat": left})
     await _route(uow, chat, target, note=note)
     out = await repo.get_row(uow.session, chat.id)
     assert out is not None
