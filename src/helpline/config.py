@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     webhook_secret: str | None = None
     widget_origins: str = ""
     sweep_interval_s: float = 1.0
+    # How often each process compares its subscriptions with the database (lost bus news).
+    gap_check_s: float = 2.0
     ws_send_queue: int = Field(default=2048, ge=16)
     ws_ping_s: float = 20
     log_level: str = "INFO"

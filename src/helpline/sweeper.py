@@ -1,4 +1,4 @@
-"""The background loop each server process runs: timers and presence.
+"""The background loop each server process runs: timers, presence and the gap check.
 
 Safe to run in every process at once: each piece claims its work by conditional UPDATE.
 """
@@ -28,16 +28,22 @@ class Sweeper:
     async def run_once(self) -> int:
         """One full pass: stamp presence, then fire what is due. Tests call this directly."""
         await presence.stamp(self.ctx, self.ctx.hub.connected_users())
+        await self.ctx.hub.check_gaps()
         return await timers.sweep(self.ctx) + await presence.sweep(self.ctx)
 
     async def _loop(self) -> None:
         interval = self.ctx.settings.sweep_interval_s
         stamp_every = max(1.0, self.ctx.settings.offline_grace_s / 4)
+        gaps_every = self.ctx.settings.gap_check_s
+        last_gaps = 0.0
         while True:
             try:
                 if time.monotonic() - self._last_stamp >= stamp_every:
                     await presence.stamp(self.ctx, self.ctx.hub.connected_users())
                     self._last_stamp = time.monotonic()
+                if gaps_every > 0 and time.monotonic() - last_gaps >= gaps_every:
+                    await self.ctx.hub.check_gaps()
+                    last_gaps = time.monotonic()
                 await timers.sweep(self.ctx)
                 await presence.sweep(self.ctx)
             except DBAPIError as exc:

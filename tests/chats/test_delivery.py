@@ -152,3 +152,29 @@ async def test_a_slow_consumer_is_disconnected_without_slowing_others(
     fast = await WSClient.open(live_server.ws_url, setup["customer"].token)
     await fast.request({"type": "ping"}, lambda f: f["type"] == "pong")
     await fast.close()
+
+
+async def test_the_periodic_check_repairs_news_no_bus_carried(live_server: LiveServer, setup: dict[str, Any]) -> None:
+    """Another process wrote an event but its publish never reached any bus: only the periodic
+    comparison with the database can find it (no resync happens here)."""
+    ctx = ctx_of(setup["app"])
+    cid = setup["chat"]["id"]
+    c = await WSClient.open(live_server.ws_url, setup["customer"].token)
+    sub = await c.subscribe(cid)
+    original = ctx.bus.publish
+
+    async def dead_publish(topic: str, message: dict[str, Any]) -> None:
+        return None
+
+    ctx.bus.publish = dead_publish  # type: ignore[method-assign]
+    try:
+        async with httpx.AsyncClient(base_url=live_server.url) as http:
+            r = await http.post(f"/api/v1/chats/{cid}/messages", json={"text": "unannounced", "client_id": "u1"}, headers=setup["agent"].headers)
+            assert r.status_code == 201
+    finally:
+        ctx.bus.publish = original  # type: ignore[method-assign]
+    assert await ctx.hub.check_gaps() == 1
+    got = await c.wait_for(lambda f: f["type"] == "event" and f["event"]["seq"] == sub["last_seq"] + 1)
+    assert got["event"]["data"]["text"] == "unannounced"
+    assert await ctx.hub.check_gaps() == 0
+    await c.close()

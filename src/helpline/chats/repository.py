@@ -295,3 +295,10 @@ async def remove_helpers(
     if user_id is not None:
         stmt = stmt.where(ChatParticipant.user_id == user_id)
     await session.execute(stmt.values(left_at=at).execution_options(synchronize_session=False))
+
+
+async def last_seqs(session: AsyncSession, chat_ids: list[str]) -> dict[str, int]:
+    if not chat_ids:
+        return {}
+    rows = await session.execute(select(Chat.id, Chat.last_seq).where(Chat.id.in_(chat_ids)))
+    return {chat_id: int(last) for chat_id, last in rows.all()}
