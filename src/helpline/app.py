@@ -247,7 +247,7 @@ def ops_router() -> APIRouter:
             async with ctx.db.read() as session:
                 waiting = await queues_service.waiting_by_queue_name(session)
             set_chats_waiting(waiting)
-        except DBAPIError:
+        except (DBAPIError, OSError):
             pass  # still serve the process's own metrics
         return metrics_response()
 

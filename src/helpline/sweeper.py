@@ -46,8 +46,8 @@ class Sweeper:
                     last_gaps = time.monotonic()
                 await timers.sweep(self.ctx)
                 await presence.sweep(self.ctx)
-            except DBAPIError as exc:
-                log.warning("sweep skipped, database unavailable: %s", exc.orig)
+            except (DBAPIError, OSError) as exc:
+                log.warning("sweep skipped, database unavailable: %s", getattr(exc, "orig", exc))
             except Exception:
                 log.exception("sweep failed")
             await asyncio.sleep(interval)

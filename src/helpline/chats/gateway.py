@@ -99,7 +99,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     except NotAuthenticated:
         await ws.close(code=1008, reason="not authenticated")
         return
-    except DBAPIError:
+    except (DBAPIError, OSError):
         await ws.close(code=1013, reason="database unavailable")
         return
     # A client that authenticated by subprotocol must get one back, or browsers drop it.
@@ -151,7 +151,7 @@ async def _open(ctx: AppContext, token: str | None) -> tuple[Connection, list[di
 async def _stamp(ctx: AppContext, user_id: str) -> None:
     try:
         await presence.stamp(ctx, {user_id})
-    except DBAPIError:
+    except (DBAPIError, OSError):
         log.warning("could not record presence; the next sweep will")
 
 
@@ -195,7 +195,8 @@ async def _reader(ws: WebSocket, conn: Connection, ctx: AppContext) -> None:
             if hasattr(frame, "chat_id"):
                 extra["chat_id"] = frame.chat_id
             conn.send({"type": "error", **extra, "error": exc.to_dict()["error"]})
-        except DBAPIError:
+        except (DBAPIError, OSError):
+            # asyncpg reports a refused connection as a bare OSError.
             log.warning("database unavailable during a WebSocket command")
             conn.send(_error("unavailable", "The service is briefly unavailable; reconnecting."))
             conn.close(1013, "database unavailable")

@@ -364,11 +364,15 @@ class Hub:
                 self._spawn(self._reload_queues(conn))
 
     def on_resync(self) -> None:
-        """The bus may have dropped news: re-read every subscription from the database."""
+        """The bus may have dropped news: re-read every subscription from the database, and
+        offer agents again what is waiting for them (offers lost meanwhile are not in any
+        chat's log)."""
         for conn in list(self.connections):
             for sub in list(conn.subs.values()):
                 if sub.ready:
                     self._spawn(self._repair(conn, sub))
+            if not conn.is_customer:
+                self._spawn(self._reoffer(conn))
         for queue_id in {s.queue_id for c in self.connections for s in c.subs.values()}:
             self._schedule_positions(queue_id)
 

@@ -248,8 +248,10 @@ class Outbox:
             self._wake.clear()
             try:
                 attempted = await self.run_once()
-            except DBAPIError as exc:
-                log.warning("outbox pass skipped, database unavailable: %s", exc.orig)
+            except (DBAPIError, OSError) as exc:
+                log.warning(
+                    "outbox pass skipped, database unavailable: %s", getattr(exc, "orig", exc)
+                )
                 attempted = 0
             except Exception:
                 log.exception("outbox pass failed")

@@ -30,6 +30,7 @@ from fastapi.templating import Jinja2Templates
 
 from helpline.accounts.deps import get_optional_user
 from helpline.accounts.models import User
+from helpline.config import Settings
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
@@ -107,6 +108,11 @@ def _user_json(user: User) -> dict[str, Any]:
     }
 
 
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.ctx.settings
+    return settings
+
+
 def _render(
     request: Request,
     template: str,
@@ -122,6 +128,9 @@ def _render(
         "csrf": request.cookies.get(CSRF_COOKIE),
         "api": "/api/v1",
         "ws": "/api/v1/ws",
+        # Whether e-mail is configured: the portal offers "E-mail me the transcript" only then
+        # (so it never makes a request that is bound to fail with 409 mail_not_configured).
+        "mail": bool(_settings(request).smtp_url),
     }
     response = templates.TemplateResponse(
         request,

@@ -8,13 +8,17 @@ import { ApiError, api, bootData, getAll } from "./api.js";
 import { Composer } from "./composer.js";
 import { Conversation, transcriptText } from "./conversation.js";
 import { Realtime } from "./realtime.js";
+import { initRequests, showRequests } from "./requests.js";
+import { alertDesktop, alertSound, initAlertSettings, setTitle, startRepeat, stopRepeat } from "./alerts.js";
+import { initReports, showReports } from "./reports.js";
+import { SnippetPicker, initSnippetManager, showSnippets } from "./snippets.js";
+import { initSupervisor, showSupervisor } from "./supervisor.js";
 import {
   $,
   $$,
   CHAT_STATUS,
   audioReady,
   beep,
-  desktopNotify,
   formatDateTime,
   formatDuration,
   h,
@@ -61,8 +65,9 @@ const state = {
   composer: null,
   offerToast: null,
   typingTimer: null,
-  snippets: null,
+  picker: null,
   renderQueued: false,
+  accepting: null, // the chat id of my own accept in flight
 };
 
 function load(key, fallback) {
@@ -151,7 +156,7 @@ function applyEvent(chat, ev) {
   }
 }
 
-function onChatEvent(ev, { initial }) {
+function onChatEvent(ev, { initial, replay }) {
   const chat = state.chats.get(ev.chat_id);
   if (!chat) return;
   const list = chatEvents(chat.id);
@@ -177,8 +182,10 @@ function onChatEvent(ev, { initial }) {
       notifyMessage(chat, ev);
     }
   }
+  // During a replay the state passes through old values (a chat moved, then accepted):
+  // decide about the subscription only on live events and once the replay is complete.
   if (changed) {
-    syncSubscription(chat);
+    if (!replay) syncSubscription(chat);
     if (!isOpenStatus(chat.status)) failPending(chat.id);
   }
   if (chat.id === state.shownId && (changed || ev.type === "request.raised" || ev.type.startsWith("chat.joined") || ev.type === "chat.parted"))
@@ -275,8 +282,9 @@ function notifyNewChat(chat) {
   });
   t.chatId = chat.id;
   state.offerToast = t;
-  beep();
-  desktopNotify(title, chat.subject || "", () => openChat(chat.id));
+  alertSound();
+  alertDesktop(title, chat.subject || "", () => openChat(chat.id));
+  startRepeat(chat.id);
 }
 
 function notifyMessage(chat, ev) {
@@ -290,11 +298,12 @@ function notifyMessage(chat, ev) {
     timeout: 8000,
     onClick: () => openChat(chat.id),
   });
-  beep();
-  if (document.visibilityState !== "visible") desktopNotify(title, text, () => openChat(chat.id));
+  alertSound();
+  if (document.visibilityState !== "visible") alertDesktop(title, text, () => openChat(chat.id));
 }
 
 function dropOfferToast(chatId) {
+  stopRepeat(chatId);
   if (state.offerToast && state.offerToast.chatId === chatId) {
     state.offerToast.close();
     state.offerToast = null;
@@ -309,7 +318,7 @@ function updateBadges(counts) {
   badge.textContent = total ? String(total) : "";
   badge.dataset.count = String(total);
   $('[data-role="total-count-label"]').textContent = `${counts.waiting} waiting, ${unread} unread`;
-  document.title = total ? `(${total}) ${BASE_TITLE}` : BASE_TITLE;
+  setTitle(total ? `(${total}) ${BASE_TITLE}` : BASE_TITLE);
 }
 
 // ------------------------------------------------------------------ list
@@ -471,6 +480,7 @@ function saveDraft() {
 }
 
 async function openChat(id) {
+  stopRepeat(id);
   let chat = state.chats.get(id);
   if (!chat) {
     try {
@@ -630,6 +640,7 @@ async function accept() {
   }
   const btn = $('[data-testid="accept-chat"]');
   setBusy(btn, true);
+  state.accepting = chat.id;
   try {
     const updated = upsert(await api.post(`/chats/${chat.id}/accept`, {}));
     dropOfferToast(updated.id);
@@ -652,6 +663,7 @@ async function accept() {
       setNotice(err.message, "error");
     }
   } finally {
+    state.accepting = null;
     setBusy(btn, false);
   }
 }
@@ -813,59 +825,29 @@ async function joinOrPart(action) {
   }
 }
 
-// ------------------------------------------------------------------ snippets
+// ------------------------------------------------------------------ views (hash routes)
 
-function fillPlaceholders(text, chat) {
-  const values = {
-    "customer.name": customerName(chat),
-    "agent.name": me.name,
-    "chat.reference": chat.reference || "",
-    "queue.name": queueName(chat.queue_id),
-  };
-  return text.replace(/\{(customer\.name|agent\.name|chat\.reference|queue\.name)\}/g, (_, k) => values[k]);
-}
-
-async function toggleSnippets() {
-  const btn = $('[data-action="snippets"]');
-  const list = $('[data-role="snippet-list"]');
-  if (!list.hidden) {
-    list.hidden = true;
-    btn.setAttribute("aria-expanded", "false");
-    return;
+/** `#chats` (default), `#requests`, `#requests/SR-000001`, `#supervisor`. */
+function route() {
+  const [view, arg] = decodeURIComponent(window.location.hash.slice(1)).split("/");
+  // Other fragments (the skip link's #main) are not views: keep the current one.
+  if (view && !["chats", "requests", "snippets", "supervisor", "reports"].includes(view) && route.done) return;
+  route.done = true;
+  const staffOnly = view === "supervisor" || view === "reports";
+  const name = view === "requests" || view === "snippets" || (staffOnly && SEES_ALL) ? view : "chats";
+  $(".console-layout").hidden = name !== "chats";
+  $("#requests-view").hidden = name !== "requests";
+  $("#supervisor-view").hidden = name !== "supervisor";
+  $("#snippets-view").hidden = name !== "snippets";
+  $("#reports-view").hidden = name !== "reports";
+  for (const link of $$("[data-view-link]")) {
+    if (link.dataset.viewLink === name) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
   }
-  list.hidden = false;
-  btn.setAttribute("aria-expanded", "true");
-  if (state.snippets === null) {
-    list.replaceChildren(h("li", { class: "muted small" }, "Loading…"));
-    try {
-      const res = await api.get("/snippets");
-      state.snippets = res.items || [];
-    } catch {
-      state.snippets = [];
-    }
-  }
-  const chat = state.chats.get(state.activeId);
-  const relevant = state.snippets.filter((s) => !s.queue_id || s.queue_id === chat?.queue_id);
-  if (!relevant.length) {
-    list.replaceChildren(h("li", { class: "muted small" }, "No canned responses yet."));
-    return;
-  }
-  list.replaceChildren(
-    ...relevant.map((s) => {
-      const b = h("button", { type: "button" }, s.title, h("small", {}, s.content));
-      b.addEventListener("click", () => {
-        const text = fillPlaceholders(s.content, chat);
-        const cur = state.composer.value;
-        state.composer.value = cur ? `${cur}${cur.endsWith("\n") ? "" : " "}${text}` : text;
-        saveDraft();
-        list.hidden = true;
-        btn.setAttribute("aria-expanded", "false");
-        state.composer.focus();
-      });
-      return h("li", {}, b);
-    }),
-  );
-  list.querySelector("button")?.focus();
+  if (name === "requests") showRequests(arg || null);
+  if (name === "snippets") showSnippets();
+  if (name === "reports") showReports();
+  if (SEES_ALL) showSupervisor(name === "supervisor");
 }
 
 // ------------------------------------------------------------------ wiring
@@ -1012,16 +994,19 @@ function wire() {
     },
   });
   $('[data-role="note-toggle"]').addEventListener("change", (e) => setNoteMode(e.target.checked));
-  $('[data-action="snippets"]').addEventListener("click", toggleSnippets);
+  state.picker = new SnippetPicker({
+    input: $("#message-input"),
+    button: $('[data-action="snippets"]'),
+    list: $('[data-role="snippet-list"]'),
+    getChat: () => state.chats.get(state.shownId),
+    insert: (text, replaceSlash) => {
+      const cur = replaceSlash ? "" : state.composer.value;
+      state.composer.value = cur ? `${cur}${cur.endsWith("\n") || cur.endsWith(" ") ? "" : " "}${text}` : text;
+      saveDraft();
+    },
+  });
   document.addEventListener("keydown", (e) => {
-    if (e.key === "Escape") {
-      const list = $('[data-role="snippet-list"]');
-      if (!list.hidden) {
-        list.hidden = true;
-        $('[data-action="snippets"]').focus();
-      }
-      setOptionsOpen(false);
-    }
+    if (e.key === "Escape") setOptionsOpen(false);
   });
 
   document.addEventListener("visibilitychange", () => {
@@ -1054,6 +1039,17 @@ function wireRealtime() {
     dropOfferToast(frame.chat_id);
     if (!chat) return;
     const wasWaiting = chat.status === "waiting";
+    if (wasWaiting && frame.agent?.id === me.id && state.accepting !== chat.id) {
+      // Not my own accept: a supervisor assigned this chat to me.
+      toast({
+        title: `${chat.reference || "A chat"} was assigned to you`,
+        text: `Chat with ${customerName(chat)}`,
+        testid: "assigned-notification",
+        key: `assigned-${chat.id}`,
+        onClick: () => openChat(chat.id),
+      });
+      alertSound();
+    }
     chat.status = "in_progress";
     chat.agent = frame.agent || chat.agent;
     chat.accepted_at = chat.accepted_at || new Date().toISOString();
@@ -1062,6 +1058,16 @@ function wireRealtime() {
       if (wasWaiting && frame.agent?.id !== me.id) setNotice(`${frame.agent?.name || "A colleague"} accepted this chat.`, "warning");
       renderWindow(false);
     }
+    scheduleRender();
+  });
+  // Any change of status, queue or agent (e.g. a supervisor assigned a chat to me).
+  rt.on("chat.updated", (frame) => {
+    const incoming = frame.chat;
+    if (!incoming?.id) return;
+    const chat = upsert(incoming);
+    if (!chat) return;
+    if (chat.status !== "waiting") dropOfferToast(chat.id);
+    if (chat.id === state.shownId) renderWindow(false);
     scheduleRender();
   });
   rt.on("chat.withdrawn", async (frame) => {
@@ -1076,6 +1082,10 @@ function wireRealtime() {
     scheduleRender();
   });
   rt.on("unsubscribed", (frame) => markGone(frame.chat_id));
+  rt.on("subscribed", (frame) => {
+    const chat = state.chats.get(frame.chat_id);
+    if (chat) syncSubscription(chat);
+  });
   rt.on("typing", (frame) => {
     if (frame.chat_id !== state.shownId) return;
     const who = frame.user || frame.actor || frame.customer || {};
@@ -1151,6 +1161,7 @@ async function main() {
   wireLogout(() => state.rt.stop());
   state.rt.on("signed-out", () => window.location.reload());
   wire();
+  initAlertSettings();
   wireRealtime();
   try {
     await loadQueues();
@@ -1168,6 +1179,14 @@ async function main() {
     if (window.matchMedia("(max-width: 760px)").matches) $(".console-layout").dataset.view = "list";
   }
   scheduleRender();
+  initRequests({ me, queues: state.queues });
+  initSnippetManager({ me, queues: state.queues });
+  if (SEES_ALL) {
+    initSupervisor({ rt: state.rt, queues: state.queues });
+    initReports({ queues: state.queues });
+  }
+  window.addEventListener("hashchange", route);
+  route();
   loadOverview();
   setInterval(loadOverview, 15000);
   setInterval(() => loadChats().catch(() => {}), 60000);

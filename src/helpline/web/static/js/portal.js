@@ -92,12 +92,17 @@ function updateQueueHint() {
   const hint = $("#start-queue-hint");
   if (!q) {
     hint.textContent = "";
+    $('[data-testid="queue-closed"]').hidden = true;
     return;
   }
   const parts = [];
   if (q.description) parts.push(q.description);
-  if (q.open_now === false) parts.push("This team is closed right now — leave a message and we'll reply.");
-  else if (q.agents_available === 0)
+  const closed = $('[data-testid="queue-closed"]');
+  closed.hidden = q.open_now !== false;
+  $('[data-role="queue-closed-text"]').textContent = `${q.name} is closed right now, so no one can chat. Leave a message and we'll reply by e-mail.`;
+  if (q.open_now === false) {
+    // The notice above says it; the hint keeps the description only.
+  } else if (q.agents_available === 0)
     parts.push("No agent is free at the moment. You can wait in the queue, or leave a message.");
   else if (q.agents_available > 0)
     parts.push(`${q.agents_available} agent${q.agents_available === 1 ? "" : "s"} available`);
@@ -169,6 +174,10 @@ function wireStart() {
   document.querySelector('[data-action="show-leave-message"]').addEventListener("click", () =>
     showLeaveMessage(form.elements.message.value.trim()),
   );
+  document.querySelector('[data-action="closed-leave-message"]').addEventListener("click", () => {
+    const q = state.queuesById.get(form.elements.queue_id.value);
+    showLeaveMessage(form.elements.message.value.trim(), q ? `${q.name} is closed right now. Leave a message and we'll get back to you.` : "");
+  });
   document.querySelector('[data-action="hide-leave-message"]').addEventListener("click", hideLeaveMessage);
 
   const lm = $("#leave-message-form");
@@ -252,6 +261,11 @@ function renderChatHeader() {
 
 function renderAfter() {
   const chat = state.chat;
+  $('[data-action="email-transcript"]').hidden = !boot.mail || !me.email;
+  $('[data-action="email-transcript"]').disabled = false;
+  $('[data-role="email-transcript-status"]').textContent = "";
+  const expired = state.events.find((e) => e.type === "chat.expired");
+  $('[data-role="expired-notice"]').hidden = !(expired && expired.data?.reason === "no_agent");
   $('[data-role="download-transcript"]').href = `/api/v1/chats/${chat.id}/transcript`;
   $('[data-role="download-transcript"]').setAttribute("download", `${chat.reference || "chat"}-transcript.txt`);
   const rated = state.events.find((e) => e.type === "chat.rated");
@@ -262,6 +276,27 @@ function renderAfter() {
     $('[data-role="rated"]').hidden = true;
   }
   loadRequests();
+}
+
+async function emailTranscript() {
+  const btn = $('[data-action="email-transcript"]');
+  const status = $('[data-role="email-transcript-status"]');
+  if (!state.chat) return;
+  setBusy(btn, true, "Sending…");
+  status.className = "small";
+  try {
+    const res = await api.post(`/chats/${state.chat.id}/transcript/email`, {});
+    status.textContent = `On its way to ${res?.to || me.email}. It may take a minute to arrive.`;
+    status.className = "small form-success";
+  } catch (err) {
+    status.textContent =
+      err instanceof ApiError && err.code === "mail_not_configured"
+        ? "E-mail isn't set up on this help desk, so we can't send it. Use Download instead."
+        : `Could not send it: ${err.message}`;
+    status.className = "small form-error";
+  } finally {
+    setBusy(btn, false);
+  }
 }
 
 function showRated(score) {
@@ -317,6 +352,7 @@ async function refreshPosition() {
 function onEvent(ev, initial) {
   if (!state.chat || ev.chat_id !== state.chat.id) return;
   state.events.push(ev);
+  if (ev.type === "chat.expired") $('[data-role="expired-notice"]').hidden = ev.data?.reason !== "no_agent";
   const before = state.chat.status;
   applyEvent(ev);
   state.conv.add(ev);
@@ -448,6 +484,17 @@ function wireChat() {
   });
 
   $('[data-action="new-chat"]').addEventListener("click", closeChatView);
+  $('[data-action="email-transcript"]').addEventListener("click", emailTranscript);
+  $('[data-action="expired-leave-message"]').addEventListener("click", () => {
+    const first = state.events.find((e) => e.type === "message.posted" && e.actor?.id === me.id)?.data?.text || "";
+    const queueId = state.chat?.queue_id;
+    closeChatView();
+    if (queueId && state.queuesById.has(queueId)) {
+      $("#start-queue").value = queueId;
+      updateQueueHint();
+    }
+    showLeaveMessage(first, "No agent was free in time. Leave a message and we'll get back to you by e-mail.");
+  });
 
   state.rt.on("queue.position", (frame) => {
     if (state.chat && frame.chat_id === state.chat.id && state.chat.status === "waiting") {
@@ -514,7 +561,7 @@ async function refreshChat() {
 
 // ------------------------------------------------------------------ requests
 
-async function loadRequests() {
+async function loadRequests(expand = null) {
   const list = $('[data-testid="my-requests"]');
   const empty = $('[data-role="requests-empty"]');
   let items;
@@ -528,8 +575,16 @@ async function loadRequests() {
   const open = new Set(
     Array.from(list.querySelectorAll('[data-testid="request-row"][data-expanded="true"]'), (el) => el.dataset.reference),
   );
+  if (expand) open.add(expand);
   list.replaceChildren(...items.map((r) => requestRow(r, open.has(r.reference))));
   empty.hidden = items.length > 0;
+  if (expand) list.querySelector(`[data-reference="${CSS.escape(expand)}"]`)?.scrollIntoView({ block: "start" });
+}
+
+/** `#requests/SR-000042` (the links in our e-mails) opens that request under My requests. */
+function hashReference() {
+  const m = /^#requests\/(SR-\d+)$/.exec(decodeURIComponent(window.location.hash));
+  return m ? m[1] : null;
 }
 
 function requestRow(r, expanded) {
@@ -601,7 +656,35 @@ async function renderRequestDetail(r, detail) {
     r.description ? h("p", { class: "small timeline__text" }, r.description.length > 600 ? `${r.description.slice(0, 600)}…` : r.description) : null,
     h("ol", { class: "timeline", "aria-label": "Updates" }, items.length ? items : h("li", {}, "No updates yet.")),
     ["new", "open", "in_progress", "on_hold", "resolved"].includes(r.status) ? form : null,
+    statusActions(r),
   );
+}
+
+/** Customers may cancel their own new/open request and reopen a resolved one. */
+function statusActions(r) {
+  let button = null;
+  if (r.status === "new" || r.status === "open") {
+    button = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "request-cancel" }, "Cancel this request");
+    button.addEventListener("click", () => changeStatus(r, "cancelled", button));
+  } else if (r.status === "resolved") {
+    button = h("button", { class: "btn btn--sm", type: "button", "data-testid": "request-reopen" }, "Not solved? Reopen");
+    button.addEventListener("click", () => changeStatus(r, "open", button));
+  }
+  if (!button) return null;
+  return h("div", { class: "form-actions form-actions--start request-status-actions" }, button, h("p", { class: "form-error", role: "alert", "data-role": "status-error" }));
+}
+
+async function changeStatus(r, status, button) {
+  button.disabled = true;
+  try {
+    await api.patch(`/requests/${encodeURIComponent(r.reference)}`, { status });
+    toast({ title: status === "cancelled" ? `${r.reference} cancelled` : `${r.reference} reopened`, kind: "success", timeout: 3000 });
+    await loadRequests(r.reference);
+  } catch (err) {
+    button.disabled = false;
+    const box = button.parentElement.querySelector('[data-role="status-error"]');
+    if (box) box.textContent = err.message;
+  }
 }
 
 function timelineText(t) {
@@ -690,7 +773,8 @@ async function main() {
     return;
   }
   renderQueues();
-  loadRequests();
+  loadRequests(hashReference());
+  window.addEventListener("hashchange", () => hashReference() && loadRequests(hashReference()));
 
   const open = chats.find((c) => isOpenStatus(c.status));
   const last = remembered();

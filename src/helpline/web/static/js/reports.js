@@ -1,0 +1,256 @@
+// The Reports view of the Agent Console (`#reports`, supervisors and admins), drawn from
+// GET /reports/summary: totals, chats per day (bars), waiting and handling time (median and
+// p90), the outcome split, the ratings distribution, per-queue and per-agent tables, each
+// with its CSV download (GET /reports/export.csv?table=…). Charts are inline SVG built here;
+// colours come from the stylesheet (classes), never from inline styles (CSP).
+
+import { api } from "./api.js";
+import { $, formatDuration, h } from "./ui.js";
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+const rp = { queues: [], loaded: false, seq: 0 };
+
+function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) if (v !== null && v !== undefined) el.setAttribute(k, String(v));
+  for (const c of children) if (c) el.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
+  return el;
+}
+
+const isoDay = (d) => d.toISOString().slice(0, 10);
+const secs = (v) => (v === null || v === undefined ? "—" : formatDuration(v));
+
+export function initReports({ queues }) {
+  rp.queues = queues;
+  const to = new Date();
+  const from = new Date(to.getTime() - 29 * 86400000);
+  const form = h(
+    "form",
+    { class: "report-filters card", novalidate: true, "data-testid": "report-filters" },
+    h("div", { class: "field" }, h("label", { for: "report-from" }, "From"), h("input", { class: "input", type: "date", id: "report-from", name: "from", value: isoDay(from), required: true, "data-testid": "report-from" })),
+    h("div", { class: "field" }, h("label", { for: "report-to" }, "To"), h("input", { class: "input", type: "date", id: "report-to", name: "to", value: isoDay(to), required: true, "data-testid": "report-to" })),
+    h(
+      "div",
+      { class: "field" },
+      h("label", { for: "report-queue" }, "Queue"),
+      h("select", { class: "select", id: "report-queue", name: "queue_id", "data-testid": "report-queue" }, h("option", { value: "" }, "All queues"), ...queues.map((q) => h("option", { value: q.id }, q.name))),
+    ),
+    h("div", { class: "field report-filters__go" }, h("button", { class: "btn btn--primary", type: "submit", "data-testid": "report-apply" }, "Show report")),
+  );
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    load();
+  });
+  $('[data-role="reports-view"]').replaceChildren(
+    h(
+      "div",
+      { class: "view-inner" },
+      h("div", { class: "view-head" }, h("h1", { id: "reports-heading" }, "Reports")),
+      form,
+      h("p", { class: "form-error", role: "alert", "data-testid": "report-error" }),
+      h("div", { "data-role": "report-body", "aria-live": "polite" }),
+    ),
+  );
+}
+
+export function showReports() {
+  if (!rp.loaded) {
+    rp.loaded = true;
+    load();
+  }
+}
+
+function params(table) {
+  const form = $('[data-testid="report-filters"]');
+  const p = new URLSearchParams();
+  if (table) p.set("table", table);
+  p.set("from", form.elements.from.value);
+  p.set("to", form.elements.to.value);
+  if (form.elements.queue_id.value) p.set("queue_id", form.elements.queue_id.value);
+  return p;
+}
+
+async function load() {
+  const error = $('[data-testid="report-error"]');
+  const form = $('[data-testid="report-filters"]');
+  if (!form.elements.from.value || !form.elements.to.value) {
+    error.textContent = "Pick both dates.";
+    return;
+  }
+  if (form.elements.from.value > form.elements.to.value) {
+    error.textContent = "The start date is after the end date.";
+    return;
+  }
+  error.textContent = "";
+  const seq = ++rp.seq;
+  let data;
+  try {
+    data = await api.get(`/reports/summary?${params()}`);
+  } catch (err) {
+    if (seq === rp.seq) error.textContent = err.message;
+    return;
+  }
+  if (seq !== rp.seq) return;
+  render(data);
+}
+
+function csvLink(table, label) {
+  return h(
+    "a",
+    { class: "btn btn--sm btn--ghost", href: `/api/v1/reports/export.csv?${params(table)}`, download: `helpline-${table}.csv`, "data-testid": `report-csv-${table}` },
+    `Download CSV${label ? ` (${label})` : ""}`,
+  );
+}
+
+function section(title, table, ...body) {
+  return h("section", { class: "card report-card", "aria-label": title }, h("div", { class: "report-card__head" }, h("h2", {}, title), table ? csvLink(table) : null), ...body);
+}
+
+function render(d) {
+  const t = d.totals || {};
+  const tiles = [
+    ["Chats", t.chats, "chats"],
+    ["Solved", t.solved, "solved"],
+    ["Cancelled", t.cancelled, "cancelled"],
+    ["Expired", t.expired, "expired"],
+    ["Open now", t.open, "open"],
+    ["Requests raised", t.requests_raised, "requests"],
+  ];
+  const r = d.ratings || { count: 0, average: null, distribution: [] };
+  $('[data-role="report-body"]').replaceChildren(
+    h("p", { class: "muted small" }, `${d.from} to ${d.to} · ${d.days} day${d.days === 1 ? "" : "s"} · UTC`),
+    h("div", { class: "report-tiles" }, ...tiles.map(([label, value, key]) => h("div", { class: "report-tile card" }, h("span", { class: "report-tile__label" }, label), h("strong", { "data-testid": `report-total-${key}` }, String(value ?? 0))))),
+    h(
+      "div",
+      { class: "report-grid" },
+      section("Chats per day", "daily", chatsPerDay(d.daily || [])),
+      section("Waiting and handling time", null, timesChart(d.waiting_time, d.handling_time)),
+      section("Outcome", null, outcomeChart(t)),
+      section(
+        "Ratings",
+        "ratings",
+        h(
+          "p",
+          { class: "report-rating" },
+          h("strong", { "data-testid": "report-ratings-average" }, r.average === null || r.average === undefined ? "—" : Number(r.average).toFixed(1)),
+          " average from ",
+          h("strong", { "data-testid": "report-ratings-count" }, String(r.count)),
+          ` rating${r.count === 1 ? "" : "s"}`,
+        ),
+        ratingsChart(r.distribution || []),
+      ),
+    ),
+    section(
+      "Queues",
+      "queues",
+      table(
+        ["Queue", "Chats", "Solved", "Cancelled", "Expired", "Open", "Requests", "Wait median", "Wait p90", "Handle median", "Handle p90", "Rating"],
+        (d.queues || []).map((q) => [q.name, q.chats, q.solved, q.cancelled, q.expired, q.open, q.requests_raised, secs(q.wait_median_s), secs(q.wait_p90_s), secs(q.handle_median_s), secs(q.handle_p90_s), rating(q)]),
+        "report-queue-row",
+      ),
+    ),
+    section(
+      "Agents",
+      "agents",
+      table(
+        ["Agent", "Chats", "Solved", "Handle median", "Handle p90", "Rating"],
+        (d.agents || []).map((a) => [a.name, a.chats, a.solved, secs(a.handle_median_s), secs(a.handle_p90_s), rating(a)]),
+        "report-agent-row",
+      ),
+    ),
+  );
+}
+
+function rating(row) {
+  return row.ratings ? `${Number(row.rating_avg).toFixed(1)} (${row.ratings})` : "—";
+}
+
+function table(headers, rows, testid) {
+  if (!rows.length) return h("p", { class: "muted small" }, "No data in this range.");
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { class: "table report-table" },
+      h("thead", {}, h("tr", {}, ...headers.map((x, i) => h("th", { scope: "col", class: i ? "num" : null }, x)))),
+      h("tbody", {}, ...rows.map((cells) => h("tr", { "data-testid": testid }, ...cells.map((c, i) => (i ? h("td", { class: "num" }, String(c)) : h("th", { scope: "row" }, String(c))))))),
+    ),
+  );
+}
+
+/** Vertical bars, one per day, with a y axis of 0 and the maximum. */
+function chatsPerDay(daily) {
+  const W = 640;
+  const H = 200;
+  const left = 32;
+  const bottom = 22;
+  const max = Math.max(1, ...daily.map((x) => x.chats));
+  const n = Math.max(1, daily.length);
+  const step = (W - left) / n;
+  const bw = Math.max(1, Math.min(28, step * 0.7));
+  const total = daily.reduce((s, x) => s + x.chats, 0);
+  const chart = svg(
+    "svg",
+    { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": `Chats per day: ${total} in ${daily.length} days, at most ${max} a day`, "data-testid": "report-chart-daily" },
+    svg("line", { x1: left, y1: H - bottom, x2: W, y2: H - bottom, class: "chart__axis" }),
+    svg("text", { x: left - 6, y: 12, class: "chart__label", "text-anchor": "end" }, String(max)),
+    svg("text", { x: left - 6, y: H - bottom, class: "chart__label", "text-anchor": "end" }, "0"),
+  );
+  const labelEvery = Math.ceil(n / 8);
+  daily.forEach((x, i) => {
+    const hgt = ((H - bottom - 16) * x.chats) / max;
+    const cx = left + step * i + step / 2;
+    chart.appendChild(svg("rect", { x: cx - bw / 2, y: H - bottom - hgt, width: bw, height: Math.max(hgt, x.chats ? 1 : 0), class: "chart__bar", rx: 2 }, svg("title", {}, `${x.date}: ${x.chats} chat${x.chats === 1 ? "" : "s"}`)));
+    if (i % labelEvery === 0) chart.appendChild(svg("text", { x: cx, y: H - 6, class: "chart__label", "text-anchor": "middle" }, x.date.slice(5)));
+  });
+  return chart;
+}
+
+/** Horizontal bars: waiting and handling time, median and p90. */
+function timesChart(wait, handle) {
+  const rows = [
+    ["Waiting · median", wait?.median_s, "chart__bar"],
+    ["Waiting · p90", wait?.p90_s, "chart__bar chart__bar--soft"],
+    ["Handling · median", handle?.median_s, "chart__bar chart__bar--alt"],
+    ["Handling · p90", handle?.p90_s, "chart__bar chart__bar--alt-soft"],
+  ];
+  return hbars(rows.map(([label, v, cls]) => ({ label, value: v ?? 0, text: secs(v), cls })), "Waiting and handling time", "report-chart-times");
+}
+
+function outcomeChart(t) {
+  const rows = [
+    ["Solved", t.solved, "chart__bar chart__bar--ok"],
+    ["Cancelled", t.cancelled, "chart__bar chart__bar--warn"],
+    ["Expired", t.expired, "chart__bar chart__bar--bad"],
+    ["Open", t.open, "chart__bar chart__bar--soft"],
+  ];
+  const sum = rows.reduce((s, r) => s + (r[1] || 0), 0);
+  return hbars(rows.map(([label, v, cls]) => ({ label, value: v || 0, text: sum ? `${v || 0} (${Math.round((100 * (v || 0)) / sum)}%)` : "0", cls })), "Outcome of chats", "report-chart-outcome");
+}
+
+function ratingsChart(distribution) {
+  const byScore = new Map(distribution.map((x) => [x.score, x.count]));
+  const rows = [5, 4, 3, 2, 1].map((s) => ({ label: `${"★".repeat(s)} ${s}`, value: byScore.get(s) || 0, text: String(byScore.get(s) || 0), cls: "chart__bar chart__bar--star" }));
+  return hbars(rows, "Ratings distribution", "report-chart-ratings");
+}
+
+function hbars(rows, label, testid) {
+  const W = 420;
+  const rowH = 28;
+  const labelW = 130;
+  const valueW = 70;
+  const H = rows.length * rowH;
+  const max = Math.max(1, ...rows.map((r) => r.value));
+  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart chart--h", role: "img", "aria-label": `${label}: ${rows.map((r) => `${r.label} ${r.text}`).join(", ")}`, "data-testid": testid });
+  rows.forEach((r, i) => {
+    const y = i * rowH;
+    const w = ((W - labelW - valueW) * r.value) / max;
+    chart.appendChild(svg("text", { x: 0, y: y + rowH / 2 + 4, class: "chart__label" }, r.label));
+    chart.appendChild(svg("rect", { x: labelW, y: y + 6, width: W - labelW - valueW, height: rowH - 12, class: "chart__track", rx: 3 }));
+    chart.appendChild(svg("rect", { x: labelW, y: y + 6, width: Math.max(w, r.value ? 2 : 0), height: rowH - 12, class: r.cls, rx: 3 }, svg("title", {}, `${r.label}: ${r.text}`)));
+    chart.appendChild(svg("text", { x: W, y: y + rowH / 2 + 4, class: "chart__label chart__value", "text-anchor": "end" }, r.text));
+  });
+  return chart;
+}

@@ -1,0 +1,220 @@
+// The Supervisor view of the Agent Console (`#supervisor`, supervisors and admins): live
+// per-queue counts (GET /supervisor/overview), each agent's status and load, the waiting
+// chats, and the actions "assign to an agent" and "move to another queue". It refreshes on
+// WebSocket news (chat.updated, chat.offered, chat.withdrawn, chat.taken, agent.status), every
+// 10 s while shown, and ticks the waiting times every second.
+
+import { api, getAll } from "./api.js";
+import { $, formatDuration, h, since, toast } from "./ui.js";
+
+const LONG_WAIT_S = 120;
+const STATUS_LABEL = { available: "Available", away: "Away", offline: "Offline" };
+
+const st = {
+  visible: false,
+  queues: [],
+  data: null,
+  waiting: [],
+  members: new Map(), // queue id -> [{id, name, status}]
+  timer: null,
+  tick: null,
+  debounce: null,
+  seq: 0,
+};
+
+export function initSupervisor({ rt, queues }) {
+  st.queues = queues;
+  const refreshSoon = () => {
+    if (!st.visible) return;
+    clearTimeout(st.debounce);
+    st.debounce = setTimeout(refresh, 250);
+  };
+  for (const type of ["chat.updated", "chat.offered", "chat.withdrawn", "chat.taken", "agent.status"]) rt.on(type, refreshSoon);
+  rt.on("open", refreshSoon);
+  const root = $('[data-role="supervisor-view"]');
+  root.replaceChildren(
+    h(
+      "div",
+      { class: "view-inner" },
+      h(
+        "div",
+        { class: "view-head" },
+        h("h1", { id: "supervisor-heading" }, "Supervisor"),
+        h("span", { class: "muted small", "data-role": "sv-updated", "aria-live": "off" }),
+        h("button", { class: "btn btn--sm", type: "button", "data-action": "sv-refresh" }, "Refresh"),
+      ),
+      h("p", { class: "form-error", role: "alert", "data-role": "sv-error" }),
+      h("h2", { class: "view-sub" }, "Queues"),
+      h("div", { class: "sv-queues", "data-testid": "sv-queues" }),
+      h("h2", { class: "view-sub" }, "Waiting chats"),
+      h("ul", { class: "sv-waiting", "data-testid": "sv-waiting" }),
+      h("h2", { class: "view-sub" }, "Agents"),
+      h(
+        "div",
+        { class: "table-wrap card card--flush" },
+        h("table", { class: "table" }, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Agent"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Chats"))), h("tbody", { "data-testid": "sv-agents" })),
+      ),
+    ),
+  );
+  $('[data-action="sv-refresh"]').addEventListener("click", refresh);
+}
+
+export function showSupervisor(visible) {
+  st.visible = visible;
+  clearInterval(st.timer);
+  clearInterval(st.tick);
+  if (!visible) return;
+  refresh();
+  st.timer = setInterval(refresh, 10000);
+  st.tick = setInterval(tickWaits, 1000);
+}
+
+async function refresh() {
+  const seq = ++st.seq;
+  let data;
+  let waiting;
+  try {
+    [data, waiting] = await Promise.all([api.get("/supervisor/overview"), getAll("/chats?status=waiting&limit=200", 500)]);
+  } catch (err) {
+    if (seq === st.seq) $('[data-role="sv-error"]').textContent = `Could not refresh: ${err.message}`;
+    return;
+  }
+  if (seq !== st.seq) return;
+  $('[data-role="sv-error"]').textContent = "";
+  st.data = data;
+  st.waiting = waiting.filter((c) => c.status === "waiting");
+  // Members per queue (to offer only agents who can take the chat); fetched once per queue.
+  const needed = [...new Set(st.waiting.map((c) => c.queue_id))].filter((id) => !st.members.has(id));
+  await Promise.all(
+    needed.map(async (id) => {
+      try {
+        const res = await api.get(`/queues/${encodeURIComponent(id)}/members`);
+        st.members.set(id, res.items || []);
+      } catch {
+        st.members.set(id, null);
+      }
+    }),
+  );
+  if (seq !== st.seq) return;
+  render();
+}
+
+function render() {
+  const { queues = [], agents = [] } = st.data || {};
+  $('[data-role="sv-updated"]').textContent = `Updated ${new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })}`;
+  $('[data-testid="sv-queues"]').replaceChildren(
+    ...queues.map((q) =>
+      h(
+        "section",
+        { class: "sv-queue card", "data-testid": "sv-queue", "data-queue-id": q.id, "aria-label": q.name },
+        h("h3", {}, q.name, " ", h("span", { class: q.open_now === false ? "badge badge--cancelled" : "badge badge--in_progress" }, q.open_now === false ? "Closed now" : "Open")),
+        h(
+          "dl",
+          { class: "sv-stats" },
+          stat("Waiting", q.waiting, "sv-waiting-count"),
+          stat("In progress", q.in_progress),
+          stat("Longest wait", q.waiting ? formatDuration(q.longest_wait_s || 0) : "—", null, q.waiting && q.longest_wait_s >= LONG_WAIT_S),
+          stat("Agents free", q.agents_available),
+        ),
+      ),
+    ),
+  );
+  const agentsById = new Map(agents.map((a) => [a.id, a]));
+  $('[data-testid="sv-agents"]').replaceChildren(
+    ...agents.map((a) =>
+      h(
+        "tr",
+        { "data-testid": "sv-agent", "data-agent-id": a.id, "data-status": a.status },
+        h("td", {}, a.name, a.role && a.role !== "agent" ? h("span", { class: "muted small" }, ` (${a.role})`) : null),
+        h("td", {}, h("span", { class: `dot dot--${a.status}`, "aria-hidden": "true" }), " ", STATUS_LABEL[a.status] || a.status),
+        h("td", {}, h("span", { class: a.chats >= a.max_chats ? "sv-load sv-load--full" : "sv-load" }, `${a.chats} / ${a.max_chats}`)),
+      ),
+    ),
+  );
+  if (!agents.length) $('[data-testid="sv-agents"]').replaceChildren(h("tr", {}, h("td", { colspan: "3", class: "muted" }, "No agents yet.")));
+
+  const list = $('[data-testid="sv-waiting"]');
+  const focusedId = document.activeElement?.closest?.("[data-chat-id]")?.dataset.chatId;
+  list.replaceChildren(...st.waiting.map((c) => waitingRow(c, agentsById)));
+  if (!st.waiting.length) list.replaceChildren(h("li", { class: "empty empty--inline" }, h("strong", {}, "Nobody is waiting"), h("span", { class: "small" }, "Waiting chats appear here live.")));
+  if (focusedId) list.querySelector(`[data-chat-id="${CSS.escape(focusedId)}"] select`)?.focus();
+}
+
+function stat(label, value, testid = null, warn = false) {
+  return h("div", { class: warn ? "sv-stat sv-stat--warn" : "sv-stat" }, h("dt", {}, label), h("dd", { "data-testid": testid }, String(value)));
+}
+
+function waitingRow(chat, agentsById) {
+  const members = st.members.get(chat.queue_id);
+  const candidates = (members ? members.map((m) => agentsById.get(m.id) || m) : [...agentsById.values()]).filter((a) => a.role !== "customer");
+  const agentSel = h(
+    "select",
+    { class: "select select--sm", "aria-label": `Agent for ${chat.reference}`, "data-testid": "sv-assign-agent" },
+    h("option", { value: "" }, "Choose an agent…"),
+    ...candidates.map((a) => {
+      const load = typeof a.chats === "number" ? ` — ${a.chats}/${a.max_chats}` : "";
+      return h("option", { value: a.id }, `${a.name} (${STATUS_LABEL[a.status] || a.status || "?"}${load})`);
+    }),
+  );
+  const assign = h("button", { class: "btn btn--primary btn--sm", type: "button", "data-testid": "sv-assign" }, "Assign");
+  const queueSel = h(
+    "select",
+    { class: "select select--sm", "aria-label": `Move ${chat.reference} to queue`, "data-testid": "sv-move-queue" },
+    h("option", { value: "" }, "Move to…"),
+    ...st.queues.filter((q) => q.id !== chat.queue_id).map((q) => h("option", { value: q.id }, q.name)),
+  );
+  const move = h("button", { class: "btn btn--sm", type: "button", "data-testid": "sv-move" }, "Move");
+  const error = h("p", { class: "form-error", role: "alert" });
+  const act = async (button, path, body, done) => {
+    error.textContent = "";
+    button.disabled = true;
+    try {
+      await api.post(path, body);
+      toast({ title: done, kind: "success", timeout: 3000 });
+      refresh();
+    } catch (err) {
+      error.textContent = err.message;
+      button.disabled = false;
+    }
+  };
+  assign.addEventListener("click", () => {
+    if (!agentSel.value) {
+      error.textContent = "Choose an agent first.";
+      agentSel.focus();
+      return;
+    }
+    const name = agentSel.selectedOptions[0].textContent.split(" (")[0];
+    act(assign, `/chats/${chat.id}/assign`, { agent_id: agentSel.value }, `${chat.reference} assigned to ${name}`);
+  });
+  move.addEventListener("click", () => {
+    if (!queueSel.value) {
+      error.textContent = "Choose a queue first.";
+      queueSel.focus();
+      return;
+    }
+    act(move, `/chats/${chat.id}/move`, { queue_id: queueSel.value }, `${chat.reference} moved to ${queueSel.selectedOptions[0].textContent}`);
+  });
+  const started = chat.waiting_since || chat.created_at;
+  const wait = since(started);
+  return h(
+    "li",
+    { class: "sv-chat card", "data-testid": "sv-waiting-chat", "data-chat-id": chat.id },
+    h(
+      "div",
+      { class: "sv-chat__main" },
+      h("strong", {}, chat.customer?.name || "Customer"),
+      h("span", { class: "muted small" }, [chat.reference, chat.queue?.name || st.queues.find((q) => q.id === chat.queue_id)?.name, chat.subject].filter(Boolean).join(" · ")),
+      h("span", { class: wait >= LONG_WAIT_S ? "sv-wait sv-wait--long" : "sv-wait", "data-since": started }, `waiting ${formatDuration(wait)}`),
+    ),
+    h("div", { class: "sv-chat__actions" }, agentSel, assign, queueSel, move),
+    error,
+  );
+}
+
+function tickWaits() {
+  for (const el of document.querySelectorAll(".sv-wait[data-since]")) {
+    const s = since(el.dataset.since);
+    el.textContent = `waiting ${formatDuration(s)}`;
+    el.classList.toggle("sv-wait--long", s >= LONG_WAIT_S);
+  }
+}
