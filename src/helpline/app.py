@@ -39,6 +39,7 @@ from helpline.observability import (
     MetricsMiddleware,
     RequestIdMiddleware,
     metrics_response,
+    process_exiting,
     set_chats_waiting,
     setup_logging,
 )
@@ -184,7 +185,9 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
             await outbox.close()
             await hub.close()
             await bus.close()
+            await ctx.limiter.close()
             await db.dispose()
+            process_exiting()
 
     app = FastAPI(
         title="Helpline",

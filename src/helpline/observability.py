@@ -115,6 +115,14 @@ def _registry() -> CollectorRegistry:
     return REGISTRY
 
 
+def process_exiting() -> None:
+    """With several workers, drop this process's live gauges from the shared view."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
 def metrics_response() -> Response:
     """The body of GET /metrics, in the Prometheus text format."""
     return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
@@ -294,7 +302,12 @@ def setup_logging(level: str = "INFO", json: bool = True) -> None:
     handler.setFormatter(JsonFormatter() if json else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         lg = logging.getLogger(name)
         lg.handlers.clear()
         lg.propagate = True
+    # No per-request access lines (`serve` turns them off): latency is in /metrics, and a line
+    # per request would dwarf the log. The load balancer's log has them if wanted.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False

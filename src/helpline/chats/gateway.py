@@ -189,17 +189,23 @@ async def _reader(ws: WebSocket, conn: Connection, ctx: AppContext) -> None:
         try:
             await _handle(frame, conn, ctx)
         except HelplineError as exc:
-            extra: dict[str, Any] = {}
-            if isinstance(frame, Message):
-                extra["client_id"] = frame.client_id
-            if hasattr(frame, "chat_id"):
-                extra["chat_id"] = frame.chat_id
-            conn.send({"type": "error", **extra, "error": exc.to_dict()["error"]})
+            conn.send({"type": "error", **_about(frame), "error": exc.to_dict()["error"]})
         except (DBAPIError, OSError):
             # asyncpg reports a refused connection as a bare OSError.
             log.warning("database unavailable during a WebSocket command")
-            conn.send(_error("unavailable", "The service is briefly unavailable; reconnecting."))
+            message = "The service is briefly unavailable; reconnecting."
+            conn.send(_error("unavailable", message, **_about(frame)))
             conn.close(1013, "database unavailable")
+
+
+def _about(frame: Any) -> dict[str, Any]:
+    """What an error frame says it answers: the message's client_id, the chat."""
+    out: dict[str, Any] = {}
+    if isinstance(frame, Message):
+        out["client_id"] = frame.client_id
+    if hasattr(frame, "chat_id"):
+        out["chat_id"] = frame.chat_id
+    return out
 
 
 def _describe(exc: ValidationError) -> str:
@@ -220,7 +226,7 @@ async def _handle(frame: Any, conn: Connection, ctx: AppContext) -> None:
         case Unsubscribe(chat_id=chat_id):
             ctx.hub.unsubscribe(conn, chat_id)
         case Message(chat_id=chat_id, text=text, client_id=client_id):
-            await ctx.limiter.check(ctx.settings.rate_limit_messages, "ws-msg", str(id(conn)))
+            await ctx.limiter.check(ctx.settings.rate_limit_messages, "ws-msg", conn.key)
             if not text.strip():
                 raise Invalid("The message is empty.", code="empty_message")
             author = Author(conn.user_id, str(conn.role), conn.name)

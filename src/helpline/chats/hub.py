@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +70,8 @@ class Connection:
         self._waiter: asyncio.Future[None] | None = None
         self.close_code: int | None = None
         self.close_reason = ""
+        # Its own key for per-connection limits: unique across processes, unlike id(self).
+        self.key = f"{session_id}:{secrets.token_hex(6)}"
 
     @property
     def is_customer(self) -> bool:
@@ -78,17 +81,20 @@ class Connection:
         if self.close_code is not None:
             return
         if len(self._frames) >= self._max:
-            self.close(CLOSE_SLOW, "too slow; reconnect and resume")
+            self.close(CLOSE_SLOW, "too slow; reconnect and resume", drop=True)
             return
         self._frames.append(frame)
         self._wake()
 
-    def close(self, code: int, reason: str) -> None:
+    def close(self, code: int, reason: str, *, drop: bool = False) -> None:
+        """Close after the frames already queued (an error frame explains the close), or at
+        once with `drop` (a consumer too slow to drain them resumes by seq)."""
         if self.close_code is not None:
             return
         self.close_code = code
         self.close_reason = reason
-        self._frames.clear()  # what was not sent is resumed by seq after reconnecting
+        if drop:
+            self._frames.clear()
         self._wake()
 
     def _wake(self) -> None:
@@ -96,7 +102,7 @@ class Connection:
             self._waiter.set_result(None)
 
     async def next_frame(self) -> dict[str, Any] | None:
-        """The next frame to write, or None once the connection is closing."""
+        """The next frame to write, or None once closing and nothing is left to write."""
         while not self._frames:
             if self.close_code is not None:
                 return None
@@ -105,8 +111,6 @@ class Connection:
                 await self._waiter
             finally:
                 self._waiter = None
-        if self.close_code is not None:
-            return None
         return self._frames.popleft()
 
     def sees(self, sub: Subscription) -> bool:

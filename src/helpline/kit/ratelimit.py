@@ -15,14 +15,21 @@ from helpline.errors import RateLimited
 class RateLimiter:
     def __init__(self, enabled: bool, redis_url: str | None = None) -> None:
         self.enabled = enabled
-        storage: Storage
+        self._local = MovingWindowRateLimiter(MemoryStorage())
+        self._shared: MovingWindowRateLimiter | None = None
         if redis_url and enabled:
             # Shared across processes; redis-py is what we already ship (limits' default
-            # async driver would be coredis).
-            storage = RedisStorage("async+" + redis_url, implementation="redispy")
-        else:
-            storage = MemoryStorage()
-        self._limiter = MovingWindowRateLimiter(storage)
+            # async driver would be coredis). Short timeouts: a silent Redis must not add
+            # seconds to every request.
+            storage: Storage = RedisStorage(
+                "async+" + redis_url,
+                implementation="redispy",
+                socket_timeout=0.25,
+                socket_connect_timeout=0.25,
+            )
+            self._shared = MovingWindowRateLimiter(storage)
+            self._redis_storage: Storage | None = storage
+        self._shared_down_until = 0.0
         self._items: dict[str, RateLimitItem] = {}
 
     async def check(self, rule: str, *identifiers: str) -> None:
@@ -32,11 +39,24 @@ class RateLimiter:
         item = self._items.get(rule)
         if item is None:
             item = self._items[rule] = parse(rule)
+        limiter = self._local
+        if self._shared is not None and time.monotonic() >= self._shared_down_until:
+            limiter = self._shared
         try:
-            ok = await self._limiter.hit(item, *identifiers)
-        except Exception:
-            return
+            ok = await limiter.hit(item, *identifiers)
+        except Exception:  # a limiter outage must not take the service down
+            # Per-process limits for a while, rather than waiting on Redis for every request.
+            self._shared_down_until = time.monotonic() + 5
+            limiter = self._local
+            ok = await limiter.hit(item, *identifiers)
         if not ok:
-            stats = await self._limiter.get_window_stats(item, *identifiers)
+            stats = await limiter.get_window_stats(item, *identifiers)
             retry = max(1, math.ceil(stats.reset_time - time.time()))
             raise RateLimited("Too many requests; try again shortly.", retry_after=retry)
+
+    async def close(self) -> None:
+        client = getattr(
+            getattr(getattr(self, "_redis_storage", None), "bridge", None), "storage", None
+        )
+        if client is not None:
+            await client.aclose()

@@ -12,7 +12,12 @@ Who sees what:
   the Agent Console.
 - `/console/admin`: signed out → staff sign-in; admin → the admin pages; anyone else → a
   page saying admins only.
-- `/widget.js`: the "Chat with us" button other web sites embed; it opens the portal.
+- `/widget.js`: the "Chat with us" button other web sites embed. On a site listed in
+  `HELPLINE_WIDGET_ORIGINS` it opens `/widget/chat` in an iframe panel (guest sign-in, token in
+  sessionStorage, API and WebSocket by bearer token: no cookies cross-site); elsewhere it opens
+  the portal in a small window and tells the site owner in the browser console.
+- `/widget/chat`: that panel; framable only by the allowed origins (`frame-ancestors`).
+- `/widget/allowed?origin=`: `{"allowed": bool}` for widget.js (CORS: any origin may ask).
 """
 
 from __future__ import annotations
@@ -20,12 +25,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from helpline.accounts.deps import get_optional_user
@@ -70,8 +76,9 @@ def import_map() -> str:
 
 
 @cache
-def content_security_policy() -> str:
-    """Pages run only our own scripts (plus the import map, by hash) and talk only to us."""
+def content_security_policy(frame_ancestors: str = "'none'") -> str:
+    """Pages run only our own scripts (plus the import map, by hash) and talk only to us.
+    Only the widget panel may be framed, and only by the allowed origins."""
     digest = base64.b64encode(hashlib.sha256(import_map().encode()).digest()).decode()
     return "; ".join(
         [
@@ -83,7 +90,7 @@ def content_security_policy() -> str:
             "object-src 'none'",
             "base-uri 'none'",
             "form-action 'self'",
-            "frame-ancestors 'none'",
+            f"frame-ancestors {frame_ancestors}",
         ]
     )
 
@@ -120,6 +127,7 @@ def _render(
     page: str,
     user: User | None,
     status_code: int = 200,
+    frame_ancestors: str = "'none'",
     **context: Any,
 ) -> Response:
     boot = {
@@ -140,7 +148,7 @@ def _render(
     )
     # Pages carry who is signed in: never cache them.
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = content_security_policy()
+    response.headers["Content-Security-Policy"] = content_security_policy(frame_ancestors)
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
@@ -241,6 +249,41 @@ async def widget() -> FileResponse:
         STATIC_DIR / "js" / "widget.js",
         media_type="text/javascript",
         headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+
+
+def widget_origins(request: Request) -> list[str]:
+    """The web sites allowed to embed the chat panel (`HELPLINE_WIDGET_ORIGINS`)."""
+    raw = _settings(request).widget_origins or ""
+    origins = (o.strip().rstrip("/") for o in raw.split(","))
+    # Only well-formed origins: the list goes into a CSP header as it is.
+    return [o for o in origins if _ORIGIN.fullmatch(o)]
+
+
+@router.get("/widget/allowed")
+async def widget_allowed(request: Request, origin: str = "") -> JSONResponse:
+    """Whether a site may embed the chat panel; widget.js asks before it builds the iframe."""
+    allowed = origin.rstrip("/") in widget_origins(request)
+    return JSONResponse(
+        {"allowed": allowed},
+        headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"},
+    )
+
+
+@router.get("/widget/chat")
+async def widget_chat(request: Request) -> Response:
+    """The chat panel in the widget's iframe. It never uses the session cookie (none is sent
+    cross-site): it signs in as a guest and keeps the bearer token in sessionStorage."""
+    origins = widget_origins(request)
+    return _render(
+        request,
+        "widget_chat.html",
+        page="widget",
+        user=None,
+        frame_ancestors=" ".join(origins) if origins else "'none'",
     )
 
 

@@ -64,14 +64,25 @@ function errorFrom(status, body) {
   return apiErr;
 }
 
+let bearer = null;
+
+/**
+ * Authenticate with `Authorization: Bearer <token>` instead of the session cookie (the
+ * embedded widget: no cookies cross-site). Such requests need no CSRF token.
+ */
+export function setBearer(token) {
+  bearer = token || null;
+}
+
 export async function request(method, path, body) {
   const headers = { Accept: "application/json" };
-  const init = { method, headers, credentials: "same-origin" };
+  const init = { method, headers, credentials: bearer ? "omit" : "same-origin" };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  if (UNSAFE.has(method)) headers["X-CSRF-Token"] = csrfToken();
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  else if (UNSAFE.has(method)) headers["X-CSRF-Token"] = csrfToken();
   let res;
   try {
     res = await fetch(BASE + path, init);
@@ -119,9 +130,10 @@ export function upload(path, file, onProgress) {
   const xhr = new XMLHttpRequest();
   const promise = new Promise((resolve, reject) => {
     xhr.open("POST", BASE + path);
-    xhr.withCredentials = true;
+    xhr.withCredentials = !bearer;
     xhr.setRequestHeader("Accept", "application/json");
-    xhr.setRequestHeader("X-CSRF-Token", csrfToken());
+    if (bearer) xhr.setRequestHeader("Authorization", `Bearer ${bearer}`);
+    else xhr.setRequestHeader("X-CSRF-Token", csrfToken());
     xhr.upload.addEventListener("progress", (e) => {
       if (e.lengthComputable && onProgress) onProgress(e.loaded / e.total);
     });

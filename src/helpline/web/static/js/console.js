@@ -1028,8 +1028,9 @@ function wireRealtime() {
     const incoming = frame.chat;
     if (!incoming) return;
     const known = state.chats.get(incoming.id);
-    const isNew = !known || known.status !== "waiting" || known.queue_id !== incoming.queue_id;
-    upsert({ ...incoming, status: incoming.status || "waiting" });
+    const isNew = !known || known.status !== "waiting" || known.queue_id !== incoming.queue_id || known.unoffered;
+    const merged = upsert({ ...incoming, status: incoming.status || "waiting" });
+    if (merged) merged.unoffered = false;
     if (isNew) notifyNewChat(state.chats.get(incoming.id));
     if (incoming.id === state.shownId) renderWindow(false);
     scheduleRender();
@@ -1064,8 +1065,12 @@ function wireRealtime() {
   rt.on("chat.updated", (frame) => {
     const incoming = frame.chat;
     if (!incoming?.id) return;
+    const known = state.chats.get(incoming.id);
+    // Newly waiting here (moved in): the offer that may follow must still alert.
+    const newlyWaiting = incoming.status === "waiting" && (!known || known.status !== "waiting" || known.queue_id !== incoming.queue_id);
     const chat = upsert(incoming);
     if (!chat) return;
+    if (newlyWaiting) chat.unoffered = true;
     if (chat.status !== "waiting") dropOfferToast(chat.id);
     if (chat.id === state.shownId) renderWindow(false);
     scheduleRender();
@@ -1187,6 +1192,14 @@ async function main() {
   }
   window.addEventListener("hashchange", route);
   route();
+  // The skip link must not change the hash (it names the view): focus the view shown instead.
+  $(".skip-link")?.addEventListener("click", (e) => {
+    e.preventDefault();
+    const view = $$(".console-layout, .view-page").find((el) => !el.hidden);
+    if (!view) return;
+    view.setAttribute("tabindex", "-1");
+    view.focus();
+  });
   loadOverview();
   setInterval(loadOverview, 15000);
   setInterval(() => loadChats().catch(() => {}), 60000);

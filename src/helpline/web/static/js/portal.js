@@ -352,7 +352,11 @@ async function refreshPosition() {
 function onEvent(ev, initial) {
   if (!state.chat || ev.chat_id !== state.chat.id) return;
   state.events.push(ev);
-  if (ev.type === "chat.expired") $('[data-role="expired-notice"]').hidden = ev.data?.reason !== "no_agent";
+  if (ev.type === "chat.expired") {
+    const notice = $('[data-role="expired-notice"]');
+    notice.hidden = ev.data?.reason !== "no_agent";
+    if (!notice.hidden && !initial) setTimeout(() => notice.scrollIntoView({ block: "nearest" }), 50);
+  }
   const before = state.chat.status;
   applyEvent(ev);
   state.conv.add(ev);

@@ -34,8 +34,10 @@ function newClientId() {
 }
 
 export class Realtime {
-  constructor({ url = wsUrl(), storageKey = OUTBOX_KEY } = {}) {
+  /** protocols: WebSocket subprotocols, e.g. ["helpline", "bearer.<token>"] (the widget). */
+  constructor({ url = wsUrl(), storageKey = OUTBOX_KEY, protocols = null } = {}) {
     this.url = url;
+    this.protocols = protocols;
     this.storageKey = storageKey;
     this.ws = null;
     this.state = "idle"; // idle | connecting | open | closed
@@ -86,7 +88,7 @@ export class Realtime {
     this.setState("connecting");
     let ws;
     try {
-      ws = new WebSocket(this.url);
+      ws = this.protocols ? new WebSocket(this.url, this.protocols) : new WebSocket(this.url);
     } catch {
       this.scheduleReconnect();
       return;

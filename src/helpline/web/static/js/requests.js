@@ -154,6 +154,9 @@ async function openRequest(reference) {
   let r;
   let timeline;
   try {
+    // Ask the list first (never a 404): a link to a request that is not, or no longer,
+    // visible must not put a failed request in the browser console.
+    if (!(await isVisible(reference))) throw Object.assign(new Error("not visible"), { status: 404 });
     [r, timeline] = await Promise.all([api.get(`/requests/${ref(reference)}`), api.get(`/requests/${ref(reference)}/timeline`)]);
   } catch (err) {
     if (st.current !== reference) return;
@@ -164,6 +167,11 @@ async function openRequest(reference) {
   }
   if (st.current !== reference) return;
   renderDetail(pane, r, timeline.items || []);
+}
+
+async function isVisible(reference) {
+  const page = await api.get(`/requests?${new URLSearchParams({ q: reference, limit: "20" })}`);
+  return (page.items || []).some((x) => x.reference === reference);
 }
 
 function field(label, control, id) {
@@ -179,8 +187,15 @@ function renderDetail(pane, r, timeline) {
     error.textContent = "";
     if (control) control.disabled = true;
     try {
-      await api.patch(`/requests/${ref(r.reference)}`, body);
-      await openRequest(r.reference);
+      const updated = await api.patch(`/requests/${ref(r.reference)}`, body);
+      if (await isVisible(r.reference)) await openRequest(r.reference);
+      else {
+        // Moved to a team I am not in (and not assigned to me): it left my view.
+        st.current = null;
+        pane.replaceChildren(
+          h("div", { class: "empty" }, h("strong", {}, `${r.reference} moved to ${updated.team?.name || "another team"}`), h("span", { class: "small" }, "It is no longer in your teams' requests.")),
+        );
+      }
       loadList();
     } catch (err) {
       error.textContent = err.message;

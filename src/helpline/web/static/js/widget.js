@@ -1,8 +1,10 @@
 // Helpline web-site widget: a "Chat with us" button for any page.
 //   <script src="https://helpline.example/widget.js" data-queue="Billing" async></script>
 // Options (data-*): queue (queue id or name to preselect), label (button text), color.
-// The chat opens in a small window on the Helpline origin, so it signs in and keeps its
-// session like the portal does (no third-party cookies, no iframe).
+// On a site listed in HELPLINE_WIDGET_ORIGINS the button opens a chat panel: an iframe of
+// <helpline>/widget/chat, which signs in as a guest and talks to Helpline by bearer token (no
+// third-party cookies needed). On any other site it says so in the browser console (for the
+// site owner) and opens the portal in a small window instead.
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -13,11 +15,81 @@
   var label = script.getAttribute("data-label") || "Chat with us";
   var color = script.getAttribute("data-color") || "#3454d1";
 
-  function open() {
+  var STATE_KEY = "helpline.widget.state";
+  var panel = null;
+  var button = null;
+  var embedded = false;
+
+  function popup() {
     var url = origin + "/" + (queue ? "?queue=" + encodeURIComponent(queue) : "");
     var w = window.open(url, "helpline-chat", "width=440,height=700,noopener=no");
     if (!w) window.location.href = url; // pop-ups blocked: go there instead
     else w.focus();
+  }
+
+  function setOpen(show) {
+    if (!panel) return;
+    panel.hidden = !show;
+    button.setAttribute("aria-expanded", show ? "true" : "false");
+    if (show) panel.querySelector("iframe").focus();
+    else button.focus();
+  }
+
+  function open() {
+    if (!embedded) return popup();
+    if (!panel) {
+      panel = document.createElement("div");
+      panel.className = "panel";
+      panel.id = "helpline-panel";
+      var frame = document.createElement("iframe");
+      var saved = null;
+      try {
+        saved = sessionStorage.getItem(STATE_KEY);
+      } catch (e) {
+        saved = null;
+      }
+      frame.src =
+        origin + "/widget/chat?host=" + encodeURIComponent(window.location.origin) +
+        (queue ? "&queue=" + encodeURIComponent(queue) : "") +
+        (saved ? "#s=" + encodeURIComponent(saved) : "");
+      frame.title = label;
+      frame.setAttribute("data-helpline-frame", "");
+      panel.appendChild(frame);
+      button.parentNode.appendChild(panel);
+      button.setAttribute("aria-controls", "helpline-panel");
+      window.addEventListener("message", function (e) {
+        if (e.origin !== origin || !e.data) return;
+        if (e.data.type === "helpline:close") setOpen(false);
+        // The panel could not use its own storage (third-party storage blocked): keep its
+        // session for it, for this tab only, so a reload of this page resumes the chat.
+        if (e.data.type === "helpline:session") {
+          try {
+            if (e.data.state && e.data.state.session) sessionStorage.setItem(STATE_KEY, JSON.stringify(e.data.state));
+            else sessionStorage.removeItem(STATE_KEY);
+          } catch (err) {
+            /* storage unavailable here too: the chat lasts as long as the page */
+          }
+        }
+      });
+      setOpen(true);
+      return;
+    }
+    setOpen(panel.hidden);
+  }
+
+  function check() {
+    // Ask Helpline whether this site may embed the chat panel.
+    return fetch(origin + "/widget/allowed?origin=" + encodeURIComponent(window.location.origin), { credentials: "omit" })
+      .then(function (res) { return res.ok ? res.json() : { allowed: false }; })
+      .then(function (data) {
+        embedded = Boolean(data && data.allowed);
+        if (!embedded && window.console)
+          console.warn(
+            "Helpline widget: " + window.location.origin + " is not an allowed origin, so the chat opens in a " +
+              "new window instead of on this page. Ask the Helpline administrator to add it to HELPLINE_WIDGET_ORIGINS.",
+          );
+      })
+      .catch(function () { embedded = false; });
   }
 
   function mount() {
@@ -32,10 +104,17 @@
       "font:600 15px/1.2 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;cursor:pointer;" +
       "box-shadow:0 8px 24px rgba(20,30,60,.25)}" +
       "button:focus-visible{outline:3px solid #fff;box-shadow:0 0 0 6px " + color + "}" +
-      "svg{width:20px;height:20px}";
-    var button = document.createElement("button");
+      "svg{width:20px;height:20px}" +
+      ".panel{position:fixed;right:20px;bottom:84px;z-index:2147483000;width:min(400px,calc(100vw - 24px));" +
+      "height:min(620px,calc(100vh - 108px));border-radius:16px;overflow:hidden;background:#fff;" +
+      "box-shadow:0 16px 48px rgba(20,30,60,.3)}" +
+      ".panel[hidden]{display:none}" +
+      "iframe{display:block;width:100%;height:100%;border:0}" +
+      "@media (max-width:480px){.panel{right:12px;bottom:76px;height:calc(100vh - 96px)}}";
+    button = document.createElement("button");
     button.type = "button";
-    button.setAttribute("aria-label", label + " (opens a chat window)");
+    button.setAttribute("aria-label", label);
+    button.setAttribute("data-testid", "widget-launcher");
     var svgNS = "http://www.w3.org/2000/svg";
     var svg = document.createElementNS(svgNS, "svg");
     svg.setAttribute("viewBox", "0 0 24 24");
@@ -54,6 +133,14 @@
     document.body.appendChild(host);
   }
 
-  if (document.body) mount();
-  else document.addEventListener("DOMContentLoaded", mount);
+  var ready = check();
+  function start() {
+    ready.then(function () {
+      mount();
+      if (embedded) button.setAttribute("aria-expanded", "false");
+      else button.setAttribute("aria-label", label + " (opens a chat window)");
+    });
+  }
+  if (document.body) start();
+  else document.addEventListener("DOMContentLoaded", start);
 })();

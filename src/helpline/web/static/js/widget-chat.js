@@ -1,0 +1,350 @@
+// The chat panel inside the web-site widget's iframe (/widget/chat?queue=…).
+//
+// Cross-site iframes get no cookies, so this page never uses the session cookie: it signs in
+// as a guest (POST /auth/guest), keeps {token, user} in sessionStorage (per tab, gone when
+// the tab closes), calls the API with `Authorization: Bearer <token>` and opens the WebSocket
+// with the subprotocols ["helpline", "bearer.<token>"] (docs/protocol.md).
+
+import { ApiError, api, setBearer } from "./api.js";
+import { Composer } from "./composer.js";
+import { Conversation } from "./conversation.js";
+import { Realtime } from "./realtime.js";
+import { $, isOpenStatus, showFormError, statusBadge } from "./ui.js";
+
+const SESSION_KEY = "helpline.widget.session";
+const CHAT_KEY = "helpline.widget.chat";
+const wanted = new URLSearchParams(window.location.search).get("queue") || "";
+
+const st = { session: null, queues: [], queueId: "", chat: null, rt: null, conv: null, composer: null, typingTimer: null };
+
+// sessionStorage, when the browser allows it in a third-party frame. Where it does not (third-
+// party storage blocked), the panel hands its session to widget.js on the host page
+// (postMessage to exactly that origin), which keeps it in the host's sessionStorage and gives
+// it back in the iframe URL's fragment after a reload (a fragment is never sent to a server).
+const hostOrigin = new URLSearchParams(window.location.search).get("host") || "";
+const memory = new Map();
+let storageOk = true;
+try {
+  sessionStorage.getItem(SESSION_KEY);
+} catch {
+  storageOk = false;
+}
+
+function read(key) {
+  try {
+    const raw = storageOk ? sessionStorage.getItem(key) : memory.get(key);
+    return JSON.parse(raw || "null");
+  } catch {
+    return null;
+  }
+}
+
+function write(key, value) {
+  const raw = value === null ? null : JSON.stringify(value);
+  if (storageOk) {
+    try {
+      if (raw === null) sessionStorage.removeItem(key);
+      else sessionStorage.setItem(key, raw);
+    } catch {
+      /* quota: this page view only */
+    }
+    return;
+  }
+  if (raw === null) memory.delete(key);
+  else memory.set(key, raw);
+  if (hostOrigin && window.parent !== window)
+    window.parent.postMessage({ type: "helpline:session", state: { session: read(SESSION_KEY), chat: read(CHAT_KEY) } }, hostOrigin);
+}
+
+/** A session handed back by widget.js in the fragment (#s=…), when storage is blocked. */
+function restoreFromFragment() {
+  const m = /^#s=(.+)$/.exec(window.location.hash);
+  if (!m) return;
+  history.replaceState(null, "", window.location.pathname + window.location.search);
+  if (storageOk) return;
+  try {
+    const state = JSON.parse(decodeURIComponent(m[1]));
+    if (state?.session?.token) memory.set(SESSION_KEY, JSON.stringify(state.session));
+    if (state?.chat) memory.set(CHAT_KEY, JSON.stringify(state.chat));
+  } catch {
+    /* ignore a damaged fragment */
+  }
+}
+
+function show(view) {
+  for (const el of document.querySelectorAll("[data-view]")) el.hidden = el.dataset.view !== view;
+  const first = $(`[data-view="${view}"] input, [data-view="${view}"] textarea`);
+  if (first && view !== "chat") first.focus();
+}
+
+function showError(text) {
+  const el = $('[data-role="w-error"]');
+  el.textContent = text || "";
+  el.hidden = !text;
+}
+
+const queueName = (id) => st.queues.find((q) => q.id === id)?.name || "";
+
+// ------------------------------------------------------------------ sign-in
+
+async function guestSignIn(e) {
+  e.preventDefault();
+  const form = e.currentTarget;
+  const name = form.elements.name.value.trim();
+  const email = form.elements.email.value.trim();
+  if (!name || !email) {
+    showFormError(form, { message: "Please give your name and e-mail." });
+    return;
+  }
+  const btn = $('[type="submit"]', form);
+  btn.disabled = true;
+  showFormError(form, null);
+  try {
+    // No cookie wanted (nor usable) here: the answer's token is the session.
+    const res = await fetch("/api/v1/auth/guest", {
+      method: "POST",
+      credentials: "omit",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ name, email }),
+    });
+    const data = await res.json().catch(() => null);
+    if (!res.ok) throw new ApiError(res.status, data?.error?.code || "error", data?.error?.message || "Could not sign in.");
+    st.session = { token: data.token, user: data.user };
+    write(SESSION_KEY, st.session);
+    await signedIn();
+  } catch (err) {
+    showFormError(form, err);
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+function signOutLocally() {
+  write(SESSION_KEY, null);
+  write(CHAT_KEY, null);
+  st.session = null;
+  setBearer(null);
+  if (st.rt) st.rt.stop();
+  st.rt = null;
+  show("guest");
+}
+
+async function signedIn() {
+  const { token, user } = st.session;
+  setBearer(token);
+  $('[data-role="w-sub"]').textContent = user.name;
+  st.rt = new Realtime({ storageKey: "helpline.widget.outbox", protocols: ["helpline", `bearer.${token}`] });
+  st.rt.on("signed-out", signOutLocally);
+  st.rt.on("queue.position", (f) => {
+    if (st.chat && f.chat_id === st.chat.id && st.chat.status === "waiting") setPosition(f.position, f.estimated_wait_s);
+  });
+  st.rt.on("typing", (f) => {
+    if (!st.chat || f.chat_id !== st.chat.id) return;
+    const who = f.user || f.actor || {};
+    if (who.id === user.id) return;
+    const el = $('[data-testid="typing-indicator"]');
+    clearTimeout(st.typingTimer);
+    el.hidden = !f.active;
+    $('[data-role="typing-text"]', el).textContent = `${who.name || "The agent"} is typing…`;
+    if (f.active) st.typingTimer = setTimeout(() => (el.hidden = true), 8000);
+  });
+  st.rt.on("send-error", (f) => st.conv.failPending(f.client_id, f.error?.message || "not delivered"));
+  st.rt.start();
+  st.conv = new Conversation($('[data-testid="message-list"]'), { me: user.id, staff: false, queueName });
+
+  let open = [];
+  try {
+    const [queues, chats] = await Promise.all([api.get("/queues"), api.get("/chats?status=waiting,in_progress")]);
+    st.queues = (queues.items || []).filter((q) => q.active !== false);
+    open = chats.items || [];
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      signOutLocally();
+      return;
+    }
+    showError(`Could not load the chat: ${err.message}`);
+    return;
+  }
+  renderQueues();
+  const remembered = read(CHAT_KEY);
+  const chat = open[0] || null;
+  if (chat) openChat(chat);
+  else if (remembered) {
+    try {
+      openChat(await api.get(`/chats/${encodeURIComponent(remembered)}`));
+    } catch {
+      write(CHAT_KEY, null);
+      show("start");
+    }
+  } else show("start");
+}
+
+// ------------------------------------------------------------------ start
+
+function renderQueues() {
+  const select = $("#w-queue");
+  select.replaceChildren(...st.queues.map((q) => new Option(q.open_now === false ? `${q.name} (closed now)` : q.name, q.id)));
+  const q = st.queues.find((x) => x.id === wanted || x.name.toLowerCase() === wanted.toLowerCase());
+  if (q) {
+    select.value = q.id;
+    $('[data-role="w-queue-field"]').hidden = true; // the site chose the topic
+    $('[data-role="w-title"]').textContent = q.name;
+  }
+  updateClosed();
+}
+
+function updateClosed() {
+  const q = st.queues.find((x) => x.id === $("#w-queue").value);
+  const box = $('[data-role="w-closed"]');
+  box.hidden = !q || q.open_now !== false;
+  if (q) box.textContent = `${q.name} is closed right now, so no one can answer. Please try again later.`;
+}
+
+async function startChat(e) {
+  e.preventDefault();
+  const form = e.currentTarget;
+  const message = form.elements.message.value.trim();
+  const queueId = form.elements.queue_id.value;
+  if (!message) {
+    showFormError(form, { message: "Write a first message so we know how to help." });
+    form.elements.message.focus();
+    return;
+  }
+  const btn = $('[type="submit"]', form);
+  btn.disabled = true;
+  showFormError(form, null);
+  try {
+    const chat = await api.post("/chats", { queue_id: queueId, message });
+    form.elements.message.value = "";
+    openChat(chat);
+  } catch (err) {
+    if (err instanceof ApiError && err.code === "chat_already_open" && err.details?.chat_id) {
+      openChat(await api.get(`/chats/${encodeURIComponent(err.details.chat_id)}`));
+    } else showFormError(form, err);
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+// ------------------------------------------------------------------ chat
+
+function positionText(position, wait) {
+  if (!position) return "You are in the queue";
+  const when = Number.isFinite(wait) ? `about ${Math.max(1, Math.round(wait / 60))} min` : "a few minutes";
+  return `You are number ${position} in the queue, ${when}`;
+}
+
+function setPosition(position, wait) {
+  $('[data-testid="queue-position"]').textContent = positionText(position, wait);
+}
+
+function openChat(chat) {
+  if (st.chat && st.chat.id !== chat.id) st.rt.unsubscribe(st.chat.id);
+  st.chat = chat;
+  write(CHAT_KEY, chat.id);
+  st.conv.clear();
+  show("chat");
+  render();
+  st.rt.subscribe(chat.id, (ev) => onEvent(ev));
+  for (const p of st.rt.pending(chat.id)) st.conv.addPending(p);
+  if (isOpenStatus(chat.status)) st.composer.focus();
+}
+
+function onEvent(ev) {
+  const chat = st.chat;
+  if (!chat || ev.chat_id !== chat.id) return;
+  const before = chat.status;
+  const d = ev.data || {};
+  if (ev.type === "chat.accepted") {
+    chat.status = "in_progress";
+    chat.agent = d.agent || ev.actor;
+  } else if (ev.type === "chat.moved") chat.status = "waiting";
+  else if (["chat.solved", "chat.cancelled", "chat.expired"].includes(ev.type)) {
+    chat.status = ev.type.split(".")[1];
+    chat.endReason = d.reason;
+  }
+  st.conv.add(ev);
+  if (ev.type === "message.posted" && ev.actor?.id !== st.session.user.id) $('[data-testid="typing-indicator"]').hidden = true;
+  if (before !== chat.status || ev.type === "chat.accepted") render();
+}
+
+function render() {
+  const chat = st.chat;
+  const badge = $('[data-role="w-status"]');
+  badge.hidden = false;
+  statusBadge(badge, chat.status);
+  if (chat.agent) $('[data-role="w-title"]').textContent = `Chat with ${chat.agent.name}`;
+  const open = isOpenStatus(chat.status);
+  $('[data-action="w-leave"]').hidden = !open;
+  $('[data-role="waiting"]').hidden = chat.status !== "waiting";
+  if (chat.status === "waiting") setPosition(chat.position, chat.estimated_wait_s);
+  $('[data-role="composer-wrap"]').hidden = !open;
+  st.composer.setEnabled(open);
+  $('[data-role="after"]').hidden = open;
+  if (!open) {
+    for (const p of st.rt.pending(chat.id)) {
+      st.rt.discard(p.client_id);
+      st.conv.failPending(p.client_id, "the chat has ended");
+    }
+    const texts = {
+      solved: "This chat is closed. Thanks for talking to us!",
+      cancelled: "This chat was ended.",
+      expired: chat.endReason === "no_agent" ? "No one was free to answer in time. Please try again a little later." : "This chat ended after a while without messages.",
+    };
+    $('[data-role="after-text"]').textContent = texts[chat.status] || "This chat has ended.";
+  }
+}
+
+async function leave(e) {
+  const btn = e.currentTarget;
+  btn.disabled = true;
+  try {
+    Object.assign(st.chat, await api.post(`/chats/${st.chat.id}/leave`, {}));
+    render();
+  } catch (err) {
+    showError(err.message);
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+function newChat() {
+  if (st.chat) st.rt.unsubscribe(st.chat.id);
+  st.chat = null;
+  write(CHAT_KEY, null);
+  $('[data-role="w-status"]').hidden = true;
+  const q = st.queues.find((x) => x.id === $("#w-queue").value);
+  $('[data-role="w-title"]').textContent = q && wanted ? q.name : "Chat with us";
+  show("start");
+}
+
+// ------------------------------------------------------------------ boot
+
+function main() {
+  $('[data-view="guest"]').addEventListener("submit", guestSignIn);
+  $('[data-view="start"]').addEventListener("submit", startChat);
+  $("#w-queue").addEventListener("change", updateClosed);
+  $('[data-action="w-leave"]').addEventListener("click", leave);
+  $('[data-action="w-new"]').addEventListener("click", newChat);
+  $('[data-action="w-close"]').addEventListener("click", () => window.parent.postMessage({ type: "helpline:close" }, "*"));
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && !document.querySelector("dialog[open]")) window.parent.postMessage({ type: "helpline:close" }, "*");
+  });
+  st.composer = new Composer($('[data-view="chat"]'), {
+    onSend: (text) => {
+      const chat = st.chat;
+      if (!chat || !isOpenStatus(chat.status)) return false;
+      const clientId = st.rt.sendMessage(chat.id, text);
+      st.conv.addPending({ client_id: clientId, text, at: new Date().toISOString() });
+      return true;
+    },
+    onTyping: (active) => st.chat && st.rt.typing(st.chat.id, active),
+    uploadPath: () => null, // files need the portal (downloads cannot carry a bearer token)
+  });
+  restoreFromFragment();
+  st.session = read(SESSION_KEY);
+  if (st.session?.token) signedIn();
+  else show("guest");
+}
+
+main();
