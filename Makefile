@@ -25,9 +25,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
 
+# The whole suite on SQLite (browser and multi-process tests included), then again on
+# PostgreSQL (the multi-process tests always use PostgreSQL and Redis already).
 test: $(STAMP) system-deps lint
 	$(PY) -m pytest
-	HELPLINE_TEST_BACKEND=postgres $(PY) -m pytest -m "not e2e" tests
+	HELPLINE_TEST_BACKEND=postgres $(PY) -m pytest --ignore=tests/e2e --ignore=tests/scaleout tests
 
 bench: $(STAMP) system-deps
 	$(PY) bench/run.py all
