@@ -16,6 +16,27 @@ from tests.fixtures.wsclient import WSClient
 pytestmark = pytest.mark.asyncio
 
 
+async def post_unannounced(live_server: LiveServer, setup: dict[str, Any], text: str) -> None:
+    """The agent posts while no bus carries news (a dead link, or another process's)."""
+    ctx = ctx_of(setup["app"])
+    original = ctx.bus.publish
+
+    async def dead_publish(topic: str, message: dict[str, Any]) -> None:
+        return None
+
+    ctx.bus.publish = dead_publish  # type: ignore[method-assign]
+    try:
+        async with httpx.AsyncClient(base_url=live_server.url) as http:
+            r = await http.post(
+                f"/api/v1/chats/{setup['chat']['id']}/messages",
+                json={"text": text, "client_id": text[:20].replace(" ", "-")},
+                headers=setup["agent"].headers,
+            )
+            assert r.status_code == 201
+    finally:
+        ctx.bus.publish = original  # type: ignore[method-assign]
+
+
 @pytest_asyncio.fixture
 async def setup(live_server: LiveServer) -> dict[str, Any]:
     app = live_server.app
@@ -111,22 +132,7 @@ async def test_resync_after_a_bus_outage_delivers_without_new_traffic(
     cid = setup["chat"]["id"]
     c = await WSClient.open(live_server.ws_url, setup["customer"].token)
     sub = await c.subscribe(cid)
-    original = ctx.bus.publish
-
-    async def dead_publish(topic: str, message: dict[str, Any]) -> None:
-        return None
-
-    ctx.bus.publish = dead_publish  # type: ignore[method-assign]
-    try:
-        async with httpx.AsyncClient(base_url=live_server.url) as http:
-            r = await http.post(
-                f"/api/v1/chats/{cid}/messages",
-                json={"text": "during outage", "client_id": "o1"},
-                headers=setup["agent"].headers,
-            )
-            assert r.status_code == 201
-    finally:
-        ctx.bus.publish = original  # type: ignore[method-assign]
+    await post_unannounced(live_server, setup, "during outage")
     ctx.hub.on_resync()  # what the bus does when its connection comes back
     got = await c.wait_for(
         lambda f: f["type"] == "event" and f["event"]["seq"] == sub["last_seq"] + 1
@@ -154,27 +160,20 @@ async def test_a_slow_consumer_is_disconnected_without_slowing_others(
     await fast.close()
 
 
-async def test_the_periodic_check_repairs_news_no_bus_carried(live_server: LiveServer, setup: dict[str, Any]) -> None:
+async def test_the_periodic_check_repairs_news_no_bus_carried(
+    live_server: LiveServer, setup: dict[str, Any]
+) -> None:
     """Another process wrote an event but its publish never reached any bus: only the periodic
     comparison with the database can find it (no resync happens here)."""
     ctx = ctx_of(setup["app"])
     cid = setup["chat"]["id"]
     c = await WSClient.open(live_server.ws_url, setup["customer"].token)
     sub = await c.subscribe(cid)
-    original = ctx.bus.publish
-
-    async def dead_publish(topic: str, message: dict[str, Any]) -> None:
-        return None
-
-    ctx.bus.publish = dead_publish  # type: ignore[method-assign]
-    try:
-        async with httpx.AsyncClient(base_url=live_server.url) as http:
-            r = await http.post(f"/api/v1/chats/{cid}/messages", json={"text": "unannounced", "client_id": "u1"}, headers=setup["agent"].headers)
-            assert r.status_code == 201
-    finally:
-        ctx.bus.publish = original  # type: ignore[method-assign]
+    await post_unannounced(live_server, setup, "unannounced")
     assert await ctx.hub.check_gaps() == 1
-    got = await c.wait_for(lambda f: f["type"] == "event" and f["event"]["seq"] == sub["last_seq"] + 1)
+    got = await c.wait_for(
+        lambda f: f["type"] == "event" and f["event"]["seq"] == sub["last_seq"] + 1
+    )
     assert got["event"]["data"]["text"] == "unannounced"
     assert await ctx.hub.check_gaps() == 0
     await c.close()
