@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -238,3 +239,40 @@ def message(page: Page, text: str) -> Any:
 
 def chat_row(page: Page, chat_id: str) -> Any:
     return page.locator(f'[data-testid="chat-row"][data-chat-id="{chat_id}"]')
+
+
+# ---------------------------------------------------------------- API set-up (bearer tokens)
+
+
+def api_call(
+    server: HelplineServer,
+    method: str,
+    path: str,
+    body: Any = None,
+    token: str | None = None,
+) -> Any:
+    """Call the HTTP API directly (test set-up, not what the browser does)."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"{server.url}/api/v1{path}", data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=10) as res:
+        raw = res.read()
+    return json.loads(raw) if raw else None
+
+
+def token_for(server: HelplineServer, email: str, password: str = PASSWORD) -> str:
+    return str(
+        api_call(server, "POST", "/auth/login", {"email": email, "password": password})["token"]
+    )
+
+
+def queue_id(server: HelplineServer, name: str) -> str:
+    items = api_call(server, "GET", "/queues")["items"]
+    return str(next(q["id"] for q in items if q["name"] == name))
+
+
+def patch_queue(server: HelplineServer, name: str, **changes: Any) -> None:
+    token = token_for(server, "admin@example.com")
+    api_call(server, "PATCH", f"/queues/{queue_id(server, name)}", changes, token)

@@ -340,7 +340,7 @@ def test_closed_queue_offers_leave_a_message(people: Browsers, shot: Shot) -> No
 
     customer = guest_sign_in(people.open_page("customer"), "Lea Late", "lea@example.org")
     customer.get_by_test_id("start-queue").select_option(label="Billing (closed now)")
-    expect(customer.locator("#start-queue-hint")).to_contain_text("closed right now")
+    expect(customer.get_by_test_id("queue-closed")).to_contain_text("closed right now")
     customer.get_by_test_id("start-message").fill("Please refund invoice 42\nIt was charged twice.")
     customer.get_by_test_id("start-chat").click()
     expect(customer.get_by_test_id("leave-message-summary")).to_have_value(

@@ -9,7 +9,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.support import Browsers, agent_sign_in, sign_in
+from tests.e2e.support import (
+    Browsers,
+    agent_sign_in,
+    chat_row,
+    guest_sign_in,
+    sign_in,
+    start_chat,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -125,3 +132,16 @@ def test_widget_on_another_site_opens_the_portal_with_its_queue(people: Browsers
     finally:
         shop.shutdown()
         shop.server_close()
+
+
+def test_no_transcript_email_button_without_mail(people: Browsers) -> None:
+    """Without SMTP the portal does not offer to e-mail the transcript (it would fail)."""
+    ana = agent_sign_in(people.open_page("ana"), "agent1@example.com")
+    customer = guest_sign_in(people.open_page("customer"), "Pia Guest", "pia@example.org")
+    chat_id = start_chat(customer, "General support", "Hello")
+    chat_row(ana, chat_id).click()
+    ana.get_by_test_id("accept-chat").click()
+    ana.get_by_test_id("mark-solved").click()
+    expect(customer.get_by_test_id("chat-status")).to_have_text("Solved")
+    expect(customer.get_by_test_id("download-transcript")).to_be_visible()
+    expect(customer.get_by_test_id("email-transcript")).to_be_hidden()
