@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alembic import command
@@ -27,7 +28,9 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+    # env.py runs its own event loop; a worker thread lets callers that are inside one migrate.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(command.upgrade, alembic_config(url), revision).result()
 
 
 def head(url: str) -> str | None:

@@ -162,6 +162,64 @@ def test_whole_chat_from_the_widget_on_another_site(
     shot(visitor, "widget-phone")
 
 
+def test_files_both_ways_in_the_widget(
+    people: Browsers, server: HelplineServer, shop: Shop, shot: Shot, tmp_path: Path
+) -> None:
+    """Without cookies the panel uploads with its bearer token and downloads by fetching the
+    file with it (blob + <a download>); the bytes arrive unchanged both ways."""
+    shop.embed(server.url, "Technical")
+    ana = agent_sign_in(people.open_page("ana"), "agent1@example.com")
+    visitor = people.open_page("visitor").page
+    visitor.goto(f"http://localhost:{shop.port}/")
+    visitor.get_by_test_id("widget-launcher").click()
+    panel = visitor.frame_locator("iframe[data-helpline-frame]")
+    panel.get_by_test_id("guest-name").fill("Fiona Files")
+    panel.get_by_test_id("guest-email").fill("fiona@example.org")
+    panel.get_by_test_id("guest-submit").click()
+    panel.get_by_test_id("start-message").fill("Here is a photo of my router")
+    panel.get_by_test_id("start-chat").click()
+    expect(panel.get_by_test_id("chat-status")).to_have_text("Waiting")
+    chat_id = widget_frame(visitor).evaluate(
+        "() => { try { return JSON.parse(sessionStorage.getItem('helpline.widget.chat')); }"
+        " catch { return null; } }"
+    ) or visitor.evaluate("JSON.parse(sessionStorage.getItem('helpline.widget.state')).chat")
+    chat_row(ana, chat_id).click()
+    ana.get_by_test_id("accept-chat").click()
+    expect(panel.get_by_test_id("chat-status")).to_have_text("In Progress")
+
+    # The customer sends a file from the panel: name and size first, then progress.
+    sent = b"router-log\n" + bytes(range(256)) * 8
+    src = tmp_path / "router-log.txt"
+    src.write_bytes(sent)
+    panel.get_by_test_id("attach-file").set_input_files(str(src))
+    expect(panel.get_by_test_id("upload-file-name")).to_have_text("router-log.txt")
+    expect(panel.get_by_test_id("upload-file-size")).to_contain_text("KB")
+    panel.get_by_test_id("confirm-upload").click()
+    expect(panel.get_by_test_id("upload-progress")).to_have_attribute("value", "100")
+    expect(panel.get_by_test_id("file-link")).to_have_text("router-log.txt")
+    expect(ana.get_by_test_id("file-link").filter(has_text="router-log.txt")).to_have_count(1)
+    with ana.expect_download() as got:
+        ana.get_by_test_id("file-link").filter(has_text="router-log.txt").click()
+    assert got.value.suggested_filename == "router-log.txt"
+    assert Path(got.value.path()).read_bytes() == sent
+
+    # The agent sends one back; the customer downloads it from the panel, without cookies.
+    reply = bytes(range(255, -1, -1)) * 20 + b"helpline-widget"
+    manual = tmp_path / "manual.pdf"
+    manual.write_bytes(reply)
+    ana.get_by_test_id("attach-file").set_input_files(str(manual))
+    ana.get_by_test_id("confirm-upload").click()
+    link = panel.get_by_test_id("file-link").filter(has_text="manual.pdf")
+    expect(link).to_have_count(1)
+    expect(panel.get_by_test_id("message").filter(has=link)).to_contain_text("KB")
+    with visitor.expect_download() as got:
+        link.click()
+    assert got.value.suggested_filename == "manual.pdf"
+    assert Path(got.value.path()).read_bytes() == reply
+    assert visitor.context.cookies(server.url) == []
+    shot(visitor, "widget-files")
+
+
 def test_widget_refused_on_a_site_that_is_not_allowed(
     people: Browsers, server: HelplineServer, shop: Shop
 ) -> None:

@@ -14,7 +14,8 @@ Who sees what:
   page saying admins only.
 - `/widget.js`: the "Chat with us" button other web sites embed. On a site listed in
   `HELPLINE_WIDGET_ORIGINS` it opens `/widget/chat` in an iframe panel (guest sign-in, token in
-  sessionStorage, API and WebSocket by bearer token: no cookies cross-site); elsewhere it opens
+  sessionStorage, API and WebSocket by bearer token: no cookies cross-site; files are uploaded
+  and downloaded with that token too, a download saved from a blob); elsewhere it opens
   the portal in a small window and tells the site owner in the browser console.
 - `/widget/chat`: that panel; framable only by the allowed origins (`frame-ancestors`).
 - `/widget/allowed?origin=`: `{"allowed": bool}` for widget.js (CORS: any origin may ask).

@@ -160,6 +160,37 @@ export function upload(path, file, onProgress) {
   return { promise, abort: () => xhr.abort() };
 }
 
+/**
+ * Download a file from the API with the current credentials (the bearer token where set), so
+ * it works without cookies: fetch → blob → object URL → a temporary `<a download>` click.
+ * Rejects with ApiError.
+ */
+export async function download(path, filename) {
+  const headers = {};
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  let res;
+  try {
+    res = await fetch(BASE + path, { headers, credentials: bearer ? "omit" : "same-origin" });
+  } catch {
+    throw new ApiError(0, "network", defaultMessage(0));
+  }
+  if (!res.ok) {
+    const data = await res.json().catch(() => null);
+    throw errorFrom(res.status, data);
+  }
+  const blob = await res.blob();
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename || "file";
+  a.hidden = true;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  // Give the browser time to start the download before the URL goes away.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 export async function signIn(email, password) {
   return api.post("/auth/login", { email, password });
 }

@@ -125,6 +125,13 @@ export function eventNode(ev, ctx) {
       { href: a.url || `/api/v1/files/${a.id}`, download: a.filename || "", "data-testid": "file-link" },
       a.filename || "file",
     );
+    // Without cookies (the widget panel) the link itself cannot authenticate: the page's own
+    // download(attachment) fetches the file with its bearer token instead.
+    if (ctx.download)
+      link.addEventListener("click", (e) => {
+        e.preventDefault();
+        ctx.download(a, link);
+      });
     return h(
       "li",
       {
@@ -168,7 +175,7 @@ export function eventNode(ev, ctx) {
 }
 
 export class Conversation {
-  /** ctx: {me, staff: bool, queueName(id) -> string} */
+  /** ctx: {me, staff: bool, queueName(id) -> string, download?(attachment, link)} */
   constructor(list, ctx) {
     this.list = list;
     this.ctx = ctx;

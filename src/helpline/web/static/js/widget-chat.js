@@ -4,8 +4,11 @@
 // as a guest (POST /auth/guest), keeps {token, user} in sessionStorage (per tab, gone when
 // the tab closes), calls the API with `Authorization: Bearer <token>` and opens the WebSocket
 // with the subprotocols ["helpline", "bearer.<token>"] (docs/protocol.md).
+//
+// Files: uploads go through the composer (XMLHttpRequest with the bearer header); a file link
+// cannot carry the token, so a click fetches the file with it and saves the blob instead.
 
-import { ApiError, api, setBearer } from "./api.js";
+import { ApiError, api, download, setBearer } from "./api.js";
 import { Composer } from "./composer.js";
 import { Conversation } from "./conversation.js";
 import { Realtime } from "./realtime.js";
@@ -150,7 +153,7 @@ async function signedIn() {
   });
   st.rt.on("send-error", (f) => st.conv.failPending(f.client_id, f.error?.message || "not delivered"));
   st.rt.start();
-  st.conv = new Conversation($('[data-testid="message-list"]'), { me: user.id, staff: false, queueName });
+  st.conv = new Conversation($('[data-testid="message-list"]'), { me: user.id, staff: false, queueName, download: downloadFile });
 
   let open = [];
   try {
@@ -318,6 +321,23 @@ function newChat() {
   show("start");
 }
 
+// ------------------------------------------------------------------ files
+
+/** A file link's click: fetch with the bearer token, then save the blob (no cookies here). */
+async function downloadFile(attachment, link) {
+  if (link.getAttribute("aria-busy") === "true") return;
+  link.setAttribute("aria-busy", "true");
+  showError("");
+  try {
+    await download(`/files/${encodeURIComponent(attachment.id)}`, attachment.filename);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) signOutLocally();
+    else showError(`Could not download ${attachment.filename || "the file"}: ${err.message}`);
+  } finally {
+    link.removeAttribute("aria-busy");
+  }
+}
+
 // ------------------------------------------------------------------ boot
 
 function main() {
@@ -339,7 +359,8 @@ function main() {
       return true;
     },
     onTyping: (active) => st.chat && st.rt.typing(st.chat.id, active),
-    uploadPath: () => null, // files need the portal (downloads cannot carry a bearer token)
+    uploadPath: () => (st.chat && isOpenStatus(st.chat.status) ? `/chats/${st.chat.id}/files` : null),
+    onUploaded: (ev) => st.chat && ev.chat_id === st.chat.id && st.conv.add(ev),
   });
   restoreFromFragment();
   st.session = read(SESSION_KEY);
