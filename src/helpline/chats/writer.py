@@ -129,7 +129,13 @@ def _write_one(session: Session, item: _Item, at: datetime) -> Written | None:
 
 
 def _write_batch(session: Session, items: list[_Item], at: datetime) -> list[Written | None]:
-    return [_write_one(session, item, at) for item in items]
+    """Rows are locked in chat-id order (stable, so one chat's messages keep theirs): two
+    processes' batches touching the same chats then wait for each other, never deadlock."""
+    order = sorted(range(len(items)), key=lambda i: items[i].chat_id)
+    results: list[Written | None] = [None] * len(items)
+    for i in order:
+        results[i] = _write_one(session, items[i], at)
+    return results
 
 
 # --- SQLite: the same statements on a dedicated stdlib connection, one thread hop per batch ---
@@ -222,6 +228,59 @@ class SqliteBatch:
             self._conn = None
 
 
+# --- PostgreSQL: one statement per message on the raw asyncpg connection ------------------------
+
+_PG_WHO = {
+    "customer": (
+        ", last_customer_at = $3, warned_at = NULL WHERE id = $1 AND customer_id = $4 "
+        "AND status IN ('waiting', 'in_progress')"
+    ),
+    "agent": " WHERE id = $1 AND agent_id = $4 AND status = 'in_progress'",
+}
+_PG_SQL = """
+WITH existing AS (
+    SELECT seq, at, actor_role, actor_name, data, actor_id FROM chat_events
+    WHERE chat_id = $1 AND client_id = $2
+), upd AS (
+    UPDATE chats SET last_seq = last_seq + 1, updated_at = $3{who}
+    AND NOT EXISTS (SELECT 1 FROM existing)
+    RETURNING last_seq
+), ins AS (
+    INSERT INTO chat_events
+        (chat_id, seq, type, at, actor_id, actor_role, actor_name, data, client_id, internal)
+    SELECT $1, last_seq, 'message.posted', $3, $4, $5, $6, $7::json, $2, false FROM upd
+    RETURNING seq
+)
+SELECT (SELECT seq FROM ins) AS new_seq, e.seq, e.at, e.actor_role, e.actor_name, e.data,
+       e.actor_id
+FROM (SELECT 1) AS one LEFT JOIN existing AS e ON true
+"""
+_PG_STATEMENTS = {role: _PG_SQL.format(who=who) for role, who in _PG_WHO.items()}
+
+
+async def _pg_write(apg: Any, items: list[_Item], at: datetime) -> list[Written | None]:
+    """The same three steps as `_write_one`, as one round trip per message, in chat-id order."""
+    results: list[Written | None] = [None] * len(items)
+    async with apg.transaction():
+        for i in sorted(range(len(items)), key=lambda i: items[i].chat_id):
+            item = items[i]
+            a = item.author
+            data = {"text": item.text, "client_id": item.client_id}
+            sql = _PG_STATEMENTS["customer" if a.role == Role.customer else "agent"]
+            row = await apg.fetchrow(
+                sql, item.chat_id, item.client_id, at, a.id, a.role, a.name, json.dumps(data)
+            )
+            if row["new_seq"] is not None:
+                results[i] = Written(_envelope(item.chat_id, row["new_seq"], at, a, data), True)
+            elif row["seq"] is not None and row["actor_id"] == a.id:
+                first = Author(a.id, row["actor_role"], row["actor_name"])
+                results[i] = Written(
+                    _envelope(item.chat_id, row["seq"], row["at"], first, json.loads(row["data"])),
+                    created=False,
+                )
+    return results
+
+
 class MessageWriter:
     def __init__(self, db: Database, *, max_batch: int = 256) -> None:
         self.db = db
@@ -234,18 +293,21 @@ class MessageWriter:
                 self._sqlite = SqliteBatch(path)
                 self._thread = ThreadPoolExecutor(1, thread_name_prefix="helpline-writer")
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        # SQLite has one writer; PostgreSQL takes several batches at once (row locks per chat).
+        self.parallel = 1 if db.is_sqlite else 4
         self.batches = 0
         self.written = 0
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._run()) for _ in range(self.parallel)]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         while not self._queue.empty():
             item = self._queue.get_nowait()
             if not item.future.done():
@@ -256,7 +318,7 @@ class MessageWriter:
 
     async def post(self, author: Author, chat_id: str, text: str, client_id: str) -> Written | None:
         """Written (or found again by client_id), or None: take the service path instead."""
-        if self._task is None or self._task.done():
+        if not self._tasks or all(t.done() for t in self._tasks):
             return None
         future: asyncio.Future[Written | None] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Item(author, chat_id, text, client_id, future))
@@ -278,6 +340,10 @@ class MessageWriter:
                     results = await loop.run_in_executor(
                         self._thread, self._sqlite.write, batch, now()
                     )
+            elif self.db.engine.dialect.name == "postgresql":
+                async with self.db.engine.connect() as conn:
+                    raw = await conn.get_raw_connection()
+                    results = await _pg_write(raw.driver_connection, batch, now())
             else:
                 async with self.db.write() as uow:
                     results = await uow.session.run_sync(_write_batch, batch, now())
