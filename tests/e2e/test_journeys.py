@@ -151,6 +151,13 @@ def test_seed_journey(people: Browsers, shot: Shot, tmp_path: Path) -> None:
     with customer.expect_download() as transcript_dl:
         customer.get_by_test_id("download-transcript").click()
     assert "let me check that for you" in Path(transcript_dl.value.path()).read_text()
+    with customer.context.expect_page() as printed:
+        customer.get_by_test_id("print-transcript").click()
+    print_view = printed.value
+    expect(print_view.get_by_test_id("transcript-page")).to_contain_text("let me check that for you")
+    expect(print_view.get_by_test_id("transcript-line").first).to_contain_text("started the chat")
+    shot(print_view, "portal-transcript-print")
+    print_view.close()
     row.click()
     expect(row.locator(".timeline")).to_be_visible()
     shot(customer, "portal-my-requests")

@@ -736,6 +736,27 @@ async def waiting_info(uow: UnitOfWork, chat: Chat) -> tuple[int | None, int | N
     return pos, await estimate_wait(uow, chat.queue_id, pos)
 
 
+async def transcript_lines(
+    uow: UnitOfWork, user: User, chat_id: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The transcript as lines for the printable page: when, who, what (notes never)."""
+    row = await get_row(uow, user, chat_id)
+    lines = []
+    for r in await repo.events_after(uow.session, row.chat.id, 0):
+        if r.internal:
+            continue
+        text = _transcript_line(r)
+        if text:
+            lines.append(
+                {
+                    "at": r.at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                    "kind": "message" if r.type == "message.posted" else "system",
+                    "text": text,
+                }
+            )
+    return lines, chat_dict(row)
+
+
 async def transcript(uow: UnitOfWork, user: User, chat_id: str) -> str:
     """Plain text, without internal notes: it is the customer's record too."""
     row = await get_row(uow, user, chat_id)

@@ -37,7 +37,10 @@ from fastapi.templating import Jinja2Templates
 
 from helpline.accounts.deps import get_optional_user
 from helpline.accounts.models import User
+from helpline.chats import service as chats_service
 from helpline.config import Settings
+from helpline.db import UnitOfWork
+from helpline.errors import NotFound
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
@@ -286,6 +289,35 @@ async def widget_chat(request: Request) -> Response:
         user=None,
         frame_ancestors=" ".join(origins) if origins else "'none'",
     )
+
+
+@router.get("/transcript/{chat_id}")
+async def transcript_page(request: Request, chat_id: str, user: OptionalUser) -> Response:
+    """A readable, printable transcript (internal notes never included); same rights as the
+    chat: anything the caller may not see is a plain 404 page."""
+    if user is None:
+        return RedirectResponse("/", status_code=303)
+    ctx = request.app.state.ctx
+    async with ctx.db.read() as session:
+        uow = UnitOfWork(session)
+        try:
+            lines, row = await chats_service.transcript_lines(uow, user, chat_id)
+        except NotFound:
+            return _render(
+                request,
+                "message.html",
+                page="message",
+                user=user,
+                status_code=404,
+                kind="not-found",
+                title="Not found",
+                heading="Transcript not found",
+                text="There is no such chat, or it is not yours to read.",
+                sub="",
+                home="/",
+                links=[("/", "Back", True)],
+            )
+    return _render(request, "transcript.html", page="transcript", user=user, chat=row, lines=lines)
 
 
 @router.get("/favicon.ico")

@@ -267,6 +267,7 @@ function renderAfter() {
   const expired = state.events.find((e) => e.type === "chat.expired");
   $('[data-role="expired-notice"]').hidden = !(expired && expired.data?.reason === "no_agent");
   $('[data-role="download-transcript"]').href = `/api/v1/chats/${chat.id}/transcript`;
+  $('[data-role="print-transcript"]').href = `/transcript/${chat.id}`;
   $('[data-role="download-transcript"]').setAttribute("download", `${chat.reference || "chat"}-transcript.txt`);
   const rated = state.events.find((e) => e.type === "chat.rated");
   const score = rated?.data?.score ?? chat.rating_score ?? chat.rating?.score;
