@@ -2,7 +2,7 @@
 // deactivate) and queue membership.
 
 import { api, bootData, getAll } from "./api.js";
-import { $, $$, h, openDialog, setBusy, showFormError, toast, toastError, wireLogout } from "./ui.js";
+import { $, $$, confirmAction, h, openDialog, setBusy, showFormError, toast, toastError, wireLogout } from "./ui.js";
 
 const me = bootData().user;
 const ROLES = { agent: "Agent", supervisor: "Supervisor", admin: "Administrator", customer: "Customer" };
@@ -12,29 +12,6 @@ const state = { users: [], queues: [], members: new Map(), showGuests: false };
 
 // ------------------------------------------------------------------ confirm
 
-function confirmAction({ title, text, ok }) {
-  const dialog = $("#confirm-dialog");
-  $('[data-role="title"]', dialog).textContent = title;
-  $('[data-role="text"]', dialog).textContent = text;
-  $('[data-role="ok"]', dialog).textContent = ok;
-  openDialog(dialog);
-  return new Promise((resolve) => {
-    const form = $("form", dialog);
-    const onSubmit = (e) => {
-      e.preventDefault();
-      dialog.close("ok");
-    };
-    form.addEventListener("submit", onSubmit);
-    dialog.addEventListener(
-      "close",
-      () => {
-        form.removeEventListener("submit", onSubmit);
-        resolve(dialog.returnValue === "ok");
-      },
-      { once: true },
-    );
-  });
-}
 
 // ------------------------------------------------------------------ users
 

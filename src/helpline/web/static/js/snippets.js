@@ -8,7 +8,7 @@
 // box, still editable, never sent by itself.
 
 import { api, getAll } from "./api.js";
-import { $, h, openDialog, showFormError, toast } from "./ui.js";
+import { $, confirmAction, h, showFormError, toast } from "./ui.js";
 
 let cache = null; // snippets visible to me, loaded once, dropped when the manager changes them
 
@@ -281,27 +281,10 @@ async function save(e) {
 }
 
 function confirmDelete(s) {
-  const dialog = $("#confirm-dialog");
-  $('[data-role="title"]', dialog).textContent = "Delete this snippet?";
-  $('[data-role="text"]', dialog).textContent = `“${s.title}” will no longer be offered in the composer${s.shared ? " to anyone in its queue" : ""}.`;
-  $('[data-role="ok"]', dialog).textContent = "Delete snippet";
-  dialog.returnValue = "";
-  openDialog(dialog);
-  return new Promise((resolve) => {
-    const form = $("form", dialog);
-    const onSubmit = (e) => {
-      e.preventDefault();
-      dialog.close("ok");
-    };
-    form.addEventListener("submit", onSubmit);
-    dialog.addEventListener(
-      "close",
-      () => {
-        form.removeEventListener("submit", onSubmit);
-        resolve(dialog.returnValue === "ok");
-      },
-      { once: true },
-    );
+  return confirmAction({
+    title: "Delete this snippet?",
+    text: `“${s.title}” will no longer be offered in the composer${s.shared ? " to anyone in its queue" : ""}.`,
+    ok: "Delete snippet",
   });
 }
 

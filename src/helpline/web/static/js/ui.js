@@ -401,3 +401,29 @@ export function autoGrow(textarea) {
   textarea.addEventListener("input", fit);
   return fit;
 }
+
+/** Ask in the page's #confirm-dialog; resolves true when confirmed. */
+export function confirmAction({ title, text, ok }) {
+  const dialog = $("#confirm-dialog");
+  $('[data-role="title"]', dialog).textContent = title;
+  $('[data-role="text"]', dialog).textContent = text;
+  $('[data-role="ok"]', dialog).textContent = ok;
+  dialog.returnValue = "";
+  openDialog(dialog);
+  return new Promise((resolve) => {
+    const form = $("form", dialog);
+    const onSubmit = (e) => {
+      e.preventDefault();
+      dialog.close("ok");
+    };
+    form.addEventListener("submit", onSubmit);
+    dialog.addEventListener(
+      "close",
+      () => {
+        form.removeEventListener("submit", onSubmit);
+        resolve(dialog.returnValue === "ok");
+      },
+      { once: true },
+    );
+  });
+}
