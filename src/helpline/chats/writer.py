@@ -3,8 +3,8 @@
 Concurrent messages queue here; one task writes everything queued in a single transaction,
 commits once, then each sender acks and publishes its own. On SQLite the batch runs on a
 dedicated stdlib connection in one worker thread: one thread hop per batch instead of one per
-statement (the driver hop and the ORM cost dominated a message's CPU). On PostgreSQL it runs
-through SQLAlchemy Core in one transaction.
+statement (the driver hop and the ORM cost dominated a message's CPU). On PostgreSQL each
+message is one statement on the raw asyncpg connection, rows locked in chat-id order.
 
 Per message, three plain statements: the idempotency lookup on (chat_id, client_id), the
 conditional `UPDATE chats … RETURNING last_seq` that checks the sender may write now and
@@ -26,19 +26,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, insert, make_url, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import make_url
 
-from helpline.chats.models import Chat, ChatEvent
 from helpline.db import Database
 from helpline.kit.clock import iso, now
-from helpline.kit.enums import ChatStatus, Role
+from helpline.kit.enums import Role
 
 log = logging.getLogger("helpline.writer")
-
-chats: Table = Chat.__table__  # type: ignore[assignment]
-chat_events: Table = ChatEvent.__table__  # type: ignore[assignment]
-OPEN = (ChatStatus.waiting.value, ChatStatus.in_progress.value)
 
 
 @dataclass(frozen=True)
@@ -76,69 +70,7 @@ def _envelope(
     }
 
 
-def _write_one(session: Session, item: _Item, at: datetime) -> Written | None:
-    a = item.author
-    found = session.execute(
-        select(
-            chat_events.c.seq,
-            chat_events.c.at,
-            chat_events.c.actor_id,
-            chat_events.c.actor_role,
-            chat_events.c.actor_name,
-            chat_events.c.data,
-            chat_events.c.type,
-        ).where(chat_events.c.chat_id == item.chat_id, chat_events.c.client_id == item.client_id)
-    ).first()
-    if found is not None:
-        if found.actor_id != a.id:
-            return None  # someone else's client_id: the service path says so
-        first = Author(a.id, found.actor_role, found.actor_name)
-        return Written(
-            _envelope(item.chat_id, found.seq, found.at, first, found.data), created=False
-        )
-    values: dict[str, Any] = {"last_seq": chats.c.last_seq + 1, "updated_at": at}
-    if a.role == Role.customer:
-        who = and_(chats.c.customer_id == a.id, chats.c.status.in_(OPEN))
-        values.update(last_customer_at=at, warned_at=None)
-    else:
-        who = and_(chats.c.agent_id == a.id, chats.c.status == ChatStatus.in_progress.value)
-    seq = session.execute(
-        update(chats)
-        .where(chats.c.id == item.chat_id, who)
-        .values(**values)
-        .returning(chats.c.last_seq)
-    ).scalar()
-    if seq is None:
-        return None
-    data = {"text": item.text, "client_id": item.client_id}
-    session.execute(
-        insert(chat_events).values(
-            chat_id=item.chat_id,
-            seq=seq,
-            type="message.posted",
-            at=at,
-            actor_id=a.id,
-            actor_role=a.role,
-            actor_name=a.name,
-            data=data,
-            client_id=item.client_id,
-            internal=False,
-        )
-    )
-    return Written(_envelope(item.chat_id, int(seq), at, a, data), created=True)
-
-
-def _write_batch(session: Session, items: list[_Item], at: datetime) -> list[Written | None]:
-    """Rows are locked in chat-id order (stable, so one chat's messages keep theirs): two
-    processes' batches touching the same chats then wait for each other, never deadlock."""
-    order = sorted(range(len(items)), key=lambda i: items[i].chat_id)
-    results: list[Written | None] = [None] * len(items)
-    for i in order:
-        results[i] = _write_one(session, items[i], at)
-    return results
-
-
-# --- SQLite: the same statements on a dedicated stdlib connection, one thread hop per batch ---
+# --- SQLite: a dedicated stdlib connection, one thread hop per batch -----------------------------
 
 _SQL_FIND = (
     "SELECT seq, at, actor_role, actor_name, data, actor_id FROM chat_events "
@@ -259,7 +191,8 @@ _PG_STATEMENTS = {role: _PG_SQL.format(who=who) for role, who in _PG_WHO.items()
 
 
 async def _pg_write(apg: Any, items: list[_Item], at: datetime) -> list[Written | None]:
-    """The same three steps as `_write_one`, as one round trip per message, in chat-id order."""
+    """The three steps as one CTE per message. Rows are locked in chat-id order (stable, so a
+    chat keeps its messages' order): two processes' batches then wait, never deadlock."""
     results: list[Written | None] = [None] * len(items)
     async with apg.transaction():
         for i in sorted(range(len(items)), key=lambda i: items[i].chat_id):
@@ -301,7 +234,8 @@ class MessageWriter:
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._run()) for _ in range(self.parallel)]
+        if self.enabled:
+            self._tasks = [loop.create_task(self._run()) for _ in range(self.parallel)]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -316,9 +250,14 @@ class MessageWriter:
             self._thread.submit(self._sqlite.close).result(timeout=5)
             self._thread.shutdown(wait=True)
 
+    @property
+    def enabled(self) -> bool:
+        """SQLite files and PostgreSQL; an in-memory SQLite database has no second connection."""
+        return self._sqlite is not None or self.db.engine.dialect.name == "postgresql"
+
     async def post(self, author: Author, chat_id: str, text: str, client_id: str) -> Written | None:
         """Written (or found again by client_id), or None: take the service path instead."""
-        if not self._tasks or all(t.done() for t in self._tasks):
+        if not self.enabled or not self._tasks or all(t.done() for t in self._tasks):
             return None
         future: asyncio.Future[Written | None] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Item(author, chat_id, text, client_id, future))
@@ -340,13 +279,10 @@ class MessageWriter:
                     results = await loop.run_in_executor(
                         self._thread, self._sqlite.write, batch, now()
                     )
-            elif self.db.engine.dialect.name == "postgresql":
+            else:
                 async with self.db.engine.connect() as conn:
                     raw = await conn.get_raw_connection()
                     results = await _pg_write(raw.driver_connection, batch, now())
-            else:
-                async with self.db.write() as uow:
-                    results = await uow.session.run_sync(_write_batch, batch, now())
         except Exception as exc:  # each sender then takes the service path; none is left hanging
             log.warning("message batch of %d failed (%s); falling back one by one", len(batch), exc)
             for item in batch:
