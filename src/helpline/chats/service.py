@@ -97,6 +97,13 @@ async def get_row(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
     return row
 
 
+async def _fresh_row(uow: UnitOfWork, chat_id: str) -> ChatRow:
+    """The chat as it is now, after this unit's changes (it exists: we just changed it)."""
+    row = await repo.get_row(uow.session, chat_id)
+    assert row is not None
+    return row
+
+
 def _is_supervisor(user: User) -> bool:
     return user.role_enum.sees_all
 
@@ -173,10 +180,8 @@ async def _commit_events(
 
 async def _announce_chat(uow: UnitOfWork, chat_id: str, kind: str, **extra: Any) -> None:
     """Tell the queue's agents (offers, takes, list updates). Reads the row after the change."""
-    row = await repo.get_row(uow.session, chat_id)
-    assert row is not None
-    summary = chat_dict(row)
-    uow.announce(f"queue:{row.chat.queue_id}", {"kind": kind, "chat": summary, **extra})
+    summary = chat_dict(await _fresh_row(uow, chat_id))
+    uow.announce(f"queue:{summary['queue_id']}", {"kind": kind, "chat": summary, **extra})
     uow.announce("supervisors", {"kind": "updated", "chat": summary})
 
 
@@ -241,9 +246,7 @@ async def start(uow: UnitOfWork, user: User, data: ChatCreate) -> ChatRow:
     for r in rows:
         uow.announce(f"chat:{chat.id}", ev_mod.bus_message(r))
     await _route(uow, chat, queue)
-    row = await repo.get_row(uow.session, chat.id)
-    assert row is not None
-    return row
+    return await _fresh_row(uow, chat.id)
 
 
 async def _route(uow: UnitOfWork, chat: Chat, queue: Queue, **extra: Any) -> None:
@@ -272,8 +275,7 @@ async def offer_next(uow: UnitOfWork, chat: Chat, queue: Queue) -> str | None:
     if previous and previous != chosen:
         uow.announce(f"user:{previous}", {"kind": "withdrawn", "chat_id": chat.id})
     if chosen:
-        row = await repo.get_row(uow.session, chat.id)
-        assert row is not None
+        row = await _fresh_row(uow, chat.id)
         uow.announce(f"user:{chosen}", {"kind": "offered", "chat": chat_dict(row)})
     return chosen
 
@@ -347,9 +349,7 @@ async def _take(
     if offered_to and offered_to != agent.id:
         uow.announce(f"user:{offered_to}", {"kind": "withdrawn", "chat_id": chat.id})
     await _announce_chat(uow, chat.id, "taken", agent=user_ref(agent))
-    out = await repo.get_row(uow.session, chat.id)
-    assert out is not None
-    return out
+    return await _fresh_row(uow, chat.id)
 
 
 def _fill(template: str, row: ChatRow, agent: User | None) -> str:
@@ -401,16 +401,12 @@ async def move(
     await repo.remove_helpers(uow.session, chat.id, now())
     # The old queue's agents see it leave (withdrawn only if it was on offer there); the new
     # queue's agents are offered it, as the new queue's routing mode says.
-    out = await repo.get_row(uow.session, chat.id)
-    assert out is not None
-    left = chat_dict(out)
+    left = chat_dict(await _fresh_row(uow, chat.id))
     if was_waiting:
         uow.announce(f"queue:{from_queue}", {"kind": "withdrawn", "chat_id": chat.id, "chat": None})
     uow.announce(f"queue:{from_queue}", {"kind": "updated", "chat": left})
     await _route(uow, chat, target, note=note)
-    out = await repo.get_row(uow.session, chat.id)
-    assert out is not None
-    return out
+    return await _fresh_row(uow, chat.id)
 
 
 async def solve(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
@@ -519,9 +515,7 @@ async def _close(
     if offered_to:
         uow.announce(f"user:{offered_to}", {"kind": "withdrawn", "chat_id": chat.id})
     await _announce_chat(uow, chat.id, "updated")
-    out = await repo.get_row(uow.session, chat.id)
-    assert out is not None
-    return out
+    return await _fresh_row(uow, chat.id)
 
 
 async def post_message(
@@ -625,9 +619,7 @@ async def rate(
         rating_score=score,
         rating_comment=comment,
     )
-    out = await repo.get_row(uow.session, chat.id)
-    assert out is not None
-    return out
+    return await _fresh_row(uow, chat.id)
 
 
 async def raise_request(
@@ -826,9 +818,7 @@ async def join(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
     )
     await repo.add_helper(uow.session, chat.id, user.id, now())
     await _announce_chat(uow, chat.id, "updated")
-    out = await repo.get_row(uow.session, chat.id)
-    assert out is not None
-    return out
+    return await _fresh_row(uow, chat.id)
 
 
 async def part(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
@@ -843,9 +833,7 @@ async def part(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
     )
     await repo.remove_helpers(uow.session, chat.id, now(), user_id=user.id)
     await _announce_chat(uow, chat.id, "updated")
-    out = await repo.get_row(uow.session, chat.id)
-    assert out is not None
-    return out
+    return await _fresh_row(uow, chat.id)
 
 
 async def helpers(uow: UnitOfWork, chat_id: str) -> list[dict[str, str] | None]:
