@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -30,7 +32,7 @@ from helpline.chats.hub import Hub
 from helpline.chats.writer import MessageWriter
 from helpline.config import Settings
 from helpline.context import AppContext
-from helpline.db import Database
+from helpline.db import Database, WalCheckpointer
 from helpline.errors import HelplineError, RateLimited
 from helpline.kit.ratelimit import RateLimiter
 from helpline.migrate import check_current
@@ -172,16 +174,25 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         if check_migrations:
             await check_current(db)
         await bus.start(hub)
+        checkpointer = WalCheckpointer(db.sqlite_path) if db.sqlite_path else None
+        if checkpointer is not None:
+            checkpointer.start()
         ctx.writer.start()
         if settings.sweep_interval_s > 0:
             sweeper.start()
         outbox.start()
         log.info("helpline %s ready at %s", __version__, settings.resolved_public_url)
+        # What startup built lives as long as the process: keep it out of the collector's
+        # full passes, which otherwise walk every module and mapper (~80 ms, measured).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
             await sweeper.stop()
             await ctx.writer.stop()
+            if checkpointer is not None:
+                await asyncio.to_thread(checkpointer.stop)
             await outbox.close()
             await hub.close()
             await bus.close()

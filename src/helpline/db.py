@@ -12,12 +12,15 @@ asyncio lock so waiting happens in the event loop rather than in busy-looping th
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import DateTime, MetaData, event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -27,6 +30,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger("helpline.db")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -137,6 +142,60 @@ class Database:
     async def dispose(self) -> None:
         await self.engine.dispose()
 
+    @property
+    def sqlite_path(self) -> str | None:
+        """The database file, for SQLite on disk; None otherwise."""
+        if not self.is_sqlite:
+            return None
+        path = make_url(self.url).database
+        return path if path and path != ":memory:" else None
+
+
+class WalCheckpointer:
+    """Keeps SQLite's write-ahead log short from a thread of its own.
+
+    Passive checkpoints never wait for readers or writers, and this thread holds no lock of
+    ours, so neither the event loop nor a unit of work ever waits for a checkpoint's fsync.
+    It checkpoints only when `PRAGMA data_version` says another connection committed.
+    """
+
+    def __init__(self, path: str, *, interval_s: float = 0.2) -> None:
+        self.path = path
+        self.interval_s = interval_s
+        self.checkpoints = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, name="helpline-wal-checkpoint", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout=1000")
+            seen = None
+            while not self._stop.wait(self.interval_s):
+                try:
+                    version = conn.execute("PRAGMA data_version").fetchone()[0]
+                    if version != seen:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                        seen = version
+                        self.checkpoints += 1
+                except sqlite3.Error as exc:  # e.g. the file went away in a test; try again
+                    log.warning("WAL checkpoint failed: %s", exc)
+        finally:
+            conn.close()
+
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
     sync_engine = engine.sync_engine
@@ -150,6 +209,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        # Committing never checkpoints: that would stall whoever commits (and, here, holds the
+        # write lock) for an fsync. WalCheckpointer does it from a thread of its own; short
+        # command-line uses are checkpointed when their last connection closes.
+        cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
     @event.listens_for(sync_engine, "begin")

@@ -87,3 +87,80 @@ async def test_the_service_path_answers_what_the_fast_path_cannot(live_server: L
     assert err["error"]["code"] == "not_found"
     for ws in (h, customer, o):
         await ws.close()
+
+
+async def test_a_message_waits_while_another_process_holds_the_sqlite_write_lock(live_server: LiveServer, chats: list[dict[str, Any]]) -> None:
+    """The writer never blocks the event loop on SQLite's lock: it awaits and retries."""
+    import sqlite3
+
+    db = live_server.app.state.ctx.db
+    if db.sqlite_path is None:
+        pytest.skip("SQLite only")
+    c = chats[0]
+    cid = c["chat"]["id"]
+    customer = await WSClient.open(live_server.ws_url, c["customer"].token)
+    await customer.subscribe(cid)
+    agent = await WSClient.open(live_server.ws_url, c["agent"].token)
+    await agent.request({"type": "ping"}, lambda f: f["type"] == "pong")  # fully connected
+    other = sqlite3.connect(db.sqlite_path, isolation_level=None)  # as another process would
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        await customer.send({"type": "message", "chat_id": cid, "text": "held", "client_id": "held-1"})
+        # The loop stays free meanwhile (this test shares it with the server): another
+        # connection's ping is answered while the message cannot be written.
+        pong = await agent.request({"type": "ping"}, lambda f: f["type"] == "pong", timeout=2)
+        assert pong == {"type": "pong"}
+        await asyncio.sleep(0.1)
+        assert not [f for f in customer.frames if f["type"] == "ack"]
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    ack = await customer.wait_for(lambda f: f["type"] == "ack" and f["client_id"] == "held-1")
+    event = await customer.wait_for(lambda f: f["type"] == "event" and f["event"]["seq"] == ack["seq"])
+    assert event["event"]["data"]["text"] == "held"
+    await customer.close()
+    await agent.close()
+
+
+async def test_the_write_ahead_log_is_checkpointed_in_the_background(tmp_path: Any) -> None:
+    import sqlite3
+
+    from helpline.db import WalCheckpointer
+
+    path = str(tmp_path / "wal.sqlite")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.execute("CREATE TABLE t (x TEXT)")
+    checkpointer = WalCheckpointer(path, interval_s=0.01)
+    checkpointer.start()
+    try:
+        for _ in range(50):
+            conn.execute("INSERT INTO t VALUES (?)", ("x" * 2000,))
+        for _ in range(500):  # bounded: 5 s
+            if _rows_in_main_file(path, tmp_path) == 50:
+                break
+            await asyncio.sleep(0.01)
+        # The rows reached the database file itself, not only the log.
+        assert _rows_in_main_file(path, tmp_path) == 50
+        assert checkpointer.checkpoints > 0
+    finally:
+        await asyncio.to_thread(checkpointer.stop)
+        conn.close()
+
+
+def _rows_in_main_file(path: str, tmp_path: Any) -> int:
+    """Rows of `t` in a copy of the database file without its write-ahead log."""
+    import shutil
+    import sqlite3
+
+    copy = tmp_path / "main-only.sqlite"
+    shutil.copyfile(path, copy)
+    conn = sqlite3.connect(copy)
+    try:
+        return int(conn.execute("SELECT count(*) FROM t").fetchone()[0])
+    except sqlite3.OperationalError:  # the table itself is still only in the log
+        return -1
+    finally:
+        conn.close()
+        copy.unlink()
