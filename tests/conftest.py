@@ -123,8 +123,16 @@ class LiveServer:
         self.ws_url = f"ws://127.0.0.1:{port}/api/v1/ws"
 
 
+@pytest.fixture
+def server_overrides() -> dict[str, object]:
+    """uvicorn options a test module changes for its live server (e.g. the WebSocket code)."""
+    return {}
+
+
 @pytest_asyncio.fixture
-async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
+async def live_server(
+    settings: Settings, server_overrides: dict[str, object]
+) -> AsyncIterator[LiveServer]:
     """A real uvicorn on a free loopback port, in this test's event loop."""
     from helpline.cli import serve_config
     from tests.fixtures.servers import free_port
@@ -134,6 +142,7 @@ async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
     application = create_app(settings)
     options = serve_config(settings)
     options.update(host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    options.update(server_overrides)
     server = uvicorn.Server(uvicorn.Config(application, **options))  # type: ignore[arg-type]
     task = asyncio.create_task(server.serve())
     for _ in range(500):

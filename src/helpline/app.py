@@ -224,7 +224,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
     ):
         api.include_router(module.router)
     app.include_router(api)
-    app.router.routes.append(WebSocketRoute("/api/v1/ws", gateway.websocket_endpoint))
+    app.router.routes.append(WebSocketRoute("/api/v1/ws", gateway.WebSocketApp()))
     app.include_router(ops_router())
 
     from helpline.web import pages

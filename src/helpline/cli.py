@@ -35,7 +35,8 @@ def serve_config(settings: Settings) -> dict[str, object]:
     return {
         "host": settings.host,
         "port": settings.port,
-        "ws": "websockets-sansio",
+        # uvicorn's websockets-sansio plus one extension: several frames per TCP write.
+        "ws": "helpline.wsproto:WebSocketProtocol",
         "ws_max_size": 64 * 1024,
         # Chat frames are small JSON: deflate costs ~50 KB per idle connection and CPU per
         # frame for little gain (see docs/performance.md).

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy.exc import DBAPIError
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from helpline.accounts import presence
@@ -27,9 +28,12 @@ from helpline.context import AppContext
 from helpline.db import UnitOfWork
 from helpline.errors import HelplineError, Invalid, NotAuthenticated
 from helpline.queues import repository as queues_repo
+from helpline.wsproto import SEND_MANY
 
 log = logging.getLogger("helpline.gateway")
 MAX_FRAME = 64 * 1024
+# One encoder for every frame: json.dumps with options builds a new encoder per call.
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class _Frame(BaseModel):
@@ -86,8 +90,17 @@ def _error(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"type": "error", **extra, "error": {"code": code, "message": message}}
 
 
-async def websocket_endpoint(ws: WebSocket) -> None:
-    """Mounted as a plain Starlette route: an idle connection keeps only what it needs."""
+class WebSocketApp:
+    """The ASGI app of `/api/v1/ws`, mounted as a plain route (no per-frame wrappers; an idle
+    connection keeps only what it needs). It keeps the raw `send` for `helpline.send_many`."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        ws = WebSocket(scope, receive=receive, send=send)
+        many = send if SEND_MANY in scope.get("extensions", {}) else None
+        await websocket_endpoint(ws, send_many=many)
+
+
+async def websocket_endpoint(ws: WebSocket, *, send_many: Send | None = None) -> None:
     ctx: AppContext = ws.app.state.ctx
     token = token_from(ws)
     by_cookie = "authorization" not in ws.headers and ws_bearer(ws) is None
@@ -106,7 +119,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     await ws.accept(subprotocol=WS_PROTOCOL if ws_bearer(ws) else None)
     first_here = not ctx.hub.is_connected(conn.user_id)
     ctx.hub.register(conn)
-    writer = asyncio.create_task(_writer(ws, conn))
+    writer = asyncio.create_task(_writer(ws, conn, send_many))
     staff = not conn.is_customer
     if first_here and staff:
         await _stamp(ctx, conn.user_id)
@@ -155,13 +168,17 @@ async def _stamp(ctx: AppContext, user_id: str) -> None:
         log.warning("could not record presence; the next sweep will")
 
 
-async def _writer(ws: WebSocket, conn: Connection) -> None:
+async def _writer(ws: WebSocket, conn: Connection, send_many: Send | None) -> None:
     try:
         while True:
-            frame = await conn.next_frame()
-            if frame is None:
+            frames = await conn.next_frames()
+            if not frames:
                 break
-            await ws.send_text(json.dumps(frame, separators=(",", ":")))
+            if send_many is not None:
+                await send_many({"type": SEND_MANY, "texts": [_dumps(f) for f in frames]})
+            else:
+                for frame in frames:
+                    await ws.send_text(_dumps(frame))
     except Exception:
         return
     if conn.close_code is not None and ws.application_state == WebSocketState.CONNECTED:

@@ -101,17 +101,23 @@ class Connection:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
-    async def next_frame(self) -> dict[str, Any] | None:
-        """The next frame to write, or None once closing and nothing is left to write."""
+    async def next_frames(self, limit: int = 256) -> list[dict[str, Any]]:
+        """Every frame waiting (up to `limit`), in order; empty once closing and nothing is
+        left to write. The writer sends them together (one TCP write where it can)."""
         while not self._frames:
             if self.close_code is not None:
-                return None
+                return []
             self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._waiter
             finally:
                 self._waiter = None
-        return self._frames.popleft()
+        frames = self._frames
+        if len(frames) <= limit:
+            out = list(frames)
+            frames.clear()
+            return out
+        return [frames.popleft() for _ in range(limit)]
 
     def sees(self, sub: Subscription) -> bool:
         if self.role.sees_all or self.is_customer:

@@ -1,0 +1,108 @@
+"""The `helpline.send_many` extension of our uvicorn WebSocket protocol, on real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import uvicorn
+from websockets.asyncio.client import connect
+
+from helpline.wsproto import SEND_MANY, WebSocketProtocol
+from tests.fixtures.servers import free_port
+
+pytestmark = pytest.mark.asyncio
+
+WRITES: list[bytes] = []
+
+
+class _CountingTransport:
+    """The real transport; only remembers what each write carried."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def write(self, data: bytes) -> None:
+        WRITES.append(bytes(data))
+        self._inner.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class CountingProtocol(WebSocketProtocol):
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self.transport = _CountingTransport(self.transport)  # type: ignore[assignment]
+
+
+async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Accepts; on each text "N", sends frames 1..N with send_many (or one by one)."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    assert (await receive())["type"] == "websocket.connect"
+    await send({"type": "websocket.accept"})
+    while True:
+        msg = await receive()
+        if msg["type"] == "websocket.disconnect":
+            return
+        texts = [json.dumps({"n": i}) for i in range(1, int(msg["text"]) + 1)]
+        if SEND_MANY in scope["extensions"]:
+            await send({"type": SEND_MANY, "texts": texts})
+        else:
+            for text in texts:
+                await send({"type": "websocket.send", "text": text})
+
+
+async def _serve(ws: object) -> AsyncIterator[str]:
+    port = free_port()
+    config = uvicorn.Config(
+        echo_app, host="127.0.0.1", port=port, ws=ws, ws_per_message_deflate=False, log_level="warning"  # type: ignore[arg-type]
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    try:
+        yield f"ws://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=10)
+
+
+@pytest_asyncio.fixture
+async def ours() -> AsyncIterator[str]:
+    async for url in _serve(CountingProtocol):
+        yield url
+
+
+@pytest_asyncio.fixture
+async def plain() -> AsyncIterator[str]:
+    async for url in _serve("websockets-sansio"):
+        yield url
+
+
+async def test_send_many_writes_all_frames_at_once_in_order(ours: str) -> None:
+    async with connect(ours) as ws:
+        WRITES.clear()
+        await ws.send("5")
+        got = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(5)]
+        assert got == [{"n": i} for i in range(1, 6)]
+        assert len(WRITES) == 1  # five frames, one write
+        assert all(b'{"n": %d}' % i in WRITES[0] for i in range(1, 6))
+
+
+async def test_other_servers_lack_the_extension_and_frames_go_one_by_one(plain: str) -> None:
+    async with connect(plain) as ws:
+        await ws.send("3")
+        got = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(3)]
+        assert got == [{"n": 1}, {"n": 2}, {"n": 3}]
