@@ -386,12 +386,13 @@ async def scenario2(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
         out["best"][name] = best
         out["rows"] += [r.as_dict() for r in rows]
 
-    with Relay(wd) as relay:
+    if not args.skip_relay:
+        with Relay(wd) as relay:
 
-        async def relay_at(total: float) -> LoadResult:
-            return await relay_run(relay, chats, total / chats, args.step_duration)
+            async def relay_at(total: float) -> LoadResult:
+                return await relay_run(relay, chats, total / chats, args.step_duration)
 
-        await search("relay", relay_at)
+            await search("relay", relay_at)
 
     if not args.relay_only:
         for backend in args.backends.split(","):
@@ -551,6 +552,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("scenario", choices=["1", "2", "3", "4", "all"])
     p.add_argument("--relay-only", action="store_true", help="measure only the baseline relay")
+    p.add_argument(
+        "--skip-relay", action="store_true", help="scenario 2 without the relay (while iterating)"
+    )
     p.add_argument("--chats", type=int, default=200)
     p.add_argument("--rate", type=float, default=5.0, help="messages/s per chat (1 and 4)")
     p.add_argument("--duration", type=float, default=20.0, help="seconds of sending per run")

@@ -7,8 +7,8 @@ millisecond (no fsync: WAL with synchronous=NORMAL, checkpoints on their own thr
 less than handing it to a worker thread and waiting for the GIL to come back (up to 5 ms at
 each of a batch's statements while the loop is busy; that was the p99). When another process
 holds SQLite's write lock the batch waits in the loop, asynchronously, never in a busy
-timeout. On PostgreSQL each message is one statement on the raw asyncpg connection, rows
-locked in chat-id order.
+timeout. On PostgreSQL each message is one statement on the raw asyncpg connection, a batch
+pipelined in one round trip, rows locked in chat-id order.
 
 Per message, three plain statements: the idempotency lookup on (chat_id, client_id), the
 conditional `UPDATE chats … RETURNING last_seq` that checks the sender may write now and
@@ -28,6 +28,8 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from helpline.db import Database
 from helpline.kit.clock import iso, now
@@ -172,22 +174,21 @@ class SqliteBatch:
             self._conn = None
 
 
-# --- PostgreSQL: one statement per message on the raw asyncpg connection ------------------------
+# --- PostgreSQL: one statement per message, a whole batch in one round trip ---------------------
 
-_PG_WHO = {
-    "customer": (
-        ", last_customer_at = $3, warned_at = NULL WHERE id = $1 AND customer_id = $4 "
-        "AND status IN ('waiting', 'in_progress')"
-    ),
-    "agent": " WHERE id = $1 AND agent_id = $4 AND status = 'in_progress'",
-}
+# $8 says whether the author is the chat's customer (their chat, open) or its agent (the owner,
+# in progress): one statement for both, so a batch is a single asyncpg `fetchmany`.
 _PG_SQL = """
 WITH existing AS (
     SELECT seq, at, actor_role, actor_name, data, actor_id FROM chat_events
     WHERE chat_id = $1 AND client_id = $2
 ), upd AS (
-    UPDATE chats SET last_seq = last_seq + 1, updated_at = $3{who}
-    AND NOT EXISTS (SELECT 1 FROM existing)
+    UPDATE chats SET last_seq = last_seq + 1, updated_at = $3,
+        last_customer_at = CASE WHEN $8 THEN $3 ELSE last_customer_at END,
+        warned_at = CASE WHEN $8 THEN NULL ELSE warned_at END
+    WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM existing) AND (
+        ($8 AND customer_id = $4 AND status IN ('waiting', 'in_progress'))
+        OR (NOT $8 AND agent_id = $4 AND status = 'in_progress'))
     RETURNING last_seq
 ), ins AS (
     INSERT INTO chat_events
@@ -199,30 +200,43 @@ SELECT (SELECT seq FROM ins) AS new_seq, e.seq, e.at, e.actor_role, e.actor_name
        e.actor_id
 FROM (SELECT 1) AS one LEFT JOIN existing AS e ON true
 """
-_PG_STATEMENTS = {role: _PG_SQL.format(who=who) for role, who in _PG_WHO.items()}
 
 
 async def _pg_write(apg: Any, items: list[_Item], at: datetime) -> list[Written | None]:
-    """The three steps as one CTE per message. Rows are locked in chat-id order (stable, so a
-    chat keeps its messages' order): two processes' batches then wait, never deadlock."""
+    """The three steps as one CTE per message, all of a batch pipelined in one round trip and
+    one implicit transaction (`fetchmany`: Bind/Execute per message, one Sync). Rows are locked
+    in chat-id order (a stable sort, so a chat keeps its messages' order): two processes'
+    batches then wait for each other, never deadlock. A later statement sees the earlier ones,
+    so two messages of one chat in a batch get consecutive seqs and a repeated client_id is
+    found."""
+    order = sorted(range(len(items)), key=lambda i: items[i].chat_id)
+    datas = [{"text": items[i].text, "client_id": items[i].client_id} for i in order]
+    args = [
+        (
+            items[i].chat_id,
+            items[i].client_id,
+            at,
+            items[i].author.id,
+            items[i].author.role,
+            items[i].author.name,
+            json.dumps(data),
+            items[i].author.role == Role.customer,
+        )
+        for i, data in zip(order, datas, strict=True)
+    ]
+    rows = await apg.fetchmany(_PG_SQL, args)
     results: list[Written | None] = [None] * len(items)
-    async with apg.transaction():
-        for i in sorted(range(len(items)), key=lambda i: items[i].chat_id):
-            item = items[i]
-            a = item.author
-            data = {"text": item.text, "client_id": item.client_id}
-            sql = _PG_STATEMENTS["customer" if a.role == Role.customer else "agent"]
-            row = await apg.fetchrow(
-                sql, item.chat_id, item.client_id, at, a.id, a.role, a.name, json.dumps(data)
+    for i, data, row in zip(order, datas, rows, strict=True):
+        item = items[i]
+        a = item.author
+        if row["new_seq"] is not None:
+            results[i] = Written(_envelope(item.chat_id, row["new_seq"], at, a, data), True)
+        elif row["seq"] is not None and row["actor_id"] == a.id:
+            first = Author(a.id, row["actor_role"], row["actor_name"])
+            results[i] = Written(
+                _envelope(item.chat_id, row["seq"], row["at"], first, json.loads(row["data"])),
+                created=False,
             )
-            if row["new_seq"] is not None:
-                results[i] = Written(_envelope(item.chat_id, row["new_seq"], at, a, data), True)
-            elif row["seq"] is not None and row["actor_id"] == a.id:
-                first = Author(a.id, row["actor_role"], row["actor_name"])
-                results[i] = Written(
-                    _envelope(item.chat_id, row["seq"], row["at"], first, json.loads(row["data"])),
-                    created=False,
-                )
     return results
 
 
@@ -270,33 +284,49 @@ class MessageWriter:
         return await future
 
     async def _run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            await self._write(batch)
+        # PostgreSQL: each batch task keeps its own connection (no pool checkout and pre-ping
+        # round trip per batch); a failure drops it and the next batch opens a fresh one.
+        held: AsyncConnection | None = None
+        try:
+            while True:
+                batch = [await self._queue.get()]
+                while len(batch) < self.max_batch and not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                held = await self._write(batch, held)
+        finally:
+            if held is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(held.close())
 
-    async def _write(self, batch: list[_Item]) -> None:
+    async def _write(
+        self, batch: list[_Item], held: AsyncConnection | None
+    ) -> AsyncConnection | None:
         try:
             if self._sqlite is not None:
                 # The in-process writer lock first: our own sessions never make it busy.
                 async with self.db.write_lock():
                     results = await self._sqlite_write(self._sqlite, batch)
             else:
-                async with self.db.engine.connect() as conn:
-                    raw = await conn.get_raw_connection()
-                    results = await _pg_write(raw.driver_connection, batch, now())
+                if held is None:
+                    held = await self.db.engine.connect()
+                raw = await held.get_raw_connection()
+                results = await _pg_write(raw.driver_connection, batch, now())
         except Exception as exc:  # each sender then takes the service path; none is left hanging
             log.warning("message batch of %d failed (%s); falling back one by one", len(batch), exc)
             for item in batch:
                 if not item.future.done():
                     item.future.set_result(None)
-            return
+            if held is not None:
+                with contextlib.suppress(Exception):
+                    await held.invalidate()
+                    await held.close()
+            return None
         self.batches += 1
         self.written += len(batch)
         for item, result in zip(batch, results, strict=True):
             if not item.future.done():
                 item.future.set_result(result)
+        return held
 
     @staticmethod
     async def _sqlite_write(sqlite: SqliteBatch, batch: list[_Item]) -> list[Written | None]:
