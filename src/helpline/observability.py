@@ -66,6 +66,10 @@ events_delivered_total = Counter(
     "helpline_events_delivered",
     "Chat events written to a WebSocket connection",
 )
+delivery_repairs_total = Counter(
+    "helpline_delivery_repairs",
+    "Gaps in a connection's events filled from the database (bus news lost or late)",
+)
 event_delivery_seconds = Histogram(
     "helpline_event_delivery_seconds",
     "Time from an event's commit (its `at`) to its write on a WebSocket",

@@ -297,8 +297,13 @@ async def remove_helpers(
     await session.execute(stmt.values(left_at=at).execution_options(synchronize_session=False))
 
 
-async def last_seqs(session: AsyncSession, chat_ids: list[str]) -> dict[str, int]:
+async def last_seqs(
+    session: AsyncSession, chat_ids: list[str]
+) -> dict[str, tuple[int, datetime]]:
+    """Each chat's last seq and when the chat last changed."""
     if not chat_ids:
         return {}
-    rows = await session.execute(select(Chat.id, Chat.last_seq).where(Chat.id.in_(chat_ids)))
-    return {chat_id: int(last) for chat_id, last in rows.all()}
+    rows = await session.execute(
+        select(Chat.id, Chat.last_seq, Chat.updated_at).where(Chat.id.in_(chat_ids))
+    )
+    return {chat_id: (int(last), changed) for chat_id, last, changed in rows.all()}
