@@ -89,14 +89,24 @@ chats_waiting = Gauge(
 )
 
 
+_parsed: tuple[str, datetime] = ("", datetime.now(UTC))
+
+
 def observe_delivery(event_at: datetime | str) -> None:
     """Count one delivered event and its latency from commit (the event's `at`)."""
+    global _parsed
     events_delivered_total.inc()
     if isinstance(event_at, str):
-        try:
-            event_at = datetime.fromisoformat(event_at.replace("Z", "+00:00"))
-        except ValueError:
-            return
+        # An event reaches its recipients one after another: parse its time once.
+        if _parsed[0] == event_at:
+            event_at = _parsed[1]
+        else:
+            try:
+                parsed = datetime.fromisoformat(event_at.replace("Z", "+00:00"))
+            except ValueError:
+                return
+            _parsed = (event_at, parsed)
+            event_at = parsed
     if event_at.tzinfo is None:
         event_at = event_at.replace(tzinfo=UTC)
     event_delivery_seconds.observe(max(0.0, (datetime.now(UTC) - event_at).total_seconds()))
