@@ -207,6 +207,17 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
+def request_id_of(scope: Scope) -> str:
+    """The caller's `X-Request-ID` if it is acceptable, else a new id."""
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            candidate: str = value.decode("latin-1")
+            if _VALID_REQUEST_ID.match(candidate):
+                return candidate
+            break
+    return new_request_id()
+
+
 class RequestIdMiddleware:
     """Sets `request_id` for the request (HTTP and WebSocket) and returns it as `X-Request-ID`."""
 
@@ -219,14 +230,7 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        rid = None
-        for name, value in scope.get("headers", ()):
-            if name == self.header:
-                candidate = value.decode("latin-1")
-                if _VALID_REQUEST_ID.match(candidate):
-                    rid = candidate
-                break
-        rid = rid or new_request_id()
+        rid = request_id_of(scope)
         token = request_id.set(rid)
         raw = rid.encode("latin-1")
 

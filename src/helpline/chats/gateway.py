@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Set as AbstractSet
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -32,6 +33,7 @@ from helpline.wsproto import SEND_MANY
 
 log = logging.getLogger("helpline.gateway")
 MAX_FRAME = 64 * 1024
+_NO_QUEUES: frozenset[str] = frozenset()
 # One encoder for every frame: json.dumps with options builds a new encoder per call.
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -90,25 +92,19 @@ def _error(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"type": "error", **extra, "error": {"code": code, "message": message}}
 
 
-class WebSocketApp:
-    """The ASGI app of `/api/v1/ws`, mounted as a plain route (no per-frame wrappers; an idle
-    connection keeps only what it needs). It keeps the raw `send` for `helpline.send_many`."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        ws = WebSocket(scope, receive=receive, send=send)
-        many = send if SEND_MANY in scope.get("extensions", {}) else None
-        await websocket_endpoint(ws, send_many=many)
-
-
-async def websocket_endpoint(ws: WebSocket, *, send_many: Send | None = None) -> None:
+async def websocket_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+    """The ASGI app of `/api/v1/ws`, called by the app directly (`HelplineApp`): an idle
+    connection keeps only what it needs, a frame for this and one for `_reader`. It keeps the
+    raw `send` for `helpline.send_many`, and reads with the raw `receive`."""
+    ws = WebSocket(scope, receive=receive, send=send)
+    send_many = send if SEND_MANY in scope.get("extensions", {}) else None
     ctx: AppContext = ws.app.state.ctx
-    token = token_from(ws)
     by_cookie = "authorization" not in ws.headers and ws_bearer(ws) is None
-    if by_cookie and token and not _origin_ok(ws, ctx):
+    if by_cookie and token_from(ws) and not _origin_ok(ws, ctx):
         await ws.close(code=1008, reason="origin not allowed")
         return
     try:
-        conn, offers = await _open(ctx, token)
+        conn, offers = await _open(ctx, token_from(ws))
     except NotAuthenticated:
         await ws.close(code=1008, reason="not authenticated")
         return
@@ -119,7 +115,7 @@ async def websocket_endpoint(ws: WebSocket, *, send_many: Send | None = None) ->
     await ws.accept(subprotocol=WS_PROTOCOL if ws_bearer(ws) else None)
     first_here = not ctx.hub.is_connected(conn.user_id)
     ctx.hub.register(conn)
-    writer = asyncio.create_task(_writer(ws, conn, send_many))
+    conn.start_writing(ws, send_many)
     staff = not conn.is_customer
     if first_here and staff:
         await _stamp(ctx, conn.user_id)
@@ -127,7 +123,7 @@ async def websocket_endpoint(ws: WebSocket, *, send_many: Send | None = None) ->
         for chat in offers:
             conn.send({"type": "chat.offered", "chat": chat})
         del offers
-        await _reader(ws, conn, ctx)
+        await _reader(receive, conn, ctx)
     except WebSocketDisconnect:
         pass
     finally:
@@ -136,21 +132,66 @@ async def websocket_endpoint(ws: WebSocket, *, send_many: Send | None = None) ->
         if staff and not ctx.hub.is_connected(conn.user_id):
             # The offline grace period counts from the last connection closing.
             await _stamp(ctx, conn.user_id)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(writer, timeout=2)
-        writer.cancel()
+        if conn.writer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.writer, timeout=2)
 
 
-async def _open(ctx: AppContext, token: str | None) -> tuple[Connection, list[dict[str, Any]]]:
+class Socket(Connection):
+    """A hub connection that writes its frames to its WebSocket: a writer task runs while frames
+    (or a close) are pending, one at a time, so they leave in order; an idle connection has
+    none (docs/performance.md)."""
+
+    __slots__ = ("ws", "send_many", "writer")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ws: WebSocket | None = None  # set once accepted
+        self.send_many: Send | None = None
+        self.writer: asyncio.Task[None] | None = None
+
+    def start_writing(self, ws: WebSocket, send_many: Send | None) -> None:
+        """The WebSocket is accepted: write what is queued, and whatever comes later."""
+        self.ws, self.send_many = ws, send_many
+        self._wake()
+
+    def _wake(self) -> None:
+        if self.writer is None and self.ws is not None:
+            self.writer = asyncio.get_running_loop().create_task(self._write(self.ws))
+
+    async def _write(self, ws: WebSocket) -> None:
+        send_many = self.send_many
+        try:
+            # No await between finding the queue empty and clearing `writer` below: a frame
+            # queued after that starts a new writer.
+            while frames := self.next_frames():
+                if send_many is not None:
+                    await send_many({"type": SEND_MANY, "texts": [_dumps(f) for f in frames]})
+                else:
+                    for frame in frames:
+                        await ws.send_text(_dumps(frame))
+            if self.close_code is not None and ws.application_state == WebSocketState.CONNECTED:
+                with contextlib.suppress(Exception):
+                    await ws.close(code=self.close_code, reason=self.close_reason)
+        except Exception:
+            self.ws = None  # the socket failed: write nothing more; the reader sees it end
+        finally:
+            self.writer = None
+
+
+async def _open(ctx: AppContext, token: str | None) -> tuple[Socket, list[dict[str, Any]]]:
     """Who is connecting, their queues, and (agents) the chats already waiting for them.
     No ORM object outlives this: a connection may stay open for days."""
     async with ctx.db.read() as session:
         uow = UnitOfWork(session)
         auth_session, user = await accounts.authenticate(uow, token)
         staff = user.role_enum.is_staff
-        queue_ids = set(await queues_repo.member_queue_ids(session, user.id)) if staff else set()
+        # A customer's is one shared empty set: an idle customer costs none.
+        queue_ids: AbstractSet[str] = (
+            set(await queues_repo.member_queue_ids(session, user.id)) if staff else _NO_QUEUES
+        )
         offers = await service.waiting_offers(uow, user) if staff else []
-        conn = Connection(
+        conn = Socket(
             user_id=user.id,
             role=user.role,
             name=user.name,
@@ -168,27 +209,10 @@ async def _stamp(ctx: AppContext, user_id: str) -> None:
         log.warning("could not record presence; the next sweep will")
 
 
-async def _writer(ws: WebSocket, conn: Connection, send_many: Send | None) -> None:
-    try:
-        while True:
-            frames = await conn.next_frames()
-            if not frames:
-                break
-            if send_many is not None:
-                await send_many({"type": SEND_MANY, "texts": [_dumps(f) for f in frames]})
-            else:
-                for frame in frames:
-                    await ws.send_text(_dumps(frame))
-    except Exception:
-        return
-    if conn.close_code is not None and ws.application_state == WebSocketState.CONNECTED:
-        with contextlib.suppress(Exception):
-            await ws.close(code=conn.close_code, reason=conn.close_reason)
-
-
-async def _reader(ws: WebSocket, conn: Connection, ctx: AppContext) -> None:
+async def _reader(receive: Receive, conn: Connection, ctx: AppContext) -> None:
+    # The ASGI receive, not `ws.receive`: after the accept that adds only checks, and a frame.
     while conn.close_code is None:
-        msg = await ws.receive()
+        msg = await receive()
         if msg["type"] == "websocket.disconnect":
             return
         text = msg.get("text")

@@ -8,8 +8,9 @@ Invariants, per connection and chat:
   so pub/sub loss delays but never loses;
 - news arriving while a subscription replays or repairs is held and drained afterwards;
 - customers never receive internal events or agent-only fields.
-Fan-out never awaits a socket: each connection has a bounded frame queue and a writer task; one
-that falls behind is closed (it resumes by seq) and never slows the others.
+Fan-out never awaits a socket: each connection has a bounded frame queue and, while frames are
+pending, a writer task; one that falls behind is closed (it resumes by seq) and never slows the
+others.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncio
 import logging
 import secrets
 from collections import Counter, defaultdict, deque
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -54,7 +56,22 @@ class Subscription:
 
 
 class Connection:
-    """One WebSocket, as the hub sees it. The gateway owns the socket itself."""
+    """One WebSocket, as the hub sees it: a bounded queue of frames to write. The gateway owns
+    the socket itself: its subclass writes the frames (`_wake`, `next_frames`)."""
+
+    __slots__ = (
+        "user_id",
+        "role",
+        "name",
+        "session_id",
+        "queue_ids",
+        "subs",
+        "close_code",
+        "close_reason",
+        "_frames",
+        "_max",
+        "_key",
+    )
 
     def __init__(
         self,
@@ -63,7 +80,7 @@ class Connection:
         role: str,
         name: str,
         session_id: str,
-        queue_ids: set[str],
+        queue_ids: AbstractSet[str],
         max_queue: int,
     ) -> None:
         self.user_id = user_id
@@ -72,14 +89,19 @@ class Connection:
         self.session_id = session_id
         self.queue_ids = queue_ids
         self.subs: dict[str, Subscription] = {}
-        # A bare deque and one waiter future: an idle connection costs less than with a Queue.
-        self._frames: deque[dict[str, Any]] = deque()
-        self._max = max_queue
-        self._waiter: asyncio.Future[None] | None = None
         self.close_code: int | None = None
         self.close_reason = ""
-        # Its own key for per-connection limits: unique across processes, unlike id(self).
-        self.key = f"{session_id}:{secrets.token_hex(6)}"
+        # Made when a frame comes and dropped once written: an idle connection keeps none.
+        self._frames: deque[dict[str, Any]] | None = None
+        self._max = max_queue
+        self._key: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Its own key for per-connection limits: unique across processes, unlike id(self)."""
+        if self._key is None:
+            self._key = f"{self.session_id}:{secrets.token_hex(6)}"
+        return self._key
 
     @property
     def is_customer(self) -> bool:
@@ -88,10 +110,13 @@ class Connection:
     def send(self, frame: dict[str, Any]) -> None:
         if self.close_code is not None:
             return
-        if len(self._frames) >= self._max:
+        frames = self._frames
+        if frames is None:
+            frames = self._frames = deque()
+        elif len(frames) >= self._max:
             self.close(CLOSE_SLOW, "too slow; reconnect and resume", drop=True)
             return
-        self._frames.append(frame)
+        frames.append(frame)
         self._wake()
 
     def close(self, code: int, reason: str, *, drop: bool = False) -> None:
@@ -102,29 +127,22 @@ class Connection:
         self.close_code = code
         self.close_reason = reason
         if drop:
-            self._frames.clear()
+            self._frames = None
         self._wake()
 
     def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        """Frames or a close are pending: the gateway's subclass starts its writer here."""
 
-    async def next_frames(self, limit: int = 256) -> list[dict[str, Any]]:
-        """Every frame waiting (up to `limit`), in order; empty once closing and nothing is
-        left to write. The writer sends them together (one TCP write where it can)."""
-        while not self._frames:
-            if self.close_code is not None:
-                return []
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+    def next_frames(self, limit: int = 256) -> list[dict[str, Any]]:
+        """Every frame waiting (up to `limit`), in order; empty once none is left. The writer
+        sends them together (one TCP write where it can)."""
         frames = self._frames
+        if not frames:
+            self._frames = None
+            return []
         if len(frames) <= limit:
-            out = list(frames)
-            frames.clear()
-            return out
+            self._frames = None
+            return list(frames)
         return [frames.popleft() for _ in range(limit)]
 
     def sees(self, sub: Subscription) -> bool:
@@ -179,7 +197,7 @@ class Hub:
             if not members:
                 del self.topics[topic]
 
-    def set_queues(self, conn: Connection, queue_ids: set[str]) -> None:
+    def set_queues(self, conn: Connection, queue_ids: AbstractSet[str]) -> None:
         for q in conn.queue_ids - queue_ids:
             self._drop(f"queue:{q}", conn)
         for q in queue_ids - conn.queue_ids:
