@@ -168,6 +168,7 @@ class IdleResult:
 class Side:
     ws_url: str
     headers: dict[str, str]
+    after: int = 0  # resume from here, as a reconnecting client does (no full replay per step)
 
 
 @dataclass
@@ -436,8 +437,11 @@ class Conn:
 
     _ids = itertools.count(1)
 
-    def __init__(self, ws: ClientConnection, chat_id: str, stats: Stats) -> None:
+    def __init__(
+        self, ws: ClientConnection, chat_id: str, stats: Stats, side: Side | None = None
+    ) -> None:
         self.id = next(self._ids)
+        self.side = side
         self.ws = ws
         self.chat_id = chat_id
         self.stats = stats
@@ -455,6 +459,8 @@ class Conn:
                 stats.frames[kind] = stats.frames.get(kind, 0) + 1
                 if kind == "event":
                     ev = frame["event"]
+                    if self.side is not None and ev.get("seq", 0) > self.side.after:
+                        self.side.after = ev["seq"]
                     if ev.get("type") != "message.posted":
                         continue
                     cid = str((ev.get("data") or {}).get("client_id"))
@@ -546,8 +552,8 @@ async def run_load(
     )
 
     async def open_pair(p: Pair) -> tuple[Conn, Conn]:
-        c = Conn(await open_ws(p.customer), p.chat_id, stats)
-        a = Conn(await open_ws(p.agent), p.chat_id, stats)
+        c = Conn(await open_ws(p.customer), p.chat_id, stats, p.customer)
+        a = Conn(await open_ws(p.agent), p.chat_id, stats, p.agent)
         return c, a
 
     conn_pairs = await map_limited(connect_concurrency, open_pair, pairs)
@@ -555,7 +561,10 @@ async def run_load(
     try:
         for c in conns:
             c.reader = asyncio.create_task(c.read())
-            await c.ws.send(json.dumps({"type": "subscribe", "chat_id": c.chat_id, "after": 0}))
+            after = c.side.after if c.side is not None else 0
+            await c.ws.send(
+                json.dumps({"type": "subscribe", "chat_id": c.chat_id, "after": after})
+            )
         try:
             await asyncio.wait_for(
                 asyncio.gather(*(c.subscribed.wait() for c in conns)), timeout=60

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -108,7 +109,7 @@ async def websocket_endpoint(scope: Scope, receive: Receive, send: Send) -> None
     except NotAuthenticated:
         await ws.close(code=1008, reason="not authenticated")
         return
-    except (DBAPIError, OSError):
+    except (DBAPIError, OSError, PoolTimeout):
         await ws.close(code=1013, reason="database unavailable")
         return
     # A client that authenticated by subprotocol must get one back, or browsers drop it.
@@ -231,8 +232,9 @@ async def _reader(receive: Receive, conn: Connection, ctx: AppContext) -> None:
             await _handle(frame, conn, ctx)
         except HelplineError as exc:
             conn.send({"type": "error", **_about(frame), "error": exc.to_dict()["error"]})
-        except (DBAPIError, OSError):
-            # asyncpg reports a refused connection as a bare OSError.
+        except (DBAPIError, OSError, PoolTimeout):
+            # asyncpg reports a refused connection as a bare OSError; a pool exhausted by a
+            # reconnect storm is the same for the client: try again shortly.
             log.warning("database unavailable during a WebSocket command")
             message = "The service is briefly unavailable; reconnecting."
             conn.send(_error("unavailable", message, **_about(frame)))
