@@ -197,6 +197,18 @@ class WalCheckpointer:
             conn.close()
 
 
+def sqlite_pragmas(execute: Callable[[str], Any], *, busy_timeout_ms: int) -> None:
+    """How every SQLite connection of the app is set up (sessions and the message writer)."""
+    execute("PRAGMA journal_mode=WAL")
+    execute("PRAGMA synchronous=NORMAL")
+    execute("PRAGMA foreign_keys=ON")
+    execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    # Committing never checkpoints: that would stall whoever commits (and, in a session, holds
+    # the write lock) for an fsync. WalCheckpointer does it from a thread of its own; short
+    # command-line uses are checkpointed when their last connection closes.
+    execute("PRAGMA wal_autocheckpoint=0")
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     sync_engine = engine.sync_engine
 
@@ -205,14 +217,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Take over transaction control from the driver so we can say BEGIN IMMEDIATE.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
-        # Committing never checkpoints: that would stall whoever commits (and, here, holds the
-        # write lock) for an fsync. WalCheckpointer does it from a thread of its own; short
-        # command-line uses are checkpointed when their last connection closes.
-        cur.execute("PRAGMA wal_autocheckpoint=0")
+        sqlite_pragmas(cur.execute, busy_timeout_ms=30000)
         cur.close()
 
     @event.listens_for(sync_engine, "begin")

@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from helpline.db import Database
+from helpline.db import Database, sqlite_pragmas
 from helpline.kit.clock import iso, now
 from helpline.kit.enums import Role
 
@@ -73,7 +73,7 @@ def _envelope(
     }
 
 
-# --- SQLite: a dedicated stdlib connection, one thread hop per batch -----------------------------
+# --- SQLite: a dedicated stdlib connection, one batch per transaction, in the event loop ---------
 
 _SQL_FIND = (
     "SELECT seq, at, actor_role, actor_name, data, actor_id FROM chat_events "
@@ -113,12 +113,8 @@ class SqliteBatch:
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
             conn = sqlite3.connect(self.path, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
             # Never block the loop: a busy database raises at once and the caller awaits.
-            conn.execute("PRAGMA busy_timeout=0")
-            conn.execute("PRAGMA wal_autocheckpoint=0")  # db.WalCheckpointer's job
+            sqlite_pragmas(conn.execute, busy_timeout_ms=0)
             self._conn = conn
         return self._conn
 
