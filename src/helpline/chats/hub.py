@@ -257,19 +257,9 @@ class Hub:
                     rows = await repo.events_after(session, sub.chat_id, sub.last_seq)
                 for r in rows:
                     self._emit(conn, sub, ev_mod.envelope(r), r.internal)
-                held, sub.held = sub.held, []
-                held.sort(key=lambda item: int(item[0]["seq"]))
-                gap = False
-                for env, internal in held:
-                    seq = int(env["seq"])
-                    if seq <= sub.last_seq:
-                        continue
-                    if seq != sub.last_seq + 1:
-                        gap = True
-                        sub.held.append((env, internal))
-                        continue
-                    self._emit(conn, sub, env, internal)
-                if not gap and not sub.held:
+                self._drain_held(conn, sub)
+                # What is still held lies beyond a gap: read again (unless the chat was dropped).
+                if not sub.held or conn.subs.get(sub.chat_id) is not sub:
                     return
         finally:
             sub.repairing = False
