@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -17,25 +18,36 @@ from tests.fixtures.wsclient import WSClient
 pytestmark = pytest.mark.asyncio
 
 
-async def post_unannounced(live_server: LiveServer, setup: dict[str, Any], text: str) -> None:
-    """The agent posts while no bus carries news (a dead link, or another process's)."""
+Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+async def agent_posts_through(
+    live_server: LiveServer, setup: dict[str, Any], publish: Publish, texts: list[str]
+) -> None:
+    """The agent posts `texts` over HTTP while the bus publishes with `publish` instead."""
     ctx = ctx_of(setup["app"])
     original = ctx.bus.publish
+    ctx.bus.publish = publish  # type: ignore[method-assign]
+    try:
+        async with httpx.AsyncClient(base_url=live_server.url) as http:
+            for text in texts:
+                r = await http.post(
+                    f"/api/v1/chats/{setup['chat']['id']}/messages",
+                    json={"text": text, "client_id": text[:20].replace(" ", "-")},
+                    headers=setup["agent"].headers,
+                )
+                assert r.status_code == 201
+    finally:
+        ctx.bus.publish = original  # type: ignore[method-assign]
+
+
+async def post_unannounced(live_server: LiveServer, setup: dict[str, Any], text: str) -> None:
+    """The agent posts while no bus carries news (a dead link, or another process's)."""
 
     async def dead_publish(topic: str, message: dict[str, Any]) -> None:
         return None
 
-    ctx.bus.publish = dead_publish  # type: ignore[method-assign]
-    try:
-        async with httpx.AsyncClient(base_url=live_server.url) as http:
-            r = await http.post(
-                f"/api/v1/chats/{setup['chat']['id']}/messages",
-                json={"text": text, "client_id": text[:20].replace(" ", "-")},
-                headers=setup["agent"].headers,
-            )
-            assert r.status_code == 201
-    finally:
-        ctx.bus.publish = original  # type: ignore[method-assign]
+    await agent_posts_through(live_server, setup, dead_publish, [text])
 
 
 @pytest_asyncio.fixture
@@ -106,19 +118,8 @@ async def test_a_lost_bus_message_is_repaired_from_the_database(
             return  # pub/sub lost it
         await original(topic, message)
 
-    ctx.bus.publish = lossy_publish  # type: ignore[method-assign]
     repairs = ctx.hub.repairs
-    try:
-        async with httpx.AsyncClient(base_url=live_server.url) as http:
-            for i in range(3):
-                r = await http.post(
-                    f"/api/v1/chats/{cid}/messages",
-                    json={"text": f"m{i}", "client_id": f"m{i}"},
-                    headers=setup["agent"].headers,
-                )
-                assert r.status_code == 201
-    finally:
-        ctx.bus.publish = original  # type: ignore[method-assign]
+    await agent_posts_through(live_server, setup, lossy_publish, [f"m{i}" for i in range(3)])
     last = sub["last_seq"] + 3
     await c.wait_for(lambda f: f["type"] == "event" and f["event"]["seq"] == last)
     seqs = [e["seq"] for e in c.events(cid)]
@@ -208,19 +209,8 @@ async def test_news_that_crossed_on_the_bus_is_put_back_in_order_without_the_dat
         if held and message.get("kind") == "event":
             await original(*held[0])  # ...and arrives right after its successor
 
-    ctx.bus.publish = crossing_publish  # type: ignore[method-assign]
     repairs = ctx.hub.repairs
-    try:
-        async with httpx.AsyncClient(base_url=live_server.url) as http:
-            for i in range(2):
-                r = await http.post(
-                    f"/api/v1/chats/{cid}/messages",
-                    json={"text": f"x{i}", "client_id": f"x{i}"},
-                    headers=setup["agent"].headers,
-                )
-                assert r.status_code == 201
-    finally:
-        ctx.bus.publish = original  # type: ignore[method-assign]
+    await agent_posts_through(live_server, setup, crossing_publish, ["x0", "x1"])
     last = sub["last_seq"] + 2
     await c.wait_for(lambda f: f["type"] == "event" and f["event"]["seq"] == last)
     assert [e["seq"] for e in c.events(cid)] == list(range(1, last + 1))
