@@ -23,6 +23,7 @@ system-deps:
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy
 
 # The whole suite on SQLite (browser and multi-process tests included), then again on

@@ -562,9 +562,7 @@ async def run_load(
         for c in conns:
             c.reader = asyncio.create_task(c.read())
             after = c.side.after if c.side is not None else 0
-            await c.ws.send(
-                json.dumps({"type": "subscribe", "chat_id": c.chat_id, "after": after})
-            )
+            await c.ws.send(json.dumps({"type": "subscribe", "chat_id": c.chat_id, "after": after}))
         try:
             await asyncio.wait_for(
                 asyncio.gather(*(c.subscribed.wait() for c in conns)), timeout=60

@@ -23,13 +23,18 @@ async def test_health_and_readiness(app: FastAPI, client: httpx.AsyncClient) -> 
         app.state.ctx.bus.healthy = True
 
 
-async def test_metrics_expose_waiting_chats_and_http_latency(app: FastAPI, client: httpx.AsyncClient) -> None:
+async def test_metrics_expose_waiting_chats_and_http_latency(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
     q = await make_queue(app, "Metrics queue")
     await start_chat(client, await make_user(app, "customer"), q)
     body = (await client.get("/metrics")).text
     assert 'helpline_chats_waiting{queue="Metrics queue"} 1.0' in body
     assert "helpline_ws_connections" in body
-    assert 'helpline_http_request_seconds_count{method="POST",route="/api/v1/chats",status="201"}' in body
+    assert (
+        'helpline_http_request_seconds_count{method="POST",route="/api/v1/chats",status="201"}'
+        in body
+    )
     assert "helpline_events_published_total" in body
 
 

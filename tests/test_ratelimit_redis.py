@@ -24,7 +24,9 @@ async def test_two_processes_share_one_budget(redis_url: str) -> None:
     await b.close()
 
 
-async def test_without_redis_limits_fall_back_to_the_process_at_once(redis_server: RedisServer) -> None:
+async def test_without_redis_limits_fall_back_to_the_process_at_once(
+    redis_server: RedisServer,
+) -> None:
     limiter = RateLimiter(True, redis_server.url)
     redis_server.stop()
     try:

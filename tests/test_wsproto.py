@@ -64,7 +64,12 @@ async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 async def _serve(ws: object) -> AsyncIterator[str]:
     port = free_port()
     config = uvicorn.Config(
-        echo_app, host="127.0.0.1", port=port, ws=ws, ws_per_message_deflate=False, log_level="warning"  # type: ignore[arg-type]
+        echo_app,
+        host="127.0.0.1",
+        port=port,
+        ws=ws,  # type: ignore[arg-type]
+        ws_per_message_deflate=False,
+        log_level="warning",
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -620,17 +620,29 @@ async def test_events_after_and_paging(client: httpx.AsyncClient, world: dict[st
     ).status_code == 422
 
 
-async def test_transcript_mail_without_smtp_says_so(client: httpx.AsyncClient, world: dict[str, object]) -> None:
+async def test_transcript_mail_without_smtp_says_so(
+    client: httpx.AsyncClient, world: dict[str, object]
+) -> None:
     chat = await accepted_chat(client, p(world, "customer"), p(world, "agent"), str(world["q1"]))
-    r = await client.post(f"/api/v1/chats/{chat['id']}/transcript/email", headers=p(world, "customer").headers)
+    r = await client.post(
+        f"/api/v1/chats/{chat['id']}/transcript/email", headers=p(world, "customer").headers
+    )
     assert r.status_code == 409 and r.json()["error"]["code"] == "mail_not_configured"
 
 
-async def test_printable_transcript_page_has_the_chats_rights(client: httpx.AsyncClient, world: dict[str, object]) -> None:
+async def test_printable_transcript_page_has_the_chats_rights(
+    client: httpx.AsyncClient, world: dict[str, object]
+) -> None:
     customer, agent = p(world, "customer"), p(world, "agent")
     chat = await accepted_chat(client, customer, agent, str(world["q1"]))
-    await client.post(f"/api/v1/chats/{chat['id']}/notes", json={"text": "secret note"}, headers=agent.headers)
-    await client.post(f"/api/v1/chats/{chat['id']}/messages", json={"text": "<b>bold?</b>", "client_id": "x1"}, headers=customer.headers)
+    await client.post(
+        f"/api/v1/chats/{chat['id']}/notes", json={"text": "secret note"}, headers=agent.headers
+    )
+    await client.post(
+        f"/api/v1/chats/{chat['id']}/messages",
+        json={"text": "<b>bold?</b>", "client_id": "x1"},
+        headers=customer.headers,
+    )
     client.cookies.set("helpline_session", customer.token)
     r = await client.get(f"/transcript/{chat['id']}")
     assert r.status_code == 200 and chat["reference"] in r.text
@@ -638,4 +650,6 @@ async def test_printable_transcript_page_has_the_chats_rights(client: httpx.Asyn
     client.cookies.set("helpline_session", p(world, "other_customer").token)
     assert (await client.get(f"/transcript/{chat['id']}")).status_code == 404
     client.cookies.clear()
-    assert (await client.get(f"/transcript/{chat['id']}", follow_redirects=False)).status_code == 303
+    assert (
+        await client.get(f"/transcript/{chat['id']}", follow_redirects=False)
+    ).status_code == 303

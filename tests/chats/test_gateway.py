@@ -348,7 +348,9 @@ async def test_twenty_agents_racing_over_websocket_world(
         await w.close()
 
 
-async def test_bearer_subprotocol_authenticates_from_another_site(live_server: LiveServer, world: dict[str, Any]) -> None:
+async def test_bearer_subprotocol_authenticates_from_another_site(
+    live_server: LiveServer, world: dict[str, Any]
+) -> None:
     """How the embedded widget connects: no cookie, no header, a token offered as subprotocol."""
     ws = await connect(
         live_server.ws_url,
@@ -361,7 +363,9 @@ async def test_bearer_subprotocol_authenticates_from_another_site(live_server: L
     assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"type": "pong"}
     await ws.close()
     with pytest.raises(InvalidStatus):
-        await connect(live_server.ws_url, subprotocols=["helpline", "bearer.forged"], open_timeout=5)  # type: ignore[list-item]
+        await connect(
+            live_server.ws_url, subprotocols=["helpline", "bearer.forged"], open_timeout=5
+        )  # type: ignore[list-item]
 
 
 async def test_moving_an_accepted_chat_updates_the_old_queue_without_withdrawing(
@@ -371,9 +375,15 @@ async def test_moving_an_accepted_chat_updates_the_old_queue_without_withdrawing
     await http.post(f"/api/v1/chats/{chat['id']}/accept", headers=world["agent"].headers)
     colleague = await WSClient.open(live_server.ws_url, world["agent2"].token)
     await colleague.request({"type": "ping"}, lambda f: f["type"] == "pong")
-    r = await http.post(f"/api/v1/chats/{chat['id']}/move", json={"queue_id": world["q2"]}, headers=world["agent"].headers)
+    r = await http.post(
+        f"/api/v1/chats/{chat['id']}/move",
+        json={"queue_id": world["q2"]},
+        headers=world["agent"].headers,
+    )
     assert r.status_code == 200
-    upd = await colleague.wait_for(lambda f: f["type"] == "chat.updated" and f["chat"]["queue_id"] == world["q2"])
+    upd = await colleague.wait_for(
+        lambda f: f["type"] == "chat.updated" and f["chat"]["queue_id"] == world["q2"]
+    )
     assert upd["chat"]["status"] == "waiting"
     assert not [f for f in colleague.frames if f["type"] == "chat.withdrawn"]
     await colleague.close()
@@ -382,4 +392,6 @@ async def test_moving_an_accepted_chat_updates_the_old_queue_without_withdrawing
 async def test_me_lists_an_agents_queues(http: httpx.AsyncClient, world: dict[str, Any]) -> None:
     me = (await http.get("/api/v1/me", headers=world["agent"].headers)).json()
     assert me["queue_ids"] == [world["q1"]]
-    assert (await http.get("/api/v1/me", headers=world["customer"].headers)).json()["queue_ids"] is None
+    assert (await http.get("/api/v1/me", headers=world["customer"].headers)).json()[
+        "queue_ids"
+    ] is None

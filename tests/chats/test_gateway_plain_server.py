@@ -24,9 +24,13 @@ async def test_messages_acks_and_events_without_the_extension(live_server: LiveS
     customer = await make_user(app, "customer", name="Carla")
     agent = await make_user(app, "agent", name="Ana", queues=[q])
     async with httpx.AsyncClient(base_url=live_server.url) as http:
-        r = await http.post("/api/v1/chats", json={"queue_id": q, "message": "hi"}, headers=customer.headers)
+        r = await http.post(
+            "/api/v1/chats", json={"queue_id": q, "message": "hi"}, headers=customer.headers
+        )
         chat_id = r.json()["id"]
-        assert (await http.post(f"/api/v1/chats/{chat_id}/accept", headers=agent.headers)).status_code == 200
+        assert (
+            await http.post(f"/api/v1/chats/{chat_id}/accept", headers=agent.headers)
+        ).status_code == 200
     c = await WSClient.open(live_server.ws_url, customer.token)
     a = await WSClient.open(live_server.ws_url, agent.token)
     await c.subscribe(chat_id)
@@ -34,7 +38,9 @@ async def test_messages_acks_and_events_without_the_extension(live_server: LiveS
     for n in range(5):
         await c.send({"type": "message", "chat_id": chat_id, "text": f"m{n}", "client_id": f"c{n}"})
     await c.wait_for(lambda f: f["type"] == "ack" and f["client_id"] == "c4")
-    last = await a.wait_for(lambda f: f["type"] == "event" and f["event"]["data"].get("client_id") == "c4")
+    last = await a.wait_for(
+        lambda f: f["type"] == "event" and f["event"]["data"].get("client_id") == "c4"
+    )
     seqs = [e["seq"] for e in a.events(chat_id)]
     assert seqs == list(range(1, last["event"]["seq"] + 1))
     texts = [e["data"]["text"] for e in c.events(chat_id) if e["type"] == "message.posted"][-5:]

@@ -220,7 +220,11 @@ async def test_supervisor_assigns_a_chat_to_an_agent(
 
 
 async def test_two_processes_sweeping_one_database_fire_each_timer_once(
-    app: FastAPI, settings: Any, client: httpx.AsyncClient, world: dict[str, Any], clock: FrozenClock
+    app: FastAPI,
+    settings: Any,
+    client: httpx.AsyncClient,
+    world: dict[str, Any],
+    clock: FrozenClock,
 ) -> None:
     """A second app instance on the same database stands in for a second server process: its
     own engine, connections, hub and sweeper."""

@@ -21,7 +21,10 @@ def settings_overrides(smtp_server: SmtpServer) -> dict[str, Any]:  # noqa: F811
 
 
 async def test_customer_gets_the_transcript_without_internal_notes(
-    app: FastAPI, client: httpx.AsyncClient, outbox: Outbox, smtp_server: SmtpServer  # noqa: F811
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    outbox: Outbox,  # noqa: F811
+    smtp_server: SmtpServer,  # noqa: F811
 ) -> None:
     q = await make_queue(app, "Support")
     customer = await make_user(app, "customer", name="Carla", email="carla@example.com")
@@ -29,10 +32,18 @@ async def test_customer_gets_the_transcript_without_internal_notes(
     other = await make_user(app, "agent", name="Ben", queues=[q])
     chat = await accepted_chat(client, customer, agent, q)
     cid = chat["id"]
-    await client.post(f"/api/v1/chats/{cid}/notes", json={"text": "VIP customer"}, headers=agent.headers)
-    await client.post(f"/api/v1/chats/{cid}/messages", json={"text": "Fixed, thanks!", "client_id": "c1"}, headers=customer.headers)
+    await client.post(
+        f"/api/v1/chats/{cid}/notes", json={"text": "VIP customer"}, headers=agent.headers
+    )
+    await client.post(
+        f"/api/v1/chats/{cid}/messages",
+        json={"text": "Fixed, thanks!", "client_id": "c1"},
+        headers=customer.headers,
+    )
     await client.post(f"/api/v1/chats/{cid}/solve", headers=agent.headers)
-    assert (await client.post(f"/api/v1/chats/{cid}/transcript/email", headers=other.headers)).status_code == 403
+    assert (
+        await client.post(f"/api/v1/chats/{cid}/transcript/email", headers=other.headers)
+    ).status_code == 403
     r = await client.post(f"/api/v1/chats/{cid}/transcript/email", headers=customer.headers)
     assert r.status_code == 202 and r.json() == {"status": "queued", "to": "carla@example.com"}
     await outbox.drain()

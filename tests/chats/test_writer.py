@@ -25,14 +25,18 @@ async def chats(live_server: LiveServer) -> list[dict[str, Any]]:
         for i in range(5):
             customer = await make_user(app, "customer", name=f"C{i}")
             agent = await make_user(app, "agent", name=f"A{i}", queues=[q])
-            r = await http.post("/api/v1/chats", json={"queue_id": q, "message": "hi"}, headers=customer.headers)
+            r = await http.post(
+                "/api/v1/chats", json={"queue_id": q, "message": "hi"}, headers=customer.headers
+            )
             chat = r.json()
             await http.post(f"/api/v1/chats/{chat['id']}/accept", headers=agent.headers)
             out.append({"chat": chat, "customer": customer, "agent": agent, "queue": q})
     return out
 
 
-async def test_concurrent_messages_are_batched_in_order_without_gaps(live_server: LiveServer, chats: list[dict[str, Any]]) -> None:
+async def test_concurrent_messages_are_batched_in_order_without_gaps(
+    live_server: LiveServer, chats: list[dict[str, Any]]
+) -> None:
     writer = live_server.app.state.ctx.writer
     before = (writer.batches, writer.written)
     clients = []
@@ -44,7 +48,16 @@ async def test_concurrent_messages_are_batched_in_order_without_gaps(live_server
     sends = []
     for n in range(10):
         for ws, c in clients:
-            sends.append(ws.send({"type": "message", "chat_id": c["chat"]["id"], "text": f"m{n}", "client_id": f"{id(ws)}-{n}"}))
+            sends.append(
+                ws.send(
+                    {
+                        "type": "message",
+                        "chat_id": c["chat"]["id"],
+                        "text": f"m{n}",
+                        "client_id": f"{id(ws)}-{n}",
+                    }
+                )
+            )
     await asyncio.gather(*sends)
     for ws, _ in clients:
         await ws.wait_for(lambda f: f["type"] == "ack" and f["client_id"].endswith("-9"))
@@ -55,7 +68,9 @@ async def test_concurrent_messages_are_batched_in_order_without_gaps(live_server
     for ws, c in clients:
         cid = c["chat"]["id"]
         last = c["chat"]["last_seq"] + 2 + 20  # accepted + greeting + 20 messages
-        await ws.wait_for(lambda f, cid=cid, last=last: f["type"] == "event" and f["event"]["seq"] == last)
+        await ws.wait_for(
+            lambda f, cid=cid, last=last: f["type"] == "event" and f["event"]["seq"] == last
+        )
         seqs = [e["seq"] for e in ws.events(cid)]
         assert seqs == list(range(1, last + 1))
         acks = [f["seq"] for f in ws.frames if f["type"] == "ack"]
@@ -64,32 +79,50 @@ async def test_concurrent_messages_are_batched_in_order_without_gaps(live_server
         await ws.close()
 
 
-async def test_the_service_path_answers_what_the_fast_path_cannot(live_server: LiveServer, chats: list[dict[str, Any]]) -> None:
+async def test_the_service_path_answers_what_the_fast_path_cannot(
+    live_server: LiveServer, chats: list[dict[str, Any]]
+) -> None:
     c = chats[0]
     cid = c["chat"]["id"]
     helper = await make_user(live_server.app, "agent", name="Helper", queues=[c["queue"]])
     async with httpx.AsyncClient(base_url=live_server.url) as http:
-        assert (await http.post(f"/api/v1/chats/{cid}/join", headers=helper.headers)).status_code == 200
+        assert (
+            await http.post(f"/api/v1/chats/{cid}/join", headers=helper.headers)
+        ).status_code == 200
     h = await WSClient.open(live_server.ws_url, helper.token)
-    ack = await h.request({"type": "message", "chat_id": cid, "text": "helping", "client_id": "h1"}, lambda f: f["type"] in ("ack", "error"))
+    ack = await h.request(
+        {"type": "message", "chat_id": cid, "text": "helping", "client_id": "h1"},
+        lambda f: f["type"] in ("ack", "error"),
+    )
     assert ack["type"] == "ack"
     # someone else's client_id
     customer = await WSClient.open(live_server.ws_url, c["customer"].token)
-    err = await customer.request({"type": "message", "chat_id": cid, "text": "x", "client_id": "h1"}, lambda f: f["type"] in ("ack", "error"))
+    err = await customer.request(
+        {"type": "message", "chat_id": cid, "text": "x", "client_id": "h1"},
+        lambda f: f["type"] in ("ack", "error"),
+    )
     assert err["type"] == "error" and err["error"]["code"] == "client_id_taken"
     async with httpx.AsyncClient(base_url=live_server.url) as http:
         await http.post(f"/api/v1/chats/{cid}/solve", headers=c["agent"].headers)
-    err = await customer.request({"type": "message", "chat_id": cid, "text": "late", "client_id": "c9"}, lambda f: f["type"] in ("ack", "error"))
+    err = await customer.request(
+        {"type": "message", "chat_id": cid, "text": "late", "client_id": "c9"},
+        lambda f: f["type"] in ("ack", "error"),
+    )
     assert err["type"] == "error" and err["error"]["code"] == "invalid_transition"
     other = chats[1]["customer"]
     o = await WSClient.open(live_server.ws_url, other.token)
-    err = await o.request({"type": "message", "chat_id": cid, "text": "peek", "client_id": "o1"}, lambda f: f["type"] in ("ack", "error"))
+    err = await o.request(
+        {"type": "message", "chat_id": cid, "text": "peek", "client_id": "o1"},
+        lambda f: f["type"] in ("ack", "error"),
+    )
     assert err["error"]["code"] == "not_found"
     for ws in (h, customer, o):
         await ws.close()
 
 
-async def test_a_message_waits_while_another_process_holds_the_sqlite_write_lock(live_server: LiveServer, chats: list[dict[str, Any]]) -> None:
+async def test_a_message_waits_while_another_process_holds_the_sqlite_write_lock(
+    live_server: LiveServer, chats: list[dict[str, Any]]
+) -> None:
     """The writer never blocks the event loop on SQLite's lock: it awaits and retries."""
     import sqlite3
 
@@ -105,7 +138,9 @@ async def test_a_message_waits_while_another_process_holds_the_sqlite_write_lock
     other = sqlite3.connect(db.sqlite_path, isolation_level=None)  # as another process would
     other.execute("BEGIN IMMEDIATE")
     try:
-        await customer.send({"type": "message", "chat_id": cid, "text": "held", "client_id": "held-1"})
+        await customer.send(
+            {"type": "message", "chat_id": cid, "text": "held", "client_id": "held-1"}
+        )
         # The loop stays free meanwhile (this test shares it with the server): another
         # connection's ping is answered while the message cannot be written.
         pong = await agent.request({"type": "ping"}, lambda f: f["type"] == "pong", timeout=2)
@@ -116,7 +151,9 @@ async def test_a_message_waits_while_another_process_holds_the_sqlite_write_lock
         other.execute("COMMIT")
         other.close()
     ack = await customer.wait_for(lambda f: f["type"] == "ack" and f["client_id"] == "held-1")
-    event = await customer.wait_for(lambda f: f["type"] == "event" and f["event"]["seq"] == ack["seq"])
+    event = await customer.wait_for(
+        lambda f: f["type"] == "event" and f["event"]["seq"] == ack["seq"]
+    )
     assert event["event"]["data"]["text"] == "held"
     await customer.close()
     await agent.close()

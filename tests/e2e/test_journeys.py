@@ -154,7 +154,9 @@ def test_seed_journey(people: Browsers, shot: Shot, tmp_path: Path) -> None:
     with customer.context.expect_page() as printed:
         customer.get_by_test_id("print-transcript").click()
     print_view = printed.value
-    expect(print_view.get_by_test_id("transcript-page")).to_contain_text("let me check that for you")
+    expect(print_view.get_by_test_id("transcript-page")).to_contain_text(
+        "let me check that for you"
+    )
     expect(print_view.get_by_test_id("transcript-line").first).to_contain_text("started the chat")
     shot(print_view, "portal-transcript-print")
     print_view.close()

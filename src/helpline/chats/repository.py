@@ -297,9 +297,7 @@ async def remove_helpers(
     await session.execute(stmt.values(left_at=at).execution_options(synchronize_session=False))
 
 
-async def last_seqs(
-    session: AsyncSession, chat_ids: list[str]
-) -> dict[str, tuple[int, datetime]]:
+async def last_seqs(session: AsyncSession, chat_ids: list[str]) -> dict[str, tuple[int, datetime]]:
     """Each chat's last seq and when the chat last changed."""
     if not chat_ids:
         return {}
