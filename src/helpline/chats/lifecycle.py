@@ -1,12 +1,22 @@
-"""The chat's transition table: pure, no IO.
+"""The chat's transition table: pure, no IO. Everything else derives from it.
 
-Each action names the statuses it may start from and the status it leads to (None: the
-status does not change). Who may act is decided by the service; this table only says when.
+Each action names the statuses it may start from, the status it leads to (None: unchanged),
+the event it appends, and who may do it from which statuses. The services take their checks
+and target statuses from here, the message writer's SQL is checked against it, the hub and
+the pages (through `as_json`, in their boot data, read by `chat-state.js`) map events to
+statuses with `EVENT_STATUS`, and `reduce` is the reference for what an event does to a chat's
+state (the state-equals-replay tests hold the services to it).
+
+The table says who may act by their relation to the chat; the services add what the table
+cannot know (availability, capacity, assign-mode offers, "not rated yet").
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from helpline.kit.enums import ChatStatus
 
@@ -14,9 +24,11 @@ W, P = ChatStatus.waiting, ChatStatus.in_progress
 S, C, E = ChatStatus.solved, ChatStatus.cancelled, ChatStatus.expired
 FINAL = frozenset({S, C, E})
 OPEN = frozenset({W, P})
+ANY = frozenset(ChatStatus)
 
 
 class Action(StrEnum):
+    start = "start"
     accept = "accept"
     move = "move"
     solve = "solve"
@@ -34,36 +46,157 @@ class Action(StrEnum):
     part_agent = "part"
 
 
-TABLE: dict[Action, tuple[frozenset[ChatStatus], ChatStatus | None]] = {
-    Action.accept: (frozenset({W}), P),
-    Action.assign: (frozenset({W}), P),
-    Action.move: (OPEN, W),
-    Action.solve: (frozenset({P}), S),
-    Action.cancel: (OPEN, C),
-    Action.leave: (OPEN, C),
-    Action.expire: (OPEN, E),
-    Action.warn: (frozenset({P}), None),
-    Action.raise_request: (frozenset({P, S, C}), None),
-    Action.customer_message: (OPEN, None),
-    Action.agent_message: (frozenset({P}), None),
-    Action.note: (frozenset(ChatStatus), None),
-    Action.rate: (FINAL, None),
-    Action.join_agent: (frozenset({P}), None),
-    Action.part_agent: (frozenset({P}), None),
+class Relation(StrEnum):
+    """How the one acting stands to the chat."""
+
+    customer = "customer"  # the chat's customer
+    owner = "owner"  # the agent the chat is with
+    helper = "helper"  # an agent who joined to help
+    member = "member"  # other staff of the chat's queue
+    supervisor = "supervisor"  # supervisors and admins
+    system = "system"  # timers
+
+
+@dataclass(frozen=True)
+class Transition:
+    sources: frozenset[ChatStatus]
+    to: ChatStatus | None
+    event: str | None
+    who: Mapping[Relation, frozenset[ChatStatus]]
+
+
+def _t(
+    sources: frozenset[ChatStatus],
+    to: ChatStatus | None,
+    event: str | None,
+    *who: Relation,
+    **narrower: frozenset[ChatStatus],
+) -> Transition:
+    """Each relation in `who` may act from every source status, unless `narrower` names a
+    smaller set for it."""
+    rights = dict.fromkeys(who, sources)
+    for name, statuses in narrower.items():
+        assert statuses <= sources, (name, statuses)
+        rights[Relation(name)] = statuses
+    return Transition(sources, to, event, rights)
+
+
+R = Relation
+STAFF = (R.owner, R.helper, R.member, R.supervisor)
+
+TABLE: dict[Action, Transition] = {
+    Action.start: _t(frozenset(), W, "chat.started", R.customer),
+    Action.accept: _t(frozenset({W}), P, "chat.accepted", R.member, R.supervisor),
+    Action.assign: _t(frozenset({W}), P, "chat.accepted", R.supervisor),
+    Action.move: _t(OPEN, W, "chat.moved", R.owner, R.supervisor),
+    Action.solve: _t(frozenset({P}), S, "chat.solved", R.owner, R.supervisor),
+    Action.cancel: _t(OPEN, C, "chat.cancelled", R.owner, R.supervisor, member=frozenset({W})),
+    Action.leave: _t(OPEN, C, "chat.cancelled", R.customer),
+    Action.expire: _t(OPEN, E, "chat.expired", R.system),
+    Action.warn: _t(frozenset({P}), None, "chat.inactivity_warning", R.system),
+    Action.raise_request: _t(frozenset({P, S, C}), None, "request.raised", R.owner, R.supervisor),
+    Action.customer_message: _t(OPEN, None, "message.posted", R.customer),
+    Action.agent_message: _t(frozenset({P}), None, "message.posted", R.owner, R.helper),
+    Action.note: _t(ANY, None, "note.added", *STAFF),
+    Action.rate: _t(FINAL, None, "chat.rated", R.customer),
+    Action.join_agent: _t(frozenset({P}), None, "chat.joined", R.member, R.supervisor),
+    Action.part_agent: _t(frozenset({P}), None, "chat.parted", R.helper),
 }
 
 
+def _event_status() -> dict[str, ChatStatus]:
+    out: dict[str, ChatStatus] = {}
+    for action, t in TABLE.items():
+        if t.to is None or t.event is None:
+            continue
+        assert out.get(t.event, t.to) is t.to, f"{t.event} leads to two statuses ({action})"
+        out[t.event] = t.to
+    return out
+
+
+# Event type → the status a chat is in right after it. Events not listed leave it unchanged.
+EVENT_STATUS: dict[str, ChatStatus] = _event_status()
+
+
 def allowed_from(action: Action) -> frozenset[ChatStatus]:
-    return TABLE[action][0]
+    return TABLE[action].sources
 
 
-def target(action: Action, current: ChatStatus) -> ChatStatus | None:
+def target(action: Action, current: ChatStatus) -> ChatStatus:
     """The status after `action`, or raise ValueError when it is not allowed from `current`."""
-    sources, to = TABLE[action]
-    if current not in sources:
+    t = TABLE[action]
+    if current not in t.sources:
         raise ValueError(f"{action} is not allowed from {current}")
-    return to if to is not None else current
+    return t.to if t.to is not None else current
 
 
 def can(action: Action, current: ChatStatus) -> bool:
-    return current in TABLE[action][0]
+    return current in TABLE[action].sources
+
+
+def may(action: Action, relations: frozenset[Relation] | set[Relation], current: str) -> bool:
+    """Whether someone standing in any of `relations` to the chat may do `action` now."""
+    who = TABLE[action].who
+    return any(ChatStatus(current) in who.get(r, frozenset()) for r in relations)
+
+
+def status_after(event_type: str, current: ChatStatus) -> ChatStatus:
+    return EVENT_STATUS.get(event_type, current)
+
+
+@dataclass(frozen=True)
+class ChatState:
+    """What the events of a chat say about it; compared with the row after every action."""
+
+    status: ChatStatus
+    queue_id: str
+    agent_id: str | None = None
+    helper_ids: frozenset[str] = field(default_factory=frozenset)
+    rating_score: int | None = None
+    last_seq: int = 0
+
+
+def reduce(state: ChatState | None, event: Mapping[str, Any]) -> ChatState:
+    """The state after one event envelope (the contract's shape). `state` is None before
+    `chat.started`. The pages' `chat-state.js` implements the same function."""
+    kind: str = event["type"]
+    data: Mapping[str, Any] = event.get("data") or {}
+    if state is None:
+        if kind != "chat.started":
+            raise ValueError(f"a chat starts with chat.started, not {kind}")
+        return ChatState(status=W, queue_id=data["queue_id"], last_seq=event["seq"])
+    status = status_after(kind, state.status)
+    changes: dict[str, Any] = {"status": status, "last_seq": event["seq"]}
+    if kind == "chat.accepted":
+        changes["agent_id"] = data["agent"]["id"]
+    elif kind == "chat.moved":
+        changes.update(queue_id=data["to_queue_id"], agent_id=None)
+    elif kind == "chat.joined":
+        changes["helper_ids"] = state.helper_ids | {data["agent"]["id"]}
+    elif kind == "chat.parted":
+        changes["helper_ids"] = state.helper_ids - {data["agent"]["id"]}
+    elif kind == "chat.rated":
+        changes["rating_score"] = data["score"]
+    if status is not state.status and (status is W or status in FINAL):
+        # Helpers leave when the chat goes back to the queue or ends.
+        changes["helper_ids"] = frozenset()
+    return replace(state, **changes)
+
+
+def as_json() -> dict[str, Any]:
+    """The table for the pages' boot data (`chat-state.js` derives states and buttons)."""
+    return {
+        "statuses": [s.value for s in ChatStatus],
+        "open": sorted(OPEN),
+        "final": sorted(FINAL),
+        "actions": {
+            a.value: {
+                "from": sorted(t.sources),
+                "to": t.to,
+                "event": t.event,
+                "who": {r.value: sorted(s) for r, s in t.who.items()},
+            }
+            for a, t in TABLE.items()
+        },
+        "events": dict(EVENT_STATUS),
+    }
