@@ -15,7 +15,8 @@ processes, see prometheus-client's multiprocess mode), `/metrics` adds them all 
 Logs: `setup_logging(level, json=True)` writes one JSON object per line to stderr with `ts`,
 `level`, `logger`, `message`, the current `request_id`, and any `extra={...}` fields
 (`chat_id`, ...). `RequestIdMiddleware` sets `request_id` from `X-Request-ID` (or a new id)
-and echoes it in the response.
+and echoes it in the response. The HTTP client's loggers stay at WARNING: at INFO they would
+write webhook URLs, credentials and all.
 """
 
 from __future__ import annotations
@@ -324,6 +325,10 @@ def setup_logging(level: str = "INFO", json: bool = True) -> None:
         lg = logging.getLogger(name)
         lg.handlers.clear()
         lg.propagate = True
+    # The HTTP client logs each request's full URL at INFO, with any credentials and query
+    # token in it (a webhook URL may carry both): let only its warnings through.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     # No per-request access lines (`serve` turns them off): latency is in /metrics, and a line
     # per request would dwarf the log. The load balancer's log has them if wanted.
     access = logging.getLogger("uvicorn.access")
