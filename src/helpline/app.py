@@ -34,6 +34,7 @@ from helpline.context import AppContext
 from helpline.db import Database, WalCheckpointer
 from helpline.errors import HelplineError, RateLimited
 from helpline.kit.ratelimit import RateLimiter
+from helpline.middleware import MIB, BodyLimitMiddleware
 from helpline.migrate import check_current
 from helpline.notify.outbox import Outbox
 from helpline.observability import (
@@ -80,6 +81,7 @@ class HelplineCSRF(CSRFMiddleware):  # type: ignore[misc]
 
 
 WS_PATH = "/api/v1/ws"
+UPLOAD_PATH = r"^/api/v1/chats/[^/]+/files$"
 
 
 class HelplineApp(FastAPI):
@@ -255,6 +257,9 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
     static = Path(__file__).parent / "web" / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 
+    # JSON bodies are parsed whole, so they are capped before parsing; uploads stream to
+    # storage under their own limit (HELPLINE_MAX_UPLOAD_MB).
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MIB, exempt=UPLOAD_PATH)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(
         HelplineCSRF,
