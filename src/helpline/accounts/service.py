@@ -100,24 +100,30 @@ async def update_user(
     if user is None or user.is_guest:
         raise NotFound("No such user.")
     close_all = False
+    close_reason = "credentials_changed"
     if data.name is not None:
         user.name = data.name
-    if data.role is not None:
+    if data.role is not None and data.role != user.role_enum:
         user.role = data.role
+        # Open connections drop what the new role may not see, on every process.
+        uow.announce(
+            f"user:{user.id}", {"kind": "access", "reason": "role_changed", "role": str(data.role)}
+        )
     if data.max_chats is not None:
         user.max_chats = data.max_chats
     if data.active is not None and data.active != user.active:
         if user.id == actor.id and not data.active:
             raise Conflict("You cannot deactivate yourself.", code="invalid_transition")
         user.active = data.active
-        close_all = not data.active
+        if not data.active:
+            close_all, close_reason = True, "deactivated"
     if data.password is not None:
         user.password_hash = hash_password(data.password, fast=fast)
         close_all = True
     user.updated_at = now()
     if close_all:
         await repo.revoke_all(uow.session, user.id)
-        uow.announce(f"user:{user.id}", {"kind": "close", "reason": "credentials_changed"})
+        uow.announce(f"user:{user.id}", {"kind": "close", "reason": close_reason})
     return user
 
 

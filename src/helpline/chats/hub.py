@@ -39,6 +39,11 @@ log = logging.getLogger("helpline.hub")
 REORDER_GRACE_S = 0.05
 CLOSE_SLOW = 1013  # try again later: the client reconnects and resumes by seq
 CLOSE_SIGNED_OUT = 4401
+# The role crossed the line between customer and staff: what the socket may hear is a different
+# kind of thing, so it reconnects as the new role rather than being patched in place.
+CLOSE_ROLE_CHANGED = 4403
+# Why a subscription ended (the `reason` of `unsubscribed`; docs/protocol.md lists them).
+NOT_VISIBLE = "not_visible"
 
 
 @dataclass
@@ -160,6 +165,9 @@ class Hub:
         self._tasks: set[asyncio.Task[None]] = set()
         self._refreshing: set[str] = set()
         self._refresh_again: set[str] = set()
+        # Users whose access is being re-read, and why it was asked for again meanwhile.
+        self._reloading: set[str] = set()
+        self._reload_again: dict[str, str] = {}
         self.delivered = 0
         self.repairs = 0  # database reads to fill gaps, for tests and diagnostics
 
@@ -197,12 +205,31 @@ class Hub:
             if not members:
                 del self.topics[topic]
 
-    def set_queues(self, conn: Connection, queue_ids: AbstractSet[str]) -> None:
-        for q in conn.queue_ids - queue_ids:
-            self._drop(f"queue:{q}", conn)
-        for q in queue_ids - conn.queue_ids:
-            self.topics[f"queue:{q}"].add(conn)
+    def set_access(
+        self, conn: Connection, role: Role, queue_ids: AbstractSet[str], reason: str
+    ) -> None:
+        """The user's role or queues changed: move the connection to the topics of its new
+        access and end every subscription it may no longer see, saying `reason`."""
+        if conn not in self.connections:
+            return
+        if role.is_staff == conn.is_customer:
+            conn.close(CLOSE_ROLE_CHANGED, reason)
+            return
+        before = set(self._base_topics(conn))
+        conn.role = role
         conn.queue_ids = queue_ids
+        after = set(self._base_topics(conn))
+        for topic in before - after:
+            self._drop(topic, conn)
+        for topic in after - before:
+            self.topics[topic].add(conn)
+        for sub in list(conn.subs.values()):
+            if not conn.sees(sub):
+                self._lose(conn, sub.chat_id, reason)
+
+    def _lose(self, conn: Connection, chat_id: str, reason: str) -> None:
+        self.unsubscribe(conn, chat_id)
+        conn.send({"type": "unsubscribed", "chat_id": chat_id, "reason": reason})
 
     def connected_users(self) -> set[str]:
         return set(self._users)
@@ -317,6 +344,10 @@ class Hub:
     def _emit(
         self, conn: Connection, sub: Subscription, env: dict[str, Any], internal: bool
     ) -> None:
+        if not conn.sees(sub):
+            # Checked before the frame is queued: access taken away is never written after.
+            self._lose(conn, sub.chat_id, NOT_VISIBLE)
+            return
         sub.last_seq = int(env["seq"])
         self._track(sub, env)
         shown = ev_mod.for_customer(env, internal) if conn.is_customer else env
@@ -326,8 +357,7 @@ class Hub:
             metrics.observe_delivery(env["at"])
         if not conn.sees(sub):
             # The chat moved away from this agent: they saw it go, and hear no more of it.
-            self.unsubscribe(conn, sub.chat_id)
-            conn.send({"type": "unsubscribed", "chat_id": sub.chat_id, "reason": "not_visible"})
+            self._lose(conn, sub.chat_id, NOT_VISIBLE)
 
     @staticmethod
     def _track(sub: Subscription, env: dict[str, Any]) -> None:
@@ -410,9 +440,8 @@ class Hub:
             for conn in list(conns or ()):
                 conn.close(CLOSE_SIGNED_OUT, str(message.get("reason", "signed out")))
             return
-        if kind == "membership":
-            for conn in list(conns or ()):
-                self._spawn(self._reload_queues(conn))
+        if kind == "access":
+            self._access_changed(conns or set(), message)
 
     def on_resync(self) -> None:
         """The bus may have dropped news: re-read every subscription from the database, and
@@ -482,7 +511,11 @@ class Hub:
         except Exception:
             log.exception("offer eligibility check failed")
             ok = set()
+        # Access may have been taken away while the database answered.
+        members = self.topics.get(f"queue:{chat['queue_id']}", set())
         for conn in conns:
+            if conn not in members:
+                continue
             if conn.user_id in ok:
                 conn.send({"type": "chat.offered", "chat": chat})
             else:
@@ -504,12 +537,48 @@ class Hub:
         for chat in offers:
             conn.send({"type": "chat.offered", "chat": chat})
 
-    async def _reload_queues(self, conn: Connection) -> None:
+    def _access_changed(self, conns: set[Connection], message: dict[str, Any]) -> None:
+        """A user's access changed (committed): take away at once what the news names, then
+        settle from the database, which also grants what was added."""
+        reason = str(message.get("reason") or NOT_VISIBLE)
+        removed = frozenset(message.get("queues_removed") or ())
+        role = Role(message["role"]) if message.get("role") else None
+        for conn in list(conns):
+            self.set_access(conn, role or conn.role, conn.queue_ids - removed, reason)
+        for user_id in {c.user_id for c in conns}:
+            if user_id in self._reloading:
+                self._reload_again[user_id] = reason
+                continue
+            self._reloading.add(user_id)
+            self._spawn(self._reload_access(user_id, reason))
+
+    async def _reload_access(self, user_id: str, reason: str) -> None:
+        """Read the user's role, activity and queues (once per user, however many of their
+        connections this process holds), and apply them; again if news came meanwhile."""
+        from helpline.accounts import repository as accounts_repo
         from helpline.queues import repository as queues_repo
 
-        async with self.db.read() as session:
-            ids = set(await queues_repo.member_queue_ids(session, conn.user_id))
-        self.set_queues(conn, ids)
+        try:
+            while True:
+                async with self.db.read() as session:
+                    user = await accounts_repo.get(session, user_id)
+                    staff = user is not None and user.role_enum.is_staff
+                    ids = frozenset(
+                        await queues_repo.member_queue_ids(session, user_id) if staff else ()
+                    )
+                for conn in list(self.topics.get(f"user:{user_id}", ())):
+                    if user is None or not user.active:
+                        conn.close(CLOSE_SIGNED_OUT, "deactivated")
+                    else:
+                        self.set_access(conn, user.role_enum, ids, reason)
+                if user_id not in self._reload_again:
+                    return
+                reason = self._reload_again.pop(user_id)
+        except Exception:
+            log.exception("reloading a user's access failed", extra={"user_id": user_id})
+        finally:
+            self._reloading.discard(user_id)
+            self._reload_again.pop(user_id, None)
 
     # --- queue positions ----------------------------------------------------------------------
 

@@ -111,10 +111,17 @@ async def set_members(
         raise Invalid(f"Unknown users: {', '.join(missing[:5])}", code="unknown_user")
     if any(not found[uid].role_enum.is_staff for uid in user_ids):
         raise Invalid("Only agents, supervisors and admins can be queue members.")
+    before = {u.id for u in await repo.members(uow.session, queue_id)}
     await repo.set_members(uow.session, queue_id, user_ids)
-    # Members' connections learn of the change so offers follow membership at once.
-    for uid in user_ids:
-        uow.announce(f"user:{uid}", {"kind": "membership"})
+    # Open connections follow membership at once, on every process: the removed stop hearing
+    # the queue and its chats, the added start (and get its offers).
+    for uid in sorted(before - set(user_ids)):
+        uow.announce(
+            f"user:{uid}",
+            {"kind": "access", "reason": "queue_removed", "queues_removed": [queue_id]},
+        )
+    for uid in sorted(set(user_ids) - before):
+        uow.announce(f"user:{uid}", {"kind": "access", "reason": "queue_added"})
     return await repo.members(uow.session, queue_id)
 
 
