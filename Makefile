@@ -7,10 +7,31 @@ PYTHON ?= python3
 
 .PHONY: run test lint bench system-deps clean
 
-$(STAMP): pyproject.toml
+LOCK := requirements.lock
+UV_VERSION := 0.13.9
+PIP := $(PY) -m pip -q --disable-pip-version-check
+
+.PHONY: lock lock-upgrade
+
+# Exact, hashed versions from the lock file; the package itself goes in editable, without
+# dependencies of its own choosing. `make lock` after changing dependencies in pyproject.toml.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	$(PIP) install --require-hashes --no-deps -r $(LOCK)
+	$(PIP) install --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
 	@touch $@
+
+# Re-resolve the lock from pyproject.toml, keeping every version that still fits.
+lock:
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip compile -q pyproject.toml scripts/build-requirements.in --extra test \
+	  --generate-hashes --python-version 3.11 -o $(LOCK) $(UV_FLAGS)
+
+# Move every dependency to its newest release that pyproject.toml allows.
+lock-upgrade:
+	$(MAKE) lock UV_FLAGS=--upgrade
 
 run: $(STAMP)
 	$(VENV)/bin/helpline migrate
