@@ -134,6 +134,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # The framework's "error parsing the body" (JSON nested too deep, a broken form):
+            # to the contract, that is a malformed body like any other.
+            body = {
+                "error": {"code": "invalid", "message": "The request body could not be parsed."}
+            }
+            return JSONResponse(body, status_code=422)
         codes = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}
         code = codes.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else "Request failed."

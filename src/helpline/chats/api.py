@@ -30,6 +30,7 @@ from helpline.chats.schemas import (
 from helpline.db import UnitOfWork
 from helpline.errors import NotFound, TooLarge
 from helpline.kit.enums import ChatStatus
+from helpline.kit.params import BoundedInt, Cursor, cursor_offset
 from helpline.servicedesk import service as servicedesk
 from helpline.servicedesk.api import request_out
 from helpline.servicedesk.schemas import RequestOut
@@ -74,10 +75,10 @@ async def list_chats(
     queue_id: Annotated[str | None, Query()] = None,
     agent_id: Annotated[str | None, Query()] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
-    cursor: Annotated[str | None, Query()] = None,
+    cursor: Annotated[Cursor | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ChatList:
-    offset = int(cursor) if cursor and cursor.isdigit() else 0
+    offset = cursor_offset(cursor)
     rows = await service.list_chats(
         uow,
         user,
@@ -102,12 +103,12 @@ async def get_events(
     chat_id: str,
     user: CurrentUser,
     uow: Uow,
-    after: Annotated[int, Query(ge=0)] = 0,
-    cursor: Annotated[str | None, Query()] = None,
+    after: Annotated[BoundedInt, Query()] = 0,
+    cursor: Annotated[Cursor | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> EventList:
-    if cursor and cursor.isdigit():
-        after = int(cursor)
+    if cursor:
+        after = cursor_offset(cursor)
     items, nxt = await service.events(uow, user, chat_id, after, limit)
     return EventList(items=[Event.model_validate(e) for e in items], next=str(nxt) if nxt else None)
 

@@ -10,7 +10,8 @@ import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
 from helpline.chats.models import Attachment
 from helpline.errors import Invalid, TooLarge, UnsupportedType
@@ -56,6 +57,13 @@ class _Part:
     headers: dict[bytes, bytes]
     filename: str | None = None
     is_file_field: bool = False
+
+
+def _parse(parser: MultipartParser, chunk: bytes) -> None:
+    try:
+        parser.write(chunk)
+    except MultipartParseError as exc:
+        raise Invalid(f"The upload is not valid multipart: {exc}", code="invalid_upload") from exc
 
 
 async def receive_upload(
@@ -137,7 +145,7 @@ async def receive_upload(
     filename = ""
     try:
         async for chunk in body:
-            parser.write(chunk)
+            _parse(parser, chunk)
             if found is not None and writer is None:
                 filename = sanitise_filename(found.filename or "")
                 if extension(filename) not in allowed:
@@ -158,6 +166,8 @@ async def receive_upload(
                     await writer.write(piece)
                 chunks.clear()
         parser.finalize()
+        if parser.state != MultipartState.END:
+            raise Invalid("The upload ended before its closing boundary.", code="invalid_upload")
         if found is None or writer is None:
             raise Invalid("No file was sent in the `file` field.", code="invalid_upload")
         if size == 0:

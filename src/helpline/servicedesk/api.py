@@ -10,6 +10,7 @@ from fastapi.responses import PlainTextResponse
 from helpline.accounts.deps import Ctx, CurrentUser, Uow
 from helpline.kit.clock import iso
 from helpline.kit.enums import Priority, RequestStatus
+from helpline.kit.params import Cursor, cursor_offset
 from helpline.notify import service as notify
 from helpline.notify.models import DeliveryKind, DeliveryStatus, OutboxMessage
 from helpline.notify.schemas import DeliveryList, DeliveryOut
@@ -49,12 +50,12 @@ async def list_requests(
     priority: Annotated[Priority | None, Query()] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     sort: Annotated[RequestSort, Query()] = RequestSort.created_at_desc,
-    cursor: Annotated[str | None, Query()] = None,
+    cursor: Annotated[Cursor | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> RequestList:
     """Filters combine; `assignee_id=none` lists unassigned requests; `q` searches reference,
     summary, description and the customer's name and e-mail."""
-    offset = int(cursor) if cursor and cursor.isdigit() else 0
+    offset = cursor_offset(cursor)
     rows = await service.list_requests(
         uow,
         user,
@@ -144,7 +145,7 @@ async def list_deliveries(
     uow: Uow,
     status: Annotated[DeliveryStatus | None, Query()] = None,
     kind: Annotated[DeliveryKind | None, Query()] = None,
-    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+    cursor: Annotated[Cursor | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DeliveryList:
     """Outbox deliveries (webhook and e-mail), newest first; admins only.
@@ -154,7 +155,7 @@ async def list_deliveries(
         user,
         status=status,
         kind=kind,
-        before_id=int(cursor) if cursor else None,
+        before_id=cursor_offset(cursor) if cursor else None,
         limit=limit + 1,
     )
     more = len(rows) > limit

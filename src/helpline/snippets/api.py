@@ -8,6 +8,7 @@ from helpline.accounts.deps import CurrentUser, Uow
 from helpline.accounts.models import User
 from helpline.accounts.schemas import UserRef
 from helpline.chats.schemas import QueueRef
+from helpline.kit.params import Cursor, cursor_offset
 from helpline.snippets import service
 from helpline.snippets.repository import SnippetRow
 from helpline.snippets.schemas import (
@@ -42,10 +43,10 @@ async def list_snippets(
     user: CurrentUser,
     uow: Uow,
     q: Annotated[str | None, Query(max_length=200, description="search title and content")] = None,
-    cursor: Annotated[str | None, Query()] = None,
+    cursor: Annotated[Cursor | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 100,
 ) -> SnippetList:
-    offset = int(cursor) if cursor and cursor.isdigit() else 0
+    offset = cursor_offset(cursor)
     rows = await service.list_snippets(uow, user, q=q, offset=offset, limit=limit + 1)
     items = [_out(r, user) for r in rows[:limit]]
     return SnippetList(items=items, next=str(offset + limit) if len(rows) > limit else None)

@@ -1,0 +1,131 @@
+"""Issue 11 finding 12: out-of-range numbers and unparseable bodies are 422s in the error
+format, never plain-text 500s, and change nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+
+from tests.fixtures.factories import Person, accepted_chat, events, make_queue, make_user
+
+pytestmark = pytest.mark.asyncio
+
+HUGE = "9" * 30  # past every backend's 64-bit INTEGER
+
+
+@pytest_asyncio.fixture
+async def world(app: FastAPI, client: httpx.AsyncClient) -> dict[str, Any]:
+    q = await make_queue(app, "Support")
+    customer = await make_user(app, "customer", name="Carla")
+    agent = await make_user(app, "agent", name="Ana", queues=[q])
+    chat = await accepted_chat(client, customer, agent, q)
+    return {
+        "queue": q,
+        "customer": customer,
+        "agent": agent,
+        "admin": await make_user(app, "admin"),
+        "chat": chat,
+    }
+
+
+def assert_invalid(r: httpx.Response, code: str = "invalid") -> None:
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    error = r.json()["error"]
+    assert error["code"] == code and error["message"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/chats", "/api/v1/requests", "/api/v1/snippets"])
+async def test_a_thirty_digit_cursor_is_422(
+    client: httpx.AsyncClient, world: dict[str, Any], path: str
+) -> None:
+    agent: Person = world["agent"]
+    assert_invalid(await client.get(path, params={"cursor": HUGE}, headers=agent.headers))
+
+
+@pytest.mark.parametrize("path", ["/api/v1/chats", "/api/v1/requests", "/api/v1/snippets"])
+async def test_a_cursor_that_is_not_a_number_is_422(
+    client: httpx.AsyncClient, world: dict[str, Any], path: str
+) -> None:
+    agent: Person = world["agent"]
+    assert_invalid(await client.get(path, params={"cursor": "-5"}, headers=agent.headers))
+
+
+async def test_the_cursor_the_server_gave_still_pages(
+    app: FastAPI, client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    agent: Person = world["agent"]
+    r = await client.get("/api/v1/chats", params={"limit": 1}, headers=agent.headers)
+    assert r.status_code == 200 and r.json()["next"] is None
+    other = await make_user(app, "customer")
+    await accepted_chat(client, other, agent, world["queue"])
+    r = await client.get("/api/v1/chats", params={"limit": 1}, headers=agent.headers)
+    nxt = r.json()["next"]
+    r = await client.get("/api/v1/chats", params={"limit": 1, "cursor": nxt}, headers=agent.headers)
+    assert r.status_code == 200 and len(r.json()["items"]) == 1
+
+
+@pytest.mark.parametrize("name", ["after", "cursor"])
+async def test_a_huge_events_after_is_422(
+    client: httpx.AsyncClient, world: dict[str, Any], name: str
+) -> None:
+    customer: Person = world["customer"]
+    chat_id = world["chat"]["id"]
+    r = await client.get(
+        f"/api/v1/chats/{chat_id}/events", params={name: HUGE}, headers=customer.headers
+    )
+    assert_invalid(r)
+
+
+async def test_a_huge_deliveries_cursor_is_422(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    admin: Person = world["admin"]
+    r = await client.get(
+        "/api/v1/webhooks/deliveries", params={"cursor": HUGE}, headers=admin.headers
+    )
+    assert_invalid(r)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"this is not multipart at all",
+        b'--XYZ\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nhi',
+        b"--XYZ\r\n\x00\x01\x02: broken\r\n\r\n--XYZ--\r\n",
+    ],
+    ids=["no-boundary-line", "unterminated", "bad-header"],
+)
+async def test_malformed_multipart_is_422_and_shares_nothing(
+    client: httpx.AsyncClient, world: dict[str, Any], body: bytes
+) -> None:
+    agent: Person = world["agent"]
+    chat_id = world["chat"]["id"]
+    r = await client.post(
+        f"/api/v1/chats/{chat_id}/files",
+        content=body,
+        headers={**agent.headers, "Content-Type": "multipart/form-data; boundary=XYZ"},
+    )
+    assert_invalid(r, "invalid_upload")
+    assert "file.shared" not in [e["type"] for e in await events(client, agent, chat_id)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{", b"\xff\xfe{}", b'{"queue_id": "x", "message": "\xed\xa0\x80"}', b"[" * 5000],
+    ids=["truncated", "not-utf8", "lone-surrogate", "deep-nesting"],
+)
+async def test_unparseable_json_is_422(
+    client: httpx.AsyncClient, world: dict[str, Any], body: bytes
+) -> None:
+    customer: Person = world["customer"]
+    r = await client.post(
+        "/api/v1/requests",
+        content=body,
+        headers={**customer.headers, "Content-Type": "application/json"},
+    )
+    assert_invalid(r)
