@@ -8,9 +8,9 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from helpline.accounts import service as accounts
 from helpline.accounts.deps import Ctx, CurrentUser, Uow, token_from
+from helpline.chats import access, offers, service, shapes, transcripts
 from helpline.chats import files as files_mod
 from helpline.chats import repository as repo
-from helpline.chats import service
 from helpline.chats.events import envelope
 from helpline.chats.repository import ChatRow
 from helpline.chats.schemas import (
@@ -39,8 +39,8 @@ router = APIRouter(tags=["chats"])
 
 
 async def _out(uow: UnitOfWork, row: ChatRow) -> ChatOut:
-    pos, est = await service.waiting_info(uow, row.chat)
-    data = service.chat_dict(row, position=pos, estimate=est)
+    pos, est = await offers.waiting_info(uow, row.chat)
+    data = shapes.chat_dict(row, position=pos, estimate=est)
     if row.chat.status == ChatStatus.in_progress:
         data["helpers"] = await service.helpers(uow, row.chat.id)
     return ChatOut.model_validate(data)
@@ -89,13 +89,13 @@ async def list_chats(
         offset=offset,
         limit=limit + 1,
     )
-    items = [ChatOut.model_validate(service.chat_dict(r)) for r in rows[:limit]]
+    items = [ChatOut.model_validate(shapes.chat_dict(r)) for r in rows[:limit]]
     return ChatList(items=items, next=str(offset + limit) if len(rows) > limit else None)
 
 
 @router.get("/chats/{chat_id}", response_model=ChatOut)
 async def get_chat(chat_id: str, user: CurrentUser, uow: Uow) -> ChatOut:
-    return await _out(uow, await service.get_row(uow, user, chat_id))
+    return await _out(uow, await access.get_row(uow, user, chat_id))
 
 
 @router.get("/chats/{chat_id}/events", response_model=EventList)
@@ -165,7 +165,7 @@ async def download_file(
     attachment = await repo.get_attachment(uow.session, file_id)
     if attachment is None:
         raise NotFound("No such file.")
-    await service.get_row(uow, user, attachment.chat_id)  # same rights as the chat
+    await access.get_row(uow, user, attachment.chat_id)  # same rights as the chat
     disposition = (
         "inline" if inline and attachment.content_type in files_mod.INLINE_TYPES else "attachment"
     )
@@ -259,13 +259,13 @@ async def raise_request(
 @router.post("/chats/{chat_id}/transcript/email", status_code=202)
 async def email_transcript(chat_id: str, user: CurrentUser, ctx: Ctx, uow: Uow) -> dict[str, str]:
     await ctx.limiter.check("5/hour", "transcript-mail", chat_id)
-    return {"status": "queued", "to": await service.email_transcript(uow, user, chat_id)}
+    return {"status": "queued", "to": await transcripts.email_transcript(uow, user, chat_id)}
 
 
 @router.get("/chats/{chat_id}/transcript", response_class=PlainTextResponse)
 async def transcript(chat_id: str, user: CurrentUser, uow: Uow) -> PlainTextResponse:
-    row = await service.get_row(uow, user, chat_id)
-    text = await service.transcript(uow, user, chat_id)
+    row = await access.get_row(uow, user, chat_id)
+    text = await transcripts.transcript(uow, user, chat_id)
     return PlainTextResponse(
         text,
         headers={

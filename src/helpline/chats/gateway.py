@@ -22,7 +22,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from helpline.accounts import presence
 from helpline.accounts import service as accounts
 from helpline.accounts.deps import WS_PROTOCOL, token_from, ws_bearer
-from helpline.chats import service
+from helpline.chats import access, service
+from helpline.chats import offers as routing
 from helpline.chats.hub import Connection
 from helpline.chats.schemas import ClientId, MessageText
 from helpline.chats.writer import Author
@@ -191,7 +192,7 @@ async def _open(ctx: AppContext, token: str | None) -> tuple[Socket, list[dict[s
         queue_ids: AbstractSet[str] = (
             set(await queues_repo.member_queue_ids(session, user.id)) if staff else _NO_QUEUES
         )
-        offers = await service.waiting_offers(uow, user) if staff else []
+        offers = await routing.waiting_offers(uow, user) if staff else []
         conn = Socket(
             user_id=user.id,
             role=user.role,
@@ -264,7 +265,7 @@ async def _handle(frame: Any, conn: Connection, ctx: AppContext) -> None:
         case Subscribe(chat_id=chat_id, after=after):
             async with ctx.db.read() as session:
                 user = await _user(session, conn)
-                row = await service.get_row(UnitOfWork(session), user, chat_id)
+                row = await access.get_row(UnitOfWork(session), user, chat_id)
             await ctx.hub.subscribe(conn, row, after)
         case Unsubscribe(chat_id=chat_id):
             ctx.hub.unsubscribe(conn, chat_id)

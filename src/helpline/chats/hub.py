@@ -26,8 +26,8 @@ from typing import Any
 
 from helpline import observability as metrics
 from helpline.chats import events as ev_mod
+from helpline.chats import offers as routing
 from helpline.chats import repository as repo
-from helpline.chats import service
 from helpline.db import Database, UnitOfWork
 from helpline.kit.clock import now
 from helpline.kit.enums import ChatStatus, Role
@@ -505,7 +505,7 @@ class Hub:
         the others only see the list change."""
         try:
             async with self.db.read() as session:
-                ok = await service.eligible_for_offer(
+                ok = await routing.eligible_for_offer(
                     UnitOfWork(session), chat["queue_id"], list({c.user_id for c in conns})
                 )
         except Exception:
@@ -530,7 +530,7 @@ class Hub:
                 user = await accounts_repo.get(session, conn.user_id)
                 if user is None:
                     return
-                offers = await service.waiting_offers(UnitOfWork(session), user)
+                offers = await routing.waiting_offers(UnitOfWork(session), user)
         except Exception:
             log.exception("re-offer failed")
             return
@@ -621,7 +621,7 @@ class Hub:
                     if pos is None or sub.queue_id != queue_id:
                         continue
                     if pos not in estimates:
-                        estimates[pos] = await service.estimate_wait(uow, queue_id, pos)
+                        estimates[pos] = await routing.estimate_wait(uow, queue_id, pos)
                     self._position_frame(conn, sub, pos, estimates[pos])
 
     async def _send_position(self, conn: Connection, sub: Subscription) -> None:
@@ -629,7 +629,7 @@ class Hub:
             row = await repo.get_row(session, sub.chat_id)
             if row is None or row.chat.status != ChatStatus.waiting:
                 return
-            pos, est = await service.waiting_info(UnitOfWork(session), row.chat)
+            pos, est = await routing.waiting_info(UnitOfWork(session), row.chat)
         if pos is not None:
             self._position_frame(conn, sub, pos, est)
 

@@ -1,39 +1,36 @@
-"""The chat session's rules: one function per use case.
+"""The chat session's lifecycle use cases: one function per use case.
 
 Every change goes through `repository.advance` (one conditional UPDATE that also reserves the
 events' `seq`s), appends its events in the same transaction, and announces them; the boundary
 commits, then publishes. Order of checks: visibility (404), role (403), state (409).
+Offers and routing live in `offers`, transcripts in `transcripts`, shapes in `shapes`.
 """
 
 from __future__ import annotations
 
-import math
-import statistics
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from helpline.accounts.models import User
 from helpline.chats import events as ev_mod
+from helpline.chats import offers, transcripts
 from helpline.chats import repository as repo
+from helpline.chats.access import fresh_row, get_row
 from helpline.chats.lifecycle import Action, allowed_from
 from helpline.chats.models import Attachment, Chat, ChatEvent
 from helpline.chats.repository import ChatRow
 from helpline.chats.schemas import ChatCreate
+from helpline.chats.shapes import chat_dict, user_ref
 from helpline.db import UnitOfWork
-from helpline.errors import Conflict, Forbidden, Invalid, NotFound
+from helpline.errors import Conflict, Forbidden, Invalid
 from helpline.kit import placeholders
-from helpline.kit.clock import iso, now
+from helpline.kit.clock import now
 from helpline.kit.enums import Availability, ChatStatus, Priority, Role, RoutingMode
 from helpline.kit.ids import reference
 from helpline.kit.models import next_number
-from helpline.notify import outbox as outbox_mod
-from helpline.notify.models import DeliveryKind
 from helpline.queues import hours as hours_mod
 from helpline.queues import repository as queues_repo
 from helpline.queues import service as queues
-from helpline.queues.models import Queue
-from helpline.queues.routing import Candidate, next_assignee
 from helpline.servicedesk import service as servicedesk
 from helpline.servicedesk.models import ServiceRequest
 
@@ -47,61 +44,6 @@ class NewEvent:
     actor: User | None
     internal: bool = False
     client_id: str | None = None
-
-
-# --- shapes shared by HTTP answers and bus messages -------------------------------------------
-
-
-def user_ref(user: User | None) -> dict[str, str] | None:
-    return {"id": user.id, "name": user.name} if user is not None else None
-
-
-def chat_dict(
-    row: ChatRow, *, position: int | None = None, estimate: int | None = None
-) -> dict[str, Any]:
-    c = row.chat
-    rating = (
-        {"score": c.rating_score, "comment": c.rating_comment}
-        if c.rating_score is not None
-        else None
-    )
-    return {
-        "id": c.id,
-        "reference": c.reference,
-        "status": c.status,
-        "queue_id": c.queue_id,
-        "queue": {"id": row.queue.id, "name": row.queue.name},
-        "customer": user_ref(row.customer),
-        "agent": user_ref(row.agent),
-        "subject": c.subject,
-        "created_at": iso(c.created_at),
-        "waiting_since": iso(c.waiting_since),
-        "accepted_at": iso(c.accepted_at),
-        "closed_at": iso(c.closed_at),
-        "updated_at": iso(c.updated_at),
-        "last_seq": c.last_seq,
-        "rating": rating,
-        "position": position,
-        "estimated_wait_s": estimate,
-    }
-
-
-# --- helpers ----------------------------------------------------------------------------------
-
-
-async def get_row(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
-    """The one object-level permission check: invisible and absent both answer 404."""
-    row = await repo.get_visible(uow.session, user, chat_id)
-    if row is None:
-        raise NotFound("No such chat.")
-    return row
-
-
-async def _fresh_row(uow: UnitOfWork, chat_id: str) -> ChatRow:
-    """The chat as it is now, after this unit's changes (it exists: we just changed it)."""
-    row = await repo.get_row(uow.session, chat_id)
-    assert row is not None
-    return row
 
 
 def _is_supervisor(user: User) -> bool:
@@ -178,16 +120,6 @@ async def _commit_events(
     return rows
 
 
-async def _announce_chat(uow: UnitOfWork, chat_id: str, kind: str, **extra: Any) -> None:
-    """Tell the queue's agents (offers, takes, list updates). Reads the row after the change."""
-    summary = chat_dict(await _fresh_row(uow, chat_id))
-    uow.announce(f"queue:{summary['queue_id']}", {"kind": kind, "chat": summary, **extra})
-    uow.announce("supervisors", {"kind": "updated", "chat": summary})
-
-
-# --- use cases --------------------------------------------------------------------------------
-
-
 async def start(uow: UnitOfWork, user: User, data: ChatCreate) -> ChatRow:
     if user.role_enum is not Role.customer:
         raise Forbidden("Only customers start chats.")
@@ -245,39 +177,8 @@ async def start(uow: UnitOfWork, user: User, data: ChatCreate) -> ChatRow:
     await repo.add_events(uow.session, rows)
     for r in rows:
         uow.announce(f"chat:{chat.id}", ev_mod.bus_message(r))
-    await _route(uow, chat, queue)
-    return await _fresh_row(uow, chat.id)
-
-
-async def _route(uow: UnitOfWork, chat: Chat, queue: Queue, **extra: Any) -> None:
-    """A chat starts waiting in `queue`: offer it as the queue's routing mode says."""
-    if queue.routing_mode == RoutingMode.assign:
-        await offer_next(uow, chat, queue)
-        await _announce_chat(uow, chat.id, "queued", **extra)
-    else:
-        await _announce_chat(uow, chat.id, "offered", **extra)
-
-
-async def offer_next(uow: UnitOfWork, chat: Chat, queue: Queue) -> str | None:
-    """`assign` mode: offer the chat to the next agent (most free slots, then longest idle).
-
-    With nobody eligible, it is retried shortly by the sweeper."""
-    found = await queues_repo.candidates(uow.session, queue.id)
-    candidates = [Candidate(u.id, load, u.max_chats, u.last_accept_at) for u, load in found]
-    chosen, offered = next_assignee(candidates, list(chat.offered_ids or []))
-    previous = chat.offered_to_id
-    at = now()
-    wait = queue.offer_timeout_s if chosen else min(5, queue.offer_timeout_s)
-    chat.offered_to_id = chosen
-    chat.offer_expires_at = at + timedelta(seconds=wait)
-    chat.offered_ids = offered
-    await uow.session.flush()
-    if previous and previous != chosen:
-        uow.announce(f"user:{previous}", {"kind": "withdrawn", "chat_id": chat.id})
-    if chosen:
-        row = await _fresh_row(uow, chat.id)
-        uow.announce(f"user:{chosen}", {"kind": "offered", "chat": chat_dict(row)})
-    return chosen
+    await offers.route(uow, chat, queue)
+    return await fresh_row(uow, chat.id)
 
 
 def _offer_cleared() -> dict[str, Any]:
@@ -348,8 +249,8 @@ async def _take(
     agent.last_accept_at = at
     if offered_to and offered_to != agent.id:
         uow.announce(f"user:{offered_to}", {"kind": "withdrawn", "chat_id": chat.id})
-    await _announce_chat(uow, chat.id, "taken", agent=user_ref(agent))
-    return await _fresh_row(uow, chat.id)
+    await offers.announce_chat(uow, chat.id, "taken", agent=user_ref(agent))
+    return await fresh_row(uow, chat.id)
 
 
 def _fill(template: str, row: ChatRow, agent: User | None) -> str:
@@ -401,12 +302,12 @@ async def move(
     await repo.remove_helpers(uow.session, chat.id, now())
     # The old queue's agents see it leave (withdrawn only if it was on offer there); the new
     # queue's agents are offered it, as the new queue's routing mode says.
-    left = chat_dict(await _fresh_row(uow, chat.id))
+    left = chat_dict(await fresh_row(uow, chat.id))
     if was_waiting:
         uow.announce(f"queue:{from_queue}", {"kind": "withdrawn", "chat_id": chat.id, "chat": None})
     uow.announce(f"queue:{from_queue}", {"kind": "updated", "chat": left})
-    await _route(uow, chat, target, note=note)
-    return await _fresh_row(uow, chat.id)
+    await offers.route(uow, chat, target, note=note)
+    return await fresh_row(uow, chat.id)
 
 
 async def solve(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
@@ -514,8 +415,8 @@ async def _close(
         )
     if offered_to:
         uow.announce(f"user:{offered_to}", {"kind": "withdrawn", "chat_id": chat.id})
-    await _announce_chat(uow, chat.id, "updated")
-    return await _fresh_row(uow, chat.id)
+    await offers.announce_chat(uow, chat.id, "updated")
+    return await fresh_row(uow, chat.id)
 
 
 async def post_message(
@@ -619,7 +520,7 @@ async def rate(
         rating_score=score,
         rating_comment=comment,
     )
-    return await _fresh_row(uow, chat.id)
+    return await fresh_row(uow, chat.id)
 
 
 async def raise_request(
@@ -639,7 +540,7 @@ async def raise_request(
     if not (_is_supervisor(user) or _is_owner(user, row.chat)):
         raise Forbidden("Only the chat's agent or a supervisor can raise a request from it.")
     if description is None or not description.strip():
-        description = await transcript(uow, user, chat_id)
+        description = await transcripts.transcript(uow, user, chat_id)
     req = await servicedesk.create_from_chat(
         uow,
         user,
@@ -686,125 +587,6 @@ async def list_chats(uow: UnitOfWork, user: User, **filters: Any) -> list[ChatRo
     return await repo.list_visible(uow.session, user, **filters)
 
 
-async def waiting_offers(uow: UnitOfWork, user: User) -> list[dict[str, Any]]:
-    """Chats already waiting that this agent may be offered now: in their queues, while they
-    are available and below their limit; in `assign` queues only those offered to them."""
-    if not user.role_enum.is_staff:
-        return []
-    queue_ids = await queues_repo.member_queue_ids(uow.session, user.id)
-    out = []
-    eligible: dict[str, bool] = {}
-    for r in await repo.waiting_rows_in_queues(uow.session, queue_ids):
-        if r.queue.routing_mode == RoutingMode.assign:
-            if r.chat.offered_to_id == user.id:
-                out.append(chat_dict(r))
-            continue
-        if r.queue.id not in eligible:
-            found = await queues_repo.candidates(uow.session, r.queue.id, user_ids=[user.id])
-            eligible[r.queue.id] = bool(found)
-        if eligible[r.queue.id]:
-            out.append(chat_dict(r))
-    return out
-
-
-async def eligible_for_offer(uow: UnitOfWork, queue_id: str, user_ids: list[str]) -> set[str]:
-    """Which of these agents may be offered a chat of this queue now."""
-    found = await queues_repo.candidates(uow.session, queue_id, user_ids=user_ids)
-    return {u.id for u, _ in found}
-
-
-async def estimate_wait(uow: UnitOfWork, queue_id: str, position: int) -> int | None:
-    """Median of the queue's recent waits, scaled by position; None without history."""
-    waits = await repo.recent_waits(uow.session, queue_id, now() - timedelta(days=7))
-    if not waits:
-        return None
-    return max(0, math.ceil(statistics.median(waits) * position))
-
-
-async def waiting_info(uow: UnitOfWork, chat: Chat) -> tuple[int | None, int | None]:
-    if chat.status != CS.waiting:
-        return None, None
-    pos = await repo.position(uow.session, chat)
-    return pos, await estimate_wait(uow, chat.queue_id, pos)
-
-
-async def transcript_lines(
-    uow: UnitOfWork, user: User, chat_id: str
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The transcript as lines for the printable page: when, who, what (notes never)."""
-    row = await get_row(uow, user, chat_id)
-    lines = []
-    for r in await repo.events_after(uow.session, row.chat.id, 0):
-        if r.internal:
-            continue
-        text = _transcript_line(r)
-        if text:
-            lines.append(
-                {
-                    "at": r.at.strftime("%Y-%m-%d %H:%M:%S UTC"),
-                    "kind": "message" if r.type == "message.posted" else "system",
-                    "text": text,
-                }
-            )
-    return lines, chat_dict(row)
-
-
-async def transcript(uow: UnitOfWork, user: User, chat_id: str) -> str:
-    """Plain text, without internal notes: it is the customer's record too."""
-    row = await get_row(uow, user, chat_id)
-    chat = row.chat
-    lines = [
-        f"Chat {chat.reference}: {chat.subject}",
-        f"Queue: {row.queue.name}",
-        f"Customer: {row.customer.name}",
-        f"Agent: {row.agent.name if row.agent else '-'}",
-        f"Status: {chat.status.replace('_', ' ')}",
-        "",
-    ]
-    for r in await repo.events_after(uow.session, chat.id, 0):
-        if r.internal:
-            continue
-        line = _transcript_line(r)
-        if line:
-            stamp = r.at.strftime("%Y-%m-%d %H:%M:%S UTC")
-            lines.append(f"[{stamp}] {line}")
-    return "\n".join(lines) + "\n"
-
-
-def _transcript_line(r: ChatEvent) -> str | None:
-    who = r.actor_name or "Helpline"
-    d = r.data
-    match r.type:
-        case "message.posted":
-            return f"{who}: {d.get('text', '')}"
-        case "file.shared":
-            a = d.get("attachment", {})
-            return f"{who} shared a file: {a.get('filename')} ({a.get('size')} bytes)"
-        case "chat.started":
-            return f"{who} started the chat."
-        case "chat.accepted":
-            return f"{(d.get('agent') or {}).get('name', who)} joined the chat."
-        case "chat.moved":
-            return f"{who} moved the chat to another queue."
-        case "chat.solved":
-            return f"{who} marked the chat as solved."
-        case "chat.cancelled":
-            reason = d.get("reason")
-            return f"{who} cancelled the chat." + (f" Reason: {reason}" if reason else "")
-        case "chat.expired":
-            return "The chat expired."
-        case "request.raised":
-            req = d.get("request", {})
-            return f"{who} raised request {req.get('reference')}: {req.get('summary')}"
-        case "chat.rated":
-            return f"{who} rated the chat {d.get('score')}/5."
-        case "chat.joined":
-            return f"{who} joined to help."
-        case "chat.parted":
-            return f"{who} left the chat."
-    return None
-
-
 async def join(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
     """A second agent joins an in-progress chat to help; the owner stays the owner."""
     row = await get_row(uow, user, chat_id)
@@ -817,8 +599,8 @@ async def join(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
         uow, chat, Action.join_agent, [NewEvent("chat.joined", {"agent": user_ref(user)}, user)]
     )
     await repo.add_helper(uow.session, chat.id, user.id, now())
-    await _announce_chat(uow, chat.id, "updated")
-    return await _fresh_row(uow, chat.id)
+    await offers.announce_chat(uow, chat.id, "updated")
+    return await fresh_row(uow, chat.id)
 
 
 async def part(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
@@ -832,42 +614,9 @@ async def part(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
         uow, chat, Action.part_agent, [NewEvent("chat.parted", {"agent": user_ref(user)}, user)]
     )
     await repo.remove_helpers(uow.session, chat.id, now(), user_id=user.id)
-    await _announce_chat(uow, chat.id, "updated")
-    return await _fresh_row(uow, chat.id)
+    await offers.announce_chat(uow, chat.id, "updated")
+    return await fresh_row(uow, chat.id)
 
 
 async def helpers(uow: UnitOfWork, chat_id: str) -> list[dict[str, str] | None]:
     return [user_ref(u) for u in await repo.helpers(uow.session, chat_id)]
-
-
-async def email_transcript(uow: UnitOfWork, user: User, chat_id: str) -> str:
-    """Queue the transcript (no internal notes) to the chat's customer; returns the address.
-
-    The customer asks for it at the end of the chat; the chat's agent or a supervisor may send
-    it for them. Mail leaves through the outbox once this commits."""
-    row = await get_row(uow, user, chat_id)
-    if user.role_enum.is_staff and not (_is_supervisor(user) or _is_owner(user, row.chat)):
-        raise Forbidden("Only the chat's agent or a supervisor can send its transcript.")
-    box = outbox_mod.for_uow(uow)
-    if box is None or not box.accepts(DeliveryKind.email):
-        raise Conflict("E-mail is not set up on this Helpline.", code="mail_not_configured")
-    customer = row.customer
-    text = await transcript(uow, user, chat_id)
-    body = (
-        f"Hello {customer.name},\n\n"
-        f"Here is the transcript of your chat {row.chat.reference}.\n\n{text}\n--\nHelpline\n"
-    )
-    box.enqueue(
-        uow,
-        kind=DeliveryKind.email,
-        event_type="chat.transcript",
-        ordering_key=f"email:chat:{row.chat.id}",
-        reference=row.chat.reference,
-        payload={
-            "to": customer.email,
-            "to_name": customer.name,
-            "subject": f"[{row.chat.reference}] Your chat transcript",
-            "body": body,
-        },
-    )
-    return customer.email

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import and_, select, update
 
-from helpline.chats import service
+from helpline.chats import offers, service
 from helpline.chats.models import Chat
 from helpline.context import AppContext
 from helpline.kit.clock import now
@@ -132,7 +132,7 @@ async def _rotate_offers(ctx: AppContext) -> int:
             queue = await uow.session.get(Queue, chat.queue_id) if chat else None
             if chat is None or queue is None:
                 continue
-            await service.offer_next(uow, chat, queue)
+            await offers.offer_next(uow, chat, queue)
         await ctx.publish(uow)
         fired += 1
     return fired

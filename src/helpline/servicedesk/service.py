@@ -286,7 +286,7 @@ async def transcript(uow: UnitOfWork, user: User, reference_: str) -> tuple[str,
     if row.request.chat_id is None or row.chat_reference is None:
         raise NotFound("This request has no linked chat.")
     # Imported here: the chat service imports this module (it raises requests).
-    from helpline.chats import service as chats
+    from helpline.chats import transcripts as chats
 
     text = await chats.transcript(uow, row.customer, row.request.chat_id)
     return row.chat_reference, text

@@ -11,7 +11,7 @@ from typing import Any
 
 from helpline.accounts.models import User
 from helpline.accounts.service import require_staff
-from helpline.chats import service as chats
+from helpline.chats import access as chats
 from helpline.db import UnitOfWork
 from helpline.errors import Forbidden, Invalid, NotFound
 from helpline.kit import placeholders

@@ -37,7 +37,7 @@ from fastapi.templating import Jinja2Templates
 
 from helpline.accounts.deps import get_optional_user
 from helpline.accounts.models import User
-from helpline.chats import service as chats_service
+from helpline.chats import transcripts as chat_transcripts
 from helpline.config import Settings
 from helpline.db import UnitOfWork
 from helpline.errors import NotFound
@@ -301,7 +301,7 @@ async def transcript_page(request: Request, chat_id: str, user: OptionalUser) ->
     async with ctx.db.read() as session:
         uow = UnitOfWork(session)
         try:
-            lines, row = await chats_service.transcript_lines(uow, user, chat_id)
+            lines, row = await chat_transcripts.transcript_lines(uow, user, chat_id)
         except NotFound:
             return _render(
                 request,

@@ -1,0 +1,101 @@
+"""Offers and routing: who is offered a waiting chat, what the queue's agents are told, and
+where a customer stands in the queue."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from datetime import timedelta
+from typing import Any
+
+from helpline.accounts.models import User
+from helpline.chats import repository as repo
+from helpline.chats.access import fresh_row
+from helpline.chats.models import Chat
+from helpline.chats.shapes import chat_dict
+from helpline.db import UnitOfWork
+from helpline.kit.clock import now
+from helpline.kit.enums import ChatStatus, RoutingMode
+from helpline.queues import repository as queues_repo
+from helpline.queues.models import Queue
+from helpline.queues.routing import Candidate, next_assignee
+
+
+async def announce_chat(uow: UnitOfWork, chat_id: str, kind: str, **extra: Any) -> None:
+    """Tell the queue's agents (offers, takes, list updates). Reads the row after the change."""
+    summary = chat_dict(await fresh_row(uow, chat_id))
+    uow.announce(f"queue:{summary['queue_id']}", {"kind": kind, "chat": summary, **extra})
+    uow.announce("supervisors", {"kind": "updated", "chat": summary})
+
+
+async def route(uow: UnitOfWork, chat: Chat, queue: Queue, **extra: Any) -> None:
+    """A chat starts waiting in `queue`: offer it as the queue's routing mode says."""
+    if queue.routing_mode == RoutingMode.assign:
+        await offer_next(uow, chat, queue)
+        await announce_chat(uow, chat.id, "queued", **extra)
+    else:
+        await announce_chat(uow, chat.id, "offered", **extra)
+
+
+async def offer_next(uow: UnitOfWork, chat: Chat, queue: Queue) -> str | None:
+    """`assign` mode: offer the chat to the next agent (most free slots, then longest idle).
+
+    With nobody eligible, it is retried shortly by the sweeper."""
+    found = await queues_repo.candidates(uow.session, queue.id)
+    candidates = [Candidate(u.id, load, u.max_chats, u.last_accept_at) for u, load in found]
+    chosen, offered = next_assignee(candidates, list(chat.offered_ids or []))
+    previous = chat.offered_to_id
+    at = now()
+    wait = queue.offer_timeout_s if chosen else min(5, queue.offer_timeout_s)
+    chat.offered_to_id = chosen
+    chat.offer_expires_at = at + timedelta(seconds=wait)
+    chat.offered_ids = offered
+    await uow.session.flush()
+    if previous and previous != chosen:
+        uow.announce(f"user:{previous}", {"kind": "withdrawn", "chat_id": chat.id})
+    if chosen:
+        row = await fresh_row(uow, chat.id)
+        uow.announce(f"user:{chosen}", {"kind": "offered", "chat": chat_dict(row)})
+    return chosen
+
+
+async def waiting_offers(uow: UnitOfWork, user: User) -> list[dict[str, Any]]:
+    """Chats already waiting that this agent may be offered now: in their queues, while they
+    are available and below their limit; in `assign` queues only those offered to them."""
+    if not user.role_enum.is_staff:
+        return []
+    queue_ids = await queues_repo.member_queue_ids(uow.session, user.id)
+    out = []
+    eligible: dict[str, bool] = {}
+    for r in await repo.waiting_rows_in_queues(uow.session, queue_ids):
+        if r.queue.routing_mode == RoutingMode.assign:
+            if r.chat.offered_to_id == user.id:
+                out.append(chat_dict(r))
+            continue
+        if r.queue.id not in eligible:
+            found = await queues_repo.candidates(uow.session, r.queue.id, user_ids=[user.id])
+            eligible[r.queue.id] = bool(found)
+        if eligible[r.queue.id]:
+            out.append(chat_dict(r))
+    return out
+
+
+async def eligible_for_offer(uow: UnitOfWork, queue_id: str, user_ids: list[str]) -> set[str]:
+    """Which of these agents may be offered a chat of this queue now."""
+    found = await queues_repo.candidates(uow.session, queue_id, user_ids=user_ids)
+    return {u.id for u, _ in found}
+
+
+async def estimate_wait(uow: UnitOfWork, queue_id: str, position: int) -> int | None:
+    """Median of the queue's recent waits, scaled by position; None without history."""
+    waits = await repo.recent_waits(uow.session, queue_id, now() - timedelta(days=7))
+    if not waits:
+        return None
+    return max(0, math.ceil(statistics.median(waits) * position))
+
+
+async def waiting_info(uow: UnitOfWork, chat: Chat) -> tuple[int | None, int | None]:
+    if chat.status != ChatStatus.waiting:
+        return None, None
+    pos = await repo.position(uow.session, chat)
+    return pos, await estimate_wait(uow, chat.queue_id, pos)

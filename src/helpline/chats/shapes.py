@@ -1,0 +1,43 @@
+"""How a chat is shown: the shapes shared by HTTP answers and bus messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from helpline.accounts.models import User
+from helpline.chats.repository import ChatRow
+from helpline.kit.clock import iso
+
+
+def user_ref(user: User | None) -> dict[str, str] | None:
+    return {"id": user.id, "name": user.name} if user is not None else None
+
+
+def chat_dict(
+    row: ChatRow, *, position: int | None = None, estimate: int | None = None
+) -> dict[str, Any]:
+    c = row.chat
+    rating = (
+        {"score": c.rating_score, "comment": c.rating_comment}
+        if c.rating_score is not None
+        else None
+    )
+    return {
+        "id": c.id,
+        "reference": c.reference,
+        "status": c.status,
+        "queue_id": c.queue_id,
+        "queue": {"id": row.queue.id, "name": row.queue.name},
+        "customer": user_ref(row.customer),
+        "agent": user_ref(row.agent),
+        "subject": c.subject,
+        "created_at": iso(c.created_at),
+        "waiting_since": iso(c.waiting_since),
+        "accepted_at": iso(c.accepted_at),
+        "closed_at": iso(c.closed_at),
+        "updated_at": iso(c.updated_at),
+        "last_seq": c.last_seq,
+        "rating": rating,
+        "position": position,
+        "estimated_wait_s": estimate,
+    }
