@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hmac
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -32,9 +33,9 @@ from helpline.chats.writer import MessageWriter
 from helpline.config import Settings
 from helpline.context import AppContext
 from helpline.db import Database, WalCheckpointer
-from helpline.errors import HelplineError, RateLimited
+from helpline.errors import HelplineError, NotFound, RateLimited
 from helpline.kit.ratelimit import RateLimiter
-from helpline.middleware import MIB, BodyLimitMiddleware
+from helpline.middleware import MIB, BodyLimitMiddleware, SecurityHeadersMiddleware
 from helpline.migrate import check_current
 from helpline.notify.outbox import Outbox
 from helpline.observability import (
@@ -214,6 +215,12 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
             sweeper.start()
         outbox.start()
         log.info("helpline %s ready at %s", __version__, settings.resolved_public_url)
+        if settings.metrics_access == "closed":
+            log.warning(
+                "/metrics is off: HELPLINE_PUBLIC_URL is not a loopback address and "
+                "HELPLINE_METRICS_TOKEN is unset; set the token for your scraper "
+                "(or HELPLINE_METRICS_OPEN=true if only trusted networks reach this process)"
+            )
         # What startup built lives as long as the process: keep it out of the collector's
         # full passes, which otherwise walk every module and mapper (~80 ms, measured).
         gc.collect()
@@ -278,7 +285,15 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         exempt_urls=[re.compile(r"^/api/v1/auth/(login|guest)$")],
     )
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.served_over_https)
     return app
+
+
+def _bearer_matches(request: Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
 
 
 def ops_router() -> APIRouter:
@@ -291,6 +306,15 @@ def ops_router() -> APIRouter:
     @router.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
         ctx: AppContext = request.app.state.ctx
+        access = ctx.settings.metrics_access
+        if access == "closed":
+            raise NotFound("Not found.")
+        if access == "token" and not _bearer_matches(request, ctx.settings.metrics_token or ""):
+            return JSONResponse(
+                {"error": {"code": "not_authenticated", "message": "Metrics need the token."}},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
         try:
             async with ctx.db.read() as session:
                 waiting = await queues_service.waiting_by_queue_name(session)

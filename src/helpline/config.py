@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +51,10 @@ class Settings(BaseSettings):
     gap_check_s: float = 2.0
     ws_send_queue: int = Field(default=2048, ge=16)
     ws_ping_s: float = 20
+    # GET /metrics: a bearer token when set; else open only on a loopback PUBLIC_URL or with
+    # METRICS_OPEN (docs/decisions/007-metrics-access.md).
+    metrics_token: str | None = None
+    metrics_open: bool = False
     log_level: str = "INFO"
     log_json: bool = True
     # Lower argon2 cost is for tests and benchmarks only; production keeps the library default.
@@ -110,5 +118,20 @@ class Settings(BaseSettings):
         return self.rate_limits == "on"
 
     @property
-    def secure_cookies(self) -> bool:
+    def served_over_https(self) -> bool:
         return self.resolved_public_url.startswith("https://")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.served_over_https
+
+    @property
+    def metrics_access(self) -> Literal["token", "open", "closed"]:
+        """Who may read GET /metrics: bearers of METRICS_TOKEN, anyone, or nobody."""
+        if self.metrics_token:
+            return "token"
+        host = urlsplit(self.resolved_public_url).hostname or ""
+        loopback = host == "localhost"
+        with contextlib.suppress(ValueError):
+            loopback = loopback or ipaddress.ip_address(host).is_loopback
+        return "open" if self.metrics_open or loopback else "closed"

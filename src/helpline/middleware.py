@@ -105,3 +105,35 @@ def _replay(chunks: list[bytes], pending: Message | None, receive: Receive) -> R
         return await receive()
 
     return replay
+
+
+class SecurityHeadersMiddleware:
+    """Headers every HTTP answer carries, unless the route set its own.
+
+    `Cross-Origin-Opener-Policy: same-origin` keeps a page that a signed-in person opened from
+    another site (or that opens one) out of reach of the other's `window.opener`. HSTS only
+    when the deployment is served over HTTPS (`hsts=True`): over plain HTTP it is ignored by
+    browsers anyway, and a laptop install must stay reachable on http://localhost.
+    """
+
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self.app = app
+        extra = [(b"cross-origin-opener-policy", b"same-origin")]
+        if hsts:
+            extra.append((b"strict-transport-security", b"max-age=31536000"))
+        self.extra = extra
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {k.lower() for k, _ in headers}
+                headers.extend((k, v) for k, v in self.extra if k not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -176,12 +176,31 @@ async def test_download_needs_the_chats_rights(
     url = r.json()["data"]["attachment"]["url"]
     stranger = await make_user(app, "customer")
     outsider = await make_user(app, "agent")
-    for person in (stranger, outsider):
-        assert (await client.get(url, headers=person.headers)).status_code == 404
     assert (await client.get(url)).status_code == 401
-    assert (
-        await client.get("/api/v1/files/" + "0" * 32, headers=chat["agent"].headers)
-    ).status_code == 404
+    for person in (stranger, outsider):
+        # Someone else's file answers exactly what a missing one does.
+        theirs = await client.get(url, headers=person.headers)
+        missing = await client.get("/api/v1/files/" + "0" * 32, headers=person.headers)
+        assert theirs.status_code == missing.status_code == 404
+        assert (
+            theirs.json()
+            == missing.json()
+            == {"error": {"code": "not_found", "message": "No such file."}}
+        )
+
+
+async def test_chat_files_are_never_cached(client: httpx.AsyncClient, chat: dict[str, Any]) -> None:
+    cid = chat["chat"]["id"]
+    r = await client.post(
+        f"/api/v1/chats/{cid}/files",
+        files={"file": ("a.png", b"\x89PNG\r\n\x1a\n" + b"0" * 64, "image/png")},
+        headers=chat["agent"].headers,
+    )
+    url = r.json()["data"]["attachment"]["url"]
+    for params in ({}, {"inline": "true"}):
+        r = await client.get(url, params=params, headers=chat["customer"].headers)
+        assert r.status_code == 200
+        assert r.headers["cache-control"] == "no-store"
 
 
 async def test_closed_chat_refuses_files(client: httpx.AsyncClient, chat: dict[str, Any]) -> None:

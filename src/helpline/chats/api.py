@@ -165,7 +165,11 @@ async def download_file(
     attachment = await repo.get_attachment(uow.session, file_id)
     if attachment is None:
         raise NotFound("No such file.")
-    await access.get_row(uow, user, attachment.chat_id)  # same rights as the chat
+    try:
+        await access.get_row(uow, user, attachment.chat_id)  # same rights as the chat
+    except NotFound:
+        # Exactly what a missing id answers: the answer must not tell that the file exists.
+        raise NotFound("No such file.") from None
     disposition = (
         "inline" if inline and attachment.content_type in files_mod.INLINE_TYPES else "attachment"
     )
@@ -176,7 +180,8 @@ async def download_file(
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",
         "Content-Length": str(attachment.size),
-        "Cache-Control": "private, max-age=3600",
+        # Chat files are private: no copy in any cache, the browser's included.
+        "Cache-Control": "no-store",
     }
     return StreamingResponse(
         ctx.storage.stream(attachment.storage_key),
