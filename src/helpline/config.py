@@ -30,7 +30,9 @@ class Settings(BaseSettings):
         "doc,docx,xls,xlsx,ppt,pptx,odt,ods,odp,eml,msg,mp4,mov,mp3,wav,heic"
     )
     rate_limits: str = "on"
-    rate_limit_login: str = "10/minute"
+    # Failed sign-ins only (CONTRACT-2 "Login limits"): per account and address, per address.
+    rate_limit_login_failures: str = "10/minute"
+    rate_limit_login_address_failures: str = "100/minute"
     rate_limit_guest: str = "30/minute"
     rate_limit_chat_start: str = "10/minute"
     rate_limit_messages: str = "10/second"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 
 from helpline.accounts import repository as repo
+from helpline.accounts.login_limits import LoginLimits
 from helpline.accounts.models import AuthSession, User
-from helpline.accounts.passwords import DUMMY_HASH, hash_password, verify_password
+from helpline.accounts.passwords import hash_async, verify_async
 from helpline.accounts.schemas import UserCreate, UserUpdate
-from helpline.db import UnitOfWork
+from helpline.db import Database, UnitOfWork
 from helpline.errors import Conflict, Forbidden, NotAuthenticated, NotFound
 from helpline.kit.clock import now
 from helpline.kit.enums import Availability, Role
@@ -32,14 +33,28 @@ async def _open_session(uow: UnitOfWork, user: User) -> str:
     return token
 
 
-async def login(uow: UnitOfWork, email: str, password: str) -> tuple[str, User]:
-    user = await repo.get_registered_by_email(uow.session, email)
-    if user is None or not user.password_hash:
-        verify_password(DUMMY_HASH, password)
-        raise NotAuthenticated("Wrong e-mail or password.", code="invalid_credentials")
-    if not verify_password(user.password_hash, password) or not user.active:
-        raise NotAuthenticated("Wrong e-mail or password.", code="invalid_credentials")
-    return await _open_session(uow, user), user
+async def check_sign_in(
+    db: Database, limits: LoginLimits, email: str, password: str, *, address: str, fast: bool
+) -> User:
+    """The user these credentials belong to, or NotAuthenticated; RateLimited before any
+    hashing once the login limits are reached.
+
+    Reads in a short session of its own and hashes after it closed: no connection (and on
+    SQLite no writer) is held while the hash is checked. Unknown e-mails, guests and
+    deactivated accounts take the same path and time as a wrong password."""
+    async with limits.attempt(email, address) as attempt:
+        async with db.read() as session:
+            user = await repo.get_registered_by_email(session, email)
+        ok = await verify_async(user.password_hash if user else None, password, fast=fast)
+        if user is None or not ok or not user.active:
+            await attempt.failed(user.id if user else None)
+            raise NotAuthenticated("Wrong e-mail or password.", code="invalid_credentials")
+    return user
+
+
+async def sign_in(uow: UnitOfWork, user: User) -> str:
+    """A new session for a user whose credentials `check_sign_in` accepted; its token."""
+    return await _open_session(uow, user)
 
 
 async def guest(uow: UnitOfWork, name: str, email: str) -> tuple[str, User]:
@@ -81,7 +96,7 @@ async def create_user(uow: UnitOfWork, actor: User, data: UserCreate, *, fast: b
         email=str(data.email).lower(),
         name=data.name,
         role=data.role,
-        password_hash=hash_password(data.password, fast=fast),
+        password_hash=await hash_async(data.password, fast=fast),
         max_chats=data.max_chats,
     )
     uow.session.add(user)
@@ -118,7 +133,7 @@ async def update_user(
         if not data.active:
             close_all, close_reason = True, "deactivated"
     if data.password is not None:
-        user.password_hash = hash_password(data.password, fast=fast)
+        user.password_hash = await hash_async(data.password, fast=fast)
         close_all = True
     user.updated_at = now()
     if close_all:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from helpline.errors import RateLimited
+
+_T = TypeVar("_T")
 
 
 class RateLimiter:
@@ -32,27 +36,59 @@ class RateLimiter:
         self._shared_down_until = 0.0
         self._items: dict[str, RateLimitItem] = {}
 
-    async def check(self, rule: str, *identifiers: str) -> None:
-        """Count one hit against `rule` (e.g. "10/minute"); raise RateLimited past it."""
-        if not self.enabled:
-            return
+    def _item(self, rule: str) -> RateLimitItem:
         item = self._items.get(rule)
         if item is None:
             item = self._items[rule] = parse(rule)
+        return item
+
+    async def _use(
+        self, use: Callable[[MovingWindowRateLimiter], Awaitable[_T]]
+    ) -> tuple[_T, MovingWindowRateLimiter]:
         limiter = self._local
         if self._shared is not None and time.monotonic() >= self._shared_down_until:
             limiter = self._shared
         try:
-            ok = await limiter.hit(item, *identifiers)
+            return await use(limiter), limiter
         except Exception:  # a limiter outage must not take the service down
             # Per-process limits for a while, rather than waiting on Redis for every request.
             self._shared_down_until = time.monotonic() + 5
-            limiter = self._local
-            ok = await limiter.hit(item, *identifiers)
+            return await use(self._local), self._local
+
+    async def _retry_after(
+        self, limiter: MovingWindowRateLimiter, item: RateLimitItem, identifiers: tuple[str, ...]
+    ) -> int:
+        stats = await limiter.get_window_stats(item, *identifiers)
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    async def check(self, rule: str, *identifiers: str) -> None:
+        """Count one hit against `rule` (e.g. "10/minute"); raise RateLimited past it."""
+        if not self.enabled:
+            return
+        item = self._item(rule)
+        ok, limiter = await self._use(lambda lim: lim.hit(item, *identifiers))
         if not ok:
-            stats = await limiter.get_window_stats(item, *identifiers)
-            retry = max(1, math.ceil(stats.reset_time - time.time()))
+            retry = await self._retry_after(limiter, item, identifiers)
             raise RateLimited("Too many requests; try again shortly.", retry_after=retry)
+
+    async def blocked(self, rule: str, *identifiers: str, cost: int = 1) -> int | None:
+        """Seconds until `cost` more hits would fit under `rule`, or None if they fit now.
+        Counts nothing: for limits that count only some outcomes (failed sign-ins)."""
+        if not self.enabled:
+            return None
+        item = self._item(rule)
+        fits, limiter = await self._use(lambda lim: lim.test(item, *identifiers, cost=cost))
+        if fits:
+            return None
+        return await self._retry_after(limiter, item, identifiers)
+
+    async def count(self, rule: str, *identifiers: str) -> bool:
+        """Count one hit against `rule` without refusing anything; False once it is used up."""
+        if not self.enabled:
+            return True
+        item = self._item(rule)
+        ok, _ = await self._use(lambda lim: lim.hit(item, *identifiers))
+        return ok
 
     async def close(self) -> None:
         client = getattr(

@@ -1,0 +1,316 @@
+"""Signing in: login limits that count failures only, per account and address (CONTRACT-2
+"Login limits"); no timing difference between known and unknown accounts; password hashing
+off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from argon2 import extract_parameters
+from fastapi import FastAPI
+
+from helpline.accounts import passwords
+from helpline.config import Settings
+from tests.fixtures.factories import PASSWORD, ctx_of, make_user
+
+pytestmark = pytest.mark.asyncio
+
+LOGIN = "/api/v1/auth/login"
+
+
+@asynccontextmanager
+async def client_from(app: FastAPI, address: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client whose requests come from `address` (what the limits key on)."""
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+async def login(c: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
+    c.cookies.clear()
+    return await c.post(LOGIN, json={"email": email, "password": password})
+
+
+async def test_login_limit_defaults_follow_the_contract() -> None:
+    fields = Settings.model_fields
+    assert fields["rate_limit_login_failures"].default == "10/minute"
+    assert fields["rate_limit_login_address_failures"].default == "100/minute"
+
+
+class TestLoginLimits:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"rate_limits": "on"}
+
+    async def test_eleven_colleagues_from_one_address_all_sign_in(self, app: FastAPI) -> None:
+        people = [await make_user(app, "agent") for _ in range(11)]
+        async with client_from(app, "198.51.100.10") as office:
+            codes = [(await login(office, p.email, PASSWORD)).status_code for p in people]
+        assert codes == [200] * 11
+
+    async def test_signing_in_correctly_again_and_again_is_never_limited(
+        self, app: FastAPI
+    ) -> None:
+        agent = await make_user(app, "agent")
+        async with client_from(app, "198.51.100.11") as c:
+            codes = [(await login(c, agent.email, PASSWORD)).status_code for _ in range(15)]
+        assert codes == [200] * 15
+
+    async def test_failures_from_other_addresses_never_stop_the_real_user(
+        self, app: FastAPI
+    ) -> None:
+        agent = await make_user(app, "agent")
+        for n in range(3):
+            async with client_from(app, f"203.0.113.{n}") as attacker:
+                codes = [
+                    (await login(attacker, agent.email, "guess")).status_code for _ in range(12)
+                ]
+            assert codes == [401] * 10 + [429] * 2
+        async with client_from(app, "198.51.100.12") as own:
+            assert (await login(own, agent.email, PASSWORD)).status_code == 200
+
+    async def test_ten_failures_lock_that_account_at_that_address_before_hashing(
+        self, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        agent = await make_user(app, "agent")
+        other = await make_user(app, "agent")
+        verified: list[str] = []
+        real = passwords.verify_password
+
+        def counting(password_hash: str, password: str) -> bool:
+            verified.append(password)
+            return real(password_hash, password)
+
+        monkeypatch.setattr(passwords, "verify_password", counting)
+        async with client_from(app, "203.0.113.50") as c:
+            codes = [(await login(c, agent.email, f"guess-{i}")).status_code for i in range(10)]
+            assert codes == [401] * 10
+            assert len(verified) == 10
+            # Even the right password is refused now, and nothing is hashed for it.
+            r = await login(c, agent.email, PASSWORD)
+            assert r.status_code == 429
+            assert r.json()["error"]["code"] == "rate_limited"
+            assert r.json()["error"]["message"]
+            assert int(r.headers["retry-after"]) >= 1
+            assert len(verified) == 10
+            # Another account from the same address is not locked.
+            assert (await login(c, other.email, PASSWORD)).status_code == 200
+
+    async def test_unknown_accounts_count_like_known_ones(self, app: FastAPI) -> None:
+        async with client_from(app, "203.0.113.51") as c:
+            codes = [(await login(c, "nobody@example.com", "x")).status_code for _ in range(11)]
+        assert codes == [401] * 10 + [429]
+
+    async def test_a_burst_of_parallel_guesses_gets_no_more_than_the_limit(
+        self, app: FastAPI
+    ) -> None:
+        agent = await make_user(app, "agent")
+        async with client_from(app, "203.0.113.52") as c:
+            answers = await asyncio.gather(
+                *(c.post(LOGIN, json={"email": agent.email, "password": "x"}) for _ in range(25))
+            )
+        codes = sorted(r.status_code for r in answers)
+        assert codes.count(401) <= 10
+        assert codes.count(401) + codes.count(429) == 25
+
+    async def test_lockout_is_logged_without_password_or_email(
+        self, app: FastAPI, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        agent = await make_user(app, "agent", email="lena@example.com")
+        caplog.set_level(logging.WARNING, logger="helpline.accounts")
+        async with client_from(app, "203.0.113.53") as c:
+            for i in range(10):
+                await login(c, agent.email, f"secret-guess-{i}")
+            await login(c, agent.email, "secret-guess-x")
+        locked = [r for r in caplog.records if r.name == "helpline.accounts"]
+        assert len(locked) == 1
+        record = locked[0]
+        assert record.levelno == logging.WARNING
+        assert record.__dict__["user_id"] == agent.id
+        assert record.__dict__["scope"] == "account"
+        assert record.__dict__["address"] == "203.0.113.53"
+        text = record.getMessage() + repr(record.__dict__)
+        assert "lena@example.com" not in text and "secret-guess" not in text
+
+
+class TestAddressCeiling:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        # The ceiling's own setting, lowered so the test stays short.
+        return {"rate_limits": "on", "rate_limit_login_address_failures": "12/minute"}
+
+    async def test_failures_on_many_accounts_from_one_address_hit_the_ceiling(
+        self, app: FastAPI
+    ) -> None:
+        people = [await make_user(app, "agent") for _ in range(4)]
+        async with client_from(app, "203.0.113.60") as c:
+            codes = [(await login(c, p.email, "x")).status_code for p in people for _ in range(3)]
+            assert codes == [401] * 12
+            assert (await login(c, people[0].email, PASSWORD)).status_code == 429
+        async with client_from(app, "198.51.100.60") as elsewhere:
+            assert (await login(elsewhere, people[0].email, PASSWORD)).status_code == 200
+
+
+async def test_with_rate_limits_off_nothing_is_limited(app: FastAPI) -> None:
+    assert not ctx_of(app).settings.rate_limits_on
+    agent = await make_user(app, "agent")
+    async with client_from(app, "203.0.113.70") as c:
+        codes = [(await login(c, agent.email, "x")).status_code for _ in range(15)]
+        assert codes == [401] * 15
+        assert (await login(c, agent.email, PASSWORD)).status_code == 200
+
+
+# --- timing does not tell which accounts exist ---------------------------------------------
+
+
+async def test_dummy_hash_has_the_real_hashes_parameters() -> None:
+    real = extract_parameters(passwords.hash_password("some password"))
+    assert extract_parameters(passwords.dummy_hash()) == real
+    hasher = passwords.hasher()
+    assert (real.time_cost, real.memory_cost, real.parallelism) == (
+        hasher.time_cost,
+        hasher.memory_cost,
+        hasher.parallelism,
+    )
+    # The test setting lowers both alike.
+    fast = extract_parameters(passwords.hash_password("x", fast=True))
+    assert extract_parameters(passwords.dummy_hash(fast=True)) == fast
+
+
+async def test_unknown_inactive_guest_and_wrong_password_answer_alike(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = await make_user(app, "agent")
+    inactive = await make_user(app, "agent")
+    admin = await make_user(app, "admin")
+    r = await client.patch(
+        f"/api/v1/users/{inactive.id}", json={"active": False}, headers=admin.headers
+    )
+    assert r.status_code == 200
+    guest = await make_user(app, "customer", is_guest=True)
+    hashes: list[str] = []
+    real = passwords.verify_password
+
+    def recording(password_hash: str, password: str) -> bool:
+        hashes.append(password_hash)
+        return real(password_hash, password)
+
+    monkeypatch.setattr(passwords, "verify_password", recording)
+    answers = []
+    for email, password in (
+        (agent.email, "wrong"),
+        ("nobody@example.com", "wrong"),
+        (inactive.email, PASSWORD),
+        (guest.email, "wrong"),
+    ):
+        client.cookies.clear()
+        answers.append(await client.post(LOGIN, json={"email": email, "password": password}))
+    assert {r.status_code for r in answers} == {401}
+    assert all(r.json() == answers[0].json() for r in answers)
+    assert not any("helpline_session=" in r.headers.get("set-cookie", "") for r in answers)
+    # Every one of them verified a password hash with the same parameters.
+    assert len(hashes) == 4
+    assert all(extract_parameters(h) == extract_parameters(hashes[0]) for h in hashes)
+
+
+# --- hashing off the event loop ------------------------------------------------------------
+
+
+class LoopWatch:
+    """Proves the loop serves while a hash runs: each hash, in its worker thread, waits until
+    a /healthz sent after it started has been answered. Run on the loop itself, it would wait
+    in vain (bounded), as nothing else runs while it holds the loop."""
+
+    def __init__(self, real: Callable[..., Any]) -> None:
+        self.real = real
+        self.waiting: list[threading.Event] = []
+        self.progressed: list[bool] = []
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        answered = threading.Event()
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            self.waiting.append(answered)
+        try:
+            self.progressed.append(answered.wait(timeout=5))
+            return self.real(*args, **kwargs)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+    async def ping(self, client: httpx.AsyncClient, done: asyncio.Event) -> int:
+        answered = 0
+        while not done.is_set():
+            with self.lock:
+                started = list(self.waiting)
+            r = await client.get("/healthz")
+            assert r.status_code == 200
+            answered += 1
+            for event in started:
+                event.set()
+            await asyncio.sleep(0.005)
+        return answered
+
+
+async def watch_loop(
+    client: httpx.AsyncClient, watch: LoopWatch, work: list[Any]
+) -> tuple[list[Any], int]:
+    done = asyncio.Event()
+    pinger = asyncio.create_task(watch.ping(client, done))
+    try:
+        results = await asyncio.gather(*work)
+    finally:
+        done.set()
+    return list(results), await pinger
+
+
+async def test_logins_leave_the_loop_serving_and_hash_at_most_one_per_core(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = [await make_user(app, "agent") for _ in range(8)]
+    watch = LoopWatch(passwords.verify_password)
+    monkeypatch.setattr(passwords, "verify_password", watch)
+    async with client_from(app, "198.51.100.80") as logins:
+        work = [
+            logins.post(LOGIN, json={"email": p.email, "password": PASSWORD if i % 2 else "wrong"})
+            for i, p in enumerate(people)
+        ]
+        answers, pings = await watch_loop(client, watch, work)
+    assert [r.status_code for r in answers] == [401, 200] * 4
+    assert watch.progressed == [True] * 8
+    assert pings >= 1
+    assert 1 <= watch.most <= (os.cpu_count() or 1)
+
+
+async def test_creating_users_and_changing_passwords_hash_off_the_loop(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = await make_user(app, "admin")
+    agent = await make_user(app, "agent")
+    watch = LoopWatch(passwords.hash_password)
+    monkeypatch.setattr(passwords, "hash_password", watch)
+    body = {"email": "new@example.com", "name": "New", "role": "agent", "password": "long-enough-1"}
+    work = [
+        client.post("/api/v1/users", json=body, headers=admin.headers),
+        client.patch(
+            f"/api/v1/users/{agent.id}", json={"password": "long-enough-2"}, headers=admin.headers
+        ),
+    ]
+    answers, _ = await watch_loop(client, watch, work)
+    assert [r.status_code for r in answers] == [201, 200]
+    assert watch.progressed == [True, True]
+    client.cookies.clear()
+    r = await client.post(LOGIN, json={"email": agent.email, "password": "long-enough-2"})
+    assert r.status_code == 200
