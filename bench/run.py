@@ -154,6 +154,8 @@ class Helpline:
             **os.environ,
             "HELPLINE_DATA_DIR": str(self.data_dir),
             "HELPLINE_RATE_LIMITS": "off",
+            # A bench agent holds one socket per chat it serves (50), above the per-user cap.
+            "HELPLINE_WS_MAX_PER_USER": "1000",
             "HELPLINE_PASSWORD_FAST_HASH": "true",
             "HELPLINE_SECRET_KEY": secrets.token_hex(32),
             "HELPLINE_LOG_LEVEL": "WARNING",

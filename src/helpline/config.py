@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     rate_limit_chat_start: str = "10/minute"
     rate_limit_messages: str = "10/second"
     rate_limit_uploads: str = "30/minute"
+    # WebSocket commands per user (across their connections): relayed typing, and subscribe
+    # plus unsubscribe (each subscribe replays from the database).
+    rate_limit_typing: str = "5/second"
+    rate_limit_subscribe: str = "30 per 10 seconds"
     greeting: str = "Welcome, my name is {agent.name}, how can I help you today?"
     default_queue: str | None = None
     offline_grace_s: float = 60
@@ -57,6 +61,8 @@ class Settings(BaseSettings):
     # METRICS_OPEN (docs/decisions/007-metrics-access.md).
     metrics_token: str | None = None
     metrics_open: bool = False
+    # Open WebSockets per user and process; one more handshake is refused (close 4429).
+    ws_max_per_user: int = Field(default=20, ge=1)
     log_level: str = "INFO"
     log_json: bool = True
     # Lower argon2 cost is for tests and benchmarks only; production keeps the library default.

@@ -24,7 +24,7 @@ from helpline.accounts import service as accounts
 from helpline.accounts.deps import WS_PROTOCOL, token_from, ws_bearer
 from helpline.chats import access, service
 from helpline.chats import offers as routing
-from helpline.chats.hub import Connection
+from helpline.chats.hub import CLOSE_TOO_MANY, Connection
 from helpline.chats.schemas import ClientId, MessageText
 from helpline.chats.writer import Author
 from helpline.context import AppContext
@@ -115,6 +115,11 @@ async def websocket_endpoint(scope: Scope, receive: Receive, send: Send) -> None
         return
     # A client that authenticated by subprotocol must get one back, or browsers drop it.
     await ws.accept(subprotocol=WS_PROTOCOL if ws_bearer(ws) else None)
+    # Counted after the accept (so the close code and reason reach the client) and with no
+    # await before `register`, so concurrent handshakes cannot all slip under the cap.
+    if ctx.hub.connections_of(conn.user_id) >= ctx.settings.ws_max_per_user:
+        await ws.close(code=CLOSE_TOO_MANY, reason="too many connections")
+        return
     first_here = not ctx.hub.is_connected(conn.user_id)
     ctx.hub.register(conn)
     conn.start_writing(ws, send_many)
@@ -263,14 +268,17 @@ async def _handle(frame: Any, conn: Connection, ctx: AppContext) -> None:
         case Ping():
             conn.send({"type": "pong"})
         case Subscribe(chat_id=chat_id, after=after):
+            await ctx.limiter.check(ctx.settings.rate_limit_subscribe, "ws-sub", conn.user_id)
             async with ctx.db.read() as session:
                 user = await _user(session, conn)
                 row = await access.get_row(UnitOfWork(session), user, chat_id)
             await ctx.hub.subscribe(conn, row, after)
         case Unsubscribe(chat_id=chat_id):
+            await ctx.limiter.check(ctx.settings.rate_limit_subscribe, "ws-sub", conn.user_id)
             ctx.hub.unsubscribe(conn, chat_id)
         case Message(chat_id=chat_id, text=text, client_id=client_id):
-            await ctx.limiter.check(ctx.settings.rate_limit_messages, "ws-msg", conn.key)
+            # Keyed like HTTP posts: one budget per user, however many sockets they open.
+            await ctx.limiter.check(ctx.settings.rate_limit_messages, "msg", conn.user_id)
             if not text.strip():
                 raise Invalid("The message is empty.", code="empty_message")
             author = Author(conn.user_id, str(conn.role), conn.name)
@@ -289,6 +297,7 @@ async def _handle(frame: Any, conn: Connection, ctx: AppContext) -> None:
         case Typing(chat_id=chat_id, active=active):
             if chat_id not in conn.subs:
                 raise Invalid("Subscribe to the chat first.", code="not_subscribed")
+            await ctx.limiter.check(ctx.settings.rate_limit_typing, "ws-typing", conn.user_id)
             await ctx.bus.publish(
                 f"chat:{chat_id}",
                 {

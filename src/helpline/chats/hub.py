@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections import Counter, defaultdict, deque
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ log = logging.getLogger("helpline.hub")
 REORDER_GRACE_S = 0.05
 CLOSE_SLOW = 1013  # try again later: the client reconnects and resumes by seq
 CLOSE_SIGNED_OUT = 4401
+CLOSE_TOO_MANY = 4429  # the user has HELPLINE_WS_MAX_PER_USER connections open here already
 # The role crossed the line between customer and staff: what the socket may hear is a different
 # kind of thing, so it reconnects as the new role rather than being patched in place.
 CLOSE_ROLE_CHANGED = 4403
@@ -75,7 +75,6 @@ class Connection:
         "close_reason",
         "_frames",
         "_max",
-        "_key",
     )
 
     def __init__(
@@ -99,14 +98,6 @@ class Connection:
         # Made when a frame comes and dropped once written: an idle connection keeps none.
         self._frames: deque[dict[str, Any]] | None = None
         self._max = max_queue
-        self._key: str | None = None
-
-    @property
-    def key(self) -> str:
-        """Its own key for per-connection limits: unique across processes, unlike id(self)."""
-        if self._key is None:
-            self._key = f"{self.session_id}:{secrets.token_hex(6)}"
-        return self._key
 
     @property
     def is_customer(self) -> bool:
@@ -236,6 +227,9 @@ class Hub:
 
     def is_connected(self, user_id: str) -> bool:
         return user_id in self._users
+
+    def connections_of(self, user_id: str) -> int:
+        return self._users.get(user_id, 0)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
