@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ import httpx
 from tests.fixtures.servers import free_port
 
 
-def _run(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def _env(data_dir: Path, **env: str) -> dict[str, str]:
     full_env = {
         **os.environ,
         "HELPLINE_DATA_DIR": str(data_dir),
@@ -21,13 +22,18 @@ def _run(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedPro
         **env,
     }
     full_env.pop("HELPLINE_DATABASE_URL", None)
+    return full_env
+
+
+def _run(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "helpline", *args],
-        env=full_env,
+        env=_env(data_dir, **env),
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
+        umask=0o022,  # what a shell usually has: Helpline must not rely on a stricter one
     )
 
 
@@ -107,3 +113,62 @@ def test_migrate_demo_create_user_and_serve(tmp_path: Path) -> None:
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_data_files_are_private_from_the_start(tmp_path: Path) -> None:
+    """As `make run` does (migrate, demo, serve) with a usual umask, then an upload: the data
+    dir and every directory in it 0700, every file 0600, SQLite's -wal and -shm included."""
+    data_dir = tmp_path / "var"
+    env = _env(data_dir)
+    env.pop("HELPLINE_SECRET_KEY", None)  # generated into the data dir
+    for args in (["migrate"], ["demo", "--if-empty"]):
+        r = _run(args, data_dir, **{k: v for k, v in env.items() if k.startswith("HELPLINE_")})
+        assert r.returncode == 0, r.stderr
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "helpline", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        umask=0o022,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            for _ in range(200):
+                try:
+                    if http.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)
+            login = {"email": "customer1@example.com", "password": "helpline-demo"}
+            token = http.post("/api/v1/auth/login", json=login).json()["token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            queue = http.get("/api/v1/queues", headers=auth).json()["items"][0]["id"]
+            r = http.post("/api/v1/chats", json={"queue_id": queue, "message": "hi"}, headers=auth)
+            assert r.status_code == 201, r.text
+            chat = r.json()
+            r = http.post(
+                f"/api/v1/chats/{chat['id']}/files",
+                files={"file": ("notes.txt", b"private words", "text/plain")},
+                headers=auth,
+            )
+            assert r.status_code == 201, r.text
+
+            names = {p.name for p in data_dir.iterdir()}
+            assert {"helpline.db", "helpline.db-wal", "helpline.db-shm", "secret_key"} <= names
+            uploads = [p for p in (data_dir / "files").rglob("*") if p.is_file()]
+            assert len(uploads) == 1 and uploads[0].read_bytes() == b"private words"
+            modes = {
+                str(p.relative_to(tmp_path)): oct(stat.S_IMODE(p.stat().st_mode))
+                for p in [data_dir, *data_dir.rglob("*")]
+            }
+            wrong = {
+                name: mode
+                for name, mode in modes.items()
+                if mode != ("0o700" if (tmp_path / name).is_dir() else "0o600")
+            }
+            assert wrong == {}, modes
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -34,6 +34,7 @@ from helpline.config import Settings
 from helpline.context import AppContext
 from helpline.db import Database, WalCheckpointer
 from helpline.errors import HelplineError, NotFound, RateLimited
+from helpline.kit.private import make_private_dir, use_private_umask
 from helpline.kit.ratelimit import RateLimiter
 from helpline.middleware import MIB, BodyLimitMiddleware, SecurityHeadersMiddleware
 from helpline.migrate import check_current
@@ -184,8 +185,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None, *, check_migrations: bool = True) -> FastAPI:
     settings = settings or Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     setup_logging(settings.log_level, settings.log_json)
+    use_private_umask()  # SQLite's files (database, -wal, -shm) are created by the driver
+    make_private_dir(settings.data_dir)
     db = Database(settings.resolved_database_url)
     bus = make_bus(settings)
     hub = Hub(db)

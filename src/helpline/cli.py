@@ -8,6 +8,7 @@ import os
 import sys
 
 from helpline.config import Settings
+from helpline.kit.private import make_private_dir, use_private_umask
 
 
 def _settings() -> Settings:
@@ -18,7 +19,7 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     from helpline.migrate import upgrade
 
     settings = _settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.data_dir)
     upgrade(settings.resolved_database_url)
     print(f"Database is up to date ({_safe_url(settings.resolved_database_url)}).")
     return 0
@@ -147,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_create_user)
 
     args = parser.parse_args(argv)
+    # Before any command creates a file: the database (and its -wal/-shm) included.
+    use_private_umask()
     return int(args.fn(args))
 
 

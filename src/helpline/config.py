@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -12,6 +13,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from helpline.kit.private import create_private_file, make_private_dir
 
 
 class Settings(BaseSettings):
@@ -107,10 +110,22 @@ class Settings(BaseSettings):
         path = self.data_dir / "secret_key"
         if path.exists():
             return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.data_dir)
         key = secrets.token_urlsafe(48)
-        path.write_text(key)
-        path.chmod(0o600)
+        # Written whole to a private temporary file, then linked into place: the key never
+        # exists with a wider mode, nor half-written, and of two processes starting at once
+        # the second to link reads the first one's key.
+        tmp = self.data_dir / f".secret_key.{secrets.token_hex(8)}"
+        with os.fdopen(create_private_file(tmp, exclusive=True), "w") as f:
+            f.write(key)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            key = path.read_text().strip()
+        finally:
+            tmp.unlink()
         return key
 
     @property

@@ -1,4 +1,5 @@
-"""Files on local disk under DATA_DIR/files, written to a temp name and renamed when complete."""
+"""Files on local disk under DATA_DIR/files, written to a temp name and renamed when complete;
+directories 0700 and files 0600 from the moment they exist."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from helpline.kit.private import create_private_file, make_private_dir
+
 
 class LocalWriter:
     def __init__(self, final: Path) -> None:
         self._final = final
         self._tmp = final.with_suffix(".part")
-        final.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self._tmp, "wb")
+        final.parent.mkdir(mode=0o700, exist_ok=True)
+        self._fh = os.fdopen(create_private_file(self._tmp), "wb")
 
     async def write(self, data: bytes) -> None:
         # Small writes to the page cache; a thread hop per chunk would cost more than it saves.
@@ -33,7 +36,7 @@ class LocalWriter:
 class LocalStorage:
     def __init__(self, root: Path) -> None:
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        make_private_dir(root)
 
     def _path(self, key: str) -> Path:
         # Keys are our own random hex; fan out by prefix to keep directories small.
