@@ -1,12 +1,19 @@
-"""Reading a chat for someone: the one object-level permission check."""
+"""Reading a chat for someone: the one object-level permission check (404), and how the
+caller stands to the chat (the relations the transition table's who-rules are written in)."""
 
 from __future__ import annotations
 
 from helpline.accounts.models import User
 from helpline.chats import repository as repo
+from helpline.chats.lifecycle import TABLE, Action, Relation
+from helpline.chats.models import Chat
 from helpline.chats.repository import ChatRow
 from helpline.db import UnitOfWork
 from helpline.errors import NotFound
+from helpline.kit.enums import Role
+
+R = Relation
+_AGENT = frozenset({R.owner, R.helper, R.member})
 
 
 async def get_row(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
@@ -22,3 +29,34 @@ async def fresh_row(uow: UnitOfWork, chat_id: str) -> ChatRow:
     row = await repo.get_row(uow.session, chat_id)
     assert row is not None
     return row
+
+
+def possible(role: Role) -> frozenset[Relation]:
+    """Every relation someone of this role can have to some chat."""
+    if role is Role.customer:
+        return frozenset({R.customer})
+    return _AGENT | {R.supervisor} if role.sees_all else _AGENT
+
+
+def role_may(action: Action, role: Role) -> bool:
+    """Whether this role may ever do `action` (the 403 checked before the chat's state)."""
+    return not possible(role).isdisjoint(TABLE[action].who)
+
+
+async def relations(uow: UnitOfWork, user: User, chat: Chat) -> frozenset[Relation]:
+    """How `user` stands to `chat` now; only chats they can see are asked about."""
+    role = user.role_enum
+    if not role.is_staff:
+        return frozenset({R.customer}) if chat.customer_id == user.id else frozenset()
+    helper, member = await repo.ties(uow.session, chat, user.id)
+    found = {
+        r
+        for r, yes in (
+            (R.owner, chat.agent_id == user.id),
+            (R.helper, helper),
+            (R.member, member),
+            (R.supervisor, role.sees_all),
+        )
+        if yes
+    }
+    return frozenset(found)

@@ -257,13 +257,24 @@ async def in_progress_count(session: AsyncSession, agent_id: str) -> int:
     return int((await session.execute(stmt)).scalar_one())
 
 
-async def is_helper(session: AsyncSession, chat_id: str, user_id: str) -> bool:
-    stmt = select(ChatParticipant.user_id).where(
-        ChatParticipant.chat_id == chat_id,
-        ChatParticipant.user_id == user_id,
-        ChatParticipant.left_at.is_(None),
+async def ties(session: AsyncSession, chat: Chat, user_id: str) -> tuple[bool, bool]:
+    """Whether the user has joined the chat to help, and is a member of its queue: one query."""
+    helper = (
+        select(ChatParticipant.user_id)
+        .where(
+            ChatParticipant.chat_id == chat.id,
+            ChatParticipant.user_id == user_id,
+            ChatParticipant.left_at.is_(None),
+        )
+        .exists()
     )
-    return (await session.execute(stmt)).first() is not None
+    member = (
+        select(QueueMember.user_id)
+        .where(QueueMember.queue_id == chat.queue_id, QueueMember.user_id == user_id)
+        .exists()
+    )
+    found = (await session.execute(select(helper, member))).one()
+    return bool(found[0]), bool(found[1])
 
 
 async def helpers(session: AsyncSession, chat_id: str) -> list[User]:

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from helpline.accounts.models import User
+from helpline.chats import access, offers, transcripts
 from helpline.chats import events as ev_mod
-from helpline.chats import offers, transcripts
 from helpline.chats import repository as repo
 from helpline.chats.access import fresh_row, get_row
-from helpline.chats.lifecycle import Action, allowed_from
+from helpline.chats.lifecycle import TABLE, Action, Relation, allowed_from, can, may, target
 from helpline.chats.models import Attachment, Chat, ChatEvent
 from helpline.chats.repository import ChatRow
 from helpline.chats.schemas import ChatCreate
@@ -29,7 +29,6 @@ from helpline.kit.enums import Availability, ChatStatus, Priority, Role, Routing
 from helpline.kit.ids import reference
 from helpline.kit.models import next_number
 from helpline.queues import hours as hours_mod
-from helpline.queues import repository as queues_repo
 from helpline.queues import service as queues
 from helpline.servicedesk import service as servicedesk
 from helpline.servicedesk.models import ServiceRequest
@@ -46,17 +45,23 @@ class NewEvent:
     client_id: str | None = None
 
 
-def _is_supervisor(user: User) -> bool:
-    return user.role_enum.sees_all
+STAFF_ONLY = "Only agents may do this."
 
 
-def _is_owner(user: User, chat: Chat) -> bool:
-    return chat.agent_id == user.id
+def _require_role(user: User, action: Action, message: str = STAFF_ONLY) -> None:
+    """403 before the state is looked at: nobody of this role may ever do `action`."""
+    if not access.role_may(action, user.role_enum):
+        raise Forbidden(message)
 
 
-def _require_staff(user: User) -> None:
-    if not user.role_enum.is_staff:
-        raise Forbidden("Only agents may do this.")
+async def _require(
+    uow: UnitOfWork, user: User, chat: Chat, action: Action, message: str
+) -> frozenset[Relation]:
+    """403 after the state check: the caller's relations to the chat may not do `action` now."""
+    rels = await access.relations(uow, user, chat)
+    if not may(action, rels, chat.status):
+        raise Forbidden(message)
+    return rels
 
 
 def _state_error(chat: Chat, action: Action) -> Conflict:
@@ -70,8 +75,20 @@ def _state_error(chat: Chat, action: Action) -> Conflict:
 
 
 def _check_state(chat: Chat, action: Action) -> None:
-    if CS(chat.status) not in allowed_from(action):
+    if not can(action, CS(chat.status)):
         raise _state_error(chat, action)
+
+
+def _to(action: Action, chat: Chat) -> ChatStatus:
+    """The status `action` leads to from the chat's status as read; 409 when not allowed."""
+    _check_state(chat, action)
+    return target(action, CS(chat.status))
+
+
+def _event(action: Action) -> str:
+    event = TABLE[action].event
+    assert event is not None, action
+    return event
 
 
 async def _commit_events(
@@ -121,8 +138,7 @@ async def _commit_events(
 
 
 async def start(uow: UnitOfWork, user: User, data: ChatCreate) -> ChatRow:
-    if user.role_enum is not Role.customer:
-        raise Forbidden("Only customers start chats.")
+    _require_role(user, Action.start, "Only customers start chats.")
     queue = await queues.get_active(uow, data.queue_id)
     if not hours_mod.is_open(queue.hours, now()):
         raise Conflict(f"{queue.name} is closed now; leave a message instead.", code="queue_closed")
@@ -142,7 +158,7 @@ async def start(uow: UnitOfWork, user: User, data: ChatCreate) -> ChatRow:
         customer_id=user.id,
         queue_id=queue.id,
         subject=(data.subject or text.splitlines()[0])[:200].strip(),
-        status=CS.waiting,
+        status=TABLE[Action.start].to,
         last_seq=2,
         created_at=at,
         waiting_since=at,
@@ -155,7 +171,7 @@ async def start(uow: UnitOfWork, user: User, data: ChatCreate) -> ChatRow:
         ChatEvent(
             chat_id=chat.id,
             seq=1,
-            type="chat.started",
+            type=_event(Action.start),
             at=at,
             actor_id=user.id,
             actor_role=user.role,
@@ -165,7 +181,7 @@ async def start(uow: UnitOfWork, user: User, data: ChatCreate) -> ChatRow:
         ChatEvent(
             chat_id=chat.id,
             seq=2,
-            type="message.posted",
+            type=_event(Action.customer_message),
             at=at,
             actor_id=user.id,
             actor_role=user.role,
@@ -187,12 +203,16 @@ def _offer_cleared() -> dict[str, Any]:
 
 async def accept(uow: UnitOfWork, user: User, chat_id: str, *, greeting: str) -> ChatRow:
     row = await get_row(uow, user, chat_id)
-    _require_staff(user)
+    _require_role(user, Action.accept)
     chat = row.chat
-    if chat.status != CS.waiting:
+    if not can(Action.accept, CS(chat.status)):
         if chat.status == CS.in_progress:
             raise Conflict("A colleague accepted this chat first.", code="already_accepted")
-        _check_state(chat, Action.accept)
+        raise _state_error(chat, Action.accept)
+    await _require(
+        uow, user, chat, Action.accept, "Only the queue's agents or a supervisor can accept it."
+    )
+    # What the table cannot know: offers in `assign` queues, availability and capacity.
     if user.role_enum is Role.agent:
         if row.queue.routing_mode == RoutingMode.assign and chat.offered_to_id != user.id:
             raise Conflict("This chat is offered to a colleague.", code="invalid_transition")
@@ -204,12 +224,12 @@ async def assign(
     uow: UnitOfWork, user: User, chat_id: str, agent_id: str, *, greeting: str
 ) -> ChatRow:
     row = await get_row(uow, user, chat_id)
-    if not _is_supervisor(user):
-        raise Forbidden("Only supervisors assign chats.")
+    _require_role(user, Action.assign, "Only supervisors assign chats.")
     agent = await repo.lock_user(uow.session, agent_id)
     if agent is None or not agent.role_enum.is_staff or not agent.active:
         raise Invalid("Unknown agent.", code="unknown_user")
     _check_state(row.chat, Action.assign)
+    await _require(uow, user, row.chat, Action.assign, "Only supervisors assign chats.")
     return await _take(uow, row, agent, user, Action.assign, greeting=greeting)
 
 
@@ -230,16 +250,18 @@ async def _take(
     chat = row.chat
     at = now()
     offered_to = chat.offered_to_id
-    events = [NewEvent("chat.accepted", {"agent": user_ref(agent)}, actor)]
+    events = [NewEvent(_event(action), {"agent": user_ref(agent)}, actor)]
     text = _fill(greeting, row, agent)
     if text:
-        events.append(NewEvent("message.posted", {"text": text, "client_id": None}, agent))
+        events.append(
+            NewEvent(_event(Action.agent_message), {"text": text, "client_id": None}, agent)
+        )
     await _commit_events(
         uow,
         chat,
         action,
         events,
-        status=CS.in_progress,
+        status=_to(action, chat),
         agent_id=agent.id,
         accepted_at=at,
         last_customer_at=at,
@@ -269,11 +291,12 @@ async def move(
     uow: UnitOfWork, user: User, chat_id: str, queue_id: str, note: str | None
 ) -> ChatRow:
     row = await get_row(uow, user, chat_id)
-    _require_staff(user)
+    _require_role(user, Action.move)
     chat = row.chat
     _check_state(chat, Action.move)
-    if not (_is_supervisor(user) or _is_owner(user, chat)):
-        raise Forbidden("Only the chat's agent or a supervisor can move it.")
+    await _require(
+        uow, user, chat, Action.move, "Only the chat's agent or a supervisor can move it."
+    )
     target = await queues.get_active(uow, queue_id)
     if target.id == chat.queue_id:
         raise Invalid("The chat is already in that queue.", code="same_queue")
@@ -286,12 +309,12 @@ async def move(
         Action.move,
         [
             NewEvent(
-                "chat.moved",
+                _event(Action.move),
                 {"from_queue_id": from_queue, "to_queue_id": target.id, "note": note},
                 user,
             )
         ],
-        status=CS.waiting,
+        status=_to(Action.move, chat),
         queue_id=target.id,
         agent_id=None,
         waiting_since=now(),
@@ -312,35 +335,34 @@ async def move(
 
 async def solve(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
     row = await get_row(uow, user, chat_id)
-    _require_staff(user)
+    _require_role(user, Action.solve)
     _check_state(row.chat, Action.solve)
-    if not (_is_supervisor(user) or _is_owner(user, row.chat)):
-        raise Forbidden("Only the chat's agent or a supervisor can solve it.")
-    return await _close(uow, row, user, Action.solve, CS.solved, "chat.solved", {})
+    await _require(
+        uow, user, row.chat, Action.solve, "Only the chat's agent or a supervisor can solve it."
+    )
+    return await _close(uow, row, user, Action.solve, {})
 
 
 async def cancel(uow: UnitOfWork, user: User, chat_id: str, reason: str | None) -> ChatRow:
     row = await get_row(uow, user, chat_id)
-    _require_staff(user)
+    _require_role(user, Action.cancel)
     chat = row.chat
     _check_state(chat, Action.cancel)
-    member_while_waiting = chat.status == CS.waiting and (
-        user.role_enum is Role.agent
-        and await queues_repo.is_member(uow.session, chat.queue_id, user.id)
+    await _require(
+        uow, user, chat, Action.cancel, "Only the chat's agent or a supervisor can cancel it."
     )
-    if not (_is_supervisor(user) or _is_owner(user, chat) or member_while_waiting):
-        raise Forbidden("Only the chat's agent or a supervisor can cancel it.")
     data = {"reason": (reason or "").strip() or None, "by": "agent"}
-    return await _close(uow, row, user, Action.cancel, CS.cancelled, "chat.cancelled", data)
+    return await _close(uow, row, user, Action.cancel, data)
 
 
 async def leave(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
     row = await get_row(uow, user, chat_id)
-    if user.role_enum is not Role.customer:
-        raise Forbidden("Only the customer leaves a chat; agents cancel it.")
+    message = "Only the customer leaves a chat; agents cancel it."
+    _require_role(user, Action.leave, message)
     _check_state(row.chat, Action.leave)
+    await _require(uow, user, row.chat, Action.leave, message)
     data = {"reason": "The customer left the chat.", "by": "customer"}
-    return await _close(uow, row, user, Action.leave, CS.cancelled, "chat.cancelled", data)
+    return await _close(uow, row, user, Action.leave, data)
 
 
 async def expire(uow: UnitOfWork, chat_id: str, reason: str, still_due: Any) -> bool:
@@ -356,8 +378,6 @@ async def expire(uow: UnitOfWork, chat_id: str, reason: str, still_due: Any) -> 
             row,
             None,
             Action.expire,
-            CS.expired,
-            "chat.expired",
             {"reason": reason},
             extra_where=still_due,
         )
@@ -376,7 +396,7 @@ async def warn_inactive(uow: UnitOfWork, chat_id: str, expires_in_s: int, still_
             uow,
             row.chat,
             Action.warn,
-            [NewEvent("chat.inactivity_warning", {"expires_in_s": expires_in_s}, None)],
+            [NewEvent(_event(Action.warn), {"expires_in_s": expires_in_s}, None)],
             extra_where=still_due,
             warned_at=now(),
         )
@@ -390,8 +410,6 @@ async def _close(
     row: ChatRow,
     actor: User | None,
     action: Action,
-    status: ChatStatus,
-    event_type: str,
     data: dict[str, Any],
     extra_where: Any = None,
 ) -> ChatRow:
@@ -402,9 +420,9 @@ async def _close(
         uow,
         chat,
         action,
-        [NewEvent(event_type, data, actor)],
+        [NewEvent(_event(action), data, actor)],
         extra_where=extra_where,
-        status=status,
+        status=_to(action, chat),
         closed_at=now(),
         **_offer_cleared(),
     )
@@ -439,7 +457,7 @@ async def post_message(
         action,
         [
             NewEvent(
-                "message.posted", {"text": text, "client_id": client_id}, user, client_id=client_id
+                _event(action), {"text": text, "client_id": client_id}, user, client_id=client_id
             )
         ],
         **values,
@@ -452,10 +470,16 @@ async def _message_rule(uow: UnitOfWork, user: User, chat: Chat) -> tuple[Action
     joined to help, while it is in progress."""
     if user.role_enum is Role.customer:
         _check_state(chat, Action.customer_message)
+        await _require(uow, user, chat, Action.customer_message, "Only the customer writes here.")
         return Action.customer_message, {"last_customer_at": now(), "warned_at": None}
     _check_state(chat, Action.agent_message)
-    if not _is_owner(user, chat) and not await repo.is_helper(uow.session, chat.id, user.id):
-        raise Forbidden("Only the chat's agent writes in this chat; join it to help.")
+    await _require(
+        uow,
+        user,
+        chat,
+        Action.agent_message,
+        "Only the chat's agent writes in this chat; join it to help.",
+    )
     return Action.agent_message, {}
 
 
@@ -491,11 +515,15 @@ async def share_file(
 
 async def add_note(uow: UnitOfWork, user: User, chat_id: str, text: str) -> ChatEvent:
     row = await get_row(uow, user, chat_id)
-    _require_staff(user)
+    _require_role(user, Action.note)
+    await _require(uow, user, row.chat, Action.note, STAFF_ONLY)
     if not text.strip():
         raise Invalid("The note is empty.", code="empty_message")
     (event,) = await _commit_events(
-        uow, row.chat, Action.note, [NewEvent("note.added", {"text": text}, user, internal=True)]
+        uow,
+        row.chat,
+        Action.note,
+        [NewEvent(_event(Action.note), {"text": text}, user, internal=True)],
     )
     return event
 
@@ -504,10 +532,11 @@ async def rate(
     uow: UnitOfWork, user: User, chat_id: str, score: int, comment: str | None
 ) -> ChatRow:
     row = await get_row(uow, user, chat_id)
-    if user.role_enum is not Role.customer:
-        raise Forbidden("Only the customer rates a chat.")
+    message = "Only the customer rates a chat."
+    _require_role(user, Action.rate, message)
     chat = row.chat
     _check_state(chat, Action.rate)
+    await _require(uow, user, chat, Action.rate, message)
     if chat.rating_score is not None:
         raise Conflict("You have rated this chat already.", code="invalid_transition")
     comment = (comment or "").strip() or None
@@ -515,7 +544,7 @@ async def rate(
         uow,
         chat,
         Action.rate,
-        [NewEvent("chat.rated", {"score": score, "comment": comment}, user)],
+        [NewEvent(_event(Action.rate), {"score": score, "comment": comment}, user)],
         extra_where=Chat.rating_score.is_(None),
         rating_score=score,
         rating_comment=comment,
@@ -535,10 +564,15 @@ async def raise_request(
     default_team: str | None,
 ) -> ServiceRequest:
     row = await get_row(uow, user, chat_id)
-    _require_staff(user)
+    _require_role(user, Action.raise_request)
     _check_state(row.chat, Action.raise_request)
-    if not (_is_supervisor(user) or _is_owner(user, row.chat)):
-        raise Forbidden("Only the chat's agent or a supervisor can raise a request from it.")
+    await _require(
+        uow,
+        user,
+        row.chat,
+        Action.raise_request,
+        "Only the chat's agent or a supervisor can raise a request from it.",
+    )
     if description is None or not description.strip():
         description = await transcripts.transcript(uow, user, chat_id)
     req = await servicedesk.create_from_chat(
@@ -560,7 +594,7 @@ async def raise_request(
         }
     }
     await _commit_events(
-        uow, row.chat, Action.raise_request, [NewEvent("request.raised", data, user)]
+        uow, row.chat, Action.raise_request, [NewEvent(_event(Action.raise_request), data, user)]
     )
     return req
 
@@ -590,13 +624,19 @@ async def list_chats(uow: UnitOfWork, user: User, **filters: Any) -> list[ChatRo
 async def join(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
     """A second agent joins an in-progress chat to help; the owner stays the owner."""
     row = await get_row(uow, user, chat_id)
-    _require_staff(user)
+    _require_role(user, Action.join_agent)
     chat = row.chat
     _check_state(chat, Action.join_agent)
-    if _is_owner(user, chat) or await repo.is_helper(uow.session, chat.id, user.id):
+    rels = await access.relations(uow, user, chat)
+    if rels & {Relation.owner, Relation.helper}:
         raise Conflict("You are already in this chat.", code="invalid_transition")
+    if not may(Action.join_agent, rels, chat.status):
+        raise Forbidden("Only the queue's agents or a supervisor can join it.")
     await _commit_events(
-        uow, chat, Action.join_agent, [NewEvent("chat.joined", {"agent": user_ref(user)}, user)]
+        uow,
+        chat,
+        Action.join_agent,
+        [NewEvent(_event(Action.join_agent), {"agent": user_ref(user)}, user)],
     )
     await repo.add_helper(uow.session, chat.id, user.id, now())
     await offers.announce_chat(uow, chat.id, "updated")
@@ -605,13 +645,17 @@ async def join(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
 
 async def part(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
     row = await get_row(uow, user, chat_id)
-    _require_staff(user)
+    _require_role(user, Action.part_agent)
     chat = row.chat
     _check_state(chat, Action.part_agent)
-    if not await repo.is_helper(uow.session, chat.id, user.id):
+    # Only helpers part: for anyone else that is a state of theirs, not a right (409).
+    if not may(Action.part_agent, await access.relations(uow, user, chat), chat.status):
         raise Conflict("You have not joined this chat.", code="invalid_transition")
     await _commit_events(
-        uow, chat, Action.part_agent, [NewEvent("chat.parted", {"agent": user_ref(user)}, user)]
+        uow,
+        chat,
+        Action.part_agent,
+        [NewEvent(_event(Action.part_agent), {"agent": user_ref(user)}, user)],
     )
     await repo.remove_helpers(uow.session, chat.id, now(), user_id=user.id)
     await offers.announce_chat(uow, chat.id, "updated")

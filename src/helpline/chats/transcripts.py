@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from helpline.accounts.models import User
+from helpline.chats import access
 from helpline.chats import repository as repo
 from helpline.chats.access import get_row
+from helpline.chats.lifecycle import Relation
 from helpline.chats.models import ChatEvent
 from helpline.chats.shapes import chat_dict
 from helpline.db import UnitOfWork
@@ -99,8 +101,8 @@ async def email_transcript(uow: UnitOfWork, user: User, chat_id: str) -> str:
     The customer asks for it at the end of the chat; the chat's agent or a supervisor may send
     it for them. Mail leaves through the outbox once this commits."""
     row = await get_row(uow, user, chat_id)
-    staff_not_entitled = not (user.role_enum.sees_all or row.chat.agent_id == user.id)
-    if user.role_enum.is_staff and staff_not_entitled:
+    entitled = {Relation.customer, Relation.owner, Relation.supervisor}
+    if (await access.relations(uow, user, row.chat)).isdisjoint(entitled):
         raise Forbidden("Only the chat's agent or a supervisor can send its transcript.")
     box = outbox_mod.for_uow(uow)
     if box is None or not box.accepts(DeliveryKind.email):
