@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette_csrf.middleware import CSRFMiddleware
 
-from helpline import __version__
+from helpline import __version__, apidocs
 from helpline.accounts import api as accounts_api
 from helpline.accounts.deps import CSRF_COOKIE, SESSION_COOKIE
 from helpline.bus.factory import make_bus
@@ -83,6 +83,7 @@ class HelplineCSRF(CSRFMiddleware):  # type: ignore[misc]
 
 
 WS_PATH = "/api/v1/ws"
+OPENAPI_URL = "/api/v1/openapi.json"
 UPLOAD_PATH = r"^/api/v1/chats/[^/]+/files$"
 
 
@@ -245,14 +246,15 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         title="Helpline",
         version=__version__,
         lifespan=lifespan,
-        openapi_url="/api/v1/openapi.json",
-        docs_url="/api/docs",
+        openapi_url=OPENAPI_URL,
+        docs_url=None,  # our own page: Swagger UI from the package, no CDN (apidocs.py)
         redoc_url=None,
     )
     app.state.ctx = ctx
     app.state.sweeper = sweeper
     app.state.outbox = outbox
     install_error_handlers(app)
+    apidocs.install(app, OPENAPI_URL)
 
     api = APIRouter(prefix="/api/v1")
     for module in (
