@@ -6,6 +6,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
+from helpline import flows
 from helpline.accounts import service as accounts
 from helpline.accounts.deps import Ctx, CurrentUser, Uow, token_from
 from helpline.chats import access, offers, service, shapes, transcripts
@@ -248,7 +249,7 @@ async def rate(chat_id: str, body: RatingCreate, user: CurrentUser, uow: Uow) ->
 async def raise_request(
     chat_id: str, body: RequestFromChat, user: CurrentUser, ctx: Ctx, uow: Uow
 ) -> RequestOut:
-    req = await service.raise_request(
+    req = await flows.raise_request_from_chat(
         uow,
         user,
         chat_id,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from helpline.accounts.models import User
-from helpline.chats import access, offers, transcripts
+from helpline.chats import access, offers
 from helpline.chats import events as ev_mod
 from helpline.chats import repository as repo
 from helpline.chats.access import fresh_row, get_row
@@ -25,12 +25,11 @@ from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Forbidden, Invalid
 from helpline.kit import placeholders
 from helpline.kit.clock import now
-from helpline.kit.enums import Availability, ChatStatus, Priority, Role, RoutingMode
+from helpline.kit.enums import Availability, ChatStatus, Role, RoutingMode
 from helpline.kit.ids import reference
 from helpline.kit.models import next_number
 from helpline.queues import hours as hours_mod
 from helpline.queues import service as queues
-from helpline.servicedesk import service as servicedesk
 from helpline.servicedesk.models import ServiceRequest
 
 CS = ChatStatus
@@ -552,17 +551,8 @@ async def rate(
     return await fresh_row(uow, chat.id)
 
 
-async def raise_request(
-    uow: UnitOfWork,
-    user: User,
-    chat_id: str,
-    *,
-    summary: str,
-    description: str | None,
-    priority: Priority,
-    team_id: str | None,
-    default_team: str | None,
-) -> ServiceRequest:
+async def check_raise_request(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
+    """Whether the caller may raise a request from this chat now (see `flows`)."""
     row = await get_row(uow, user, chat_id)
     _require_role(user, Action.raise_request)
     _check_state(row.chat, Action.raise_request)
@@ -573,18 +563,11 @@ async def raise_request(
         Action.raise_request,
         "Only the chat's agent or a supervisor can raise a request from it.",
     )
-    if description is None or not description.strip():
-        description = await transcripts.transcript(uow, user, chat_id)
-    req = await servicedesk.create_from_chat(
-        uow,
-        user,
-        row.chat,
-        summary=summary,
-        description=description,
-        priority=priority,
-        team_id=team_id,
-        default_team=default_team,
-    )
+    return row
+
+
+async def request_raised(uow: UnitOfWork, user: User, chat: Chat, req: ServiceRequest) -> None:
+    """The chat's record of a request raised from it."""
     data = {
         "request": {
             "id": req.id,
@@ -594,9 +577,8 @@ async def raise_request(
         }
     }
     await _commit_events(
-        uow, row.chat, Action.raise_request, [NewEvent(_event(Action.raise_request), data, user)]
+        uow, chat, Action.raise_request, [NewEvent(_event(Action.raise_request), data, user)]
     )
-    return req
 
 
 async def events(

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
+from helpline import flows
 from helpline.accounts.deps import Ctx, CurrentUser, Uow
 from helpline.kit.clock import iso
 from helpline.kit.enums import Priority, RequestStatus
@@ -112,7 +113,7 @@ async def timeline(reference: str, user: CurrentUser, uow: Uow) -> Timeline:
 )
 async def transcript(reference: str, user: CurrentUser, uow: Uow) -> PlainTextResponse:
     """The linked chat's transcript, for whoever may see the request (404 without a chat)."""
-    chat_reference, text = await service.transcript(uow, user, reference)
+    chat_reference, text = await flows.request_transcript(uow, user, reference)
     return PlainTextResponse(
         text,
         headers={

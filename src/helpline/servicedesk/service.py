@@ -7,11 +7,11 @@ same transaction, so a rollback leaves no trace and sends nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from helpline.accounts import repository as accounts_repo
 from helpline.accounts.models import User
-from helpline.chats.models import Chat
 from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Forbidden, Invalid, NotFound
 from helpline.kit.clock import now
@@ -43,6 +43,16 @@ CUSTOMER_MOVES = frozenset(
 )
 
 __all__ = ["TRANSITIONS", "RequestRow"]
+
+
+@dataclass(frozen=True)
+class ChatLink:
+    """What a request keeps of the chat it was raised from (see `helpline.flows`)."""
+
+    id: str
+    reference: str
+    customer_id: str
+    queue_id: str
 
 
 def _actor(user: User | None) -> dict[str, Any]:
@@ -89,7 +99,7 @@ async def _create(
     description: str,
     priority: Priority,
     team: Queue,
-    chat: Chat | None,
+    chat: ChatLink | None,
 ) -> ServiceRequest:
     number = await next_number(uow.session, "request")
     at = now()
@@ -121,7 +131,7 @@ async def _create(
 async def create_from_chat(
     uow: UnitOfWork,
     actor: User,
-    chat: Chat,
+    chat: ChatLink,
     *,
     summary: str,
     description: str,
@@ -272,24 +282,6 @@ async def comment(
     uow.announce(f"request:{req.id}", {"kind": "request.commented", "request_id": req.id})
     notifications.commented(uow, row, user, entry)
     return entry
-
-
-async def transcript(uow: UnitOfWork, user: User, reference_: str) -> tuple[str, str]:
-    """The linked chat's transcript (and the chat's reference) for whoever may see the request.
-
-    Seeing the request is the permission: an agent of the request's team may read the chat it
-    came from even when that chat was in another queue. So the transcript is asked for as the
-    request's customer sees it (their own chat, internal notes left out), through the chat
-    service, never its repository.
-    """
-    row = await get(uow, user, reference_)
-    if row.request.chat_id is None or row.chat_reference is None:
-        raise NotFound("This request has no linked chat.")
-    # Imported here: the chat service imports this module (it raises requests).
-    from helpline.chats import transcripts as chats
-
-    text = await chats.transcript(uow, row.customer, row.request.chat_id)
-    return row.chat_reference, text
 
 
 async def timeline(uow: UnitOfWork, user: User, reference_: str) -> list[RequestEntry]:
