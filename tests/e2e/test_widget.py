@@ -4,11 +4,14 @@ that is not allowed gets a console message and cannot frame the panel."""
 
 from __future__ import annotations
 
+import json
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import ConsoleMessage, Frame, Page, expect
@@ -17,6 +20,7 @@ from tests.e2e.support import (
     Browsers,
     HelplineServer,
     agent_sign_in,
+    api_call,
     chat_row,
     free_port,
     message,
@@ -92,6 +96,110 @@ def widget_frame(page: Page) -> Frame:
     raise AssertionError("no widget frame")
 
 
+def frame_state(page: Page) -> dict[str, Any]:
+    """The panel's session (as only the panel itself can get it back) and its chat's id."""
+    state: dict[str, Any] = widget_frame(page).evaluate(
+        """async () => ({
+            session: await (await fetch("/widget/resume", {method: "POST"})).json(),
+            chat: document.querySelector('[data-view="chat"]').dataset.chatId || null})"""
+    )
+    return state
+
+
+def only_the_panels_cookie(page: Page, helpline_url: str) -> None:
+    """The one cookie is the panel's own: HttpOnly, partitioned, on /widget only."""
+    cookies = page.context.cookies()
+    assert [(c["name"], c["path"], c["httpOnly"]) for c in cookies] == [
+        ("helpline_widget", "/widget", True)
+    ], cookies
+    assert page.context.cookies(f"{helpline_url}/api/v1/chats") == []
+
+
+# Runs in every frame; records only in the host page: every message it receives, as sent.
+RECORD_MESSAGES = """
+if (window === window.top) {
+  window.__received = [];
+  window.addEventListener("message", (e) => {
+    let data;
+    try { data = JSON.stringify(e.data); } catch { data = String(e.data); }
+    window.__received.push({origin: e.origin, data});
+  }, true);
+}
+"""
+
+# What the host page's scripts can see: messages received, storage, cookies, the frame's URL.
+HOST_VIEW = """() => {
+  const dump = (s) => { const o = {}; for (let i = 0; i < s.length; i++) o[s.key(i)] = s.getItem(s.key(i)); return o; };
+  const frame = document.querySelector("[data-helpline-widget]").shadowRoot.querySelector("iframe");
+  return {received: window.__received, session: dump(sessionStorage), local: dump(localStorage),
+          cookies: document.cookie, frame: frame ? frame.src : null};
+}"""
+
+
+# Where the browser blocks storage in third-party frames (third-party cookies blocked).
+BLOCK_FRAME_STORAGE = """
+if (window !== window.top && location.pathname === "/widget/chat") {
+  for (const name of ["sessionStorage", "localStorage"])
+    Object.defineProperty(window, name, { configurable: true, get() {
+      throw new DOMException("Access is denied for this document.", "SecurityError"); } });
+}
+"""
+
+
+@pytest.mark.parametrize("frame_storage", ["allowed", "blocked"])
+def test_widget_token_never_reaches_the_host_page(
+    people: Browsers, server: HelplineServer, shop: Shop, frame_storage: str
+) -> None:
+    """Issue 11 finding 2: no script on the host page can get the guest's bearer token (no
+    postMessage carries it, nothing in the host's storage, cookies or the frame's URL), and a
+    reload of the host page still resumes the same chat, whether or not the browser lets the
+    panel use storage in a third-party frame (it used to post its session to the host page
+    where it could not)."""
+    shop.embed(server.url, "Technical")
+    visitor = people.open_page("visitor").page
+    blocked = BLOCK_FRAME_STORAGE if frame_storage == "blocked" else ""
+    visitor.context.add_init_script(RECORD_MESSAGES + blocked)
+    # What an older widget.js left in the host's storage is removed.
+    visitor.goto(f"http://localhost:{shop.port}/")
+    visitor.evaluate("sessionStorage.setItem('helpline.widget.state', '{\"session\": 1}')")
+    visitor.reload()
+    visitor.get_by_test_id("widget-launcher").click()
+    panel = visitor.frame_locator("iframe[data-helpline-frame]")
+    panel.get_by_test_id("guest-name").fill("Harriet Host")
+    panel.get_by_test_id("guest-email").fill("harriet@example.org")
+    panel.get_by_test_id("guest-submit").click()
+    panel.get_by_test_id("start-message").fill("Is my token safe?")
+    panel.get_by_test_id("start-chat").click()
+    expect(panel.get_by_test_id("chat-status")).to_have_text("Waiting")
+    panel.get_by_test_id("widget-close").click()  # one message the host does receive
+    expect(visitor.locator("iframe[data-helpline-frame]")).to_be_hidden()
+    state = frame_state(visitor)
+    token, chat_id = state["session"]["token"], state["chat"]
+    assert token and chat_id
+
+    def host_sees_no_token() -> dict[str, Any]:
+        seen: dict[str, Any] = visitor.evaluate(HOST_VIEW)
+        assert token not in json.dumps(seen), seen
+        assert seen["session"] == {} and seen["local"] == {} and seen["cookies"] == ""
+        assert visitor.context.cookies(f"http://localhost:{shop.port}") == []
+        only_the_panels_cookie(visitor, server.url)
+        return seen
+
+    seen = host_sees_no_token()
+    assert [json.loads(m["data"]) for m in seen["received"]] == [{"type": "helpline:close"}]
+
+    # A reload of the host page: the panel finds its own session and resumes the same chat.
+    visitor.reload()
+    visitor.get_by_test_id("widget-launcher").click()
+    panel = visitor.frame_locator("iframe[data-helpline-frame]")
+    expect(panel.get_by_test_id("message").filter(has_text="Is my token safe?")).to_be_visible()
+    expect(panel.get_by_test_id("chat-status")).to_have_text("Waiting")
+    assert frame_state(visitor)["chat"] == chat_id
+    assert frame_state(visitor)["session"]["token"] == token
+    seen = host_sees_no_token()
+    assert seen["received"] == []
+
+
 def test_whole_chat_from_the_widget_on_another_site(
     people: Browsers, server: HelplineServer, shop: Shop, shot: Shot
 ) -> None:
@@ -115,19 +223,13 @@ def test_whole_chat_from_the_widget_on_another_site(
     expect(panel.get_by_test_id("chat-status")).to_have_text("Waiting")
     expect(panel.get_by_test_id("queue-position")).to_contain_text("You are number 1")
 
-    # The session lives in the panel's sessionStorage, or (where the browser blocks storage in
-    # third-party frames) in the host page's, handed over by postMessage.
-    frame = widget_frame(visitor)
-    state = frame.evaluate(
-        """() => { try { return {session: JSON.parse(sessionStorage.getItem(
-            'helpline.widget.session')), chat: JSON.parse(sessionStorage.getItem(
-            'helpline.widget.chat'))}; } catch { return null; } }"""
-    ) or visitor.evaluate("JSON.parse(sessionStorage.getItem('helpline.widget.state'))")
+    # The session lives in the panel's own sessionStorage (never the host page's).
+    state = frame_state(visitor)
     assert state["session"]["token"]
     assert state["session"]["user"]["name"] == "Wanda Widget"
     chat_id = state["chat"]
-    # No cookie was set or used: the panel runs on its bearer token.
-    assert visitor.context.cookies(server.url) == []
+    # The panel runs on its bearer token; its only cookie keeps it for the panel alone.
+    only_the_panels_cookie(visitor, server.url)
 
     chat_row(ana, chat_id).click()
     ana.get_by_test_id("accept-chat").click()
@@ -179,10 +281,7 @@ def test_files_both_ways_in_the_widget(
     panel.get_by_test_id("start-message").fill("Here is a photo of my router")
     panel.get_by_test_id("start-chat").click()
     expect(panel.get_by_test_id("chat-status")).to_have_text("Waiting")
-    chat_id = widget_frame(visitor).evaluate(
-        "() => { try { return JSON.parse(sessionStorage.getItem('helpline.widget.chat')); }"
-        " catch { return null; } }"
-    ) or visitor.evaluate("JSON.parse(sessionStorage.getItem('helpline.widget.state')).chat")
+    chat_id = frame_state(visitor)["chat"]
     chat_row(ana, chat_id).click()
     ana.get_by_test_id("accept-chat").click()
     expect(panel.get_by_test_id("chat-status")).to_have_text("In Progress")
@@ -216,7 +315,7 @@ def test_files_both_ways_in_the_widget(
         link.click()
     assert got.value.suggested_filename == "manual.pdf"
     assert Path(got.value.path()).read_bytes() == reply
-    assert visitor.context.cookies(server.url) == []
+    only_the_panels_cookie(visitor, server.url)
     shot(visitor, "widget-files")
 
 
@@ -246,3 +345,44 @@ def test_widget_refused_on_a_site_that_is_not_allowed(
     ) as res:
         assert res.read() == b'{"allowed":false}'
         assert res.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_only_the_panel_gets_its_kept_session_back(server: HelplineServer, shop: Shop) -> None:
+    """The resume endpoints answer our own origin only; the cookie holds a live session."""
+    guest = api_call(server, "POST", "/auth/guest", {"name": "Otto", "email": "otto@example.org"})
+    own = server.url
+    host = f"http://localhost:{shop.port}"
+
+    def call(method: str, path: str, origin: str, **headers: str) -> tuple[int, Any, Any]:
+        req = urllib.request.Request(f"{server.url}{path}", method=method, data=b"")
+        req.add_header("Origin", origin)
+        for name, value in headers.items():
+            req.add_header(name, value)
+        try:
+            with urllib.request.urlopen(req, timeout=5) as res:
+                raw = res.read()
+                return res.status, json.loads(raw) if raw else None, res.headers
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read()), err.headers
+
+    bearer = {"Authorization": f"Bearer {guest['token']}"}
+    status, body, _ = call("POST", "/widget/session", host, **bearer)
+    assert (status, body["error"]["code"]) == (403, "bad_origin")
+    status, body, _ = call("POST", "/widget/session", own)
+    assert (status, body["error"]["code"]) == (401, "not_authenticated")
+    status, _, headers = call("POST", "/widget/session", own, **bearer)
+    assert status == 204
+    cookie = headers["set-cookie"]
+    for part in ("Path=/widget", "HttpOnly", "Secure", "SameSite=None", "Partitioned"):
+        assert part in cookie, cookie
+    kept = cookie.split(";")[0]
+    assert kept == f"helpline_widget={guest['token']}"
+
+    status, body, _ = call("POST", "/widget/resume", host, Cookie=kept)
+    assert (status, body["error"]["code"]) == (403, "bad_origin")
+    status, body, headers = call("POST", "/widget/resume", own, Cookie=kept)
+    assert status == 200 and body["token"] == guest["token"]
+    assert body["user"]["name"] == "Otto" and "access-control-allow-origin" not in headers
+    assert call("POST", "/widget/resume", own)[1] == {"token": None}
+    status, body, headers = call("POST", "/widget/resume", own, Cookie="helpline_widget=nope")
+    assert body == {"token": None} and "Max-Age=0" in headers["set-cookie"]

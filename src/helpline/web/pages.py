@@ -13,10 +13,12 @@ Who sees what:
 - `/console/admin`: signed out → staff sign-in; admin → the admin pages; anyone else → a
   page saying admins only.
 - `/widget.js`: the "Chat with us" button other web sites embed. On a site listed in
-  `HELPLINE_WIDGET_ORIGINS` it opens `/widget/chat` in an iframe panel (guest sign-in, token in
-  sessionStorage, API and WebSocket by bearer token: no cookies cross-site; files are uploaded
-  and downloaded with that token too, a download saved from a blob); elsewhere it opens
-  the portal in a small window and tells the site owner in the browser console.
+  `HELPLINE_WIDGET_ORIGINS` it opens `/widget/chat` in an iframe panel (guest sign-in; API and
+  WebSocket by bearer token; the token never leaves the frame: its own sessionStorage, or a
+  partitioned cookie on `/widget` that only the panel can turn back into the token after a
+  reload of the host page, decision 007; files are uploaded and downloaded with that token, a
+  download saved from a blob); elsewhere it opens the portal in a small window and tells the
+  site owner in the browser console.
 - `/widget/chat`: that panel; framable only by the allowed origins (`frame-ancestors`).
 - `/widget/allowed?origin=`: `{"allowed": bool}` for widget.js (CORS: any origin may ask).
 """
@@ -35,12 +37,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from helpline.accounts.deps import get_optional_user
+from helpline.accounts import service as accounts_service
+from helpline.accounts.deps import get_optional_user, token_from
 from helpline.accounts.models import User
+from helpline.accounts.schemas import UserOut
+from helpline.chats import lifecycle
 from helpline.chats import transcripts as chat_transcripts
 from helpline.config import Settings
+from helpline.context import AppContext
 from helpline.db import UnitOfWork
-from helpline.errors import NotFound
+from helpline.errors import NotAuthenticated, NotFound
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
@@ -143,6 +149,8 @@ def _render(
         # Whether e-mail is configured: the portal offers "E-mail me the transcript" only then
         # (so it never makes a request that is bound to fail with 409 mail_not_configured).
         "mail": bool(_settings(request).smtp_url),
+        # The chat's transition table: chat-state.js derives states and buttons from it.
+        "lifecycle": lifecycle.as_json(),
     }
     response = templates.TemplateResponse(
         request,
@@ -277,10 +285,94 @@ async def widget_allowed(request: Request, origin: str = "") -> JSONResponse:
     )
 
 
+WIDGET_COOKIE = "helpline_widget"
+WIDGET_COOKIE_PATH = "/widget"
+
+
+def _own_origin(request: Request) -> bool:
+    """Whether the request comes from our own pages (the widget panel), not the host page or
+    another site: browsers send `Origin` on every POST and DELETE and scripts cannot change it."""
+    origin = (request.headers.get("origin") or "").rstrip("/")
+    host = request.headers.get("host")
+    return bool(origin and host) and origin == f"{request.url.scheme}://{host}"
+
+
+def _widget_cookie(response: Response, token: str, *, clear: bool = False) -> None:
+    # Partitioned (CHIPS): kept per host site, sent even where third-party cookies are
+    # blocked, unreadable by scripts; only /widget/* gets it. Written by hand: the standard
+    # library knows the attribute from Python 3.14 on.
+    expiry = "; Max-Age=0" if clear else ""
+    response.headers.append(
+        "set-cookie",
+        f"{WIDGET_COOKIE}={token}; Path={WIDGET_COOKIE_PATH}; HttpOnly; Secure; "
+        f"SameSite=None; Partitioned{expiry}",
+    )
+
+
+async def _user_for_token(ctx: AppContext, token: str) -> User | None:
+    async with ctx.db.read() as session:
+        try:
+            _, user = await accounts_service.authenticate(UnitOfWork(session), token)
+        except NotAuthenticated:
+            return None
+        return user
+
+
+def _refused() -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": "bad_origin", "message": "Only the chat panel may do this."}},
+        status_code=403,
+    )
+
+
+@router.post("/widget/session")
+async def widget_session(request: Request, user: OptionalUser) -> Response:
+    """The panel, just signed in as a guest, keeps its token where only it can get it back
+    after a reload of the host page (decision 007)."""
+    token = token_from(request)
+    if not _own_origin(request):
+        return _refused()
+    if user is None or token is None or request.headers.get("authorization") is None:
+        raise NotAuthenticated("Sign in first.")
+    response = Response(status_code=204)
+    _widget_cookie(response, token)
+    return response
+
+
+@router.delete("/widget/session")
+async def widget_forget(request: Request) -> Response:
+    if not _own_origin(request):
+        return _refused()
+    response = Response(status_code=204)
+    _widget_cookie(response, "", clear=True)
+    return response
+
+
+@router.post("/widget/resume")
+async def widget_resume(request: Request) -> Response:
+    """The panel's session kept by `POST /widget/session`, for the panel only: `{"token",
+    "user"}`, or `{"token": null}` when there is none (any more). The answer carries no CORS
+    header, so no other page can read it."""
+    if not _own_origin(request):
+        return _refused()
+    token = request.cookies.get(WIDGET_COOKIE)
+    user = await _user_for_token(request.app.state.ctx, token) if token else None
+    response = JSONResponse(
+        {"token": token, "user": UserOut.model_validate(user).model_dump(mode="json")}
+        if user is not None
+        else {"token": None},
+        headers={"Cache-Control": "no-store"},
+    )
+    if token and user is None:
+        _widget_cookie(response, "", clear=True)
+    return response
+
+
 @router.get("/widget/chat")
 async def widget_chat(request: Request) -> Response:
     """The chat panel in the widget's iframe. It never uses the session cookie (none is sent
-    cross-site): it signs in as a guest and keeps the bearer token in sessionStorage."""
+    cross-site): it signs in as a guest and keeps the bearer token in its own sessionStorage
+    (decision 007: the token never leaves the frame)."""
     origins = widget_origins(request)
     return _render(
         request,

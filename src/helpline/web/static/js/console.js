@@ -5,6 +5,7 @@
 // reloads (sessionStorage).
 
 import { ApiError, api, bootData, getAll } from "./api.js";
+import { apply, may, relations, statusAfter } from "./chat-state.js";
 import { Composer } from "./composer.js";
 import { Conversation, transcriptText } from "./conversation.js";
 import { Realtime } from "./realtime.js";
@@ -90,7 +91,9 @@ function save(key, value) {
 const queueName = (id) => state.queuesById.get(id)?.name || "";
 const customerName = (chat) => chat?.customer?.name || "Customer";
 const isMine = (chat) => chat?.agent?.id === me.id;
-const canManage = (chat) => isMine(chat) || SEES_ALL;
+/** How I stand to the chat (chat-state.js relations); nothing once it left my reach. */
+const myRelations = (chat) => (chat.gone ? new Set() : relations(chat, me, { joined: state.joined.has(chat.id) }));
+const mayDo = (action, chat) => may(action, myRelations(chat), chat.status);
 
 // ------------------------------------------------------------------ chats data
 
@@ -122,38 +125,17 @@ function syncSubscription(chat) {
   }
 }
 
+/** The event's effect on the chat (chat-state.js) and on what this page tracks about it;
+ * true when the chat's status, queue or agent changed. */
 function applyEvent(chat, ev) {
   const d = ev.data || {};
-  switch (ev.type) {
-    case "chat.accepted":
-      chat.status = "in_progress";
-      chat.agent = d.agent || ev.actor;
-      chat.accepted_at = ev.at;
-      break;
-    case "chat.moved":
-      chat.status = "waiting";
-      chat.agent = null;
-      chat.queue_id = d.to_queue_id || chat.queue_id;
-      chat.waiting_since = ev.at;
-      break;
-    case "chat.solved":
-    case "chat.cancelled":
-    case "chat.expired":
-      chat.status = ev.type.split(".")[1];
-      chat.closed_at = ev.at;
-      break;
-    case "request.raised":
-      if (d.request?.reference) state.requests.set(chat.id, d.request.reference);
-      break;
-    case "chat.joined":
-      if (d.agent?.id === me.id) state.joined.add(chat.id);
-      break;
-    case "chat.parted":
-      if (d.agent?.id === me.id) state.joined.delete(chat.id);
-      break;
-    default:
-      break;
-  }
+  const changed = apply(chat, ev);
+  if (ev.type === "request.raised" && d.request?.reference) state.requests.set(chat.id, d.request.reference);
+  if (ev.type === "chat.joined" && d.agent?.id === me.id) state.joined.add(chat.id);
+  if (ev.type === "chat.parted" && d.agent?.id === me.id) state.joined.delete(chat.id);
+  // Helpers leave when the chat goes back to the queue or ends (the server removes them).
+  if (changed && !(chat.helpers || []).some((u) => u.id === me.id)) state.joined.delete(chat.id);
+  return changed;
 }
 
 function onChatEvent(ev, { initial, replay }) {
@@ -167,9 +149,7 @@ function onChatEvent(ev, { initial, replay }) {
   } else {
     list.push(ev);
   }
-  const before = `${chat.status}|${chat.agent?.id}|${chat.queue_id}`;
-  applyEvent(chat, ev);
-  const changed = before !== `${chat.status}|${chat.agent?.id}|${chat.queue_id}`;
+  const changed = applyEvent(chat, ev);
   if (chat.id === state.shownId) {
     state.conv.add(ev);
     if (ev.type === "message.posted" && ev.actor?.id !== me.id) hideTyping();
@@ -568,25 +548,25 @@ function renderWindow(full) {
 
   const gone = Boolean(chat.gone);
   const open = isOpenStatus(chat.status) && !gone;
-  const manage = canManage(chat) && !gone;
-  const waiting = chat.status === "waiting" && !gone;
-  $('[data-testid="mark-solved"]').disabled = !(chat.status === "in_progress" && manage);
-  $('[data-testid="move-queue"]').disabled = !((chat.status === "in_progress" && manage) || waiting);
-  $('[data-testid="cancel-chat"]').disabled = !((chat.status === "in_progress" && manage) || waiting);
-  $('[data-testid="raise-request"]').disabled = !(["in_progress", "solved", "cancelled"].includes(chat.status) && (manage || chat.agent == null));
+  // Buttons from the transition table's "who may do what from which status".
+  $('[data-testid="mark-solved"]').disabled = !mayDo("solve", chat);
+  $('[data-testid="move-queue"]').disabled = !mayDo("move", chat);
+  $('[data-testid="cancel-chat"]').disabled = !mayDo("cancel", chat);
+  $('[data-testid="raise-request"]').disabled = !mayDo("raise_request", chat);
 
-  $('[data-role="accept-bar"]').hidden = !waiting;
-  if (waiting) {
+  const acceptable = mayDo("accept", chat);
+  $('[data-role="accept-bar"]').hidden = !acceptable;
+  if (acceptable) {
     const waited = formatDuration(since(chat.waiting_since || chat.created_at));
     $('[data-role="accept-text"]').textContent = `${customerName(chat)} has been waiting ${waited} in ${queueName(chat.queue_id) || "the queue"}.`;
   }
-  const canTalk = open && chat.status === "in_progress" && (isMine(chat) || state.joined.has(chat.id));
+  const canTalk = mayDo("agent_message", chat);
   $('[data-role="composer-wrap"]').hidden = !canTalk;
   state.composer.setEnabled(canTalk);
-  const observe = open && chat.status === "in_progress" && !isMine(chat);
+  const joined = state.joined.has(chat.id);
+  const observe = !gone && !isMine(chat) && (mayDo("join", chat) || mayDo("part", chat));
   $('[data-role="observe-bar"]').hidden = !observe;
   if (observe) {
-    const joined = state.joined.has(chat.id);
     $('[data-role="observe-text"]').textContent = joined
       ? `${chat.agent?.name || "A colleague"} owns this chat; you joined to help.`
       : `${chat.agent?.name || "A colleague"} is handling this chat.`;
@@ -967,7 +947,7 @@ function wire() {
   state.composer = new Composer($(".chat-window"), {
     onSend: (text) => {
       const chat = state.chats.get(state.shownId);
-      if (!chat || chat.status !== "in_progress") return false;
+      if (!chat || !mayDo("agent_message", chat)) return false;
       if ($('[data-role="note-toggle"]').checked) {
         api.post(`/chats/${chat.id}/notes`, { text }).catch((err) => {
           setNotice(`Note not saved: ${err.message}`, "error");
@@ -990,7 +970,7 @@ function wire() {
     onInput: () => saveDraft(),
     uploadPath: () => {
       const chat = state.chats.get(state.shownId);
-      return chat && chat.status === "in_progress" ? `/chats/${chat.id}/files` : null;
+      return chat && mayDo("agent_message", chat) ? `/chats/${chat.id}/files` : null;
     },
   });
   $('[data-role="note-toggle"]').addEventListener("change", (e) => setNoteMode(e.target.checked));
@@ -1029,7 +1009,7 @@ function wireRealtime() {
     if (!incoming) return;
     const known = state.chats.get(incoming.id);
     const isNew = !known || known.status !== "waiting" || known.queue_id !== incoming.queue_id || known.unoffered;
-    const merged = upsert({ ...incoming, status: incoming.status || "waiting" });
+    const merged = upsert({ ...incoming, status: incoming.status || statusAfter("chat.started", null) });
     if (merged) merged.unoffered = false;
     if (isNew) notifyNewChat(state.chats.get(incoming.id));
     if (incoming.id === state.shownId) renderWindow(false);
@@ -1051,7 +1031,7 @@ function wireRealtime() {
       });
       alertSound();
     }
-    chat.status = "in_progress";
+    chat.status = statusAfter("chat.accepted", chat.status);
     chat.agent = frame.agent || chat.agent;
     chat.accepted_at = chat.accepted_at || new Date().toISOString();
     syncSubscription(chat);

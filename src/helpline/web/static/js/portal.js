@@ -3,6 +3,7 @@
 // the chat and follow "My requests".
 
 import { ApiError, api, bootData, getAll } from "./api.js";
+import { apply } from "./chat-state.js";
 import { Composer } from "./composer.js";
 import { Conversation } from "./conversation.js";
 import { Realtime } from "./realtime.js";
@@ -309,34 +310,13 @@ function showRated(score) {
 
 function applyEvent(ev) {
   const chat = state.chat;
-  const d = ev.data || {};
-  switch (ev.type) {
-    case "chat.accepted":
-      chat.status = "in_progress";
-      chat.agent = d.agent || ev.actor;
-      break;
-    case "chat.moved":
-      chat.status = "waiting";
-      chat.agent = null;
-      chat.queue_id = d.to_queue_id || chat.queue_id;
-      chat.position = null;
-      refreshPosition();
-      break;
-    case "chat.solved":
-      chat.status = "solved";
-      break;
-    case "chat.cancelled":
-      chat.status = "cancelled";
-      break;
-    case "chat.expired":
-      chat.status = "expired";
-      break;
-    case "request.raised":
-      loadRequests();
-      break;
-    default:
-      break;
+  const changed = apply(chat, ev);
+  if (ev.type === "chat.moved" && changed) {
+    chat.position = null;
+    refreshPosition();
   }
+  if (ev.type === "request.raised") loadRequests();
+  return changed;
 }
 
 async function refreshPosition() {
@@ -358,8 +338,7 @@ function onEvent(ev, initial) {
     notice.hidden = ev.data?.reason !== "no_agent";
     if (!notice.hidden && !initial) setTimeout(() => notice.scrollIntoView({ block: "nearest" }), 50);
   }
-  const before = state.chat.status;
-  applyEvent(ev);
+  const changed = applyEvent(ev);
   state.conv.add(ev);
   if (ev.type === "file.shared" && ev.actor?.id !== me.id && !initial) {
     toast({
@@ -368,7 +347,7 @@ function onEvent(ev, initial) {
       testid: "file-notification",
     });
   }
-  if (before !== state.chat.status || ev.type === "chat.accepted") renderChatHeader();
+  if (changed) renderChatHeader();
   if (!isOpenStatus(state.chat.status)) {
     for (const p of state.rt.pending(state.chat.id)) {
       state.rt.discard(p.client_id);

@@ -76,7 +76,8 @@ export const REQUEST_STATUS = {
 
 export const PRIORITY = { low: "Low", medium: "Medium", high: "High", critical: "Critical" };
 
-export const isOpenStatus = (s) => s === "waiting" || s === "in_progress";
+// From the transition table (chat-state.js), so every page agrees with the server.
+export { isOpen as isOpenStatus } from "./chat-state.js";
 
 export function statusBadge(el, status, labels = CHAT_STATUS) {
   el.className = `badge badge--${status}`;

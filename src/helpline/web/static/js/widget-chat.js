@@ -1,14 +1,15 @@
 // The chat panel inside the web-site widget's iframe (/widget/chat?queue=…).
 //
 // Cross-site iframes get no cookies, so this page never uses the session cookie: it signs in
-// as a guest (POST /auth/guest), keeps {token, user} in sessionStorage (per tab, gone when
-// the tab closes), calls the API with `Authorization: Bearer <token>` and opens the WebSocket
+// as a guest (POST /auth/guest), keeps {token, user} in this frame's sessionStorage (per tab,
+// gone when the tab closes; never given to the host page), calls the API with `Authorization: Bearer <token>` and opens the WebSocket
 // with the subprotocols ["helpline", "bearer.<token>"] (docs/protocol.md).
 //
 // Files: uploads go through the composer (XMLHttpRequest with the bearer header); a file link
 // cannot carry the token, so a click fetches the file with it and saves the blob instead.
 
 import { ApiError, api, download, setBearer } from "./api.js";
+import { apply } from "./chat-state.js";
 import { Composer } from "./composer.js";
 import { Conversation } from "./conversation.js";
 import { Realtime } from "./realtime.js";
@@ -20,10 +21,11 @@ const wanted = new URLSearchParams(window.location.search).get("queue") || "";
 
 const st = { session: null, queues: [], queueId: "", chat: null, rt: null, conv: null, composer: null, typingTimer: null };
 
-// sessionStorage, when the browser allows it in a third-party frame. Where it does not (third-
-// party storage blocked), the panel hands its session to widget.js on the host page
-// (postMessage to exactly that origin), which keeps it in the host's sessionStorage and gives
-// it back in the iframe URL's fragment after a reload (a fragment is never sent to a server).
+// The session (token and user) stays in this frame, never handed to the host page, whose
+// scripts could then act as the guest (docs/decisions/007): in this frame's sessionStorage
+// when the browser allows storage in third-party frames, else in memory; and in a partitioned
+// HttpOnly cookie on /widget (POST /widget/session), which only this frame can turn back into
+// the session (POST /widget/resume, same-origin only) after a reload of the host page.
 const hostOrigin = new URLSearchParams(window.location.search).get("host") || "";
 const memory = new Map();
 let storageOk = true;
@@ -48,30 +50,36 @@ function write(key, value) {
     try {
       if (raw === null) sessionStorage.removeItem(key);
       else sessionStorage.setItem(key, raw);
+      return;
     } catch {
       /* quota: this page view only */
     }
-    return;
   }
   if (raw === null) memory.delete(key);
   else memory.set(key, raw);
-  if (hostOrigin && window.parent !== window)
-    window.parent.postMessage({ type: "helpline:session", state: { session: read(SESSION_KEY), chat: read(CHAT_KEY) } }, hostOrigin);
 }
 
-/** A session handed back by widget.js in the fragment (#s=…), when storage is blocked. */
-function restoreFromFragment() {
-  const m = /^#s=(.+)$/.exec(window.location.hash);
-  if (!m) return;
-  history.replaceState(null, "", window.location.pathname + window.location.search);
-  if (storageOk) return;
+/** Our own origin's requests, outside /api (no bearer header unless given). */
+async function widgetCall(method, path, token = null) {
+  const headers = { Accept: "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(path, { method, credentials: "same-origin", headers });
+  return res.status === 200 ? res.json() : null;
+}
+
+/** The session the partitioned cookie kept for this panel, or null. */
+async function resume() {
   try {
-    const state = JSON.parse(decodeURIComponent(m[1]));
-    if (state?.session?.token) memory.set(SESSION_KEY, JSON.stringify(state.session));
-    if (state?.chat) memory.set(CHAT_KEY, JSON.stringify(state.chat));
+    const data = await widgetCall("POST", "/widget/resume");
+    return data?.token ? { token: data.token, user: data.user } : null;
   } catch {
-    /* ignore a damaged fragment */
+    return null;
   }
+}
+
+/** Tell widget.js to close the panel: to the host's origin only, and nothing else. */
+function closePanel() {
+  if (window.parent !== window) window.parent.postMessage({ type: "helpline:close" }, hostOrigin || "*");
 }
 
 function show(view) {
@@ -114,6 +122,7 @@ async function guestSignIn(e) {
     if (!res.ok) throw new ApiError(res.status, data?.error?.code || "error", data?.error?.message || "Could not sign in.");
     st.session = { token: data.token, user: data.user };
     write(SESSION_KEY, st.session);
+    await widgetCall("POST", "/widget/session", data.token).catch(() => null);
     await signedIn();
   } catch (err) {
     showFormError(form, err);
@@ -123,6 +132,7 @@ async function guestSignIn(e) {
 }
 
 function signOutLocally() {
+  widgetCall("DELETE", "/widget/session").catch(() => null);
   write(SESSION_KEY, null);
   write(CHAT_KEY, null);
   st.session = null;
@@ -245,6 +255,7 @@ function openChat(chat) {
   if (st.chat && st.chat.id !== chat.id) st.rt.unsubscribe(st.chat.id);
   st.chat = chat;
   write(CHAT_KEY, chat.id);
+  $('[data-view="chat"]').dataset.chatId = chat.id;
   st.conv.clear();
   show("chat");
   render();
@@ -256,19 +267,11 @@ function openChat(chat) {
 function onEvent(ev) {
   const chat = st.chat;
   if (!chat || ev.chat_id !== chat.id) return;
-  const before = chat.status;
-  const d = ev.data || {};
-  if (ev.type === "chat.accepted") {
-    chat.status = "in_progress";
-    chat.agent = d.agent || ev.actor;
-  } else if (ev.type === "chat.moved") chat.status = "waiting";
-  else if (["chat.solved", "chat.cancelled", "chat.expired"].includes(ev.type)) {
-    chat.status = ev.type.split(".")[1];
-    chat.endReason = d.reason;
-  }
+  const changed = apply(chat, ev);
+  if (ev.type === "chat.expired") chat.endReason = ev.data?.reason;
   st.conv.add(ev);
   if (ev.type === "message.posted" && ev.actor?.id !== st.session.user.id) $('[data-testid="typing-indicator"]').hidden = true;
-  if (before !== chat.status || ev.type === "chat.accepted") render();
+  if (changed || ev.type === "chat.expired") render();
 }
 
 function render() {
@@ -340,15 +343,15 @@ async function downloadFile(attachment, link) {
 
 // ------------------------------------------------------------------ boot
 
-function main() {
+async function main() {
   $('[data-view="guest"]').addEventListener("submit", guestSignIn);
   $('[data-view="start"]').addEventListener("submit", startChat);
   $("#w-queue").addEventListener("change", updateClosed);
   $('[data-action="w-leave"]').addEventListener("click", leave);
   $('[data-action="w-new"]').addEventListener("click", newChat);
-  $('[data-action="w-close"]').addEventListener("click", () => window.parent.postMessage({ type: "helpline:close" }, "*"));
+  $('[data-action="w-close"]').addEventListener("click", closePanel);
   document.addEventListener("keydown", (e) => {
-    if (e.key === "Escape" && !document.querySelector("dialog[open]")) window.parent.postMessage({ type: "helpline:close" }, "*");
+    if (e.key === "Escape" && !document.querySelector("dialog[open]")) closePanel();
   });
   st.composer = new Composer($('[data-view="chat"]'), {
     onSend: (text) => {
@@ -362,10 +365,12 @@ function main() {
     uploadPath: () => (st.chat && isOpenStatus(st.chat.status) ? `/chats/${st.chat.id}/files` : null),
     onUploaded: (ev) => st.chat && ev.chat_id === st.chat.id && st.conv.add(ev),
   });
-  restoreFromFragment();
   st.session = read(SESSION_KEY);
-  if (st.session?.token) signedIn();
-  else show("guest");
+  if (!st.session?.token) st.session = await resume();
+  if (st.session?.token) {
+    write(SESSION_KEY, st.session);
+    signedIn();
+  } else show("guest");
 }
 
 main();

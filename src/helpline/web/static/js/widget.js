@@ -3,7 +3,7 @@
 // Options (data-*): queue (queue id or name to preselect), label (button text), color.
 // On a site listed in HELPLINE_WIDGET_ORIGINS the button opens a chat panel: an iframe of
 // <helpline>/widget/chat, which signs in as a guest and talks to Helpline by bearer token (no
-// third-party cookies needed). On any other site it says so in the browser console (for the
+// third-party cookies needed). The token stays inside that frame: this script never gets it. On any other site it says so in the browser console (for the
 // site owner) and opens the portal in a small window instead.
 (function () {
   "use strict";
@@ -15,7 +15,13 @@
   var label = script.getAttribute("data-label") || "Chat with us";
   var color = script.getAttribute("data-color") || "#3454d1";
 
-  var STATE_KEY = "helpline.widget.state";
+  // Older versions kept the panel's session (its bearer token) here, in the host's storage,
+  // where any script of the site could read it: remove what they left.
+  try {
+    sessionStorage.removeItem("helpline.widget.state");
+  } catch (e) {
+    /* storage unavailable */
+  }
   var panel = null;
   var button = null;
   var embedded = false;
@@ -42,34 +48,18 @@
       panel.className = "panel";
       panel.id = "helpline-panel";
       var frame = document.createElement("iframe");
-      var saved = null;
-      try {
-        saved = sessionStorage.getItem(STATE_KEY);
-      } catch (e) {
-        saved = null;
-      }
+      // The panel keeps its session in its own storage; this page never sees it.
       frame.src =
         origin + "/widget/chat?host=" + encodeURIComponent(window.location.origin) +
-        (queue ? "&queue=" + encodeURIComponent(queue) : "") +
-        (saved ? "#s=" + encodeURIComponent(saved) : "");
+        (queue ? "&queue=" + encodeURIComponent(queue) : "");
       frame.title = label;
       frame.setAttribute("data-helpline-frame", "");
       panel.appendChild(frame);
       button.parentNode.appendChild(panel);
       button.setAttribute("aria-controls", "helpline-panel");
       window.addEventListener("message", function (e) {
-        if (e.origin !== origin || !e.data) return;
+        if (e.origin !== origin || e.source !== frame.contentWindow || !e.data) return;
         if (e.data.type === "helpline:close") setOpen(false);
-        // The panel could not use its own storage (third-party storage blocked): keep its
-        // session for it, for this tab only, so a reload of this page resumes the chat.
-        if (e.data.type === "helpline:session") {
-          try {
-            if (e.data.state && e.data.state.session) sessionStorage.setItem(STATE_KEY, JSON.stringify(e.data.state));
-            else sessionStorage.removeItem(STATE_KEY);
-          } catch (err) {
-            /* storage unavailable here too: the chat lasts as long as the page */
-          }
-        }
       });
       setOpen(true);
       return;
