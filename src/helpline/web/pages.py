@@ -16,7 +16,7 @@ Who sees what:
   `HELPLINE_WIDGET_ORIGINS` it opens `/widget/chat` in an iframe panel (guest sign-in; API and
   WebSocket by bearer token; the token never leaves the frame: its own sessionStorage, or a
   partitioned cookie on `/widget` that only the panel can turn back into the token after a
-  reload of the host page, decision 007; files are uploaded and downloaded with that token, a
+  reload of the host page, decision 008; files are uploaded and downloaded with that token, a
   download saved from a blob); elsewhere it opens the portal in a small window and tells the
   site owner in the browser console.
 - `/widget/chat`: that panel; framable only by the allowed origins (`frame-ancestors`).
@@ -328,7 +328,7 @@ def _refused() -> JSONResponse:
 @router.post("/widget/session")
 async def widget_session(request: Request, user: OptionalUser) -> Response:
     """The panel, just signed in as a guest, keeps its token where only it can get it back
-    after a reload of the host page (decision 007)."""
+    after a reload of the host page (decision 008)."""
     token = token_from(request)
     if not _own_origin(request):
         return _refused()
@@ -372,7 +372,7 @@ async def widget_resume(request: Request) -> Response:
 async def widget_chat(request: Request) -> Response:
     """The chat panel in the widget's iframe. It never uses the session cookie (none is sent
     cross-site): it signs in as a guest and keeps the bearer token in its own sessionStorage
-    (decision 007: the token never leaves the frame)."""
+    (decision 008: the token never leaves the frame)."""
     origins = widget_origins(request)
     return _render(
         request,

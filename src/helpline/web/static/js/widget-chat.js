@@ -22,7 +22,7 @@ const wanted = new URLSearchParams(window.location.search).get("queue") || "";
 const st = { session: null, queues: [], queueId: "", chat: null, rt: null, conv: null, composer: null, typingTimer: null };
 
 // The session (token and user) stays in this frame, never handed to the host page, whose
-// scripts could then act as the guest (docs/decisions/007): in this frame's sessionStorage
+// scripts could then act as the guest (docs/decisions/008): in this frame's sessionStorage
 // when the browser allows storage in third-party frames, else in memory; and in a partitioned
 // HttpOnly cookie on /widget (POST /widget/session), which only this frame can turn back into
 // the session (POST /widget/resume, same-origin only) after a reload of the host page.
