@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     ws_send_queue: int = Field(default=2048, ge=16)
     ws_ping_s: float = 20
     # GET /metrics: a bearer token when set; else open only on a loopback PUBLIC_URL or with
-    # METRICS_OPEN (docs/decisions/008-metrics-access.md).
+    # METRICS_OPEN (docs/decisions/007-metrics-access.md).
     metrics_token: str | None = None
     metrics_open: bool = False
     # Open WebSockets per user and process; one more handshake is refused (close 4429).
