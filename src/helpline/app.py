@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -25,6 +25,7 @@ from starlette_csrf.middleware import CSRFMiddleware
 from helpline import __version__, apidocs
 from helpline.accounts import api as accounts_api
 from helpline.accounts.deps import CSRF_COOKIE, SESSION_COOKIE
+from helpline.boundary import UNREACHABLE, Boundary, unavailable
 from helpline.bus.factory import make_bus
 from helpline.chats import api as chats_api
 from helpline.chats import gateway
@@ -33,7 +34,7 @@ from helpline.chats.writer import MessageWriter
 from helpline.config import Settings
 from helpline.context import AppContext
 from helpline.db import Database, WalCheckpointer
-from helpline.errors import HelplineError, NotFound, RateLimited
+from helpline.errors import HelplineError, NotFound, Unavailable
 from helpline.kit.private import make_private_dir, use_private_umask
 from helpline.kit.ratelimit import RateLimiter
 from helpline.middleware import MIB, BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -107,7 +108,8 @@ class HelplineApp(FastAPI):
 
 
 def error_response(exc: HelplineError) -> JSONResponse:
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
 
 
@@ -166,22 +168,16 @@ def install_error_handlers(app: FastAPI) -> None:
         }
         return JSONResponse(body, status_code=409)
 
-    @app.exception_handler(DBAPIError)
-    async def _db(_: Request, exc: DBAPIError) -> JSONResponse:
-        log.warning("database unavailable: %s", exc.orig)
-        body = {
-            "error": {
-                "code": "unavailable",
-                "message": "The database is unavailable; try again shortly.",
-            }
-        }
-        return JSONResponse(body, status_code=503, headers={"Retry-After": "2"})
+    async def _unreachable(_: Request, exc: Exception) -> JSONResponse:
+        # Routes' units of work raise Unavailable already (helpline.boundary); this catches
+        # what reached the database outside one, judged by the same rule.
+        mapped = unavailable(exc)
+        if mapped is None:
+            raise exc
+        return error_response(mapped)
 
-    @app.exception_handler(OSError)
-    async def _os(_: Request, exc: OSError) -> JSONResponse:
-        log.warning("backend unreachable: %s", exc)
-        body = {"error": {"code": "unavailable", "message": "A backing service is unavailable."}}
-        return JSONResponse(body, status_code=503, headers={"Retry-After": "2"})
+    for kind in UNREACHABLE:
+        app.add_exception_handler(kind, _unreachable)
 
 
 def create_app(settings: Settings | None = None, *, check_migrations: bool = True) -> FastAPI:
@@ -189,13 +185,19 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
     setup_logging(settings.log_level, settings.log_json)
     use_private_umask()  # SQLite's files (database, -wal, -shm) are created by the driver
     make_private_dir(settings.data_dir)
-    db = Database(settings.resolved_database_url)
+    db = Database(
+        settings.resolved_database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout_s,
+    )
     bus = make_bus(settings)
     hub = Hub(db)
     ctx = AppContext(
         settings=settings,
         db=db,
         bus=bus,
+        boundary=Boundary(db, bus),
         storage=LocalStorage(settings.files_dir),
         limiter=RateLimiter(settings.rate_limits_on, settings.redis_url),
         hub=hub,
@@ -203,7 +205,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
     )
 
     sweeper = Sweeper(ctx)
-    outbox = Outbox(settings, db)  # e-mail and webhook deliveries
+    outbox = Outbox(settings, ctx.boundary)  # e-mail and webhook deliveries
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -320,10 +322,10 @@ def ops_router() -> APIRouter:
                 headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
             )
         try:
-            async with ctx.db.read() as session:
-                waiting = await queues_service.waiting_by_queue_name(session)
+            async with ctx.boundary.read() as uow:
+                waiting = await queues_service.waiting_by_queue_name(uow.session)
             set_chats_waiting(waiting)
-        except (DBAPIError, OSError):
+        except Unavailable:
             pass  # still serve the process's own metrics
         return metrics_response()
 

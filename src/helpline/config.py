@@ -22,6 +22,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("./var")
     database_url: str | None = None
+    # Connections each process keeps, how many more it may open under load, and how long a
+    # unit of work waits for one before it answers 503 (docs/operations.md).
+    database_pool_size: int = Field(default=20, ge=1)
+    database_max_overflow: int = Field(default=20, ge=0)
+    database_pool_timeout_s: float = Field(default=10, gt=0)
     redis_url: str | None = None
     secret_key: str | None = None
     host: str = "127.0.0.1"

@@ -1,15 +1,15 @@
-"""What one running app holds: settings, database, bus, storage, hub, limiter."""
+"""What one running app holds: settings, database, bus, boundary, storage, hub, limiter."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from helpline.boundary import Boundary
 from helpline.bus import Bus
 from helpline.config import Settings
-from helpline.db import Database, UnitOfWork
+from helpline.db import Database
 from helpline.kit.ratelimit import RateLimiter
-from helpline.observability import events_published_total
 from helpline.storage import Storage
 
 if TYPE_CHECKING:
@@ -22,24 +22,8 @@ class AppContext:
     settings: Settings
     db: Database
     bus: Bus
+    boundary: Boundary  # every unit of work opens here: commit, then publish; outages → 503
     storage: Storage
     limiter: RateLimiter
     hub: Hub
     writer: MessageWriter
-
-    async def publish_event(self, envelope: dict[str, Any], *, internal: bool) -> None:
-        """After commit, for events written outside a unit of work (the message writer)."""
-        events_published_total.inc()
-        await self.bus.publish(
-            f"chat:{envelope['chat_id']}",
-            {"kind": "event", "event": envelope, "internal": internal},
-        )
-
-    async def publish(self, uow: UnitOfWork) -> None:
-        """After commit: hand the unit's news to the bus, then run its after-commit work."""
-        for topic, message in uow.announcements:
-            if message.get("kind") == "event":
-                events_published_total.inc()
-            await self.bus.publish(topic, message)
-        for fn in uow.after_commit:
-            await fn()

@@ -80,6 +80,7 @@ class UnitOfWork:
         self.services: dict[str, Any] = services if services is not None else {}
         self.announcements: list[Announcement] = []
         self.after_commit: list[AfterCommit] = []
+        self.committed = False
 
     def announce(self, topic: str, message: dict[str, Any]) -> None:
         self.announcements.append((topic, message))
@@ -89,14 +90,24 @@ class UnitOfWork:
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 20,
+        max_overflow: int = 20,
+        pool_timeout: float = 10,
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
         else:
-            kwargs.update(pool_size=20, max_overflow=20, pool_pre_ping=True, pool_timeout=10)
+            kwargs["pool_pre_ping"] = True
+        if ":memory:" not in url:  # in-memory SQLite keeps one connection of its own
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self.services: dict[str, Any] = {}
         self._write_lock = asyncio.Lock()
@@ -120,11 +131,13 @@ class Database:
                 uow = UnitOfWork(session, self.services)
                 yield uow
                 await session.commit()
+                uow.committed = True
         else:
             async with self._writer() as session:
                 uow = UnitOfWork(session, self.services)
                 yield uow
                 await session.commit()
+                uow.committed = True
 
     @asynccontextmanager
     async def write_lock(self) -> AsyncIterator[None]:

@@ -11,7 +11,8 @@ HelplineError (status, code)
 ├── TooLarge              413 too_large
 ├── UnsupportedType       415 unsupported_type
 ├── RateLimited           429 rate_limited       carries retry_after seconds
-└── Unavailable           503 unavailable        the database (or bus) cannot be reached
+└── Unavailable           503 unavailable        the database cannot be reached (raised by
+                                                 helpline.boundary); carries retry_after
 """
 
 from __future__ import annotations
@@ -81,3 +82,7 @@ class RateLimited(HelplineError):
 class Unavailable(HelplineError):
     status = 503
     code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 2) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -10,11 +10,11 @@ import contextlib
 import logging
 import time
 
-from sqlalchemy.exc import DBAPIError
-
 from helpline.accounts import presence
+from helpline.boundary import guard
 from helpline.chats import timers
 from helpline.context import AppContext
+from helpline.errors import Unavailable
 
 log = logging.getLogger("helpline.sweeper")
 
@@ -24,6 +24,7 @@ class Sweeper:
         self.ctx = ctx
         self._task: asyncio.Task[None] | None = None
         self._last_stamp = 0.0
+        self._last_gaps = 0.0
 
     async def run_once(self) -> int:
         """One full pass: stamp presence, then fire what is due. Tests call this directly."""
@@ -31,26 +32,27 @@ class Sweeper:
         await self.ctx.hub.check_gaps()
         return await timers.sweep(self.ctx) + await presence.sweep(self.ctx)
 
+    async def _pass(self) -> None:
+        s = self.ctx.settings
+        if time.monotonic() - self._last_stamp >= max(1.0, s.offline_grace_s / 4):
+            await presence.stamp(self.ctx, self.ctx.hub.connected_users())
+            self._last_stamp = time.monotonic()
+        if s.gap_check_s > 0 and time.monotonic() - self._last_gaps >= s.gap_check_s:
+            await self.ctx.hub.check_gaps()
+            self._last_gaps = time.monotonic()
+        await timers.sweep(self.ctx)
+        await presence.sweep(self.ctx)
+
     async def _loop(self) -> None:
-        interval = self.ctx.settings.sweep_interval_s
-        stamp_every = max(1.0, self.ctx.settings.offline_grace_s / 4)
-        gaps_every = self.ctx.settings.gap_check_s
-        last_gaps = 0.0
         while True:
             try:
-                if time.monotonic() - self._last_stamp >= stamp_every:
-                    await presence.stamp(self.ctx, self.ctx.hub.connected_users())
-                    self._last_stamp = time.monotonic()
-                if gaps_every > 0 and time.monotonic() - last_gaps >= gaps_every:
-                    await self.ctx.hub.check_gaps()
-                    last_gaps = time.monotonic()
-                await timers.sweep(self.ctx)
-                await presence.sweep(self.ctx)
-            except (DBAPIError, OSError) as exc:
-                log.warning("sweep skipped, database unavailable: %s", getattr(exc, "orig", exc))
+                with guard():  # the hub's gap check reads outside any unit of work
+                    await self._pass()
+            except Unavailable as exc:
+                log.warning("sweep skipped: %s", exc.message)
             except Exception:
                 log.exception("sweep failed")
-            await asyncio.sleep(interval)
+            await asyncio.sleep(self.ctx.settings.sweep_interval_s)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._loop())

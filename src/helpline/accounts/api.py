@@ -5,14 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from helpline.accounts import service
-from helpline.accounts.deps import (
-    SESSION_COOKIE,
-    Ctx,
-    CurrentCaller,
-    CurrentUser,
-    Uow,
-    client_address,
-)
+from helpline.accounts.deps import SESSION_COOKIE, CurrentCaller, CurrentUser, client_address
 from helpline.accounts.login_limits import LoginLimits
 from helpline.accounts.schemas import (
     AuthResult,
@@ -25,6 +18,7 @@ from helpline.accounts.schemas import (
     UserUpdate,
 )
 from helpline.context import AppContext
+from helpline.deps import Ctx, Uow
 
 router = APIRouter(tags=["accounts"])
 
@@ -57,9 +51,8 @@ async def login(body: Login, request: Request, response: Response, ctx: Ctx) -> 
         address=client_address(request),
         fast=ctx.settings.password_fast_hash,
     )
-    async with ctx.db.write() as uow:
+    async with ctx.boundary.write() as uow:
         token = await service.sign_in(uow, user)
-    await ctx.publish(uow)
     _set_session_cookie(response, ctx, token)
     return AuthResult(token=token, user=UserOut.model_validate(user))
 

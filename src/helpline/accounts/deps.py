@@ -1,8 +1,8 @@
-"""Request boundary: the unit of work and who is asking. Shared by HTTP, pages and WebSocket."""
+"""Who is asking: credentials from a request or handshake, and the signed-in caller. Shared by
+HTTP, pages and WebSocket; the unit of work they run in is `helpline.deps`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -11,44 +11,17 @@ from starlette.requests import HTTPConnection
 
 from helpline.accounts import service
 from helpline.accounts.models import User
-from helpline.context import AppContext
-from helpline.db import UnitOfWork
+from helpline.deps import Ctx, Uow
 from helpline.errors import NotAuthenticated
 
 SESSION_COOKIE = "helpline_session"
 CSRF_COOKIE = "helpline_csrf"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass
 class Caller:
     user: User
     session_id: str
-
-
-def get_ctx(conn: HTTPConnection) -> AppContext:
-    ctx: AppContext = conn.app.state.ctx
-    return ctx
-
-
-Ctx = Annotated[AppContext, Depends(get_ctx)]
-
-
-async def get_uow(request: Request, ctx: Ctx) -> AsyncIterator[UnitOfWork]:
-    """Reads get a plain session; writes commit once when the route returns, then publish.
-
-    Declared with scope="function" so commit and publish happen before the response is sent.
-    """
-    if request.method in SAFE_METHODS:
-        async with ctx.db.read() as session:
-            yield UnitOfWork(session)
-        return
-    async with ctx.db.write() as uow:
-        yield uow
-    await ctx.publish(uow)
-
-
-Uow = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
 
 
 WS_PROTOCOL = "helpline"
@@ -99,9 +72,9 @@ async def get_optional_user(request: Request, ctx: Ctx) -> User | None:
     token = token_from(request)
     if not token:
         return None
-    async with ctx.db.read() as session:
+    async with ctx.boundary.read() as uow:
         try:
-            _, user = await service.authenticate(UnitOfWork(session), token)
+            _, user = await service.authenticate(uow, token)
         except NotAuthenticated:
             return None
         return user

@@ -19,7 +19,7 @@ from helpline.kit.enums import Availability
 async def stamp(ctx: AppContext, user_ids: set[str]) -> None:
     if not user_ids:
         return
-    async with ctx.db.write() as uow:
+    async with ctx.boundary.write() as uow:
         await uow.session.execute(
             update(User)
             .where(User.id.in_(user_ids))
@@ -49,7 +49,7 @@ async def sweep(ctx: AppContext) -> int:
     for user_id in stale:
         if user_id in connected:
             continue  # connected here; the stamp is on its way
-        async with ctx.db.write() as uow:
+        async with ctx.boundary.write() as uow:
             result = await uow.session.execute(
                 update(User)
                 .where(
@@ -66,5 +66,4 @@ async def sweep(ctx: AppContext) -> int:
                     "agents", {"kind": "agent.status", "user_id": user_id, "status": "offline"}
                 )
                 changed += 1
-        await ctx.publish(uow)
     return changed

@@ -8,7 +8,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from helpline import flows
 from helpline.accounts import service as accounts
-from helpline.accounts.deps import Ctx, CurrentUser, Uow, token_from
+from helpline.accounts.deps import CurrentUser, token_from
 from helpline.chats import access, offers, service, shapes, transcripts
 from helpline.chats import files as files_mod
 from helpline.chats import repository as repo
@@ -29,6 +29,7 @@ from helpline.chats.schemas import (
     RequestFromChat,
 )
 from helpline.db import UnitOfWork
+from helpline.deps import Ctx, Uow
 from helpline.errors import NotFound, TooLarge
 from helpline.kit.enums import ChatStatus
 from helpline.kit.params import BoundedInt, Cursor, cursor_offset
@@ -128,9 +129,9 @@ async def post_message(
 @router.post("/chats/{chat_id}/files", response_model=Event, status_code=201)
 async def upload_file(chat_id: str, request: Request, ctx: Ctx) -> Event:
     """Streams the body before any write transaction opens, so uploads never hold the writer."""
-    async with ctx.db.read() as session:
-        _, user = await accounts.authenticate(UnitOfWork(session), token_from(request))
-        await service.check_can_share(UnitOfWork(session), user, chat_id)
+    async with ctx.boundary.read() as uow:
+        _, user = await accounts.authenticate(uow, token_from(request))
+        await service.check_can_share(uow, user, chat_id)
     await ctx.limiter.check(ctx.settings.rate_limit_uploads, "upload", user.id)
     limit = ctx.settings.max_upload_bytes
     length = request.headers.get("content-length")
@@ -143,15 +144,16 @@ async def upload_file(chat_id: str, request: Request, ctx: Ctx) -> Event:
         max_bytes=limit,
         allowed=ctx.settings.allowed_extensions,
     )
+    written: UnitOfWork | None = None
     try:
-        async with ctx.db.write() as uow:
-            user_w = await accounts.authenticate(uow, token_from(request))
-            event = await service.share_file(uow, user_w[1], chat_id, attachment)
+        async with ctx.boundary.write() as written:
+            user_w = await accounts.authenticate(written, token_from(request))
+            event = await service.share_file(written, user_w[1], chat_id, attachment)
             out = Event.model_validate(envelope(event))
     except BaseException:
-        await ctx.storage.delete(attachment.storage_key)
+        if written is None or not written.committed:  # the row that names it never was
+            await ctx.storage.delete(attachment.storage_key)
         raise
-    await ctx.publish(uow)
     return out
 
 

@@ -14,22 +14,20 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from helpline.accounts import presence
 from helpline.accounts import service as accounts
 from helpline.accounts.deps import WS_PROTOCOL, token_from, ws_bearer
+from helpline.boundary import guard
 from helpline.chats import access, service
 from helpline.chats import offers as routing
 from helpline.chats.hub import CLOSE_TOO_MANY, Connection
 from helpline.chats.schemas import ClientId, MessageText
 from helpline.chats.writer import Author
 from helpline.context import AppContext
-from helpline.db import UnitOfWork
-from helpline.errors import HelplineError, Invalid, NotAuthenticated
+from helpline.errors import HelplineError, Invalid, NotAuthenticated, Unavailable
 from helpline.queues import repository as queues_repo
 from helpline.wsproto import SEND_MANY
 
@@ -110,7 +108,7 @@ async def websocket_endpoint(scope: Scope, receive: Receive, send: Send) -> None
     except NotAuthenticated:
         await ws.close(code=1008, reason="not authenticated")
         return
-    except (DBAPIError, OSError, PoolTimeout):
+    except Unavailable:
         await ws.close(code=1013, reason="database unavailable")
         return
     # A client that authenticated by subprotocol must get one back, or browsers drop it.
@@ -189,8 +187,8 @@ class Socket(Connection):
 async def _open(ctx: AppContext, token: str | None) -> tuple[Socket, list[dict[str, Any]]]:
     """Who is connecting, their queues, and (agents) the chats already waiting for them.
     No ORM object outlives this: a connection may stay open for days."""
-    async with ctx.db.read() as session:
-        uow = UnitOfWork(session)
+    async with ctx.boundary.read() as uow:
+        session = uow.session
         auth_session, user = await accounts.authenticate(uow, token)
         staff = user.role_enum.is_staff
         # A customer's is one shared empty set: an idle customer costs none.
@@ -212,7 +210,7 @@ async def _open(ctx: AppContext, token: str | None) -> tuple[Socket, list[dict[s
 async def _stamp(ctx: AppContext, user_id: str) -> None:
     try:
         await presence.stamp(ctx, {user_id})
-    except (DBAPIError, OSError):
+    except Unavailable:
         log.warning("could not record presence; the next sweep will")
 
 
@@ -235,16 +233,13 @@ async def _reader(receive: Receive, conn: Connection, ctx: AppContext) -> None:
             conn.send(_error("invalid_frame", _describe(exc)))
             continue
         try:
-            await _handle(frame, conn, ctx)
+            with guard():  # the hub reads outside the command's unit of work
+                await _handle(frame, conn, ctx)
         except HelplineError as exc:
             conn.send({"type": "error", **_about(frame), "error": exc.to_dict()["error"]})
-        except (DBAPIError, OSError, PoolTimeout):
-            # asyncpg reports a refused connection as a bare OSError; a pool exhausted by a
-            # reconnect storm is the same for the client: try again shortly.
-            log.warning("database unavailable during a WebSocket command")
-            message = "The service is briefly unavailable; reconnecting."
-            conn.send(_error("unavailable", message, **_about(frame)))
-            conn.close(1013, "database unavailable")
+            if isinstance(exc, Unavailable):
+                # Try again shortly: the client reconnects, resumes by seq, resends.
+                conn.close(1013, "database unavailable")
 
 
 def _about(frame: Any) -> dict[str, Any]:
@@ -269,9 +264,9 @@ async def _handle(frame: Any, conn: Connection, ctx: AppContext) -> None:
             conn.send({"type": "pong"})
         case Subscribe(chat_id=chat_id, after=after):
             await ctx.limiter.check(ctx.settings.rate_limit_subscribe, "ws-sub", conn.user_id)
-            async with ctx.db.read() as session:
-                user = await _user(session, conn)
-                row = await access.get_row(UnitOfWork(session), user, chat_id)
+            async with ctx.boundary.read() as uow:
+                user = await _user(uow.session, conn)
+                row = await access.get_row(uow, user, chat_id)
             await ctx.hub.subscribe(conn, row, after)
         case Unsubscribe(chat_id=chat_id):
             await ctx.limiter.check(ctx.settings.rate_limit_subscribe, "ws-sub", conn.user_id)
@@ -285,14 +280,13 @@ async def _handle(frame: Any, conn: Connection, ctx: AppContext) -> None:
             written = await ctx.writer.post(author, chat_id, text, client_id)
             if written is not None:
                 if written.created:
-                    await ctx.publish_event(written.envelope, internal=False)
+                    await ctx.boundary.publish_event(written.envelope, internal=False)
                 seq = int(written.envelope["seq"])
             else:
-                async with ctx.db.write() as uow:
+                async with ctx.boundary.write() as uow:
                     user = await _user(uow.session, conn)
                     event, _ = await service.post_message(uow, user, chat_id, text, client_id)
                     seq = event.seq
-                await ctx.publish(uow)
             conn.send({"type": "ack", "client_id": client_id, "chat_id": chat_id, "seq": seq})
         case Typing(chat_id=chat_id, active=active):
             if chat_id not in conn.subs:

@@ -43,9 +43,8 @@ async def _expire_unanswered(ctx: AppContext) -> int:
         if waiting_since is None or waiting_since > at - timedelta(seconds=max_wait):
             continue
         cutoff = at - timedelta(seconds=max_wait)
-        async with ctx.db.write() as uow:
+        async with ctx.boundary.write() as uow:
             done = await service.expire(uow, chat_id, "no_agent", Chat.waiting_since <= cutoff)
-        await ctx.publish(uow)
         fired += done
     return fired
 
@@ -85,15 +84,13 @@ async def _inactivity(ctx: AppContext) -> int:
     fired = 0
     for chat_id in to_warn:
         due = and_(Chat.warned_at.is_(None), Chat.last_customer_at <= warn_cutoff)
-        async with ctx.db.write() as uow:
+        async with ctx.boundary.write() as uow:
             done = await service.warn_inactive(uow, chat_id, int(s.inactivity_expire_s), due)
-        await ctx.publish(uow)
         fired += done
     for chat_id in to_expire:
         due = and_(Chat.warned_at.is_not(None), Chat.last_customer_at <= expire_cutoff)
-        async with ctx.db.write() as uow:
+        async with ctx.boundary.write() as uow:
             done = await service.expire(uow, chat_id, "inactive", due)
-        await ctx.publish(uow)
         fired += done
     return fired
 
@@ -114,7 +111,7 @@ async def _rotate_offers(ctx: AppContext) -> int:
         ).all()
     fired = 0
     for chat_id, due in rows:
-        async with ctx.db.write() as uow:
+        async with ctx.boundary.write() as uow:
             # Claim: only the process that clears this exact due time moves the offer on.
             claimed = await uow.session.execute(
                 update(Chat)
@@ -133,6 +130,5 @@ async def _rotate_offers(ctx: AppContext) -> int:
             if chat is None or queue is None:
                 continue
             await offers.offer_next(uow, chat, queue)
-        await ctx.publish(uow)
         fired += 1
     return fired

@@ -28,10 +28,10 @@ import socket
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
-
+from helpline.boundary import Boundary, guard
 from helpline.config import Settings
-from helpline.db import Database, UnitOfWork
+from helpline.db import UnitOfWork
+from helpline.errors import Unavailable
 from helpline.kit.clock import now
 from helpline.kit.ids import new_id
 from helpline.notify import repository as repo
@@ -67,7 +67,7 @@ class Outbox:
     def __init__(
         self,
         settings: Settings,
-        db: Database,
+        boundary: Boundary,
         *,
         transports: dict[DeliveryKind, Transport] | None = None,
         poll_s: float = POLL_S,
@@ -75,7 +75,8 @@ class Outbox:
         batch: int = BATCH,
     ) -> None:
         self.settings = settings
-        self.db = db
+        self.boundary = boundary
+        self.db = db = boundary.db
         self.poll_s = poll_s
         self.lease_s = lease_s
         self.batch = batch
@@ -139,10 +140,10 @@ class Outbox:
     async def run_once(self) -> int:
         """One pass: claim what is due, deliver it, record the outcome. Returns rows attempted."""
         at = now()
-        async with self.db.read() as session:
-            if not await repo.any_due(session, at):
+        async with self.boundary.read() as uow:
+            if not await repo.any_due(uow.session, at):
                 return 0
-        async with self.db.write() as uow:
+        async with self.boundary.write() as uow:
             claimed = await repo.claim(
                 uow.session,
                 self.worker_id,
@@ -226,7 +227,7 @@ class Outbox:
         error: str | None = None,
         next_attempt_at: datetime | None = None,
     ) -> None:
-        async with self.db.write() as uow:
+        async with self.boundary.write() as uow:
             kept = await repo.settle(
                 uow.session,
                 message.id,
@@ -247,11 +248,10 @@ class Outbox:
             # Cleared before the pass, so a poke that arrives during it is not lost.
             self._wake.clear()
             try:
-                attempted = await self.run_once()
-            except (DBAPIError, OSError) as exc:
-                log.warning(
-                    "outbox pass skipped, database unavailable: %s", getattr(exc, "orig", exc)
-                )
+                with guard():  # a transport's own OSError is settled, never raised here
+                    attempted = await self.run_once()
+            except Unavailable as exc:
+                log.warning("outbox pass skipped: %s", exc.message)
                 attempted = 0
             except Exception:
                 log.exception("outbox pass failed")

@@ -4,8 +4,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from helpline.accounts.deps import CurrentUser, Uow, get_optional_user
+from helpline.accounts.deps import CurrentUser, get_optional_user
 from helpline.accounts.models import User
+from helpline.deps import Uow
 from helpline.queues import service
 from helpline.queues.schemas import (
     MemberList,

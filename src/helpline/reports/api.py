@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BeforeValidator
 
-from helpline.accounts.deps import CurrentUser, Uow
+from helpline.accounts.deps import CurrentUser
+from helpline.deps import Uow
 from helpline.reports import export, service
 from helpline.reports.schemas import ExportTable, ReportSummary
 

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from helpline import flows
-from helpline.accounts.deps import Ctx, CurrentUser, Uow
+from helpline.accounts.deps import CurrentUser
+from helpline.deps import Ctx, Uow
 from helpline.kit.clock import iso
 from helpline.kit.enums import Priority, RequestStatus
 from helpline.kit.params import Cursor, cursor_offset

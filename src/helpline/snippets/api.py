@@ -4,10 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from helpline.accounts.deps import CurrentUser, Uow
+from helpline.accounts.deps import CurrentUser
 from helpline.accounts.models import User
 from helpline.accounts.schemas import UserRef
 from helpline.chats.schemas import QueueRef
+from helpline.deps import Uow
 from helpline.kit.params import Cursor, cursor_offset
 from helpline.snippets import service
 from helpline.snippets.repository import SnippetRow

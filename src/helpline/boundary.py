@@ -1,0 +1,101 @@
+"""The boundary every unit of work passes: HTTP requests, WebSocket commands, timers, the
+sweeper and the outbox open their units here, and nowhere else.
+
+- `Boundary.write()` yields a unit of work, commits it once, and only then publishes what its
+  services announced and runs its after-commit work. A unit that raises, or whose commit
+  fails, publishes nothing and runs nothing (decision 001).
+- `Boundary.read()` yields a unit of work on a plain read session (no commit, no news).
+- `unavailable()` is the one place that decides which failures mean "the database cannot be
+  reached now": a refused or dropped connection, PostgreSQL starting up or shutting down,
+  SQLite busy or locked past its timeout, a pool with no connection free within its timeout
+  (`sqlalchemy.exc.TimeoutError`, not a DBAPI error). Both context managers, and `guard()`
+  around code that reaches the database some other way, turn those into `Unavailable`: `503`
+  in the error format over HTTP, an error frame and close `1013` on a WebSocket, a skipped
+  pass in the background loops. An integrity conflict is not an outage: it stays itself
+  (`409` over HTTP).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from helpline.bus import Bus
+from helpline.db import Database, UnitOfWork
+from helpline.errors import Unavailable
+from helpline.observability import events_published_total
+
+log = logging.getLogger("helpline.boundary")
+
+# What a database outage can surface as. asyncpg reports a refused connection as a bare
+# OSError; SQLAlchemy wraps the rest (including SQLite's "database is locked") as DBAPIError.
+UNREACHABLE: tuple[type[Exception], ...] = (DBAPIError, PoolTimeout, OSError)
+
+
+def unavailable(exc: BaseException) -> Unavailable | None:
+    """The `Unavailable` that `exc` means, or None when it is not an outage."""
+    if isinstance(exc, IntegrityError) or not isinstance(exc, UNREACHABLE):
+        return None
+    if isinstance(exc, OSError):
+        log.warning("backend unreachable: %s: %s", type(exc).__name__, exc)
+        return Unavailable("A backing service is unavailable; try again shortly.")
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    log.warning("database unavailable: %s: %s", type(cause).__name__, cause)
+    return Unavailable("The database is unavailable; try again shortly.")
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    """Raise an outage inside as `Unavailable`; let everything else through unchanged."""
+    try:
+        yield
+    except UNREACHABLE as exc:
+        mapped = unavailable(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+class Boundary:
+    """Opens units of work on `db` and publishes their news on `bus` once they committed."""
+
+    def __init__(self, db: Database, bus: Bus | None = None) -> None:
+        self.db = db
+        self.bus = bus  # None: units that never announce (the outbox of a bare Database)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[UnitOfWork]:
+        with guard():
+            async with self.db.write() as uow:
+                yield uow
+        # Reached only once the commit succeeded.
+        await self.publish(uow)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[UnitOfWork]:
+        with guard():
+            async with self.db.read() as session:
+                yield UnitOfWork(session, self.db.services)
+
+    async def publish(self, uow: UnitOfWork) -> None:
+        """Hand a committed unit's news to the bus, then run its after-commit work."""
+        for topic, message in uow.announcements:
+            await self._send(topic, message)
+        for fn in uow.after_commit:
+            await fn()
+
+    async def publish_event(self, envelope: dict[str, Any], *, internal: bool) -> None:
+        """After commit, for an event written outside a unit of work (the message writer)."""
+        message = {"kind": "event", "event": envelope, "internal": internal}
+        await self._send(f"chat:{envelope['chat_id']}", message)
+
+    async def _send(self, topic: str, message: dict[str, Any]) -> None:
+        assert self.bus is not None, "news announced on a boundary without a bus"
+        if message.get("kind") == "event":
+            events_published_total.inc()
+        await self.bus.publish(topic, message)
