@@ -8,9 +8,15 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from fastapi import FastAPI
+from sqlalchemy import update
 
+from helpline.chats.lifecycle import TABLE, Action
+from helpline.chats.models import Chat
+from helpline.chats.writer import Author
+from helpline.kit.enums import ChatStatus
 from tests.conftest import LiveServer
-from tests.fixtures.factories import make_queue, make_user
+from tests.fixtures.factories import accepted_chat, ctx_of, make_queue, make_user
 from tests.fixtures.wsclient import WSClient
 
 pytestmark = pytest.mark.asyncio
@@ -77,6 +83,31 @@ async def test_concurrent_messages_are_batched_in_order_without_gaps(
         assert len(set(acks)) == 10
     for ws, _ in clients:
         await ws.close()
+
+
+async def test_the_fast_path_writes_from_exactly_the_statuses_the_transition_table_allows(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """The writer's statements say in SQL who may write when; they must say what the table
+    says, on each backend (the statements differ)."""
+    ctx = ctx_of(app)
+    assert ctx.writer.enabled
+    q = await make_queue(app, "Support")
+    customer = await make_user(app, "customer", name="Carla")
+    agent = await make_user(app, "agent", name="Ana", queues=[q])
+    cid = (await accepted_chat(client, customer, agent, q))["id"]
+    authors = {
+        Action.customer_message: Author(customer.id, "customer", customer.name),
+        Action.agent_message: Author(agent.id, "agent", agent.name),
+    }
+    wrote: dict[tuple[Action, ChatStatus], bool] = {}
+    for status in ChatStatus:
+        async with ctx.db.write() as uow:
+            await uow.session.execute(update(Chat).where(Chat.id == cid).values(status=status))
+        for action, author in authors.items():
+            result = await ctx.writer.post(author, cid, "hello", f"{action}-{status}")
+            wrote[(action, status)] = result is not None and result.created
+    assert wrote == {(a, s): s in TABLE[a].sources for a in authors for s in ChatStatus}
 
 
 async def test_the_service_path_answers_what_the_fast_path_cannot(

@@ -15,7 +15,8 @@ conditional `UPDATE chats … RETURNING last_seq` that checks the sender may wri
 reserves the seq, and the event INSERT. Anything that is not the plain case (a closed chat, a
 helper agent, someone else's client_id) comes back as None and the caller takes the full
 service path, which gives the precise error. The rules stay in `service.post_message`; this is
-the same rule written as one statement, and tests run both.
+the same rule written as one statement, its statuses taken from the transition table
+(`chats/lifecycle.py`), and tests run both.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from helpline.chats.lifecycle import Action, allowed_from
 from helpline.db import Database, sqlite_pragmas
 from helpline.kit.clock import iso, now
 from helpline.kit.enums import Role
@@ -73,6 +75,16 @@ def _envelope(
     }
 
 
+def _statuses(action: Action) -> str:
+    """The statuses `action` may start from, per the transition table, as an SQL list."""
+    return ", ".join(f"'{status.value}'" for status in sorted(allowed_from(action)))
+
+
+# Who may write when comes from chats/lifecycle.py: these statements are built from its table.
+_CUSTOMER_MAY = _statuses(Action.customer_message)
+_AGENT_MAY = _statuses(Action.agent_message)
+
+
 # --- SQLite: a dedicated stdlib connection, one batch per transaction, in the event loop ---------
 
 _SQL_FIND = (
@@ -80,13 +92,13 @@ _SQL_FIND = (
     "WHERE chat_id = ? AND client_id = ?"
 )
 _SQL_CUSTOMER = (
-    "UPDATE chats SET last_seq = last_seq + 1, updated_at = ?, last_customer_at = ?, "
-    "warned_at = NULL WHERE id = ? AND customer_id = ? AND status IN ('waiting', 'in_progress') "
+    "UPDATE chats SET last_seq = last_seq + 1, updated_at = ?, last_customer_at = ?, "  # noqa: S608 - statuses from the table
+    f"warned_at = NULL WHERE id = ? AND customer_id = ? AND status IN ({_CUSTOMER_MAY}) "
     "RETURNING last_seq"
 )
 _SQL_AGENT = (
-    "UPDATE chats SET last_seq = last_seq + 1, updated_at = ? "
-    "WHERE id = ? AND agent_id = ? AND status = 'in_progress' RETURNING last_seq"
+    "UPDATE chats SET last_seq = last_seq + 1, updated_at = ? "  # noqa: S608 - statuses from the table
+    f"WHERE id = ? AND agent_id = ? AND status IN ({_AGENT_MAY}) RETURNING last_seq"
 )
 _SQL_INSERT = (
     "INSERT INTO chat_events (chat_id, seq, type, at, actor_id, actor_role, actor_name, data, "
@@ -172,9 +184,10 @@ class SqliteBatch:
 
 # --- PostgreSQL: one statement per message, a whole batch in one round trip ---------------------
 
-# $8 says whether the author is the chat's customer (their chat, open) or its agent (the owner,
-# in progress): one statement for both, so a batch is a single asyncpg `fetchmany`.
-_PG_SQL = """
+# $8 says whether the author is the chat's customer or its agent (the owner; helpers take the
+# service path), each allowed from the table's statuses: one statement for both, so a batch is a
+# single asyncpg `fetchmany`.
+_PG_SQL = f"""
 WITH existing AS (
     SELECT seq, at, actor_role, actor_name, data, actor_id FROM chat_events
     WHERE chat_id = $1 AND client_id = $2
@@ -183,8 +196,8 @@ WITH existing AS (
         last_customer_at = CASE WHEN $8 THEN $3 ELSE last_customer_at END,
         warned_at = CASE WHEN $8 THEN NULL ELSE warned_at END
     WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM existing) AND (
-        ($8 AND customer_id = $4 AND status IN ('waiting', 'in_progress'))
-        OR (NOT $8 AND agent_id = $4 AND status = 'in_progress'))
+        ($8 AND customer_id = $4 AND status IN ({_CUSTOMER_MAY}))
+        OR (NOT $8 AND agent_id = $4 AND status IN ({_AGENT_MAY})))
     RETURNING last_seq
 ), ins AS (
     INSERT INTO chat_events
@@ -195,7 +208,7 @@ WITH existing AS (
 SELECT (SELECT seq FROM ins) AS new_seq, e.seq, e.at, e.actor_role, e.actor_name, e.data,
        e.actor_id
 FROM (SELECT 1) AS one LEFT JOIN existing AS e ON true
-"""
+"""  # noqa: S608 - the statuses come from the transition table
 
 
 async def _pg_write(apg: Any, items: list[_Item], at: datetime) -> list[Written | None]:
