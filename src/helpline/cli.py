@@ -33,9 +33,15 @@ def _safe_url(url: str) -> str:
 
 def serve_config(settings: Settings) -> dict[str, object]:
     """uvicorn options shared by `helpline serve` and the tests' servers."""
+    from helpline import httpproto
+
+    httpproto.configure(settings.header_timeout_s)
     return {
         "host": settings.host,
         "port": settings.port,
+        # uvicorn's httptools protocol plus a deadline for request heads (helpline.httpproto).
+        "http": "helpline.httpproto:HttpToolsProtocol",
+        "timeout_keep_alive": settings.keep_alive_s,
         # uvicorn's websockets-sansio plus one extension: several frames per TCP write.
         "ws": "helpline.wsproto:WebSocketProtocol",
         "ws_max_size": 64 * 1024,

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     # METRICS_OPEN (docs/decisions/007-metrics-access.md).
     metrics_token: str | None = None
     metrics_open: bool = False
+    # A request head (a WebSocket handshake too) must be complete this long after the
+    # connection opens or the request begins, else the connection is closed (slowloris).
+    header_timeout_s: float = Field(default=10, gt=0)
+    # Idle keep-alive HTTP connections are closed after this (uvicorn's timeout_keep_alive).
+    keep_alive_s: float = Field(default=5, gt=0)
     # Open WebSockets per user and process; one more handshake is refused (close 4429).
     ws_max_per_user: int = Field(default=20, ge=1)
     log_level: str = "INFO"
