@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette_csrf.middleware import CSRFMiddleware
 
-from helpline import __version__, apidocs
+from helpline import __version__, apidocs, flows
 from helpline.accounts import api as accounts_api
 from helpline.accounts.deps import CSRF_COOKIE, SESSION_COOKIE
 from helpline.boundary import UNREACHABLE, Boundary, unavailable
@@ -51,7 +51,6 @@ from helpline.observability import (
     setup_logging,
 )
 from helpline.queues import api as queues_api
-from helpline.queues import service as queues_service
 from helpline.reports import api as reports_api
 from helpline.servicedesk import api as servicedesk_api
 from helpline.snippets import api as snippets_api
@@ -323,7 +322,7 @@ def ops_router() -> APIRouter:
             )
         try:
             async with ctx.boundary.read() as uow:
-                waiting = await queues_service.waiting_by_queue_name(uow.session)
+                waiting = await flows.waiting_by_queue_name(uow)
             set_chats_waiting(waiting)
         except Unavailable:
             pass  # still serve the process's own metrics

@@ -1,17 +1,27 @@
 """Use cases that span domains. Each calls the domains' services (never their repositories),
-so the domain packages need not import each other: chats and the service desk meet here.
+so the domain packages need not import each other: chats and the service desk meet here, and
+queues meet the chats that load their agents.
 
 Checks keep the order of the domain they start in: visibility (404), role (403), state (409).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from helpline.accounts import service as accounts
 from helpline.accounts.models import User
+from helpline.chats import offers, transcripts
 from helpline.chats import service as chats
-from helpline.chats import transcripts
 from helpline.db import UnitOfWork
 from helpline.errors import NotFound
-from helpline.kit.enums import Priority
+from helpline.kit.clock import aware, now
+from helpline.kit.enums import Priority, Role
+from helpline.queues import hours as hours_mod
+from helpline.queues import service as queues
+from helpline.queues.models import Queue
 from helpline.servicedesk import service as servicedesk
 from helpline.servicedesk.models import ServiceRequest
 from helpline.servicedesk.service import ChatLink
@@ -65,3 +75,66 @@ async def request_transcript(uow: UnitOfWork, user: User, reference: str) -> tup
         raise NotFound("This request has no linked chat.")
     text = await transcripts.transcript(uow, row.customer, row.request.chat_id)
     return row.chat_reference, text
+
+
+# --- queues as the chats load them ----------------------------------------------------------
+
+
+@dataclass
+class QueueView:
+    queue: Queue
+    open_now: bool
+    agents_available: int
+
+
+async def queue_views(uow: UnitOfWork, queue_list: list[Queue]) -> list[QueueView]:
+    """What the portal shows of each queue: open now, and agents who could take a chat."""
+    counts = await offers.available_by_queue(uow)
+    at = now()
+    return [QueueView(q, hours_mod.is_open(q.hours, at), counts.get(q.id, 0)) for q in queue_list]
+
+
+async def overview(uow: UnitOfWork, actor: User) -> dict[str, Any]:
+    """The supervisor's live picture: queues with waits, agents with load."""
+    accounts.require_role(actor, Role.supervisor, Role.admin)
+    at = now()
+    queue_list = await queues.list_queues(uow, actor, include_inactive=False)
+    stats = await offers.queue_stats(uow)
+    available = await offers.available_by_queue(uow)
+    out_queues = []
+    for q in queue_list:
+        s = stats.get(q.id, {})
+        oldest = s.get("oldest")
+        longest = int((at - aware(oldest)).total_seconds()) if isinstance(oldest, datetime) else 0  # type: ignore[operator]
+        out_queues.append(
+            {
+                "id": q.id,
+                "name": q.name,
+                "waiting": s.get("waiting", 0),
+                "in_progress": s.get("in_progress", 0),
+                "longest_wait_s": max(0, longest),
+                "agents_available": available.get(q.id, 0),
+                "open_now": hours_mod.is_open(q.hours, at),
+            }
+        )
+    agents = [
+        {
+            "id": u.id,
+            "name": u.name,
+            "status": u.status,
+            "chats": load,
+            "max_chats": u.max_chats,
+            "role": u.role,
+        }
+        for u, load in await offers.agents_with_load(uow)
+    ]
+    return {"queues": out_queues, "agents": agents}
+
+
+async def waiting_by_queue_name(uow: UnitOfWork) -> dict[str, int]:
+    """For the `chats_waiting` gauge: every active queue, zero included."""
+    stats = await offers.queue_stats(uow)
+    return {
+        q.name: int(stats.get(q.id, {}).get("waiting", 0))  # type: ignore[call-overload]
+        for q in await queues.list_queues(uow, None, include_inactive=False)
+    }

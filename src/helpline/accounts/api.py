@@ -19,6 +19,7 @@ from helpline.accounts.schemas import (
 )
 from helpline.context import AppContext
 from helpline.deps import Ctx, Uow
+from helpline.queues import service as queues
 
 router = APIRouter(tags=["accounts"])
 
@@ -79,7 +80,7 @@ async def logout(caller: CurrentCaller, response: Response, uow: Uow) -> Respons
 async def me(user: CurrentUser, uow: Uow) -> UserOut:
     out = UserOut.model_validate(user)
     if user.role_enum.is_staff:
-        out.queue_ids = await service.queue_ids(uow, user)
+        out.queue_ids = await queues.member_queue_ids(uow, user.id)
     return out
 
 

@@ -149,7 +149,10 @@ async def list_users(
     return await repo.list_users(uow.session, role=role, after=after, limit=limit)
 
 
-async def queue_ids(uow: UnitOfWork, user: User) -> list[str]:
-    from helpline.queues import repository as queues_repo
+async def get_user(uow: UnitOfWork, user_id: str) -> User | None:
+    """For other domains' services (they never read this domain's repository)."""
+    return await repo.get(uow.session, user_id)
 
-    return await queues_repo.member_queue_ids(uow.session, user.id)
+
+async def get_users(uow: UnitOfWork, user_ids: list[str]) -> list[User]:
+    return await repo.get_many(uow.session, user_ids)

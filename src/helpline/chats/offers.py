@@ -16,7 +16,7 @@ from helpline.chats.shapes import chat_dict
 from helpline.db import UnitOfWork
 from helpline.kit.clock import now
 from helpline.kit.enums import ChatStatus, RoutingMode
-from helpline.queues import repository as queues_repo
+from helpline.queues import service as queues
 from helpline.queues.models import Queue
 from helpline.queues.routing import Candidate, next_assignee
 
@@ -41,7 +41,7 @@ async def offer_next(uow: UnitOfWork, chat: Chat, queue: Queue) -> str | None:
     """`assign` mode: offer the chat to the next agent (most free slots, then longest idle).
 
     With nobody eligible, it is retried shortly by the sweeper."""
-    found = await queues_repo.candidates(uow.session, queue.id)
+    found = await repo.candidates(uow.session, queue.id)
     candidates = [Candidate(u.id, load, u.max_chats, u.last_accept_at) for u, load in found]
     chosen, offered = next_assignee(candidates, list(chat.offered_ids or []))
     previous = chat.offered_to_id
@@ -64,7 +64,7 @@ async def waiting_offers(uow: UnitOfWork, user: User) -> list[dict[str, Any]]:
     are available and below their limit; in `assign` queues only those offered to them."""
     if not user.role_enum.is_staff:
         return []
-    queue_ids = await queues_repo.member_queue_ids(uow.session, user.id)
+    queue_ids = await queues.member_queue_ids(uow, user.id)
     out = []
     eligible: dict[str, bool] = {}
     for r in await repo.waiting_rows_in_queues(uow.session, queue_ids):
@@ -73,7 +73,7 @@ async def waiting_offers(uow: UnitOfWork, user: User) -> list[dict[str, Any]]:
                 out.append(chat_dict(r))
             continue
         if r.queue.id not in eligible:
-            found = await queues_repo.candidates(uow.session, r.queue.id, user_ids=[user.id])
+            found = await repo.candidates(uow.session, r.queue.id, user_ids=[user.id])
             eligible[r.queue.id] = bool(found)
         if eligible[r.queue.id]:
             out.append(chat_dict(r))
@@ -82,7 +82,7 @@ async def waiting_offers(uow: UnitOfWork, user: User) -> list[dict[str, Any]]:
 
 async def eligible_for_offer(uow: UnitOfWork, queue_id: str, user_ids: list[str]) -> set[str]:
     """Which of these agents may be offered a chat of this queue now."""
-    found = await queues_repo.candidates(uow.session, queue_id, user_ids=user_ids)
+    found = await repo.candidates(uow.session, queue_id, user_ids=user_ids)
     return {u.id for u, _ in found}
 
 
@@ -99,3 +99,19 @@ async def waiting_info(uow: UnitOfWork, chat: Chat) -> tuple[int | None, int | N
         return None, None
     pos = await repo.position(uow.session, chat)
     return pos, await estimate_wait(uow, chat.queue_id, pos)
+
+
+# --- staffing: what supervisors and the portal see of queues -----------------------------------
+
+
+async def available_by_queue(uow: UnitOfWork) -> dict[str, int]:
+    """Per queue: members who could be offered a chat now."""
+    return await repo.available_counts(uow.session)
+
+
+async def queue_stats(uow: UnitOfWork) -> dict[str, dict[str, object]]:
+    return await repo.queue_stats(uow.session)
+
+
+async def agents_with_load(uow: UnitOfWork) -> list[tuple[User, int]]:
+    return await repo.agents_with_load(uow.session)

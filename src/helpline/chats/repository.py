@@ -14,7 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from helpline.accounts.models import User
 from helpline.chats.models import Attachment, Chat, ChatEvent, ChatParticipant
-from helpline.kit.enums import ChatStatus, Role
+from helpline.kit.enums import Availability, ChatStatus, Role
 from helpline.queues.models import Queue, QueueMember
 
 Customer = aliased(User, name="customer")
@@ -316,3 +316,89 @@ async def last_seqs(session: AsyncSession, chat_ids: list[str]) -> dict[str, tup
         select(Chat.id, Chat.last_seq, Chat.updated_at).where(Chat.id.in_(chat_ids))
     )
     return {chat_id: (int(last), changed) for chat_id, last, changed in rows.all()}
+
+
+# --- staffing: agents' load is their chats in progress --------------------------------------
+
+STAFF = (Role.agent, Role.supervisor, Role.admin)
+
+
+def _load() -> object:
+    return (
+        select(func.count(Chat.id))
+        .where(Chat.agent_id == User.id, Chat.status == ChatStatus.in_progress)
+        .correlate(User)
+        .scalar_subquery()
+    )
+
+
+async def available_counts(session: AsyncSession) -> dict[str, int]:
+    """Per queue: members who are available, active and below their chat limit."""
+    load = _load()
+    stmt = (
+        select(QueueMember.queue_id, func.count(User.id))
+        .join(User, User.id == QueueMember.user_id)
+        .where(
+            and_(
+                User.active.is_(True),
+                User.status == Availability.available,
+                User.role.in_(STAFF),
+                load < User.max_chats,  # type: ignore[operator]
+            )
+        )
+        .group_by(QueueMember.queue_id)
+    )
+    return {qid: int(n) for qid, n in (await session.execute(stmt)).all()}
+
+
+async def candidates(
+    session: AsyncSession, queue_id: str, *, user_ids: list[str] | None = None
+) -> list[tuple[User, int]]:
+    """Members who may be offered a chat now, with their load: available, active, below limit."""
+    load = _load().label("load")  # type: ignore[attr-defined]
+    stmt = (
+        select(User, load)
+        .join(QueueMember, QueueMember.user_id == User.id)
+        .where(
+            QueueMember.queue_id == queue_id,
+            User.active.is_(True),
+            User.status == Availability.available,
+            User.role.in_(STAFF),
+        )
+    )
+    if user_ids is not None:
+        stmt = stmt.where(User.id.in_(user_ids))
+    rows = (await session.execute(stmt)).all()
+    return [(u, int(n)) for u, n in rows if int(n) < u.max_chats]
+
+
+async def queue_stats(session: AsyncSession) -> dict[str, dict[str, object]]:
+    """Per queue: waiting and in-progress counts and the oldest waiting_since."""
+    stmt = (
+        select(
+            Chat.queue_id,
+            func.sum(case((Chat.status == ChatStatus.waiting, 1), else_=0)),
+            func.sum(case((Chat.status == ChatStatus.in_progress, 1), else_=0)),
+            func.min(case((Chat.status == ChatStatus.waiting, Chat.waiting_since), else_=None)),
+        )
+        .where(Chat.status.in_([ChatStatus.waiting, ChatStatus.in_progress]))
+        .group_by(Chat.queue_id)
+    )
+    out: dict[str, dict[str, object]] = {}
+    for qid, waiting, in_progress, oldest in (await session.execute(stmt)).all():
+        out[qid] = {
+            "waiting": int(waiting or 0),
+            "in_progress": int(in_progress or 0),
+            "oldest": oldest,
+        }
+    return out
+
+
+async def agents_with_load(session: AsyncSession) -> list[tuple[User, int]]:
+    load = _load().label("load")  # type: ignore[attr-defined]
+    stmt = (
+        select(User, load)
+        .where(User.active.is_(True), User.role.in_((Role.agent, Role.supervisor)))
+        .order_by(User.name)
+    )
+    return [(u, int(n)) for u, n in (await session.execute(stmt)).all()]

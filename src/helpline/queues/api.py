@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from helpline import flows
 from helpline.accounts.deps import CurrentUser, get_optional_user
 from helpline.accounts.models import User
 from helpline.deps import Uow
@@ -21,7 +22,7 @@ from helpline.queues.schemas import (
 router = APIRouter(tags=["queues"])
 
 
-def _out(v: service.QueueView) -> QueueOut:
+def _out(v: flows.QueueView) -> QueueOut:
     q = v.queue
     return QueueOut(
         id=q.id,
@@ -44,19 +45,19 @@ async def list_queues(
     include_inactive: Annotated[bool, Query()] = False,
 ) -> QueueList:
     queues = await service.list_queues(uow, user, include_inactive=include_inactive)
-    return QueueList(items=[_out(v) for v in await service.views(uow, queues)])
+    return QueueList(items=[_out(v) for v in await flows.queue_views(uow, queues)])
 
 
 @router.post("/queues", response_model=QueueOut, status_code=201)
 async def create_queue(body: QueueCreate, user: CurrentUser, uow: Uow) -> QueueOut:
     queue = await service.create(uow, user, body)
-    return _out((await service.views(uow, [queue]))[0])
+    return _out((await flows.queue_views(uow, [queue]))[0])
 
 
 @router.patch("/queues/{queue_id}", response_model=QueueOut)
 async def update_queue(queue_id: str, body: QueueUpdate, user: CurrentUser, uow: Uow) -> QueueOut:
     queue = await service.update(uow, user, queue_id, body)
-    return _out((await service.views(uow, [queue]))[0])
+    return _out((await flows.queue_views(uow, [queue]))[0])
 
 
 @router.get("/queues/{queue_id}/members", response_model=MemberList)
@@ -73,4 +74,4 @@ async def put_members(queue_id: str, body: Members, user: CurrentUser, uow: Uow)
 
 @router.get("/supervisor/overview", tags=["supervisor"])
 async def supervisor_overview(user: CurrentUser, uow: Uow) -> dict[str, Any]:
-    return await service.overview(uow, user)
+    return await flows.overview(uow, user)

@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
-
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpline.accounts import repository as accounts_repo
+from helpline.accounts import service as accounts
 from helpline.accounts.models import User
-from helpline.accounts.service import require_role
 from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Invalid, NotFound
-from helpline.kit.clock import aware, now
 from helpline.kit.enums import Role
-from helpline.queues import hours as hours_mod
 from helpline.queues import repository as repo
 from helpline.queues.models import Queue
 from helpline.queues.schemas import QueueCreate, QueueUpdate
-
-
-@dataclass
-class QueueView:
-    queue: Queue
-    open_now: bool
-    agents_available: int
-
-
-async def views(uow: UnitOfWork, queues: list[Queue]) -> list[QueueView]:
-    counts = await repo.available_counts(uow.session)
-    at = now()
-    return [QueueView(q, hours_mod.is_open(q.hours, at), counts.get(q.id, 0)) for q in queues]
 
 
 async def list_queues(uow: UnitOfWork, user: User | None, *, include_inactive: bool) -> list[Queue]:
@@ -69,7 +48,7 @@ async def default_queue(uow: UnitOfWork, configured: str | None) -> Queue:
 
 
 async def create(uow: UnitOfWork, actor: User, data: QueueCreate) -> Queue:
-    require_role(actor, Role.admin)
+    accounts.require_role(actor, Role.admin)
     if await repo.get_by_name(uow.session, data.name):
         raise Conflict("A queue with this name exists.", code="name_taken")
     queue = Queue(**data.model_dump())
@@ -82,7 +61,7 @@ async def create(uow: UnitOfWork, actor: User, data: QueueCreate) -> Queue:
 
 
 async def update(uow: UnitOfWork, actor: User, queue_id: str, data: QueueUpdate) -> Queue:
-    require_role(actor, Role.admin)
+    accounts.require_role(actor, Role.admin)
     queue = await get(uow, queue_id)
     changes = data.model_dump(exclude_unset=True)
     if changes.get("name") and changes["name"] != queue.name:
@@ -102,9 +81,9 @@ async def update(uow: UnitOfWork, actor: User, queue_id: str, data: QueueUpdate)
 async def set_members(
     uow: UnitOfWork, actor: User, queue_id: str, user_ids: list[str]
 ) -> list[User]:
-    require_role(actor, Role.admin)
+    accounts.require_role(actor, Role.admin)
     await get(uow, queue_id)
-    users = await accounts_repo.get_many(uow.session, list(set(user_ids)))
+    users = await accounts.get_users(uow, list(set(user_ids)))
     found = {u.id: u for u in users}
     missing = [uid for uid in user_ids if uid not in found]
     if missing:
@@ -126,52 +105,15 @@ async def set_members(
 
 
 async def members(uow: UnitOfWork, actor: User, queue_id: str) -> list[User]:
-    require_role(actor, Role.admin, Role.supervisor)
+    accounts.require_role(actor, Role.admin, Role.supervisor)
     await get(uow, queue_id)
     return await repo.members(uow.session, queue_id)
 
 
-async def overview(uow: UnitOfWork, actor: User) -> dict[str, Any]:
-    """The supervisor's live picture: queues with waits, agents with load."""
-    require_role(actor, Role.supervisor, Role.admin)
-    at = now()
-    queues = await repo.list_queues(uow.session, include_inactive=False)
-    stats = await repo.queue_stats(uow.session)
-    available = await repo.available_counts(uow.session)
-    out_queues = []
-    for q in queues:
-        s = stats.get(q.id, {})
-        oldest = s.get("oldest")
-        longest = int((at - aware(oldest)).total_seconds()) if isinstance(oldest, datetime) else 0  # type: ignore[operator]
-        out_queues.append(
-            {
-                "id": q.id,
-                "name": q.name,
-                "waiting": s.get("waiting", 0),
-                "in_progress": s.get("in_progress", 0),
-                "longest_wait_s": max(0, longest),
-                "agents_available": available.get(q.id, 0),
-                "open_now": hours_mod.is_open(q.hours, at),
-            }
-        )
-    agents = [
-        {
-            "id": u.id,
-            "name": u.name,
-            "status": u.status,
-            "chats": load,
-            "max_chats": u.max_chats,
-            "role": u.role,
-        }
-        for u, load in await repo.agents_with_load(uow.session)
-    ]
-    return {"queues": out_queues, "agents": agents}
+async def member_queue_ids(uow: UnitOfWork, user_id: str) -> list[str]:
+    return await repo.member_queue_ids(uow.session, user_id)
 
 
-async def waiting_by_queue_name(session: AsyncSession) -> dict[str, int]:
-    """For the `chats_waiting` gauge: every active queue, zero included."""
-    stats = await repo.queue_stats(session)
-    return {
-        q.name: int(stats.get(q.id, {}).get("waiting", 0))  # type: ignore[call-overload]
-        for q in await repo.list_queues(session, include_inactive=False)
-    }
+async def fallback_queue(uow: UnitOfWork, queue_id: str) -> Queue | None:
+    """A queue referenced by a row that already exists (active or not)."""
+    return await repo.get(uow.session, queue_id)

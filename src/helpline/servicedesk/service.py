@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from helpline.accounts import repository as accounts_repo
+from helpline.accounts import service as accounts
 from helpline.accounts.models import User
 from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Forbidden, Invalid, NotFound
@@ -18,7 +18,6 @@ from helpline.kit.clock import now
 from helpline.kit.enums import Priority, RequestStatus, Role
 from helpline.kit.ids import reference
 from helpline.kit.models import next_number
-from helpline.queues import repository as queues_repo
 from helpline.queues import service as queues
 from helpline.queues.models import Queue
 from helpline.servicedesk import notifications
@@ -84,7 +83,7 @@ async def _team(
     if team_id is not None:
         return await queues.get_active(uow, team_id)
     if fallback is not None:
-        queue = await queues_repo.get(uow.session, fallback)
+        queue = await queues.fallback_queue(uow, fallback)
         if queue is not None:
             return queue
     return await queues.default_queue(uow, default)
@@ -235,7 +234,7 @@ async def update(uow: UnitOfWork, user: User, reference_: str, data: RequestUpda
     if "assignee_id" in changes and changes["assignee_id"] != req.assignee_id:
         assignee_id = changes["assignee_id"]
         if assignee_id is not None:
-            new_assignee = await accounts_repo.get(uow.session, assignee_id)
+            new_assignee = await accounts.get_user(uow, assignee_id)
             if (
                 new_assignee is None
                 or not new_assignee.role_enum.is_staff
