@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.accounts.models import AuthSession, User
 from helpline.kit.clock import now
+from helpline.kit.enums import Availability
 
 
 def hash_token(token: str) -> str:
@@ -67,3 +69,42 @@ async def get_many(session: AsyncSession, ids: list[str]) -> list[User]:
     if not ids:
         return []
     return list((await session.execute(select(User).where(User.id.in_(ids)))).scalars())
+
+
+# --- presence ---------------------------------------------------------------------------------
+
+
+async def stamp_seen(session: AsyncSession, user_ids: set[str], at: datetime) -> None:
+    await session.execute(
+        update(User)
+        .where(User.id.in_(user_ids))
+        .values(last_seen_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def unseen_since(session: AsyncSession, cutoff: datetime) -> list[str]:
+    """Users not offline whose last stamp is at or before `cutoff`."""
+    stmt = select(User.id).where(
+        User.status != Availability.offline,
+        User.last_seen_at.is_not(None),
+        User.last_seen_at <= cutoff,
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def set_offline_if_unseen(
+    session: AsyncSession, user_id: str, cutoff: datetime, at: datetime
+) -> bool:
+    """One conditional UPDATE: True only for the process that turned this user offline."""
+    result = await session.execute(
+        update(User)
+        .where(
+            User.id == user_id,
+            User.status != Availability.offline,
+            User.last_seen_at <= cutoff,
+        )
+        .values(status=Availability.offline, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]

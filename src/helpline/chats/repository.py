@@ -14,7 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from helpline.accounts.models import User
 from helpline.chats.models import Attachment, Chat, ChatEvent, ChatParticipant
-from helpline.kit.enums import Availability, ChatStatus, Role
+from helpline.kit.enums import Availability, ChatStatus, Role, RoutingMode
 from helpline.queues.models import Queue, QueueMember
 
 Customer = aliased(User, name="customer")
@@ -316,6 +316,74 @@ async def last_seqs(session: AsyncSession, chat_ids: list[str]) -> dict[str, tup
         select(Chat.id, Chat.last_seq, Chat.updated_at).where(Chat.id.in_(chat_ids))
     )
     return {chat_id: (int(last), changed) for chat_id, last, changed in rows.all()}
+
+
+# --- timers: what is due, as conditions the service re-checks in its conditional UPDATE ------
+
+
+def unanswered_due(cutoff: datetime) -> ColumnElement[bool]:
+    return Chat.waiting_since <= cutoff
+
+
+def warning_due(cutoff: datetime) -> ColumnElement[bool]:
+    return and_(Chat.warned_at.is_(None), Chat.last_customer_at <= cutoff)
+
+
+def inactive_due(cutoff: datetime) -> ColumnElement[bool]:
+    return and_(Chat.warned_at.is_not(None), Chat.last_customer_at <= cutoff)
+
+
+async def waiting_with_max_wait(session: AsyncSession) -> list[tuple[str, datetime | None, int]]:
+    """Every waiting chat with when it started waiting and its queue's longest wait."""
+    stmt = (
+        select(Chat.id, Chat.waiting_since, Queue.max_wait_s)
+        .join(Queue, Queue.id == Chat.queue_id)
+        .where(Chat.status == ChatStatus.waiting)
+    )
+    return [(i, w, int(m)) for i, w, m in (await session.execute(stmt)).all()]
+
+
+async def in_progress_ids(session: AsyncSession, due: ColumnElement[bool]) -> list[str]:
+    stmt = select(Chat.id).where(Chat.status == ChatStatus.in_progress, due)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def offers_due(session: AsyncSession, at: datetime) -> list[tuple[str, datetime]]:
+    """Waiting chats of `assign` queues whose offer ran out by `at`, with its due time."""
+    stmt = (
+        select(Chat.id, Chat.offer_expires_at)
+        .join(Queue, Queue.id == Chat.queue_id)
+        .where(
+            Chat.status == ChatStatus.waiting,
+            Queue.routing_mode == RoutingMode.assign,
+            Chat.offer_expires_at <= at,
+        )
+    )
+    return [(i, d) for i, d in (await session.execute(stmt)).all() if d is not None]
+
+
+async def claim_offer(
+    session: AsyncSession, chat_id: str, due: datetime
+) -> tuple[Chat, Queue] | None:
+    """Only the process that clears this exact due time moves the offer on: the chat and its
+    queue for the winner, None for everyone else."""
+    claimed = await session.execute(
+        update(Chat)
+        .where(
+            Chat.id == chat_id,
+            Chat.offer_expires_at == due,
+            Chat.status == ChatStatus.waiting,
+        )
+        .values(offer_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    chat = await session.get(Chat, chat_id, populate_existing=True)
+    queue = await session.get(Queue, chat.queue_id) if chat else None
+    if chat is None or queue is None:
+        return None
+    return chat, queue
 
 
 # --- staffing: agents' load is their chats in progress --------------------------------------
