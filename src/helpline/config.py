@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # plus unsubscribe (each subscribe replays from the database).
     rate_limit_typing: str = "5/second"
     rate_limit_subscribe: str = "30 per 10 seconds"
+    # Sessions end this long after their last use, and this long after sign-in at the latest.
+    session_idle_s: float = Field(default=86400, gt=0)
+    session_max_s: float = Field(default=2592000, gt=0)
     greeting: str = "Welcome, my name is {agent.name}, how can I help you today?"
     default_queue: str | None = None
     offline_grace_s: float = 60

@@ -141,8 +141,10 @@ async def test_a_receiver_that_never_recovers_gets_a_dead_letter_after_24_hours(
     assert row.last_error is not None and row.last_error.startswith("HTTP 500")
     assert await outbox.drain() == 0  # a dead letter is left alone
 
+    # A day has passed: the world's sessions have ended (HELPLINE_SESSION_IDLE_S); sign in anew.
+    admin = await make_user(app, "admin")
     listing = await client.get(
-        "/api/v1/webhooks/deliveries", params={"status": "failed"}, headers=world["admin"].headers
+        "/api/v1/webhooks/deliveries", params={"status": "failed"}, headers=admin.headers
     )
     assert listing.status_code == 200, listing.text
     (item,) = listing.json()["items"]
@@ -153,7 +155,7 @@ async def test_a_receiver_that_never_recovers_gets_a_dead_letter_after_24_hours(
     assert item["next_attempt_at"] is None and item["payload"]["request"]["reference"] == ref
     for status in ("pending", "delivered"):
         r = await client.get(
-            "/api/v1/webhooks/deliveries", params={"status": status}, headers=world["admin"].headers
+            "/api/v1/webhooks/deliveries", params={"status": status}, headers=admin.headers
         )
         assert r.json() == {"items": [], "next": None}
 

@@ -11,6 +11,8 @@ from helpline.accounts.schemas import (
     AuthResult,
     Guest,
     Login,
+    SessionList,
+    SessionOut,
     StatusUpdate,
     UserCreate,
     UserList,
@@ -19,6 +21,7 @@ from helpline.accounts.schemas import (
 )
 from helpline.context import AppContext
 from helpline.deps import Ctx, Uow
+from helpline.kit.params import Cursor, cursor_offset
 from helpline.queues import service as queues
 
 router = APIRouter(tags=["accounts"])
@@ -45,7 +48,7 @@ async def login(body: Login, request: Request, response: Response, ctx: Ctx) -> 
         per_address=ctx.settings.rate_limit_login_address_failures,
     )
     user = await service.check_sign_in(
-        ctx.db,
+        ctx.boundary,
         limits,
         str(body.email),
         body.password,
@@ -53,7 +56,9 @@ async def login(body: Login, request: Request, response: Response, ctx: Ctx) -> 
         fast=ctx.settings.password_fast_hash,
     )
     async with ctx.boundary.write() as uow:
-        token = await service.sign_in(uow, user)
+        token = await service.sign_in(
+            uow, user, ip=client_address(request), user_agent=request.headers.get("user-agent")
+        )
     _set_session_cookie(response, ctx, token)
     return AuthResult(token=token, user=UserOut.model_validate(user))
 
@@ -63,7 +68,13 @@ async def guest(
     body: Guest, request: Request, response: Response, ctx: Ctx, uow: Uow
 ) -> AuthResult:
     await ctx.limiter.check(ctx.settings.rate_limit_guest, "guest", client_address(request))
-    token, user = await service.guest(uow, body.name, str(body.email))
+    token, user = await service.guest(
+        uow,
+        body.name,
+        str(body.email),
+        ip=client_address(request),
+        user_agent=request.headers.get("user-agent"),
+    )
     _set_session_cookie(response, ctx, token)
     return AuthResult(token=token, user=UserOut.model_validate(user))
 
@@ -82,6 +93,38 @@ async def me(user: CurrentUser, uow: Uow) -> UserOut:
     if user.role_enum.is_staff:
         out.queue_ids = await queues.member_queue_ids(uow, user.id)
     return out
+
+
+@router.get("/me/sessions", response_model=SessionList)
+async def list_sessions(
+    caller: CurrentCaller,
+    ctx: Ctx,
+    uow: Uow,
+    cursor: Annotated[Cursor | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 100,
+) -> SessionList:
+    offset = cursor_offset(cursor)
+    rows = await service.list_sessions(
+        uow, caller.user, ctx.settings, offset=offset, limit=limit + 1
+    )
+    items = [
+        SessionOut(
+            id=s.id,
+            created_at=s.created_at,
+            last_seen_at=s.last_seen_at or s.created_at,
+            user_agent=s.user_agent,
+            ip=s.ip,
+            current=s.id == caller.session_id,
+        )
+        for s in rows[:limit]
+    ]
+    return SessionList(items=items, next=str(offset + limit) if len(rows) > limit else None)
+
+
+@router.delete("/me/sessions/{session_id}", status_code=204)
+async def end_session(session_id: str, caller: CurrentCaller, ctx: Ctx, uow: Uow) -> Response:
+    await service.end_session(uow, caller.user, ctx.settings, session_id)
+    return Response(status_code=204)
 
 
 @router.put("/me/status", response_model=UserOut)

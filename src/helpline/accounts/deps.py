@@ -11,7 +11,7 @@ from starlette.requests import HTTPConnection
 
 from helpline.accounts import service
 from helpline.accounts.models import User
-from helpline.deps import Ctx, Uow
+from helpline.deps import SAFE_METHODS, Ctx, Uow
 from helpline.errors import NotAuthenticated
 
 SESSION_COOKIE = "helpline_session"
@@ -52,8 +52,15 @@ def token_from(conn: HTTPConnection) -> str | None:
     return conn.cookies.get(SESSION_COOKIE)
 
 
-async def get_caller(request: Request, uow: Uow) -> Caller:
-    auth_session, user = await service.authenticate(uow, token_from(request))
+async def get_caller(request: Request, ctx: Ctx, uow: Uow) -> Caller:
+    auth_session, user = await service.authenticate(uow, token_from(request), ctx.settings)
+    if service.needs_seen(auth_session):  # at most once a minute per session
+        if request.method in SAFE_METHODS:
+            # A read holds no writer; this rare stamp takes one of its own.
+            async with ctx.boundary.write() as stamp:
+                await service.record_seen(stamp, auth_session.id)
+        else:
+            await service.record_seen(uow, auth_session.id)
     return Caller(user=user, session_id=auth_session.id)
 
 
@@ -74,7 +81,7 @@ async def get_optional_user(request: Request, ctx: Ctx) -> User | None:
         return None
     async with ctx.boundary.read() as uow:
         try:
-            _, user = await service.authenticate(uow, token)
+            _, user = await service.authenticate(uow, token, ctx.settings)
         except NotAuthenticated:
             return None
         return user

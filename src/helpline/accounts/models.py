@@ -45,7 +45,10 @@ class User(Base):
 
 
 class AuthSession(Base):
-    """A sign-in. The token itself is never stored, only its SHA-256."""
+    """A sign-in. The token itself is never stored, only its SHA-256.
+
+    It ends when revoked, `HELPLINE_SESSION_MAX_S` after `created_at`, or
+    `HELPLINE_SESSION_IDLE_S` after `last_seen_at` (kept to the minute, not per request)."""
 
     __tablename__ = "auth_sessions"
 
@@ -54,3 +57,7 @@ class AuthSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the person signed in with, shown to them in their list of sessions.
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    ip: Mapped[str | None] = mapped_column(String(64))

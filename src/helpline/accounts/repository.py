@@ -3,7 +3,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.accounts.models import AuthSession, User
@@ -40,10 +40,54 @@ async def get_by_token(session: AsyncSession, token: str) -> tuple[AuthSession, 
     return (row[0], row[1]) if row else None
 
 
+async def get_session(session: AsyncSession, auth_session_id: str) -> AuthSession | None:
+    return await session.get(AuthSession, auth_session_id)
+
+
 async def revoke_session(session: AsyncSession, auth_session_id: str) -> None:
     await session.execute(
         update(AuthSession).where(AuthSession.id == auth_session_id).values(revoked_at=now())
     )
+
+
+async def stamp_session_seen(
+    session: AsyncSession, auth_session_id: str, at: datetime, *, unless_after: datetime
+) -> None:
+    """Set `last_seen_at`, unless another request already did since `unless_after`."""
+    await session.execute(
+        update(AuthSession)
+        .where(
+            AuthSession.id == auth_session_id,
+            or_(AuthSession.last_seen_at.is_(None), AuthSession.last_seen_at < unless_after),
+        )
+        .values(last_seen_at=at)
+    )
+
+
+async def live_sessions(
+    session: AsyncSession,
+    user_id: str,
+    *,
+    created_after: datetime,
+    seen_after: datetime,
+    offset: int,
+    limit: int,
+) -> list[AuthSession]:
+    """The user's sessions that are neither revoked nor expired, latest sign-in first."""
+    seen = func.coalesce(AuthSession.last_seen_at, AuthSession.created_at)
+    result = await session.execute(
+        select(AuthSession)
+        .where(
+            AuthSession.user_id == user_id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.created_at > created_after,
+            seen > seen_after,
+        )
+        .order_by(AuthSession.created_at.desc(), AuthSession.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(result.scalars())
 
 
 async def revoke_all(session: AsyncSession, user_id: str) -> None:

@@ -85,4 +85,20 @@ class UserList(BaseModel):
     next: str | None
 
 
+class SessionOut(BaseModel):
+    """One of the caller's sign-ins; `current` is the one this request came with."""
+
+    id: str
+    created_at: datetime
+    last_seen_at: datetime
+    user_agent: str | None
+    ip: str | None
+    current: bool
+
+
+class SessionList(BaseModel):
+    items: list[SessionOut]
+    next: str | None
+
+
 AvailabilityLiteral = Literal["available", "away", "offline"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from sqlalchemy.exc import IntegrityError
 
 from helpline.accounts import repository as repo
@@ -9,7 +11,9 @@ from helpline.accounts.login_limits import LoginLimits
 from helpline.accounts.models import AuthSession, User
 from helpline.accounts.passwords import hash_async, verify_async
 from helpline.accounts.schemas import UserCreate, UserUpdate
-from helpline.db import Database, UnitOfWork
+from helpline.boundary import Boundary
+from helpline.config import Settings
+from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Forbidden, NotAuthenticated, NotFound
 from helpline.kit.clock import now
 from helpline.kit.enums import Availability, Role
@@ -26,15 +30,49 @@ def require_staff(user: User) -> None:
         raise Forbidden("Only agents may do this.")
 
 
-async def _open_session(uow: UnitOfWork, user: User) -> str:
+# How stale `last_seen_at` may get before a request writes it again: idle expiry is measured
+# in hours, so a minute's precision spares a write on nearly every request.
+SEEN_EVERY = timedelta(minutes=1)
+
+
+async def _open_session(
+    uow: UnitOfWork, user: User, *, ip: str | None, user_agent: str | None
+) -> str:
     token = new_token()
-    uow.session.add(AuthSession(user_id=user.id, token_hash=repo.hash_token(token)))
+    at = now()
+    uow.session.add(
+        AuthSession(
+            user_id=user.id,
+            token_hash=repo.hash_token(token),
+            created_at=at,
+            last_seen_at=at,
+            ip=ip,
+            user_agent=user_agent[:255] if user_agent else None,
+        )
+    )
     await uow.session.flush()
     return token
 
 
+def _last_used(auth_session: AuthSession) -> datetime:
+    # Sessions from before last_seen_at was kept count from their sign-in.
+    return auth_session.last_seen_at or auth_session.created_at
+
+
+def _expired(auth_session: AuthSession, settings: Settings, at: datetime) -> bool:
+    return at - auth_session.created_at >= timedelta(
+        seconds=settings.session_max_s
+    ) or at - _last_used(auth_session) >= timedelta(seconds=settings.session_idle_s)
+
+
 async def check_sign_in(
-    db: Database, limits: LoginLimits, email: str, password: str, *, address: str, fast: bool
+    boundary: Boundary,
+    limits: LoginLimits,
+    email: str,
+    password: str,
+    *,
+    address: str,
+    fast: bool,
 ) -> User:
     """The user these credentials belong to, or NotAuthenticated; RateLimited before any
     hashing once the login limits are reached.
@@ -43,8 +81,8 @@ async def check_sign_in(
     SQLite no writer) is held while the hash is checked. Unknown e-mails, guests and
     deactivated accounts take the same path and time as a wrong password."""
     async with limits.attempt(email, address) as attempt:
-        async with db.read() as session:
-            user = await repo.get_registered_by_email(session, email)
+        async with boundary.read() as uow:
+            user = await repo.get_registered_by_email(uow.session, email)
         ok = await verify_async(user.password_hash if user else None, password, fast=fast)
         if user is None or not ok or not user.active:
             await attempt.failed(user.id if user else None)
@@ -52,16 +90,18 @@ async def check_sign_in(
     return user
 
 
-async def sign_in(uow: UnitOfWork, user: User) -> str:
+async def sign_in(uow: UnitOfWork, user: User, *, ip: str | None, user_agent: str | None) -> str:
     """A new session for a user whose credentials `check_sign_in` accepted; its token."""
-    return await _open_session(uow, user)
+    return await _open_session(uow, user, ip=ip, user_agent=user_agent)
 
 
-async def guest(uow: UnitOfWork, name: str, email: str) -> tuple[str, User]:
+async def guest(
+    uow: UnitOfWork, name: str, email: str, *, ip: str | None, user_agent: str | None
+) -> tuple[str, User]:
     user = User(email=email.lower(), name=name, role=Role.customer, is_guest=True)
     uow.session.add(user)
     await uow.session.flush()
-    return await _open_session(uow, user), user
+    return await _open_session(uow, user, ip=ip, user_agent=user_agent), user
 
 
 async def logout(uow: UnitOfWork, auth_session_id: str) -> None:
@@ -69,13 +109,59 @@ async def logout(uow: UnitOfWork, auth_session_id: str) -> None:
     uow.announce(f"session:{auth_session_id}", {"kind": "close", "reason": "signed_out"})
 
 
-async def authenticate(uow: UnitOfWork, token: str | None) -> tuple[AuthSession, User]:
+async def authenticate(
+    uow: UnitOfWork, token: str | None, settings: Settings
+) -> tuple[AuthSession, User]:
+    """The session and user of a token: revoked, idle and too old sessions are refused."""
     if not token:
         raise NotAuthenticated("Sign in first.")
     found = await repo.get_by_token(uow.session, token)
-    if found is None:
+    if found is None or _expired(found[0], settings, now()):
         raise NotAuthenticated("Your sign-in has expired; sign in again.")
     return found
+
+
+def needs_seen(auth_session: AuthSession) -> bool:
+    """Whether this use of the session should be written down (see `SEEN_EVERY`)."""
+    return now() - _last_used(auth_session) >= SEEN_EVERY
+
+
+async def record_seen(uow: UnitOfWork, auth_session_id: str) -> None:
+    at = now()
+    await repo.stamp_session_seen(uow.session, auth_session_id, at, unless_after=at - SEEN_EVERY)
+
+
+def _live_cutoffs(settings: Settings) -> dict[str, datetime]:
+    at = now()
+    return {
+        "created_after": at - timedelta(seconds=settings.session_max_s),
+        "seen_after": at - timedelta(seconds=settings.session_idle_s),
+    }
+
+
+async def list_sessions(
+    uow: UnitOfWork, user: User, settings: Settings, *, offset: int, limit: int
+) -> list[AuthSession]:
+    """The caller's own sessions that still work, latest sign-in first."""
+    return await repo.live_sessions(
+        uow.session, user.id, offset=offset, limit=limit, **_live_cutoffs(settings)
+    )
+
+
+async def end_session(
+    uow: UnitOfWork, user: User, settings: Settings, auth_session_id: str
+) -> None:
+    """Sign one of the caller's sessions out, closing its sockets. Another person's session,
+    and one that already ended, is NotFound."""
+    found = await repo.get_session(uow.session, auth_session_id)
+    if (
+        found is None
+        or found.user_id != user.id
+        or found.revoked_at is not None
+        or _expired(found, settings, now())
+    ):
+        raise NotFound("No such session.")
+    await logout(uow, found.id)
 
 
 async def set_status(uow: UnitOfWork, user: User, status: Availability) -> User:

@@ -130,7 +130,7 @@ async def post_message(
 async def upload_file(chat_id: str, request: Request, ctx: Ctx) -> Event:
     """Streams the body before any write transaction opens, so uploads never hold the writer."""
     async with ctx.boundary.read() as uow:
-        _, user = await accounts.authenticate(uow, token_from(request))
+        _, user = await accounts.authenticate(uow, token_from(request), ctx.settings)
         await service.check_can_share(uow, user, chat_id)
     await ctx.limiter.check(ctx.settings.rate_limit_uploads, "upload", user.id)
     limit = ctx.settings.max_upload_bytes
@@ -147,7 +147,7 @@ async def upload_file(chat_id: str, request: Request, ctx: Ctx) -> Event:
     written: UnitOfWork | None = None
     try:
         async with ctx.boundary.write() as written:
-            user_w = await accounts.authenticate(written, token_from(request))
+            user_w = await accounts.authenticate(written, token_from(request), ctx.settings)
             event = await service.share_file(written, user_w[1], chat_id, attachment)
             out = Event.model_validate(envelope(event))
     except BaseException:

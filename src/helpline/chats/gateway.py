@@ -189,7 +189,7 @@ async def _open(ctx: AppContext, token: str | None) -> tuple[Socket, list[dict[s
     No ORM object outlives this: a connection may stay open for days."""
     async with ctx.boundary.read() as uow:
         session = uow.session
-        auth_session, user = await accounts.authenticate(uow, token)
+        auth_session, user = await accounts.authenticate(uow, token, ctx.settings)
         staff = user.role_enum.is_staff
         # A customer's is one shared empty set: an idle customer costs none.
         queue_ids: AbstractSet[str] = (

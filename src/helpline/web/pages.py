@@ -312,7 +312,7 @@ def _widget_cookie(response: Response, token: str, *, clear: bool = False) -> No
 async def _user_for_token(ctx: AppContext, token: str) -> User | None:
     async with ctx.db.read() as session:
         try:
-            _, user = await accounts_service.authenticate(UnitOfWork(session), token)
+            _, user = await accounts_service.authenticate(UnitOfWork(session), token, ctx.settings)
         except NotAuthenticated:
             return None
         return user
