@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     rate_limit_chat_start: str = "10/minute"
     rate_limit_messages: str = "10/second"
     rate_limit_uploads: str = "30/minute"
+    # Raising service requests (each mails the customer): per person raising and per customer
+    # e-mail address, and per client address for customers' own (offices and mobile carriers
+    # put many people behind one address).
+    rate_limit_requests: str = "30/hour"
+    rate_limit_requests_address: str = "120/hour"
     # WebSocket commands per user (across their connections): relayed typing, and subscribe
     # plus unsubscribe (each subscribe replays from the database).
     rate_limit_typing: str = "5/second"
@@ -58,6 +63,8 @@ class Settings(BaseSettings):
     inactivity_warn_s: float = 300
     inactivity_expire_s: float = 120
     outbox_retry_s: float = 5
+    # E-mails delivered to one address in any hour; more are dropped (decision 009). 0: no cap.
+    mail_per_recipient_hour: int = Field(default=30, ge=0)
     smtp_url: str | None = None
     mail_from: str = "Helpline <helpline@localhost>"
     webhook_url: str | None = None

@@ -253,6 +253,16 @@ class RequestIdMiddleware:
 
 # -- logging ----------------------------------------------------------------------------------
 
+
+def mask_email(address: str) -> str:
+    """An address as logs may show it: enough to tell two apart, not to write to
+    (`carla@example.com` → `c***@example.com`)."""
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return "***"
+    return f"{local[:1]}***@{domain}"
+
+
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _RECORD_ATTRS = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}

@@ -34,7 +34,7 @@ from helpline.errors import NotFound, TooLarge
 from helpline.kit.enums import ChatStatus
 from helpline.kit.params import BoundedInt, Cursor, cursor_offset
 from helpline.servicedesk import service as servicedesk
-from helpline.servicedesk.api import request_out
+from helpline.servicedesk.api import check_request_limits, request_out
 from helpline.servicedesk.schemas import RequestOut
 
 router = APIRouter(tags=["chats"])
@@ -261,7 +261,12 @@ async def raise_request(
         team_id=body.team_id,
         default_team=ctx.settings.default_queue,
     )
-    return request_out(await servicedesk.get(uow, user, req.reference))
+    row = await servicedesk.get(uow, user, req.reference)
+    # Counts against the agent and the chat's customer, whose address the mail goes to.
+    await check_request_limits(
+        ctx, raised_by=user.id, customer_email=row.customer.email, address=None
+    )
+    return request_out(row)
 
 
 @router.post("/chats/{chat_id}/transcript/email", status_code=202)

@@ -117,7 +117,6 @@ async def email_transcript(uow: UnitOfWork, user: User, chat_id: str) -> str:
         uow,
         kind=DeliveryKind.email,
         event_type="chat.transcript",
-        ordering_key=f"email:chat:{row.chat.id}",
         reference=row.chat.reference,
         payload={
             "to": customer.email,

@@ -14,6 +14,11 @@ Retrying: after the n-th failed attempt the row waits `min(retry_s * 2**(n-1), 1
 failure 24 h or more after the row was written (or one the transport calls permanent) makes it
 `failed`, the dead letter admins list at GET /webhooks/deliveries?status=failed.
 
+Capping: e-mail rows are ordered per recipient (their ordering key is derived from the
+address), so one recipient's mail goes out one at a time and the count of what they were sent
+in the last hour is exact. Past `HELPLINE_MAIL_PER_RECIPIENT_HOUR`, a row is dropped: settled
+`failed` with the reason, logged with the address masked (docs/decisions/009-mail-limits.md).
+
 Time comes from `helpline.kit.clock`, so tests move a FrozenClock instead of sleeping.
 """
 
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import secrets
@@ -42,6 +48,7 @@ from helpline.notify.transports import (
     Transport,
     WebhookTransport,
 )
+from helpline.observability import mask_email
 
 log = logging.getLogger("helpline.outbox")
 
@@ -50,11 +57,17 @@ GIVE_UP_AFTER = timedelta(hours=24)
 LEASE_S = 120.0  # longer than any transport's timeout
 POLL_S = 1.0  # picks up rows written by other processes and retries that came due
 BATCH = 20
+MAIL_CAP_WINDOW = timedelta(hours=1)
 
 
 def backoff_s(retry_s: float, attempts: int) -> float:
     """Wait after the `attempts`-th failure: retry_s, 2·retry_s, 4·retry_s, … capped at 10 min."""
     return float(min(retry_s * 2 ** max(attempts - 1, 0), MAX_BACKOFF_S))
+
+
+def recipient_key(address: str) -> str:
+    """The ordering key of every e-mail to `address` (hashed: keys are shown to admins)."""
+    return "email:" + hashlib.sha256(address.strip().lower().encode()).hexdigest()[:32]
 
 
 def for_uow(uow: UnitOfWork) -> Outbox | None:
@@ -105,12 +118,21 @@ class Outbox:
         *,
         kind: DeliveryKind,
         event_type: str,
-        ordering_key: str,
         payload: dict[str, Any],
+        ordering_key: str | None = None,
         reference: str | None = None,
         event_id: str | None = None,
     ) -> OutboxMessage:
-        """Add a delivery to the caller's transaction; it goes out once that commits."""
+        """Add a delivery to the caller's transaction; it goes out once that commits.
+
+        Webhooks need an `ordering_key`; e-mail is always ordered (and capped) per recipient,
+        so it takes none."""
+        if kind is DeliveryKind.email:
+            if ordering_key is not None:
+                raise ValueError("e-mail is ordered per recipient: pass no ordering_key")
+            ordering_key = recipient_key(str(payload["to"]))
+        elif ordering_key is None:
+            raise ValueError("webhook deliveries need an ordering_key")
         at = now()
         message = OutboxMessage(
             event_id=event_id or new_id(),
@@ -172,7 +194,29 @@ class Outbox:
             total += n
         return total
 
+    async def _over_mail_cap(self, message: OutboxMessage) -> bool:
+        cap = self.settings.mail_per_recipient_hour
+        if message.kind != DeliveryKind.email or cap <= 0:
+            return False
+        since = now() - MAIL_CAP_WINDOW
+        async with self.db.read() as session:
+            sent = await repo.count_delivered_since(session, message.ordering_key, since)
+        return sent >= cap
+
     async def _attempt(self, message: OutboxMessage) -> None:
+        if await self._over_mail_cap(message):
+            cap = self.settings.mail_per_recipient_hour
+            log.warning(
+                "outbox email %s %s to %s dropped: %d mails to that address in the last hour",
+                message.event_type,
+                message.event_id,
+                mask_email(str(message.payload.get("to", ""))),
+                cap,
+                extra={"reference": message.reference},
+            )
+            error = f"dropped: {cap} mails to this address in the last hour"
+            await self._settle(message, DeliveryStatus.failed, at=now(), error=error)
+            return
         transport = self.transports.get(DeliveryKind(message.kind))
         try:
             if transport is None:

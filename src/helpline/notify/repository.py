@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -66,6 +66,16 @@ async def claim(
     )
     rows = list((await session.execute(stmt)).scalars())
     return sorted(rows, key=lambda r: r.id)
+
+
+async def count_delivered_since(session: AsyncSession, ordering_key: str, since: datetime) -> int:
+    """Rows of `ordering_key` delivered after `since` (a recipient's mail in the last hour)."""
+    stmt = select(func.count()).where(
+        OutboxMessage.ordering_key == ordering_key,
+        OutboxMessage.status == DeliveryStatus.delivered,
+        OutboxMessage.delivered_at > since,
+    )
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def settle(

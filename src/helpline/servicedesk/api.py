@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from helpline import flows
-from helpline.accounts.deps import CurrentUser
+from helpline.accounts.deps import CurrentUser, client_address
+from helpline.context import AppContext
 from helpline.deps import Ctx, Uow
 from helpline.kit.clock import iso
 from helpline.kit.enums import Priority, RequestStatus
@@ -76,8 +77,29 @@ async def list_requests(
     )
 
 
+async def check_request_limits(
+    ctx: AppContext, *, raised_by: str, customer_email: str | None, address: str | None
+) -> None:
+    """Raising a request mails its customer, so it is limited per person raising it, per
+    customer e-mail address (a guest can sign up with anyone's), and, for customers' own
+    requests, per client address. 429 past any of them; checked before anything is written
+    or, where the customer is only known after, inside the transaction (which then rolls
+    back)."""
+    rule = ctx.settings.rate_limit_requests
+    await ctx.limiter.check(rule, "request-by", raised_by)
+    if customer_email:
+        await ctx.limiter.check(rule, "request-to", customer_email.strip().lower())
+    if address is not None:
+        await ctx.limiter.check(ctx.settings.rate_limit_requests_address, "request-ip", address)
+
+
 @router.post("/requests", response_model=RequestOut, status_code=201)
-async def create_request(body: RequestCreate, user: CurrentUser, ctx: Ctx, uow: Uow) -> RequestOut:
+async def create_request(
+    body: RequestCreate, request: Request, user: CurrentUser, ctx: Ctx, uow: Uow
+) -> RequestOut:
+    await check_request_limits(
+        ctx, raised_by=user.id, customer_email=user.email, address=client_address(request)
+    )
     return request_out(
         await service.create(uow, user, body, default_team=ctx.settings.default_queue)
     )

@@ -18,7 +18,6 @@ comments too, flagged `comment.internal`). One document:
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from helpline.accounts.models import User
@@ -75,17 +74,21 @@ def _mail(
 ) -> None:
     if not to.email:
         return
-    # One ordering key per request and recipient: their mails arrive in order, and a refused
-    # address never holds up anyone else's.
-    who = hashlib.sha256(to.email.lower().encode()).hexdigest()[:16]
+    # The outbox orders and caps e-mail per recipient: their mails arrive in order, and a
+    # refused address never holds up anyone else's.
     outbox.enqueue(
         uow,
         kind=DeliveryKind.email,
         event_type=event_type,
-        ordering_key=f"email:{row.request.id}:{who}",
         reference=row.request.reference,
         payload={"to": to.email, "to_name": to.name, "subject": subject, "body": body},
     )
+
+
+def _subject(row: RequestRow, words: str) -> str:
+    """The reference and our own fixed words only: a subject never carries what a customer
+    wrote (anyone can sign up with someone else's address and pick a summary)."""
+    return f"[{row.request.reference}] {words}"
 
 
 def _customer_mail(
@@ -97,7 +100,7 @@ def _customer_mail(
         f"Follow your request and reply in the portal:\n{portal_link(outbox, r.reference)}\n\n"
         f"{SIGNATURE}\n"
     )
-    _mail(outbox, uow, row, row.customer, event_type, f"[{r.reference}] {subject}", body)
+    _mail(outbox, uow, row, row.customer, event_type, _subject(row, subject), body)
 
 
 def _webhook(
@@ -145,7 +148,7 @@ def created(uow: UnitOfWork, row: RequestRow, actor: User) -> None:
             uow,
             row,
             "request.created",
-            f"We received your request: {r.summary}",
+            "We received your request",
             f"Your request {r.reference} has been raised{origin}. "
             f"The {row.team.name} team will take it from here and keep you posted by e-mail.",
         )
@@ -175,7 +178,7 @@ def updated(
                 uow,
                 row,
                 "request.status_changed",
-                f"Now {_label(after).lower()}: {r.summary}",
+                f"Your request is now {_label(after).lower()}",
                 f"The status of your request {r.reference} changed "
                 f"from {_label(before).lower()} to {_label(after).lower()}.",
             )
@@ -192,7 +195,7 @@ def updated(
                 row,
                 new_assignee,
                 "request.assigned",
-                f"[{r.reference}] Assigned to you: {r.summary}",
+                _subject(row, "Assigned to you"),
                 body,
             )
     if outbox.accepts(DeliveryKind.webhook):
@@ -216,7 +219,7 @@ def commented(uow: UnitOfWork, row: RequestRow, actor: User, entry: RequestEntry
             uow,
             row,
             "request.commented",
-            f"New reply: {r.summary}",
+            "New reply to your request",
             f"{actor.name} replied to your request {r.reference}:\n\n{text}",
         )
     if outbox.accepts(DeliveryKind.webhook):
