@@ -46,6 +46,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # The whole suite on SQLite (browser and multi-process tests included), then again on
 # PostgreSQL (the multi-process tests always use PostgreSQL and Redis already).

@@ -59,7 +59,13 @@ async def raise_request_from_chat(
         team_id=team_id,
         default_team=default_team,
     )
-    await chats.request_raised(uow, user, chat, req)
+    request = {
+        "id": req.id,
+        "reference": req.reference,
+        "summary": req.summary,
+        "status": req.status,
+    }
+    await chats.request_raised(uow, user, chat, request)
     return req
 
 

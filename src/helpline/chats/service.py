@@ -30,7 +30,6 @@ from helpline.kit.ids import reference
 from helpline.kit.models import next_number
 from helpline.queues import hours as hours_mod
 from helpline.queues import service as queues
-from helpline.servicedesk.models import ServiceRequest
 
 CS = ChatStatus
 
@@ -566,16 +565,10 @@ async def check_raise_request(uow: UnitOfWork, user: User, chat_id: str) -> Chat
     return row
 
 
-async def request_raised(uow: UnitOfWork, user: User, chat: Chat, req: ServiceRequest) -> None:
-    """The chat's record of a request raised from it."""
-    data = {
-        "request": {
-            "id": req.id,
-            "reference": req.reference,
-            "summary": req.summary,
-            "status": req.status,
-        }
-    }
+async def request_raised(uow: UnitOfWork, user: User, chat: Chat, request: dict[str, Any]) -> None:
+    """The chat's record of a request raised from it: `request` has its id, reference,
+    summary and status."""
+    data = {"request": request}
     await _commit_events(
         uow, chat, Action.raise_request, [NewEvent(_event(Action.raise_request), data, user)]
     )
