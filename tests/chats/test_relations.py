@@ -14,7 +14,14 @@ from helpline.chats import repository as repo
 from helpline.chats.lifecycle import TABLE, Action, Relation
 from helpline.db import UnitOfWork
 from helpline.kit.enums import Role
-from tests.fixtures.factories import Person, accepted_chat, ctx_of, make_queue, make_user
+from tests.fixtures.factories import (
+    Person,
+    accepted_chat,
+    ctx_of,
+    make_queue,
+    make_user,
+    start_chat,
+)
 
 pytestmark = pytest.mark.asyncio
 R = Relation
@@ -77,10 +84,7 @@ async def test_a_member_cancels_a_waiting_chat_but_not_a_colleagues_chat_in_prog
     r = await client.get(f"/api/v1/chats/{chat['id']}", headers=owner.headers)
     assert r.json()["status"] == "in_progress"
     second = await make_user(app, "customer")
-    r = await client.post(
-        "/api/v1/chats", json={"queue_id": q, "message": "hello"}, headers=second.headers
-    )
-    waiting = r.json()
+    waiting = await start_chat(client, second, q)
     r = await client.post(f"/api/v1/chats/{waiting['id']}/cancel", json={}, headers=member.headers)
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
 
@@ -92,10 +96,7 @@ async def test_state_is_checked_before_the_relation(
     q = await make_queue(app, "Support")
     customer = await make_user(app, "customer")
     member = await make_user(app, "agent", queues=[q])
-    r = await client.post(
-        "/api/v1/chats", json={"queue_id": q, "message": "hello"}, headers=customer.headers
-    )
-    chat = r.json()
+    chat = await start_chat(client, customer, q)
     r = await client.post(f"/api/v1/chats/{chat['id']}/solve", headers=member.headers)
     assert r.status_code == 409 and r.json()["error"]["code"] == "invalid_transition"
     r = await client.post(f"/api/v1/chats/{chat['id']}/part", headers=member.headers)

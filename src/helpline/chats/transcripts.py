@@ -18,16 +18,11 @@ from helpline.notify import outbox as outbox_mod
 from helpline.notify.models import DeliveryKind
 
 
-async def transcript_lines(
-    uow: UnitOfWork, user: User, chat_id: str
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The transcript as lines for the printable page: when, who, what (notes never)."""
-    row = await get_row(uow, user, chat_id)
+async def _lines(uow: UnitOfWork, chat_id: str) -> list[dict[str, Any]]:
+    """When, what kind, what: every event a customer may read that says something."""
     lines = []
-    for r in await repo.events_after(uow.session, row.chat.id, 0):
-        if r.internal:
-            continue
-        text = _transcript_line(r)
+    for r in await repo.events_after(uow.session, chat_id, 0):
+        text = None if r.internal else _transcript_line(r)
         if text:
             lines.append(
                 {
@@ -36,7 +31,15 @@ async def transcript_lines(
                     "text": text,
                 }
             )
-    return lines, chat_dict(row)
+    return lines
+
+
+async def transcript_lines(
+    uow: UnitOfWork, user: User, chat_id: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The transcript as lines for the printable page: when, who, what (notes never)."""
+    row = await get_row(uow, user, chat_id)
+    return await _lines(uow, row.chat.id), chat_dict(row)
 
 
 async def transcript(uow: UnitOfWork, user: User, chat_id: str) -> str:
@@ -51,13 +54,7 @@ async def transcript(uow: UnitOfWork, user: User, chat_id: str) -> str:
         f"Status: {chat.status.replace('_', ' ')}",
         "",
     ]
-    for r in await repo.events_after(uow.session, chat.id, 0):
-        if r.internal:
-            continue
-        line = _transcript_line(r)
-        if line:
-            stamp = r.at.strftime("%Y-%m-%d %H:%M:%S UTC")
-            lines.append(f"[{stamp}] {line}")
+    lines += [f"[{line['at']}] {line['text']}" for line in await _lines(uow, chat.id)]
     return "\n".join(lines) + "\n"
 
 
