@@ -3,9 +3,7 @@
 // the chat and follow "My requests".
 
 import { ApiError, api, bootData, getAll } from "./api.js";
-import { apply } from "./chat-state.js";
-import { Composer } from "./composer.js";
-import { Conversation } from "./conversation.js";
+import { CustomerChat } from "./customer-chat.js";
 import { Realtime } from "./realtime.js";
 import {
   $,
@@ -29,12 +27,14 @@ const me = boot.user;
 const state = {
   queues: [],
   queuesById: new Map(),
-  chat: null,
-  events: [],
   rt: null,
-  conv: null,
-  composer: null,
-  typingTimer: null,
+  session: null, // CustomerChat: the chat shown, its events, conversation and composer
+  get chat() {
+    return this.session?.chat ?? null;
+  },
+  get events() {
+    return this.session?.events ?? [];
+  },
 };
 
 function queueName(id) {
@@ -152,18 +152,11 @@ function wireStart() {
     setBusy(btn, true);
     showFormError(form, null);
     try {
-      const chat = await api.post("/chats", { queue_id: queueId, message });
-      form.elements.message.value = "";
-      openChat(chat);
+      const { existing } = await state.session.start(queueId, message);
+      if (existing) toast({ title: "You already have an open chat", text: "We've taken you back to it." });
+      else form.elements.message.value = "";
     } catch (err) {
-      if (err instanceof ApiError && err.code === "chat_already_open" && err.details?.chat_id) {
-        try {
-          openChat(await api.get(`/chats/${err.details.chat_id}`));
-          toast({ title: "You already have an open chat", text: "We've taken you back to it." });
-        } catch (err2) {
-          showFormError(form, err2);
-        }
-      } else if (err instanceof ApiError && err.code === "queue_closed") {
+      if (err instanceof ApiError && err.code === "queue_closed") {
         showLeaveMessage(message, `${err.message} Leave a message and we'll get back to you.`);
       } else {
         showFormError(form, err);
@@ -250,13 +243,13 @@ function renderChatHeader() {
   $('[data-role="waiting"]').hidden = chat.status !== "waiting";
   if (chat.status === "waiting") setPosition(chat.position, chat.estimated_wait_s);
   $('[data-role="composer-wrap"]').hidden = !open;
-  state.composer.setEnabled(open);
+  state.session.composer.setEnabled(open);
   const after = $('[data-role="after"]');
   const wasHidden = after.hidden;
   after.hidden = open;
   if (!open && wasHidden) {
     renderAfter();
-    state.conv.scrollToBottom();
+    state.session.conv.scrollToBottom();
   }
 }
 
@@ -308,15 +301,25 @@ function showRated(score) {
   box.textContent = `Thanks for your feedback — you rated this chat ${score}/5.`;
 }
 
-function applyEvent(ev) {
-  const chat = state.chat;
-  const changed = apply(chat, ev);
+/** What the portal does with an event besides what every customer chat does. */
+function onEvent(ev, { initial, changed }) {
+  if (ev.type === "chat.expired") {
+    const notice = $('[data-role="expired-notice"]');
+    notice.hidden = ev.data?.reason !== "no_agent";
+    if (!notice.hidden && !initial) setTimeout(() => notice.scrollIntoView({ block: "nearest" }), 50);
+  }
   if (ev.type === "chat.moved" && changed) {
-    chat.position = null;
+    state.chat.position = null;
     refreshPosition();
   }
   if (ev.type === "request.raised") loadRequests();
-  return changed;
+  if (ev.type === "file.shared" && ev.actor?.id !== me.id && !initial) {
+    toast({
+      title: `${ev.actor?.name || "Support"} sent you a file`,
+      text: ev.data?.attachment?.filename || "",
+      testid: "file-notification",
+    });
+  }
 }
 
 async function refreshPosition() {
@@ -330,38 +333,8 @@ async function refreshPosition() {
   }
 }
 
-function onEvent(ev, initial) {
-  if (!state.chat || ev.chat_id !== state.chat.id) return;
-  state.events.push(ev);
-  if (ev.type === "chat.expired") {
-    const notice = $('[data-role="expired-notice"]');
-    notice.hidden = ev.data?.reason !== "no_agent";
-    if (!notice.hidden && !initial) setTimeout(() => notice.scrollIntoView({ block: "nearest" }), 50);
-  }
-  const changed = applyEvent(ev);
-  state.conv.add(ev);
-  if (ev.type === "file.shared" && ev.actor?.id !== me.id && !initial) {
-    toast({
-      title: `${ev.actor?.name || "Support"} sent you a file`,
-      text: ev.data?.attachment?.filename || "",
-      testid: "file-notification",
-    });
-  }
-  if (changed) renderChatHeader();
-  if (!isOpenStatus(state.chat.status)) {
-    for (const p of state.rt.pending(state.chat.id)) {
-      state.rt.discard(p.client_id);
-      state.conv.failPending(p.client_id, "the chat has ended");
-    }
-  }
-}
-
-function openChat(chat) {
-  if (state.chat && state.chat.id !== chat.id) state.rt.unsubscribe(state.chat.id);
-  state.chat = chat;
-  state.events = [];
-  remember(chat.id);
-  state.conv.clear();
+/** A chat is about to be shown: reset what belonged to the previous one. */
+function onOpen() {
   $('[data-role="transcript"]').hidden = true;
   $('[data-role="transcript"]').textContent = "";
   $('[data-action="read-transcript"]').setAttribute("aria-expanded", "false");
@@ -369,51 +342,35 @@ function openChat(chat) {
   $("#rating-form").reset();
   showFormError($("#rating-form"), null);
   show("chat");
-  renderChatHeader();
-  state.rt.subscribe(chat.id, (ev, { initial }) => onEvent(ev, initial));
-  for (const p of state.rt.pending(chat.id)) state.conv.addPending(p);
-  if (isOpenStatus(chat.status)) state.composer.focus();
+}
+
+function openChat(chat) {
+  state.session.open(chat);
 }
 
 function closeChatView() {
-  if (state.chat) state.rt.unsubscribe(state.chat.id);
-  state.chat = null;
-  remember(null);
+  state.session.close();
   show("start");
   loadHistory();
   $("#start-message").focus();
 }
 
 function wireChat() {
-  state.conv = new Conversation($('#chat-view [data-testid="message-list"]'), {
-    me: me.id,
-    staff: false,
+  state.session = new CustomerChat($("#chat-view"), {
     queueName,
+    remember,
+    render: renderChatHeader,
+    onOpen,
+    onEvent,
+    onPosition: setPosition,
   });
-  state.composer = new Composer($("#chat-view"), {
-    onSend: (text) => {
-      const chat = state.chat;
-      if (!chat || !isOpenStatus(chat.status)) return false;
-      const clientId = state.rt.sendMessage(chat.id, text);
-      state.conv.addPending({ client_id: clientId, text, at: new Date().toISOString() });
-      if (!state.rt.isOpen) state.conv.setPendingStatus("Waiting for connection…");
-      return true;
-    },
-    onTyping: (active) => state.chat && state.rt.typing(state.chat.id, active),
-    uploadPath: () => (state.chat && isOpenStatus(state.chat.status) ? `/chats/${state.chat.id}/files` : null),
-  });
+  state.session.attach(state.rt, me);
 
   $('[data-testid="leave-chat"]').addEventListener("click", async (e) => {
-    const chat = state.chat;
-    if (!chat) return;
     const btn = e.currentTarget;
     btn.disabled = true;
     try {
-      const updated = await api.post(`/chats/${chat.id}/leave`, {});
-      if (state.chat === chat) {
-        Object.assign(chat, updated);
-        renderChatHeader();
-      }
+      await state.session.leave();
     } catch (err) {
       toast({ title: "Could not leave the chat", text: err.message, kind: "error" });
     } finally {
@@ -480,67 +437,14 @@ function wireChat() {
     showLeaveMessage(first, "No agent was free in time. Leave a message and we'll get back to you by e-mail.");
   });
 
-  state.rt.on("queue.position", (frame) => {
-    if (state.chat && frame.chat_id === state.chat.id && state.chat.status === "waiting") {
-      state.chat.position = frame.position;
-      state.chat.estimated_wait_s = frame.estimated_wait_s;
-      setPosition(frame.position, frame.estimated_wait_s);
-    }
-  });
-
-  state.rt.on("typing", (frame) => {
-    if (!state.chat || frame.chat_id !== state.chat.id) return;
-    const who = frame.user || frame.actor || frame.agent || {};
-    if (who.id === me.id) return;
-    const el = $('#chat-view [data-testid="typing-indicator"]');
-    clearTimeout(state.typingTimer);
-    if (frame.active) {
-      $('[data-role="typing-text"]', el).textContent = `${who.name || "The agent"} is typing…`;
-      el.hidden = false;
-      state.typingTimer = setTimeout(() => {
-        el.hidden = true;
-      }, 8000);
-    } else {
-      el.hidden = true;
-    }
-  });
-
-  state.rt.on("event", (ev) => {
-    if (ev.type === "message.posted" && state.chat && ev.chat_id === state.chat.id && ev.actor?.id !== me.id)
-      $('#chat-view [data-testid="typing-indicator"]').hidden = true;
-  });
-
-  state.rt.on("send-error", (frame) => {
-    state.conv?.failPending(frame.client_id, frame.error?.message || "the message could not be sent");
-  });
-
   state.rt.on("state", (s) => {
     const notice = $('[data-role="conn-notice"]');
-    if (s === "open") {
-      notice.hidden = true;
-      state.conv?.setPendingStatus("Sending…");
-    } else if (s === "closed" && state.rt.everOpened) {
+    if (s === "open") notice.hidden = true;
+    else if (s === "closed" && state.rt.everOpened) {
       notice.hidden = false;
       notice.textContent = "Connection lost — reconnecting. Your messages will be sent as soon as we're back.";
-      state.conv?.setPendingStatus("Waiting for connection…");
     }
   });
-
-  state.rt.on("open", ({ reconnect }) => {
-    if (reconnect && state.chat) refreshChat();
-  });
-}
-
-async function refreshChat() {
-  const chat = state.chat;
-  try {
-    const fresh = await api.get(`/chats/${chat.id}`);
-    if (state.chat !== chat) return;
-    Object.assign(chat, fresh);
-    renderChatHeader();
-  } catch {
-    /* shown by the event stream */
-  }
 }
 
 // ------------------------------------------------------------------ requests
@@ -760,20 +664,7 @@ async function main() {
   loadRequests(hashReference());
   window.addEventListener("hashchange", () => hashReference() && loadRequests(hashReference()));
 
-  const open = chats.find((c) => isOpenStatus(c.status));
-  const last = remembered();
-  if (open) {
-    openChat(open);
-  } else if (last && chats.some((c) => c.id === last)) {
-    try {
-      openChat(await api.get(`/chats/${last}`));
-    } catch {
-      remember(null);
-      show("start");
-    }
-  } else {
-    show("start");
-  }
+  if (!(await state.session.recover(chats, remembered(), new Set(chats.map((c) => c.id))))) show("start");
   const closed = chats.filter((c) => !isOpenStatus(c.status));
   if (closed.length) loadHistory();
 }

@@ -9,9 +9,7 @@
 // cannot carry the token, so a click fetches the file with it and saves the blob instead.
 
 import { ApiError, api, download, setBearer } from "./api.js";
-import { apply } from "./chat-state.js";
-import { Composer } from "./composer.js";
-import { Conversation } from "./conversation.js";
+import { CustomerChat } from "./customer-chat.js";
 import { Realtime } from "./realtime.js";
 import { $, isOpenStatus, showFormError, statusBadge } from "./ui.js";
 
@@ -19,7 +17,16 @@ const SESSION_KEY = "helpline.widget.session";
 const CHAT_KEY = "helpline.widget.chat";
 const wanted = new URLSearchParams(window.location.search).get("queue") || "";
 
-const st = { session: null, queues: [], queueId: "", chat: null, rt: null, conv: null, composer: null, typingTimer: null };
+// session: the guest's {token, user}; talk: the CustomerChat (the chat shown and its parts).
+const st = {
+  session: null,
+  queues: [],
+  rt: null,
+  talk: null,
+  get chat() {
+    return this.talk?.chat ?? null;
+  },
+};
 
 // The session (token and user) stays in this frame, never handed to the host page, whose
 // scripts could then act as the guest (docs/decisions/008): in this frame's sessionStorage
@@ -133,6 +140,7 @@ async function guestSignIn(e) {
 
 function signOutLocally() {
   widgetCall("DELETE", "/widget/session").catch(() => null);
+  if (st.chat) st.talk.close();
   write(SESSION_KEY, null);
   write(CHAT_KEY, null);
   st.session = null;
@@ -148,22 +156,8 @@ async function signedIn() {
   $('[data-role="w-sub"]').textContent = user.name;
   st.rt = new Realtime({ storageKey: "helpline.widget.outbox", protocols: ["helpline", `bearer.${token}`] });
   st.rt.on("signed-out", signOutLocally);
-  st.rt.on("queue.position", (f) => {
-    if (st.chat && f.chat_id === st.chat.id && st.chat.status === "waiting") setPosition(f.position, f.estimated_wait_s);
-  });
-  st.rt.on("typing", (f) => {
-    if (!st.chat || f.chat_id !== st.chat.id) return;
-    const who = f.user || f.actor || {};
-    if (who.id === user.id) return;
-    const el = $('[data-testid="typing-indicator"]');
-    clearTimeout(st.typingTimer);
-    el.hidden = !f.active;
-    $('[data-role="typing-text"]', el).textContent = `${who.name || "The agent"} is typing…`;
-    if (f.active) st.typingTimer = setTimeout(() => (el.hidden = true), 8000);
-  });
-  st.rt.on("send-error", (f) => st.conv.failPending(f.client_id, f.error?.message || "not delivered"));
+  st.talk.attach(st.rt, user);
   st.rt.start();
-  st.conv = new Conversation($('[data-testid="message-list"]'), { me: user.id, staff: false, queueName, download: downloadFile });
 
   let open = [];
   try {
@@ -179,17 +173,7 @@ async function signedIn() {
     return;
   }
   renderQueues();
-  const remembered = read(CHAT_KEY);
-  const chat = open[0] || null;
-  if (chat) openChat(chat);
-  else if (remembered) {
-    try {
-      openChat(await api.get(`/chats/${encodeURIComponent(remembered)}`));
-    } catch {
-      write(CHAT_KEY, null);
-      show("start");
-    }
-  } else show("start");
+  if (!(await st.talk.recover(open, read(CHAT_KEY)))) show("start");
 }
 
 // ------------------------------------------------------------------ start
@@ -227,13 +211,10 @@ async function startChat(e) {
   btn.disabled = true;
   showFormError(form, null);
   try {
-    const chat = await api.post("/chats", { queue_id: queueId, message });
+    await st.talk.start(queueId, message);
     form.elements.message.value = "";
-    openChat(chat);
   } catch (err) {
-    if (err instanceof ApiError && err.code === "chat_already_open" && err.details?.chat_id) {
-      openChat(await api.get(`/chats/${encodeURIComponent(err.details.chat_id)}`));
-    } else showFormError(form, err);
+    showFormError(form, err);
   } finally {
     btn.disabled = false;
   }
@@ -251,31 +232,16 @@ function setPosition(position, wait) {
   $('[data-testid="queue-position"]').textContent = positionText(position, wait);
 }
 
-function openChat(chat) {
-  if (st.chat && st.chat.id !== chat.id) st.rt.unsubscribe(st.chat.id);
-  st.chat = chat;
-  write(CHAT_KEY, chat.id);
-  $('[data-view="chat"]').dataset.chatId = chat.id;
-  st.conv.clear();
-  show("chat");
-  render();
-  st.rt.subscribe(chat.id, (ev) => onEvent(ev));
-  for (const p of st.rt.pending(chat.id)) st.conv.addPending(p);
-  if (isOpenStatus(chat.status)) st.composer.focus();
-}
-
 function onEvent(ev) {
-  const chat = st.chat;
-  if (!chat || ev.chat_id !== chat.id) return;
-  const changed = apply(chat, ev);
-  if (ev.type === "chat.expired") chat.endReason = ev.data?.reason;
-  st.conv.add(ev);
-  if (ev.type === "message.posted" && ev.actor?.id !== st.session.user.id) $('[data-testid="typing-indicator"]').hidden = true;
-  if (changed || ev.type === "chat.expired") render();
+  if (ev.type === "chat.expired") {
+    st.chat.endReason = ev.data?.reason;
+    render();
+  }
 }
 
 function render() {
   const chat = st.chat;
+  show("chat");
   const badge = $('[data-role="w-status"]');
   badge.hidden = false;
   statusBadge(badge, chat.status);
@@ -285,13 +251,9 @@ function render() {
   $('[data-role="waiting"]').hidden = chat.status !== "waiting";
   if (chat.status === "waiting") setPosition(chat.position, chat.estimated_wait_s);
   $('[data-role="composer-wrap"]').hidden = !open;
-  st.composer.setEnabled(open);
+  st.talk.composer.setEnabled(open);
   $('[data-role="after"]').hidden = open;
   if (!open) {
-    for (const p of st.rt.pending(chat.id)) {
-      st.rt.discard(p.client_id);
-      st.conv.failPending(p.client_id, "the chat has ended");
-    }
     const texts = {
       solved: "This chat is closed. Thanks for talking to us!",
       cancelled: "This chat was ended.",
@@ -305,8 +267,7 @@ async function leave(e) {
   const btn = e.currentTarget;
   btn.disabled = true;
   try {
-    Object.assign(st.chat, await api.post(`/chats/${st.chat.id}/leave`, {}));
-    render();
+    await st.talk.leave();
   } catch (err) {
     showError(err.message);
   } finally {
@@ -315,9 +276,7 @@ async function leave(e) {
 }
 
 function newChat() {
-  if (st.chat) st.rt.unsubscribe(st.chat.id);
-  st.chat = null;
-  write(CHAT_KEY, null);
+  st.talk.close();
   $('[data-role="w-status"]').hidden = true;
   const q = st.queues.find((x) => x.id === $("#w-queue").value);
   $('[data-role="w-title"]').textContent = q && wanted ? q.name : "Chat with us";
@@ -353,17 +312,17 @@ async function main() {
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && !document.querySelector("dialog[open]")) closePanel();
   });
-  st.composer = new Composer($('[data-view="chat"]'), {
-    onSend: (text) => {
-      const chat = st.chat;
-      if (!chat || !isOpenStatus(chat.status)) return false;
-      const clientId = st.rt.sendMessage(chat.id, text);
-      st.conv.addPending({ client_id: clientId, text, at: new Date().toISOString() });
-      return true;
+  st.talk = new CustomerChat($('[data-view="chat"]'), {
+    queueName,
+    remember: (id) => {
+      write(CHAT_KEY, id);
+      $('[data-view="chat"]').dataset.chatId = id || "";
     },
-    onTyping: (active) => st.chat && st.rt.typing(st.chat.id, active),
-    uploadPath: () => (st.chat && isOpenStatus(st.chat.status) ? `/chats/${st.chat.id}/files` : null),
-    onUploaded: (ev) => st.chat && ev.chat_id === st.chat.id && st.conv.add(ev),
+    render,
+    onEvent,
+    onPosition: setPosition,
+    download: downloadFile,
+    uploaded: true,
   });
   st.session = read(SESSION_KEY);
   if (!st.session?.token) st.session = await resume();
