@@ -154,7 +154,7 @@ def test_request_from_chat_to_resolution(
 
     reply = wait_for_mail(smtp, CUSTOMER, f"[{ref}] New reply")
     assert "technician is on the way" in reply
-    wait_for_mail(smtp, CUSTOMER, f"[{ref}] Now resolved")
+    wait_for_mail(smtp, CUSTOMER, f"[{ref}] Your request is now resolved")
     assert not any("still valid" in str(m) for m in smtp.to(CUSTOMER))
 
     # Not solved after all: the customer reopens it, and the agent sees it open again.
