@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from helpline.app import create_app
 from helpline.config import Settings
+from helpline.kit.clock import FrozenClock
 from helpline.migrate import upgrade
 from tests.fixtures.servers import (  # noqa: F401 - fixtures
     PostgresServer,
@@ -162,6 +163,16 @@ async def live_server(
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def frozen_clock() -> FrozenClock:
+    """Time stands still unless the test moves it (`_reset_clock` puts the real one back)."""
+    from helpline.kit.clock import set_clock
+
+    c = FrozenClock()
+    set_clock(c)
+    return c
 
 
 @pytest.fixture(autouse=True)

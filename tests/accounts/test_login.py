@@ -39,6 +39,20 @@ async def login(c: httpx.AsyncClient, email: str, password: str) -> httpx.Respon
     return await c.post(LOGIN, json={"email": email, "password": password})
 
 
+@pytest.fixture
+def verified(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every (hash, password) that the real `verify_password` checks from now on."""
+    calls: list[tuple[str, str]] = []
+    real = passwords.verify_password
+
+    def recording(password_hash: str, password: str) -> bool:
+        calls.append((password_hash, password))
+        return real(password_hash, password)
+
+    monkeypatch.setattr(passwords, "verify_password", recording)
+    return calls
+
+
 async def test_login_limit_defaults_follow_the_contract() -> None:
     fields = Settings.model_fields
     assert fields["rate_limit_login_failures"].default == "10/minute"
@@ -78,18 +92,10 @@ class TestLoginLimits:
             assert (await login(own, agent.email, PASSWORD)).status_code == 200
 
     async def test_ten_failures_lock_that_account_at_that_address_before_hashing(
-        self, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+        self, app: FastAPI, verified: list[tuple[str, str]]
     ) -> None:
         agent = await make_user(app, "agent")
         other = await make_user(app, "agent")
-        verified: list[str] = []
-        real = passwords.verify_password
-
-        def counting(password_hash: str, password: str) -> bool:
-            verified.append(password)
-            return real(password_hash, password)
-
-        monkeypatch.setattr(passwords, "verify_password", counting)
         async with client_from(app, "203.0.113.50") as c:
             codes = [(await login(c, agent.email, f"guess-{i}")).status_code for i in range(10)]
             assert codes == [401] * 10
@@ -186,7 +192,7 @@ async def test_dummy_hash_has_the_real_hashes_parameters() -> None:
 
 
 async def test_unknown_inactive_guest_and_wrong_password_answer_alike(
-    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    app: FastAPI, client: httpx.AsyncClient, verified: list[tuple[str, str]]
 ) -> None:
     agent = await make_user(app, "agent")
     inactive = await make_user(app, "agent")
@@ -196,14 +202,6 @@ async def test_unknown_inactive_guest_and_wrong_password_answer_alike(
     )
     assert r.status_code == 200
     guest = await make_user(app, "customer", is_guest=True)
-    hashes: list[str] = []
-    real = passwords.verify_password
-
-    def recording(password_hash: str, password: str) -> bool:
-        hashes.append(password_hash)
-        return real(password_hash, password)
-
-    monkeypatch.setattr(passwords, "verify_password", recording)
     answers = []
     for email, password in (
         (agent.email, "wrong"),
@@ -217,6 +215,7 @@ async def test_unknown_inactive_guest_and_wrong_password_answer_alike(
     assert all(r.json() == answers[0].json() for r in answers)
     assert not any("helpline_session=" in r.headers.get("set-cookie", "") for r in answers)
     # Every one of them verified a password hash with the same parameters.
+    hashes = [h for h, _ in verified]
     assert len(hashes) == 4
     assert all(extract_parameters(h) == extract_parameters(hashes[0]) for h in hashes)
 

@@ -15,7 +15,7 @@ from websockets.exceptions import InvalidStatus
 
 from helpline.accounts.models import AuthSession
 from helpline.config import Settings
-from helpline.kit.clock import FrozenClock, set_clock
+from helpline.kit.clock import FrozenClock
 from tests.conftest import LiveServer
 from tests.fixtures.factories import PASSWORD, ctx_of, make_user
 from tests.fixtures.wsclient import WSClient
@@ -26,10 +26,8 @@ HOUR = 3600
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    c = FrozenClock()
-    set_clock(c)
-    return c
+def clock(frozen_clock: FrozenClock) -> FrozenClock:
+    return frozen_clock
 
 
 @pytest.fixture
