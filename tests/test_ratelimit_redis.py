@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from helpline.accounts.login_limits import LoginLimits
 from helpline.errors import RateLimited
 from helpline.kit.ratelimit import RateLimiter
 from tests.fixtures.servers import RedisServer
@@ -38,3 +39,28 @@ async def test_without_redis_limits_fall_back_to_the_process_at_once(
     finally:
         await limiter.close()
         redis_server.start()
+
+
+async def test_failed_sign_ins_are_counted_across_processes(redis_url: str) -> None:
+    """Login limits (failures only) through the same Redis: what one process counted, the
+    other refuses, before any password would be checked."""
+    a = LoginLimits(RateLimiter(True, redis_url), per_account="3/minute", per_address="100/minute")
+    b = LoginLimits(RateLimiter(True, redis_url), per_account="3/minute", per_address="100/minute")
+    try:
+        for limits in (a, a, b):
+            async with limits.attempt("lena@example.com", "203.0.113.5") as attempt:
+                await attempt.failed(None)
+        for limits in (a, b):
+            with pytest.raises(RateLimited) as err:
+                async with limits.attempt("lena@example.com", "203.0.113.5"):
+                    pytest.fail("a locked-out attempt must not be checked")
+            assert err.value.retry_after >= 1
+        # Successes count nothing, and another address is not locked.
+        for _ in range(5):
+            async with a.attempt("lena@example.com", "198.51.100.5"):
+                pass
+        async with b.attempt("lena@example.com", "198.51.100.5"):
+            pass
+    finally:
+        await a.limiter.close()
+        await b.limiter.close()
