@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
 from helpline.db import UnitOfWork
@@ -151,3 +154,52 @@ async def test_a_unit_whose_commit_fails_publishes_nothing_and_runs_nothing_afte
         assert not units[0].committed
     finally:
         ctx.bus.publish = original  # type: ignore[method-assign]
+
+
+def _write_locked(path: str) -> bool:
+    probe = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        probe.close()
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's file lock")
+async def test_a_unit_cancelled_mid_statement_leaves_no_lock_behind(
+    live_server: LiveServer,
+) -> None:
+    """How the outbox's and the sweeper's tasks end: cancelled, maybe inside a statement."""
+    ctx = ctx_of(live_server.app)
+    path = ctx.db.sqlite_path
+    assert path is not None
+    executing = asyncio.Event()
+
+    def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "cancel me" in statement:
+            executing.set()
+
+    async def unit() -> None:
+        async with ctx.boundary.write() as uow:
+            await uow.session.execute(text("SELECT 1 /* cancel me */"))
+
+    event.listen(ctx.db.engine.sync_engine, "before_cursor_execute", on_execute)
+    gc.disable()  # the lock must go with the unit, not whenever the collector happens by
+    try:
+        task = asyncio.create_task(unit())
+        await asyncio.wait_for(executing.wait(), 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        deadline = asyncio.get_running_loop().time() + 5
+        while await asyncio.to_thread(_write_locked, path):
+            assert asyncio.get_running_loop().time() < deadline, "the write lock stayed taken"
+            await asyncio.sleep(0.05)
+    finally:
+        gc.enable()
+        event.remove(ctx.db.engine.sync_engine, "before_cursor_execute", on_execute)
+    async with asyncio.timeout(5), ctx.boundary.write() as uow:
+        await uow.session.execute(text("UPDATE users SET name = name"))
