@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
+from helpline.bus.messages import BusMessage, ChatWithdrawn
 from helpline.db import UnitOfWork
 from helpline.errors import Unavailable
 from tests.conftest import BACKEND, LiveServer
@@ -117,11 +118,11 @@ async def test_a_unit_whose_commit_fails_publishes_nothing_and_runs_nothing_afte
     live_server: LiveServer,
 ) -> None:
     ctx = ctx_of(live_server.app)
-    published: list[tuple[str, dict[str, Any]]] = []
+    published: list[tuple[str, BusMessage]] = []
     ran: list[str] = []
     original = ctx.bus.publish
 
-    async def recording_publish(topic: str, message: dict[str, Any]) -> None:
+    async def recording_publish(topic: str, message: BusMessage) -> None:
         published.append((topic, message))
         await original(topic, message)
 
@@ -132,9 +133,9 @@ async def test_a_unit_whose_commit_fails_publishes_nothing_and_runs_nothing_afte
     try:
         # The same unit, committing: its news leaves, then its after-commit work runs.
         async with ctx.boundary.write() as uow:
-            uow.announce("queue:q", {"kind": "updated"})
+            uow.announce("queue:q", ChatWithdrawn("c1"))
             uow.on_commit(after)
-        assert published == [("queue:q", {"kind": "updated"})] and ran == ["after"]
+        assert published == [("queue:q", ChatWithdrawn("c1"))] and ran == ["after"]
         published.clear()
         ran.clear()
 
@@ -143,7 +144,7 @@ async def test_a_unit_whose_commit_fails_publishes_nothing_and_runs_nothing_afte
         async def failing() -> None:
             async with ctx.boundary.write() as uow:
                 units.append(uow)
-                uow.announce("queue:q", {"kind": "updated"})
+                uow.announce("queue:q", ChatWithdrawn("c1"))
                 uow.on_commit(after)
                 await _fail_at_commit(uow, live_server)
 

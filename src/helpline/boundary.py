@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from helpline.bus import Bus
+from helpline.bus.messages import BusMessage, EventPosted
 from helpline.db import Database, UnitOfWork
 from helpline.errors import Unavailable
 from helpline.observability import events_published_total
@@ -108,11 +109,10 @@ class Boundary:
 
     async def publish_event(self, envelope: dict[str, Any], *, internal: bool) -> None:
         """After commit, for an event written outside a unit of work (the message writer)."""
-        message = {"kind": "event", "event": envelope, "internal": internal}
-        await self._send(f"chat:{envelope['chat_id']}", message)
+        await self._send(f"chat:{envelope['chat_id']}", EventPosted(envelope, internal))
 
-    async def _send(self, topic: str, message: dict[str, Any]) -> None:
+    async def _send(self, topic: str, message: BusMessage) -> None:
         assert self.bus is not None, "news announced on a boundary without a bus"
-        if message.get("kind") == "event":
+        if isinstance(message, EventPosted):
             events_published_total.inc()
         await self.bus.publish(topic, message)

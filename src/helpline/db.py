@@ -18,7 +18,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import DateTime, MetaData, event, make_url, text
 from sqlalchemy.engine import Connection
@@ -30,6 +30,9 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:  # the bus's types only: the bus's factory reads the settings, which need db
+    from helpline.bus.messages import BusMessage
 
 log = logging.getLogger("helpline.db")
 
@@ -66,7 +69,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-Announcement = tuple[str, dict[str, Any]]
+Announcement = tuple[str, "BusMessage"]
 AfterCommit = Callable[[], Awaitable[None]]
 
 
@@ -82,7 +85,7 @@ class UnitOfWork:
         self.after_commit: list[AfterCommit] = []
         self.committed = False
 
-    def announce(self, topic: str, message: dict[str, Any]) -> None:
+    def announce(self, topic: str, message: BusMessage) -> None:
         self.announcements.append((topic, message))
 
     def on_commit(self, fn: AfterCommit) -> None:

@@ -9,8 +9,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
-from helpline.bus.redis import RedisBus
+from helpline.bus.messages import BusMessage, EventPosted
+from helpline.bus.redis import PREFIX, RedisBus
+from tests.bus.examples import EXAMPLES
 from tests.fixtures.servers import RedisServer, free_port
 
 pytestmark = pytest.mark.redis
@@ -21,12 +24,12 @@ class Recorder:
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
-        self.messages: list[tuple[str, dict[str, Any]]] = []
+        self.messages: list[tuple[str, BusMessage]] = []
         self.resyncs = 0
         self.loop = asyncio.get_running_loop()
         self.calls_off_loop = 0
 
-    def on_message(self, topic: str, message: dict[str, Any]) -> None:
+    def on_message(self, topic: str, message: BusMessage) -> None:
         if asyncio.get_running_loop() is not self.loop:
             self.calls_off_loop += 1
         if topic.startswith(self.prefix):
@@ -35,8 +38,12 @@ class Recorder:
     def on_resync(self) -> None:
         self.resyncs += 1
 
-    def on(self, topic: str) -> list[dict[str, Any]]:
+    def on(self, topic: str) -> list[BusMessage]:
         return [m for t, m in self.messages if t == topic]
+
+
+def news(**event: Any) -> EventPosted:
+    return EventPosted(event)
 
 
 async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -74,9 +81,9 @@ async def test_message_published_by_one_process_reaches_the_other(
     ):
         assert bus_a.healthy
         assert bus_b.healthy
-        await bus_a.publish(prefix + "chat:1", {"kind": "event", "seq": 1, "text": "héllo"})
+        await bus_a.publish(prefix + "chat:1", news(seq=1, text="héllo"))
         await eventually(lambda: bool(got_b.on(prefix + "chat:1")))
-        assert got_b.on(prefix + "chat:1") == [{"kind": "event", "seq": 1, "text": "héllo"}]
+        assert got_b.on(prefix + "chat:1") == [news(seq=1, text="héllo")]
         # Every process, the publisher included, hears everything once.
         await eventually(lambda: bool(got_a.on(prefix + "chat:1")))
         assert len(got_a.on(prefix + "chat:1")) == 1
@@ -99,14 +106,15 @@ async def test_many_concurrent_publishes_all_arrive_in_order_per_topic(
 
         async def send(topic: str) -> None:
             for seq in range(1, per_topic + 1):
-                await publisher.publish(topic, {"seq": seq})
+                await publisher.publish(topic, news(seq=seq))
 
         # All at once, from many coroutines: what broke redis-py's connection pool.
         await asyncio.gather(*(send(t) for t in topics))
         await eventually(lambda: len(got.messages) >= len(topics) * per_topic, timeout=30)
         assert len(got.messages) == len(topics) * per_topic
         for topic in topics:
-            assert [m["seq"] for m in got.on(topic)] == list(range(1, per_topic + 1))
+            seqs = [m.event["seq"] for m in got.on(topic) if isinstance(m, EventPosted)]
+            assert seqs == list(range(1, per_topic + 1))
         assert publisher.dropped == 0
 
 
@@ -122,14 +130,14 @@ async def test_redis_restart_marks_unhealthy_then_recovers_and_resyncs(
             await eventually(lambda: not bus.healthy)
             # An outage never reaches the caller: the database has the record.
             for seq in range(100):
-                await bus.publish(prefix + "chat:1", {"seq": seq})
+                await bus.publish(prefix + "chat:1", news(seq=seq))
         finally:
             redis_server.start()
         await eventually(lambda: bus.healthy and got.resyncs >= 1, timeout=15)
         assert got.resyncs == 1
-        await bus.publish(prefix + "chat:2", {"seq": 1})
+        await bus.publish(prefix + "chat:2", news(seq=1))
         await eventually(lambda: bool(got.on(prefix + "chat:2")))
-        assert got.on(prefix + "chat:2") == [{"seq": 1}]
+        assert got.on(prefix + "chat:2") == [news(seq=1)]
 
 
 @pytest.mark.asyncio
@@ -140,12 +148,13 @@ async def test_start_without_redis_serves_on_and_connects_later(prefix: str) -> 
     try:
         await asyncio.wait_for(bus.start(got), timeout=5)
         assert not bus.healthy
-        await bus.publish(prefix + "chat:1", {"seq": 1})
+        await bus.publish(prefix + "chat:1", news(seq=1))
         with server:
             await eventually(lambda: bus.healthy and got.resyncs == 1)
-            await bus.publish(prefix + "chat:1", {"seq": 2})
-            await eventually(lambda: bool(got.on(prefix + "chat:1")))
-            assert got.on(prefix + "chat:1")[-1] == {"seq": 2}
+            await bus.publish(prefix + "chat:1", news(seq=2))
+            # The backlog (seq 1) may or may not have made it: only seq 2 is promised.
+            await eventually(lambda: news(seq=2) in got.on(prefix + "chat:1"))
+            assert got.on(prefix + "chat:1")[-1] == news(seq=2)
     finally:
         await bus.close()
 
@@ -157,7 +166,7 @@ async def test_backlog_is_bounded_during_an_outage(prefix: str) -> None:
     try:
         await bus.start(got)
         for seq in range(1_000):
-            await bus.publish(prefix + "chat:1", {"seq": seq})
+            await bus.publish(prefix + "chat:1", news(seq=seq))
         assert bus.dropped >= 1_000 - 50
         assert not bus.healthy
     finally:
@@ -169,15 +178,15 @@ async def test_a_failing_listener_does_not_stop_delivery(
     redis_server: RedisServer, prefix: str
 ) -> None:
     class Flaky(Recorder):
-        def on_message(self, topic: str, message: dict[str, Any]) -> None:
+        def on_message(self, topic: str, message: BusMessage) -> None:
             super().on_message(topic, message)
-            if message.get("boom"):
+            if isinstance(message, EventPosted) and message.event.get("boom"):
                 raise RuntimeError("listener bug")
 
     got = Flaky(prefix)
     async with running_bus(redis_server.url, got) as bus:
-        await bus.publish(prefix + "chat:1", {"boom": True})
-        await bus.publish(prefix + "chat:1", {"seq": 2})
+        await bus.publish(prefix + "chat:1", news(boom=True))
+        await bus.publish(prefix + "chat:1", news(seq=2))
         await eventually(lambda: len(got.on(prefix + "chat:1")) == 2)
         assert bus.healthy
 
@@ -188,4 +197,35 @@ async def test_a_message_that_is_not_json_is_a_bug_and_raises(
 ) -> None:
     async with running_bus(redis_server.url, Recorder(prefix)) as bus:
         with pytest.raises(TypeError):
-            await bus.publish(prefix + "chat:1", {"at": object()})
+            await bus.publish(prefix + "chat:1", news(at=object()))
+
+
+@pytest.mark.asyncio
+async def test_every_kind_of_news_crosses_redis_as_itself(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    got = Recorder(prefix)
+    async with running_bus(redis_server.url, got) as bus:
+        for message in EXAMPLES:
+            await bus.publish(prefix + "user:1", message)
+        await eventually(lambda: len(got.on(prefix + "user:1")) == len(EXAMPLES))
+        assert got.on(prefix + "user:1") == EXAMPLES
+
+
+@pytest.mark.asyncio
+async def test_news_of_an_unknown_or_malformed_kind_is_dropped_and_delivery_goes_on(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    """A newer process may publish a kind this one does not know (a rolling upgrade)."""
+    got = Recorder(prefix)
+    async with running_bus(redis_server.url, got) as bus:
+        raw = Redis.from_url(redis_server.url)
+        try:
+            for data in (b'{"kind":"later.kind","x":1}', b'{"kind":"typing"}', b"[1]"):
+                await raw.publish(PREFIX + prefix + "chat:1", data)
+        finally:
+            await raw.aclose()
+        await bus.publish(prefix + "chat:1", news(seq=1))
+        await eventually(lambda: bool(got.on(prefix + "chat:1")))
+        assert got.on(prefix + "chat:1") == [news(seq=1)]
+        assert bus.healthy

@@ -9,6 +9,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from helpline.bus.messages import BusMessage, EventPosted
 from helpline.chats import repository as repo
 from helpline.kit import clock
 from tests.conftest import LiveServer
@@ -18,7 +19,7 @@ from tests.fixtures.wsclient import WSClient
 pytestmark = pytest.mark.asyncio
 
 
-Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
+Publish = Callable[[str, BusMessage], Awaitable[None]]
 
 
 async def agent_posts_through(
@@ -44,7 +45,7 @@ async def agent_posts_through(
 async def post_unannounced(live_server: LiveServer, setup: dict[str, Any], text: str) -> None:
     """The agent posts while no bus carries news (a dead link, or another process's)."""
 
-    async def dead_publish(topic: str, message: dict[str, Any]) -> None:
+    async def dead_publish(topic: str, message: BusMessage) -> None:
         return None
 
     await agent_posts_through(live_server, setup, dead_publish, [text])
@@ -73,9 +74,9 @@ async def test_events_are_published_only_after_they_are_committed(
     original = bus.publish
     seen: list[tuple[int, bool]] = []
 
-    async def checking_publish(topic: str, message: dict[str, Any]) -> None:
-        if message.get("kind") == "event":
-            ev = message["event"]
+    async def checking_publish(topic: str, message: BusMessage) -> None:
+        if isinstance(message, EventPosted):
+            ev = message.event
             async with ctx.db.read() as session:
                 rows = await repo.events_after(session, ev["chat_id"], ev["seq"] - 1, 1)
             seen.append((ev["seq"], bool(rows) and rows[0].seq == ev["seq"]))
@@ -112,9 +113,9 @@ async def test_a_lost_bus_message_is_repaired_from_the_database(
     original = ctx.bus.publish
     dropped: list[int] = []
 
-    async def lossy_publish(topic: str, message: dict[str, Any]) -> None:
-        if message.get("kind") == "event" and not dropped:
-            dropped.append(message["event"]["seq"])
+    async def lossy_publish(topic: str, message: BusMessage) -> None:
+        if isinstance(message, EventPosted) and not dropped:
+            dropped.append(message.event["seq"])
             return  # pub/sub lost it
         await original(topic, message)
 
@@ -199,14 +200,14 @@ async def test_news_that_crossed_on_the_bus_is_put_back_in_order_without_the_dat
     c = await WSClient.open(live_server.ws_url, setup["customer"].token)
     sub = await c.subscribe(cid)
     original = ctx.bus.publish
-    held: list[tuple[str, dict[str, Any]]] = []
+    held: list[tuple[str, BusMessage]] = []
 
-    async def crossing_publish(topic: str, message: dict[str, Any]) -> None:
-        if message.get("kind") == "event" and not held:
+    async def crossing_publish(topic: str, message: BusMessage) -> None:
+        if isinstance(message, EventPosted) and not held:
             held.append((topic, message))  # the first one is late...
             return
         await original(topic, message)
-        if held and message.get("kind") == "event":
+        if held and isinstance(message, EventPosted):
             await original(*held[0])  # ...and arrives right after its successor
 
     repairs = ctx.hub.repairs

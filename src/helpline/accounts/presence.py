@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from helpline.accounts import repository as repo
+from helpline.bus.messages import AgentStatus, StatusChanged
 from helpline.context import AppContext
 from helpline.kit.clock import now
+from helpline.kit.enums import Availability
 
 
 async def stamp(ctx: AppContext, user_ids: set[str]) -> None:
@@ -31,9 +33,7 @@ async def sweep(ctx: AppContext) -> int:
             continue  # connected here; the stamp is on its way
         async with ctx.boundary.write() as uow:
             if await repo.set_offline_if_unseen(uow.session, user_id, cutoff, now()):
-                uow.announce(f"user:{user_id}", {"kind": "status", "status": "offline"})
-                uow.announce(
-                    "agents", {"kind": "agent.status", "user_id": user_id, "status": "offline"}
-                )
+                uow.announce(f"user:{user_id}", StatusChanged(Availability.offline.value))
+                uow.announce("agents", AgentStatus(user_id, Availability.offline.value))
                 changed += 1
     return changed

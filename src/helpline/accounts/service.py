@@ -12,6 +12,7 @@ from helpline.accounts.models import AuthSession, User
 from helpline.accounts.passwords import hash_async, verify_async
 from helpline.accounts.schemas import UserCreate, UserUpdate
 from helpline.boundary import Boundary
+from helpline.bus.messages import AccessChanged, AgentStatus, CloseConnections, StatusChanged
 from helpline.config import Settings
 from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Forbidden, NotAuthenticated, NotFound
@@ -106,7 +107,7 @@ async def guest(
 
 async def logout(uow: UnitOfWork, auth_session_id: str) -> None:
     await repo.revoke_session(uow.session, auth_session_id)
-    uow.announce(f"session:{auth_session_id}", {"kind": "close", "reason": "signed_out"})
+    uow.announce(f"session:{auth_session_id}", CloseConnections("signed_out"))
 
 
 async def authenticate(
@@ -169,8 +170,8 @@ async def set_status(uow: UnitOfWork, user: User, status: Availability) -> User:
     if user.status != status:
         user.status = status
         user.updated_at = now()
-        uow.announce(f"user:{user.id}", {"kind": "status", "status": str(status)})
-        uow.announce("agents", {"kind": "agent.status", "user_id": user.id, "status": str(status)})
+        uow.announce(f"user:{user.id}", StatusChanged(str(status)))
+        uow.announce("agents", AgentStatus(user.id, str(status)))
     return user
 
 
@@ -207,9 +208,7 @@ async def update_user(
     if data.role is not None and data.role != user.role_enum:
         user.role = data.role
         # Open connections drop what the new role may not see, on every process.
-        uow.announce(
-            f"user:{user.id}", {"kind": "access", "reason": "role_changed", "role": str(data.role)}
-        )
+        uow.announce(f"user:{user.id}", AccessChanged("role_changed", role=str(data.role)))
     if data.max_chats is not None:
         user.max_chats = data.max_chats
     if data.active is not None and data.active != user.active:
@@ -224,7 +223,7 @@ async def update_user(
     user.updated_at = now()
     if close_all:
         await repo.revoke_all(uow.session, user.id)
-        uow.announce(f"user:{user.id}", {"kind": "close", "reason": close_reason})
+        uow.announce(f"user:{user.id}", CloseConnections(close_reason))
     return user
 
 

@@ -2,16 +2,20 @@
 
 The bus carries news, never the record: a listener that misses a message repairs from the
 database (by `seq`). Topics are `chat:{id}`, `queue:{id}` and `user:{id}` (plus `session:{id}`
-for sign-outs). Messages are JSON-serialisable dicts with a `kind`.
+for sign-outs, `supervisors` and `agents`). Messages are the typed news of
+`helpline.bus.messages`; a bus between processes sends their `to_dict()` as JSON.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from helpline.bus.messages import BusMessage
 
 
 class BusListener(Protocol):
-    def on_message(self, topic: str, message: dict[str, Any]) -> None:
+    def on_message(self, topic: str, message: BusMessage) -> None:
         """Called for every message on every topic; must not block or await."""
 
     def on_resync(self) -> None:
@@ -23,7 +27,7 @@ class Bus(Protocol):
 
     async def start(self, listener: BusListener) -> None: ...
 
-    async def publish(self, topic: str, message: dict[str, Any]) -> None:
+    async def publish(self, topic: str, message: BusMessage) -> None:
         """Send after commit. Never raises for a bus outage: the database has the truth."""
 
     async def close(self) -> None: ...

@@ -1,10 +1,9 @@
-"""The in-process bus: one server process, no setup."""
+"""The in-process bus: one server process, no setup. The message objects themselves travel."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from helpline.bus import BusListener
+from helpline.bus.messages import BusMessage
 
 
 class MemoryBus:
@@ -16,7 +15,7 @@ class MemoryBus:
     async def start(self, listener: BusListener) -> None:
         self._listener = listener
 
-    async def publish(self, topic: str, message: dict[str, Any]) -> None:
+    async def publish(self, topic: str, message: BusMessage) -> None:
         if self._listener is not None:
             self._listener.on_message(topic, message)
 

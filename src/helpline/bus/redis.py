@@ -32,6 +32,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from helpline.bus import BusListener
+from helpline.bus.messages import BusMessage, decode
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +111,9 @@ class RedisBus:
         # From here on, every (re)subscription means news may have been missed.
         self._started = True
 
-    async def publish(self, topic: str, message: dict[str, Any]) -> None:
+    async def publish(self, topic: str, message: BusMessage) -> None:
         """Queue for the writer; returns at once. Raises only for a non-JSON message (a bug)."""
-        data = json.dumps(message, separators=(",", ":")).encode()
+        data = json.dumps(message.to_dict(), separators=(",", ":")).encode()
         if len(self._pending) == self._pending.maxlen:
             self._count_dropped(1, "backlog full")
         self._pending.append((PREFIX + topic, data))
@@ -270,10 +271,11 @@ class RedisBus:
             except ValueError:
                 log.warning("redis bus: dropped a malformed message", extra={"topic": topic})
                 continue
-            if self._listener is not None and isinstance(payload, dict):
+            news = decode(payload) if isinstance(payload, dict) else None
+            if self._listener is not None and news is not None:
                 # A failing listener must not take the subscription down for everyone else.
                 try:
-                    self._listener.on_message(topic, payload)
+                    self._listener.on_message(topic, news)
                 except Exception:
                     log.exception("redis bus: listener failed", extra={"topic": topic})
 

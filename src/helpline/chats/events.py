@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from helpline.bus.messages import EventPosted
 from helpline.chats.models import ChatEvent
 from helpline.kit.clock import iso
 
@@ -37,5 +38,5 @@ def for_customer(env: dict[str, Any], internal: bool) -> dict[str, Any] | None:
     return env
 
 
-def bus_message(ev: ChatEvent) -> dict[str, Any]:
-    return {"kind": "event", "event": envelope(ev), "internal": ev.internal}
+def bus_message(ev: ChatEvent) -> EventPosted:
+    return EventPosted(envelope(ev), ev.internal)

@@ -20,15 +20,18 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from helpline.accounts import presence
 from helpline.accounts import service as accounts
 from helpline.accounts.deps import WS_PROTOCOL, token_from, ws_bearer
+from helpline.accounts.models import User
 from helpline.boundary import guard
+from helpline.bus.messages import Typing as TypingNews
 from helpline.chats import access, service
 from helpline.chats import offers as routing
 from helpline.chats.hub import CLOSE_TOO_MANY, Connection
 from helpline.chats.schemas import ClientId, MessageText
 from helpline.chats.writer import Author
 from helpline.context import AppContext
+from helpline.db import UnitOfWork
 from helpline.errors import HelplineError, Invalid, NotAuthenticated, Unavailable
-from helpline.queues import repository as queues_repo
+from helpline.queues import service as queues
 from helpline.wsproto import SEND_MANY
 
 log = logging.getLogger("helpline.gateway")
@@ -188,12 +191,11 @@ async def _open(ctx: AppContext, token: str | None) -> tuple[Socket, list[dict[s
     """Who is connecting, their queues, and (agents) the chats already waiting for them.
     No ORM object outlives this: a connection may stay open for days."""
     async with ctx.boundary.read() as uow:
-        session = uow.session
         auth_session, user = await accounts.authenticate(uow, token, ctx.settings)
         staff = user.role_enum.is_staff
         # A customer's is one shared empty set: an idle customer costs none.
         queue_ids: AbstractSet[str] = (
-            set(await queues_repo.member_queue_ids(session, user.id)) if staff else _NO_QUEUES
+            set(await queues.member_queue_ids(uow, user.id)) if staff else _NO_QUEUES
         )
         offers = await routing.waiting_offers(uow, user) if staff else []
         conn = Socket(
@@ -265,7 +267,7 @@ async def _handle(frame: Any, conn: Connection, ctx: AppContext) -> None:
         case Subscribe(chat_id=chat_id, after=after):
             await ctx.limiter.check(ctx.settings.rate_limit_subscribe, "ws-sub", conn.user_id)
             async with ctx.boundary.read() as uow:
-                user = await _user(uow.session, conn)
+                user = await _user(uow, conn)
                 row = await access.get_row(uow, user, chat_id)
             await ctx.hub.subscribe(conn, row, after)
         case Unsubscribe(chat_id=chat_id):
@@ -284,7 +286,7 @@ async def _handle(frame: Any, conn: Connection, ctx: AppContext) -> None:
                 seq = int(written.envelope["seq"])
             else:
                 async with ctx.boundary.write() as uow:
-                    user = await _user(uow.session, conn)
+                    user = await _user(uow, conn)
                     event, _ = await service.post_message(uow, user, chat_id, text, client_id)
                     seq = event.seq
             conn.send({"type": "ack", "client_id": client_id, "chat_id": chat_id, "seq": seq})
@@ -292,22 +294,13 @@ async def _handle(frame: Any, conn: Connection, ctx: AppContext) -> None:
             if chat_id not in conn.subs:
                 raise Invalid("Subscribe to the chat first.", code="not_subscribed")
             await ctx.limiter.check(ctx.settings.rate_limit_typing, "ws-typing", conn.user_id)
-            await ctx.bus.publish(
-                f"chat:{chat_id}",
-                {
-                    "kind": "typing",
-                    "chat_id": chat_id,
-                    "active": active,
-                    "user": {"id": conn.user_id, "name": conn.name, "role": str(conn.role)},
-                },
-            )
+            who = {"id": conn.user_id, "name": conn.name, "role": str(conn.role)}
+            await ctx.bus.publish(f"chat:{chat_id}", TypingNews(chat_id, active, who))
 
 
-async def _user(session: Any, conn: Connection) -> Any:
+async def _user(uow: UnitOfWork, conn: Connection) -> User:
     """The connection's user, fresh: roles and activity may have changed since it opened."""
-    from helpline.accounts import repository as accounts_repo
-
-    user = await accounts_repo.get(session, conn.user_id)
+    user = await accounts.get_user(uow, conn.user_id)
     if user is None or not user.active:
         conn.close(4401, "signed out")
         raise NotAuthenticated("Sign in again.")

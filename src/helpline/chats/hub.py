@@ -18,18 +18,35 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, defaultdict, deque
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from helpline import observability as metrics
+from helpline.accounts import service as accounts
+from helpline.bus.messages import (
+    AccessChanged,
+    AgentStatus,
+    BusMessage,
+    ChatOffered,
+    ChatQueued,
+    ChatTaken,
+    ChatUpdated,
+    ChatWithdrawn,
+    CloseConnections,
+    EventPosted,
+    StatusChanged,
+    Typing,
+)
 from helpline.chats import events as ev_mod
 from helpline.chats import offers as routing
 from helpline.chats import repository as repo
 from helpline.db import Database, UnitOfWork
 from helpline.kit.clock import now
 from helpline.kit.enums import ChatStatus, Role
+from helpline.queues import service as queues
 
 log = logging.getLogger("helpline.hub")
 
@@ -373,69 +390,80 @@ class Hub:
 
     # --- bus listener -------------------------------------------------------------------------
 
-    def on_message(self, topic: str, message: dict[str, Any]) -> None:
-        kind = message.get("kind")
+    def on_message(self, topic: str, message: BusMessage) -> None:
+        """The one dispatcher: each kind of news has its handler (`_HANDLERS`), given the
+        topic's connections here. News on a queue may also move customers' positions."""
+        handler = _HANDLERS.get(type(message))
+        if handler is None:
+            return
         conns = self.topics.get(topic)
-        if kind == "event":
-            env = message["event"]
-            for conn in list(conns or ()):
-                sub = conn.subs.get(env["chat_id"])
-                if sub is not None:
-                    self._offer(conn, sub, env, bool(message.get("internal")))
-            return
-        if kind == "typing":
-            for conn in list(conns or ()):
-                if conn.user_id != message["user"]["id"] and message["chat_id"] in conn.subs:
-                    if conn.is_customer and message["user"].get("role") == Role.customer:
-                        continue
-                    conn.send(
-                        {
-                            "type": "typing",
-                            "chat_id": message["chat_id"],
-                            "user": {"id": message["user"]["id"], "name": message["user"]["name"]},
-                            "active": message["active"],
-                        }
-                    )
-            return
+        if conns:
+            handler(self, topic, list(conns), message)
         if topic.startswith("queue:"):
-            self._queue_news(topic, conns or set(), message)
             self._schedule_positions(topic.removeprefix("queue:"))
-            return
-        if topic == "supervisors":
-            for conn in list(conns or ()):
-                if message.get("chat") is not None:
-                    conn.send({"type": "chat.updated", "chat": message["chat"]})
-            return
-        if topic == "agents" and kind == "agent.status":
-            for conn in list(conns or ()):
-                conn.send(
-                    {
-                        "type": "agent.status",
-                        "user_id": message["user_id"],
-                        "status": message["status"],
-                    }
-                )
-            return
-        if kind == "offered" and topic.startswith("user:"):
-            for conn in list(conns or ()):
-                conn.send({"type": "chat.offered", "chat": message["chat"]})
-            return
-        if kind == "withdrawn" and topic.startswith("user:"):
-            for conn in list(conns or ()):
-                conn.send({"type": "chat.withdrawn", "chat_id": message["chat_id"]})
-            return
-        if kind == "status" and topic.startswith("user:"):
-            for conn in list(conns or ()):
-                conn.send({"type": "status", "status": message["status"]})
-                if message["status"] == "available" and not conn.is_customer:
-                    self._spawn(self._reoffer(conn))
-            return
-        if kind == "close":
-            for conn in list(conns or ()):
-                conn.close(CLOSE_SIGNED_OUT, str(message.get("reason", "signed out")))
-            return
-        if kind == "access":
-            self._access_changed(conns or set(), message)
+
+    def _on_event(self, topic: str, conns: list[Connection], news: EventPosted) -> None:
+        env = news.event
+        for conn in conns:
+            sub = conn.subs.get(env["chat_id"])
+            if sub is not None:
+                self._offer(conn, sub, env, news.internal)
+
+    def _on_typing(self, topic: str, conns: list[Connection], news: Typing) -> None:
+        user = news.user
+        frame = {
+            "type": "typing",
+            "chat_id": news.chat_id,
+            "user": {"id": user["id"], "name": user["name"]},
+            "active": news.active,
+        }
+        for conn in conns:
+            if conn.user_id == user["id"] or news.chat_id not in conn.subs:
+                continue
+            if conn.is_customer and user.get("role") == Role.customer:
+                continue
+            conn.send(frame)
+
+    def _on_offered(self, topic: str, conns: list[Connection], news: ChatOffered) -> None:
+        if topic.startswith("user:"):  # assign mode: to this agent alone
+            _send_all(conns, {"type": "chat.offered", "chat": news.chat})
+        elif topic.startswith("queue:"):
+            staff = _staff(conns)
+            if staff:
+                self._spawn(self._offer_eligible(staff, news.chat))
+
+    def _on_listed(
+        self, topic: str, conns: list[Connection], news: ChatQueued | ChatUpdated
+    ) -> None:
+        if topic.startswith("queue:") or topic == "supervisors":
+            _send_all(_staff(conns), {"type": "chat.updated", "chat": news.chat})
+
+    def _on_taken(self, topic: str, conns: list[Connection], news: ChatTaken) -> None:
+        if topic.startswith("queue:"):
+            staff = _staff(conns)
+            _send_all(
+                staff, {"type": "chat.taken", "chat_id": news.chat["id"], "agent": news.agent}
+            )
+            _send_all(staff, {"type": "chat.updated", "chat": news.chat})
+
+    def _on_withdrawn(self, topic: str, conns: list[Connection], news: ChatWithdrawn) -> None:
+        if topic.startswith(("queue:", "user:")):
+            _send_all(_staff(conns), {"type": "chat.withdrawn", "chat_id": news.chat_id})
+
+    def _on_status(self, topic: str, conns: list[Connection], news: StatusChanged) -> None:
+        for conn in conns:
+            conn.send({"type": "status", "status": news.status})
+            if news.status == "available" and not conn.is_customer:
+                self._spawn(self._reoffer(conn))
+
+    def _on_agent_status(self, topic: str, conns: list[Connection], news: AgentStatus) -> None:
+        if topic == "agents":
+            frame = {"type": "agent.status", "user_id": news.user_id, "status": news.status}
+            _send_all(conns, frame)
+
+    def _on_close(self, topic: str, conns: list[Connection], news: CloseConnections) -> None:
+        for conn in conns:
+            conn.close(CLOSE_SIGNED_OUT, news.reason)
 
     def on_resync(self) -> None:
         """The bus may have dropped news: re-read every subscription from the database, and
@@ -476,24 +504,6 @@ class Hub:
                         self._spawn(self._repair(conn, sub))
         return behind
 
-    def _queue_news(self, topic: str, conns: set[Connection], message: dict[str, Any]) -> None:
-        kind = message.get("kind")
-        chat = message.get("chat")
-        staff = [c for c in conns if not c.is_customer]
-        if kind == "offered" and chat is not None and staff:
-            self._spawn(self._offer_eligible(staff, chat))
-            return
-        for conn in staff:
-            if kind == "taken" and chat is not None:
-                conn.send(
-                    {"type": "chat.taken", "chat_id": chat["id"], "agent": message.get("agent")}
-                )
-                conn.send({"type": "chat.updated", "chat": chat})
-            elif kind == "withdrawn":
-                conn.send({"type": "chat.withdrawn", "chat_id": message["chat_id"]})
-            elif kind in ("updated", "queued") and chat is not None:
-                conn.send({"type": "chat.updated", "chat": chat})
-
     async def _offer_eligible(self, conns: list[Connection], chat: dict[str, Any]) -> None:
         """Broadcast mode: only agents available and below their limit are offered the chat;
         the others only see the list change."""
@@ -517,27 +527,26 @@ class Hub:
 
     async def _reoffer(self, conn: Connection) -> None:
         """An agent became available: offer what is waiting for them now."""
-        from helpline.accounts import repository as accounts_repo
-
         try:
             async with self.db.read() as session:
-                user = await accounts_repo.get(session, conn.user_id)
+                uow = UnitOfWork(session)
+                user = await accounts.get_user(uow, conn.user_id)
                 if user is None:
                     return
-                offers = await routing.waiting_offers(UnitOfWork(session), user)
+                offers = await routing.waiting_offers(uow, user)
         except Exception:
             log.exception("re-offer failed")
             return
         for chat in offers:
             conn.send({"type": "chat.offered", "chat": chat})
 
-    def _access_changed(self, conns: set[Connection], message: dict[str, Any]) -> None:
+    def _on_access(self, topic: str, conns: list[Connection], news: AccessChanged) -> None:
         """A user's access changed (committed): take away at once what the news names, then
         settle from the database, which also grants what was added."""
-        reason = str(message.get("reason") or NOT_VISIBLE)
-        removed = frozenset(message.get("queues_removed") or ())
-        role = Role(message["role"]) if message.get("role") else None
-        for conn in list(conns):
+        reason = news.reason
+        removed = frozenset(news.queues_removed)
+        role = Role(news.role) if news.role else None
+        for conn in conns:
             self.set_access(conn, role or conn.role, conn.queue_ids - removed, reason)
         for user_id in {c.user_id for c in conns}:
             if user_id in self._reloading:
@@ -549,17 +558,13 @@ class Hub:
     async def _reload_access(self, user_id: str, reason: str) -> None:
         """Read the user's role, activity and queues (once per user, however many of their
         connections this process holds), and apply them; again if news came meanwhile."""
-        from helpline.accounts import repository as accounts_repo
-        from helpline.queues import repository as queues_repo
-
         try:
             while True:
                 async with self.db.read() as session:
-                    user = await accounts_repo.get(session, user_id)
+                    uow = UnitOfWork(session)
+                    user = await accounts.get_user(uow, user_id)
                     staff = user is not None and user.role_enum.is_staff
-                    ids = frozenset(
-                        await queues_repo.member_queue_ids(session, user_id) if staff else ()
-                    )
+                    ids = frozenset(await queues.member_queue_ids(uow, user_id) if staff else ())
                 for conn in list(self.topics.get(f"user:{user_id}", ())):
                     if user is None or not user.active:
                         conn.close(CLOSE_SIGNED_OUT, "deactivated")
@@ -640,3 +645,29 @@ class Hub:
                 "estimated_wait_s": est,
             }
         )
+
+
+def _staff(conns: list[Connection]) -> list[Connection]:
+    return [c for c in conns if not c.is_customer]
+
+
+def _send_all(conns: list[Connection], frame: dict[str, Any]) -> None:
+    for conn in conns:
+        conn.send(frame)
+
+
+# A Hub method taking (topic, the topic's connections here, news of its kind).
+_Handler = Callable[[Hub, str, list[Connection], Any], None]
+_HANDLERS: dict[type[BusMessage], _Handler] = {
+    EventPosted: Hub._on_event,
+    Typing: Hub._on_typing,
+    ChatOffered: Hub._on_offered,
+    ChatQueued: Hub._on_listed,
+    ChatUpdated: Hub._on_listed,
+    ChatTaken: Hub._on_taken,
+    ChatWithdrawn: Hub._on_withdrawn,
+    StatusChanged: Hub._on_status,
+    AgentStatus: Hub._on_agent_status,
+    CloseConnections: Hub._on_close,
+    AccessChanged: Hub._on_access,
+}

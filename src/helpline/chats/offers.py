@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from helpline.accounts.models import User
+from helpline.bus.messages import (
+    BusMessage,
+    ChatOffered,
+    ChatQueued,
+    ChatUpdated,
+    ChatWithdrawn,
+)
 from helpline.chats import repository as repo
 from helpline.chats.access import fresh_row
 from helpline.chats.models import Chat
@@ -21,20 +29,22 @@ from helpline.queues.models import Queue
 from helpline.queues.routing import Candidate, next_assignee
 
 
-async def announce_chat(uow: UnitOfWork, chat_id: str, kind: str, **extra: Any) -> None:
+async def announce_chat(
+    uow: UnitOfWork, chat_id: str, news: Callable[[dict[str, Any]], BusMessage]
+) -> None:
     """Tell the queue's agents (offers, takes, list updates). Reads the row after the change."""
     summary = chat_dict(await fresh_row(uow, chat_id))
-    uow.announce(f"queue:{summary['queue_id']}", {"kind": kind, "chat": summary, **extra})
-    uow.announce("supervisors", {"kind": "updated", "chat": summary})
+    uow.announce(f"queue:{summary['queue_id']}", news(summary))
+    uow.announce("supervisors", ChatUpdated(summary))
 
 
-async def route(uow: UnitOfWork, chat: Chat, queue: Queue, **extra: Any) -> None:
+async def route(uow: UnitOfWork, chat: Chat, queue: Queue) -> None:
     """A chat starts waiting in `queue`: offer it as the queue's routing mode says."""
     if queue.routing_mode == RoutingMode.assign:
         await offer_next(uow, chat, queue)
-        await announce_chat(uow, chat.id, "queued", **extra)
+        await announce_chat(uow, chat.id, ChatQueued)
     else:
-        await announce_chat(uow, chat.id, "offered", **extra)
+        await announce_chat(uow, chat.id, ChatOffered)
 
 
 async def offer_next(uow: UnitOfWork, chat: Chat, queue: Queue) -> str | None:
@@ -52,10 +62,10 @@ async def offer_next(uow: UnitOfWork, chat: Chat, queue: Queue) -> str | None:
     chat.offered_ids = offered
     await uow.session.flush()
     if previous and previous != chosen:
-        uow.announce(f"user:{previous}", {"kind": "withdrawn", "chat_id": chat.id})
+        uow.announce(f"user:{previous}", ChatWithdrawn(chat.id))
     if chosen:
         row = await fresh_row(uow, chat.id)
-        uow.announce(f"user:{chosen}", {"kind": "offered", "chat": chat_dict(row)})
+        uow.announce(f"user:{chosen}", ChatOffered(chat_dict(row)))
     return chosen
 
 

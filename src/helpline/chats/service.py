@@ -9,9 +9,11 @@ Offers and routing live in `offers`, transcripts in `transcripts`, shapes in `sh
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from helpline.accounts.models import User
+from helpline.bus.messages import ChatTaken, ChatUpdated, ChatWithdrawn
 from helpline.chats import access, offers
 from helpline.chats import events as ev_mod
 from helpline.chats import repository as repo
@@ -268,8 +270,8 @@ async def _take(
     )
     agent.last_accept_at = at
     if offered_to and offered_to != agent.id:
-        uow.announce(f"user:{offered_to}", {"kind": "withdrawn", "chat_id": chat.id})
-    await offers.announce_chat(uow, chat.id, "taken", agent=user_ref(agent))
+        uow.announce(f"user:{offered_to}", ChatWithdrawn(chat.id))
+    await offers.announce_chat(uow, chat.id, partial(ChatTaken, agent=user_ref(agent)))
     return await fresh_row(uow, chat.id)
 
 
@@ -325,9 +327,9 @@ async def move(
     # queue's agents are offered it, as the new queue's routing mode says.
     left = chat_dict(await fresh_row(uow, chat.id))
     if was_waiting:
-        uow.announce(f"queue:{from_queue}", {"kind": "withdrawn", "chat_id": chat.id, "chat": None})
-    uow.announce(f"queue:{from_queue}", {"kind": "updated", "chat": left})
-    await offers.route(uow, chat, target, note=note)
+        uow.announce(f"queue:{from_queue}", ChatWithdrawn(chat.id))
+    uow.announce(f"queue:{from_queue}", ChatUpdated(left))
+    await offers.route(uow, chat, target)
     return await fresh_row(uow, chat.id)
 
 
@@ -426,12 +428,10 @@ async def _close(
     )
     await repo.remove_helpers(uow.session, chat.id, now())
     if was_waiting:
-        uow.announce(
-            f"queue:{chat.queue_id}", {"kind": "withdrawn", "chat_id": chat.id, "chat": None}
-        )
+        uow.announce(f"queue:{chat.queue_id}", ChatWithdrawn(chat.id))
     if offered_to:
-        uow.announce(f"user:{offered_to}", {"kind": "withdrawn", "chat_id": chat.id})
-    await offers.announce_chat(uow, chat.id, "updated")
+        uow.announce(f"user:{offered_to}", ChatWithdrawn(chat.id))
+    await offers.announce_chat(uow, chat.id, ChatUpdated)
     return await fresh_row(uow, chat.id)
 
 
@@ -614,7 +614,7 @@ async def join(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
         [NewEvent(_event(Action.join_agent), {"agent": user_ref(user)}, user)],
     )
     await repo.add_helper(uow.session, chat.id, user.id, now())
-    await offers.announce_chat(uow, chat.id, "updated")
+    await offers.announce_chat(uow, chat.id, ChatUpdated)
     return await fresh_row(uow, chat.id)
 
 
@@ -633,7 +633,7 @@ async def part(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
         [NewEvent(_event(Action.part_agent), {"agent": user_ref(user)}, user)],
     )
     await repo.remove_helpers(uow.session, chat.id, now(), user_id=user.id)
-    await offers.announce_chat(uow, chat.id, "updated")
+    await offers.announce_chat(uow, chat.id, ChatUpdated)
     return await fresh_row(uow, chat.id)
 
 

@@ -6,6 +6,7 @@ from sqlalchemy.exc import IntegrityError
 
 from helpline.accounts import service as accounts
 from helpline.accounts.models import User
+from helpline.bus.messages import AccessChanged
 from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Invalid, NotFound
 from helpline.kit.enums import Role
@@ -95,12 +96,9 @@ async def set_members(
     # Open connections follow membership at once, on every process: the removed stop hearing
     # the queue and its chats, the added start (and get its offers).
     for uid in sorted(before - set(user_ids)):
-        uow.announce(
-            f"user:{uid}",
-            {"kind": "access", "reason": "queue_removed", "queues_removed": [queue_id]},
-        )
+        uow.announce(f"user:{uid}", AccessChanged("queue_removed", queues_removed=(queue_id,)))
     for uid in sorted(set(user_ids) - before):
-        uow.announce(f"user:{uid}", {"kind": "access", "reason": "queue_added"})
+        uow.announce(f"user:{uid}", AccessChanged("queue_added"))
     return await repo.members(uow.session, queue_id)
 
 

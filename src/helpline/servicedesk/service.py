@@ -122,7 +122,6 @@ async def _create(
         await _entry(
             uow, req, "chat_linked", actor, {"chat_id": chat.id, "reference": chat.reference}
         )
-    uow.announce(f"request:{req.id}", {"kind": "request.created", "request_id": req.id})
     notifications.created(uow, await _get_row(uow, req.id), actor)
     return req
 
@@ -253,7 +252,6 @@ async def update(uow: UnitOfWork, user: User, reference_: str, data: RequestUpda
             setattr(req, field, changes[field])
     if diff:
         req.updated_at = at
-        uow.announce(f"request:{req.id}", {"kind": "request.updated", "request_id": req.id})
     await uow.session.flush()
     # Re-read, joined anew: the team and assignee shown must be the new ones.
     out = await _get_row(uow, req.id)
@@ -278,7 +276,6 @@ async def comment(
     )
     await repo.add_entry(uow.session, entry)
     req.updated_at = entry.at
-    uow.announce(f"request:{req.id}", {"kind": "request.commented", "request_id": req.id})
     notifications.commented(uow, row, user, entry)
     return entry
 

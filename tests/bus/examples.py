@@ -1,0 +1,37 @@
+"""One message of every kind, as services announce them (used by the bus tests)."""
+
+from __future__ import annotations
+
+from helpline.bus.messages import (
+    AccessChanged,
+    AgentStatus,
+    BusMessage,
+    ChatOffered,
+    ChatQueued,
+    ChatTaken,
+    ChatUpdated,
+    ChatWithdrawn,
+    CloseConnections,
+    EventPosted,
+    StatusChanged,
+    Typing,
+)
+
+CHAT = {"id": "c1", "queue_id": "q1", "status": "waiting", "customer": {"id": "u9", "name": "Eva"}}
+
+EXAMPLES: list[BusMessage] = [
+    EventPosted(
+        {"chat_id": "c1", "seq": 3, "type": "message.posted", "data": {"text": "héllo"}},
+        internal=False,
+    ),
+    Typing("c1", True, {"id": "u9", "name": "Eva", "role": "customer"}),
+    ChatOffered(CHAT),
+    ChatQueued(CHAT),
+    ChatTaken(CHAT, agent={"id": "u1", "name": "Ana"}),
+    ChatUpdated(CHAT),
+    ChatWithdrawn("c1"),
+    StatusChanged("away"),
+    AgentStatus("u1", "available"),
+    CloseConnections("signed_out"),
+    AccessChanged("queue_removed", role="agent", queues_removed=("q1", "q2")),
+]
