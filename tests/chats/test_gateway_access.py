@@ -140,10 +140,12 @@ async def test_demoted_supervisor_hears_no_more_of_other_queues(
     second = await start_chat(http, await make_user(app, "customer"), q)
     # What is still theirs keeps coming: a chat in their own queue is offered.
     mine = await start_chat(http, await make_user(app, "customer"), own)
-    end = await _barrier(http, ws, supervisor)
-    assert _about(ws.frames[after:end], chat["id"], q) == []
-    assert _about(ws.frames[after:end], second["id"], q) == []
-    assert [f["chat"]["id"] for f in ws.frames[after:end] if f["type"] == "chat.offered"] == [
+    # Offered once an eligibility read says so: waited for before the barrier sets "away".
+    await ws.wait_for(lambda f: f["type"] == "chat.offered" and f["chat"]["id"] == mine["id"])
+    await _barrier(http, ws, supervisor)
+    assert _about(ws.frames[after:], chat["id"], q) == []
+    assert _about(ws.frames[after:], second["id"], q) == []
+    assert [f["chat"]["id"] for f in ws.frames[after:] if f["type"] == "chat.offered"] == [
         mine["id"]
     ]
     await ws.close()
