@@ -4,6 +4,7 @@ last use kept to the minute, GET /me/sessions and DELETE /me/sessions/{id}."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime
 from typing import Any
 
@@ -199,9 +200,12 @@ async def test_an_expired_session_cannot_open_a_websocket(
     await ok.request({"type": "ping"}, lambda f: f["type"] == "pong")
     await ok.close()
     clock.advance(HOUR + 1)
-    with pytest.raises(InvalidStatus):
+    with pytest.raises(InvalidStatus) as refused:
         await connect(
             live_server.ws_url,
             additional_headers={"Authorization": f"Bearer {agent.token}"},
             open_timeout=5,
         )
+    assert refused.value.response.status_code == 401
+    body = json.loads(bytes(refused.value.response.body or b""))
+    assert body["error"]["code"] == "not_authenticated"

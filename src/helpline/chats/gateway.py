@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -95,6 +96,15 @@ def _error(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"type": "error", **extra, "error": {"code": code, "message": message}}
 
 
+async def _refuse_unauthenticated(ws: WebSocket, exc: NotAuthenticated) -> None:
+    """Answer the handshake as HTTP would, `401` in the error format, where the server can send
+    an HTTP response to a handshake (uvicorn can); elsewhere close with 1008."""
+    if "websocket.http.response" in ws.scope.get("extensions", {}):
+        await ws.send_denial_response(JSONResponse(exc.to_dict(), status_code=exc.status))
+    else:
+        await ws.close(code=1008, reason="not authenticated")
+
+
 async def websocket_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     """The ASGI app of `/api/v1/ws`, called by the app directly (`HelplineApp`): an idle
     connection keeps only what it needs, a frame for this and one for `_reader`. It keeps the
@@ -108,8 +118,8 @@ async def websocket_endpoint(scope: Scope, receive: Receive, send: Send) -> None
         return
     try:
         conn, offers = await _open(ctx, token_from(ws))
-    except NotAuthenticated:
-        await ws.close(code=1008, reason="not authenticated")
+    except NotAuthenticated as exc:
+        await _refuse_unauthenticated(ws, exc)
         return
     except Unavailable:
         await ws.close(code=1013, reason="database unavailable")
