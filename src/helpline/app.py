@@ -34,7 +34,7 @@ from helpline.chats.writer import MessageWriter
 from helpline.config import Settings
 from helpline.context import AppContext
 from helpline.db import Database, WalCheckpointer
-from helpline.errors import HelplineError, NotFound, Unavailable
+from helpline.errors import ERROR_RESPONSES, HelplineError, NotFound, Unavailable
 from helpline.kit.private import make_private_dir, use_private_umask
 from helpline.kit.ratelimit import RateLimiter
 from helpline.middleware import MIB, BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -50,6 +50,7 @@ from helpline.observability import (
     set_chats_waiting,
     setup_logging,
 )
+from helpline.openapi import install_openapi
 from helpline.queues import api as queues_api
 from helpline.reports import api as reports_api
 from helpline.servicedesk import api as servicedesk_api
@@ -251,13 +252,14 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         docs_url=None,  # our own page: Swagger UI from the package, no CDN (apidocs.py)
         redoc_url=None,
     )
+    install_openapi(app)
     app.state.ctx = ctx
     app.state.sweeper = sweeper
     app.state.outbox = outbox
     install_error_handlers(app)
     apidocs.install(app, OPENAPI_URL)
 
-    api = APIRouter(prefix="/api/v1")
+    api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     for module in (
         accounts_api,
         queues_api,

@@ -19,6 +19,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
+
+class ErrorDetail(BaseModel):
+    # Some errors carry more (`details` of a validation error, `chat_id`, `allowed`).
+    model_config = ConfigDict(extra="allow")
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The one shape of every error answer, as OpenAPI documents it."""
+
+    error: ErrorDetail
+
+
+# Every API operation documents its errors as ErrorBody (instead of FastAPI's own 422 shape).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorBody, "description": "Refused; `error.code` says why."},
+    503: {"model": ErrorBody, "description": "The database or bus is unavailable."},
+}
+
 
 class HelplineError(Exception):
     status: int = 500
