@@ -115,7 +115,12 @@ async def get_events(
     return EventList(items=[Event.model_validate(e) for e in items], next=str(nxt) if nxt else None)
 
 
-@router.post("/chats/{chat_id}/messages", response_model=Event, status_code=201)
+@router.post(
+    "/chats/{chat_id}/messages",
+    response_model=Event,
+    status_code=201,
+    responses={200: {"model": Event, "description": "A `client_id` sent before: its event."}},
+)
 async def post_message(
     chat_id: str, body: MessageCreate, user: CurrentUser, ctx: Ctx, uow: Uow, response: Response
 ) -> Event:
@@ -126,7 +131,26 @@ async def post_message(
     return Event.model_validate(envelope(event))
 
 
-@router.post("/chats/{chat_id}/files", response_model=Event, status_code=201)
+# The body is streamed by hand (below), so FastAPI cannot see it: described here instead.
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/chats/{chat_id}/files", response_model=Event, status_code=201, openapi_extra=_UPLOAD_BODY
+)
 async def upload_file(chat_id: str, request: Request, ctx: Ctx) -> Event:
     """Streams the body before any write transaction opens, so uploads never hold the writer."""
     async with ctx.boundary.read() as uow:
@@ -157,7 +181,11 @@ async def upload_file(chat_id: str, request: Request, ctx: Ctx) -> Event:
     return out
 
 
-@router.get("/files/{file_id}")
+@router.get(
+    "/files/{file_id}",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"*/*": {}}, "description": "The file, as it was shared."}},
+)
 async def download_file(
     file_id: str,
     user: CurrentUser,
