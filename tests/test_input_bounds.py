@@ -10,7 +10,16 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
-from tests.fixtures.factories import Person, accepted_chat, events, make_queue, make_user
+from tests.conftest import LiveServer
+from tests.fixtures.factories import (
+    Person,
+    accepted_chat,
+    events,
+    make_queue,
+    make_user,
+    start_chat,
+)
+from tests.fixtures.wsclient import WSClient
 
 pytestmark = pytest.mark.asyncio
 
@@ -129,3 +138,20 @@ async def test_unparseable_json_is_422(
         headers={**customer.headers, "Content-Type": "application/json"},
     )
     assert_invalid(r)
+
+
+async def test_a_huge_subscribe_after_is_an_error_frame_and_the_socket_stays_open(
+    live_server: LiveServer,
+) -> None:
+    q = await make_queue(live_server.app, "Support")
+    customer = await make_user(live_server.app, "customer")
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        chat = await start_chat(http, customer, q)
+    ws = await WSClient.open(live_server.ws_url, customer.token)
+    try:
+        await ws.send({"type": "subscribe", "chat_id": chat["id"], "after": int(HUGE)})
+        error = await ws.wait_for(lambda f: f["type"] == "error")
+        assert error["error"]["code"] == "invalid_frame"
+        assert (await ws.subscribe(chat["id"]))["type"] == "subscribed"
+    finally:
+        await ws.close()

@@ -32,6 +32,7 @@ from helpline.chats.writer import Author
 from helpline.context import AppContext
 from helpline.db import UnitOfWork
 from helpline.errors import HelplineError, Invalid, NotAuthenticated, Unavailable
+from helpline.kit.params import BoundedInt
 from helpline.queues import service as queues
 from helpline.wsproto import SEND_MANY
 
@@ -49,7 +50,7 @@ class _Frame(BaseModel):
 class Subscribe(_Frame):
     type: Literal["subscribe"]
     chat_id: str = Field(max_length=64)
-    after: int = Field(default=0, ge=0)
+    after: BoundedInt = 0
 
 
 class Unsubscribe(_Frame):
