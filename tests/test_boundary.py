@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
@@ -19,7 +20,7 @@ from helpline.bus.messages import BusMessage, ChatWithdrawn
 from helpline.db import UnitOfWork
 from helpline.errors import Unavailable
 from tests.conftest import BACKEND, LiveServer
-from tests.fixtures.factories import ctx_of, make_queue, make_user
+from tests.fixtures.factories import Person, ctx_of, make_queue, make_user
 from tests.fixtures.wsclient import WSClient
 
 pytestmark = pytest.mark.asyncio
@@ -52,12 +53,18 @@ def assert_unavailable(r: httpx.Response) -> None:
     assert r.json()["error"]["message"]
 
 
+@pytest_asyncio.fixture
+async def customer(live_server: LiveServer) -> tuple[Person, str]:
+    """A customer and the queue they write to."""
+    queue = await make_queue(live_server.app, "Support")
+    return await make_user(live_server.app, "customer"), queue
+
+
 async def test_a_pool_timeout_answers_503_in_the_error_format_over_http(
-    live_server: LiveServer,
+    live_server: LiveServer, customer: tuple[Person, str]
 ) -> None:
-    q = await make_queue(live_server.app, "Support")
-    customer = await make_user(live_server.app, "customer")
-    async with httpx.AsyncClient(base_url=live_server.url, headers=customer.headers) as http:
+    person, q = customer
+    async with httpx.AsyncClient(base_url=live_server.url, headers=person.headers) as http:
         async with pool_exhausted(live_server):
             assert_unavailable(await http.get("/api/v1/chats"))
             assert_unavailable(
@@ -66,19 +73,18 @@ async def test_a_pool_timeout_answers_503_in_the_error_format_over_http(
         # The connection is back in the pool: service resumes by itself.
         r = await http.post("/api/v1/chats", json={"queue_id": q, "message": "hi"})
         assert r.status_code == 201, r.text
-        r = await http.get("/api/v1/chats")
-        assert [c["id"] for c in r.json()["items"]] == [r.json()["items"][0]["id"]]
+        listed = (await http.get("/api/v1/chats")).json()["items"]
+        assert [c["id"] for c in listed] == [r.json()["id"]], "the refused start left nothing"
 
 
 async def test_a_pool_timeout_answers_an_error_frame_and_1013_on_the_websocket(
-    live_server: LiveServer,
+    live_server: LiveServer, customer: tuple[Person, str]
 ) -> None:
-    q = await make_queue(live_server.app, "Support")
-    customer = await make_user(live_server.app, "customer")
-    async with httpx.AsyncClient(base_url=live_server.url, headers=customer.headers) as http:
+    person, q = customer
+    async with httpx.AsyncClient(base_url=live_server.url, headers=person.headers) as http:
         r = await http.post("/api/v1/chats", json={"queue_id": q, "message": "hi"})
         chat_id = r.json()["id"]
-    ws = await WSClient.open(live_server.ws_url, customer.token)
+    ws = await WSClient.open(live_server.ws_url, person.token)
     try:
         async with pool_exhausted(live_server):
             answer = await ws.subscribe(chat_id)
@@ -89,7 +95,7 @@ async def test_a_pool_timeout_answers_an_error_frame_and_1013_on_the_websocket(
             assert code == 1013, "try again later: the client reconnects and resumes"
     finally:
         await ws.close()
-    ws = await WSClient.open(live_server.ws_url, customer.token)
+    ws = await WSClient.open(live_server.ws_url, person.token)
     try:
         assert (await ws.subscribe(chat_id))["type"] == "subscribed"
     finally:
