@@ -2,8 +2,11 @@
 
 Every change goes through `repository.advance` (one conditional UPDATE that also reserves the
 events' `seq`s), appends its events in the same transaction, and announces them; the boundary
-commits, then publishes. Order of checks: visibility (404), role (403), state (409).
-Offers and routing live in `offers`, transcripts in `transcripts`, shapes in `shapes`.
+commits, then publishes. Target statuses, event types and who may act come from the
+transition table (`lifecycle`), with the caller's relations to the chat from `access`.
+Order of checks: visibility (404), role (403), state (409), relation (403).
+Offers and routing live in `offers`, transcripts in `transcripts`, shapes in `shapes`;
+use cases that span domains in `helpline.flows`.
 """
 
 from __future__ import annotations
