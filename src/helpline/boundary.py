@@ -17,9 +17,7 @@ sweeper and the outbox open their units here, and nowhere else.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import traceback
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -64,21 +62,6 @@ def guard() -> Iterator[None]:
         raise mapped from exc
 
 
-@contextmanager
-def _release_on_cancel() -> Iterator[None]:
-    """A unit cancelled in the middle of a statement (a background task stopped, a timeout)
-    leaves that statement's cursor in a reference cycle: SQLAlchemy keeps `sys.exc_info()` in a
-    frame of the traceback. SQLite keeps the transaction, and its write lock, until the cursor
-    is freed, so every later write would wait out the busy timeout and fail until the garbage
-    collector came by. The session is closed by now: clearing the traceback's finished frames
-    frees the cursor at once."""
-    try:
-        yield
-    except asyncio.CancelledError as exc:
-        traceback.clear_frames(exc.__traceback__)
-        raise
-
-
 class Boundary:
     """Opens units of work on `db` and publishes their news on `bus` once they committed."""
 
@@ -88,7 +71,7 @@ class Boundary:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[UnitOfWork]:
-        with guard(), _release_on_cancel():
+        with guard():
             async with self.db.write() as uow:
                 yield uow
         # Reached only once the commit succeeded.
@@ -96,7 +79,7 @@ class Boundary:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[UnitOfWork]:
-        with guard(), _release_on_cancel():
+        with guard():
             async with self.db.read() as session:
                 yield UnitOfWork(session, self.db.services)
 

@@ -15,8 +15,9 @@ import asyncio
 import logging
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +93,21 @@ class UnitOfWork:
         self.after_commit.append(fn)
 
 
+@contextmanager
+def _release_on_cancel() -> Iterator[None]:
+    """A session cancelled in the middle of a statement (a background task stopped, a timeout)
+    leaves that statement's cursor in a reference cycle: SQLAlchemy keeps `sys.exc_info()` in a
+    frame of the traceback. SQLite keeps the transaction, and a writer's lock, until the cursor
+    is freed, so every later write would wait out the busy timeout and fail until the garbage
+    collector came by. The session is closed by now: clearing the traceback's finished frames
+    frees the cursor at once."""
+    try:
+        yield
+    except asyncio.CancelledError as exc:
+        traceback.clear_frames(exc.__traceback__)
+        raise
+
+
 class Database:
     def __init__(
         self,
@@ -123,20 +139,16 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self._reader() as session:
-            yield session
+        with _release_on_cancel():
+            async with self._reader() as session:
+                yield session
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[UnitOfWork]:
-        """Yield a unit of work; commit on success. Announcements are left to the caller."""
-        if self.is_sqlite:
-            async with self._write_lock, self._writer() as session:
-                uow = UnitOfWork(session, self.services)
-                yield uow
-                await session.commit()
-                uow.committed = True
-        else:
-            async with self._writer() as session:
+        """Yield a unit of work; commit on success. Announcements are left to the caller
+        (`helpline.boundary`)."""
+        with _release_on_cancel():
+            async with self.write_lock(), self._writer() as session:
                 uow = UnitOfWork(session, self.services)
                 yield uow
                 await session.commit()
