@@ -27,6 +27,7 @@ from helpline.chats.schemas import (
     NoteCreate,
     RatingCreate,
     RequestFromChat,
+    TranscriptMailed,
 )
 from helpline.db import UnitOfWork
 from helpline.deps import Ctx, Uow
@@ -297,10 +298,11 @@ async def raise_request(
     return request_out(row)
 
 
-@router.post("/chats/{chat_id}/transcript/email", status_code=202)
-async def email_transcript(chat_id: str, user: CurrentUser, ctx: Ctx, uow: Uow) -> dict[str, str]:
+@router.post("/chats/{chat_id}/transcript/email", response_model=TranscriptMailed, status_code=202)
+async def email_transcript(chat_id: str, user: CurrentUser, ctx: Ctx, uow: Uow) -> TranscriptMailed:
     await ctx.limiter.check("5/hour", "transcript-mail", chat_id)
-    return {"status": "queued", "to": await transcripts.email_transcript(uow, user, chat_id)}
+    to = await transcripts.email_transcript(uow, user, chat_id)
+    return TranscriptMailed(status="queued", to=to)
 
 
 @router.get("/chats/{chat_id}/transcript", response_class=PlainTextResponse)

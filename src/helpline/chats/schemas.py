@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -98,3 +98,8 @@ class Event(BaseModel):
 class EventList(BaseModel):
     items: list[Event]
     next: str | None
+
+
+class TranscriptMailed(BaseModel):
+    status: Literal["queued"]
+    to: str = Field(description="The customer's address the transcript goes to.")

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
@@ -13,6 +13,7 @@ from helpline.queues.schemas import (
     MemberList,
     MemberOut,
     Members,
+    Overview,
     QueueCreate,
     QueueList,
     QueueOut,
@@ -72,6 +73,6 @@ async def put_members(queue_id: str, body: Members, user: CurrentUser, uow: Uow)
     return MemberList(items=[MemberOut.model_validate(u) for u in users])
 
 
-@router.get("/supervisor/overview", tags=["supervisor"])
-async def supervisor_overview(user: CurrentUser, uow: Uow) -> dict[str, Any]:
-    return await flows.overview(uow, user)
+@router.get("/supervisor/overview", response_model=Overview, tags=["supervisor"])
+async def supervisor_overview(user: CurrentUser, uow: Uow) -> Overview:
+    return Overview.model_validate(await flows.overview(uow, user))

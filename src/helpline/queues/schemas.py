@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from helpline.accounts.schemas import Strict
-from helpline.kit.enums import RoutingMode
+from helpline.kit.enums import Availability, Role, RoutingMode
 from helpline.queues import hours as hours_mod
 
 QueueName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
@@ -73,3 +73,29 @@ class MemberOut(BaseModel):
 class MemberList(BaseModel):
     items: list[MemberOut]
     next: str | None = None
+
+
+class OverviewQueue(BaseModel):
+    id: str
+    name: str
+    waiting: int
+    in_progress: int
+    longest_wait_s: int
+    agents_available: int
+    open_now: bool
+
+
+class OverviewAgent(BaseModel):
+    id: str
+    name: str
+    status: Availability
+    chats: int
+    max_chats: int
+    role: Role
+
+
+class Overview(BaseModel):
+    """The supervisor's live picture: queues with waits, agents with load."""
+
+    queues: list[OverviewQueue]
+    agents: list[OverviewAgent]
