@@ -6,7 +6,7 @@ from __future__ import annotations
 from helpline.accounts.models import User
 from helpline.chats import repository as repo
 from helpline.chats.lifecycle import TABLE, Action, Relation
-from helpline.chats.models import Chat
+from helpline.chats.models import Attachment, Chat
 from helpline.chats.repository import ChatRow
 from helpline.db import UnitOfWork
 from helpline.errors import NotFound
@@ -29,6 +29,15 @@ async def fresh_row(uow: UnitOfWork, chat_id: str) -> ChatRow:
     row = await repo.get_row(uow.session, chat_id)
     assert row is not None
     return row
+
+
+async def get_attachment(uow: UnitOfWork, user: User, file_id: str) -> Attachment:
+    """A shared file, with the same rights as its chat. Another chat's file answers exactly
+    as a missing one: the answer must not tell that the file exists."""
+    attachment = await repo.get_attachment(uow.session, file_id)
+    if attachment is None or await repo.get_visible(uow.session, user, attachment.chat_id) is None:
+        raise NotFound("No such file.")
+    return attachment
 
 
 def possible(role: Role) -> frozenset[Relation]:

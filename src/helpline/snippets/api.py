@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Response
 
@@ -11,7 +11,6 @@ from helpline.chats.schemas import QueueRef
 from helpline.deps import Uow
 from helpline.kit.params import Cursor, cursor_offset
 from helpline.snippets import service
-from helpline.snippets.repository import SnippetRow
 from helpline.snippets.schemas import (
     RenderedSnippet,
     SnippetCreate,
@@ -19,6 +18,9 @@ from helpline.snippets.schemas import (
     SnippetOut,
     SnippetUpdate,
 )
+
+if TYPE_CHECKING:
+    from helpline.snippets.repository import SnippetRow  # only a type here: routes ask services
 
 router = APIRouter(tags=["snippets"])
 
