@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Frame, Page, expect
+from playwright.sync_api import ConsoleMessage, Frame, FrameLocator, Page, expect
 
 from tests.e2e.support import (
     Browsers,
@@ -106,6 +106,19 @@ def frame_state(page: Page) -> dict[str, Any]:
     return state
 
 
+def open_and_start(visitor: Page, name: str, email: str, text: str) -> FrameLocator:
+    """Open the panel on the host page, sign in as a guest and start a chat."""
+    visitor.get_by_test_id("widget-launcher").click()
+    panel = visitor.frame_locator("iframe[data-helpline-frame]")
+    panel.get_by_test_id("guest-name").fill(name)
+    panel.get_by_test_id("guest-email").fill(email)
+    panel.get_by_test_id("guest-submit").click()
+    panel.get_by_test_id("start-message").fill(text)
+    panel.get_by_test_id("start-chat").click()
+    expect(panel.get_by_test_id("chat-status")).to_have_text("Waiting")
+    return panel
+
+
 def only_the_panels_cookie(page: Page, helpline_url: str) -> None:
     """The one cookie is the panel's own: HttpOnly, partitioned, on /widget only."""
     cookies = page.context.cookies()
@@ -163,14 +176,7 @@ def test_widget_token_never_reaches_the_host_page(
     visitor.goto(f"http://localhost:{shop.port}/")
     visitor.evaluate("sessionStorage.setItem('helpline.widget.state', '{\"session\": 1}')")
     visitor.reload()
-    visitor.get_by_test_id("widget-launcher").click()
-    panel = visitor.frame_locator("iframe[data-helpline-frame]")
-    panel.get_by_test_id("guest-name").fill("Harriet Host")
-    panel.get_by_test_id("guest-email").fill("harriet@example.org")
-    panel.get_by_test_id("guest-submit").click()
-    panel.get_by_test_id("start-message").fill("Is my token safe?")
-    panel.get_by_test_id("start-chat").click()
-    expect(panel.get_by_test_id("chat-status")).to_have_text("Waiting")
+    panel = open_and_start(visitor, "Harriet Host", "harriet@example.org", "Is my token safe?")
     panel.get_by_test_id("widget-close").click()  # one message the host does receive
     expect(visitor.locator("iframe[data-helpline-frame]")).to_be_hidden()
     state = frame_state(visitor)
@@ -273,14 +279,9 @@ def test_files_both_ways_in_the_widget(
     ana = agent_sign_in(people.open_page("ana"), "agent1@example.com")
     visitor = people.open_page("visitor").page
     visitor.goto(f"http://localhost:{shop.port}/")
-    visitor.get_by_test_id("widget-launcher").click()
-    panel = visitor.frame_locator("iframe[data-helpline-frame]")
-    panel.get_by_test_id("guest-name").fill("Fiona Files")
-    panel.get_by_test_id("guest-email").fill("fiona@example.org")
-    panel.get_by_test_id("guest-submit").click()
-    panel.get_by_test_id("start-message").fill("Here is a photo of my router")
-    panel.get_by_test_id("start-chat").click()
-    expect(panel.get_by_test_id("chat-status")).to_have_text("Waiting")
+    panel = open_and_start(
+        visitor, "Fiona Files", "fiona@example.org", "Here is a photo of my router"
+    )
     chat_id = frame_state(visitor)["chat"]
     chat_row(ana, chat_id).click()
     ana.get_by_test_id("accept-chat").click()
