@@ -24,7 +24,9 @@ from tests.e2e.support import (
     chat_row,
     free_port,
     message,
+    queue_id,
     send,
+    token_for,
 )
 
 pytestmark = pytest.mark.e2e
@@ -255,6 +257,20 @@ def test_whole_chat_from_the_widget_on_another_site(
     visitor.get_by_test_id("widget-launcher").click()
     panel = visitor.frame_locator("iframe[data-helpline-frame]")
     expect(panel.get_by_test_id("message").filter(has_text="it is green now")).to_be_visible()
+
+    # Moved to another queue: back to waiting, no agent any more (the panel used to keep both).
+    api_call(
+        server,
+        "POST",
+        f"/chats/{chat_id}/move",
+        {"queue_id": queue_id(server, "General support")},
+        token_for(server, "agent1@example.com"),
+    )
+    expect(panel.get_by_test_id("chat-status")).to_have_text("Waiting")
+    expect(panel.locator(".widget__title strong")).to_have_text("General support")
+    chat_row(ana, chat_id).click()
+    ana.get_by_test_id("accept-chat").click()
+    expect(panel.locator(".widget__title strong")).to_have_text("Chat with Ana Agent")
 
     ana.get_by_test_id("mark-solved").click()
     expect(panel.get_by_test_id("chat-status")).to_have_text("Solved")

@@ -245,7 +245,8 @@ function render() {
   const badge = $('[data-role="w-status"]');
   badge.hidden = false;
   statusBadge(badge, chat.status);
-  if (chat.agent) $('[data-role="w-title"]').textContent = `Chat with ${chat.agent.name}`;
+  // Who the chat is with; back in a queue (moved), the topic when the site chose one.
+  $('[data-role="w-title"]').textContent = chat.agent ? `Chat with ${chat.agent.name}` : (wanted && queueName(chat.queue_id)) || "Chat with us";
   const open = isOpenStatus(chat.status);
   $('[data-action="w-leave"]').hidden = !open;
   $('[data-role="waiting"]').hidden = chat.status !== "waiting";
