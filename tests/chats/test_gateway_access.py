@@ -15,7 +15,7 @@ import pytest_asyncio
 
 from tests.conftest import LiveServer
 from tests.fixtures.factories import Person, make_queue, make_user, start_chat
-from tests.fixtures.wsclient import WSClient
+from tests.fixtures.wsclient import WSClient, frames_about
 
 pytestmark = pytest.mark.asyncio
 
@@ -35,17 +35,28 @@ async def _barrier(http: httpx.AsyncClient, ws: WSClient, who: Person) -> int:
     return n
 
 
-def _about(frames: list[dict[str, Any]], chat_id: str, queue_id: str) -> list[dict[str, Any]]:
-    """Frames that tell anything of the chat or the queue."""
-    out = []
-    for f in frames:
-        chat = f.get("chat") or {}
-        event = f.get("event") or {}
-        if chat_id in (f.get("chat_id"), chat.get("id"), event.get("chat_id")):
-            out.append(f)
-        elif chat.get("queue_id") == queue_id:
-            out.append(f)
-    return out
+async def _goes_on_unheard(
+    http: httpx.AsyncClient,
+    app: Any,
+    ws: WSClient,
+    who: Person,
+    chat: dict[str, Any],
+    customer: Person,
+    queue_id: str,
+    *,
+    after: int,
+) -> None:
+    """The chat goes on and the queue gets a new chat: none of it reaches `ws` (up to the
+    barrier). Returns once that is shown."""
+    r = await http.post(
+        f"/api/v1/chats/{chat['id']}/messages",
+        json={"text": "still there?", "client_id": "c1"},
+        headers=customer.headers,
+    )
+    assert r.status_code == 201, r.text
+    second = await start_chat(http, await make_user(app, "customer"), queue_id)
+    end = await _barrier(http, ws, who)
+    assert frames_about(ws.frames[after:end], {chat["id"], second["id"]}, queue_id) == []
 
 
 async def test_agent_removed_from_a_queue_hears_no_more_of_it(
@@ -69,17 +80,7 @@ async def test_agent_removed_from_a_queue_hears_no_more_of_it(
     assert gone == {"type": "unsubscribed", "chat_id": chat["id"], "reason": "queue_removed"}
     after = ws.frames.index(gone) + 1
 
-    # The chat goes on, and the queue gets a new chat: neither reaches the removed agent.
-    r = await http.post(
-        f"/api/v1/chats/{chat['id']}/messages",
-        json={"text": "still there?", "client_id": "c1"},
-        headers=customer.headers,
-    )
-    assert r.status_code == 201, r.text
-    second = await start_chat(http, await make_user(app, "customer"), q)
-    end = await _barrier(http, ws, agent)
-    assert _about(ws.frames[after:end], chat["id"], q) == []
-    assert _about(ws.frames[after:end], second["id"], q) == []
+    await _goes_on_unheard(http, app, ws, agent, chat, customer, q, after=after)
     # Subscribing again is refused like any chat they may not see.
     assert (await ws.subscribe(chat["id"]))["error"]["code"] == "not_found"
     await ws.close()
@@ -131,23 +132,13 @@ async def test_demoted_supervisor_hears_no_more_of_other_queues(
     assert gone == {"type": "unsubscribed", "chat_id": chat["id"], "reason": "role_changed"}
     after = ws.frames.index(gone) + 1
 
-    r = await http.post(
-        f"/api/v1/chats/{chat['id']}/messages",
-        json={"text": "hello?", "client_id": "c1"},
-        headers=customer.headers,
-    )
-    assert r.status_code == 201, r.text
-    second = await start_chat(http, await make_user(app, "customer"), q)
-    # What is still theirs keeps coming: a chat in their own queue is offered.
+    # What is still theirs keeps coming: a chat in their own queue is offered (waited for
+    # before the barrier sets "away", which would make the eligibility read refuse it).
     mine = await start_chat(http, await make_user(app, "customer"), own)
-    # Offered once an eligibility read says so: waited for before the barrier sets "away".
     await ws.wait_for(lambda f: f["type"] == "chat.offered" and f["chat"]["id"] == mine["id"])
-    await _barrier(http, ws, supervisor)
-    assert _about(ws.frames[after:], chat["id"], q) == []
-    assert _about(ws.frames[after:], second["id"], q) == []
-    assert [f["chat"]["id"] for f in ws.frames[after:] if f["type"] == "chat.offered"] == [
-        mine["id"]
-    ]
+    await _goes_on_unheard(http, app, ws, supervisor, chat, customer, q, after=after)
+    offered = [f["chat"]["id"] for f in ws.frames[after:] if f["type"] == "chat.offered"]
+    assert offered == [mine["id"]]
     await ws.close()
 
 

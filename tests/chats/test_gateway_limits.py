@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 
 from tests.conftest import LiveServer
-from tests.fixtures.factories import accepted_chat, make_queue, make_user
+from tests.fixtures.factories import Person, accepted_chat, make_queue, make_user
 from tests.fixtures.wsclient import WSClient
 
 pytestmark = pytest.mark.asyncio
@@ -32,6 +32,15 @@ def settings_overrides() -> dict[str, Any]:
 async def http(live_server: LiveServer) -> Any:
     async with httpx.AsyncClient(base_url=live_server.url) as c:
         yield c
+
+
+@pytest_asyncio.fixture
+async def talk(live_server: LiveServer, http: httpx.AsyncClient) -> tuple[Person, Person, Any]:
+    """A customer and an agent in an accepted chat: (customer, agent, chat)."""
+    q = await make_queue(live_server.app)
+    customer = await make_user(live_server.app, "customer")
+    agent = await make_user(live_server.app, "agent", queues=[q])
+    return customer, agent, await accepted_chat(http, customer, agent, q)
 
 
 async def _pong(ws: WSClient) -> None:
@@ -64,12 +73,9 @@ async def test_one_connection_more_than_the_cap_is_refused_with_a_reason(
 
 
 async def test_the_message_limit_counts_all_of_a_users_sockets(
-    live_server: LiveServer, http: httpx.AsyncClient
+    live_server: LiveServer, talk: tuple[Person, Person, Any]
 ) -> None:
-    q = await make_queue(live_server.app)
-    customer = await make_user(live_server.app, "customer")
-    agent = await make_user(live_server.app, "agent", queues=[q])
-    chat = await accepted_chat(http, customer, agent, q)
+    customer, agent, chat = talk
     one = await WSClient.open(live_server.ws_url, customer.token)
     two = await WSClient.open(live_server.ws_url, customer.token)
 
@@ -88,12 +94,9 @@ async def test_the_message_limit_counts_all_of_a_users_sockets(
 
 
 async def test_typing_relays_are_rate_limited(
-    live_server: LiveServer, http: httpx.AsyncClient
+    live_server: LiveServer, talk: tuple[Person, Person, Any]
 ) -> None:
-    q = await make_queue(live_server.app)
-    customer = await make_user(live_server.app, "customer")
-    agent = await make_user(live_server.app, "agent", queues=[q])
-    chat = await accepted_chat(http, customer, agent, q)
+    customer, agent, chat = talk
     c = await WSClient.open(live_server.ws_url, customer.token)
     a = await WSClient.open(live_server.ws_url, agent.token)
     await c.subscribe(chat["id"])
@@ -119,12 +122,9 @@ async def test_typing_relays_are_rate_limited(
 
 
 async def test_subscribe_and_unsubscribe_are_rate_limited(
-    live_server: LiveServer, http: httpx.AsyncClient
+    live_server: LiveServer, talk: tuple[Person, Person, Any]
 ) -> None:
-    q = await make_queue(live_server.app)
-    customer = await make_user(live_server.app, "customer")
-    agent = await make_user(live_server.app, "agent", queues=[q])
-    chat = await accepted_chat(http, customer, agent, q)
+    customer, agent, chat = talk
     ws = await WSClient.open(live_server.ws_url, customer.token)
     assert (await ws.subscribe(chat["id"]))["type"] == "subscribed"
     await ws.send({"type": "unsubscribe", "chat_id": chat["id"]})

@@ -7,11 +7,10 @@ barrier (the user's own status change, published last) shows that nothing else f
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
-from tests.fixtures.wsclient import WSClient
+from tests.fixtures.wsclient import WSClient, frames_about
 from tests.scaleout.clients import Sockets
 from tests.scaleout.cluster import AGENT_PASSWORD, API, Api, Pair, Person, http_client, ok
 
@@ -27,17 +26,6 @@ async def _staff(api: Api, base: str, admin: Person, role: str, label: str) -> P
     )
     ok(r, 201)
     return await api.login(base, email, AGENT_PASSWORD)
-
-
-def _about(frames: list[dict[str, Any]], chat_ids: set[str], queue_id: str) -> list[Any]:
-    out = []
-    for f in frames:
-        chat = f.get("chat") or {}
-        event = f.get("event") or {}
-        ids = {f.get("chat_id"), chat.get("id"), event.get("chat_id")}
-        if ids & chat_ids or chat.get("queue_id") == queue_id:
-            out.append(f)
-    return out
 
 
 async def test_remove_demote_deactivate_on_a_silences_sockets_on_b(pair: Pair) -> None:
@@ -106,5 +94,5 @@ async def test_remove_demote_deactivate_on_a_silences_sockets_on_b(pair: Pair) -
             end = next(
                 i for i, f in enumerate(client.frames) if f == {"type": "status", "status": "away"}
             )
-            assert _about(client.frames[marks[who.id] + 1 : end], {chat_id, second}, q) == []
+            assert frames_about(client.frames[marks[who.id] + 1 : end], {chat_id, second}, q) == []
         assert pair.problems() == []
