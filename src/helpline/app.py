@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -34,7 +34,7 @@ from helpline.chats.writer import MessageWriter
 from helpline.config import Settings
 from helpline.context import AppContext
 from helpline.db import Database, WalCheckpointer
-from helpline.errors import ERROR_RESPONSES, HelplineError, NotFound, Unavailable
+from helpline.errors import ERROR_RESPONSES, HelplineError, Invalid, NotFound, Unavailable
 from helpline.kit.private import make_private_dir, use_private_umask
 from helpline.kit.ratelimit import RateLimiter
 from helpline.middleware import MIB, BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -119,6 +119,12 @@ def _validation_message(exc: RequestValidationError) -> str:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
         parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
     return "; ".join(parts) or "Invalid request."
+
+
+def no_nul_in_url(request: Request) -> None:
+    """A NUL character in a path or query parameter is bad input, never a database error."""
+    if "\x00" in request.scope["path"] or b"%00" in request.scope["query_string"]:
+        raise Invalid("The URL may not contain NUL characters.")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -259,7 +265,9 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
     install_error_handlers(app)
     apidocs.install(app, OPENAPI_URL)
 
-    api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+    api = APIRouter(
+        prefix="/api/v1", responses=ERROR_RESPONSES, dependencies=[Depends(no_nul_in_url)]
+    )
     for module in (
         accounts_api,
         queues_api,

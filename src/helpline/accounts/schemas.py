@@ -1,11 +1,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from helpline.kit.enums import Availability, Role
+from helpline.kit.params import reject_nul
 
 # A light check on purpose: self-hosted desks use internal domains (".local", ".internal") that
 # strict validators refuse. Mail is verified by delivery, not by syntax.
@@ -18,9 +26,14 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 
 class Strict(BaseModel):
-    """Request bodies: unknown fields are refused (422)."""
+    """Request bodies: unknown fields and NUL characters are refused (422)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        return reject_nul(data)
 
 
 class Login(Strict):

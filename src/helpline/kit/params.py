@@ -25,3 +25,21 @@ Nine digits always fit `BoundedInt`."""
 
 def cursor_offset(cursor: str | None) -> int:
     return int(cursor) if cursor else 0
+
+
+def reject_nul(data: object) -> object:
+    """Refuses a NUL character anywhere in request data (strings, list items, keys): PostgreSQL
+    cannot store one in text, and no name, message or id has one."""
+    if _has_nul(data):
+        raise ValueError("Text may not contain NUL characters.")
+    return data
+
+
+def _has_nul(data: object) -> bool:
+    if isinstance(data, str):
+        return "\x00" in data
+    if isinstance(data, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in data.items())
+    if isinstance(data, list | tuple):
+        return any(_has_nul(v) for v in data)
+    return False
