@@ -185,3 +185,30 @@ async def test_a_nul_character_in_the_url_is_422(
 ) -> None:
     agent: Person = world["agent"]
     assert_invalid(await client.get(url, headers=agent.headers))
+
+
+async def test_a_nul_character_in_a_websocket_frame_is_an_error_frame_and_keeps_nothing(
+    live_server: LiveServer,
+) -> None:
+    q = await make_queue(live_server.app, "Support")
+    customer = await make_user(live_server.app, "customer")
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        chat = await start_chat(http, customer, q)
+        ws = await WSClient.open(live_server.ws_url, customer.token)
+        try:
+            frame = {
+                "type": "message",
+                "chat_id": chat["id"],
+                "text": "a\u0000b",
+                "client_id": "c1",
+            }
+            await ws.send(frame)
+            error = await ws.wait_for(lambda f: f["type"] == "error")
+            assert error["error"]["code"] == "invalid_frame"
+            assert (await ws.subscribe(chat["id"]))["type"] == "subscribed"
+        finally:
+            await ws.close()
+        assert [e["data"].get("text") for e in await events(http, customer, chat["id"])] == [
+            None,
+            "Hello, I need help",
+        ]

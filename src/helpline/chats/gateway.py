@@ -13,7 +13,7 @@ from collections.abc import Set as AbstractSet
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -22,6 +22,7 @@ from helpline.accounts import presence
 from helpline.accounts import service as accounts
 from helpline.accounts.deps import WS_PROTOCOL, token_from, ws_bearer
 from helpline.accounts.models import User
+from helpline.accounts.schemas import Strict
 from helpline.boundary import guard
 from helpline.bus.messages import Typing as TypingNews
 from helpline.chats import access, service
@@ -43,8 +44,8 @@ _NO_QUEUES: frozenset[str] = frozenset()
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
-class _Frame(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Frame(Strict):
+    """Client frames refuse unknown fields and NUL characters, like request bodies."""
 
 
 class Subscribe(_Frame):
