@@ -4,6 +4,7 @@ so that the fuzzer's path parameters can name things that exist."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import BACKEND
 from tests.e2e.support import HelplineServer, free_port
+from tests.fixtures.servers import create_database
 
 ROLES = ("anonymous", "customer", "agent", "supervisor", "admin")
 
@@ -115,10 +118,15 @@ def seed(url: str) -> Seeded:
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+def seeded(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Seeded]:
     data = Path(tmp_path_factory.mktemp("fuzz")) / "data"
     data.mkdir()
     server = HelplineServer(data, free_port())
+    if BACKEND == "postgres":
+        dsn = create_database(request.getfixturevalue("postgres_dsn"), f"fuzz{os.getpid()}")
+        server.env["HELPLINE_DATABASE_URL"] = dsn.replace("postgresql://", "postgresql+asyncpg://")
     server.setup()
     server.start()
     try:
