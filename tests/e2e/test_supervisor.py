@@ -61,6 +61,11 @@ def test_supervisor_moves_and_assigns_a_waiting_chat(people: Browsers, shot: Sho
     )
     assert ben_id
     row.get_by_test_id("sv-assign-agent").select_option(ben_id)
+    # A refresh (any chat or agent change, every 10 s) rebuilds the rows; the choice stays.
+    row.evaluate("el => { el.dataset.before = '1'; }")
+    sam.locator('[data-action="sv-refresh"]').click()
+    expect(sam.locator(f'[data-chat-id="{chat_id}"][data-before]')).to_have_count(0)
+    expect(row.get_by_test_id("sv-assign-agent")).to_have_value(ben_id)
     row.get_by_test_id("sv-assign").click()
     expect(row).to_have_count(0)
     expect(billing.get_by_test_id("sv-waiting-count")).to_have_text("0")

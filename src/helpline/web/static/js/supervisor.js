@@ -16,6 +16,7 @@ const st = {
   data: null,
   waiting: [],
   members: new Map(), // queue id -> [{id, name, status}]
+  picked: new Map(), // chat id -> {agent, queue} chosen in its row (kept across refreshes)
   timer: null,
   tick: null,
   debounce: null,
@@ -134,10 +135,16 @@ function render() {
   if (!agents.length) $('[data-testid="sv-agents"]').replaceChildren(h("tr", {}, h("td", { colspan: "3", class: "muted" }, "No agents yet.")));
 
   const list = $('[data-testid="sv-waiting"]');
-  const focusedId = document.activeElement?.closest?.("[data-chat-id]")?.dataset.chatId;
+  const focused = document.activeElement;
+  const focusedId = focused?.closest?.("[data-chat-id]")?.dataset.chatId;
+  for (const id of st.picked.keys()) if (!st.waiting.some((c) => c.id === id)) st.picked.delete(id);
   list.replaceChildren(...st.waiting.map((c) => waitingRow(c, agentsById)));
   if (!st.waiting.length) list.replaceChildren(h("li", { class: "empty empty--inline" }, h("strong", {}, "Nobody is waiting"), h("span", { class: "small" }, "Waiting chats appear here live.")));
-  if (focusedId) list.querySelector(`[data-chat-id="${CSS.escape(focusedId)}"] select`)?.focus();
+  if (focusedId) {
+    const row = list.querySelector(`[data-chat-id="${CSS.escape(focusedId)}"]`);
+    const same = focused.dataset.testid && row?.querySelector(`[data-testid="${CSS.escape(focused.dataset.testid)}"]`);
+    (same || row?.querySelector("select"))?.focus();
+  }
 }
 
 function stat(label, value, testid = null, warn = false) {
@@ -164,6 +171,16 @@ function waitingRow(chat, agentsById) {
     ...st.queues.filter((q) => q.id !== chat.queue_id).map((q) => h("option", { value: q.id }, q.name)),
   );
   const move = h("button", { class: "btn btn--sm", type: "button", "data-testid": "sv-move" }, "Move");
+  // A refresh (any chat or agent change, every 10 s) rebuilds the rows: keep what was chosen.
+  const picked = st.picked.get(chat.id) || {};
+  for (const [sel, value] of [
+    [agentSel, picked.agent],
+    [queueSel, picked.queue],
+  ])
+    if (value && Array.from(sel.options).some((o) => o.value === value)) sel.value = value;
+  const remember = () => st.picked.set(chat.id, { agent: agentSel.value, queue: queueSel.value });
+  agentSel.addEventListener("change", remember);
+  queueSel.addEventListener("change", remember);
   const error = h("p", { class: "form-error", role: "alert" });
   const act = async (button, path, body, done) => {
     error.textContent = "";
