@@ -10,6 +10,7 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
+from helpline.kit.params import MAX_INT
 from tests.conftest import LiveServer
 from tests.fixtures.factories import (
     Person,
@@ -197,3 +198,17 @@ async def test_a_bad_websocket_frame_is_an_error_frame_keeps_nothing_and_the_soc
             "chat.started",
             "message.posted",
         ]
+
+
+async def test_every_integer_in_a_url_is_bounded_for_every_backend(app: FastAPI) -> None:
+    """A new route that takes a number without kit.params.BoundedInt fails here."""
+    unbounded = [
+        f"{method.upper()} {path} {param['name']}"
+        for path, operations in app.openapi()["paths"].items()
+        for method, operation in operations.items()
+        for param in operation.get("parameters", [])
+        for schema in [param["schema"], *param["schema"].get("anyOf", [])]
+        if schema.get("type") == "integer"
+        and not (0 <= schema.get("minimum", -1) and schema.get("maximum", MAX_INT + 1) <= MAX_INT)
+    ]
+    assert unbounded == []

@@ -21,7 +21,7 @@ from helpline.accounts.schemas import (
 )
 from helpline.context import AppContext
 from helpline.deps import Ctx, Uow
-from helpline.kit.params import Cursor, cursor_offset
+from helpline.kit.params import BoundedInt, Cursor, cursor_offset
 from helpline.queues import service as queues
 
 router = APIRouter(tags=["accounts"])
@@ -101,7 +101,7 @@ async def list_sessions(
     ctx: Ctx,
     uow: Uow,
     cursor: Annotated[Cursor | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 100,
+    limit: Annotated[BoundedInt, Query(ge=1, le=200)] = 100,
 ) -> SessionList:
     offset = cursor_offset(cursor)
     rows = await service.list_sessions(
@@ -144,7 +144,7 @@ async def list_users(
     uow: Uow,
     role: Annotated[str | None, Query()] = None,
     cursor: Annotated[str | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 100,
+    limit: Annotated[BoundedInt, Query(ge=1, le=200)] = 100,
 ) -> UserList:
     users = await service.list_users(uow, user, role=role, after=cursor, limit=limit + 1)
     nxt = users[limit - 1].id if len(users) > limit else None

@@ -80,7 +80,7 @@ async def list_chats(
     agent_id: Annotated[str | None, Query()] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     cursor: Annotated[Cursor | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[BoundedInt, Query(ge=1, le=200)] = 50,
 ) -> ChatList:
     offset = cursor_offset(cursor)
     rows = await service.list_chats(
@@ -109,7 +109,7 @@ async def get_events(
     uow: Uow,
     after: Annotated[BoundedInt, Query()] = 0,
     cursor: Annotated[Cursor | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    limit: Annotated[BoundedInt, Query(ge=1, le=1000)] = 500,
 ) -> EventList:
     if cursor:
         after = cursor_offset(cursor)

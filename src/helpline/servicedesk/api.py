@@ -13,7 +13,7 @@ from helpline.context import AppContext
 from helpline.deps import Ctx, Uow
 from helpline.kit.clock import iso
 from helpline.kit.enums import Priority, RequestStatus
-from helpline.kit.params import Cursor, cursor_offset
+from helpline.kit.params import BoundedInt, Cursor, cursor_offset
 from helpline.notify import service as notify
 from helpline.notify.models import DeliveryKind, DeliveryStatus, OutboxMessage
 from helpline.notify.schemas import DeliveryList, DeliveryOut
@@ -54,7 +54,7 @@ async def list_requests(
     q: Annotated[str | None, Query(max_length=200)] = None,
     sort: Annotated[RequestSort, Query()] = RequestSort.created_at_desc,
     cursor: Annotated[Cursor | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[BoundedInt, Query(ge=1, le=200)] = 50,
 ) -> RequestList:
     """Filters combine; `assignee_id=none` lists unassigned requests; `q` searches reference,
     summary, description and the customer's name and e-mail."""
@@ -170,7 +170,7 @@ async def list_deliveries(
     status: Annotated[DeliveryStatus | None, Query()] = None,
     kind: Annotated[DeliveryKind | None, Query()] = None,
     cursor: Annotated[Cursor | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[BoundedInt, Query(ge=1, le=200)] = 50,
 ) -> DeliveryList:
     """Outbox deliveries (webhook and e-mail), newest first; admins only.
     `status=failed` lists the dead letters."""

@@ -9,7 +9,7 @@ from helpline.accounts.models import User
 from helpline.accounts.schemas import UserRef
 from helpline.chats.schemas import QueueRef
 from helpline.deps import Uow
-from helpline.kit.params import Cursor, cursor_offset
+from helpline.kit.params import BoundedInt, Cursor, cursor_offset
 from helpline.snippets import service
 from helpline.snippets.schemas import (
     RenderedSnippet,
@@ -47,7 +47,7 @@ async def list_snippets(
     uow: Uow,
     q: Annotated[str | None, Query(max_length=200, description="search title and content")] = None,
     cursor: Annotated[Cursor | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 100,
+    limit: Annotated[BoundedInt, Query(ge=1, le=200)] = 100,
 ) -> SnippetList:
     offset = cursor_offset(cursor)
     rows = await service.list_snippets(uow, user, q=q, offset=offset, limit=limit + 1)
