@@ -11,7 +11,6 @@ import json
 import logging
 from collections.abc import Set as AbstractSet
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, TypeAdapter, ValidationError
 from starlette.responses import JSONResponse
@@ -33,6 +32,7 @@ from helpline.chats.writer import Author
 from helpline.context import AppContext
 from helpline.db import UnitOfWork
 from helpline.errors import HelplineError, Invalid, NotAuthenticated, Unavailable
+from helpline.kit.origins import is_own_origin
 from helpline.kit.params import BoundedInt
 from helpline.queues import service as queues
 from helpline.wsproto import SEND_MANY
@@ -82,16 +82,12 @@ frames: TypeAdapter[Subscribe | Unsubscribe | Message | Typing | Ping] = TypeAda
 
 def _origin_ok(ws: WebSocket, ctx: AppContext) -> bool:
     """Cookie-authenticated handshakes must come from our own pages (no cross-site hijack)."""
-    origin = ws.headers.get("origin")
-    if not origin:
-        return False
-    public = urlsplit(ctx.settings.resolved_public_url)
-    allowed = {f"{public.scheme}://{public.netloc}"}
-    host = ws.headers.get("host")
-    if host:
-        scheme = "https" if ws.url.scheme in ("wss", "https") else "http"
-        allowed.add(f"{scheme}://{host}")
-    return origin.rstrip("/") in allowed
+    return is_own_origin(
+        ws.headers.get("origin"),
+        public_url=ctx.settings.resolved_public_url,
+        scheme=ws.url.scheme,
+        host=ws.headers.get("host"),
+    )
 
 
 def _error(code: str, message: str, **extra: Any) -> dict[str, Any]:

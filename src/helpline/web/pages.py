@@ -47,6 +47,7 @@ from helpline.config import Settings
 from helpline.context import AppContext
 from helpline.db import UnitOfWork
 from helpline.errors import NotAuthenticated, NotFound
+from helpline.kit.origins import is_own_origin
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
@@ -292,9 +293,12 @@ WIDGET_COOKIE_PATH = "/widget"
 def _own_origin(request: Request) -> bool:
     """Whether the request comes from our own pages (the widget panel), not the host page or
     another site: browsers send `Origin` on every POST and DELETE and scripts cannot change it."""
-    origin = (request.headers.get("origin") or "").rstrip("/")
-    host = request.headers.get("host")
-    return bool(origin and host) and origin == f"{request.url.scheme}://{host}"
+    return is_own_origin(
+        request.headers.get("origin"),
+        public_url=_settings(request).resolved_public_url,
+        scheme=request.url.scheme,
+        host=request.headers.get("host"),
+    )
 
 
 def _widget_cookie(response: Response, token: str, *, clear: bool = False) -> None:
