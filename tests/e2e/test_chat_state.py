@@ -9,14 +9,16 @@ import time
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from helpline.chats.lifecycle import Action, ChatState, Relation, may, reduce
 from helpline.kit.enums import ChatStatus
 from tests.e2e.support import (
     Browsers,
     HelplineServer,
+    agent_sign_in,
     api_call,
+    chat_row,
     patch_queue,
     queue_id,
     token_for,
@@ -212,3 +214,45 @@ def test_page_permissions_are_the_tables(people: Browsers, server: HelplineServe
     # A few the pages used to get wrong (console.js offered them; the server said 403).
     assert not may(Action.move, {Relation.member}, ChatStatus.waiting)
     assert not may(Action.raise_request, {Relation.member}, ChatStatus.cancelled)
+
+
+def test_console_buttons_follow_the_table(people: Browsers, server: HelplineServer) -> None:
+    """An agent of the queue (not the chat's agent) gets only what the table lets a member do:
+    accept and cancel a waiting chat, not move it (the console offered Move, the server said
+    403); a helper whose chat went back to the queue is a helper no more."""
+    ana = agent_sign_in(people.open_page("ana"), "agent1@example.com")
+    ben_token = token_for(server, "agent2@example.com")
+    api_call(server, "PUT", "/me/status", {"status": "available"}, ben_token)
+    customer = api_call(server, "POST", "/auth/guest", {"name": "Max", "email": "max@example.org"})
+    body = {"queue_id": queue_id(server, "General support"), "message": "Hello?"}
+    chat_id = api_call(server, "POST", "/chats", body, customer["token"])["id"]
+
+    chat_row(ana, chat_id).click()
+    expect(ana.get_by_test_id("accept-chat")).to_be_visible()
+    expect(ana.get_by_test_id("cancel-chat")).to_be_enabled()
+    expect(ana.get_by_test_id("move-queue")).to_be_disabled()
+    expect(ana.get_by_test_id("mark-solved")).to_be_disabled()
+    expect(ana.get_by_test_id("raise-request")).to_be_disabled()
+
+    # Ben takes it, Ana joins to help: she may write; Ben moves it back: she may not.
+    api_call(server, "POST", f"/chats/{chat_id}/accept", {}, ben_token)
+    expect(ana.get_by_test_id("join-chat")).to_be_visible()
+    ana.get_by_test_id("join-chat").click()
+    expect(ana.get_by_test_id("message-input")).to_be_enabled()
+    body = {"queue_id": queue_id(server, "Technical")}
+    api_call(server, "POST", f"/chats/{chat_id}/move", body, ben_token)
+    expect(chat_row(ana, chat_id)).to_have_attribute("data-status", "waiting")
+    expect(ana.get_by_test_id("message-input")).to_be_hidden()
+    api_call(
+        server,
+        "PUT",
+        "/me/status",
+        {"status": "available"},
+        token_for(server, "agent3@example.com"),
+    )
+    api_call(
+        server, "POST", f"/chats/{chat_id}/accept", {}, token_for(server, "agent3@example.com")
+    )
+    expect(chat_row(ana, chat_id)).to_have_attribute("data-status", "in_progress")
+    expect(ana.get_by_test_id("join-chat")).to_be_visible()  # not joined any more
+    expect(ana.get_by_test_id("message-input")).to_be_hidden()
