@@ -212,3 +212,18 @@ async def test_every_integer_in_a_url_is_bounded_for_every_backend(app: FastAPI)
         and not (0 <= schema.get("minimum", -1) and schema.get("maximum", MAX_INT + 1) <= MAX_INT)
     ]
     assert unbounded == []
+
+
+# Found by a deeper fuzzer run (HELPLINE_FUZZ_EXAMPLES=100): the default `from` is 29 days
+# before `to`, and the range's end is the day after `to`, both past what a date can hold.
+@pytest.mark.parametrize("path", ["/api/v1/reports/summary", "/api/v1/reports/export.csv"])
+@pytest.mark.parametrize(
+    "params",
+    [{"to": "0001-01-01"}, {"from": "9999-12-31", "to": "9999-12-31"}],
+    ids=["first-day", "last-day"],
+)
+async def test_a_report_day_at_the_ends_of_the_calendar_is_422(
+    client: httpx.AsyncClient, world: dict[str, Any], path: str, params: dict[str, str]
+) -> None:
+    admin: Person = world["admin"]
+    assert_invalid(await client.get(path, params=params, headers=admin.headers))

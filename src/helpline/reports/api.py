@@ -4,6 +4,7 @@ import re
 from datetime import date
 from typing import Annotated, Any
 
+from annotated_types import Ge, Le
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BeforeValidator
@@ -25,13 +26,19 @@ def _day_only(value: object) -> object:
     return value
 
 
+# Room at both ends of the calendar for the default `from` (29 days back) and the range's end
+# (the day after `to`); nothing Helpline records is older than the Unix epoch.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(9999, 12, 30)
+Day = Annotated[date, Ge(FIRST_DAY), Le(LAST_DAY)]
+
 From = Annotated[
-    date | None,
+    Day | None,
     BeforeValidator(_day_only),
     Query(alias="from", description="First UTC day, YYYY-MM-DD (default: 29 days before `to`)."),
 ]
 To = Annotated[
-    date | None,
+    Day | None,
     BeforeValidator(_day_only),
     Query(description="Last UTC day, included (default: today)."),
 ]
