@@ -12,6 +12,7 @@ use cases that span domains in `helpline.flows`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -119,6 +120,13 @@ async def _commit_events(
         if action in (Action.accept, Action.assign) and chat.status == CS.in_progress:
             raise Conflict("A colleague accepted this chat first.", code="already_accepted")
         raise _state_error(chat, action)
+    return await _append_events(uow, chat, first, at, new_events)
+
+
+async def _append_events(
+    uow: UnitOfWork, chat: Chat, first: int, at: datetime, new_events: list[NewEvent]
+) -> list[ChatEvent]:
+    """Write the events from seq `first` on (already reserved) and announce each of them."""
     rows = [
         ChatEvent(
             chat_id=chat.id,
@@ -170,32 +178,20 @@ async def start(uow: UnitOfWork, user: User, data: ChatCreate) -> ChatRow:
     )
     uow.session.add(chat)
     await uow.session.flush()
-    rows = [
-        ChatEvent(
-            chat_id=chat.id,
-            seq=1,
-            type=_event(Action.start),
-            at=at,
-            actor_id=user.id,
-            actor_role=user.role,
-            actor_name=user.name,
-            data={"queue_id": queue.id, "subject": chat.subject, "reference": chat.reference},
-        ),
-        ChatEvent(
-            chat_id=chat.id,
-            seq=2,
-            type=_event(Action.customer_message),
-            at=at,
-            actor_id=user.id,
-            actor_role=user.role,
-            actor_name=user.name,
-            data={"text": text, "client_id": data.client_id},
-            client_id=data.client_id,
-        ),
-    ]
-    await repo.add_events(uow.session, rows)
-    for r in rows:
-        uow.announce(f"chat:{chat.id}", ev_mod.bus_message(r))
+    started = {"queue_id": queue.id, "subject": chat.subject, "reference": chat.reference}
+    first_message = {"text": text, "client_id": data.client_id}
+    await _append_events(
+        uow,
+        chat,
+        1,
+        at,
+        [
+            NewEvent(_event(Action.start), started, user),
+            NewEvent(
+                _event(Action.customer_message), first_message, user, client_id=data.client_id
+            ),
+        ],
+    )
     await offers.route(uow, chat, queue)
     return await fresh_row(uow, chat.id)
 
