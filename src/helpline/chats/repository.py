@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select, true, update
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
@@ -16,6 +16,7 @@ from helpline.accounts.models import User
 from helpline.chats.models import Attachment, Chat, ChatEvent, ChatParticipant
 from helpline.kit.enums import Availability, ChatStatus, Role, RoutingMode
 from helpline.queues.models import Queue, QueueMember
+from helpline.queues.scope import case_visible
 
 Customer = aliased(User, name="customer")
 Agent = aliased(User, name="agent")
@@ -32,15 +33,7 @@ class ChatRow:
 def visible_clause(user: User) -> ColumnElement[bool]:
     """Who may see which chat: customers their own; agents their queues' and their own;
     supervisors and admins all."""
-    role = user.role_enum
-    if role.sees_all:
-        return true()
-    if role is Role.customer:
-        return Chat.customer_id == user.id
-    if role is Role.agent:
-        member_queues = select(QueueMember.queue_id).where(QueueMember.user_id == user.id)
-        return or_(Chat.queue_id.in_(member_queues), Chat.agent_id == user.id)
-    return false()
+    return case_visible(user, customer=Chat.customer_id, queue=Chat.queue_id, handler=Chat.agent_id)
 
 
 def _rows() -> Select[Chat, User, User, Queue]:

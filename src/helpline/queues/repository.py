@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.accounts.models import User
 from helpline.queues.models import Queue, QueueMember
+from helpline.queues.scope import member_queues
 
 
 async def get(session: AsyncSession, queue_id: str) -> Queue | None:
@@ -30,8 +31,7 @@ async def first_active(session: AsyncSession) -> Queue | None:
 
 
 async def member_queue_ids(session: AsyncSession, user_id: str) -> list[str]:
-    stmt = select(QueueMember.queue_id).where(QueueMember.user_id == user_id)
-    return list((await session.execute(stmt)).scalars())
+    return list((await session.execute(member_queues(user_id))).scalars())
 
 
 async def is_member(session: AsyncSession, queue_id: str, user_id: str) -> bool:

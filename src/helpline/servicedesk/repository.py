@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from helpline.accounts.models import User
 from helpline.chats.models import Chat
-from helpline.kit.enums import Priority, Role
-from helpline.queues.models import Queue, QueueMember
+from helpline.kit.enums import Priority
+from helpline.queues.models import Queue
+from helpline.queues.scope import case_visible
 from helpline.servicedesk.models import RequestEntry, ServiceRequest
 
 Customer = aliased(User, name="req_customer")
@@ -50,16 +51,14 @@ def _row(r: Any) -> RequestRow:
 
 
 def visible_clause(user: User) -> ColumnElement[bool]:
-    """Customers see their own requests; agents their teams'; supervisors and admins all."""
-    role = user.role_enum
-    if role.sees_all:
-        return true()
-    if role is Role.customer:
-        return ServiceRequest.customer_id == user.id
-    if role is Role.agent:
-        teams = select(QueueMember.queue_id).where(QueueMember.user_id == user.id)
-        return or_(ServiceRequest.team_id.in_(teams), ServiceRequest.assignee_id == user.id)
-    return false()
+    """Customers see their own requests; agents their teams' and those assigned to them;
+    supervisors and admins all."""
+    return case_visible(
+        user,
+        customer=ServiceRequest.customer_id,
+        queue=ServiceRequest.team_id,
+        handler=ServiceRequest.assignee_id,
+    )
 
 
 def _rows() -> Select[ServiceRequest, User, User, Queue, str]:

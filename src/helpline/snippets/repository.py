@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.accounts.models import User
 from helpline.kit.enums import Role
-from helpline.queues.models import Queue, QueueMember
+from helpline.queues.models import Queue
+from helpline.queues.scope import member_queues
 from helpline.snippets.models import Snippet
 
 
@@ -29,8 +30,7 @@ def visible_clause(user: User) -> ColumnElement[bool]:
     if role.sees_all:
         return or_(personal, Snippet.queue_id.is_not(None))
     if role is Role.agent:
-        member_queues = select(QueueMember.queue_id).where(QueueMember.user_id == user.id)
-        return or_(personal, Snippet.queue_id.in_(member_queues))
+        return or_(personal, Snippet.queue_id.in_(member_queues(user.id)))
     return false()
 
 
