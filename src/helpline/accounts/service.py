@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
-
 from helpline.accounts import repository as repo
 from helpline.accounts.login_limits import LoginLimits
 from helpline.accounts.models import AuthSession, User
@@ -19,6 +17,7 @@ from helpline.errors import Conflict, Forbidden, NotAuthenticated, NotFound
 from helpline.kit.clock import now
 from helpline.kit.enums import Availability, Role
 from helpline.kit.ids import new_token
+from helpline.kit.models import add_unique
 
 
 def require_role(user: User, *roles: Role) -> None:
@@ -186,11 +185,8 @@ async def create_user(uow: UnitOfWork, actor: User, data: UserCreate, *, fast: b
         password_hash=await hash_async(data.password, fast=fast),
         max_chats=data.max_chats,
     )
-    uow.session.add(user)
-    try:
-        await uow.session.flush()
-    except IntegrityError as exc:
-        raise Conflict("A user with this e-mail already exists.", code="email_taken") from exc
+    taken = Conflict("A user with this e-mail already exists.", code="email_taken")
+    await add_unique(uow.session, user, taken)
     return user
 
 

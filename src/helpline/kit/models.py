@@ -5,10 +5,12 @@ from __future__ import annotations
 from sqlalchemy import Integer, String
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from helpline.db import Base
+from helpline.errors import Conflict
 
 
 class Counter(Base):
@@ -32,3 +34,13 @@ async def next_number(session: AsyncSession, name: str) -> int:
         .returning(Counter.value)
     )
     return int((await session.execute(stmt)).scalar_one())
+
+
+async def add_unique(session: AsyncSession, row: Base, conflict: Conflict) -> None:
+    """Insert `row` now; a unique key it breaks (a name or an e-mail taken, also by a racing
+    request) answers `conflict` instead of a 500."""
+    session.add(row)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise conflict from exc

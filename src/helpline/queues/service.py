@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
-
 from helpline.accounts import service as accounts
 from helpline.accounts.models import User
 from helpline.bus.messages import AccessChanged
 from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Invalid, NotFound
 from helpline.kit.enums import Role
+from helpline.kit.models import add_unique
 from helpline.queues import repository as repo
 from helpline.queues.models import Queue
 from helpline.queues.schemas import QueueCreate, QueueUpdate
@@ -48,16 +47,16 @@ async def default_queue(uow: UnitOfWork, configured: str | None) -> Queue:
     return queue
 
 
+def _name_taken() -> Conflict:
+    return Conflict("A queue with this name exists.", code="name_taken")
+
+
 async def create(uow: UnitOfWork, actor: User, data: QueueCreate) -> Queue:
     accounts.require_role(actor, Role.admin)
     if await repo.get_by_name(uow.session, data.name):
-        raise Conflict("A queue with this name exists.", code="name_taken")
+        raise _name_taken()
     queue = Queue(**data.model_dump())
-    uow.session.add(queue)
-    try:
-        await uow.session.flush()
-    except IntegrityError as exc:
-        raise Conflict("A queue with this name exists.", code="name_taken") from exc
+    await add_unique(uow.session, queue, _name_taken())
     return queue
 
 
@@ -67,7 +66,7 @@ async def update(uow: UnitOfWork, actor: User, queue_id: str, data: QueueUpdate)
     changes = data.model_dump(exclude_unset=True)
     if changes.get("name") and changes["name"] != queue.name:
         if await repo.get_by_name(uow.session, changes["name"]):
-            raise Conflict("A queue with this name exists.", code="name_taken")
+            raise _name_taken()
     for field in ("name", "routing_mode", "max_wait_s", "offer_timeout_s", "active"):
         if changes.get(field) is not None:
             setattr(queue, field, changes[field])
