@@ -52,6 +52,28 @@ def test_wrong_password_shows_the_api_error(people: Browsers) -> None:
     expect(page.get_by_test_id("availability")).to_have_count(0)
 
 
+def test_sign_in_forms_point_at_the_first_empty_field(people: Browsers) -> None:
+    page = people.open_page("visitor").page
+    page.goto("/")
+    login, guest = page.locator("#login-form"), page.locator("#guest-form")
+    page.get_by_test_id("login-submit").click()
+    expect(login.locator("[data-role=error]")).to_have_text("Enter your e-mail and password.")
+    expect(page.get_by_test_id("login-email")).to_be_focused()
+    page.get_by_test_id("login-email").fill("customer1@example.com")
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("login-password")).to_be_focused()
+    page.get_by_test_id("guest-name").fill("   ")
+    page.get_by_test_id("guest-submit").click()
+    expect(guest.locator("[data-role=error]")).to_have_text("Enter your name and e-mail.")
+    expect(page.get_by_test_id("guest-name")).to_be_focused()
+    page.get_by_test_id("guest-name").fill("Eva")
+    page.get_by_test_id("guest-submit").click()
+    expect(page.get_by_test_id("guest-email")).to_be_focused()
+    page.get_by_test_id("guest-email").fill("eva@example.com")
+    page.get_by_test_id("guest-submit").click()
+    expect(page.get_by_test_id("start-chat")).to_be_visible()
+
+
 def test_customer_at_console_is_pointed_to_the_portal(people: Browsers) -> None:
     page = people.open_page("customer").page
     sign_in(page, "/", "customer1@example.com")

@@ -331,47 +331,35 @@ export function desktopNotify(title, body, onClick) {
 export function wireAuthForms({ onSuccess } = {}) {
   const done = onSuccess || (() => window.location.reload());
   const login = document.getElementById("login-form");
-  if (login) {
-    login.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      const email = login.elements.email.value.trim();
-      const password = login.elements.password.value;
-      if (!email || !password) {
-        showFormError(login, { message: "Enter your e-mail and password." });
-        (email ? login.elements.password : login.elements.email).focus();
-        return;
-      }
-      const btn = login.querySelector('[type="submit"]');
-      setBusy(btn, true);
-      showFormError(login, null);
-      try {
-        const res = await signIn(email, password);
-        done(res.user);
-      } catch (err) {
-        showFormError(login, err);
-        setBusy(btn, false);
-      }
-    });
-  }
+  wireSignInForm(login, ["email", "password"], "Enter your e-mail and password.", (v) => signIn(v.email, v.password));
   const guest = document.getElementById("guest-form");
-  if (guest) {
-    guest.addEventListener("submit", async (e) => {
+  wireSignInForm(guest, ["name", "email"], "Enter your name and e-mail.", (v) => signInGuest(v.name, v.email));
+
+  /** On submit: the first empty field of `fields` gets the focus and `missing`; else `send`
+   * the values (trimmed, but the password) and `done` with the user it answers. */
+  function wireSignInForm(form, fields, missing, send) {
+    if (!form) return;
+    form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      const name = guest.elements.name.value.trim();
-      const email = guest.elements.email.value.trim();
-      if (!name || !email) {
-        showFormError(guest, { message: "Enter your name and e-mail." });
-        (name ? guest.elements.email : guest.elements.name).focus();
+      const values = {};
+      for (const f of fields) {
+        const raw = form.elements[f].value;
+        values[f] = f === "password" ? raw : raw.trim();
+      }
+      const empty = fields.find((f) => !values[f]);
+      if (empty) {
+        showFormError(form, { message: missing });
+        form.elements[empty].focus();
         return;
       }
-      const btn = guest.querySelector('[type="submit"]');
+      const btn = form.querySelector('[type="submit"]');
       setBusy(btn, true);
-      showFormError(guest, null);
+      showFormError(form, null);
       try {
-        const res = await signInGuest(name, email);
+        const res = await send(values);
         done(res.user);
       } catch (err) {
-        showFormError(guest, err);
+        showFormError(form, err);
         setBusy(btn, false);
       }
     });
