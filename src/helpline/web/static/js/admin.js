@@ -2,7 +2,7 @@
 // deactivate) and queue membership.
 
 import { api, bootData, getAll } from "./api.js";
-import { $, $$, confirmAction, h, openDialog, setBusy, showFormError, toast, toastError, wireLogout } from "./ui.js";
+import { $, $$, confirmAction, h, openDialog, showFormError, submitForm, toast, toastError, wireLogout } from "./ui.js";
 
 const me = bootData().user;
 const ROLES = { agent: "Agent", supervisor: "Supervisor", admin: "Administrator", customer: "Customer" };
@@ -102,21 +102,14 @@ function wireUserForm() {
       showFormError(form, { message: "Name, e-mail and password are required." });
       return;
     }
-    const btn = $('[type="submit"]', form);
-    setBusy(btn, true);
-    showFormError(form, null);
-    try {
+    await submitForm(form, async () => {
       const user = await api.post("/users", body);
       state.users.push(user);
       renderUsers();
       form.reset();
       form.elements.name.focus();
       toast({ title: `${user.name} added`, text: `They can sign in at /console with ${user.email}.`, kind: "success" });
-    } catch (err) {
-      showFormError(form, err);
-    } finally {
-      setBusy(btn, false);
-    }
+    });
   });
   $("#show-guests").addEventListener("change", (e) => {
     state.showGuests = e.target.checked;
@@ -244,21 +237,14 @@ function wireQueueForms() {
       showFormError(form, { message: "A queue needs a name." });
       return;
     }
-    const btn = $('[type="submit"]', form);
-    setBusy(btn, true);
-    showFormError(form, null);
-    try {
+    await submitForm(form, async () => {
       const q = await api.post("/queues", body);
       state.queues.push(q);
       state.members.set(q.id, []);
       renderQueues();
       form.reset();
       toast({ title: `Queue ${q.name} added`, text: "Add members so someone answers it.", kind: "success" });
-    } catch (err) {
-      showFormError(form, err);
-    } finally {
-      setBusy(btn, false);
-    }
+    });
   });
   const dialog = $("#members-dialog");
   $("form", dialog).addEventListener("submit", async (e) => {
@@ -267,18 +253,17 @@ function wireQueueForms() {
     const queueId = dialog.dataset.queueId;
     const ids = $$('input[type="checkbox"]:checked', dialog).map((c) => c.value);
     const btn = $('[data-testid="members-save"]', dialog);
-    setBusy(btn, true);
-    try {
-      const res = await api.put(`/queues/${queueId}/members`, { user_ids: ids });
-      state.members.set(queueId, res.items || []);
-      dialog.close("done");
-      renderQueues();
-      toast({ title: "Members saved", kind: "success", timeout: 3000 });
-    } catch (err) {
-      showFormError(form, err);
-    } finally {
-      setBusy(btn, false);
-    }
+    await submitForm(
+      form,
+      async () => {
+        const res = await api.put(`/queues/${queueId}/members`, { user_ids: ids });
+        state.members.set(queueId, res.items || []);
+        dialog.close("done");
+        renderQueues();
+        toast({ title: "Members saved", kind: "success", timeout: 3000 });
+      },
+      btn,
+    );
   });
 }
 

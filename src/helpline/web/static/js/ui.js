@@ -391,6 +391,20 @@ export function autoGrow(textarea) {
   return fit;
 }
 
+/** Submit a form's work: its button busy and its error line cleared while `send` runs; what
+ * `send` throws is shown in the form. */
+export async function submitForm(form, send, btn = form.querySelector('[type="submit"]')) {
+  setBusy(btn, true);
+  showFormError(form, null);
+  try {
+    await send();
+  } catch (err) {
+    showFormError(form, err);
+  } finally {
+    setBusy(btn, false);
+  }
+}
+
 /** Ask in the page's #confirm-dialog; resolves true when confirmed. */
 export function confirmAction({ title, text, ok }) {
   const dialog = $("#confirm-dialog");
