@@ -23,7 +23,7 @@ import {
   upsert,
 } from "./console-store.js";
 import { SnippetPicker } from "./snippets.js";
-import { $, $$, CHAT_STATUS, formatDateTime, formatDuration, h, isOpenStatus, openDialog, setBusy, showFormError, since, statusBadge, toast, toastError } from "./ui.js";
+import { $, $$, CHAT_STATUS, formatDateTime, formatDuration, h, isOpenStatus, openDialog, setBusy, showFormError, since, submitForm, statusBadge, toast, toastError } from "./ui.js";
 
 export function failPending(chatId) {
   for (const p of state.rt.pending(chatId)) {
@@ -269,21 +269,18 @@ export async function submitMove(e) {
   const body = { queue_id: $("#move-queue-select").value };
   const note = $("#move-note").value.trim();
   if (note) body.note = note;
-  const btn = $('[data-testid="move-queue-confirm"]');
-  setBusy(btn, true);
-  showFormError(form, null);
-  try {
-    upsert(await api.post(`/chats/${chat.id}/move`, body));
-    $("#move-dialog").close("done");
-    failPending(chat.id);
-    renderWindow(false);
-    scheduleRender();
-    toast({ title: `${chat.reference} moved to ${queueName(body.queue_id)}`, kind: "success", timeout: 4000 });
-  } catch (err) {
-    showFormError(form, err);
-  } finally {
-    setBusy(btn, false);
-  }
+  await submitForm(
+    form,
+    async () => {
+      upsert(await api.post(`/chats/${chat.id}/move`, body));
+      $("#move-dialog").close("done");
+      failPending(chat.id);
+      renderWindow(false);
+      scheduleRender();
+      toast({ title: `${chat.reference} moved to ${queueName(body.queue_id)}`, kind: "success", timeout: 4000 });
+    },
+    $('[data-testid="move-queue-confirm"]'),
+  );
 }
 
 export function openCancel() {
@@ -298,20 +295,17 @@ export async function submitCancel(e) {
   const chat = state.chats.get(state.activeId);
   const form = e.currentTarget;
   const reason = $("#cancel-reason").value.trim();
-  const btn = $('[data-testid="cancel-confirm"]');
-  setBusy(btn, true);
-  showFormError(form, null);
-  try {
-    upsert(await api.post(`/chats/${chat.id}/cancel`, reason ? { reason } : {}));
-    $("#cancel-dialog").close("done");
-    failPending(chat.id);
-    renderWindow(false);
-    scheduleRender();
-  } catch (err) {
-    showFormError(form, err);
-  } finally {
-    setBusy(btn, false);
-  }
+  await submitForm(
+    form,
+    async () => {
+      upsert(await api.post(`/chats/${chat.id}/cancel`, reason ? { reason } : {}));
+      $("#cancel-dialog").close("done");
+      failPending(chat.id);
+      renderWindow(false);
+      scheduleRender();
+    },
+    $('[data-testid="cancel-confirm"]'),
+  );
 }
 
 export async function openRaise() {
@@ -356,20 +350,17 @@ export async function submitRaise(e) {
     priority: $("#request-priority").value,
   };
   if ($("#request-team").value) body.team_id = $("#request-team").value;
-  const btn = $('[data-testid="request-submit"]');
-  setBusy(btn, true);
-  showFormError(form, null);
-  try {
-    const req = await api.post(`/chats/${chat.id}/requests`, body);
-    state.requests.set(chat.id, req.reference);
-    $("#request-dialog").close("done");
-    renderWindow(false);
-    toast({ title: `Request ${req.reference} raised`, text: req.summary, kind: "success", timeout: 8000, testid: "request-raised-notification" });
-  } catch (err) {
-    showFormError(form, err);
-  } finally {
-    setBusy(btn, false);
-  }
+  await submitForm(
+    form,
+    async () => {
+      const req = await api.post(`/chats/${chat.id}/requests`, body);
+      state.requests.set(chat.id, req.reference);
+      $("#request-dialog").close("done");
+      renderWindow(false);
+      toast({ title: `Request ${req.reference} raised`, text: req.summary, kind: "success", timeout: 8000, testid: "request-raised-notification" });
+    },
+    $('[data-testid="request-submit"]'),
+  );
 }
 
 export async function joinOrPart(action) {

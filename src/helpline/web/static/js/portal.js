@@ -15,6 +15,7 @@ import {
   setBusy,
   showFormError,
   statusBadge,
+  submitForm,
   toast,
   wireAuthForms,
   wireLogout,
@@ -186,10 +187,7 @@ function wireStart() {
     const body = { summary, description: lm.elements.description.value.trim() };
     const team = $("#start-queue").value;
     if (team) body.team_id = team;
-    const btn = $('[type="submit"]', lm);
-    setBusy(btn, true);
-    showFormError(lm, null);
-    try {
+    await submitForm(lm, async () => {
       const req = await api.post("/requests", body);
       lm.reset();
       hideLeaveMessage();
@@ -200,11 +198,7 @@ function wireStart() {
         timeout: 10000,
       });
       loadRequests();
-    } catch (err) {
-      showFormError(lm, err);
-    } finally {
-      setBusy(btn, false);
-    }
+    });
   });
 }
 
@@ -386,17 +380,10 @@ function wireChat() {
     const comment = form.elements.comment.value.trim();
     const body = { score };
     if (comment) body.comment = comment;
-    const btn = $('[data-testid="rating-submit"]', form);
-    setBusy(btn, true);
-    showFormError(form, null);
-    try {
+    await submitForm(form, async () => {
       await api.post(`/chats/${chat.id}/rating`, body);
       showRated(score);
-    } catch (err) {
-      showFormError(form, err);
-    } finally {
-      setBusy(btn, false);
-    }
+    }, $('[data-testid="rating-submit"]', form));
   });
 
   $('[data-action="read-transcript"]').addEventListener("click", async (e) => {
