@@ -202,7 +202,7 @@ export function initSnippetManager({ me, queues }) {
       { class: "view-inner" },
       h("div", { class: "view-head" }, h("h1", { id: "snippets-heading" }, "Snippets")),
       h("p", { class: "muted" }, "Canned responses for the chat composer: your personal ones, and those shared with your queues."),
-      h("div", { class: "snippets-grid" }, form, h("div", {}, h("ul", { class: "snippet-admin-list", "data-testid": "snippet-list", "aria-label": "Snippets" }))),
+      h("div", { class: "snippets-grid" }, form, h("div", {}, h("ul", { class: "grid-list snippet-admin-list", "data-testid": "snippet-list", "aria-label": "Snippets" }))),
     ),
   );
 }

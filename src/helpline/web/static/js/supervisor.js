@@ -48,7 +48,7 @@ export function initSupervisor({ rt, queues }) {
       h("h2", { class: "view-sub" }, "Queues"),
       h("div", { class: "sv-queues", "data-testid": "sv-queues" }),
       h("h2", { class: "view-sub" }, "Waiting chats"),
-      h("ul", { class: "sv-waiting", "data-testid": "sv-waiting" }),
+      h("ul", { class: "grid-list sv-waiting", "data-testid": "sv-waiting" }),
       h("h2", { class: "view-sub" }, "Agents"),
       h(
         "div",
