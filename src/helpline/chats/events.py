@@ -6,6 +6,7 @@ from typing import Any
 
 from helpline.bus.messages import EventPosted
 from helpline.chats.models import ChatEvent
+from helpline.kit.actors import actor_ref
 from helpline.kit.clock import iso
 
 # Types whose data holds fields only agents may read.
@@ -13,17 +14,12 @@ _AGENT_ONLY_FIELDS: dict[str, tuple[str, ...]] = {"chat.moved": ("note",)}
 
 
 def envelope(ev: ChatEvent) -> dict[str, Any]:
-    actor = (
-        {"id": ev.actor_id, "role": ev.actor_role, "name": ev.actor_name}
-        if ev.actor_id is not None
-        else None
-    )
     return {
         "chat_id": ev.chat_id,
         "seq": ev.seq,
         "type": ev.type,
         "at": iso(ev.at),
-        "actor": actor,
+        "actor": actor_ref(ev),
         "data": ev.data,
     }
 

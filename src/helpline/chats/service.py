@@ -30,6 +30,7 @@ from helpline.chats.shapes import chat_dict, user_ref
 from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Forbidden, Invalid
 from helpline.kit import placeholders
+from helpline.kit.actors import actor_columns
 from helpline.kit.clock import now
 from helpline.kit.enums import Availability, ChatStatus, Role, RoutingMode
 from helpline.kit.ids import reference
@@ -133,9 +134,7 @@ async def _append_events(
             seq=first + i,
             type=e.type,
             at=at,
-            actor_id=e.actor.id if e.actor else None,
-            actor_role=e.actor.role if e.actor else None,
-            actor_name=e.actor.name if e.actor else None,
+            **actor_columns(e.actor),
             data=e.data,
             client_id=e.client_id,
             internal=e.internal,

@@ -11,6 +11,7 @@ from helpline import flows
 from helpline.accounts.deps import CurrentUser, client_address
 from helpline.context import AppContext
 from helpline.deps import Ctx, Uow
+from helpline.kit.actors import actor_ref
 from helpline.kit.clock import iso
 from helpline.kit.enums import Priority, RequestStatus
 from helpline.kit.params import BoundedInt, Cursor, cursor_offset
@@ -37,9 +38,8 @@ router = APIRouter(tags=["requests"])
 
 
 def entry_out(e: RequestEntry) -> TimelineEntry:
-    actor = {"id": e.actor_id, "role": e.actor_role, "name": e.actor_name} if e.actor_id else None
     return TimelineEntry(
-        type=e.type, actor=actor, at=iso(e.at) or "", data=e.data, internal=e.internal
+        type=e.type, actor=actor_ref(e), at=iso(e.at) or "", data=e.data, internal=e.internal
     )
 
 

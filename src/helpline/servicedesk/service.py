@@ -14,6 +14,7 @@ from helpline.accounts import service as accounts
 from helpline.accounts.models import User
 from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Forbidden, Invalid, NotFound
+from helpline.kit.actors import actor_columns
 from helpline.kit.clock import now
 from helpline.kit.enums import Priority, RequestStatus, Role
 from helpline.kit.ids import reference
@@ -54,12 +55,6 @@ class ChatLink:
     queue_id: str
 
 
-def _actor(user: User | None) -> dict[str, Any]:
-    if user is None:
-        return {"actor_id": None, "actor_role": None, "actor_name": None}
-    return {"actor_id": user.id, "actor_role": user.role, "actor_name": user.name}
-
-
 async def _entry(
     uow: UnitOfWork,
     req: ServiceRequest,
@@ -72,7 +67,12 @@ async def _entry(
     await repo.add_entry(
         uow.session,
         RequestEntry(
-            request_id=req.id, type=type_, at=now(), data=data, internal=internal, **_actor(actor)
+            request_id=req.id,
+            type=type_,
+            at=now(),
+            data=data,
+            internal=internal,
+            **actor_columns(actor),
         ),
     )
 
@@ -272,7 +272,7 @@ async def comment(
         at=now(),
         data={"text": text},
         internal=internal,
-        **_actor(user),
+        **actor_columns(user),
     )
     await repo.add_entry(uow.session, entry)
     req.updated_at = entry.at
