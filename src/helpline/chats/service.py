@@ -69,6 +69,24 @@ async def _require(
     return rels
 
 
+async def _authorized(
+    uow: UnitOfWork,
+    user: User,
+    chat_id: str,
+    action: Action,
+    message: str,
+    *,
+    role_message: str = STAFF_ONLY,
+) -> ChatRow:
+    """The chat, once the caller may do `action` to it now, checked in the documented order:
+    visibility (404), role (403, `role_message`), state (409), relation (403, `message`)."""
+    row = await get_row(uow, user, chat_id)
+    _require_role(user, action, role_message)
+    _check_state(row.chat, action)
+    await _require(uow, user, row.chat, action, message)
+    return row
+
+
 def _state_error(chat: Chat, action: Action) -> Conflict:
     status = chat.status.replace("_", " ")
     return Conflict(
@@ -288,13 +306,10 @@ def _fill(template: str, row: ChatRow, agent: User | None) -> str:
 async def move(
     uow: UnitOfWork, user: User, chat_id: str, queue_id: str, note: str | None
 ) -> ChatRow:
-    row = await get_row(uow, user, chat_id)
-    _require_role(user, Action.move)
-    chat = row.chat
-    _check_state(chat, Action.move)
-    await _require(
-        uow, user, chat, Action.move, "Only the chat's agent or a supervisor can move it."
+    row = await _authorized(
+        uow, user, chat_id, Action.move, "Only the chat's agent or a supervisor can move it."
     )
+    chat = row.chat
     target = await queues.get_active(uow, queue_id)
     if target.id == chat.queue_id:
         raise Invalid("The chat is already in that queue.", code="same_queue")
@@ -332,33 +347,23 @@ async def move(
 
 
 async def solve(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
-    row = await get_row(uow, user, chat_id)
-    _require_role(user, Action.solve)
-    _check_state(row.chat, Action.solve)
-    await _require(
-        uow, user, row.chat, Action.solve, "Only the chat's agent or a supervisor can solve it."
+    row = await _authorized(
+        uow, user, chat_id, Action.solve, "Only the chat's agent or a supervisor can solve it."
     )
     return await _close(uow, row, user, Action.solve, {})
 
 
 async def cancel(uow: UnitOfWork, user: User, chat_id: str, reason: str | None) -> ChatRow:
-    row = await get_row(uow, user, chat_id)
-    _require_role(user, Action.cancel)
-    chat = row.chat
-    _check_state(chat, Action.cancel)
-    await _require(
-        uow, user, chat, Action.cancel, "Only the chat's agent or a supervisor can cancel it."
+    row = await _authorized(
+        uow, user, chat_id, Action.cancel, "Only the chat's agent or a supervisor can cancel it."
     )
     data = {"reason": (reason or "").strip() or None, "by": "agent"}
     return await _close(uow, row, user, Action.cancel, data)
 
 
 async def leave(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
-    row = await get_row(uow, user, chat_id)
     message = "Only the customer leaves a chat; agents cancel it."
-    _require_role(user, Action.leave, message)
-    _check_state(row.chat, Action.leave)
-    await _require(uow, user, row.chat, Action.leave, message)
+    row = await _authorized(uow, user, chat_id, Action.leave, message, role_message=message)
     data = {"reason": "The customer left the chat.", "by": "customer"}
     return await _close(uow, row, user, Action.leave, data)
 
@@ -527,12 +532,9 @@ async def add_note(uow: UnitOfWork, user: User, chat_id: str, text: str) -> Chat
 async def rate(
     uow: UnitOfWork, user: User, chat_id: str, score: int, comment: str | None
 ) -> ChatRow:
-    row = await get_row(uow, user, chat_id)
     message = "Only the customer rates a chat."
-    _require_role(user, Action.rate, message)
+    row = await _authorized(uow, user, chat_id, Action.rate, message, role_message=message)
     chat = row.chat
-    _check_state(chat, Action.rate)
-    await _require(uow, user, chat, Action.rate, message)
     if chat.rating_score is not None:
         raise Conflict("You have rated this chat already.", code="invalid_transition")
     comment = (comment or "").strip() or None
@@ -550,17 +552,8 @@ async def rate(
 
 async def check_raise_request(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
     """Whether the caller may raise a request from this chat now (see `flows`)."""
-    row = await get_row(uow, user, chat_id)
-    _require_role(user, Action.raise_request)
-    _check_state(row.chat, Action.raise_request)
-    await _require(
-        uow,
-        user,
-        row.chat,
-        Action.raise_request,
-        "Only the chat's agent or a supervisor can raise a request from it.",
-    )
-    return row
+    message = "Only the chat's agent or a supervisor can raise a request from it."
+    return await _authorized(uow, user, chat_id, Action.raise_request, message)
 
 
 async def request_raised(uow: UnitOfWork, user: User, chat: Chat, request: dict[str, Any]) -> None:
