@@ -57,6 +57,7 @@ from helpline.servicedesk import api as servicedesk_api
 from helpline.snippets import api as snippets_api
 from helpline.storage.local import LocalStorage
 from helpline.sweeper import Sweeper
+from helpline.tags import api as tags_api
 
 log = logging.getLogger("helpline")
 
@@ -275,6 +276,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         servicedesk_api,
         snippets_api,
         reports_api,
+        tags_api,
     ):
         api.include_router(module.router)
     app.include_router(api)

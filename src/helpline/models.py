@@ -8,6 +8,7 @@ from helpline.queues.models import Queue, QueueMember
 from helpline.reports import models as _reports_indexes  # noqa: F401 - indexes on chats
 from helpline.servicedesk.models import RequestEntry, ServiceRequest
 from helpline.snippets.models import Snippet
+from helpline.tags.models import ChatTag, Tag
 
 __all__ = [
     "Attachment",
@@ -22,5 +23,7 @@ __all__ = [
     "RequestEntry",
     "ServiceRequest",
     "Snippet",
+    "ChatTag",
+    "Tag",
     "User",
 ]

@@ -11,6 +11,7 @@ from helpline.chats.repository import ChatRow
 from helpline.db import UnitOfWork
 from helpline.errors import NotFound
 from helpline.kit.enums import Role
+from helpline.tags import service as tags
 
 R = Relation
 _AGENT = frozenset({R.owner, R.helper, R.member})
@@ -25,10 +26,19 @@ async def get_row(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
 
 
 async def fresh_row(uow: UnitOfWork, chat_id: str) -> ChatRow:
-    """The chat as it is now, after this unit's changes (it exists: we just changed it)."""
+    """The chat as it is now, after this unit's changes (it exists: we just changed it), with
+    its tags: what is announced from it replaces the chat in the agents' lists."""
     row = await repo.get_row(uow.session, chat_id)
     assert row is not None
-    return row
+    return (await with_tags(uow, [row]))[0]
+
+
+async def with_tags(uow: UnitOfWork, rows: list[ChatRow]) -> list[ChatRow]:
+    """The rows with their tags loaded (one query), for staff's eyes."""
+    found = await tags.tags_of_chats(uow, [r.chat.id for r in rows])
+    for r in rows:
+        r.tags = found.get(r.chat.id, [])
+    return rows
 
 
 async def get_attachment(uow: UnitOfWork, user: User, file_id: str) -> Attachment:

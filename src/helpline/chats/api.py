@@ -35,16 +35,22 @@ from helpline.kit.params import BoundedInt, Cursor, cursor_offset
 from helpline.servicedesk import service as servicedesk
 from helpline.servicedesk.api import check_request_limits, request_out
 from helpline.servicedesk.schemas import RequestOut
+from helpline.tags.schemas import ChatTagsBody
 
 if TYPE_CHECKING:
+    from helpline.accounts.models import User
     from helpline.chats.repository import ChatRow  # only a type here: routes ask services
 
 router = APIRouter(tags=["chats"])
 
 
-async def _out(uow: UnitOfWork, row: ChatRow) -> ChatOut:
+async def _out(uow: UnitOfWork, row: ChatRow, user: User) -> ChatOut:
     pos, est = await offers.waiting_info(uow, row.chat)
+    if user.role_enum.is_staff and row.tags is None:
+        await access.with_tags(uow, [row])
     data = shapes.chat_dict(row, position=pos, estimate=est)
+    if not user.role_enum.is_staff:
+        data.pop("tags", None)  # tags are the team's words about the chat
     if row.chat.status == ChatStatus.in_progress:
         data["helpers"] = await service.helpers(uow, row.chat.id)
     return ChatOut.model_validate(data)
@@ -68,7 +74,7 @@ async def start_chat(
     body: ChatCreate, request: Request, user: CurrentUser, ctx: Ctx, uow: Uow
 ) -> ChatOut:
     await ctx.limiter.check(ctx.settings.rate_limit_chat_start, "chat-start", user.id)
-    return await _out(uow, await service.start(uow, user, body))
+    return await _out(uow, await service.start(uow, user, body), user)
 
 
 @router.get("/chats", response_model=ChatList)
@@ -79,6 +85,7 @@ async def list_chats(
     queue_id: Annotated[str | None, Query()] = None,
     agent_id: Annotated[str | None, Query()] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
+    tag: Annotated[str | None, Query(max_length=64, description="a tag's id")] = None,
     cursor: Annotated[Cursor | None, Query()] = None,
     limit: Annotated[BoundedInt, Query(ge=1, le=200)] = 50,
 ) -> ChatList:
@@ -90,16 +97,32 @@ async def list_chats(
         queue_id=queue_id,
         agent_id=agent_id,
         q=q,
+        tag_id=tag,
         offset=offset,
         limit=limit + 1,
     )
-    items = [ChatOut.model_validate(shapes.chat_dict(r)) for r in rows[:limit]]
-    return ChatList(items=items, next=str(offset + limit) if len(rows) > limit else None)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    staff = user.role_enum.is_staff
+    if staff:
+        await access.with_tags(uow, rows)
+    items = []
+    for r in rows:
+        data = shapes.chat_dict(r)
+        if not staff:
+            data.pop("tags", None)
+        items.append(ChatOut.model_validate(data))
+    return ChatList(items=items, next=str(offset + limit) if more else None)
 
 
 @router.get("/chats/{chat_id}", response_model=ChatOut)
 async def get_chat(chat_id: str, user: CurrentUser, uow: Uow) -> ChatOut:
-    return await _out(uow, await access.get_row(uow, user, chat_id))
+    return await _out(uow, await access.get_row(uow, user, chat_id), user)
+
+
+@router.put("/chats/{chat_id}/tags", response_model=ChatOut)
+async def set_tags(chat_id: str, body: ChatTagsBody, user: CurrentUser, uow: Uow) -> ChatOut:
+    return await _out(uow, await service.set_tags(uow, user, chat_id, body.tag_ids), user)
 
 
 @router.get("/chats/{chat_id}/events", response_model=EventList)
@@ -218,38 +241,40 @@ async def download_file(
 
 @router.post("/chats/{chat_id}/accept", response_model=ChatOut)
 async def accept(chat_id: str, user: CurrentUser, ctx: Ctx, uow: Uow) -> ChatOut:
-    return await _out(uow, await service.accept(uow, user, chat_id, greeting=ctx.settings.greeting))
+    return await _out(
+        uow, await service.accept(uow, user, chat_id, greeting=ctx.settings.greeting), user
+    )
 
 
 @router.post("/chats/{chat_id}/assign", response_model=ChatOut)
 async def assign(chat_id: str, body: AssignBody, user: CurrentUser, ctx: Ctx, uow: Uow) -> ChatOut:
     row = await service.assign(uow, user, chat_id, body.agent_id, greeting=ctx.settings.greeting)
-    return await _out(uow, row)
+    return await _out(uow, row, user)
 
 
 @router.post("/chats/{chat_id}/join", response_model=ChatOut)
 async def join(chat_id: str, user: CurrentUser, uow: Uow) -> ChatOut:
-    return await _out(uow, await service.join(uow, user, chat_id))
+    return await _out(uow, await service.join(uow, user, chat_id), user)
 
 
 @router.post("/chats/{chat_id}/part", response_model=ChatOut)
 async def part(chat_id: str, user: CurrentUser, uow: Uow) -> ChatOut:
-    return await _out(uow, await service.part(uow, user, chat_id))
+    return await _out(uow, await service.part(uow, user, chat_id), user)
 
 
 @router.post("/chats/{chat_id}/solve", response_model=ChatOut)
 async def solve(chat_id: str, user: CurrentUser, uow: Uow) -> ChatOut:
-    return await _out(uow, await service.solve(uow, user, chat_id))
+    return await _out(uow, await service.solve(uow, user, chat_id), user)
 
 
 @router.post("/chats/{chat_id}/leave", response_model=ChatOut)
 async def leave(chat_id: str, user: CurrentUser, uow: Uow) -> ChatOut:
-    return await _out(uow, await service.leave(uow, user, chat_id))
+    return await _out(uow, await service.leave(uow, user, chat_id), user)
 
 
 @router.post("/chats/{chat_id}/move", response_model=ChatOut)
 async def move(chat_id: str, body: MoveBody, user: CurrentUser, uow: Uow) -> ChatOut:
-    return await _out(uow, await service.move(uow, user, chat_id, body.queue_id, body.note))
+    return await _out(uow, await service.move(uow, user, chat_id, body.queue_id, body.note), user)
 
 
 @router.post("/chats/{chat_id}/cancel", response_model=ChatOut)
@@ -257,7 +282,7 @@ async def cancel(
     chat_id: str, user: CurrentUser, uow: Uow, body: CancelBody | None = None
 ) -> ChatOut:
     reason = body.reason if body else None
-    return await _out(uow, await service.cancel(uow, user, chat_id, reason))
+    return await _out(uow, await service.cancel(uow, user, chat_id, reason), user)
 
 
 @router.post("/chats/{chat_id}/notes", response_model=Event, status_code=201)
@@ -267,7 +292,7 @@ async def add_note(chat_id: str, body: NoteCreate, user: CurrentUser, uow: Uow) 
 
 @router.post("/chats/{chat_id}/rating", response_model=ChatOut)
 async def rate(chat_id: str, body: RatingCreate, user: CurrentUser, uow: Uow) -> ChatOut:
-    return await _out(uow, await service.rate(uow, user, chat_id, body.score, body.comment))
+    return await _out(uow, await service.rate(uow, user, chat_id, body.score, body.comment), user)
 
 
 @router.post("/chats/{chat_id}/requests", response_model=RequestOut, status_code=201)

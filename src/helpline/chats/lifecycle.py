@@ -44,6 +44,7 @@ class Action(StrEnum):
     assign = "assign"
     join_agent = "join"
     part_agent = "part"
+    tag = "tag"
 
 
 class Relation(StrEnum):
@@ -101,6 +102,7 @@ TABLE: dict[Action, Transition] = {
     Action.rate: _t(FINAL, None, "chat.rated", R.customer),
     Action.join_agent: _t(frozenset({P}), None, "chat.joined", R.member, R.supervisor),
     Action.part_agent: _t(frozenset({P}), None, "chat.parted", R.helper),
+    Action.tag: _t(ANY, None, "chat.tagged", R.owner, R.helper, R.supervisor),
 }
 
 

@@ -55,6 +55,8 @@ class Chat(Base):
     warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rating_score: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
+    # What the customer told at the start: {fields, page_url, referrer, locale, user_agent}.
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
 
 
 class ChatEvent(Base):

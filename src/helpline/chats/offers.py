@@ -18,7 +18,7 @@ from helpline.bus.messages import (
     ChatWithdrawn,
 )
 from helpline.chats import repository as repo
-from helpline.chats.access import fresh_row
+from helpline.chats.access import fresh_row, with_tags
 from helpline.chats.models import Chat
 from helpline.chats.shapes import chat_dict
 from helpline.db import UnitOfWork
@@ -77,7 +77,8 @@ async def waiting_offers(uow: UnitOfWork, user: User) -> list[dict[str, Any]]:
     queue_ids = await queues.member_queue_ids(uow, user.id)
     out = []
     eligible: dict[str, bool] = {}
-    for r in await repo.waiting_rows_in_queues(uow.session, queue_ids):
+    waiting = await repo.waiting_rows_in_queues(uow.session, queue_ids)
+    for r in await with_tags(uow, waiting):
         if r.queue.routing_mode == RoutingMode.assign:
             if r.chat.offered_to_id == user.id:
                 out.append(chat_dict(r))

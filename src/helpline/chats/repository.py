@@ -17,6 +17,7 @@ from helpline.chats.models import Attachment, Chat, ChatEvent, ChatParticipant
 from helpline.kit.enums import Availability, ChatStatus, Role, RoutingMode
 from helpline.queues.models import Queue, QueueMember
 from helpline.queues.scope import case_visible
+from helpline.tags.models import ChatTag
 
 Customer = aliased(User, name="customer")
 Agent = aliased(User, name="agent")
@@ -28,6 +29,8 @@ class ChatRow:
     customer: User
     agent: User | None
     queue: Queue
+    # The chat's tags as {id, name, color}, when the reader loaded them (`with_tags`).
+    tags: list[dict[str, Any]] | None = None
 
 
 def visible_clause(user: User) -> ColumnElement[bool]:
@@ -70,8 +73,12 @@ async def list_visible(
     q: str | None,
     offset: int,
     limit: int,
+    tag_id: str | None = None,
 ) -> list[ChatRow]:
     stmt = _rows().where(visible_clause(user))
+    if tag_id:
+        tagged = select(ChatTag.chat_id).where(ChatTag.tag_id == tag_id)
+        stmt = stmt.where(Chat.id.in_(tagged))
     if statuses:
         stmt = stmt.where(Chat.status.in_(statuses))
     if queue_id:

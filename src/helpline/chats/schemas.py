@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from helpline.accounts.schemas import Strict, UserRef
 from helpline.kit.enums import ChatStatus, Priority
+from helpline.tags.schemas import TagRef
 
 MessageText = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
 ClientId = Annotated[
@@ -55,6 +56,17 @@ class RequestFromChat(Strict):
     team_id: str | None = Field(default=None, max_length=64)
 
 
+class ChatContext(BaseModel):
+    """What the customer told at the start and the server saw (agents only; a customer sees
+    their own)."""
+
+    fields: dict[str, Any] = Field(default_factory=dict)
+    page_url: str | None = None
+    referrer: str | None = None
+    locale: str | None = None
+    user_agent: str | None = None
+
+
 class QueueRef(BaseModel):
     id: str
     name: str
@@ -79,6 +91,8 @@ class ChatOut(BaseModel):
     helpers: list[UserRef] = Field(default_factory=list)
     position: int | None = None
     estimated_wait_s: int | None = None
+    context: ChatContext = Field(default_factory=ChatContext)
+    tags: list[TagRef] = Field(default_factory=list, description="staff only; `[]` for customers")
 
 
 class ChatList(BaseModel):

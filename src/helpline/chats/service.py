@@ -37,6 +37,7 @@ from helpline.kit.ids import reference
 from helpline.kit.models import next_number
 from helpline.queues import hours as hours_mod
 from helpline.queues import service as queues
+from helpline.tags import service as tags
 
 CS = ChatStatus
 
@@ -584,6 +585,8 @@ async def events(
 
 
 async def list_chats(uow: UnitOfWork, user: User, **filters: Any) -> list[ChatRow]:
+    if filters.get("tag_id") and not user.role_enum.is_staff:
+        return []  # tags are the team's words: a customer's filter tells them nothing
     return await repo.list_visible(uow.session, user, **filters)
 
 
@@ -626,6 +629,29 @@ async def part(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
     await repo.remove_helpers(uow.session, chat.id, now(), user_id=user.id)
     await offers.announce_chat(uow, chat.id, ChatUpdated)
     return await fresh_row(uow, chat.id)
+
+
+async def set_tags(uow: UnitOfWork, user: User, chat_id: str, tag_ids: list[str]) -> ChatRow:
+    """Replace the chat's tags, in any status; internal event `chat.tagged` {tag_ids} (only
+    when they change). The owner, helpers, supervisors and admins may; other members not."""
+    row = await _authorized(
+        uow,
+        user,
+        chat_id,
+        Action.tag,
+        "Only the chat's agents or a supervisor can tag it.",
+    )
+    wanted = await tags.check_ids(uow, tag_ids)
+    if set(wanted) != set(await tags.tag_ids_of(uow, row.chat.id)):
+        await tags.set_chat_tags(uow, row.chat.id, wanted)
+        await _commit_events(
+            uow,
+            row.chat,
+            Action.tag,
+            [NewEvent(_event(Action.tag), {"tag_ids": sorted(wanted)}, user, internal=True)],
+        )
+        await offers.announce_chat(uow, row.chat.id, ChatUpdated)
+    return await fresh_row(uow, row.chat.id)
 
 
 async def helpers(uow: UnitOfWork, chat_id: str) -> list[dict[str, str] | None]:

@@ -22,7 +22,7 @@ def chat_dict(
         if c.rating_score is not None
         else None
     )
-    return {
+    out: dict[str, Any] = {
         "id": c.id,
         "reference": c.reference,
         "status": c.status,
@@ -40,4 +40,20 @@ def chat_dict(
         "rating": rating,
         "position": position,
         "estimated_wait_s": estimate,
+        "context": context_dict(c.context),
+    }
+    if row.tags is not None:  # absent: not loaded, so a list keeps the chips it shows
+        out["tags"] = row.tags
+    return out
+
+
+def context_dict(stored: dict[str, Any] | None) -> dict[str, Any]:
+    """The chat's context as the contract shows it: every key present, `null` when unknown."""
+    stored = stored or {}
+    return {
+        "fields": stored.get("fields") or {},
+        "page_url": stored.get("page_url"),
+        "referrer": stored.get("referrer"),
+        "locale": stored.get("locale"),
+        "user_agent": stored.get("user_agent"),
     }

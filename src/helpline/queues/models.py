@@ -25,6 +25,8 @@ class Queue(Base):
     max_wait_s: Mapped[int] = mapped_column(Integer, nullable=False, default=600)
     offer_timeout_s: Mapped[int] = mapped_column(Integer, nullable=False, default=30)
     hours: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Pre-chat fields: [{key, label, type, required, options}] (validated in queues.fields).
+    fields: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
 
 
