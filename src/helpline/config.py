@@ -11,10 +11,34 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from helpline.kit.private import create_private_file, make_private_dir
+
+ROLES = ("customer", "agent", "supervisor", "admin")
+PASSWORD_LOGIN_ROLES: dict[str, tuple[str, ...]] = {
+    "on": ROLES,
+    "customers": ("customer",),
+    "off": (),
+}
+
+
+def parse_role_map(raw: str) -> dict[str, str]:
+    """`group=role,group=role` as a dict; ValueError on a pair that is not one, or an unknown
+    role."""
+    out: dict[str, str] = {}
+    for pair in (p.strip() for p in raw.split(",")):
+        if not pair:
+            continue
+        group, sep, role = (x.strip() for x in pair.rpartition("="))
+        if not sep or not group or role not in ROLES:
+            raise ValueError(
+                f"HELPLINE_OIDC_ROLE_MAP: {pair!r} is not group=role with role one of "
+                + ", ".join(ROLES)
+            )
+        out[group] = role
+    return out
 
 
 class Settings(BaseSettings):
@@ -90,6 +114,19 @@ class Settings(BaseSettings):
     log_json: bool = True
     # Lower argon2 cost is for tests and benchmarks only; production keeps the library default.
     password_fast_hash: bool = False
+    # Who may sign in with a password: everyone, customers only (staff use single sign-on), or
+    # nobody (docs/operations.md "Connect an identity provider").
+    password_login: Literal["on", "customers", "off"] = "on"  # noqa: S105 - a policy
+    # Single sign-on with an OpenID provider: on when ISSUER, CLIENT_ID and CLIENT_SECRET are set.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_name: str = "single sign-on"
+    oidc_scopes: str = "openid profile email groups"
+    # The claim holding the person's groups, and which group gives which role
+    # ("helpdesk-admins=admin,helpdesk-agents=agent"); no mapped group means customer.
+    oidc_role_claim: str = "groups"
+    oidc_role_map: str = ""
 
     @field_validator("rate_limits")
     @classmethod
@@ -98,6 +135,43 @@ class Settings(BaseSettings):
         if v not in {"on", "off"}:
             raise ValueError("HELPLINE_RATE_LIMITS must be 'on' or 'off'")
         return v
+
+    @field_validator("password_login", mode="before")
+    @classmethod
+    def _password_login(cls, v: object) -> object:
+        return v.strip().lower() if isinstance(v, str) else v
+
+    @field_validator("oidc_role_map")
+    @classmethod
+    def _oidc_role_map(cls, v: str) -> str:
+        parse_role_map(v)  # refuse a map naming no known role at start-up, not at sign-in
+        return v
+
+    @model_validator(mode="after")
+    def _oidc_all_or_nothing(self) -> Settings:
+        parts = (self.oidc_issuer, self.oidc_client_id, self.oidc_client_secret)
+        if any(parts) and not all(parts):
+            raise ValueError(
+                "HELPLINE_OIDC_ISSUER, HELPLINE_OIDC_CLIENT_ID and HELPLINE_OIDC_CLIENT_SECRET "
+                "go together: set all three for single sign-on, or none"
+            )
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
+
+    @property
+    def oidc_roles(self) -> dict[str, str]:
+        return parse_role_map(self.oidc_role_map)
+
+    @property
+    def password_login_roles(self) -> tuple[str, ...]:
+        """The roles that may sign in with a password (HELPLINE_PASSWORD_LOGIN)."""
+        return PASSWORD_LOGIN_ROLES[self.password_login]
+
+    def password_login_for(self, role: str) -> bool:
+        return role in self.password_login_roles
 
     @cached_property
     def resolved_database_url(self) -> str:

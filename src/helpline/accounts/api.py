@@ -42,6 +42,7 @@ def _set_session_cookie(response: Response, ctx: AppContext, token: str) -> None
 async def login(body: Login, request: Request, response: Response, ctx: Ctx) -> AuthResult:
     # No unit of work for the whole request: the password is checked before the write opens,
     # so a burst of sign-ins never holds the writer while it hashes.
+    service.require_password_login(ctx.settings)
     limits = LoginLimits(
         ctx.limiter,
         per_account=ctx.settings.rate_limit_login_failures,
@@ -55,6 +56,7 @@ async def login(body: Login, request: Request, response: Response, ctx: Ctx) -> 
         address=client_address(request),
         fast=ctx.settings.password_fast_hash,
     )
+    service.require_password_login(ctx.settings, user.role)
     async with ctx.boundary.write() as uow:
         token = await service.sign_in(
             uow, user, ip=client_address(request), user_agent=request.headers.get("user-agent")

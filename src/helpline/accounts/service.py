@@ -65,6 +65,20 @@ def _expired(auth_session: AuthSession, settings: Settings, at: datetime) -> boo
     ) or at - _last_used(auth_session) >= timedelta(seconds=settings.session_idle_s)
 
 
+def require_password_login(settings: Settings, role: str | None = None) -> None:
+    """HELPLINE_PASSWORD_LOGIN: Forbidden `password_login_disabled` where it is off for this
+    role. Without a role (the account not known yet) only when it is off for everyone; with
+    `customers`, staff are refused after their password checked out, so the answer tells
+    nothing about an account to someone who does not know its password."""
+    roles = settings.password_login_roles
+    allowed = bool(roles) if role is None else role in roles
+    if not allowed:
+        raise Forbidden(
+            "Password sign-in is turned off here; use single sign-on.",
+            code="password_login_disabled",
+        )
+
+
 async def check_sign_in(
     boundary: Boundary,
     limits: LoginLimits,

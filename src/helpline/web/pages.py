@@ -131,6 +131,17 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
+def _signin_options(request: Request) -> dict[str, Any]:
+    """What the sign-in forms offer: the provider's button, and the password form to staff
+    (console, admin) and to customers (portal) as HELPLINE_PASSWORD_LOGIN allows."""
+    settings = _settings(request)
+    return {
+        "sso": settings.oidc_name if settings.oidc_enabled else None,
+        "staff_password": settings.password_login_for("agent"),
+        "customer_password": settings.password_login_for("customer"),
+    }
+
+
 def _render(
     request: Request,
     template: str,
@@ -156,7 +167,7 @@ def _render(
     response = templates.TemplateResponse(
         request,
         template,
-        {"page": page, "user": user, "boot": boot, **context},
+        {"page": page, "user": user, "boot": boot, "signin": _signin_options(request), **context},
         status_code=status_code,
     )
     # Pages carry who is signed in: never cache them.
