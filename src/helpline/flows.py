@@ -144,3 +144,53 @@ async def waiting_by_queue_name(uow: UnitOfWork) -> dict[str, int]:
         q.name: int(stats.get(q.id, {}).get("waiting", 0))  # type: ignore[call-overload]
         for q in await queues.list_queues(uow, None, include_inactive=False)
     }
+
+
+async def customer_profile(uow: UnitOfWork, user: User, customer_id: str) -> dict[str, Any]:
+    """GET /customers/{id}: staff who may see at least one of the customer's chats, and
+    supervisors and admins always, get the profile with only the chats and requests they may
+    see; anyone else (and any id that is not a customer) gets 404. Customers: 403."""
+    accounts.require_staff(user)
+    customer = await accounts.get_user(uow, customer_id)
+    if customer is None or customer.role_enum is not Role.customer:
+        raise NotFound("No such customer.")
+    chats_seen, rating_avg = await chats.customer_chats(uow, user, customer.id)
+    if not chats_seen and not user.role_enum.sees_all:
+        raise NotFound("No such customer.")
+    requests = await servicedesk.list_requests(
+        uow,
+        user,
+        status=None,
+        team_id=None,
+        assignee_id=None,
+        priority=None,
+        q=None,
+        customer_id=customer.id,
+        offset=0,
+        limit=100,
+    )
+    return {
+        "id": customer.id,
+        "name": customer.name,
+        "email": customer.email,
+        "created_at": customer.created_at,
+        "chats": [
+            {
+                "id": c.id,
+                "reference": c.reference,
+                "status": c.status,
+                "queue_id": c.queue_id,
+                "created_at": c.created_at,
+            }
+            for c in chats_seen
+        ],
+        "requests": [
+            {
+                "reference": r.request.reference,
+                "status": r.request.status,
+                "summary": r.request.summary,
+            }
+            for r in requests
+        ],
+        "rating_avg": round(rating_avg, 2) if rating_avg is not None else None,
+    }

@@ -4,11 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from helpline import flows
 from helpline.accounts import service
 from helpline.accounts.deps import SESSION_COOKIE, CurrentCaller, CurrentUser, client_address
 from helpline.accounts.login_limits import LoginLimits
 from helpline.accounts.schemas import (
     AuthResult,
+    CustomerProfile,
     Guest,
     Login,
     SessionList,
@@ -161,3 +163,8 @@ async def update_user(
         uow, user, user_id, body, fast=ctx.settings.password_fast_hash
     )
     return UserOut.model_validate(updated)
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerProfile, tags=["customers"])
+async def customer_profile(customer_id: str, user: CurrentUser, uow: Uow) -> CustomerProfile:
+    return CustomerProfile.model_validate(await flows.customer_profile(uow, user, customer_id))

@@ -115,3 +115,29 @@ class SessionList(BaseModel):
 
 
 AvailabilityLiteral = Literal["available", "away", "offline"]
+
+
+class ProfileChat(BaseModel):
+    id: str
+    reference: str
+    status: str
+    queue_id: str
+    created_at: datetime
+
+
+class ProfileRequest(BaseModel):
+    reference: str
+    status: str
+    summary: str
+
+
+class CustomerProfile(BaseModel):
+    """Only the chats and requests the caller may see; `rating_avg` over those chats."""
+
+    id: str
+    name: str
+    email: str
+    created_at: datetime
+    chats: list[ProfileChat]
+    requests: list[ProfileRequest]
+    rating_avg: float | None

@@ -74,7 +74,8 @@ async def start_chat(
     body: ChatCreate, request: Request, user: CurrentUser, ctx: Ctx, uow: Uow
 ) -> ChatOut:
     await ctx.limiter.check(ctx.settings.rate_limit_chat_start, "chat-start", user.id)
-    return await _out(uow, await service.start(uow, user, body), user)
+    agent = request.headers.get("user-agent")
+    return await _out(uow, await service.start(uow, user, body, user_agent=agent), user)
 
 
 @router.get("/chats", response_model=ChatList)

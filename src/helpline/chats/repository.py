@@ -108,6 +108,18 @@ async def list_visible(
     return [_row(r) for r in result.all()]
 
 
+async def customer_chats(
+    session: AsyncSession, user: User, customer_id: str, limit: int
+) -> tuple[list[Chat], float | None]:
+    """A customer's chats that `user` may see, newest first, and the average of their
+    ratings (over all of those chats, not only the `limit` returned)."""
+    where = and_(Chat.customer_id == customer_id, visible_clause(user))
+    stmt = select(Chat).where(where).order_by(Chat.created_at.desc(), Chat.id).limit(limit)
+    chats = list((await session.execute(stmt)).scalars())
+    avg = (await session.execute(select(func.avg(Chat.rating_score)).where(where))).scalar()
+    return chats, (float(avg) if avg is not None else None)
+
+
 async def open_chat_of(session: AsyncSession, customer_id: str) -> Chat | None:
     stmt = select(Chat).where(
         Chat.customer_id == customer_id,

@@ -15,11 +15,29 @@ ClientId = Annotated[
 ]
 
 
+ContextText = Annotated[str, StringConstraints(max_length=2000)]
+FieldAnswer = Annotated[str, StringConstraints(max_length=2000)] | bool | int | float | None
+
+
+class PageContext(Strict):
+    """Where the customer was when they started (the widget knows its host page)."""
+
+    page_url: ContextText | None = None
+    referrer: ContextText | None = None
+    locale: ContextText | None = None
+
+
 class ChatCreate(Strict):
     queue_id: str = Field(max_length=64)
     subject: str | None = Field(default=None, max_length=200)
     message: MessageText
     client_id: ClientId | None = None
+    fields: dict[Annotated[str, StringConstraints(max_length=40)], FieldAnswer] = Field(
+        default_factory=dict,
+        max_length=20,
+        description="answers to the queue's pre-chat fields, by key",
+    )
+    context: PageContext | None = None
 
 
 class MessageCreate(Strict):

@@ -35,6 +35,7 @@ from helpline.kit.clock import now
 from helpline.kit.enums import Availability, ChatStatus, Role, RoutingMode
 from helpline.kit.ids import reference
 from helpline.kit.models import next_number
+from helpline.queues import fields as queue_fields
 from helpline.queues import hours as hours_mod
 from helpline.queues import service as queues
 from helpline.tags import service as tags
@@ -166,9 +167,12 @@ async def _append_events(
     return rows
 
 
-async def start(uow: UnitOfWork, user: User, data: ChatCreate) -> ChatRow:
+async def start(
+    uow: UnitOfWork, user: User, data: ChatCreate, *, user_agent: str | None = None
+) -> ChatRow:
     _require_role(user, Action.start, "Only customers start chats.")
     queue = await queues.get_active(uow, data.queue_id)
+    answers = queue_fields.validate_answers(queue.fields or [], data.fields)
     if not hours_mod.is_open(queue.hours, now()):
         raise Conflict(f"{queue.name} is closed now; leave a message instead.", code="queue_closed")
     existing = await repo.open_chat_of(uow.session, user.id)
@@ -193,6 +197,7 @@ async def start(uow: UnitOfWork, user: User, data: ChatCreate) -> ChatRow:
         waiting_since=at,
         last_customer_at=at,
         updated_at=at,
+        context=_context(data, answers, user_agent),
     )
     uow.session.add(chat)
     await uow.session.flush()
@@ -212,6 +217,14 @@ async def start(uow: UnitOfWork, user: User, data: ChatCreate) -> ChatRow:
     )
     await offers.route(uow, chat, queue)
     return await fresh_row(uow, chat.id)
+
+
+def _context(data: ChatCreate, answers: dict[str, Any], user_agent: str | None) -> dict[str, Any]:
+    """Stored once at the start: the customer cannot change it afterwards."""
+    page = data.context.model_dump(exclude_none=True) if data.context else {}
+    page = {k: v.strip() for k, v in page.items() if v.strip()}
+    agent = (user_agent or "").strip()[:2000] or None
+    return {"fields": answers, **page, **({"user_agent": agent} if agent else {})}
 
 
 def _offer_cleared() -> dict[str, Any]:
@@ -582,6 +595,13 @@ async def events(
         if shown is not None:
             out.append(shown)
     return out, (rows[-1].seq if more and rows else None)
+
+
+async def customer_chats(
+    uow: UnitOfWork, user: User, customer_id: str, *, limit: int = 100
+) -> tuple[list[Chat], float | None]:
+    """The customer's chats the caller may see (newest first) and their average rating."""
+    return await repo.customer_chats(uow.session, user, customer_id, limit)
 
 
 async def list_chats(uow: UnitOfWork, user: User, **filters: Any) -> list[ChatRow]:

@@ -36,6 +36,7 @@ def _out(v: flows.QueueView) -> QueueOut:
         hours=q.hours,
         open_now=v.open_now,
         agents_available=v.agents_available,
+        fields=q.fields or [],  # type: ignore[arg-type]
     )
 
 

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from helpline.accounts.schemas import Strict
 from helpline.kit.enums import Availability, Role, RoutingMode
 from helpline.queues import hours as hours_mod
+from helpline.queues.fields import MAX_FIELDS, FieldDef
 
 QueueName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 
@@ -26,6 +27,7 @@ class QueueCreate(Strict, _HoursMixin):
     offer_timeout_s: int = Field(default=30, ge=5, le=3600)
     hours: dict[str, Any] | None = None
     active: bool = True
+    fields: list[FieldDef] = Field(default_factory=list, max_length=MAX_FIELDS)
 
 
 class QueueUpdate(Strict, _HoursMixin):
@@ -36,6 +38,9 @@ class QueueUpdate(Strict, _HoursMixin):
     offer_timeout_s: int | None = Field(default=None, ge=5, le=3600)
     hours: dict[str, Any] | None = None
     active: bool | None = None
+    fields: list[FieldDef] | None = Field(
+        default=None, max_length=MAX_FIELDS, description="the start form's fields, in order"
+    )
 
 
 class Members(Strict):
@@ -54,6 +59,7 @@ class QueueOut(BaseModel):
     hours: dict[str, Any] | None
     open_now: bool
     agents_available: int
+    fields: list[FieldDef] = Field(default_factory=list)
 
 
 class QueueList(BaseModel):

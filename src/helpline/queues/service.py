@@ -9,6 +9,7 @@ from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Invalid, NotFound
 from helpline.kit.enums import Role
 from helpline.kit.models import add_unique
+from helpline.queues import fields as fields_mod
 from helpline.queues import repository as repo
 from helpline.queues.models import Queue
 from helpline.queues.schemas import QueueCreate, QueueUpdate
@@ -55,7 +56,7 @@ async def create(uow: UnitOfWork, actor: User, data: QueueCreate) -> Queue:
     accounts.require_role(actor, Role.admin)
     if await repo.get_by_name(uow.session, data.name):
         raise _name_taken()
-    queue = Queue(**data.model_dump())
+    queue = Queue(**data.model_dump(exclude={"fields"}), fields=fields_mod.stored(data.fields))
     await add_unique(uow.session, queue, _name_taken())
     return queue
 
@@ -74,6 +75,8 @@ async def update(uow: UnitOfWork, actor: User, queue_id: str, data: QueueUpdate)
         queue.description = changes["description"]
     if "hours" in changes:
         queue.hours = changes["hours"]
+    if data.fields is not None:
+        queue.fields = fields_mod.stored(data.fields)
     await uow.session.flush()
     return queue
 

@@ -96,9 +96,12 @@ async def list_visible(
     sort: str = "-created_at",
     offset: int,
     limit: int,
+    customer_id: str | None = None,
 ) -> list[RequestRow]:
     """Filters combine with AND; `q` matches reference, summary, description or customer."""
     stmt = _rows().where(visible_clause(user))
+    if customer_id:
+        stmt = stmt.where(ServiceRequest.customer_id == customer_id)
     if status:
         stmt = stmt.where(ServiceRequest.status == status)
     if team_id:
