@@ -25,6 +25,7 @@ from starlette_csrf.middleware import CSRFMiddleware
 from helpline import __version__, apidocs, flows
 from helpline.accounts import api as accounts_api
 from helpline.accounts.deps import CSRF_COOKIE, SESSION_COOKIE
+from helpline.audit import api as audit_api
 from helpline.boundary import UNREACHABLE, Boundary, unavailable
 from helpline.bus.factory import make_bus
 from helpline.chats import api as chats_api
@@ -277,6 +278,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         snippets_api,
         reports_api,
         tags_api,
+        audit_api,
     ):
         api.include_router(module.router)
     app.include_router(api)

@@ -85,6 +85,9 @@ class UnitOfWork:
         self.announcements: list[Announcement] = []
         self.after_commit: list[AfterCommit] = []
         self.committed = False
+        # The address of the request this unit serves (None outside a request): the audit
+        # log's `ip`.
+        self.ip: str | None = None
 
     def announce(self, topic: str, message: BusMessage) -> None:
         self.announcements.append((topic, message))

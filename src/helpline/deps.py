@@ -32,9 +32,11 @@ async def get_uow(request: Request, ctx: Ctx) -> AsyncIterator[UnitOfWork]:
     is sent, and a failed commit answers 503 instead of a response that already said 200."""
     if request.method in SAFE_METHODS:
         async with ctx.boundary.read() as uow:
+            uow.ip = request.client.host if request.client else None
             yield uow
         return
     async with ctx.boundary.write() as uow:
+        uow.ip = request.client.host if request.client else None
         yield uow
 
 

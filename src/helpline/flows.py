@@ -13,6 +13,8 @@ from typing import Any
 
 from helpline.accounts import service as accounts
 from helpline.accounts.models import User
+from helpline.audit import service as audit
+from helpline.audit.models import AuditEntry
 from helpline.chats import offers, transcripts
 from helpline.chats import service as chats
 from helpline.db import UnitOfWork
@@ -194,3 +196,14 @@ async def customer_profile(uow: UnitOfWork, user: User, customer_id: str) -> dic
         ],
         "rating_avg": round(rating_avg, 2) if rating_avg is not None else None,
     }
+
+
+async def audit_entries(
+    uow: UnitOfWork, user: User, filters: audit.Filters, *, before_id: int | None, limit: int
+) -> list[tuple[AuditEntry, str | None]]:
+    """A page of the audit log (admins), each entry with its actor's current name: the log
+    keeps ids only, so a renamed or erased user shows as they are now."""
+    rows = await audit.entries(uow, user, filters, before_id=before_id, limit=limit)
+    ids = sorted({r.actor_id for r in rows if r.actor_id})
+    names = {u.id: u.name for u in await accounts.get_users(uow, ids)}
+    return [(r, names.get(r.actor_id) if r.actor_id else None) for r in rows]

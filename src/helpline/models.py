@@ -1,6 +1,7 @@
 """Imports every table so metadata (and Alembic) sees them all."""
 
 from helpline.accounts.models import AuthSession, User
+from helpline.audit.models import AuditEntry
 from helpline.chats.models import Attachment, Chat, ChatEvent, ChatParticipant
 from helpline.kit.models import Counter
 from helpline.notify.models import OutboxMessage
@@ -11,6 +12,7 @@ from helpline.snippets.models import Snippet
 from helpline.tags.models import ChatTag, Tag
 
 __all__ = [
+    "AuditEntry",
     "Attachment",
     "ChatParticipant",
     "AuthSession",

@@ -9,6 +9,7 @@ from helpline.accounts.login_limits import LoginLimits
 from helpline.accounts.models import AuthSession, User
 from helpline.accounts.passwords import hash_async, verify_async
 from helpline.accounts.schemas import UserCreate, UserUpdate
+from helpline.audit import service as audit
 from helpline.boundary import Boundary
 from helpline.bus.messages import AccessChanged, AgentStatus, CloseConnections, StatusChanged
 from helpline.config import Settings
@@ -100,13 +101,40 @@ async def check_sign_in(
         ok = await verify_async(user.password_hash if user else None, password, fast=fast)
         if user is None or not ok or not user.active:
             await attempt.failed(user.id if user else None)
+            await _record_failed_login(boundary, user, address)
             raise NotAuthenticated("Wrong e-mail or password.", code="invalid_credentials")
     return user
 
 
+async def _record_failed_login(boundary: Boundary, user: User | None, address: str) -> None:
+    # The attempt changed nothing, so its entry gets a unit of its own. An unknown address is
+    # not written down: the log keeps no personal data it could not later erase.
+    reason = "unknown_account" if user is None else "inactive" if not user.active else "password"
+    async with boundary.write() as uow:
+        await audit.record(
+            uow,
+            actor=None,
+            action="login.failed",
+            target_type="user",
+            target_id=user.id if user else None,
+            details={"reason": reason},
+            ip=address,
+        )
+
+
 async def sign_in(uow: UnitOfWork, user: User, *, ip: str | None, user_agent: str | None) -> str:
     """A new session for a user whose credentials `check_sign_in` accepted; its token."""
-    return await _open_session(uow, user, ip=ip, user_agent=user_agent)
+    token = await _open_session(uow, user, ip=ip, user_agent=user_agent)
+    await audit.record(
+        uow,
+        actor=user,
+        action="login.succeeded",
+        target_type="user",
+        target_id=user.id,
+        details={"method": "password"},
+        ip=ip,
+    )
+    return token
 
 
 async def guest(
@@ -201,7 +229,20 @@ async def create_user(uow: UnitOfWork, actor: User, data: UserCreate, *, fast: b
     )
     taken = Conflict("A user with this e-mail already exists.", code="email_taken")
     await add_unique(uow.session, user, taken)
+    await audit.record(
+        uow,
+        actor=actor,
+        action="user.created",
+        target_type="user",
+        target_id=user.id,
+        details={"role": user.role, "max_chats": user.max_chats},
+    )
     return user
+
+
+def _audited(user: User) -> dict[str, object]:
+    # What user.updated may show before and after; the password is named, never shown.
+    return {"name": user.name, "role": str(user.role), "max_chats": user.max_chats}
 
 
 async def update_user(
@@ -213,6 +254,7 @@ async def update_user(
         raise NotFound("No such user.")
     close_all = False
     close_reason = "credentials_changed"
+    before, was_active = _audited(user), user.active
     if data.name is not None:
         user.name = data.name
     if data.role is not None and data.role != user.role_enum:
@@ -234,7 +276,38 @@ async def update_user(
     if close_all:
         await repo.revoke_all(uow.session, user.id)
         uow.announce(f"user:{user.id}", CloseConnections(close_reason))
+    await _record_update(uow, actor, user, before, was_active, password=data.password is not None)
     return user
+
+
+async def _record_update(
+    uow: UnitOfWork,
+    actor: User,
+    user: User,
+    before: dict[str, object],
+    was_active: bool,
+    *,
+    password: bool,
+) -> None:
+    if was_active and not user.active:
+        await audit.record(
+            uow, actor=actor, action="user.deactivated", target_type="user", target_id=user.id
+        )
+    changed = audit.changes(before, _audited(user))
+    if not was_active and user.active:
+        changed["fields"].append("active")
+        changed["from"]["active"], changed["to"]["active"] = False, True
+    if password:
+        changed["fields"].append("password")  # that it changed; never the value or its hash
+    if changed["fields"]:
+        await audit.record(
+            uow,
+            actor=actor,
+            action="user.updated",
+            target_type="user",
+            target_id=user.id,
+            details=changed,
+        )
 
 
 async def list_users(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from helpline.accounts import service as accounts
 from helpline.accounts.models import User
+from helpline.audit import service as audit
 from helpline.bus.messages import AccessChanged
 from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Invalid, NotFound
@@ -58,12 +59,26 @@ async def create(uow: UnitOfWork, actor: User, data: QueueCreate) -> Queue:
         raise _name_taken()
     queue = Queue(**data.model_dump(exclude={"fields"}), fields=fields_mod.stored(data.fields))
     await add_unique(uow.session, queue, _name_taken())
+    await audit.record(
+        uow,
+        actor=actor,
+        action="queue.created",
+        target_type="queue",
+        target_id=queue.id,
+        details=_audited(queue),
+    )
     return queue
+
+
+def _audited(queue: Queue) -> dict[str, object]:
+    # Every field PATCH may change, so a field added there is audited without another edit.
+    return {f: getattr(queue, f) for f in QueueUpdate.model_fields}
 
 
 async def update(uow: UnitOfWork, actor: User, queue_id: str, data: QueueUpdate) -> Queue:
     accounts.require_role(actor, Role.admin)
     queue = await get(uow, queue_id)
+    before = _audited(queue)
     changes = data.model_dump(exclude_unset=True)
     if changes.get("name") and changes["name"] != queue.name:
         if await repo.get_by_name(uow.session, changes["name"]):
@@ -78,6 +93,16 @@ async def update(uow: UnitOfWork, actor: User, queue_id: str, data: QueueUpdate)
     if data.fields is not None:
         queue.fields = fields_mod.stored(data.fields)
     await uow.session.flush()
+    changed = audit.changes(before, _audited(queue))
+    if changed["fields"]:
+        await audit.record(
+            uow,
+            actor=actor,
+            action="queue.updated",
+            target_type="queue",
+            target_id=queue.id,
+            details=changed,
+        )
     return queue
 
 
@@ -101,6 +126,16 @@ async def set_members(
         uow.announce(f"user:{uid}", AccessChanged("queue_removed", queues_removed=(queue_id,)))
     for uid in sorted(set(user_ids) - before):
         uow.announce(f"user:{uid}", AccessChanged("queue_added"))
+    added, removed = sorted(set(user_ids) - before), sorted(before - set(user_ids))
+    if added or removed:
+        await audit.record(
+            uow,
+            actor=actor,
+            action="queue.members_changed",
+            target_type="queue",
+            target_id=queue_id,
+            details={"added": added, "removed": removed},
+        )
     return await repo.members(uow.session, queue_id)
 
 

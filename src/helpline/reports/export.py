@@ -6,6 +6,7 @@ import csv
 import io
 from typing import Any
 
+from helpline.kit.csvcell import safe_cell
 from helpline.reports.schemas import ExportTable
 
 _COUNTS = ["chats", "solved", "cancelled", "expired", "open", "requests_raised"]
@@ -42,15 +43,6 @@ COLUMNS: dict[ExportTable, list[tuple[str, str]]] = {
 }
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        # Names are typed by people; a leading formula character would run in a spreadsheet.
-        return "'" + value
-    return str(value)
-
-
 def rows(report: dict[str, Any], table: ExportTable) -> list[dict[str, Any]]:
     if table is ExportTable.ratings:
         return list(report["ratings"]["distribution"])
@@ -63,7 +55,7 @@ def to_csv(report: dict[str, Any], table: ExportTable) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([header for header, _ in columns])
     for row in rows(report, table):
-        writer.writerow([_cell(row.get(key)) for _, key in columns])
+        writer.writerow([safe_cell(row.get(key)) for _, key in columns])
     return out.getvalue()
 
 
