@@ -30,6 +30,7 @@ from tests.fixtures.servers import (  # noqa: F401 - fixtures
     postgres_server,
     redis_server,
     redis_url,
+    s3_server,
 )
 
 BACKEND = os.environ.get("HELPLINE_TEST_BACKEND", "sqlite")

@@ -56,7 +56,7 @@ from helpline.queues import api as queues_api
 from helpline.reports import api as reports_api
 from helpline.servicedesk import api as servicedesk_api
 from helpline.snippets import api as snippets_api
-from helpline.storage.local import LocalStorage
+from helpline.storage import make_storage
 from helpline.sweeper import Sweeper
 from helpline.tags import api as tags_api
 
@@ -206,7 +206,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         db=db,
         bus=bus,
         boundary=Boundary(db, bus),
-        storage=LocalStorage(settings.files_dir),
+        storage=make_storage(settings),
         limiter=RateLimiter(settings.rate_limits_on, settings.redis_url),
         hub=hub,
         writer=MessageWriter(db),
@@ -227,6 +227,11 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         if settings.sweep_interval_s > 0:
             sweeper.start()
         outbox.start()
+        try:
+            await ctx.storage.check()
+        except Unavailable:
+            # Serving goes on: chats work, uploads answer 503 until the store is back.
+            log.error("file storage %s is not reachable", settings.storage_url)
         log.info("helpline %s ready at %s", __version__, settings.resolved_public_url)
         if settings.metrics_access == "closed":
             log.warning(
@@ -249,6 +254,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
             await hub.close()
             await bus.close()
             await ctx.limiter.close()
+            await ctx.storage.aclose()
             await db.dispose()
             process_exiting()
 

@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     port: int = 8000
     public_url: str | None = None
     max_upload_mb: float = 25
+    # Uploaded files: under DATA_DIR/files unless this is s3://BUCKET/PREFIX (an S3-compatible
+    # store; the bucket must exist). The same on every process (docs/operations.md).
+    storage_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_region: str = "us-east-1"
+    # Memory one upload holds at most before its next part goes to the store (S3: >= 5).
+    s3_part_mb: float = Field(default=8, ge=5, le=512)
     allowed_file_types: str = (
         "png,jpg,jpeg,gif,webp,pdf,txt,log,csv,json,xml,md,rtf,zip,gz,7z,"
         "doc,docx,xls,xlsx,ppt,pptx,odt,ods,odp,eml,msg,mp4,mov,mp3,wav,heic"
@@ -172,6 +181,16 @@ class Settings(BaseSettings):
 
     def password_login_for(self, role: str) -> bool:
         return role in self.password_login_roles
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_url(cls, v: str | None) -> str | None:
+        if not v or not v.strip():
+            return None
+        v = v.strip()
+        if not v.startswith("s3://") or len(v) <= len("s3://"):
+            raise ValueError("HELPLINE_STORAGE_URL must be s3://BUCKET[/PREFIX] (or unset)")
+        return v
 
     @cached_property
     def resolved_database_url(self) -> str:

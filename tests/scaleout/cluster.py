@@ -232,16 +232,25 @@ class Cluster:
             raise
         return proc
 
-    def pair(self, label: str, *, a_redis_url: str | None = None) -> Pair:
+    def pair(
+        self, label: str, *, a_redis_url: str | None = None, storage: dict[str, str] | None = None
+    ) -> Pair:
         """A fresh copy of the template database and two processes serving it, both ready.
 
-        `a_redis_url` gives A its own way to Redis (e.g. through a `TcpProxy`)."""
+        `a_redis_url` gives A its own way to Redis (e.g. through a `TcpProxy`). `storage`
+        (HELPLINE_STORAGE_URL and the S3 settings) puts files in an object store, and then
+        each process gets a data directory of its own: nothing is shared on disk."""
         database_url, data_dir = self.database(label)
-        env = self._env(database_url, data_dir)
+        env = {**self._env(database_url, data_dir), **(storage or {})}
+        b_env = env
+        if storage:
+            own = data_dir.with_name(data_dir.name + "-b")
+            own.mkdir()
+            b_env = {**env, "HELPLINE_DATA_DIR": str(own)}
         a_env = {**env, "HELPLINE_REDIS_URL": a_redis_url} if a_redis_url else env
         pair = Pair(
             HelplineProcess("A", a_env, self.workdir),
-            HelplineProcess("B", env, self.workdir),
+            HelplineProcess("B", b_env, self.workdir),
             database_url,
             data_dir,
         )

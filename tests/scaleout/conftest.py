@@ -10,7 +10,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fixtures.servers import PostgresServer, RedisServer, ServerUnavailable, unavailable
+from tests.fixtures.servers import (
+    PostgresServer,
+    RedisServer,
+    S3Server,
+    ServerUnavailable,
+    unavailable,
+)
 from tests.scaleout.cluster import Cluster, Pair, TcpProxy
 
 
@@ -39,9 +45,18 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 @pytest.fixture
 def pair(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[Pair]:
-    """Processes A and B on a fresh copy of the migrated database, ready to serve."""
-    label = request.node.name.removeprefix("test_")[:20]
-    pair = cluster.pair(label)
+    """Processes A and B on a fresh copy of the migrated database, ready to serve.
+
+    Files on the shared data directory, or with `parametrize("pair", ["s3"], indirect=True)`
+    in a real S3-compatible store (SeaweedFS) with a data directory for each process."""
+    label = request.node.name.removeprefix("test_")[:20].replace("[", "_").rstrip("]")
+    storage: dict[str, str] | None = None
+    if getattr(request, "param", "shared-dir") == "s3":
+        s3: S3Server = request.getfixturevalue("s3_server")
+        bucket = f"scaleout-{label.replace('_', '-').lower()}"
+        s3.create_bucket(bucket)
+        storage = s3.env(bucket)
+    pair = cluster.pair(label, storage=storage)
     try:
         yield pair
     finally:

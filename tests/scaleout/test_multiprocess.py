@@ -46,6 +46,8 @@ from tests.scaleout.cluster import (
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.asyncio]
 
 
+# Once with the shared data directory, once with files in S3 and a directory per process.
+@pytest.mark.parametrize("pair", ["shared-dir", "s3"], indirect=True)
 async def test_customer_on_a_and_agents_on_b_share_one_conversation(pair: Pair) -> None:
     a, b = pair.a, pair.b
     async with asyncio.timeout(60), http_client() as http, Sockets() as sockets:
@@ -114,7 +116,7 @@ async def test_customer_on_a_and_agents_on_b_share_one_conversation(pair: Pair) 
             ]
             assert got == list(theirs.values()), "the other side's messages, once, in order"
 
-        # A file shared on B downloads byte for byte from A (the shared data directory).
+        # A file shared on B downloads byte for byte from A (shared directory, or the store).
         payload = os.urandom(48 * 1024).hex().encode()  # text, which the type policy accepts
         r = await http.post(
             b.base_url + API + f"/chats/{chat_id}/files",
@@ -129,6 +131,10 @@ async def test_customer_on_a_and_agents_on_b_share_one_conversation(pair: Pair) 
         r = await http.get(a.base_url + attachment["url"], headers=customer.headers)
         assert r.status_code == 200, r.text
         assert r.content == payload
+        if pair.a.env.get("HELPLINE_STORAGE_URL"):  # in the store, on neither machine's disk
+            dirs = {Path(p.env["HELPLINE_DATA_DIR"]) for p in (a, b)}
+            assert len(dirs) == 2
+            assert not [f for d in dirs for f in d.rglob("*") if f.parent.name != d.name]
 
         # A request raised on B, then a move to Billing on B: both seen on A.
         r = await http.post(

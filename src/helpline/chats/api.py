@@ -233,8 +233,10 @@ async def download_file(
         # Chat files are private: no copy in any cache, the browser's included.
         "Cache-Control": "no-store",
     }
+    # Opened before the answer starts: a missing object is 404, an unreachable store 503.
+    body = await ctx.storage.open_stream(attachment.storage_key)
     return StreamingResponse(
-        ctx.storage.stream(attachment.storage_key),
+        body,
         media_type=attachment.content_type,
         headers=headers,
     )

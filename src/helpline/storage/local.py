@@ -7,7 +7,9 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 
+from helpline.errors import NotFound
 from helpline.kit.private import create_private_file, make_private_dir
 
 
@@ -47,9 +49,15 @@ class LocalStorage:
     async def open_writer(self, key: str) -> LocalWriter:
         return LocalWriter(self._path(key))
 
-    async def stream(self, key: str, chunk_size: int = 65536) -> AsyncIterator[bytes]:
-        path = self._path(key)
-        fh = await asyncio.to_thread(open, path, "rb")
+    async def open_stream(self, key: str, chunk_size: int = 65536) -> AsyncIterator[bytes]:
+        try:
+            fh = await asyncio.to_thread(open, self._path(key), "rb")
+        except FileNotFoundError as exc:
+            raise NotFound("The file is no longer stored.") from exc
+        return self._chunks(fh, chunk_size)
+
+    @staticmethod
+    async def _chunks(fh: BinaryIO, chunk_size: int) -> AsyncIterator[bytes]:
         with fh:
             while True:
                 chunk = await asyncio.to_thread(fh.read, chunk_size)
@@ -57,9 +65,19 @@ class LocalStorage:
                     break
                 yield chunk
 
+    async def stream(self, key: str, chunk_size: int = 65536) -> AsyncIterator[bytes]:
+        async for chunk in await self.open_stream(key, chunk_size):
+            yield chunk
+
     def path(self, key: str) -> str | None:
         p = self._path(key)
         return str(p) if p.exists() else None
 
     async def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    async def check(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
