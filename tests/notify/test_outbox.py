@@ -20,6 +20,7 @@ from helpline.app import create_app
 from helpline.config import Settings
 from helpline.kit.clock import FrozenClock
 from helpline.notify import repository as repo
+from helpline.notify.models import DeliveryKind
 from helpline.notify.outbox import LEASE_S, Outbox, backoff_s
 from helpline.notify.transports import SmtpTarget, sign
 from tests.fixtures.factories import ctx_of, make_queue, make_user
@@ -128,7 +129,12 @@ async def test_rows_of_a_crashed_worker_are_taken_over_when_its_lease_runs_out(
     at = frozen_clock.now()
     async with ctx_of(app).db.write() as uow:  # a worker claims, then dies before sending
         claimed = await repo.claim(
-            uow.session, "crashed:1", at, at + timedelta(seconds=LEASE_S), 10
+            uow.session,
+            "crashed:1",
+            at,
+            at + timedelta(seconds=LEASE_S),
+            10,
+            [DeliveryKind.webhook],
         )
     assert [m.event_type for m in claimed] == ["request.created"]  # one per request at a time
 
@@ -154,3 +160,34 @@ async def test_rows_of_a_crashed_worker_are_taken_over_when_its_lease_runs_out(
         )
     assert kept is False
     assert {r.status for r in await outbox_rows(app)} == {"delivered"}
+
+
+@pytest.mark.asyncio
+async def test_a_worker_without_webhook_settings_leaves_webhook_rows_to_one_that_has_them(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    settings: Settings,
+    smtp_server: Any,
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    # Another process on the same database, configured for e-mail only.
+    mail_only = create_app(
+        settings.model_copy(
+            update={"webhook_url": None, "webhook_secret": None, "smtp_url": smtp_server.url}
+        )
+    )
+    async with LifespanManager(mail_only):
+        lacking, able = outbox_of(mail_only), outbox_of(app)
+        for ob in (lacking, able):
+            await ob.stop()
+        assert set(lacking.transports) == {"email"}
+        await _requests_with_events(client, app, 2)
+        assert {r.kind for r in await outbox_rows(app)} == {"webhook"}
+
+        assert await lacking.drain() == 0  # nothing it could deliver: not claimed, not failed
+        rows = await outbox_rows(app)
+        assert {(r.status, r.attempts, r.claimed_by) for r in rows} == {("pending", 0, None)}
+
+        assert await able.drain() == 6
+        assert len(webhook_receiver.accepted) == 6
+        assert {r.status for r in await outbox_rows(app)} == {"delivered"}

@@ -3,7 +3,8 @@
 Writing: a service calls `enqueue()` inside its unit of work, so a row exists exactly when the
 change it reports was committed (a rollback sends nothing). The worker is poked after commit.
 
-Delivering: each process runs one `Outbox` worker task. A pass (`run_once`) leases due rows
+Delivering: each process runs one `Outbox` worker task, which claims only the kinds it has a
+transport for (a process without SMTP settings never takes e-mail rows). A pass (`run_once`) leases due rows
 with a conditional UPDATE (`claimed_by`, `claimed_until`), commits, delivers outside any
 transaction, then settles each row with another conditional UPDATE that only succeeds while the
 lease is still ours. Rows of one ordering key (one request, one recipient) go out oldest first,
@@ -162,8 +163,11 @@ class Outbox:
     async def run_once(self) -> int:
         """One pass: claim what is due, deliver it, record the outcome. Returns rows attempted."""
         at = now()
+        kinds = list(self.transports)
+        if not kinds:
+            return 0
         async with self.boundary.read() as uow:
-            if not await repo.any_due(uow.session, at):
+            if not await repo.any_due(uow.session, at, kinds):
                 return 0
         async with self.boundary.write() as uow:
             claimed = await repo.claim(
@@ -172,6 +176,7 @@ class Outbox:
                 at,
                 at + timedelta(seconds=self.lease_s),
                 self.batch,
+                kinds,
             )
         if claimed:
             # Each attempt settles its own row; one failing to (the database went away) must

@@ -3,13 +3,14 @@ workers, in one process or many, can share the table without delivering a row tw
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from helpline.notify.models import DeliveryStatus, OutboxMessage
+from helpline.notify.models import DeliveryKind, DeliveryStatus, OutboxMessage
 
 PENDING = DeliveryStatus.pending
 
@@ -19,20 +20,30 @@ def _unclaimed(at: datetime) -> ColumnElement[bool]:
     return or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= at)
 
 
-def _due(at: datetime) -> ColumnElement[bool]:
+def _due(at: datetime, kinds: Collection[DeliveryKind]) -> ColumnElement[bool]:
+    """Pending, due, not held, and of a kind this worker has a transport for: a process
+    without SMTP or webhook settings leaves those rows to one that has them."""
     return and_(
-        OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= at, _unclaimed(at)
+        OutboxMessage.status == PENDING,
+        OutboxMessage.next_attempt_at <= at,
+        _unclaimed(at),
+        OutboxMessage.kind.in_([k.value for k in kinds]),
     )
 
 
-async def any_due(session: AsyncSession, at: datetime) -> bool:
+async def any_due(session: AsyncSession, at: datetime, kinds: Collection[DeliveryKind]) -> bool:
     """A cheap read, so an idle worker never takes SQLite's write lock just to find nothing."""
-    stmt = select(OutboxMessage.id).where(_due(at)).limit(1)
+    stmt = select(OutboxMessage.id).where(_due(at, kinds)).limit(1)
     return (await session.execute(stmt)).first() is not None
 
 
 async def claim(
-    session: AsyncSession, worker: str, at: datetime, until: datetime, limit: int
+    session: AsyncSession,
+    worker: str,
+    at: datetime,
+    until: datetime,
+    limit: int,
+    kinds: Collection[DeliveryKind],
 ) -> list[OutboxMessage]:
     """Lease up to `limit` due rows to `worker`, oldest first, at most one per ordering key.
 
@@ -50,7 +61,7 @@ async def claim(
     )
     candidates = (
         select(OutboxMessage.id)
-        .where(_due(at), head_of_key)
+        .where(_due(at, kinds), head_of_key)
         .order_by(OutboxMessage.id)
         .limit(limit)
     )
@@ -59,7 +70,7 @@ async def claim(
         return []
     stmt = (
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), _due(at))
+        .where(OutboxMessage.id.in_(ids), _due(at, kinds))
         .values(claimed_by=worker, claimed_until=until)
         .returning(OutboxMessage)
         .execution_options(synchronize_session=False)
