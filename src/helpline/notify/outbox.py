@@ -3,9 +3,9 @@
 Writing: a service calls `enqueue()` inside its unit of work, so a row exists exactly when the
 change it reports was committed (a rollback sends nothing). The worker is poked after commit.
 
-Delivering: each process runs one `Outbox` worker task, which claims only the kinds it has a
-transport for (a process without SMTP settings never takes e-mail rows). A pass (`run_once`) leases due rows
-with a conditional UPDATE (`claimed_by`, `claimed_until`), commits, delivers outside any
+Delivering: each process runs one `Outbox` worker task, claiming only the kinds it has a
+transport for (a process without SMTP settings never takes e-mail rows). A pass (`run_once`)
+leases due rows with a conditional UPDATE (`claimed_by`, `claimed_until`), commits, delivers outside any
 transaction, then settles each row with another conditional UPDATE that only succeeds while the
 lease is still ours. Rows of one ordering key (one request, one recipient) go out oldest first,
 one at a time. Delivery is at least once: a worker that dies mid-delivery leaves its lease to
