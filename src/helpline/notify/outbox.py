@@ -5,11 +5,12 @@ change it reports was committed (a rollback sends nothing). The worker is poked 
 
 Delivering: each process runs one `Outbox` worker task, claiming only the kinds it has a
 transport for (a process without SMTP settings never takes e-mail rows). A pass (`run_once`)
-leases due rows with a conditional UPDATE (`claimed_by`, `claimed_until`), commits, delivers outside any
-transaction, then settles each row with another conditional UPDATE that only succeeds while the
-lease is still ours. Rows of one ordering key (one request, one recipient) go out oldest first,
-one at a time. Delivery is at least once: a worker that dies mid-delivery leaves its lease to
-run out (`LEASE_S`), and another worker tries again; receivers drop repeats by event id.
+leases due rows with a conditional UPDATE (`claimed_by`, `claimed_until`), commits, delivers
+outside any transaction, then settles each row with another conditional UPDATE that only
+succeeds while the lease is still ours. Rows of one ordering key (one request, one recipient)
+go out oldest first, one at a time. Delivery is at least once: a worker that dies mid-delivery
+leaves its lease to run out (`LEASE_S`), and another worker tries again; receivers drop repeats
+by event id.
 
 Retrying: after the n-th failed attempt the row waits `min(retry_s * 2**(n-1), 10 min)`; a
 failure 24 h or more after the row was written (or one the transport calls permanent) makes it
