@@ -93,6 +93,21 @@ class Settings(BaseSettings):
     greeting: str = "Welcome, my name is {agent.name}, how can I help you today?"
     default_queue: str | None = None
     offline_grace_s: float = 60
+    # An agent going offline hands their chats in progress back to the queue (CONTRACT-2).
+    requeue_on_offline: str = "on"
+
+    @field_validator("requeue_on_offline")
+    @classmethod
+    def _requeue_on_offline(cls, v: str) -> str:
+        v = v.strip().lower()
+        if v not in {"on", "off"}:
+            raise ValueError("HELPLINE_REQUEUE_ON_OFFLINE must be 'on' or 'off'")
+        return v
+
+    @property
+    def requeue_enabled(self) -> bool:
+        return self.requeue_on_offline == "on"
+
     inactivity_warn_s: float = 300
     inactivity_expire_s: float = 120
     outbox_retry_s: float = 5

@@ -20,7 +20,7 @@ from helpline.chats import service as chats
 from helpline.db import UnitOfWork
 from helpline.errors import NotFound
 from helpline.kit.clock import aware, now
-from helpline.kit.enums import Priority, Role
+from helpline.kit.enums import Availability, Priority, Role
 from helpline.queues import hours as hours_mod
 from helpline.queues import service as queues
 from helpline.queues.models import Queue
@@ -83,6 +83,31 @@ async def request_transcript(uow: UnitOfWork, user: User, reference: str) -> tup
         raise NotFound("This request has no linked chat.")
     text = await transcripts.transcript(uow, row.customer, row.request.chat_id)
     return row.chat_reference, text
+
+
+# --- availability: an agent going offline hands their chats back ------------------------------
+
+
+async def set_status(
+    uow: UnitOfWork, actor: User, user_id: str, status: Availability, *, requeue: bool
+) -> User:
+    """The caller's own availability (`user_id` is theirs) or, for supervisors and admins, a
+    colleague's. Offline with `requeue` (HELPLINE_REQUEUE_ON_OFFLINE): their chats in progress
+    go back to their queues in the same unit."""
+    if user_id == actor.id:
+        user = await accounts.set_status(uow, actor, status)
+    else:
+        user = await accounts.set_agent_status(uow, actor, user_id, status)
+    if requeue and status is Availability.offline:
+        await chats.requeue_chats_of(uow, user)
+    return user
+
+
+async def went_offline(uow: UnitOfWork, user_id: str) -> None:
+    """The presence sweep turned this agent offline: hand their chats back to the queues."""
+    user = await accounts.get_user(uow, user_id)
+    if user is not None:
+        await chats.requeue_chats_of(uow, user)
 
 
 # --- queues as the chats load them ----------------------------------------------------------

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import time
 
+from helpline import flows
 from helpline.accounts import presence
 from helpline.boundary import guard
 from helpline.chats import timers
@@ -30,7 +31,7 @@ class Sweeper:
         """One full pass: stamp presence, then fire what is due. Tests call this directly."""
         await presence.stamp(self.ctx, self.ctx.hub.connected_users())
         await self.ctx.hub.check_gaps()
-        return await timers.sweep(self.ctx) + await presence.sweep(self.ctx)
+        return await timers.sweep(self.ctx) + await self._presence()
 
     async def _pass(self) -> None:
         s = self.ctx.settings
@@ -41,7 +42,13 @@ class Sweeper:
             await self.ctx.hub.check_gaps()
             self._last_gaps = time.monotonic()
         await timers.sweep(self.ctx)
-        await presence.sweep(self.ctx)
+        await self._presence()
+
+    async def _presence(self) -> int:
+        """Agents unseen past the grace go offline, handing their chats back unless
+        HELPLINE_REQUEUE_ON_OFFLINE=off."""
+        requeue = flows.went_offline if self.ctx.settings.requeue_enabled else None
+        return await presence.sweep(self.ctx, on_offline=requeue)
 
     async def _loop(self) -> None:
         while True:

@@ -71,6 +71,8 @@ def test_every_status_changing_event_leads_to_one_status() -> None:
         "chat.started": S.waiting,
         "chat.accepted": S.in_progress,
         "chat.moved": S.waiting,
+        "chat.transferred": S.in_progress,
+        "chat.requeued": S.waiting,
         "chat.solved": S.solved,
         "chat.cancelled": S.cancelled,
         "chat.expired": S.expired,
@@ -98,6 +100,13 @@ def test_who_may_act_is_a_subset_of_when() -> None:
         (Action.note, Relation.member, set(S)),
         (Action.join_agent, Relation.owner, set()),
         (Action.part_agent, Relation.helper, {S.in_progress}),
+        (Action.transfer, Relation.owner, {S.in_progress}),
+        (Action.transfer, Relation.supervisor, {S.in_progress}),
+        (Action.transfer, Relation.member, set()),
+        (Action.transfer, Relation.helper, set()),
+        (Action.reassign, Relation.owner, set()),
+        (Action.requeue, Relation.system, {S.in_progress}),
+        (Action.requeue, Relation.owner, set()),
     ],
 )
 def test_who_may_do_what_when(action: Action, relation: Relation, allowed: set[S]) -> None:
@@ -132,6 +141,30 @@ def test_reduce_follows_a_chat_through_its_life() -> None:
     assert state == ChatState(
         status=S.solved, queue_id="q2", agent_id="a2", rating_score=5, last_seq=8
     )
+
+
+def test_reduce_hands_the_chat_over_and_back_to_the_queue() -> None:
+    ana = {"id": "a1", "name": "Ana"}
+    ben = {"id": "a2", "name": "Ben"}
+    events = [
+        _ev(1, "chat.started", queue_id="q1", subject="Hi", reference="CS-000001"),
+        _ev(2, "chat.accepted", agent=ana),
+        _ev(3, "chat.joined", agent=ben),
+        _ev(4, "chat.transferred", from_agent=ana, to_agent=ben, note="VIP"),
+        _ev(5, "chat.requeued", reason="agent_offline", from_agent=ben),
+    ]
+    states = []
+    state = None
+    for e in events:
+        state = reduce(state, e)
+        states.append(state)
+    # The helper who takes over is the owner now, no longer a helper.
+    assert (states[3].status, states[3].agent_id, states[3].helper_ids) == (
+        S.in_progress,
+        "a2",
+        frozenset(),
+    )
+    assert (states[4].status, states[4].agent_id, states[4].queue_id) == (S.waiting, None, "q1")
 
 
 def test_reduce_needs_a_start() -> None:

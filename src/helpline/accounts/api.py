@@ -132,8 +132,21 @@ async def end_session(session_id: str, caller: CurrentCaller, ctx: Ctx, uow: Uow
 
 
 @router.put("/me/status", response_model=UserOut)
-async def set_status(body: StatusUpdate, user: CurrentUser, uow: Uow) -> UserOut:
-    return UserOut.model_validate(await service.set_status(uow, user, body.status))
+async def set_status(body: StatusUpdate, user: CurrentUser, ctx: Ctx, uow: Uow) -> UserOut:
+    requeue = ctx.settings.requeue_enabled
+    changed = await flows.set_status(uow, user, user.id, body.status, requeue=requeue)
+    return UserOut.model_validate(changed)
+
+
+@router.put("/users/{user_id}/status", response_model=UserOut)
+async def set_agent_status(
+    user_id: str, body: StatusUpdate, user: CurrentUser, ctx: Ctx, uow: Uow
+) -> UserOut:
+    """Supervisors and admins set a colleague's availability; offline hands their chats in
+    progress back to the queues."""
+    requeue = ctx.settings.requeue_enabled
+    changed = await flows.set_status(uow, user, user_id, body.status, requeue=requeue)
+    return UserOut.model_validate(changed)
 
 
 @router.post("/users", response_model=UserOut, status_code=201)

@@ -6,11 +6,13 @@ sweep turns stale ones offline with a conditional UPDATE (one winner per agent).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from helpline.accounts import repository as repo
 from helpline.bus.messages import AgentStatus, StatusChanged
 from helpline.context import AppContext
+from helpline.db import UnitOfWork
 from helpline.kit.clock import now
 from helpline.kit.enums import Availability
 
@@ -22,7 +24,11 @@ async def stamp(ctx: AppContext, user_ids: set[str]) -> None:
         await repo.stamp_seen(uow.session, user_ids, now())
 
 
-async def sweep(ctx: AppContext) -> int:
+async def sweep(
+    ctx: AppContext, on_offline: Callable[[UnitOfWork, str], Awaitable[object]] | None = None
+) -> int:
+    """Turn agents unseen for the grace period offline; `on_offline(uow, user_id)` runs in the
+    same unit for each (the chats they leave behind go back to their queues)."""
     cutoff = now() - timedelta(seconds=ctx.settings.offline_grace_s)
     connected = ctx.hub.connected_users()
     async with ctx.db.read() as session:
@@ -35,5 +41,7 @@ async def sweep(ctx: AppContext) -> int:
             if await repo.set_offline_if_unseen(uow.session, user_id, cutoff, now()):
                 uow.announce(f"user:{user_id}", StatusChanged(Availability.offline.value))
                 uow.announce("agents", AgentStatus(user_id, Availability.offline.value))
+                if on_offline is not None:
+                    await on_offline(uow, user_id)
                 changed += 1
     return changed

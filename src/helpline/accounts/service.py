@@ -208,6 +208,22 @@ async def end_session(
 
 async def set_status(uow: UnitOfWork, user: User, status: Availability) -> User:
     require_staff(user)
+    return _change_status(uow, user, status)
+
+
+async def set_agent_status(
+    uow: UnitOfWork, actor: User, user_id: str, status: Availability
+) -> User:
+    """A supervisor or admin sets a colleague's availability (e.g. offline for someone who
+    left without signing out). Anyone but active staff is NotFound."""
+    require_role(actor, Role.supervisor, Role.admin)
+    user = await repo.get(uow.session, user_id)
+    if user is None or not user.active or not user.role_enum.is_staff:
+        raise NotFound("No such agent.")
+    return _change_status(uow, user, status)
+
+
+def _change_status(uow: UnitOfWork, user: User, status: Availability) -> User:
     if user.status != status:
         user.status = status
         user.updated_at = now()

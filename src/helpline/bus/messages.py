@@ -125,6 +125,16 @@ class ChatUpdated(BusMessage):
 
 @_kind
 @dataclass(frozen=True, slots=True)
+class ChatAssigned(BusMessage):
+    """On a user: a chat in progress was handed to this agent (transfer or assign); their
+    connections get it with its whole history."""
+
+    kind: ClassVar[str] = "assigned"
+    chat: Json
+
+
+@_kind
+@dataclass(frozen=True, slots=True)
 class ChatWithdrawn(BusMessage):
     """The chat is no longer on offer (to the queue, or to the one agent of the user topic)."""
 

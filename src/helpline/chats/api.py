@@ -18,6 +18,7 @@ from helpline.chats.schemas import (
     ChatCreate,
     ChatList,
     ChatOut,
+    ColleagueList,
     Event,
     EventList,
     MessageCreate,
@@ -26,6 +27,7 @@ from helpline.chats.schemas import (
     RatingCreate,
     RequestFromChat,
     TranscriptMailed,
+    TransferBody,
 )
 from helpline.db import UnitOfWork
 from helpline.deps import Ctx, Uow
@@ -249,10 +251,43 @@ async def accept(chat_id: str, user: CurrentUser, ctx: Ctx, uow: Uow) -> ChatOut
     )
 
 
+# Hand-overs read the chat's owner before their write unit opens (`service.transfer` says why),
+# so they authenticate in each of their two units, like uploads.
+
+
 @router.post("/chats/{chat_id}/assign", response_model=ChatOut)
-async def assign(chat_id: str, body: AssignBody, user: CurrentUser, ctx: Ctx, uow: Uow) -> ChatOut:
-    row = await service.assign(uow, user, chat_id, body.agent_id, greeting=ctx.settings.greeting)
-    return await _out(uow, row, user)
+async def assign(chat_id: str, body: AssignBody, request: Request, ctx: Ctx) -> ChatOut:
+    token = token_from(request)
+    async with ctx.boundary.read() as seen:
+        _, user = await accounts.authenticate(seen, token, ctx.settings)
+        owner = await service.owner_seen(seen, user, chat_id)
+    async with ctx.boundary.write() as uow:
+        _, user = await accounts.authenticate(uow, token, ctx.settings)
+        row = await service.assign(
+            uow, user, chat_id, body.agent_id, greeting=ctx.settings.greeting, seen_owner=owner
+        )
+        out = await _out(uow, row, user)
+    return out
+
+
+@router.get("/chats/{chat_id}/colleagues", response_model=ColleagueList)
+async def colleagues(chat_id: str, user: CurrentUser, uow: Uow) -> ColleagueList:
+    """The chat queue's agents with status and load, for the transfer picker."""
+    items = await service.colleagues(uow, user, chat_id)
+    return ColleagueList.model_validate({"items": items, "next": None})
+
+
+@router.post("/chats/{chat_id}/transfer", response_model=ChatOut)
+async def transfer(chat_id: str, body: TransferBody, request: Request, ctx: Ctx) -> ChatOut:
+    token = token_from(request)
+    async with ctx.boundary.read() as seen:
+        _, user = await accounts.authenticate(seen, token, ctx.settings)
+        owner = await service.owner_seen(seen, user, chat_id)
+    async with ctx.boundary.write() as uow:
+        _, user = await accounts.authenticate(uow, token, ctx.settings)
+        row = await service.transfer(uow, user, chat_id, body.agent_id, body.note, seen_owner=owner)
+        out = await _out(uow, row, user)
+    return out
 
 
 @router.post("/chats/{chat_id}/join", response_model=ChatOut)

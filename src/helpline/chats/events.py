@@ -10,7 +10,10 @@ from helpline.kit.actors import actor_ref
 from helpline.kit.clock import iso
 
 # Types whose data holds fields only agents may read.
-_AGENT_ONLY_FIELDS: dict[str, tuple[str, ...]] = {"chat.moved": ("note",)}
+_AGENT_ONLY_FIELDS: dict[str, tuple[str, ...]] = {
+    "chat.moved": ("note",),
+    "chat.transferred": ("note",),
+}
 
 
 def envelope(ev: ChatEvent) -> dict[str, Any]:

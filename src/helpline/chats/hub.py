@@ -30,6 +30,7 @@ from helpline.bus.messages import (
     AccessChanged,
     AgentStatus,
     BusMessage,
+    ChatAssigned,
     ChatOffered,
     ChatQueued,
     ChatTaken,
@@ -366,6 +367,10 @@ class Hub:
             conn.send({"type": "event", "event": shown})
             self.delivered += 1
             metrics.observe_delivery(env["at"])
+        if conn.is_customer and env["type"] == "chat.requeued":
+            # Back in the queue: the customer hears their position again, even the same one.
+            sub.position = None
+            self._spawn(self._send_position(conn, sub))
         if not conn.sees(sub):
             # The chat moved away from this agent: they saw it go, and hear no more of it.
             self._lose(conn, sub.chat_id, NOT_VISIBLE)
@@ -377,6 +382,11 @@ class Hub:
             case "chat.accepted":
                 sub.status = ChatStatus.in_progress
                 sub.agent_id = (data.get("agent") or {}).get("id")
+            case "chat.transferred":
+                sub.agent_id = (data.get("to_agent") or {}).get("id")
+            case "chat.requeued":
+                sub.status = ChatStatus.waiting
+                sub.agent_id = None
             case "chat.moved":
                 sub.status = ChatStatus.waiting
                 sub.queue_id = data.get("to_queue_id", sub.queue_id)
@@ -445,6 +455,28 @@ class Hub:
                 staff, {"type": "chat.taken", "chat_id": news.chat["id"], "agent": news.agent}
             )
             _send_all(staff, {"type": "chat.updated", "chat": news.chat})
+
+    def _on_assigned(self, topic: str, conns: list[Connection], news: ChatAssigned) -> None:
+        if topic.startswith("user:"):
+            staff = _staff(conns)
+            if staff:
+                self._spawn(self._send_assigned(staff, news.chat))
+
+    async def _send_assigned(self, conns: list[Connection], chat: dict[str, Any]) -> None:
+        """A chat handed to this agent: the chat with its whole history (staff see all of
+        it), read once for all their connections here."""
+        try:
+            async with self.db.read() as session:
+                rows = await repo.events_after(session, chat["id"], 0)
+        except Exception:
+            log.exception("reading a handed-over chat failed", extra={"chat_id": chat["id"]})
+            rows = []
+        frame = {
+            "type": "chat.assigned",
+            "chat": chat,
+            "events": [ev_mod.envelope(r) for r in rows],
+        }
+        _send_all(conns, frame)
 
     def _on_withdrawn(self, topic: str, conns: list[Connection], news: ChatWithdrawn) -> None:
         if topic.startswith(("queue:", "user:")):
@@ -665,6 +697,7 @@ _HANDLERS: dict[type[BusMessage], _Handler] = {
     ChatQueued: Hub._on_listed,
     ChatUpdated: Hub._on_listed,
     ChatTaken: Hub._on_taken,
+    ChatAssigned: Hub._on_assigned,
     ChatWithdrawn: Hub._on_withdrawn,
     StatusChanged: Hub._on_status,
     AgentStatus: Hub._on_agent_status,

@@ -42,6 +42,9 @@ class Action(StrEnum):
     note = "note"
     rate = "rate"
     assign = "assign"
+    transfer = "transfer"
+    reassign = "reassign"  # a supervisor's assign of a chat already in progress
+    requeue = "requeue"
     join_agent = "join"
     part_agent = "part"
     tag = "tag"
@@ -89,6 +92,9 @@ TABLE: dict[Action, Transition] = {
     Action.start: _t(frozenset(), W, "chat.started", R.customer),
     Action.accept: _t(frozenset({W}), P, "chat.accepted", R.member, R.supervisor),
     Action.assign: _t(frozenset({W}), P, "chat.accepted", R.supervisor),
+    Action.transfer: _t(frozenset({P}), P, "chat.transferred", R.owner, R.supervisor),
+    Action.reassign: _t(frozenset({P}), P, "chat.transferred", R.supervisor),
+    Action.requeue: _t(frozenset({P}), W, "chat.requeued", R.system),
     Action.move: _t(OPEN, W, "chat.moved", R.owner, R.supervisor),
     Action.solve: _t(frozenset({P}), S, "chat.solved", R.owner, R.supervisor),
     Action.cancel: _t(OPEN, C, "chat.cancelled", R.owner, R.supervisor, member=frozenset({W})),
@@ -171,8 +177,14 @@ def reduce(state: ChatState | None, event: Mapping[str, Any]) -> ChatState:
     changes: dict[str, Any] = {"status": status, "last_seq": event["seq"]}
     if kind == "chat.accepted":
         changes["agent_id"] = data["agent"]["id"]
+    elif kind == "chat.transferred":
+        # A helper who takes the chat over is its owner from now on, no longer a helper.
+        new_owner = data["to_agent"]["id"]
+        changes.update(agent_id=new_owner, helper_ids=state.helper_ids - {new_owner})
     elif kind == "chat.moved":
         changes.update(queue_id=data["to_queue_id"], agent_id=None)
+    elif kind == "chat.requeued":
+        changes["agent_id"] = None
     elif kind == "chat.joined":
         changes["helper_ids"] = state.helper_ids | {data["agent"]["id"]}
     elif kind == "chat.parted":

@@ -289,6 +289,13 @@ async def ties(session: AsyncSession, chat: Chat, user_id: str) -> tuple[bool, b
     return bool(found[0]), bool(found[1])
 
 
+async def is_member(session: AsyncSession, queue_id: str, user_id: str) -> bool:
+    stmt = select(QueueMember.user_id).where(
+        QueueMember.queue_id == queue_id, QueueMember.user_id == user_id
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
 async def helpers(session: AsyncSession, chat_id: str) -> list[User]:
     stmt = (
         select(User)
@@ -480,5 +487,17 @@ async def agents_with_load(session: AsyncSession) -> list[tuple[User, int]]:
         select(User, load)
         .where(User.active.is_(True), User.role.in_((Role.agent, Role.supervisor)))
         .order_by(User.name)
+    )
+    return [(u, int(n)) for u, n in (await session.execute(stmt)).all()]
+
+
+async def members_with_load(session: AsyncSession, queue_id: str) -> list[tuple[User, int]]:
+    """The queue's active staff with their chats in progress, by name."""
+    load = _load().label("load")  # type: ignore[attr-defined]
+    stmt = (
+        select(User, load)
+        .join(QueueMember, QueueMember.user_id == User.id)
+        .where(QueueMember.queue_id == queue_id, User.active.is_(True), User.role.in_(STAFF))
+        .order_by(User.name, User.id)
     )
     return [(u, int(n)) for u, n in (await session.execute(stmt)).all()]

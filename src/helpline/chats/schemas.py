@@ -67,6 +67,27 @@ class AssignBody(Strict):
     agent_id: str = Field(max_length=64)
 
 
+class Colleague(BaseModel):
+    """An agent of the chat's queue, as the transfer picker shows them."""
+
+    id: str
+    name: str
+    status: str
+    chats: int
+    max_chats: int
+    reason: Literal["owner", "not_available", "at_capacity"] | None
+
+
+class ColleagueList(BaseModel):
+    items: list[Colleague]
+    next: str | None = None
+
+
+class TransferBody(Strict):
+    agent_id: str = Field(max_length=64)
+    note: str | None = Field(default=None, max_length=2000)
+
+
 class RequestFromChat(Strict):
     summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     description: str | None = Field(default=None, max_length=100_000)

@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any
 
 from helpline.accounts.models import User
-from helpline.bus.messages import ChatTaken, ChatUpdated, ChatWithdrawn
+from helpline.bus.messages import ChatAssigned, ChatTaken, ChatUpdated, ChatWithdrawn
 from helpline.chats import access, offers
 from helpline.chats import events as ev_mod
 from helpline.chats import repository as repo
@@ -140,6 +140,8 @@ async def _commit_events(
         await repo.reload(uow.session, chat)
         if action in (Action.accept, Action.assign) and chat.status == CS.in_progress:
             raise Conflict("A colleague accepted this chat first.", code="already_accepted")
+        if action in _HANDOVERS and chat.status == CS.in_progress:
+            raise _handed_over()
         raise _state_error(chat, action)
     return await _append_events(uow, chat, first, at, new_events)
 
@@ -251,16 +253,185 @@ async def accept(uow: UnitOfWork, user: User, chat_id: str, *, greeting: str) ->
 
 
 async def assign(
-    uow: UnitOfWork, user: User, chat_id: str, agent_id: str, *, greeting: str
+    uow: UnitOfWork,
+    user: User,
+    chat_id: str,
+    agent_id: str,
+    *,
+    greeting: str,
+    seen_owner: str | None = None,
 ) -> ChatRow:
+    """A waiting chat: accepted for `agent_id`. One in progress: handed over to them, like a
+    transfer without a note (`seen_owner` as for `transfer`)."""
     row = await get_row(uow, user, chat_id)
     _require_role(user, Action.assign, "Only supervisors assign chats.")
+    if row.chat.status == CS.in_progress:
+        if seen_owner is None:  # it was waiting when asked: someone accepted it meanwhile
+            raise Conflict("A colleague accepted this chat first.", code="already_accepted")
+        return await _hand_over(
+            uow, user, row, agent_id, None, Action.reassign, seen_owner=seen_owner
+        )
     agent = await repo.lock_user(uow.session, agent_id)
     if agent is None or not agent.role_enum.is_staff or not agent.active:
         raise Invalid("Unknown agent.", code="unknown_user")
     _check_state(row.chat, Action.assign)
     await _require(uow, user, row.chat, Action.assign, "Only supervisors assign chats.")
     return await _take(uow, row, agent, user, Action.assign, greeting=greeting)
+
+
+# Hand-overs of a chat in progress: the owner's or a supervisor's transfer, a supervisor's assign.
+_HANDOVERS = frozenset({Action.transfer, Action.reassign})
+
+
+def _handed_over() -> Conflict:
+    return Conflict("Someone else handed this chat over just now.", code="conflict")
+
+
+async def owner_seen(uow: UnitOfWork, user: User, chat_id: str) -> str | None:
+    """The chat's owner as a hand-over request finds it when it arrives (404 when invisible),
+    read before its write unit opens: see `transfer`."""
+    return (await get_row(uow, user, chat_id)).chat.agent_id
+
+
+async def transfer(
+    uow: UnitOfWork,
+    user: User,
+    chat_id: str,
+    agent_id: str,
+    note: str | None,
+    *,
+    seen_owner: str | None,
+) -> ChatRow:
+    """Hand an in-progress chat to another agent of its queue.
+
+    `seen_owner` is the owner when the request arrived (`owner_seen`). Of two hand-overs that
+    arrive together, the one that writes second finds another owner and loses with `409
+    conflict`: on PostgreSQL the conditional UPDATE decides, on SQLite (whose write units run
+    one after another) this comparison does."""
+    row = await get_row(uow, user, chat_id)
+    _require_role(user, Action.transfer, "Only agents transfer chats.")
+    return await _hand_over(uow, user, row, agent_id, note, Action.transfer, seen_owner=seen_owner)
+
+
+async def _hand_over(
+    uow: UnitOfWork,
+    user: User,
+    row: ChatRow,
+    agent_id: str,
+    note: str | None,
+    action: Action,
+    *,
+    seen_owner: str | None,
+) -> ChatRow:
+    chat = row.chat
+    _check_state(chat, action)
+    if chat.agent_id != seen_owner:
+        raise _handed_over()
+    await _require(
+        uow, user, chat, action, "Only the chat's agent or a supervisor can hand it over."
+    )
+    previous = row.agent
+    target = await _handover_target(uow, row, agent_id)
+    note = (note or "").strip() or None
+    data = {"from_agent": user_ref(previous), "to_agent": user_ref(target), "note": note}
+    await _commit_events(
+        uow,
+        chat,
+        action,
+        [NewEvent(_event(action), data, user)],
+        extra_where=Chat.agent_id == seen_owner,
+        status=_to(action, chat),
+        agent_id=target.id,
+    )
+    # The new owner is the owner now, no longer a helper (lifecycle.reduce says the same).
+    await repo.remove_helpers(uow.session, chat.id, now(), user_id=target.id)
+    fresh = await fresh_row(uow, chat.id)
+    uow.announce(f"user:{target.id}", ChatAssigned(chat_dict(fresh)))
+    await offers.announce_chat(uow, chat.id, ChatUpdated)
+    return fresh
+
+
+async def _handover_target(uow: UnitOfWork, row: ChatRow, agent_id: str) -> User:
+    """The agent a chat may be handed to: active staff who see its queue (422 unknown_user),
+    not its owner (422 same_agent), available (409 not_available), with a free slot (409
+    at_capacity). Their row stays locked, so their load holds until commit."""
+    agent = await repo.lock_user(uow.session, agent_id)
+    if (
+        agent is None
+        or not agent.active
+        or not agent.role_enum.is_staff
+        or not (
+            agent.role_enum.sees_all or await repo.is_member(uow.session, row.queue.id, agent.id)
+        )
+    ):
+        raise Invalid("No such agent in this chat's queue.", code="unknown_user")
+    if agent.id == row.chat.agent_id:
+        raise Invalid("The chat is already with this agent.", code="same_agent")
+    if agent.status != Availability.available:
+        raise Conflict(f"{agent.name} is not available.", code="not_available")
+    if await repo.in_progress_count(uow.session, agent.id) >= agent.max_chats:
+        raise Conflict(
+            f"{agent.name} already has {agent.max_chats} chats in progress.", code="at_capacity"
+        )
+    return agent
+
+
+async def colleagues(uow: UnitOfWork, user: User, chat_id: str) -> list[dict[str, Any]]:
+    """The chat queue's agents for the transfer picker: status and load, and why one cannot
+    take it now (`reason`: owner, not_available, at_capacity; None when they can)."""
+    row = await get_row(uow, user, chat_id)
+    _require_role(user, Action.transfer, "Only agents transfer chats.")
+    out = []
+    for agent, load in await repo.members_with_load(uow.session, row.queue.id):
+        reason = None
+        if agent.id == row.chat.agent_id:
+            reason = "owner"
+        elif agent.status != Availability.available:
+            reason = "not_available"
+        elif load >= agent.max_chats:
+            reason = "at_capacity"
+        out.append(
+            {
+                "id": agent.id,
+                "name": agent.name,
+                "status": agent.status,
+                "chats": load,
+                "max_chats": agent.max_chats,
+                "reason": reason,
+            }
+        )
+    return out
+
+
+async def requeue_chats_of(uow: UnitOfWork, agent: User) -> int:
+    """The agent went offline: each of their chats in progress goes back to its queue, waiting
+    again and offered as a new chat (`chat.requeued`). Returns how many."""
+    count = 0
+    for chat_id in await repo.in_progress_ids(uow.session, Chat.agent_id == agent.id):
+        row = await repo.get_row(uow.session, chat_id)
+        assert row is not None
+        chat = row.chat
+        data = {"reason": "agent_offline", "from_agent": user_ref(agent)}
+        try:
+            await _commit_events(
+                uow,
+                chat,
+                Action.requeue,
+                [NewEvent(_event(Action.requeue), data, None)],
+                extra_where=Chat.agent_id == agent.id,
+                status=_to(Action.requeue, chat),
+                agent_id=None,
+                waiting_since=now(),
+                accepted_at=None,
+                warned_at=None,
+                **_offer_cleared(),
+            )
+        except Conflict:  # solved or handed over meanwhile: nothing to hand back
+            continue
+        await repo.remove_helpers(uow.session, chat.id, now())
+        await offers.route(uow, chat, row.queue)
+        count += 1
+    return count
 
 
 async def _check_agent_can_take(uow: UnitOfWork, agent: User) -> None:

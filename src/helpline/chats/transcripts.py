@@ -73,6 +73,10 @@ def _transcript_line(r: ChatEvent) -> str | None:
             return f"{(d.get('agent') or {}).get('name', who)} joined the chat."
         case "chat.moved":
             return f"{who} moved the chat to another queue."
+        case "chat.transferred":
+            return f"{(d.get('to_agent') or {}).get('name', who)} took over the chat."
+        case "chat.requeued":
+            return "The chat went back to the queue: the agent went offline."
         case "chat.solved":
             return f"{who} marked the chat as solved."
         case "chat.cancelled":

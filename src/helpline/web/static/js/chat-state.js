@@ -80,6 +80,16 @@ export function reduce(chat, ev) {
       next.accepted_at = null;
       next.waiting_since = ev.at;
       break;
+    case "chat.transferred":
+      // A helper who takes the chat over is its owner now, no longer a helper.
+      next.agent = d.to_agent;
+      next.helpers = (chat.helpers || []).filter((u) => u?.id !== d.to_agent.id);
+      break;
+    case "chat.requeued":
+      next.agent = null;
+      next.accepted_at = null;
+      next.waiting_since = ev.at;
+      break;
     case "chat.joined":
       next.helpers = [...(chat.helpers || []).filter((u) => u?.id !== d.agent.id), d.agent];
       break;
