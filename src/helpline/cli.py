@@ -16,12 +16,21 @@ def _settings() -> Settings:
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:
-    from helpline.migrate import upgrade
+    from helpline.migrate import NewerSchema, migrate
 
     settings = _settings()
     make_private_dir(settings.data_dir)
-    upgrade(settings.resolved_database_url)
-    print(f"Database is up to date ({_safe_url(settings.resolved_database_url)}).")
+    url = settings.resolved_database_url
+    print(f"Database: {_safe_url(url)}", flush=True)
+    try:
+        plan = asyncio.run(migrate(url, lambda line: print(line, flush=True)))
+    except NewerSchema as exc:
+        print(f"helpline: {exc}", file=sys.stderr)
+        return 2
+    if plan.steps:
+        print(f"Applied {len(plan.steps)} migration(s); the database is at {plan.head}.")
+    else:
+        print(f"Nothing to do: the database is up to date (at {plan.head}).")
     return 0
 
 
