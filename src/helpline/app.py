@@ -36,6 +36,7 @@ from helpline.config import Settings
 from helpline.context import AppContext
 from helpline.db import Database, WalCheckpointer
 from helpline.errors import ERROR_RESPONSES, HelplineError, Invalid, NotFound, Unavailable
+from helpline.governance import api as governance_api
 from helpline.kit.private import make_private_dir, use_private_umask
 from helpline.kit.ratelimit import RateLimiter
 from helpline.middleware import MIB, BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -285,6 +286,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         reports_api,
         tags_api,
         audit_api,
+        governance_api,
     ):
         api.include_router(module.router)
     app.include_router(api)

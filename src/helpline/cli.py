@@ -1,4 +1,4 @@
-"""The `helpline` command: serve, migrate, demo, create-user."""
+"""The `helpline` command: serve, migrate, retention, demo, create-user."""
 
 from __future__ import annotations
 
@@ -103,6 +103,69 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retention(args: argparse.Namespace) -> int:
+    from dataclasses import dataclass
+
+    from helpline.boundary import Boundary
+    from helpline.db import Database
+    from helpline.governance import retention
+    from helpline.migrate import NotMigrated, check_current
+    from helpline.storage import Storage
+    from helpline.storage.local import LocalStorage
+
+    settings = _settings()
+
+    @dataclass
+    class Env:
+        settings: Settings
+        boundary: Boundary
+        storage: Storage
+
+    async def _go() -> int:
+        db = Database(settings.resolved_database_url)
+        try:
+            await check_current(db)
+            env = Env(settings, Boundary(db), LocalStorage(settings.files_dir))
+            if args.dry_run:
+                plan = await retention.plan(env)
+                _print_plan(plan)
+                return 0
+            removed = await retention.run(env, f"cli:{os.getpid()}", force=True)
+            if removed is None:
+                print("Nothing has a retention policy, or another process is running it now.")
+            else:
+                print("Removed: " + ", ".join(f"{v} {k}" for k, v in removed.as_dict().items()))
+            return 0
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(_go())
+    except NotMigrated as exc:
+        print(f"helpline: {exc}", file=sys.stderr)
+        return 2
+
+
+def _print_plan(plan: object) -> None:
+    from helpline.governance.retention import Plan
+
+    assert isinstance(plan, Plan)
+    default = f"{plan.default_days} days" if plan.default_days else "keep everything"
+    print(f"Retention as of {plan.at:%Y-%m-%d %H:%M} UTC (HELPLINE_RETENTION_DAYS: {default})")
+    print(f"{'queue':<30} {'keep':>10} {'chats':>7} {'events':>8} {'files':>6} {'requests':>9}")
+    for q in plan.queues:
+        keep = f"{q['effective_days']} d" if q["effective_days"] else "forever"
+        print(
+            f"{q['name'][:30]:<30} {keep:>10} {q['chats']:>7} {q['events']:>8} "
+            f"{q['files']:>6} {q['requests']:>9}"
+        )
+    t = plan.total
+    print(
+        f"{'would remove':<30} {'':>10} {t['chats']:>7} {t['events']:>8} "
+        f"{t['files']:>6} {t['requests']:>9}"
+    )
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from helpline.demo import seed
 
@@ -150,6 +213,12 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("migrate", help="apply database migrations")
     p.set_defaults(fn=cmd_migrate)
+
+    p = sub.add_parser("retention", help="remove closed chats and requests past retention")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print what would be removed; change nothing"
+    )
+    p.set_defaults(fn=cmd_retention)
 
     p = sub.add_parser("demo", help="create demo users, queues and sign-ins")
     p.add_argument("--if-empty", action="store_true", help="only when the database has no users")

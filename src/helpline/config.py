@@ -119,6 +119,13 @@ class Settings(BaseSettings):
     webhook_secret: str | None = None
     widget_origins: str = ""
     sweep_interval_s: float = 1.0
+    # Data governance (docs/operations.md "Retention"): closed chats and requests are removed
+    # this many days after closing; unset keeps everything. A queue's retention_days overrides.
+    retention_days: int | None = Field(default=None, ge=1, le=36500)
+    # How often retention runs (one process at a time), and how many chats or requests one
+    # transaction removes: small, so no run holds the database for long.
+    retention_interval_s: float = Field(default=3600, gt=0)
+    retention_batch: int = Field(default=100, ge=1, le=10000)
     # How often each process compares its subscriptions with the database (lost bus news).
     gap_check_s: float = 2.0
     ws_send_queue: int = Field(default=2048, ge=16)

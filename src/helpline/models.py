@@ -3,10 +3,11 @@
 from helpline.accounts.models import AuthSession, User
 from helpline.audit.models import AuditEntry
 from helpline.chats.models import Attachment, Chat, ChatEvent, ChatParticipant
+from helpline.governance.models import Export, JobLease, RetentionRun
 from helpline.kit.models import Counter
 from helpline.notify.models import OutboxMessage
 from helpline.queues.models import Queue, QueueMember
-from helpline.reports import models as _reports_indexes  # noqa: F401 - indexes on chats
+from helpline.reports.models import ReportChat, ReportRaised
 from helpline.servicedesk.models import RequestEntry, ServiceRequest
 from helpline.snippets.models import Snippet
 from helpline.tags.models import ChatTag, Tag
@@ -19,6 +20,11 @@ __all__ = [
     "Chat",
     "ChatEvent",
     "Counter",
+    "Export",
+    "JobLease",
+    "RetentionRun",
+    "ReportChat",
+    "ReportRaised",
     "OutboxMessage",
     "Queue",
     "QueueMember",

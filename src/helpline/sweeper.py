@@ -1,6 +1,8 @@
-"""The background loop each server process runs: timers, presence and the gap check.
+"""The background loop each server process runs: timers, presence, the gap check, customer
+exports and retention.
 
-Safe to run in every process at once: each piece claims its work by conditional UPDATE.
+Safe to run in every process at once: each piece claims its work by conditional UPDATE
+(retention through its job lease, so one process runs it per interval).
 """
 
 from __future__ import annotations
@@ -8,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
 
 from helpline import flows
@@ -16,6 +20,8 @@ from helpline.boundary import guard
 from helpline.chats import timers
 from helpline.context import AppContext
 from helpline.errors import Unavailable
+from helpline.governance import exports, retention
+from helpline.kit.ids import new_id
 
 log = logging.getLogger("helpline.sweeper")
 
@@ -26,12 +32,20 @@ class Sweeper:
         self._task: asyncio.Task[None] | None = None
         self._last_stamp = 0.0
         self._last_gaps = 0.0
+        # Who holds the retention lease: readable in the database when someone asks.
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}"
 
     async def run_once(self) -> int:
         """One full pass: stamp presence, then fire what is due. Tests call this directly."""
         await presence.stamp(self.ctx, self.ctx.hub.connected_users())
         await self.ctx.hub.check_gaps()
-        return await timers.sweep(self.ctx) + await self._presence()
+        fired = await timers.sweep(self.ctx) + await self._presence()
+        return fired + await self._governance()
+
+    async def _governance(self) -> int:
+        done = await exports.sweep(self.ctx)
+        removed = await retention.run(self.ctx, self.holder)
+        return done + (removed.chats + removed.requests if removed else 0)
 
     async def _pass(self) -> None:
         s = self.ctx.settings
@@ -43,6 +57,7 @@ class Sweeper:
             self._last_gaps = time.monotonic()
         await timers.sweep(self.ctx)
         await self._presence()
+        await self._governance()
 
     async def _presence(self) -> int:
         """Agents unseen past the grace go offline, handing their chats back unless

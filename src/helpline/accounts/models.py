@@ -13,14 +13,15 @@ from helpline.kit.ids import new_id
 
 class User(Base):
     __tablename__ = "users"
-    # Registered e-mails are unique; guests may repeat one (a guest proves nothing about it).
+    # Registered e-mails are unique; guests may repeat one (a guest proves nothing about it),
+    # and erased customers have none (the empty string).
     __table_args__ = (
         Index(
             "uq_users_email_registered",
             "email",
             unique=True,
-            sqlite_where=text("is_guest = 0"),
-            postgresql_where=text("is_guest = false"),
+            sqlite_where=text("is_guest = 0 AND email <> ''"),
+            postgresql_where=text("is_guest = false AND email <> ''"),
         ),
     )
 

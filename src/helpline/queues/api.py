@@ -34,6 +34,7 @@ def _out(v: flows.QueueView) -> QueueOut:
         max_wait_s=q.max_wait_s,
         offer_timeout_s=q.offer_timeout_s,
         hours=q.hours,
+        retention_days=q.retention_days,
         open_now=v.open_now,
         agents_available=v.agents_available,
         fields=q.fields or [],  # type: ignore[arg-type]

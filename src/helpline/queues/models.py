@@ -27,6 +27,9 @@ class Queue(Base):
     hours: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Pre-chat fields: [{key, label, type, required, options}] (validated in queues.fields).
     fields: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False, default=list)
+    # Closed chats and requests are removed this many days after closing (None: the
+    # installation's HELPLINE_RETENTION_DAYS, which by default keeps everything).
+    retention_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
 
 

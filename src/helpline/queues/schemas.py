@@ -9,6 +9,8 @@ from helpline.kit.enums import Availability, Role, RoutingMode
 from helpline.queues import hours as hours_mod
 from helpline.queues.fields import MAX_FIELDS, FieldDef
 
+# Closed chats and requests are removed this many days after closing (at most a century).
+RetentionDays = Annotated[int, Field(ge=1, le=36500)]
 QueueName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 
 
@@ -28,6 +30,7 @@ class QueueCreate(Strict, _HoursMixin):
     hours: dict[str, Any] | None = None
     active: bool = True
     fields: list[FieldDef] = Field(default_factory=list, max_length=MAX_FIELDS)
+    retention_days: RetentionDays | None = None
 
 
 class QueueUpdate(Strict, _HoursMixin):
@@ -41,6 +44,8 @@ class QueueUpdate(Strict, _HoursMixin):
     fields: list[FieldDef] | None = Field(
         default=None, max_length=MAX_FIELDS, description="the start form's fields, in order"
     )
+    # null: the installation's HELPLINE_RETENTION_DAYS applies again.
+    retention_days: RetentionDays | None = None
 
 
 class Members(Strict):
@@ -57,6 +62,7 @@ class QueueOut(BaseModel):
     max_wait_s: int
     offer_timeout_s: int
     hours: dict[str, Any] | None
+    retention_days: int | None = None
     open_now: bool
     agents_available: int
     fields: list[FieldDef] = Field(default_factory=list)

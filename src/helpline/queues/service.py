@@ -92,6 +92,8 @@ async def update(uow: UnitOfWork, actor: User, queue_id: str, data: QueueUpdate)
         queue.hours = changes["hours"]
     if data.fields is not None:
         queue.fields = fields_mod.stored(data.fields)
+    if "retention_days" in changes:
+        queue.retention_days = changes["retention_days"]
     await uow.session.flush()
     changed = audit.changes(before, _audited(queue))
     if changed["fields"]:

@@ -1,4 +1,5 @@
-"""Indexes the reports need on other domains' tables (migration 0005 creates them).
+"""Indexes the reports need on other domains' tables (migration 0005 creates them), and the
+report facts kept for chats and requests that retention removed.
 
 Declared here, beside the queries that use them, so the metadata matches the migrations
 without the reports package editing other domains' models.
@@ -6,9 +7,13 @@ without the reports package editing other domains' models.
 
 from __future__ import annotations
 
-from sqlalchemy import Index
+from datetime import datetime
+
+from sqlalchemy import Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
 
 from helpline.chats.models import Chat
+from helpline.db import Base, UTCDateTime
 from helpline.servicedesk.models import ServiceRequest
 
 # Every report reads chats by queue and start time. This index covers every column the
@@ -31,3 +36,32 @@ ix_chats_report = Index(
 ix_service_requests_created_chat = Index(
     "ix_service_requests_created_chat", ServiceRequest.created_at, ServiceRequest.chat_id
 )
+
+
+class ReportChat(Base):
+    """What the reports read of a chat, kept when retention removes the chat: the same columns
+    as `chats` has for them, and nothing about the customer or what was said."""
+
+    __tablename__ = "report_chats"
+    __table_args__ = (Index("ix_report_chats_queue_created", "queue_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    queue_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    agent_id: Mapped[str | None] = mapped_column(String(32))
+    rating_score: Mapped[int | None] = mapped_column(Integer)
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReportRaised(Base):
+    """A request raised from a chat, kept once the request or its chat is removed."""
+
+    __tablename__ = "report_raised"
+    __table_args__ = (Index("ix_report_raised_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    queue_id: Mapped[str] = mapped_column(String(32), nullable=False)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, String, case, func, select
+from sqlalchemy import ColumnElement, Float, String, case, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -22,6 +22,7 @@ from helpline.accounts.models import User
 from helpline.chats.models import Chat
 from helpline.kit.enums import ChatStatus
 from helpline.queues.models import Queue
+from helpline.reports.models import ReportChat, ReportRaised
 from helpline.servicedesk.models import ServiceRequest
 
 # --- portable SQL for days and durations ------------------------------------------------------
@@ -81,14 +82,20 @@ class Scope:
     queue_ids: tuple[str, ...]
     queue_id: str | None = None
 
-    def chats(self) -> list[ColumnElement[bool]]:
+    def chats(self, t: Source = Chat) -> list[ColumnElement[bool]]:
         # Always a queue condition, even for "all queues": ix_chats_report leads with queue_id,
         # and an IN list of every queue (a handful) is one index range per queue.
         return [
-            Chat.queue_id.in_(self.queue_ids),
-            Chat.created_at >= self.start,
-            Chat.created_at < self.end,
+            t.queue_id.in_(self.queue_ids),
+            t.created_at >= self.start,
+            t.created_at < self.end,
         ]
+
+
+# Every query reads the chats there are and the report facts kept of removed ones (retention):
+# the same columns under the same names, so a report over a period keeps its totals.
+Source = type[Chat] | type[ReportChat]
+SOURCES: tuple[Source, ...] = (Chat, ReportChat)
 
 
 @dataclass(frozen=True)
@@ -102,24 +109,28 @@ class StatusCount:
 
 
 async def status_counts(session: AsyncSession, scope: Scope) -> list[StatusCount]:
-    """Chats per day, queue and status, with their ratings (at most days x queues x 5 rows)."""
-    day = utc_day(Chat.created_at)
-    stmt = (
-        select(
-            day,
-            Chat.queue_id,
-            Chat.status,
-            func.count(),
-            func.count(Chat.rating_score),
-            func.coalesce(func.sum(Chat.rating_score), 0),
+    """Chats per day, queue and status, with their ratings (at most days x queues x 5 rows per
+    source; a day, queue and status may come twice, once per source)."""
+    out = []
+    for t in SOURCES:
+        day = utc_day(t.created_at)
+        stmt = (
+            select(
+                day,
+                t.queue_id,
+                t.status,
+                func.count(),
+                func.count(t.rating_score),
+                func.coalesce(func.sum(t.rating_score), 0),
+            )
+            .where(*scope.chats(t))
+            .group_by(day, t.queue_id, t.status)
         )
-        .where(*scope.chats())
-        .group_by(day, Chat.queue_id, Chat.status)
-    )
-    return [
-        StatusCount(str(d), q, s, int(n), int(r), int(total or 0))
-        for d, q, s, n, r, total in (await session.execute(stmt)).all()
-    ]
+        out += [
+            StatusCount(str(d), q, s, int(n), int(r), int(total or 0))
+            for d, q, s, n, r, total in (await session.execute(stmt)).all()
+        ]
+    return out
 
 
 # (UTC day, queue id, agent id, wait s, handling s or None)
@@ -136,17 +147,18 @@ async def timings(
     This is the one query whose size grows with the range (~100,000 rows for a busy year). It
     runs on the Core connection (no ORM row loading) and arrives in chunks, so the event loop,
     which also relays live chat messages, is never held for long."""
-    stmt = select(
-        utc_day(Chat.created_at),
-        Chat.queue_id,
-        Chat.agent_id,
-        elapsed_s(Chat.accepted_at, func.coalesce(Chat.waiting_since, Chat.created_at)),
-        elapsed_s(Chat.closed_at, Chat.accepted_at),
-    ).where(*scope.chats(), Chat.accepted_at.is_not(None))
     conn = await session.connection()
-    result = await conn.stream(stmt)
-    async for rows in result.partitions(chunk):
-        yield rows
+    for t in SOURCES:
+        stmt = select(
+            utc_day(t.created_at),
+            t.queue_id,
+            t.agent_id,
+            elapsed_s(t.accepted_at, func.coalesce(t.waiting_since, t.created_at)),
+            elapsed_s(t.closed_at, t.accepted_at),
+        ).where(*scope.chats(t), t.accepted_at.is_not(None))
+        result = await conn.stream(stmt)
+        async for rows in result.partitions(chunk):
+            yield rows
 
 
 @dataclass(frozen=True)
@@ -160,30 +172,42 @@ class AgentCount:
 
 async def agent_counts(session: AsyncSession, scope: Scope) -> list[AgentCount]:
     """Per agent who holds (or last held) a chat: chats, solved, ratings."""
-    stmt = (
-        select(
-            Chat.agent_id,
-            func.count(),
-            func.coalesce(func.sum(case((Chat.status == ChatStatus.solved, 1), else_=0)), 0),
-            func.count(Chat.rating_score),
-            func.coalesce(func.sum(Chat.rating_score), 0),
+    per_agent: dict[str, AgentCount] = {}
+    for t in SOURCES:
+        stmt = (
+            select(
+                t.agent_id,
+                func.count(),
+                func.coalesce(func.sum(case((t.status == ChatStatus.solved, 1), else_=0)), 0),
+                func.count(t.rating_score),
+                func.coalesce(func.sum(t.rating_score), 0),
+            )
+            .where(*scope.chats(t), t.agent_id.is_not(None))
+            .group_by(t.agent_id)
         )
-        .where(*scope.chats(), Chat.agent_id.is_not(None))
-        .group_by(Chat.agent_id)
-    )
-    return [
-        AgentCount(str(a), int(n), int(s or 0), int(r), int(total or 0))
-        for a, n, s, r, total in (await session.execute(stmt)).all()
-    ]
+        for a, n, s, r, total in (await session.execute(stmt)).all():
+            was = per_agent.get(str(a), AgentCount(str(a), 0, 0, 0, 0))
+            per_agent[str(a)] = AgentCount(
+                was.agent_id,
+                was.chats + int(n),
+                was.solved + int(s or 0),
+                was.ratings + int(r),
+                was.rating_sum + int(total or 0),
+            )
+    return list(per_agent.values())
 
 
 async def rating_distribution(session: AsyncSession, scope: Scope) -> dict[int, int]:
-    stmt = (
-        select(Chat.rating_score, func.count())
-        .where(*scope.chats(), Chat.rating_score.is_not(None))
-        .group_by(Chat.rating_score)
-    )
-    return {int(score or 0): int(n) for score, n in (await session.execute(stmt)).all()}
+    out: dict[int, int] = {}
+    for t in SOURCES:
+        stmt = (
+            select(t.rating_score, func.count())
+            .where(*scope.chats(t), t.rating_score.is_not(None))
+            .group_by(t.rating_score)
+        )
+        for score, n in (await session.execute(stmt)).all():
+            out[int(score or 0)] = out.get(int(score or 0), 0) + int(n)
+    return out
 
 
 async def requests_raised(session: AsyncSession, scope: Scope) -> list[tuple[str, str, int]]:
@@ -201,7 +225,16 @@ async def requests_raised(session: AsyncSession, scope: Scope) -> list[tuple[str
     )
     if scope.queue_id is not None:
         stmt = stmt.where(Chat.queue_id == scope.queue_id)
-    return [(str(d), q, int(n)) for d, q, n in (await session.execute(stmt)).all()]
+    out = [(str(d), q, int(n)) for d, q, n in (await session.execute(stmt)).all()]
+    kept_day = utc_day(ReportRaised.created_at)
+    kept = (
+        select(kept_day, ReportRaised.queue_id, func.count())
+        .where(ReportRaised.created_at >= scope.start, ReportRaised.created_at < scope.end)
+        .group_by(kept_day, ReportRaised.queue_id)
+    )
+    if scope.queue_id is not None:
+        kept = kept.where(ReportRaised.queue_id == scope.queue_id)
+    return out + [(str(d), q, int(n)) for d, q, n in (await session.execute(kept)).all()]
 
 
 async def queues(session: AsyncSession) -> list[tuple[str, str, bool]]:
@@ -215,3 +248,37 @@ async def user_names(session: AsyncSession, ids: set[str]) -> dict[str, str]:
         return {}
     stmt = select(User.id, User.name).where(User.id.in_(ids))
     return {str(uid): str(name) for uid, name in (await session.execute(stmt)).all()}
+
+
+# --- what reports keep of removed chats and requests ------------------------------------------
+
+
+async def keep_chats(session: AsyncSession, chat_ids: Sequence[str]) -> None:
+    """Copy the report columns of chats about to be removed into `report_chats`."""
+    cols = (
+        Chat.queue_id,
+        Chat.created_at,
+        Chat.status,
+        Chat.agent_id,
+        Chat.rating_score,
+        Chat.waiting_since,
+        Chat.accepted_at,
+        Chat.closed_at,
+    )
+    source = select(*cols).where(Chat.id.in_(chat_ids))
+    await session.execute(
+        insert(ReportChat).from_select([c.key for c in cols], source),
+    )
+
+
+async def keep_raised(
+    session: AsyncSession, chat_ids: Sequence[str], request_ids: Sequence[str]
+) -> None:
+    """Requests raised from chats whose link is about to break (the chat or the request is
+    removed): counted once, here, because afterwards the join finds neither."""
+    source = (
+        select(ServiceRequest.created_at, Chat.queue_id)
+        .join(Chat, Chat.id == ServiceRequest.chat_id)
+        .where(or_(ServiceRequest.chat_id.in_(chat_ids), ServiceRequest.id.in_(request_ids)))
+    )
+    await session.execute(insert(ReportRaised).from_select(["created_at", "queue_id"], source))

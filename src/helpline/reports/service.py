@@ -237,3 +237,11 @@ def assemble(c: Collected) -> dict[str, Any]:
         "queues": queue_rows,
         "agents": agents,
     }
+
+
+async def keep_totals(uow: UnitOfWork, chat_ids: list[str], request_ids: list[str]) -> None:
+    """Before retention removes these chats and requests: keep what the reports count of them
+    (no customer, no text), so a report over their period shows the same totals after."""
+    await repo.keep_raised(uow.session, chat_ids, request_ids)
+    if chat_ids:
+        await repo.keep_chats(uow.session, chat_ids)

@@ -1,0 +1,107 @@
+"""A customer with a full history (messages, a note, a file, a rating, a request with public
+and internal comments, mail in the outbox), and a dump of every row of every table."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+
+import helpline.models  # noqa: F401 - every table
+from helpline.db import Base
+from tests.fixtures.factories import Person, accepted_chat, ctx_of, make_user
+
+
+@dataclass
+class History:
+    customer: Person
+    agent: Person
+    admin: Person
+    queue: str
+    chat: dict[str, Any]
+    request: dict[str, Any]
+    file_id: str
+    file_bytes: bytes
+    secret: str  # a word only the customer's own texts contain
+
+
+async def history(
+    app: FastAPI, client: httpx.AsyncClient, queue: str, *, tag: str = "Zanzibar"
+) -> History:
+    secret = f"{tag}quokka{os.urandom(3).hex()}"
+    customer = await make_user(
+        app, "customer", name=f"Wilhelmina {tag}", email=f"{tag.lower()}@example.org"
+    )
+    agent = await make_user(app, "agent", name="Ana Agent", queues=[queue])
+    admin = await make_user(app, "admin", name="Ada Admin")
+    chat = await accepted_chat(client, customer, agent, queue)
+    cid = chat["id"]
+    for who, text in (
+        (customer, f"My account number is {secret}, please help"),
+        (agent, f"Hello {customer.name}, looking at {secret} now"),
+    ):
+        r = await client.post(
+            f"/api/v1/chats/{cid}/messages",
+            json={"text": text, "client_id": os.urandom(8).hex()},
+            headers=who.headers,
+        )
+        assert r.status_code == 201, r.text
+    r = await client.post(
+        f"/api/v1/chats/{cid}/notes",
+        json={"text": f"internal: {customer.name} sounds upset about {secret}"},
+        headers=agent.headers,
+    )
+    assert r.status_code == 201, r.text
+    payload = os.urandom(2048) + secret.encode()
+    r = await client.post(
+        f"/api/v1/chats/{cid}/files",
+        files={"file": (f"{secret}-invoice.pdf", payload, "application/pdf")},
+        headers=customer.headers,
+    )
+    assert r.status_code == 201, r.text
+    file_id = r.json()["data"]["attachment"]["id"]
+    r = await client.post(
+        f"/api/v1/chats/{cid}/requests",
+        json={"summary": f"Refund for {secret}", "description": f"{customer.name} wants money"},
+        headers=agent.headers,
+    )
+    assert r.status_code == 201, r.text
+    request = r.json()
+    ref = request["reference"]
+    for who, text, internal in (
+        (customer, f"Any news on {secret}?", False),
+        (agent, f"{customer.name} called again", True),
+    ):
+        r = await client.post(
+            f"/api/v1/requests/{ref}/comments",
+            json={"text": text, "internal": internal},
+            headers=who.headers,
+        )
+        assert r.status_code == 201, r.text
+    assert (await client.post(f"/api/v1/chats/{cid}/solve", headers=agent.headers)).is_success
+    r = await client.post(
+        f"/api/v1/chats/{cid}/rating",
+        json={"score": 4, "comment": f"thanks, {secret} sorted"},
+        headers=customer.headers,
+    )
+    assert r.status_code == 200, r.text
+    return History(customer, agent, admin, queue, chat, request, file_id, payload, secret)
+
+
+async def dump(app: FastAPI) -> str:
+    """Every row of every table as text, lower-cased: what a person's data could hide in."""
+    out = []
+    async with ctx_of(app).db.read() as session:
+        for table in Base.metadata.sorted_tables:
+            for row in (await session.execute(select(table))).all():
+                out.append(f"{table.name}: {tuple(row)!r}")
+    return "\n".join(out).lower()
+
+
+def stored_files(data_dir: Path) -> list[bytes]:
+    return [p.read_bytes() for p in (data_dir / "files").rglob("*") if p.is_file()]
