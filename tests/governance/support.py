@@ -14,7 +14,10 @@ from sqlalchemy import select
 
 import helpline.models  # noqa: F401 - every table
 from helpline.db import Base
-from tests.fixtures.factories import Person, accepted_chat, ctx_of, make_user
+from tests.fixtures.factories import Person, ctx_of, make_user
+
+
+ORDER_FIELD = {"fields": [{"key": "order", "label": "Order number", "type": "text"}]}
 
 
 @dataclass
@@ -33,14 +36,32 @@ class History:
 async def history(
     app: FastAPI, client: httpx.AsyncClient, queue: str, *, tag: str = "Zanzibar"
 ) -> History:
+    """A solved chat (with pre-chat answer and page context) and a request raised from it, in
+    `queue`, which is made to ask the pre-chat field `order`."""
     secret = f"{tag}quokka{os.urandom(3).hex()}"
     customer = await make_user(
         app, "customer", name=f"Wilhelmina {tag}", email=f"{tag.lower()}@example.org"
     )
     agent = await make_user(app, "agent", name="Ana Agent", queues=[queue])
     admin = await make_user(app, "admin", name="Ada Admin")
-    chat = await accepted_chat(client, customer, agent, queue)
+    r = await client.patch(f"/api/v1/queues/{queue}", json=ORDER_FIELD, headers=admin.headers)
+    assert r.status_code == 200, r.text
+    r = await client.post(
+        "/api/v1/chats",
+        json={
+            "queue_id": queue,
+            "message": f"Hello, about {secret}",
+            "subject": f"Order {secret}",
+            "fields": {"order": f"#{secret}"},
+            "context": {"page_url": f"https://shop.example/{secret}", "locale": "en-GB"},
+        },
+        headers={**customer.headers, "User-Agent": f"Browser/{secret}"},
+    )
+    assert r.status_code == 201, r.text
+    chat = r.json()
     cid = chat["id"]
+    r = await client.post(f"/api/v1/chats/{cid}/accept", headers=agent.headers)
+    assert r.status_code == 200, r.text
     for who, text in (
         (customer, f"My account number is {secret}, please help"),
         (agent, f"Hello {customer.name}, looking at {secret} now"),

@@ -116,6 +116,13 @@ async def test_erasure_leaves_nothing_of_the_person(
     chat = (await client.get(f"/api/v1/chats/{cid}", headers=h.agent.headers)).json()
     assert chat["subject"] == "[erased]" and chat["customer"]["name"] == "Erased customer"
     assert chat["rating"]["score"] == 4 and chat["rating"]["comment"] == "[erased]"
+    assert chat["context"] == {
+        "fields": {"order": "[erased]"},
+        "page_url": "[erased]",
+        "referrer": None,
+        "locale": "[erased]",
+        "user_agent": "[erased]",
+    }
     req = (await client.get(f"/api/v1/requests/{ref}", headers=h.agent.headers)).json()
     assert req["summary"] == "[erased]" and req["description"] == "[erased]"
     transcript = await client.get(f"/api/v1/chats/{cid}/transcript", headers=h.agent.headers)

@@ -94,6 +94,15 @@ def scrub(data: Any) -> Any:
     return data
 
 
+def erase_context(context: dict[str, Any] | None) -> dict[str, Any]:
+    """A chat's pre-chat answers and page context with every value replaced (keys stay: an
+    agent still sees which fields were asked)."""
+    context = context or {}
+    out: dict[str, Any] = {k: ERASED for k, v in context.items() if k != "fields" and v is not None}
+    out["fields"] = {k: ERASED for k in (context.get("fields") or {})}
+    return out
+
+
 @dataclass
 class Erased:
     customer: User
@@ -127,6 +136,7 @@ async def erase(
         chat.subject = ERASED
         if chat.rating_comment is not None:
             chat.rating_comment = ERASED
+        chat.context = erase_context(chat.context)
     for ev in await repo.chat_events(session, chat_ids):
         data = scrub(ev.data)
         if ev.type == "chat.cancelled" and isinstance(data.get("reason"), str):
