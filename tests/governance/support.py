@@ -16,7 +16,6 @@ import helpline.models  # noqa: F401 - every table
 from helpline.db import Base
 from tests.fixtures.factories import Person, ctx_of, make_user
 
-
 ORDER_FIELD = {"fields": [{"key": "order", "label": "Order number", "type": "text"}]}
 
 
@@ -126,3 +125,11 @@ async def dump(app: FastAPI) -> str:
 
 def stored_files(data_dir: Path) -> list[bytes]:
     return [p.read_bytes() for p in (data_dir / "files").rglob("*") if p.is_file()]
+
+
+async def audit_entries(
+    client: httpx.AsyncClient, admin: Person, action: str
+) -> list[dict[str, Any]]:
+    r = await client.get("/api/v1/audit", params={"action": action}, headers=admin.headers)
+    assert r.status_code == 200, r.text
+    return list(r.json()["items"])

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from helpline.kit.clock import now
 from tests.fixtures.factories import make_queue, make_user, start_chat
-from tests.governance.support import dump, history, stored_files
+from tests.governance.support import audit_entries, dump, history, stored_files
 
 pytestmark = pytest.mark.asyncio
 
@@ -43,6 +43,7 @@ async def test_wrong_confirmation_is_422_and_changes_nothing(
         assert r.status_code == 422, r.text
         assert r.json()["error"]["code"] in {"confirmation_mismatch", "validation_error"}
     assert await dump(app) == before
+    assert await audit_entries(client, h.admin, "customer.erased") == []
     assert (await client.get("/api/v1/me", headers=h.customer.headers)).status_code == 200
 
 
@@ -104,6 +105,10 @@ async def test_erasure_leaves_nothing_of_the_person(
         "requests": 1,
         "files": 1,
     }
+    # Audited with the customer's id only.
+    [entry] = await audit_entries(client, h.admin, "customer.erased")
+    assert entry["target"] == {"type": "customer", "id": h.customer.id}
+    assert entry["details"] == {} and entry["actor"]["id"] == h.admin.id
     # Signed out everywhere; a second erasure has nothing to confirm against.
     assert (await client.get("/api/v1/me", headers=h.customer.headers)).status_code == 401
     r = await _erase(client, h.admin, h.customer.id, h.customer.email)

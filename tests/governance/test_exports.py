@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from helpline.kit.clock import FrozenClock
 from tests.fixtures.factories import make_queue, make_user
-from tests.governance.support import history, stored_files
+from tests.governance.support import audit_entries, history, stored_files
 
 pytestmark = pytest.mark.asyncio
 
@@ -82,6 +82,9 @@ async def test_only_the_requester_sees_or_downloads_an_export(
     r = await client.post(f"/api/v1/customers/{h.customer.id}/export", headers=h.admin.headers)
     assert r.status_code == 202, r.text
     url = f"/api/v1/exports/{r.json()['id']}"
+    [entry] = await audit_entries(client, h.admin, "customer.exported")
+    assert entry["target"] == {"type": "customer", "id": h.customer.id}
+    assert entry["details"] == {"export_id": r.json()["id"]}
     await app.state.sweeper.run_once()
     assert (await client.get(url, headers=h.admin.headers)).json()["status"] == "ready"
     assert (await client.get(f"{url}/download", headers=h.admin.headers)).status_code == 200

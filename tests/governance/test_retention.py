@@ -21,7 +21,7 @@ from helpline.governance.models import RetentionRun
 from helpline.kit.clock import FrozenClock, now
 from helpline.sweeper import Sweeper
 from tests.fixtures.factories import accepted_chat, ctx_of, make_queue, make_user, start_chat
-from tests.governance.support import dump, history, stored_files
+from tests.governance.support import audit_entries, dump, history, stored_files
 
 pytestmark = pytest.mark.asyncio
 DAY = 86400
@@ -128,6 +128,9 @@ async def test_closed_chats_and_requests_past_retention_are_removed(
         await client.get(f"/api/v1/chats/{open_chat['id']}", headers=admin.headers)
     ).status_code == 200
 
+    runs = await audit_entries(client, admin, "retention.run")
+    assert [e["details"] for e in runs] == [removed.as_dict(), dict.fromkeys(removed.as_dict(), 0)]
+    assert runs[0]["actor"] is None and runs[0]["target"]["type"] == "retention_run"
     policy = (await client.get("/api/v1/retention", headers=admin.headers)).json()
     assert {k: policy["last_run"][k] for k in ("chats", "files", "requests")} == {
         "chats": 1,

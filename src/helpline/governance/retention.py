@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement
 
+from helpline.audit import service as audit
 from helpline.boundary import Boundary
 from helpline.chats.models import Chat
 from helpline.config import Settings
@@ -192,7 +193,17 @@ async def run(ctx: Env, holder: str, *, force: bool = False) -> Removed | None:
         await _batches(ctx, repo.requests_due(cuts), chats=False, removed=removed)
     finally:
         async with ctx.boundary.write() as uow:
-            uow.session.add(RetentionRun(started_at=at, finished_at=now(), **removed.as_dict()))
+            run_row = RetentionRun(started_at=at, finished_at=now(), **removed.as_dict())
+            uow.session.add(run_row)
+            await uow.session.flush()
+            await audit.record(
+                uow,
+                actor=None,
+                action="retention.run",
+                target_type="retention_run",
+                target_id=run_row.id,
+                details=removed.as_dict(),
+            )
             await repo.release_lease(
                 uow.session, LEASE, holder, at + timedelta(seconds=s.retention_interval_s)
             )

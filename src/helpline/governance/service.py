@@ -12,6 +12,7 @@ from typing import Any
 
 from helpline.accounts.models import User
 from helpline.accounts.service import require_role
+from helpline.audit import service as audit
 from helpline.bus.messages import CloseConnections
 from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Forbidden, Invalid, NotFound
@@ -61,6 +62,14 @@ async def request_export(uow: UnitOfWork, actor: User, customer_id: str | None) 
     )
     uow.session.add(export)
     await uow.session.flush()
+    await audit.record(
+        uow,
+        actor=actor,
+        action="customer.exported",
+        target_type="customer",
+        target_id=customer.id,
+        details={"export_id": export.id},
+    )
     return export
 
 
@@ -99,7 +108,7 @@ def erase_context(context: dict[str, Any] | None) -> dict[str, Any]:
     agent still sees which fields were asked)."""
     context = context or {}
     out: dict[str, Any] = {k: ERASED for k, v in context.items() if k != "fields" and v is not None}
-    out["fields"] = {k: ERASED for k in (context.get("fields") or {})}
+    out["fields"] = dict.fromkeys(context.get("fields") or {}, ERASED)
     return out
 
 
@@ -171,6 +180,10 @@ async def erase(
     customer.updated_at = now()
     await session.flush()
     uow.announce(f"user:{customer.id}", CloseConnections("erased"))
+    # The customer's id only: the log outlives the person's data.
+    await audit.record(
+        uow, actor=actor, action="customer.erased", target_type="customer", target_id=customer.id
+    )
     uow.on_commit(lambda: delete_bytes(storage, keys))
     return Erased(customer, len(chats), len(requests), len(files))
 
