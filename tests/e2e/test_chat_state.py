@@ -154,6 +154,13 @@ def test_page_reducer_equals_the_server_after_every_action(
     r.check(chat)
     act(sup, chat, "join")
     r.check(chat)
+    # Hand-overs: to the helper (who stops being one), then back by a supervisor's assign.
+    sup_id = api_call(server, "GET", "/me", token=sup)["id"]
+    act(cleo, chat, "transfer", {"agent_id": sup_id, "note": "Yours now"})
+    handed = r.check(chat)
+    assert (handed["agent_id"], handed["helper_ids"]) == (sup_id, [])
+    act(sup, chat, "assign", {"agent_id": cleo_id})
+    assert r.check(chat)["agent_id"] == cleo_id
     act(cleo, chat, "requests", {"summary": "Lost parcel", "priority": "medium"})
     r.check(chat)
     act(cleo, chat, "solve")
@@ -174,6 +181,16 @@ def test_page_reducer_equals_the_server_after_every_action(
     act(dora, talking, "leave")
     assert r.check(talking)["status"] == "cancelled"
 
+    # Back to the queue when its agent is set offline (system: `requeue`).
+    stranded = start(guest("Eve"), general, "Still there?")
+    r.check(stranded)
+    act(ben, stranded, "accept")
+    r.check(stranded)
+    ben_id = api_call(server, "GET", "/me", token=ben)["id"]
+    api_call(server, "PUT", f"/users/{ben_id}/status", {"status": "offline"}, sup)
+    back = r.check(stranded)
+    assert (back["status"], back["agent_id"]) == ("waiting", None)
+
     deadline = time.monotonic() + 30
     while api_call(server, "GET", f"/chats/{late}", token=sup)["status"] != "expired":
         assert time.monotonic() < deadline, "the unanswered chat did not expire"
@@ -186,6 +203,8 @@ def test_page_reducer_equals_the_server_after_every_action(
         "chat.started",
         "chat.accepted",
         "chat.moved",
+        "chat.transferred",
+        "chat.requeued",
         "chat.solved",
         "chat.cancelled",
         "chat.expired",

@@ -132,6 +132,7 @@ export function renderWindow(full) {
   // Buttons from the transition table's "who may do what from which status".
   $('[data-testid="mark-solved"]').disabled = !mayDo("solve", chat);
   $('[data-testid="move-queue"]').disabled = !mayDo("move", chat);
+  $('[data-testid="transfer-chat"]').disabled = !mayDo("transfer", chat);
   $('[data-testid="cancel-chat"]').disabled = !mayDo("cancel", chat);
   $('[data-testid="raise-request"]').disabled = !mayDo("raise_request", chat);
 
@@ -283,6 +284,89 @@ export async function submitMove(e) {
   );
 }
 
+const STATUS_LABEL = { available: "Available", away: "Away", offline: "Offline" };
+const WHY_NOT = { owner: "Has this chat", not_available: "Not available", at_capacity: "At their chat limit" };
+
+/** One colleague in the transfer picker: a radio, disabled with the reason when they cannot
+ * take the chat now. */
+function colleagueOption(c) {
+  const why = WHY_NOT[c.reason] || null;
+  const input = h("input", { type: "radio", name: "transfer-agent", value: c.id, id: `transfer-${c.id}`, disabled: Boolean(why) });
+  return h(
+    "label",
+    {
+      class: why ? "agent-option agent-option--off" : "agent-option",
+      for: `transfer-${c.id}`,
+      "data-testid": "transfer-agent",
+      "data-agent-id": c.id,
+      "data-reason": c.reason || null,
+    },
+    input,
+    h("span", { class: `dot dot--${c.status}`, "aria-hidden": "true" }),
+    h("span", { class: "agent-option__name" }, c.name),
+    h("span", { class: "agent-option__meta" }, `${STATUS_LABEL[c.status] || c.status} · ${c.chats}/${c.max_chats} chats`),
+    why ? h("span", { class: "agent-option__why" }, why) : null,
+  );
+}
+
+export async function openTransfer() {
+  const chat = state.chats.get(state.activeId);
+  if (!chat) return;
+  const dialog = $("#transfer-dialog");
+  const list = $('[data-role="transfer-list"]');
+  const confirm = $('[data-testid="transfer-confirm"]');
+  $("#transfer-note").value = "";
+  list.replaceChildren(h("p", { class: "muted small" }, "Loading colleagues…"));
+  confirm.disabled = true;
+  openDialog(dialog);
+  let colleagues = [];
+  try {
+    colleagues = (await api.get(`/chats/${chat.id}/colleagues`)).items || [];
+  } catch (err) {
+    showFormError($("form", dialog), err);
+    list.replaceChildren();
+    return;
+  }
+  list.replaceChildren(...colleagues.map(colleagueOption));
+  const free = colleagues.filter((c) => !c.reason);
+  confirm.disabled = free.length === 0;
+  if (!free.length) {
+    showFormError($("form", dialog), { message: "Nobody in this queue can take the chat now." });
+    if (!colleagues.length) list.replaceChildren(h("p", { class: "muted small" }, "This queue has no other agents."));
+    $("#transfer-note").focus();
+    return;
+  }
+  $('input[name="transfer-agent"]:not([disabled])', list).focus();
+}
+
+export async function submitTransfer(e) {
+  e.preventDefault();
+  const chat = state.chats.get(state.activeId);
+  const form = e.currentTarget;
+  const picked = $('input[name="transfer-agent"]:checked', form);
+  if (!picked) {
+    showFormError(form, { message: "Pick the colleague to hand the chat to." });
+    $('input[name="transfer-agent"]:not([disabled])', form)?.focus();
+    return;
+  }
+  const body = { agent_id: picked.value };
+  const note = $("#transfer-note").value.trim();
+  if (note) body.note = note;
+  const name = $(".agent-option__name", picked.closest("label"))?.textContent || "a colleague";
+  await submitForm(
+    form,
+    async () => {
+      upsert(await api.post(`/chats/${chat.id}/transfer`, body));
+      $("#transfer-dialog").close("done");
+      failPending(chat.id);
+      renderWindow(false);
+      scheduleRender();
+      toast({ title: `${chat.reference} handed to ${name}`, kind: "success", timeout: 4000, testid: "transfer-done" });
+    },
+    $('[data-testid="transfer-confirm"]'),
+  );
+}
+
 export function openCancel() {
   if (!state.chats.get(state.activeId)) return;
   $("#cancel-reason").value = "";
@@ -382,6 +466,7 @@ export function wireWindow() {
   $('[data-action="accept"]').addEventListener("click", accept);
   $('[data-action="solve"]').addEventListener("click", solve);
   $('[data-action="move"]').addEventListener("click", openMove);
+  $('[data-action="transfer"]').addEventListener("click", openTransfer);
   $('[data-action="cancel"]').addEventListener("click", openCancel);
   $('[data-action="raise"]').addEventListener("click", openRaise);
   $('[data-action="join"]').addEventListener("click", () => joinOrPart("join"));
@@ -404,6 +489,7 @@ export function wireWindow() {
   });
   $('[data-action="close-tab"]').addEventListener("click", () => state.activeId && closeTab(state.activeId));
   $("#move-dialog form").addEventListener("submit", submitMove);
+  $("#transfer-dialog form").addEventListener("submit", submitTransfer);
   $("#cancel-dialog form").addEventListener("submit", submitCancel);
   $("#request-dialog form").addEventListener("submit", submitRaise);
   $("#request-description").addEventListener("input", (e) => {

@@ -47,6 +47,8 @@ function onChatEvent(ev, { initial, replay }) {
     list.push(ev);
   }
   const changed = applyEvent(chat, ev);
+  // Back in the queue (its agent went offline): the offer that follows alerts like a new chat.
+  if (ev.type === "chat.requeued" && changed && !initial) chat.unoffered = true;
   if (chat.id === state.shownId) {
     state.conv.add(ev);
     if (ev.type === "message.posted" && ev.actor?.id !== me.id) hideTyping();
@@ -143,6 +145,24 @@ function notifyNewChat(chat) {
   alertSound();
   alertDesktop(title, chat.subject || "", () => openChat(chat.id));
   startRepeat(chat.id);
+}
+
+function notifyHandedOver(chat, events) {
+  const handover = [...events].reverse().find((e) => e.type === "chat.transferred");
+  const by = handover?.actor?.name;
+  const title = `${chat.reference || "A chat"} was handed to you${by ? ` by ${by}` : ""}`;
+  const note = handover?.data?.note;
+  const text = note ? `Note: ${note.length > 140 ? `${note.slice(0, 140)}…` : note}` : `Chat with ${customerName(chat)}`;
+  toast({
+    title,
+    text,
+    testid: "assigned-notification",
+    key: `assigned-${chat.id}`,
+    timeout: 60000,
+    onClick: () => openChat(chat.id),
+  });
+  alertSound();
+  alertDesktop(title, text, () => openChat(chat.id));
 }
 
 function notifyMessage(chat, ev) {
@@ -285,6 +305,17 @@ function wireRealtime() {
     }
     scheduleRender();
   });
+  // A chat in progress handed to me (a colleague's transfer, a supervisor's assign): it joins
+  // my chats (the subscription brings its whole history) and I am alerted like for a new chat.
+  rt.on("chat.assigned", (frame) => {
+    const incoming = frame.chat;
+    if (!incoming?.id || incoming.agent?.id !== me.id) return;
+    const chat = upsert(incoming);
+    if (!chat) return;
+    notifyHandedOver(chat, frame.events || []);
+    if (chat.id === state.shownId) renderWindow(false);
+    scheduleRender();
+  });
   // Any change of status, queue or agent (e.g. a supervisor assigned a chat to me).
   rt.on("chat.updated", (frame) => {
     const incoming = frame.chat;
@@ -309,6 +340,15 @@ function wireRealtime() {
     else markGone(chat.id);
     if (chat.id === state.shownId) renderWindow(false);
     scheduleRender();
+  });
+  // My availability changed elsewhere: another tab, the offline grace, or a supervisor.
+  rt.on("status", (frame) => {
+    if (!frame.status || frame.status === me.status) return;
+    me.status = frame.status;
+    $("#availability").value = frame.status;
+    $('[data-role="availability-dot"]').className = `dot dot--${frame.status}`;
+    if (frame.status === "offline")
+      toast({ title: "You are now offline", text: "You will not be offered chats until you set yourself available.", kind: "info", testid: "offline-notification" });
   });
   rt.on("unsubscribed", (frame) => markGone(frame.chat_id));
   rt.on("subscribed", (frame) => {

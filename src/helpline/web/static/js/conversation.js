@@ -44,6 +44,20 @@ function systemContent(ev, ctx) {
       if (ctx.staff && d.note) parts.push(h("br"), h("em", {}, `Note: ${d.note}`));
       return parts;
     }
+    case "chat.transferred": {
+      const to = name(d.to_agent, "A colleague");
+      if (!ctx.staff) return [strong(to), " took over"];
+      const from = name(d.from_agent, "the agent");
+      return ev.actor?.id === d.from_agent?.id
+        ? [strong(from), " handed the chat to ", strong(to)]
+        : [strong(who), " handed the chat from ", strong(from), " to ", strong(to)];
+    }
+    case "chat.requeued": {
+      const from = name(d.from_agent, "The agent");
+      return ctx.staff
+        ? [strong(from), " went offline; the chat went back to the queue"]
+        : ["Your agent went offline, so your chat is back in the queue — the next free agent will pick it up"];
+    }
     case "chat.solved":
       return [strong(who), " marked the chat as solved"];
     case "chat.cancelled": {
@@ -87,6 +101,7 @@ function systemContent(ev, ctx) {
 
 const SYSTEM_CLASS = {
   "request.raised": "sys sys--request",
+  "chat.requeued": "sys sys--warning",
   "chat.inactivity_warning": "sys sys--warning",
   "chat.solved": "sys sys--closed",
   "chat.cancelled": "sys sys--closed",
@@ -161,6 +176,15 @@ export function eventNode(ev, ctx) {
   }
   const content = systemContent(ev, ctx);
   if (!content) return null;
+  if (ev.type === "chat.transferred" && ctx.staff && ev.data?.note) {
+    // The handover note is internal: shown to agents like a note, with who handed to whom.
+    return h(
+      "li",
+      { class: "note", "data-testid": "note", "data-seq": ev.seq, "data-type": ev.type },
+      h("span", { class: "note__label" }, "Handover note · ", ...content, ` · ${formatTime(ev.at)}`),
+      ev.data.note,
+    );
+  }
   return h(
     "li",
     {

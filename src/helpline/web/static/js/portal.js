@@ -302,7 +302,7 @@ function onEvent(ev, { initial, changed }) {
     notice.hidden = ev.data?.reason !== "no_agent";
     if (!notice.hidden && !initial) setTimeout(() => notice.scrollIntoView({ block: "nearest" }), 50);
   }
-  if (ev.type === "chat.moved" && changed) {
+  if ((ev.type === "chat.moved" || ev.type === "chat.requeued") && changed) {
     state.chat.position = null;
     refreshPosition();
   }

@@ -1,6 +1,7 @@
 // The Supervisor view of the Agent Console (`#supervisor`, supervisors and admins): live
 // per-queue counts (GET /supervisor/overview), each agent's status and load, the waiting
-// chats, and the actions "assign to an agent" and "move to another queue". It refreshes on
+// chats with the actions "assign to an agent" and "move to another queue", and the chats in
+// progress with "assign to another agent" (a hand-over without a note). It refreshes on
 // WebSocket news (chat.updated, chat.offered, chat.withdrawn, chat.taken, agent.status), every
 // 10 s while shown, and ticks the waiting times every second.
 
@@ -15,6 +16,7 @@ const st = {
   queues: [],
   data: null,
   waiting: [],
+  active: [],
   members: new Map(), // queue id -> [{id, name, status}]
   picked: new Map(), // chat id -> {agent, queue} chosen in its row (kept across refreshes)
   timer: null,
@@ -49,6 +51,8 @@ export function initSupervisor({ rt, queues }) {
       h("div", { class: "sv-queues", "data-testid": "sv-queues" }),
       h("h2", { class: "view-sub" }, "Waiting chats"),
       h("ul", { class: "grid-list sv-waiting", "data-testid": "sv-waiting" }),
+      h("h2", { class: "view-sub" }, "Chats in progress"),
+      h("ul", { class: "grid-list sv-waiting", "data-testid": "sv-active" }),
       h("h2", { class: "view-sub" }, "Agents"),
       h(
         "div",
@@ -74,8 +78,13 @@ async function refresh() {
   const seq = ++st.seq;
   let data;
   let waiting;
+  let active;
   try {
-    [data, waiting] = await Promise.all([api.get("/supervisor/overview"), getAll("/chats?status=waiting&limit=200", 500)]);
+    [data, waiting, active] = await Promise.all([
+      api.get("/supervisor/overview"),
+      getAll("/chats?status=waiting&limit=200", 500),
+      getAll("/chats?status=in_progress&limit=200", 500),
+    ]);
   } catch (err) {
     if (seq === st.seq) $('[data-role="sv-error"]').textContent = `Could not refresh: ${err.message}`;
     return;
@@ -84,8 +93,9 @@ async function refresh() {
   $('[data-role="sv-error"]').textContent = "";
   st.data = data;
   st.waiting = waiting.filter((c) => c.status === "waiting");
+  st.active = active.filter((c) => c.status === "in_progress");
   // Members per queue (to offer only agents who can take the chat); fetched once per queue.
-  const needed = [...new Set(st.waiting.map((c) => c.queue_id))].filter((id) => !st.members.has(id));
+  const needed = [...new Set([...st.waiting, ...st.active].map((c) => c.queue_id))].filter((id) => !st.members.has(id));
   await Promise.all(
     needed.map(async (id) => {
       try {
@@ -137,11 +147,14 @@ function render() {
   const list = $('[data-testid="sv-waiting"]');
   const focused = document.activeElement;
   const focusedId = focused?.closest?.("[data-chat-id]")?.dataset.chatId;
-  for (const id of st.picked.keys()) if (!st.waiting.some((c) => c.id === id)) st.picked.delete(id);
+  for (const id of st.picked.keys()) if (![...st.waiting, ...st.active].some((c) => c.id === id)) st.picked.delete(id);
   list.replaceChildren(...st.waiting.map((c) => waitingRow(c, agentsById)));
   if (!st.waiting.length) list.replaceChildren(h("li", { class: "empty empty--inline" }, h("strong", {}, "Nobody is waiting"), h("span", { class: "small" }, "Waiting chats appear here live.")));
+  const activeList = $('[data-testid="sv-active"]');
+  activeList.replaceChildren(...st.active.map((c) => activeRow(c, agentsById)));
+  if (!st.active.length) activeList.replaceChildren(h("li", { class: "empty empty--inline" }, h("strong", {}, "No chat in progress"), h("span", { class: "small" }, "Chats being handled appear here.")));
   if (focusedId) {
-    const row = list.querySelector(`[data-chat-id="${CSS.escape(focusedId)}"]`);
+    const row = document.querySelector(`.sv-waiting [data-chat-id="${CSS.escape(focusedId)}"]`) || list.querySelector(`[data-chat-id="${CSS.escape(focusedId)}"]`);
     const same = focused.dataset.testid && row?.querySelector(`[data-testid="${CSS.escape(focused.dataset.testid)}"]`);
     (same || row?.querySelector("select"))?.focus();
   }
@@ -224,6 +237,67 @@ function waitingRow(chat, agentsById) {
       h("span", { class: wait >= LONG_WAIT_S ? "sv-wait sv-wait--long" : "sv-wait", "data-since": started }, `waiting ${formatDuration(wait)}`),
     ),
     h("div", { class: "sv-chat__actions" }, agentSel, assign, queueSel, move),
+    error,
+  );
+}
+
+/** Why an agent cannot take a chat now, or null (the server says the same with 409s). */
+function whyNot(agent, chat) {
+  if (chat.agent?.id === agent.id) return "has it";
+  if (agent.status && agent.status !== "available") return (STATUS_LABEL[agent.status] || agent.status).toLowerCase();
+  if (typeof agent.chats === "number" && agent.chats >= agent.max_chats) return "full";
+  return null;
+}
+
+/** A chat in progress: hand it to another agent of its queue (POST /chats/{id}/assign). */
+function activeRow(chat, agentsById) {
+  const members = st.members.get(chat.queue_id);
+  const candidates = (members ? members.map((m) => agentsById.get(m.id) || m) : [...agentsById.values()]).filter((a) => a.role !== "customer");
+  const agentSel = h(
+    "select",
+    { class: "select select--sm", "aria-label": `Hand ${chat.reference} to`, "data-testid": "sv-reassign-agent" },
+    h("option", { value: "" }, "Hand over to…"),
+    ...candidates.map((a) => {
+      const why = whyNot(a, chat);
+      const load = typeof a.chats === "number" ? ` — ${a.chats}/${a.max_chats}` : "";
+      return h("option", { value: a.id, disabled: Boolean(why) }, `${a.name} (${why || "available"}${load})`);
+    }),
+  );
+  const picked = st.picked.get(chat.id)?.agent;
+  if (picked && Array.from(agentSel.options).some((o) => o.value === picked && !o.disabled)) agentSel.value = picked;
+  agentSel.addEventListener("change", () => st.picked.set(chat.id, { agent: agentSel.value }));
+  const assign = h("button", { class: "btn btn--primary btn--sm", type: "button", "data-testid": "sv-reassign" }, "Assign");
+  const error = h("p", { class: "form-error", role: "alert" });
+  assign.addEventListener("click", async () => {
+    if (!agentSel.value) {
+      error.textContent = "Choose an agent first.";
+      agentSel.focus();
+      return;
+    }
+    const name = agentSel.selectedOptions[0].textContent.split(" (")[0];
+    error.textContent = "";
+    assign.disabled = true;
+    try {
+      await api.post(`/chats/${chat.id}/assign`, { agent_id: agentSel.value });
+      st.picked.delete(chat.id);
+      toast({ title: `${chat.reference} handed to ${name}`, kind: "success", timeout: 3000 });
+      refresh();
+    } catch (err) {
+      error.textContent = err.message;
+      assign.disabled = false;
+    }
+  });
+  return h(
+    "li",
+    { class: "sv-chat card", "data-testid": "sv-active-chat", "data-chat-id": chat.id },
+    h(
+      "div",
+      { class: "sv-chat__main" },
+      h("strong", {}, chat.customer?.name || "Customer"),
+      h("span", { class: "muted small" }, [chat.reference, chat.queue?.name || st.queues.find((q) => q.id === chat.queue_id)?.name, chat.subject].filter(Boolean).join(" · ")),
+      h("span", { class: "small", "data-testid": "sv-active-agent" }, `with ${chat.agent?.name || "an agent"}`),
+    ),
+    h("div", { class: "sv-chat__actions" }, agentSel, assign),
     error,
   );
 }
