@@ -1,4 +1,4 @@
-"""The `helpline` command: serve, migrate, retention, demo, create-user."""
+"""The `helpline` command: serve, migrate, retention, backup, restore, demo, create-user."""
 
 from __future__ import annotations
 
@@ -32,6 +32,46 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     else:
         print(f"Nothing to do: the database is up to date (at {plan.head}).")
     return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from helpline.backup import BackupError, backup
+
+    try:
+        done = asyncio.run(backup(_settings(), Path(args.dir), say=_say))
+    except BackupError as exc:
+        print(f"helpline: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"Backed up the {done.database} database (migration {done.revision}), {done.files} files "
+        f"({done.bytes} bytes) and the secret key to {args.dir}."
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from helpline.backup import BackupError, restore
+
+    settings = _settings()
+    try:
+        done = asyncio.run(restore(settings, Path(args.dir), say=_say))
+    except BackupError as exc:
+        print(f"helpline: {exc}", file=sys.stderr)
+        return 2
+    print(f"Restored the {done.database} database and {done.files} files from {args.dir}.")
+    from helpline.migrate import head
+
+    if done.revision != head(settings.resolved_database_url):
+        print("The backup is from an older release: run `helpline migrate` before serving.")
+    return 0
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 def _safe_url(url: str) -> str:
@@ -219,6 +259,14 @@ def main(argv: list[str] | None = None) -> int:
         "--dry-run", action="store_true", help="print what would be removed; change nothing"
     )
     p.set_defaults(fn=cmd_retention)
+
+    p = sub.add_parser("backup", help="copy the database, files and secret key while serving")
+    p.add_argument("dir", help="an empty or new directory")
+    p.set_defaults(fn=cmd_backup)
+
+    p = sub.add_parser("restore", help="restore a backup into an empty data directory/database")
+    p.add_argument("dir", help="a directory written by `helpline backup`")
+    p.set_defaults(fn=cmd_restore)
 
     p = sub.add_parser("demo", help="create demo users, queues and sign-ins")
     p.add_argument("--if-empty", action="store_true", help="only when the database has no users")
