@@ -248,6 +248,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
             yield
         finally:
             await sweeper.stop()
+            await ctx.background.close()
             await ctx.writer.stop()
             if checkpointer is not None:
                 await asyncio.to_thread(checkpointer.stop)
@@ -309,7 +310,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         cookie_name=CSRF_COOKIE,
         header_name="x-csrf-token",
         cookie_secure=settings.secure_cookies,
-        exempt_urls=[re.compile(r"^/api/v1/auth/(login|guest)$")],
+        exempt_urls=[re.compile(r"^/api/v1/auth/(login|guest|password-reset(/confirm)?)$")],
     )
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.served_over_https)

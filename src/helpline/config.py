@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from helpline.kit.enums import Role
 from helpline.kit.private import create_private_file, make_private_dir
 
 ROLES = ("customer", "agent", "supervisor", "admin")
@@ -75,6 +76,9 @@ class Settings(BaseSettings):
     rate_limit_login_failures: str = "10/minute"
     rate_limit_login_address_failures: str = "100/minute"
     rate_limit_guest: str = "30/minute"
+    # Password-reset requests (each may send a mail): per e-mail address and per client address.
+    rate_limit_password_reset: str = "5/hour"  # noqa: S105 - a rate, not a password
+    rate_limit_password_reset_address: str = "30/hour"  # noqa: S105
     rate_limit_chat_start: str = "10/minute"
     rate_limit_messages: str = "10/second"
     rate_limit_uploads: str = "30/minute"
@@ -87,6 +91,9 @@ class Settings(BaseSettings):
     # plus unsubscribe (each subscribe replays from the database).
     rate_limit_typing: str = "5/second"
     rate_limit_subscribe: str = "30 per 10 seconds"
+    # Roles that must turn on two-factor sign-in before they may do anything else
+    # (comma-separated, e.g. "admin,supervisor"; empty: nobody has to).
+    require_totp: str = ""
     # Sessions end this long after their last use, and this long after sign-in at the latest.
     session_idle_s: float = Field(default=86400, gt=0)
     session_max_s: float = Field(default=2592000, gt=0)
@@ -213,6 +220,20 @@ class Settings(BaseSettings):
         if not v.startswith("s3://") or len(v) <= len("s3://"):
             raise ValueError("HELPLINE_STORAGE_URL must be s3://BUCKET[/PREFIX] (or unset)")
         return v
+
+    @field_validator("require_totp")
+    @classmethod
+    def _require_totp(cls, v: str) -> str:
+        roles = {r.value for r in Role}
+        given = {r.strip().lower() for r in v.split(",") if r.strip()}
+        if given - roles:
+            unknown = ", ".join(sorted(given - roles))
+            raise ValueError(f"HELPLINE_REQUIRE_TOTP: unknown roles {unknown}")
+        return ",".join(sorted(given))
+
+    @property
+    def totp_required_roles(self) -> frozenset[str]:
+        return frozenset(r for r in self.require_totp.split(",") if r)
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -1,14 +1,16 @@
-"""What one running app holds: settings, database, bus, boundary, storage, hub, limiter."""
+"""What one running app holds: settings, database, bus, boundary, storage, hub, limiter,
+background work."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from helpline.boundary import Boundary
 from helpline.bus import Bus
 from helpline.config import Settings
 from helpline.db import Database
+from helpline.kit.background import Background
 from helpline.kit.ratelimit import RateLimiter
 from helpline.storage import Storage
 
@@ -27,3 +29,4 @@ class AppContext:
     limiter: RateLimiter
     hub: Hub
     writer: MessageWriter
+    background: Background = field(default_factory=Background)  # work answers don't wait for

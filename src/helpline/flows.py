@@ -7,26 +7,33 @@ Checks keep the order of the domain they start in: visibility (404), role (403),
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from helpline.accounts import resets
 from helpline.accounts import service as accounts
 from helpline.accounts.models import User
 from helpline.audit import service as audit
 from helpline.audit.models import AuditEntry
 from helpline.chats import offers, transcripts
 from helpline.chats import service as chats
+from helpline.config import Settings
 from helpline.db import UnitOfWork
 from helpline.errors import NotFound
 from helpline.kit.clock import aware, now
 from helpline.kit.enums import Availability, Priority, Role
+from helpline.notify import outbox as outbox_mod
+from helpline.notify.models import DeliveryKind
 from helpline.queues import hours as hours_mod
 from helpline.queues import service as queues
 from helpline.queues.models import Queue
 from helpline.servicedesk import service as servicedesk
 from helpline.servicedesk.models import ServiceRequest
 from helpline.servicedesk.service import ChatLink
+
+log = logging.getLogger("helpline.flows")
 
 
 async def raise_request_from_chat(
@@ -232,3 +239,38 @@ async def audit_entries(
     ids = sorted({r.actor_id for r in rows if r.actor_id})
     names = {u.id: u.name for u in await accounts.get_users(uow, ids)}
     return [(r, names.get(r.actor_id) if r.actor_id else None) for r in rows]
+
+
+async def send_password_reset(uow: UnitOfWork, email: str, settings: Settings) -> None:
+    """Mail a reset link to the account with this e-mail, if there is one that may sign in
+    with a password. Runs after the request was answered (`POST /auth/password-reset` says 202
+    either way), so nothing here can show in the answer or its timing."""
+    box = outbox_mod.for_uow(uow)
+    if box is None or not box.accepts(DeliveryKind.email):
+        log.warning("password reset asked for, but HELPLINE_SMTP_URL is not set: no mail sent")
+        return
+    issued = await resets.issue(uow, email, settings)
+    if issued is None:
+        return
+    user = issued.user
+    link = f"{settings.resolved_public_url}/reset-password?token={issued.token}"
+    minutes = int(resets.VALID_FOR.total_seconds() // 60)
+    body = (
+        f"Hello {user.name},\n\n"
+        "Someone (we hope you) asked to reset the password of your Helpline account.\n"
+        f"To choose a new password, open this link within {minutes} minutes:\n\n"
+        f"{link}\n\n"
+        "The link works once. If you did not ask for this, ignore this mail: your password\n"
+        "stays as it is.\n\n--\nHelpline\n"
+    )
+    box.enqueue(
+        uow,
+        kind=DeliveryKind.email,
+        event_type="password.reset",
+        payload={
+            "to": user.email,
+            "to_name": user.name,
+            "subject": "Reset your Helpline password",
+            "body": body,
+        },
+    )

@@ -1,6 +1,6 @@
 """Imports every table so metadata (and Alembic) sees them all."""
 
-from helpline.accounts.models import AuthSession, User
+from helpline.accounts.models import AuthSession, PasswordReset, RecoveryCode, User
 from helpline.audit.models import AuditEntry
 from helpline.chats.models import Attachment, Chat, ChatEvent, ChatParticipant
 from helpline.governance.models import Export, JobLease, RetentionRun
@@ -26,8 +26,10 @@ __all__ = [
     "ReportChat",
     "ReportRaised",
     "OutboxMessage",
+    "PasswordReset",
     "Queue",
     "QueueMember",
+    "RecoveryCode",
     "RequestEntry",
     "ServiceRequest",
     "Snippet",

@@ -1,21 +1,28 @@
 from __future__ import annotations
 
+import io
 from typing import Annotated
 
+import segno
 from fastapi import APIRouter, Query, Request, Response
 
 from helpline import flows
-from helpline.accounts import service
+from helpline.accounts import resets, service, twofactor
 from helpline.accounts.deps import SESSION_COOKIE, CurrentCaller, CurrentUser, client_address
-from helpline.accounts.login_limits import LoginLimits
+from helpline.accounts.login_limits import LoginLimits, account_key
 from helpline.accounts.schemas import (
     AuthResult,
     CustomerProfile,
     Guest,
     Login,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    RecoveryCodes,
     SessionList,
     SessionOut,
     StatusUpdate,
+    TotpCode,
+    TotpSetup,
     UserCreate,
     UserList,
     UserOut,
@@ -23,6 +30,7 @@ from helpline.accounts.schemas import (
 )
 from helpline.context import AppContext
 from helpline.deps import Ctx, Uow
+from helpline.errors import Conflict
 from helpline.kit.params import BoundedInt, Cursor, cursor_offset
 from helpline.queues import service as queues
 
@@ -40,25 +48,28 @@ def _set_session_cookie(response: Response, ctx: AppContext, token: str) -> None
     )
 
 
+def _login_limits(ctx: AppContext) -> LoginLimits:
+    return LoginLimits(
+        ctx.limiter,
+        per_account=ctx.settings.rate_limit_login_failures,
+        per_address=ctx.settings.rate_limit_login_address_failures,
+    )
+
+
 @router.post("/auth/login", response_model=AuthResult)
 async def login(body: Login, request: Request, response: Response, ctx: Ctx) -> AuthResult:
     # No unit of work for the whole request: the password is checked before the write opens,
     # so a burst of sign-ins never holds the writer while it hashes.
     service.require_password_login(ctx.settings)
-    limits = LoginLimits(
-        ctx.limiter,
-        per_account=ctx.settings.rate_limit_login_failures,
-        per_address=ctx.settings.rate_limit_login_address_failures,
-    )
     user = await service.check_sign_in(
         ctx.boundary,
-        limits,
+        _login_limits(ctx),
         str(body.email),
         body.password,
         address=client_address(request),
-        fast=ctx.settings.password_fast_hash,
+        settings=ctx.settings,
+        totp=body.totp,
     )
-    service.require_password_login(ctx.settings, user.role)
     async with ctx.boundary.write() as uow:
         token = await service.sign_in(
             uow, user, ip=client_address(request), user_agent=request.headers.get("user-agent")
@@ -91,12 +102,87 @@ async def logout(caller: CurrentCaller, response: Response, uow: Uow) -> Respons
     return out
 
 
+@router.post("/auth/password-reset", status_code=202)
+async def request_password_reset(
+    body: PasswordResetRequest, request: Request, ctx: Ctx
+) -> Response:
+    """202 whether or not the address has an account, in the same time: after the limits,
+    which count every address alike, the work (and the mail) happens after the answer."""
+    s = ctx.settings
+    await ctx.limiter.check(s.rate_limit_password_reset_address, "reset", client_address(request))
+    await ctx.limiter.check(s.rate_limit_password_reset, "reset-account", account_key(body.email))
+    ctx.background.spawn(_send_reset(ctx, str(body.email)), name="password-reset")
+    return Response(status_code=202)
+
+
+async def _send_reset(ctx: AppContext, email: str) -> None:
+    async with ctx.boundary.write() as uow:
+        await flows.send_password_reset(uow, email, ctx.settings)
+
+
+@router.post("/auth/password-reset/confirm", status_code=204)
+async def confirm_password_reset(body: PasswordResetConfirm, ctx: Ctx) -> Response:
+    # Units of work of its own: the link is checked, the password hashed, then the link used.
+    await resets.complete(ctx.boundary, body.token, body.password, ctx.settings)
+    return Response(status_code=204)
+
+
 @router.get("/me", response_model=UserOut)
-async def me(user: CurrentUser, uow: Uow) -> UserOut:
+async def me(user: CurrentUser, ctx: Ctx, uow: Uow) -> UserOut:
     out = UserOut.model_validate(user)
     if user.role_enum.is_staff:
         out.queue_ids = await queues.member_queue_ids(uow, user.id)
+    out.totp_setup_required = twofactor.setup_due(user, ctx.settings)
     return out
+
+
+@router.post("/me/totp", response_model=TotpSetup)
+async def begin_totp(user: CurrentUser, ctx: Ctx, uow: Uow) -> TotpSetup:
+    setup = await twofactor.begin(uow, user, ctx.settings)
+    return TotpSetup(secret=setup.secret, otpauth_uri=setup.otpauth_uri)
+
+
+@router.get(
+    "/me/totp/qr.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}, "description": "The QR code."}},
+)
+async def totp_qr_code(user: CurrentUser, ctx: Ctx) -> Response:
+    """The QR code of the setup begun with POST /me/totp, drawn here (segno) so the secret
+    never leaves for a third-party service. Never cached: it is the secret."""
+    uri = twofactor.pending_uri(user, ctx.settings)
+    if uri is None:
+        raise Conflict("Start the setup first (POST /me/totp).", code="totp_not_started")
+    out = io.BytesIO()
+    segno.make(uri, error="m").save(out, kind="svg", scale=5, border=2, xmldecl=False)
+    return Response(
+        out.getvalue(),
+        media_type="image/svg+xml",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+        },
+    )
+
+
+@router.post("/me/totp/confirm", response_model=RecoveryCodes)
+async def confirm_totp(
+    body: TotpCode, request: Request, user: CurrentUser, ctx: Ctx, uow: Uow
+) -> RecoveryCodes:
+    codes = await twofactor.confirm(
+        uow, user, ctx.settings, body.code, _login_limits(ctx), client_address(request)
+    )
+    return RecoveryCodes(recovery_codes=codes)
+
+
+@router.delete("/me/totp", status_code=204)
+async def disable_totp(
+    body: TotpCode, request: Request, user: CurrentUser, ctx: Ctx, uow: Uow
+) -> Response:
+    await twofactor.disable(
+        uow, user, ctx.settings, body.code, _login_limits(ctx), client_address(request)
+    )
+    return Response(status_code=204)
 
 
 @router.get("/me/sessions", response_model=SessionList)

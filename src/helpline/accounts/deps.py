@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
-from helpline.accounts import service
+from helpline.accounts import service, twofactor
 from helpline.accounts.models import User
 from helpline.deps import SAFE_METHODS, Ctx, Uow
-from helpline.errors import NotAuthenticated
+from helpline.errors import Forbidden, NotAuthenticated
 
 SESSION_COOKIE = "helpline_session"
 CSRF_COOKIE = "helpline_csrf"
@@ -52,8 +52,23 @@ def token_from(conn: HTTPConnection) -> str | None:
     return conn.cookies.get(SESSION_COOKIE)
 
 
+# What someone whose role must use two-factor sign-in (HELPLINE_REQUIRE_TOTP) may still do
+# before they turn it on: see who they are, set it up, sign out.
+TOTP_SETUP_PATHS = frozenset(
+    "/api/v1" + p
+    for p in ("/me", "/me/totp", "/me/totp/confirm", "/me/totp/qr.svg", "/auth/logout")
+)
+
+
 async def get_caller(request: Request, ctx: Ctx, uow: Uow) -> Caller:
     auth_session, user = await service.authenticate(uow, token_from(request), ctx.settings)
+    if twofactor.setup_due(user, ctx.settings):
+        path = request.url.path.removeprefix(request.scope.get("root_path", ""))
+        if path not in TOTP_SETUP_PATHS:
+            raise Forbidden(
+                "Turn on two-factor sign-in first (your role requires it).",
+                code="totp_setup_required",
+            )
     if service.needs_seen(auth_session):  # at most once a minute per session
         if request.method in SAFE_METHODS:
             # A read holds no writer; this rare stamp takes one of its own.

@@ -3,10 +3,10 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpline.accounts.models import AuthSession, User
+from helpline.accounts.models import AuthSession, PasswordReset, RecoveryCode, User
 from helpline.kit.clock import now
 from helpline.kit.enums import Availability
 
@@ -113,6 +113,91 @@ async def get_many(session: AsyncSession, ids: list[str]) -> list[User]:
     if not ids:
         return []
     return list((await session.execute(select(User).where(User.id.in_(ids)))).scalars())
+
+
+# --- two-factor ------------------------------------------------------------------------------
+
+
+async def take_totp_step(session: AsyncSession, user_id: str, step: int) -> bool:
+    """Record `step` as the last code used, only if it is later than the last one: one
+    conditional UPDATE, so a code (and any earlier one) is accepted once, even in a race."""
+    result = await session.execute(
+        update(User)
+        .where(
+            User.id == user_id,
+            User.totp_enabled_at.is_not(None),
+            or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def use_recovery_code(
+    session: AsyncSession, user_id: str, code_hash: str, at: datetime
+) -> bool:
+    """Mark the user's unused recovery code with this hash used; False if there is none."""
+    result = await session.execute(
+        update(RecoveryCode)
+        .where(
+            RecoveryCode.user_id == user_id,
+            RecoveryCode.code_hash == code_hash,
+            RecoveryCode.used_at.is_(None),
+        )
+        .values(used_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def replace_recovery_codes(session: AsyncSession, user_id: str, hashes: list[str]) -> None:
+    await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+    session.add_all(RecoveryCode(user_id=user_id, code_hash=h) for h in hashes)
+
+
+async def unused_recovery_codes(session: AsyncSession, user_id: str) -> int:
+    result = await session.execute(
+        select(func.count())
+        .select_from(RecoveryCode)
+        .where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
+    )
+    return int(result.scalar_one())
+
+
+# --- password reset ---------------------------------------------------------------------------
+
+
+async def get_reset(session: AsyncSession, token_hash: str) -> PasswordReset | None:
+    result = await session.execute(
+        select(PasswordReset).where(PasswordReset.token_hash == token_hash)
+    )
+    return result.scalar_one_or_none()
+
+
+async def use_reset(session: AsyncSession, reset_id: str, at: datetime) -> bool:
+    """Use a reset link that is unused and unexpired at `at`; False if it is not (any more)."""
+    result = await session.execute(
+        update(PasswordReset)
+        .where(
+            PasswordReset.id == reset_id,
+            PasswordReset.used_at.is_(None),
+            PasswordReset.expires_at > at,
+        )
+        .values(used_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def end_resets(session: AsyncSession, user_id: str, at: datetime) -> None:
+    """Every other link sent to this user stops working (the password it was for changed)."""
+    await session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user_id, PasswordReset.used_at.is_(None))
+        .values(used_at=at)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # --- presence ---------------------------------------------------------------------------------

@@ -36,9 +36,37 @@ class Strict(BaseModel):
         return reject_nul(data)
 
 
+# The rules for a new password, wherever one is set.
+NewPassword = Annotated[str, Field(min_length=8, max_length=1024)]
+
+
 class Login(Strict):
     email: EmailStr
     password: str = Field(min_length=1, max_length=1024)
+    # With two-factor sign-in on: a current code from the app, or an unused recovery code.
+    totp: str | None = Field(default=None, max_length=64)
+
+
+class TotpCode(Strict):
+    code: str = Field(min_length=1, max_length=64)
+
+
+class TotpSetup(BaseModel):
+    secret: str
+    otpauth_uri: str
+
+
+class RecoveryCodes(BaseModel):
+    recovery_codes: list[str]
+
+
+class PasswordResetRequest(Strict):
+    email: EmailStr
+
+
+class PasswordResetConfirm(Strict):
+    token: str = Field(min_length=1, max_length=256)
+    password: NewPassword
 
 
 class Guest(Strict):
@@ -54,7 +82,7 @@ class UserCreate(Strict):
     email: EmailStr
     name: Name
     role: Role
-    password: str = Field(min_length=8, max_length=1024)
+    password: NewPassword
     max_chats: int = Field(default=3, ge=0, le=100)
 
 
@@ -63,7 +91,7 @@ class UserUpdate(Strict):
     role: Role | None = None
     max_chats: int | None = Field(default=None, ge=0, le=100)
     active: bool | None = None
-    password: str | None = Field(default=None, min_length=8, max_length=1024)
+    password: NewPassword | None = None
 
 
 class UserRef(BaseModel):
@@ -85,7 +113,10 @@ class UserOut(BaseModel):
     status: Availability
     max_chats: int
     created_at: datetime
+    totp_enabled: bool = False
     queue_ids: list[str] | None = None  # on GET /me for staff: the queues they belong to
+    # On GET /me: their role must turn on two-factor sign-in before anything else works.
+    totp_setup_required: bool | None = None
 
 
 class AuthResult(BaseModel):

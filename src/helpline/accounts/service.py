@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from helpline.accounts import repository as repo
+from helpline.accounts import twofactor
 from helpline.accounts.login_limits import LoginLimits
 from helpline.accounts.models import AuthSession, User
 from helpline.accounts.passwords import hash_async, verify_async
@@ -87,22 +88,44 @@ async def check_sign_in(
     password: str,
     *,
     address: str,
-    fast: bool,
+    settings: Settings,
+    totp: str | None = None,
 ) -> User:
     """The user these credentials belong to, or NotAuthenticated; RateLimited before any
     hashing once the login limits are reached.
 
     Reads in a short session of its own and hashes after it closed: no connection (and on
     SQLite no writer) is held while the hash is checked. Unknown e-mails, guests and
-    deactivated accounts take the same path and time as a wrong password."""
+    deactivated accounts take the same path and time as a wrong password.
+
+    With two-factor sign-in on, a right password without a code is `totp_required` (the
+    second step, not counted); a wrong or reused code is `totp_required` too, and counts as a
+    failed sign-in."""
     async with limits.attempt(email, address) as attempt:
         async with boundary.read() as uow:
             user = await repo.get_registered_by_email(uow.session, email)
-        ok = await verify_async(user.password_hash if user else None, password, fast=fast)
+        ok = await verify_async(
+            user.password_hash if user else None, password, fast=settings.password_fast_hash
+        )
         if user is None or not ok or not user.active:
             await attempt.failed(user.id if user else None)
             await _record_failed_login(boundary, user, address)
             raise NotAuthenticated("Wrong e-mail or password.", code="invalid_credentials")
+        # Before the second step: no code is asked of someone who may not sign in this way.
+        require_password_login(settings, user.role)
+        if user.totp_enabled:
+            if not totp:
+                raise NotAuthenticated(
+                    "Enter the code from your authenticator app.", code="totp_required"
+                )
+            async with boundary.write() as uow:
+                accepted = await twofactor.use_code(uow, user, settings, totp)
+            if not accepted:
+                await attempt.failed(user.id)
+                raise NotAuthenticated(
+                    "That code is not right or was already used; try the next one.",
+                    code="totp_required",
+                )
     return user
 
 

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from helpline.accounts import presence
+from helpline.accounts import presence, twofactor
 from helpline.accounts import service as accounts
 from helpline.accounts.deps import WS_PROTOCOL, token_from, ws_bearer
 from helpline.accounts.models import User
@@ -31,7 +31,7 @@ from helpline.chats.schemas import ClientId, MessageText
 from helpline.chats.writer import Author
 from helpline.context import AppContext
 from helpline.db import UnitOfWork
-from helpline.errors import HelplineError, Invalid, NotAuthenticated, Unavailable
+from helpline.errors import Forbidden, HelplineError, Invalid, NotAuthenticated, Unavailable
 from helpline.kit.origins import is_own_origin
 from helpline.kit.params import BoundedInt
 from helpline.queues import service as queues
@@ -94,13 +94,14 @@ def _error(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"type": "error", **extra, "error": {"code": code, "message": message}}
 
 
-async def _refuse_unauthenticated(ws: WebSocket, exc: NotAuthenticated) -> None:
-    """Answer the handshake as HTTP would, `401` in the error format, where the server can send
-    an HTTP response to a handshake (uvicorn can); elsewhere close with 1008."""
+async def _refuse(ws: WebSocket, exc: NotAuthenticated | Forbidden) -> None:
+    """Answer the handshake as HTTP would (`401`, or `403 totp_setup_required`) in the error
+    format, where the server can send an HTTP response to a handshake (uvicorn can); elsewhere
+    close with 1008."""
     if "websocket.http.response" in ws.scope.get("extensions", {}):
         await ws.send_denial_response(JSONResponse(exc.to_dict(), status_code=exc.status))
     else:
-        await ws.close(code=1008, reason="not authenticated")
+        await ws.close(code=1008, reason="not authenticated" if exc.status == 401 else exc.code)
 
 
 async def websocket_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
@@ -116,8 +117,8 @@ async def websocket_endpoint(scope: Scope, receive: Receive, send: Send) -> None
         return
     try:
         conn, offers = await _open(ctx, token_from(ws))
-    except NotAuthenticated as exc:
-        await _refuse_unauthenticated(ws, exc)
+    except (NotAuthenticated, Forbidden) as exc:
+        await _refuse(ws, exc)
         return
     except Unavailable:
         await ws.close(code=1013, reason="database unavailable")
@@ -200,6 +201,11 @@ async def _open(ctx: AppContext, token: str | None) -> tuple[Socket, list[dict[s
     No ORM object outlives this: a connection may stay open for days."""
     async with ctx.boundary.read() as uow:
         auth_session, user = await accounts.authenticate(uow, token, ctx.settings)
+        if twofactor.setup_due(user, ctx.settings):
+            raise Forbidden(
+                "Turn on two-factor sign-in first (your role requires it).",
+                code="totp_setup_required",
+            )
         staff = user.role_enum.is_staff
         # A customer's is one shared empty set: an idle customer costs none.
         queue_ids: AbstractSet[str] = (
