@@ -105,14 +105,14 @@ async def logout(caller: CurrentCaller, response: Response, uow: Uow) -> Respons
 @router.post("/auth/password-reset", status_code=202)
 async def request_password_reset(
     body: PasswordResetRequest, request: Request, ctx: Ctx
-) -> Response:
+) -> dict[str, str]:
     """202 whether or not the address has an account, in the same time: after the limits,
     which count every address alike, the work (and the mail) happens after the answer."""
     s = ctx.settings
     await ctx.limiter.check(s.rate_limit_password_reset_address, "reset", client_address(request))
     await ctx.limiter.check(s.rate_limit_password_reset, "reset-account", account_key(body.email))
     ctx.background.spawn(_send_reset(ctx, str(body.email)), name="password-reset")
-    return Response(status_code=202)
+    return {"status": "accepted"}
 
 
 async def _send_reset(ctx: AppContext, email: str) -> None:

@@ -12,6 +12,8 @@ Who sees what:
   the Agent Console.
 - `/console/admin`: signed out → staff sign-in; admin → the admin pages; anyone else → a
   page saying admins only.
+- `/reset-password`: "Forgot password?" (ask for a link by e-mail) and, with `?token=`, the
+  link's page that sets a new password.
 - `/widget.js`: the "Chat with us" button other web sites embed. On a site listed in
   `HELPLINE_WIDGET_ORIGINS` it opens `/widget/chat` in an iframe panel (guest sign-in; API and
   WebSocket by bearer token; the token never leaves the frame: its own sessionStorage, or a
@@ -38,6 +40,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from helpline.accounts import service as accounts_service
+from helpline.accounts import twofactor
 from helpline.accounts.deps import get_optional_user, token_from
 from helpline.accounts.models import User
 from helpline.accounts.schemas import UserOut
@@ -114,7 +117,7 @@ def _role(user: User) -> str:
     return str(getattr(user.role, "value", user.role))
 
 
-def _user_json(user: User) -> dict[str, Any]:
+def _user_json(user: User, settings: Settings) -> dict[str, Any]:
     return {
         "id": user.id,
         "name": user.name,
@@ -123,6 +126,9 @@ def _user_json(user: User) -> dict[str, Any]:
         "status": str(getattr(user.status, "value", user.status)),
         "max_chats": user.max_chats,
         "is_guest": bool(user.is_guest),
+        "totp_enabled": user.totp_enabled,
+        # The console opens the two-factor setup at once, as nothing else works until then.
+        "totp_setup_required": twofactor.setup_due(user, settings),
     }
 
 
@@ -154,7 +160,7 @@ def _render(
 ) -> Response:
     boot = {
         "page": page,
-        "user": _user_json(user) if user is not None else None,
+        "user": _user_json(user, _settings(request)) if user is not None else None,
         "csrf": request.cookies.get(CSRF_COOKIE),
         "api": "/api/v1",
         "ws": "/api/v1/ws",
@@ -263,7 +269,16 @@ async def admin(request: Request, user: OptionalUser) -> Response:
             if _role(user) in STAFF_ROLES
             else [("/", "Go to the support portal", True)],
         )
+    if twofactor.setup_due(user, _settings(request)):
+        return RedirectResponse("/console", status_code=303)  # the setup dialog is there
     return _render(request, "admin.html", page="admin", user=user)
+
+
+@router.get("/reset-password")
+async def reset_password(request: Request, user: OptionalUser) -> Response:
+    """Without a token: ask for a reset link by e-mail. With one (the link in the mail):
+    choose a new password. The token is read by the page's script, never rendered."""
+    return _render(request, "reset_password.html", page="reset-password", user=user)
 
 
 @router.get("/widget.js")

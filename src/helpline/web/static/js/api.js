@@ -191,8 +191,16 @@ export async function download(path, filename) {
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
-export async function signIn(email, password) {
-  return api.post("/auth/login", { email, password });
+export async function signIn(email, password, totp) {
+  return api.post("/auth/login", totp ? { email, password, totp } : { email, password });
+}
+
+export async function requestPasswordReset(email) {
+  return api.post("/auth/password-reset", { email });
+}
+
+export async function resetPassword(token, password) {
+  return api.post("/auth/password-reset/confirm", { token, password });
 }
 
 export async function signInGuest(name, email) {

@@ -31,7 +31,8 @@ import { initReports, showReports } from "./reports.js";
 import { initRequests, showRequests } from "./requests.js";
 import { initSnippetManager, showSnippets } from "./snippets.js";
 import { initSupervisor, showSupervisor } from "./supervisor.js";
-import { $, $$, audioReady, beep, formatDuration, h, isOpenStatus, toast, toastError, unlockAudio, wireLogout } from "./ui.js";
+import { initTwoFactor } from "./twofactor.js";
+import { $, $$, audioReady, beep, formatDuration, h, isOpenStatus, toast, toastError, unlockAudio, wireLogout, wireUserMenu } from "./ui.js";
 
 // ------------------------------------------------------------------ chats data
 
@@ -427,6 +428,14 @@ async function loadOverview() {
 }
 
 async function main() {
+  wireUserMenu();
+  if (me.totp_setup_required) {
+    // Every other call would answer 403 totp_setup_required: only the setup, then a reload.
+    wireLogout();
+    initTwoFactor({ me, required: true });
+    return;
+  }
+  initTwoFactor({ me });
   wireLogout(() => state.rt.stop());
   state.rt.on("signed-out", () => window.location.reload());
   handleChatEvents(onChatEvent);

@@ -331,7 +331,21 @@ export function desktopNotify(title, body, onClick) {
 export function wireAuthForms({ onSuccess } = {}) {
   const done = onSuccess || (() => window.location.reload());
   const login = document.getElementById("login-form");
-  wireSignInForm(login, ["email", "password"], "Enter your e-mail and password.", (v) => signIn(v.email, v.password));
+  wireSignInForm(login, ["email", "password"], "Enter your e-mail and password.", async (v) => {
+    const totpField = login.querySelector('[data-role="totp-field"]');
+    const totp = totpField && !totpField.hidden ? login.elements.totp.value.trim() : "";
+    try {
+      return await signIn(v.email, v.password, totp || undefined);
+    } catch (err) {
+      // Two-factor sign-in is on: the second step asks for the code, then signs in again.
+      if (err.code === "totp_required" && totpField) {
+        totpField.hidden = false;
+        login.elements.totp.value = "";
+        login.elements.totp.focus();
+      }
+      throw err;
+    }
+  });
   const guest = document.getElementById("guest-form");
   wireSignInForm(guest, ["name", "email"], "Enter your name and e-mail.", (v) => signInGuest(v.name, v.email));
 
@@ -362,6 +376,20 @@ export function wireAuthForms({ onSuccess } = {}) {
         showFormError(form, err);
         setBusy(btn, false);
       }
+    });
+  }
+}
+
+/** The user menu (a <details>): closes on a click elsewhere and on Escape. */
+export function wireUserMenu() {
+  for (const menu of document.querySelectorAll("details.usermenu")) {
+    document.addEventListener("click", (e) => {
+      if (menu.open && !menu.contains(e.target)) menu.open = false;
+    });
+    menu.addEventListener("keydown", (e) => {
+      if (e.key !== "Escape" || !menu.open) return;
+      menu.open = false;
+      menu.querySelector("summary").focus();
     });
   }
 }

@@ -1,7 +1,7 @@
 """two-factor sign-in (TOTP secret, recovery codes) and password-reset links
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009_governance
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0010"
+down_revision: str | None = "0009_governance"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
