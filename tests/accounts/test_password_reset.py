@@ -297,3 +297,22 @@ class TestPasswordLoginForCustomersOnly:
         await outbox.drain()
         sent_to = [m["To"].addresses[0].addr_spec for m in smtp_server.messages]
         assert sent_to == [customer.email]
+
+
+async def test_the_reset_is_in_the_audit_log_without_the_password(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    outbox: Outbox,  # noqa: F811
+    smtp_server: SmtpServer,  # noqa: F811
+) -> None:
+    admin = await make_user(app, "admin")
+    agent = await make_user(app, "agent")
+    token = await mailed_token(client, app, outbox, smtp_server, agent)
+    r = await client.post(CONFIRM, json={"token": token, "password": NEW_PASSWORD})
+    assert r.status_code == 204
+    r = await client.get("/api/v1/audit", params={"actor_id": agent.id}, headers=admin.headers)
+    (entry,) = r.json()["items"]
+    assert entry["action"] == "user.updated" and entry["target"]["id"] == agent.id
+    assert entry["details"] == {"fields": ["password"], "via": "password_reset"}
+    raw = (await client.get("/api/v1/audit.csv", headers=admin.headers)).text
+    assert NEW_PASSWORD not in raw and token not in raw

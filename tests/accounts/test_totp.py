@@ -343,3 +343,42 @@ async def test_websocket_handshake_is_refused_until_set_up(
     ws = await WSClient.open(live_server.ws_url, supervisor.token)
     await ws.request({"type": "ping"}, lambda f: f["type"] == "pong")
     await ws.conn.close()
+
+
+async def test_audit_log_names_the_change_never_the_secret(
+    client: httpx.AsyncClient, app: FastAPI, frozen_clock: FrozenClock
+) -> None:
+    admin = await make_user(app, "admin")
+    agent = await make_user(app, "agent")
+    secret = (await client.post(TOTP, headers=agent.headers)).json()["secret"]
+    app_ = pyotp.TOTP(secret)
+    r = await client.post(
+        f"{TOTP}/confirm", json={"code": code_at(app_, frozen_clock)}, headers=agent.headers
+    )
+    codes = r.json()["recovery_codes"]
+    frozen_clock.advance(30)
+    wrong = "000000" if code_at(app_, frozen_clock) != "000000" else "111111"
+    assert (await login(client, agent, totp=wrong)).status_code == 401
+    assert (await login(client, agent, totp=codes[0])).status_code == 200
+    r = await client.request("DELETE", TOTP, json={"code": codes[1]}, headers=agent.headers)
+    assert r.status_code == 204
+
+    r = await client.get("/api/v1/audit", params={"actor_id": agent.id}, headers=admin.headers)
+    entries = r.json()["items"][::-1]  # oldest first
+    summary = [(e["action"], e["details"]) for e in entries]
+    on = {"fields": ["totp_enabled"], "from": {"totp_enabled": False}, "to": {"totp_enabled": True}}
+    off = {
+        "fields": ["totp_enabled"],
+        "from": {"totp_enabled": True},
+        "to": {"totp_enabled": False},
+    }
+    assert summary == [
+        ("user.updated", on),
+        ("login.succeeded", {"method": "password", "second_factor": "recovery_code"}),
+        ("user.updated", off),
+    ]
+    r = await client.get("/api/v1/audit", params={"action": "login.failed"}, headers=admin.headers)
+    (failed,) = r.json()["items"]
+    assert failed["target"]["id"] == agent.id and failed["details"] == {"reason": "totp"}
+    raw = (await client.get("/api/v1/audit.csv", headers=admin.headers)).text
+    assert secret not in raw and not any(c in raw for c in codes) and wrong not in raw

@@ -61,7 +61,7 @@ async def login(body: Login, request: Request, response: Response, ctx: Ctx) -> 
     # No unit of work for the whole request: the password is checked before the write opens,
     # so a burst of sign-ins never holds the writer while it hashes.
     service.require_password_login(ctx.settings)
-    user = await service.check_sign_in(
+    user, second_factor = await service.check_sign_in(
         ctx.boundary,
         _login_limits(ctx),
         str(body.email),
@@ -72,7 +72,11 @@ async def login(body: Login, request: Request, response: Response, ctx: Ctx) -> 
     )
     async with ctx.boundary.write() as uow:
         token = await service.sign_in(
-            uow, user, ip=client_address(request), user_agent=request.headers.get("user-agent")
+            uow,
+            user,
+            ip=client_address(request),
+            user_agent=request.headers.get("user-agent"),
+            second_factor=second_factor,
         )
     _set_session_cookie(response, ctx, token)
     return AuthResult(token=token, user=UserOut.model_validate(user))

@@ -13,6 +13,7 @@ from datetime import timedelta
 from helpline.accounts import repository as repo
 from helpline.accounts.models import PasswordReset, User
 from helpline.accounts.passwords import hash_async
+from helpline.audit import service as audit
 from helpline.boundary import Boundary
 from helpline.bus.messages import CloseConnections
 from helpline.config import Settings
@@ -78,5 +79,13 @@ async def complete(boundary: Boundary, token: str, password: str, settings: Sett
         user.updated_at = at
         await repo.end_resets(uow.session, user.id, at)
         await repo.revoke_all(uow.session, user.id)
+        await audit.record(
+            uow,
+            actor=user,
+            action="user.updated",
+            target_type="user",
+            target_id=user.id,
+            details={"fields": ["password"], "via": "password_reset"},  # never the password
+        )
         uow.announce(f"user:{user.id}", CloseConnections("credentials_changed"))
     return user

@@ -90,9 +90,10 @@ async def check_sign_in(
     address: str,
     settings: Settings,
     totp: str | None = None,
-) -> User:
-    """The user these credentials belong to, or NotAuthenticated; RateLimited before any
-    hashing once the login limits are reached.
+) -> tuple[User, twofactor.SecondFactor | None]:
+    """The user these credentials belong to (and the second factor they gave, with two-factor
+    sign-in on), or NotAuthenticated; RateLimited before any hashing once the login limits
+    are reached.
 
     Reads in a short session of its own and hashes after it closed: no connection (and on
     SQLite no writer) is held while the hash is checked. Unknown e-mails, guests and
@@ -113,26 +114,33 @@ async def check_sign_in(
             raise NotAuthenticated("Wrong e-mail or password.", code="invalid_credentials")
         # Before the second step: no code is asked of someone who may not sign in this way.
         require_password_login(settings, user.role)
+        factor = None
         if user.totp_enabled:
             if not totp:
                 raise NotAuthenticated(
                     "Enter the code from your authenticator app.", code="totp_required"
                 )
             async with boundary.write() as uow:
-                accepted = await twofactor.use_code(uow, user, settings, totp)
-            if not accepted:
+                factor = await twofactor.use_code(uow, user, settings, totp)
+            if factor is None:
                 await attempt.failed(user.id)
+                await _record_failed_login(boundary, user, address, reason="totp")
                 raise NotAuthenticated(
                     "That code is not right or was already used; try the next one.",
                     code="totp_required",
                 )
-    return user
+    return user, factor
 
 
-async def _record_failed_login(boundary: Boundary, user: User | None, address: str) -> None:
+async def _record_failed_login(
+    boundary: Boundary, user: User | None, address: str, *, reason: str | None = None
+) -> None:
     # The attempt changed nothing, so its entry gets a unit of its own. An unknown address is
     # not written down: the log keeps no personal data it could not later erase.
-    reason = "unknown_account" if user is None else "inactive" if not user.active else "password"
+    if reason is None:
+        reason = (
+            "unknown_account" if user is None else "inactive" if not user.active else "password"
+        )
     async with boundary.write() as uow:
         await audit.record(
             uow,
@@ -145,16 +153,26 @@ async def _record_failed_login(boundary: Boundary, user: User | None, address: s
         )
 
 
-async def sign_in(uow: UnitOfWork, user: User, *, ip: str | None, user_agent: str | None) -> str:
+async def sign_in(
+    uow: UnitOfWork,
+    user: User,
+    *,
+    ip: str | None,
+    user_agent: str | None,
+    second_factor: str | None = None,
+) -> str:
     """A new session for a user whose credentials `check_sign_in` accepted; its token."""
     token = await _open_session(uow, user, ip=ip, user_agent=user_agent)
+    details = {"method": "password"}
+    if second_factor:
+        details["second_factor"] = second_factor  # "totp" or "recovery_code"
     await audit.record(
         uow,
         actor=user,
         action="login.succeeded",
         target_type="user",
         target_id=user.id,
-        details={"method": "password"},
+        details=details,
         ip=ip,
     )
     return token

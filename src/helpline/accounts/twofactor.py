@@ -15,12 +15,14 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Literal
 
 import pyotp
 
 from helpline.accounts import repository as repo
 from helpline.accounts.login_limits import LoginLimits
 from helpline.accounts.models import User
+from helpline.audit import service as audit
 from helpline.config import Settings
 from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Invalid
@@ -138,6 +140,7 @@ async def _confirm(uow: UnitOfWork, user: User, settings: Settings, code: str) -
     user.updated_at = at
     codes = [_recovery_code() for _ in range(RECOVERY_CODES)]
     await repo.replace_recovery_codes(uow.session, user.id, [hash_recovery_code(c) for c in codes])
+    await _record(uow, user, on=True)
     return codes
 
 
@@ -157,20 +160,42 @@ async def disable(
     user.totp_last_step = None
     user.updated_at = now()
     await repo.replace_recovery_codes(uow.session, user.id, [])
+    await _record(uow, user, on=False)
 
 
-async def use_code(uow: UnitOfWork, user: User, settings: Settings, code: str) -> bool:
-    """Accept a current code or an unused recovery code of this user, once; False otherwise.
-    Either way it is written down in `uow`, so two requests with one code cannot both pass."""
+SecondFactor = Literal["totp", "recovery_code"]
+
+
+async def use_code(
+    uow: UnitOfWork, user: User, settings: Settings, code: str
+) -> SecondFactor | None:
+    """Accept a current code or an unused recovery code of this user, once: which kind it
+    was, or None. Its use is written in `uow`, so two requests with one code cannot both pass."""
     if not user.totp_enabled:
-        return False
+        return None
     if is_totp_code(code):
         secret = _secret_of(user, settings)
         step = matching_step(secret, code) if secret else None
-        return step is not None and await repo.take_totp_step(uow.session, user.id, step)
+        if step is not None and await repo.take_totp_step(uow.session, user.id, step):
+            return "totp"
+        return None
     if not code.strip() or len(code) > 64:
-        return False
-    return await repo.use_recovery_code(uow.session, user.id, hash_recovery_code(code), now())
+        return None
+    if await repo.use_recovery_code(uow.session, user.id, hash_recovery_code(code), now()):
+        return "recovery_code"
+    return None
+
+
+async def _record(uow: UnitOfWork, user: User, *, on: bool) -> None:
+    # user.updated names the change, never the secret or the codes.
+    await audit.record(
+        uow,
+        actor=user,
+        action="user.updated",
+        target_type="user",
+        target_id=user.id,
+        details=audit.changes({"totp_enabled": not on}, {"totp_enabled": on}),
+    )
 
 
 async def recovery_codes_left(uow: UnitOfWork, user: User) -> int:
