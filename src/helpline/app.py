@@ -55,6 +55,7 @@ from helpline.observability import (
 from helpline.openapi import install_openapi
 from helpline.queues import api as queues_api
 from helpline.reports import api as reports_api
+from helpline.search import api as search_api
 from helpline.servicedesk import api as servicedesk_api
 from helpline.snippets import api as snippets_api
 from helpline.storage import make_storage
@@ -284,6 +285,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         chats_api,
         servicedesk_api,
         snippets_api,
+        search_api,
         reports_api,
         tags_api,
         audit_api,

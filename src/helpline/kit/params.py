@@ -8,10 +8,12 @@ makes such values a 422 like any other out-of-range value, and shows the bound i
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Annotated
 
 from annotated_types import Ge, Le
-from pydantic import StringConstraints
+from pydantic import BeforeValidator, StringConstraints
 
 MAX_INT = 2**31 - 1  # PostgreSQL `integer`, the narrowest column such a number meets
 
@@ -21,6 +23,24 @@ BoundedInt = Annotated[int, Ge(0), Le(MAX_INT)]
 Cursor = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")]
 """A list's `next`, sent back as `?cursor=`: opaque to clients, a position to the server.
 Nine digits always fit `BoundedInt`."""
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _day_only(value: object) -> object:
+    # Pydantic would also take "2026-03-10T00:00:00Z" as a date; the contract says YYYY-MM-DD.
+    if isinstance(value, str) and not _DAY.fullmatch(value):
+        raise ValueError("expected a UTC day as YYYY-MM-DD")
+    return value
+
+
+# Room at both ends of the calendar for a range's default start (reports: 29 days back) and
+# its end (the day after the last); nothing Helpline records is older than the Unix epoch.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(9999, 12, 30)
+Day = Annotated[date, BeforeValidator(_day_only), Ge(FIRST_DAY), Le(LAST_DAY)]
+"""A UTC day in a URL, YYYY-MM-DD only (`from=` and `to=` of reports and search)."""
 
 
 def cursor_offset(cursor: str | None) -> int:

@@ -29,6 +29,7 @@ import {
 import { closeTab, failPending, hideTyping, openChat, renderWindow, saveDraft, setNotice, wireWindow } from "./console-window.js";
 import { initReports, showReports } from "./reports.js";
 import { initRequests, showRequests } from "./requests.js";
+import { initSearch, showSearch } from "./search.js";
 import { initSnippetManager, showSnippets } from "./snippets.js";
 import { initSupervisor, showSupervisor } from "./supervisor.js";
 import { initTwoFactor } from "./twofactor.js";
@@ -183,18 +184,19 @@ function notifyMessage(chat, ev) {
 
 // ------------------------------------------------------------------ views (hash routes)
 
-/** `#chats` (default), `#requests`, `#requests/SR-000001`, `#supervisor`. */
+/** `#chats` (default), `#requests`, `#requests/SR-000001`, `#search`, `#supervisor`. */
 function route() {
   const [view, arg] = decodeURIComponent(window.location.hash.slice(1)).split("/");
   // Other fragments (the skip link's #main) are not views: keep the current one.
-  if (view && !["chats", "requests", "snippets", "supervisor", "reports"].includes(view) && route.done) return;
+  if (view && !["chats", "requests", "search", "snippets", "supervisor", "reports"].includes(view) && route.done) return;
   route.done = true;
   const staffOnly = view === "supervisor" || view === "reports";
-  const name = view === "requests" || view === "snippets" || (staffOnly && SEES_ALL) ? view : "chats";
+  const name = ["requests", "search", "snippets"].includes(view) || (staffOnly && SEES_ALL) ? view : "chats";
   $(".console-layout").hidden = name !== "chats";
   $("#requests-view").hidden = name !== "requests";
   $("#supervisor-view").hidden = name !== "supervisor";
   $("#snippets-view").hidden = name !== "snippets";
+  $("#search-view").hidden = name !== "search";
   $("#reports-view").hidden = name !== "reports";
   for (const link of $$("[data-view-link]")) {
     if (link.dataset.viewLink === name) link.setAttribute("aria-current", "page");
@@ -202,6 +204,7 @@ function route() {
   }
   if (name === "requests") showRequests(arg || null);
   if (name === "snippets") showSnippets();
+  if (name === "search") showSearch();
   if (name === "reports") showReports();
   if (SEES_ALL) showSupervisor(name === "supervisor");
 }
@@ -460,6 +463,7 @@ async function main() {
   scheduleRender();
   initRequests({ me, queues: state.queues });
   initSnippetManager({ me, queues: state.queues });
+  initSearch({ me, queues: state.queues, openChat });
   if (SEES_ALL) {
     initSupervisor({ rt: state.rt, queues: state.queues });
     initReports({ queues: state.queues });

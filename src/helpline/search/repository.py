@@ -1,0 +1,315 @@
+"""Every query of search: one per source, on the database's own full-text engine.
+
+The indexes are kept by the database (migration 0011, decision 016): SQLite FTS5 tables whose
+rowid is the source row's integer key, PostgreSQL `search_tsv` generated columns with GIN
+indexes. Each query walks its source newest first by that key, so a page stops early, and
+applies who may see what in the same statement (queues/scope.py, as chats and requests do).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import reduce
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, literal, literal_column, select, table
+from sqlalchemy import column as sql_column
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from helpline.accounts.models import User
+from helpline.chats.models import Chat, ChatEvent
+from helpline.queues.scope import case_visible
+from helpline.search.query import Filters, Term, fts5_match
+from helpline.servicedesk.models import RequestEntry, ServiceRequest
+from helpline.tags.models import ChatTag
+
+Stmt = Select[*tuple[Any, ...]]
+TEXT_EVENTS = {"message.posted": "message", "note.added": "note"}
+
+
+@dataclass(frozen=True)
+class Hit:
+    source: str
+    key: int
+    kind: str
+    chat_id: str | None
+    reference: str
+    seq: int | None
+    at: datetime
+    text: str
+
+
+def _chat_visible(user: User) -> ColumnElement[bool]:
+    return case_visible(user, customer=Chat.customer_id, queue=Chat.queue_id, handler=Chat.agent_id)
+
+
+def _request_visible(user: User) -> ColumnElement[bool]:
+    return case_visible(
+        user,
+        customer=ServiceRequest.customer_id,
+        queue=ServiceRequest.team_id,
+        handler=ServiceRequest.assignee_id,
+    )
+
+
+def _tagged(tag_id: str) -> Select[str]:
+    return select(ChatTag.chat_id).where(ChatTag.tag_id == tag_id)
+
+
+def _chat_filters(f: Filters) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if f.queue_id is not None:
+        where.append(Chat.queue_id == f.queue_id)
+    if f.agent_id is not None:
+        where.append(Chat.agent_id == f.agent_id)
+    if f.status is not None:
+        where.append(Chat.status == f.status)
+    if f.tag_id is not None:
+        where.append(Chat.id.in_(_tagged(f.tag_id)))
+    return where
+
+
+def _request_filters(f: Filters) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if f.queue_id is not None:
+        where.append(ServiceRequest.team_id == f.queue_id)
+    if f.agent_id is not None:
+        where.append(ServiceRequest.assignee_id == f.agent_id)
+    if f.status is not None:
+        where.append(ServiceRequest.status == f.status)
+    if f.tag_id is not None:
+        # Requests carry no tags: they are found by a tag through the chat they came from.
+        where.append(ServiceRequest.chat_id.in_(_tagged(f.tag_id)))
+    return where
+
+
+def _between(at: Any, f: Filters) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if f.start is not None:
+        where.append(at >= f.start)
+    if f.end is not None:
+        where.append(at < f.end)
+    return where
+
+
+class _Engine:
+    """How one backend matches terms against a source and orders it by its key."""
+
+    def __init__(self, dialect: str, terms: list[Term]) -> None:
+        self.sqlite = dialect == "sqlite"
+        self.terms = terms
+
+    def fts(self, name: str, column: str | None = None) -> tuple[Any, ColumnElement[bool]]:
+        """(the FTS5 table, its MATCH condition) on SQLite."""
+        fts = table(name, sql_column("rowid"))
+        match = literal_column(name).op("MATCH")(literal(fts5_match(self.terms, column)))
+        return fts, match
+
+    def tsquery(self) -> ColumnElement[Any]:
+        """The terms as one tsquery, built from bound words (never parsed as query syntax but
+        for the `:*` we add to a word of letters and digits)."""
+        cfg: ColumnElement[Any] = literal_column("'simple'::regconfig")
+        parts: list[ColumnElement[Any]] = []
+        for term in self.terms:
+            if term.prefix:
+                last = func.to_tsquery(cfg, literal(f"{term.tokens[-1]}:*"))
+                if len(term.tokens) > 1:
+                    head = func.phraseto_tsquery(cfg, literal(" ".join(term.tokens[:-1])))
+                    last = func.tsquery_phrase(head, last)
+                parts.append(last)
+            else:
+                parts.append(func.phraseto_tsquery(cfg, literal(" ".join(term.tokens))))
+        return reduce(lambda a, b: a.op("&&")(b), parts)
+
+    def matches(self, tsv_table: str) -> ColumnElement[bool]:
+        return literal_column(f"{tsv_table}.search_tsv").op("@@")(self.tsquery())
+
+
+def _bounded(key: Any, bound: int | None) -> list[ColumnElement[bool]]:
+    return [] if bound is None else [key < bound]
+
+
+def _events(e: _Engine, user: User, f: Filters, bound: int | None) -> Stmt:
+    cols = (
+        ChatEvent.id,
+        ChatEvent.chat_id,
+        ChatEvent.seq,
+        ChatEvent.at,
+        ChatEvent.type,
+        ChatEvent.data,
+        Chat.reference,
+    )
+    where = [_chat_visible(user), *_chat_filters(f), *_between(ChatEvent.at, f)]
+    types = ["message.posted"] if not user.role_enum.is_staff else list(TEXT_EVENTS)
+    where.append(ChatEvent.type.in_(types))
+    if e.sqlite:
+        fts, match = e.fts("search_chat_events")
+        key = fts.c.rowid
+        stmt = (
+            select(*cols)
+            .select_from(fts)
+            .join(ChatEvent, ChatEvent.id == fts.c.rowid)
+            .join(Chat, Chat.id == ChatEvent.chat_id)
+            .where(match)
+        )
+    else:
+        key = ChatEvent.id
+        stmt = (
+            select(*cols).join(Chat, Chat.id == ChatEvent.chat_id).where(e.matches("chat_events"))
+        )
+    return stmt.where(*where, *_bounded(key, bound)).order_by(key.desc())
+
+
+def _chats(e: _Engine, user: User, f: Filters, bound: int | None, *, customer: bool) -> Stmt:
+    cols = (
+        Chat.number,
+        Chat.id,
+        Chat.reference,
+        Chat.created_at,
+        Chat.subject,
+        User.name,
+        User.email,
+    )
+    where = [_chat_visible(user), *_chat_filters(f), *_between(Chat.created_at, f)]
+    stmt = select(*cols).join(User, User.id == Chat.customer_id)
+    if e.sqlite:
+        fts, match = e.fts("search_chats", "customer" if customer else "subject")
+        key = fts.c.rowid
+        stmt = (
+            select(*cols)
+            .select_from(fts)
+            .join(Chat, Chat.number == fts.c.rowid)
+            .join(User, User.id == Chat.customer_id)
+            .where(match)
+        )
+    else:
+        key = Chat.number
+        stmt = stmt.where(e.matches("users" if customer else "chats"))
+    return stmt.where(*where, *_bounded(key, bound)).order_by(key.desc())
+
+
+_REQUEST_COLS = (
+    ServiceRequest.chat_id,
+    ServiceRequest.reference,
+    ServiceRequest.summary,
+    ServiceRequest.description,
+)
+
+
+def _requests(e: _Engine, user: User, f: Filters, bound: int | None) -> Stmt:
+    cols = (ServiceRequest.number, ServiceRequest.created_at, *_REQUEST_COLS)
+    where = [
+        _request_visible(user),
+        *_request_filters(f),
+        *_between(ServiceRequest.created_at, f),
+    ]
+    if e.sqlite:
+        fts, match = e.fts("search_requests")
+        key = fts.c.rowid
+        stmt = (
+            select(*cols)
+            .select_from(fts)
+            .join(ServiceRequest, ServiceRequest.number == fts.c.rowid)
+            .where(match)
+        )
+    else:
+        key = ServiceRequest.number
+        stmt = select(*cols).where(e.matches("service_requests"))
+    return stmt.where(*where, *_bounded(key, bound)).order_by(key.desc())
+
+
+def _comments(e: _Engine, user: User, f: Filters, bound: int | None) -> Stmt:
+    cols = (RequestEntry.id, RequestEntry.at, RequestEntry.data, *_REQUEST_COLS)
+    where = [
+        _request_visible(user),
+        RequestEntry.type == "comment",
+        *_request_filters(f),
+        *_between(RequestEntry.at, f),
+    ]
+    if not user.role_enum.is_staff:
+        where.append(RequestEntry.internal.is_(False))
+    if e.sqlite:
+        fts, match = e.fts("search_request_comments")
+        key = fts.c.rowid
+        stmt = (
+            select(*cols)
+            .select_from(fts)
+            .join(RequestEntry, RequestEntry.id == fts.c.rowid)
+            .join(ServiceRequest, ServiceRequest.id == RequestEntry.request_id)
+            .where(match)
+        )
+    else:
+        key = RequestEntry.id
+        stmt = (
+            select(*cols)
+            .join(ServiceRequest, ServiceRequest.id == RequestEntry.request_id)
+            .where(e.matches("request_entries"))
+        )
+    return stmt.where(*where, *_bounded(key, bound)).order_by(key.desc())
+
+
+def _request_text(summary: str, description: str) -> str:
+    return f"{summary} — {description}" if description else summary
+
+
+async def find(
+    session: AsyncSession,
+    user: User,
+    terms: list[Term],
+    filters: Filters,
+    bounds: dict[str, int | None],
+    limit: int,
+) -> dict[str, list[Hit]]:
+    """Up to `limit` hits from each source asked for (`bounds`: source → key bound), each
+    list newest first by the source's key."""
+    e = _Engine(session.get_bind().dialect.name, terms)
+    found: dict[str, list[Hit]] = {}
+    for source, bound in bounds.items():
+        hits: list[Hit] = []
+        if source == "events":
+            for r in (await session.execute(_events(e, user, filters, bound).limit(limit))).all():
+                hits.append(
+                    Hit(
+                        source,
+                        r.id,
+                        TEXT_EVENTS[r.type],
+                        r.chat_id,
+                        r.reference,
+                        r.seq,
+                        r.at,
+                        str((r.data or {}).get("text") or ""),
+                    )
+                )
+        elif source in ("subjects", "customers"):
+            customer = source == "customers"
+            stmt = _chats(e, user, filters, bound, customer=customer).limit(limit)
+            for r in (await session.execute(stmt)).all():
+                text = (f"{r.name} <{r.email}>" if r.email else r.name) if customer else r.subject
+                kind = "customer" if customer else "subject"
+                hits.append(
+                    Hit(source, r.number, kind, r.id, r.reference, None, r.created_at, text)
+                )
+        elif source == "requests":
+            stmt = _requests(e, user, filters, bound).limit(limit)
+            for r in (await session.execute(stmt)).all():
+                text = _request_text(r.summary, r.description)
+                hits.append(
+                    Hit(
+                        source,
+                        r.number,
+                        "request",
+                        r.chat_id,
+                        r.reference,
+                        None,
+                        r.created_at,
+                        text,
+                    )
+                )
+        elif source == "comments":
+            stmt = _comments(e, user, filters, bound).limit(limit)
+            for r in (await session.execute(stmt)).all():
+                text = str((r.data or {}).get("text") or "")
+                hits.append(Hit(source, r.id, "request", r.chat_id, r.reference, None, r.at, text))
+        found[source] = hits
+    return found
