@@ -256,21 +256,25 @@ async def _release(app: FastAPI, holder: Any) -> None:
         await holder.close()
 
 
-@pytest.mark.parametrize("who", ["supervisors", "owner_and_supervisor"])
+@pytest.mark.parametrize("who", ["supervisors", "owner_and_supervisor", "assign_and_transfer"])
 async def test_of_two_transfers_at_once_one_wins_and_the_other_gets_conflict(
     app: FastAPI, client: httpx.AsyncClient, team: dict[str, Any], who: str
 ) -> None:
     q, ana, ben = team["q"], team["ana"], team["ben"]
     cleo = await make_user(app, "agent", name="Cleo", queues=[q])
-    first = team["sup"] if who == "supervisors" else ana
+    first = ana if who == "owner_and_supervisor" else team["sup"]
     second = await make_user(app, "supervisor", name="Sue")
     chat = await accepted_chat(client, team["customer"], ana, q)
     before = len(await events(client, ana, chat["id"]))
     holder = await _hold_chat_row(app, chat["id"])
     try:
         # Both requests read the chat (owner Ana) and then wait for the writer.
+        path = "assign" if who == "assign_and_transfer" else "transfer"
+        first_call = client.post(
+            f"/api/v1/chats/{chat['id']}/{path}", json={"agent_id": ben.id}, headers=first.headers
+        )
         tasks = [
-            asyncio.create_task(_transfer(client, first, chat["id"], {"agent_id": ben.id})),
+            asyncio.create_task(first_call),
             asyncio.create_task(_transfer(client, second, chat["id"], {"agent_id": cleo.id})),
         ]
         for _ in range(500):

@@ -95,6 +95,14 @@ def test_agent_transfers_with_a_note_to_a_colleague(people: Browsers, shot: Shot
     expect(message(customer, "Ben here")).to_be_visible()
     shot(customer, "portal-transferred")
 
+    # Going offline with a chat in progress asks first; "Cancel" keeps Ben available.
+    ben.get_by_test_id("availability").select_option("offline")
+    confirm = ben.locator("#confirm-dialog")
+    expect(confirm).to_contain_text("Your chat in progress goes back to the queue")
+    confirm.locator('[data-action="close"]').click()
+    expect(ben.get_by_test_id("availability")).to_have_value("available")
+    expect(customer.get_by_test_id("chat-status")).to_have_text("In Progress")
+
 
 def test_supervisor_hands_over_then_sets_the_agent_offline(
     people: Browsers, server: HelplineServer, shot: Shot

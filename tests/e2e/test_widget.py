@@ -286,6 +286,44 @@ def test_whole_chat_from_the_widget_on_another_site(
     shot(visitor, "widget-phone")
 
 
+def test_widget_shows_who_took_over_and_the_queue_again(
+    people: Browsers, server: HelplineServer, shop: Shop, shot: Shot
+) -> None:
+    """A transfer shows "<name> took over" in the panel (never the handover note); the agent
+    set offline puts the visitor back in the queue with their position."""
+    shop.embed(server.url, "Technical")
+    ana = agent_sign_in(people.open_page("ana"), "agent1@example.com")
+    visitor = people.open_page("visitor").page
+    visitor.goto(f"http://localhost:{shop.port}/")
+    panel = open_and_start(visitor, "Tess Widget", "tess@example.org", "The app crashes")
+    chat_id = frame_state(visitor)["chat"]
+    chat_row(ana, chat_id).click()
+    ana.get_by_test_id("accept-chat").click()
+    expect(panel.locator(".widget__title strong")).to_have_text("Chat with Ana Agent")
+
+    cleo = token_for(server, "agent3@example.com")
+    cleo_id = api_call(server, "GET", "/me", token=cleo)["id"]
+    note = "Known bug 42, offer the beta"
+    body = {"agent_id": cleo_id, "note": note}
+    api_call(
+        server, "POST", f"/chats/{chat_id}/transfer", body, token_for(server, "agent1@example.com")
+    )
+    expect(
+        panel.get_by_test_id("system-line").filter(has_text="Cleo Agent took over")
+    ).to_be_visible()
+    expect(panel.locator(".widget__title strong")).to_have_text("Chat with Cleo Agent")
+    expect(panel.get_by_text(note)).to_have_count(0)
+    shot(visitor, "widget-transferred")
+
+    sup = token_for(server, "supervisor@example.com")
+    api_call(server, "PUT", f"/users/{cleo_id}/status", {"status": "offline"}, sup)
+    expect(panel.get_by_test_id("chat-status")).to_have_text("Waiting")
+    expect(panel.get_by_test_id("queue-position")).to_contain_text("You are number 1")
+    expect(
+        panel.get_by_test_id("system-line").filter(has_text="Your agent went offline")
+    ).to_be_visible()
+
+
 def test_files_both_ways_in_the_widget(
     people: Browsers, server: HelplineServer, shop: Shop, shot: Shot, tmp_path: Path
 ) -> None:

@@ -167,6 +167,8 @@ def _render(
         # Whether e-mail is configured: the portal offers "E-mail me the transcript" only then
         # (so it never makes a request that is bound to fail with 409 mail_not_configured).
         "mail": bool(_settings(request).smtp_url),
+        # Whether going offline hands an agent's chats back (the console asks first).
+        "requeue_on_offline": _settings(request).requeue_enabled,
         # The chat's transition table: chat-state.js derives states and buttons from it.
         "lifecycle": lifecycle.as_json(),
     }

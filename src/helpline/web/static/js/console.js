@@ -14,6 +14,7 @@ import { scheduleRender, wireList } from "./console-list.js";
 import {
   SEES_ALL,
   OPEN_KEY,
+  boot,
   applyEvent,
   chatEvents,
   customerName,
@@ -33,7 +34,7 @@ import { initSearch, showSearch } from "./search.js";
 import { initSnippetManager, showSnippets } from "./snippets.js";
 import { initSupervisor, showSupervisor } from "./supervisor.js";
 import { initTwoFactor } from "./twofactor.js";
-import { $, $$, audioReady, beep, formatDuration, h, isOpenStatus, toast, toastError, unlockAudio, wireLogout, wireUserMenu } from "./ui.js";
+import { $, $$, audioReady, beep, confirmAction, formatDuration, h, isOpenStatus, toast, toastError, unlockAudio, wireLogout, wireUserMenu } from "./ui.js";
 
 // ------------------------------------------------------------------ chats data
 
@@ -220,6 +221,15 @@ function wire() {
   const availability = $("#availability");
   availability.addEventListener("change", async () => {
     const status = availability.value;
+    const mine = Array.from(state.chats.values()).filter((c) => c.agent?.id === me.id && c.status === "in_progress");
+    if (status === "offline" && boot.requeue_on_offline && mine.length) {
+      const n = mine.length === 1 ? "Your chat in progress goes" : `Your ${mine.length} chats in progress go`;
+      const ok = await confirmAction({ title: "Go offline?", text: `${n} back to the queue for a colleague to take.`, ok: "Go offline" });
+      if (!ok) {
+        availability.value = me.status;
+        return;
+      }
+    }
     availability.disabled = true;
     try {
       await api.put("/me/status", { status });
