@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette_csrf.middleware import CSRFMiddleware
 
-from helpline import __version__, apidocs, flows
+from helpline import __version__, apidocs, deployment, flows
 from helpline.accounts import api as accounts_api
 from helpline.accounts.deps import CSRF_COOKIE, SESSION_COOKIE
 from helpline.audit import api as audit_api
@@ -221,6 +221,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if check_migrations:
             await check_current(db)
+            ctx.settings_drift = await deployment.differing(db, settings)
         await bus.start(hub)
         checkpointer = WalCheckpointer(db.sqlite_path) if db.sqlite_path else None
         if checkpointer is not None:
@@ -364,8 +365,11 @@ def ops_router() -> APIRouter:
             checks["database"] = f"unavailable: {type(exc).__name__}"
         checks["bus"] = "ok" if ctx.bus.healthy else "unavailable"
         ok = all(v == "ok" for v in checks.values())
+        # Flagged, never failing readiness: during a rolling change both values serve.
+        drift = ctx.settings_drift
+        settings_state = "differs from the database: " + ", ".join(drift) if drift else "ok"
         return JSONResponse(
-            {"status": "ok" if ok else "unavailable", "checks": checks},
+            {"status": "ok" if ok else "unavailable", "checks": checks, "settings": settings_state},
             status_code=200 if ok else 503,
         )
 

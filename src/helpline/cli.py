@@ -27,6 +27,7 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     except NewerSchema as exc:
         print(f"helpline: {exc}", file=sys.stderr)
         return 2
+    asyncio.run(_record_settings(settings))
     if plan.steps:
         print(f"Applied {len(plan.steps)} migration(s); the database is at {plan.head}.")
     else:
@@ -72,6 +73,18 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def _say(line: str) -> None:
     print(line, flush=True)
+
+
+async def _record_settings(settings: Settings) -> None:
+    """The settings every process must share, as this run has them, become the expected ones."""
+    from helpline import deployment
+    from helpline.db import Database
+
+    db = Database(settings.resolved_database_url, pool_size=1, max_overflow=0)
+    try:
+        await deployment.record(db, settings)
+    finally:
+        await db.dispose()
 
 
 def _safe_url(url: str) -> str:

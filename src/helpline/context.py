@@ -30,3 +30,5 @@ class AppContext:
     hub: Hub
     writer: MessageWriter
     background: Background = field(default_factory=Background)  # work answers don't wait for
+    # Shared settings whose values differ from those the database recorded (deployment.py).
+    settings_drift: list[str] = field(default_factory=list)

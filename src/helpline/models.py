@@ -3,6 +3,7 @@
 from helpline.accounts.models import AuthSession, PasswordReset, RecoveryCode, User
 from helpline.audit.models import AuditEntry
 from helpline.chats.models import Attachment, Chat, ChatEvent, ChatParticipant
+from helpline.deployment import DeploymentSetting
 from helpline.governance.models import Export, JobLease, RetentionRun
 from helpline.kit.models import Counter
 from helpline.notify.models import OutboxMessage
@@ -20,6 +21,7 @@ __all__ = [
     "Chat",
     "ChatEvent",
     "Counter",
+    "DeploymentSetting",
     "Export",
     "JobLease",
     "RetentionRun",
