@@ -13,8 +13,11 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from helpline.app import create_app
+from helpline.config import Settings
 from helpline.errors import Unavailable
 from helpline.storage.s3 import S3Location, S3Storage
 from tests.conftest import LiveServer
@@ -248,3 +251,40 @@ async def test_store_gone_mid_upload_fails_cleanly_and_leaves_nothing(place: Pla
     finally:
         await s.aclose()
         place.s3.start()
+
+
+async def test_backup_reads_files_from_the_store_and_restore_can_move_them_to_disk(
+    client: httpx.AsyncClient, chat: dict[str, Any], settings: Settings, tmp_path: Path
+) -> None:
+    from helpline.backup import backup, restore
+
+    payload = os.urandom(70_000)
+    r = await client.post(
+        f"/api/v1/chats/{chat['chat']['id']}/files",
+        files={"file": ("dump.zip", payload, "application/zip")},
+        headers=chat["customer"].headers,
+    )
+    assert r.status_code == 201, r.text
+    url = r.json()["data"]["attachment"]["url"]
+    lines: list[str] = []
+    done = await backup(settings, tmp_path / "b", say=lines.append)
+    assert done.files == 1 and done.bytes == len(payload)
+    assert [p.read_bytes() for p in (tmp_path / "b" / "files").glob("*/*")] == [payload]
+
+    # Restored with local files this time (and the database beside them).
+    local = Settings(
+        data_dir=tmp_path / "restored", database_url=None, secret_key=settings.secret_key,
+        rate_limits="off", log_json=False, password_fast_hash=True,
+        public_url="http://testserver", sweep_interval_s=0,
+    )  # fmt: skip
+    if settings.is_sqlite:
+        await restore(local, tmp_path / "b", say=lines.append)
+        app = create_app(local)
+        async with (
+            LifespanManager(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+            ) as other,
+        ):
+            d = await other.get(url, headers=chat["agent"].headers)
+            assert d.status_code == 200 and d.content == payload
