@@ -7,6 +7,7 @@ import asyncio
 import json
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 
@@ -15,6 +16,7 @@ from helpline.bus.messages import (
     AccessChanged,
     AgentStatus,
     BusMessage,
+    ChatAssigned,
     ChatOffered,
     ChatQueued,
     ChatTaken,
@@ -29,7 +31,7 @@ from helpline.bus.messages import (
 from helpline.chats.hub import Connection, Hub, Subscription
 from helpline.kit.clock import iso, now
 from tests.bus.examples import CHAT, EXAMPLES
-from tests.fixtures.factories import make_queue, make_user
+from tests.fixtures.factories import make_queue, make_user, start_chat
 
 
 def test_every_kind_has_an_example() -> None:
@@ -194,6 +196,27 @@ async def test_withdrawn_on_a_queue_and_on_a_user(app: FastAPI) -> None:
         {"type": "chat.withdrawn", "chat_id": "c1"},
         {"type": "chat.withdrawn", "chat_id": "c2"},
     ]
+
+
+@pytest.mark.asyncio
+async def test_assigned_gives_the_new_owner_the_chat_with_its_whole_history(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    hub = _hub(app)
+    q = await make_queue(app)
+    customer = await make_user(app, "customer")
+    chat = await start_chat(client, customer, q)
+    owner = await _conn(app, "agent", queues=[q])
+    colleague = await _conn(app, "agent", queues=[q])
+    hub.on_message(f"user:{owner.user_id}", ChatAssigned(chat))
+    await _settle(hub)
+    (frame,) = owner.frames()
+    assert frame["type"] == "chat.assigned" and frame["chat"] == chat
+    assert [(e["seq"], e["type"]) for e in frame["events"]] == [
+        (1, "chat.started"),
+        (2, "message.posted"),
+    ]
+    assert colleague.frames() == []
 
 
 @pytest.mark.asyncio

@@ -396,6 +396,21 @@ async def test_a_supervisor_setting_an_agent_offline_hands_the_chats_back(
     )
     assert r.status_code == 200 and r.json()["status"] == "offline"
     await _requeued(client, customer, chat["id"], ana)
+    # Setting someone else's availability is written down in the audit log.
+    admin = await make_user(app, "admin")
+    r = await client.get(
+        "/api/v1/audit",
+        params={"actor_id": sup.id, "action": "user.updated"},
+        headers=admin.headers,
+    )
+    assert r.status_code == 200, r.text
+    (entry,) = [e for e in r.json()["items"] if e["target"]["id"] == ana.id]
+    assert entry["actor"]["id"] == sup.id
+    assert entry["details"] == {
+        "fields": ["status"],
+        "from": {"status": "available"},
+        "to": {"status": "offline"},
+    }
 
 
 async def test_an_agent_going_away_keeps_their_chats_and_offline_hands_them_back(

@@ -261,7 +261,19 @@ async def set_agent_status(
     user = await repo.get(uow.session, user_id)
     if user is None or not user.active or not user.role_enum.is_staff:
         raise NotFound("No such agent.")
-    return _change_status(uow, user, status)
+    before = user.status
+    _change_status(uow, user, status)
+    if user.status != before:  # someone else's availability: written down like a user change
+        change = {"fields": ["status"], "from": {"status": before}, "to": {"status": user.status}}
+        await audit.record(
+            uow,
+            actor=actor,
+            action="user.updated",
+            target_type="user",
+            target_id=user.id,
+            details=change,
+        )
+    return user
 
 
 def _change_status(uow: UnitOfWork, user: User, status: Availability) -> User:
