@@ -272,5 +272,6 @@ async def send_password_reset(uow: UnitOfWork, email: str, settings: Settings) -
             "to_name": user.name,
             "subject": "Reset your Helpline password",
             "body": body,
+            "confidential": True,  # the admins' list of deliveries leaves the body out
         },
     )

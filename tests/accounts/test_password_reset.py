@@ -316,3 +316,18 @@ async def test_the_reset_is_in_the_audit_log_without_the_password(
     assert entry["details"] == {"fields": ["password"], "via": "password_reset"}
     raw = (await client.get("/api/v1/audit.csv", headers=admin.headers)).text
     assert NEW_PASSWORD not in raw and token not in raw
+
+
+async def test_admins_list_the_mail_without_its_link(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    outbox: Outbox,  # noqa: F811
+    smtp_server: SmtpServer,  # noqa: F811
+) -> None:
+    admin = await make_user(app, "admin")
+    agent = await make_user(app, "agent")
+    token = await mailed_token(client, app, outbox, smtp_server, agent)
+    r = await client.get("/api/v1/webhooks/deliveries", headers=admin.headers)
+    (item,) = [i for i in r.json()["items"] if i["type"] == "password.reset"]
+    assert item["status"] == "delivered" and item["payload"]["to"] == agent.email
+    assert token not in r.text and "not shown" in item["payload"]["body"]

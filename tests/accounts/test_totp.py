@@ -312,6 +312,15 @@ class TestRequired:
         me = await client.get("/api/v1/me", headers=admin.headers)
         assert me.json()["totp_setup_required"] is False
 
+    @pytest.mark.parametrize(
+        "settings_overrides", [{"require_totp": "admin", "password_login": "customers"}]
+    )
+    async def test_not_where_the_role_signs_in_only_through_the_provider(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        admin = await make_user(app, "admin")
+        assert (await client.get("/api/v1/users", headers=admin.headers)).status_code == 200
+
     async def test_signing_out_is_allowed(self, client: httpx.AsyncClient, app: FastAPI) -> None:
         supervisor = await make_user(app, "supervisor")
         r = await client.post("/api/v1/auth/logout", headers=supervisor.headers)

@@ -81,8 +81,14 @@ def _secret_of(user: User, settings: Settings) -> str | None:
 
 
 def setup_due(user: User, settings: Settings) -> bool:
-    """Whether this user's role must have two-factor sign-in and they have not turned it on."""
-    return not user.totp_enabled and user.role in settings.totp_required_roles
+    """Whether this user's role must have two-factor sign-in and they have not turned it on.
+    Only where the role may sign in with a password: a code guards password sign-ins, and
+    single sign-on leaves the second factor to the identity provider."""
+    return (
+        not user.totp_enabled
+        and user.role in settings.totp_required_roles
+        and settings.password_login_for(user.role)
+    )
 
 
 async def begin(uow: UnitOfWork, user: User, settings: Settings) -> Setup:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
@@ -159,8 +159,16 @@ def delivery_out(m: OutboxMessage) -> DeliveryOut:
         last_attempt_at=m.last_attempt_at,
         next_attempt_at=m.next_attempt_at if m.status == DeliveryStatus.pending else None,
         delivered_at=m.delivered_at,
-        payload=m.payload,
+        payload=_shown(m.payload),
     )
+
+
+def _shown(payload: dict[str, Any]) -> dict[str, Any]:
+    # A mail that carries a credential (a password-reset link) is listed without its body:
+    # admins see that it went out, not a link that would sign in as someone else.
+    if payload.get("confidential"):
+        return {**payload, "body": "(not shown: it holds a password-reset link)"}
+    return payload
 
 
 @router.get("/webhooks/deliveries", response_model=DeliveryList, tags=["webhooks"])
