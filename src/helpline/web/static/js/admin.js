@@ -1,6 +1,7 @@
 // Admin pages: users (create, role, max chats, deactivate), queues (create, rename, routing,
-// deactivate) and queue membership.
+// deactivate, the start form: admin-context.js), queue membership and tags (admin-context.js).
 
+import { loadTags, openFieldsBuilder, wireFieldsBuilder, wireTags } from "./admin-context.js";
 import { api, bootData, getAll } from "./api.js";
 import { $, $$, confirmAction, h, openDialog, showFormError, submitForm, toast, toastError, wireLogout } from "./ui.js";
 
@@ -172,6 +173,9 @@ function queueRow(q) {
   const members = state.members.get(q.id);
   const membersBtn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "queue-members" }, members ? `${members.length} member${members.length === 1 ? "" : "s"}` : "Members");
   membersBtn.addEventListener("click", () => openMembers(q));
+  const nFields = (q.fields || []).length;
+  const fieldsBtn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "queue-fields" }, nFields ? `Start form (${nFields})` : "Start form");
+  fieldsBtn.addEventListener("click", () => openFieldsBuilder(q, renderQueues));
   const toggle = h("button", { class: `btn btn--sm ${q.active ? "btn--danger-ghost" : ""}`, type: "button", "data-testid": q.active ? "queue-deactivate" : "queue-reactivate" }, q.active ? "Deactivate" : "Reactivate");
   toggle.addEventListener("click", async () => {
     if (q.active) {
@@ -192,7 +196,7 @@ function queueRow(q) {
     { "data-testid": "queue-row", "data-queue-id": q.id, "data-queue-name": q.name, "data-active": String(q.active) },
     h("td", {}, name, q.description ? h("div", { class: "muted small" }, q.description) : null),
     h("td", {}, mode),
-    h("td", {}, membersBtn),
+    h("td", { class: "actions" }, membersBtn, fieldsBtn),
     h("td", {}, status, " ", h("span", { class: "muted small" }, `${q.agents_available} free`)),
     h("td", { class: "actions" }, toggle),
   );
@@ -273,15 +277,19 @@ function showSection(name) {
   for (const tab of $$("[data-section]")) tab.setAttribute("aria-pressed", String(tab.dataset.section === name));
   $("#users-section").hidden = name !== "users";
   $("#queues-section").hidden = name !== "queues";
+  $("#tags-section").hidden = name !== "tags";
   if (history.replaceState) history.replaceState(null, "", `#${name}`);
 }
 
 async function main() {
   wireLogout();
   for (const tab of $$("[data-section]")) tab.addEventListener("click", () => showSection(tab.dataset.section));
-  showSection(location.hash === "#queues" ? "queues" : "users");
+  showSection(["#queues", "#tags"].includes(location.hash) ? location.hash.slice(1) : "users");
   wireUserForm();
   wireQueueForms();
+  wireTags();
+  wireFieldsBuilder();
+  loadTags();
   try {
     await loadUsers();
   } catch (err) {

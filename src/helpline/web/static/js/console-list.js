@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { setTitle } from "./alerts.js";
 import { BASE_TITLE, LONG_WAIT_S, customerName, isMine, queueName, state, upsert } from "./console-store.js";
+import { tagChip } from "./tags.js";
 import { $, $$, formatDuration, h, icon, isOpenStatus, relative, since, statusBadge, toastError } from "./ui.js";
 
 // What a row or tab does when clicked (the chat window's openChat and closeTab).
@@ -78,6 +79,7 @@ export function renderList() {
   const rows = all
     .filter(matchesFilter)
     .filter((c) => !state.queueFilter || c.queue_id === state.queueFilter)
+    .filter((c) => !state.tagFilter || (c.tags || []).some((t) => t.id === state.tagFilter))
     .filter((c) => !q || (c.reference || "").toLowerCase().includes(q) || customerName(c).toLowerCase().includes(q))
     .sort(compareChats);
   listEl.replaceChildren(...rows.map(chatRow));
@@ -94,7 +96,7 @@ export function renderList() {
       closed: ["No closed chats", "Solved, cancelled and expired chats show up here."],
       all: ["No chats yet", "New chats show up here the moment a customer starts one."],
     };
-    const [title, text] = q || state.queueFilter ? ["No matches", "Try another search or queue."] : texts[state.filter];
+    const [title, text] = q || state.queueFilter || state.tagFilter ? ["No matches", "Try another search, queue or tag."] : texts[state.filter];
     $('[data-role="list-empty-title"]').textContent = title;
     $('[data-role="list-empty-text"]').textContent = text;
   }
@@ -125,6 +127,7 @@ export function chatRow(chat) {
       chat.agent ? h("span", {}, isMine(chat) ? "you" : chat.agent.name) : null,
       h("span", { class: `chat-row__time${t.long ? " chat-row__time--long" : ""}` }, t.text),
     ),
+    chat.tags?.length ? h("span", { class: "chat-row__tags" }, ...chat.tags.map((tag) => tagChip(tag, { testid: "chat-row-tag" }))) : null,
   );
   btn.addEventListener("click", () => actions.open(chat.id));
   return h(
@@ -209,5 +212,18 @@ export function wireList({ open, close }) {
   $("#queue-filter").addEventListener("change", (e) => {
     state.queueFilter = e.target.value;
     scheduleRender();
+  });
+  $("#tag-filter").addEventListener("change", async (e) => {
+    state.tagFilter = e.target.value;
+    scheduleRender();
+    if (!state.tagFilter) return;
+    // Also ask the server, so older (closed) chats with the tag are found too.
+    try {
+      const res = await api.get(`/chats?tag=${encodeURIComponent(state.tagFilter)}&limit=200`);
+      for (const c of res.items || []) upsert(c);
+      scheduleRender();
+    } catch (err) {
+      toastError(err, "Could not load the chats with this tag");
+    }
   });
 }

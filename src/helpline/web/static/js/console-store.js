@@ -30,6 +30,8 @@ export const state = {
   filter: "all",
   search: "",
   queueFilter: "",
+  tagFilter: "",
+  tags: [], // every tag {id, name, color} (GET /tags)
   openIds: load(OPEN_KEY, []),
   drafts: load(DRAFTS_KEY, {}),
   activeId: null,
@@ -108,6 +110,10 @@ export function applyEvent(chat, ev) {
   const d = ev.data || {};
   const changed = apply(chat, ev);
   if (ev.type === "request.raised" && d.request?.reference) state.requests.set(chat.id, d.request.reference);
+  if (ev.type === "chat.tagged" && Array.isArray(d.tag_ids)) {
+    const byId = new Map(state.tags.map((t) => [t.id, t]));
+    chat.tags = d.tag_ids.map((id) => byId.get(id)).filter(Boolean).sort((a, b) => a.name.localeCompare(b.name, undefined, { sensitivity: "base" }));
+  }
   if (ev.type === "chat.joined" && d.agent?.id === me.id) state.joined.add(chat.id);
   if (ev.type === "chat.parted" && d.agent?.id === me.id) state.joined.delete(chat.id);
   // Helpers leave when the chat goes back to the queue or ends (the server removes them).

@@ -6,6 +6,7 @@ import { ApiError, api } from "./api.js";
 import { stopRepeat } from "./alerts.js";
 import { Composer } from "./composer.js";
 import { Conversation, transcriptText } from "./conversation.js";
+import { renderCustomerPanel } from "./console-customer.js";
 import { scheduleRender } from "./console-list.js";
 import {
   DRAFTS_KEY,
@@ -104,7 +105,8 @@ export function renderWindow(full) {
   $('[data-role="workspace-empty"]').hidden = Boolean(chat);
   win.hidden = !chat;
   if (!chat) return;
-  if (full || state.shownId !== chat.id) {
+  const switched = full || state.shownId !== chat.id;
+  if (switched) {
     if (state.shownId && state.shownId !== chat.id) saveDraft();
     state.shownId = chat.id;
     state.conv.clear();
@@ -117,6 +119,7 @@ export function renderWindow(full) {
     $(".chat-options").dataset.open = "false";
     $('[data-action="toggle-options"]').setAttribute("aria-expanded", "false");
   }
+  renderCustomerPanel(chat, switched);
   $('[data-role="chat-title"]').textContent = customerName(chat);
   $('[data-role="chat-ref"]').textContent = chat.reference || "";
   $('[data-role="chat-queue"]').textContent = queueName(chat.queue_id);

@@ -27,6 +27,7 @@ import {
   syncSubscription,
   upsert,
 } from "./console-store.js";
+import { wireCustomerPanel } from "./console-customer.js";
 import { closeTab, failPending, hideTyping, openChat, renderWindow, saveDraft, setNotice, wireWindow } from "./console-window.js";
 import { initReports, showReports } from "./reports.js";
 import { initRequests, showRequests } from "./requests.js";
@@ -70,7 +71,7 @@ function onChatEvent(ev, { initial, replay }) {
     if (!replay) syncSubscription(chat);
     if (!isOpenStatus(chat.status)) failPending(chat.id);
   }
-  if (chat.id === state.shownId && (changed || ev.type === "request.raised" || ev.type.startsWith("chat.joined") || ev.type === "chat.parted"))
+  if (chat.id === state.shownId && (changed || ev.type === "request.raised" || ev.type === "chat.tagged" || ev.type.startsWith("chat.joined") || ev.type === "chat.parted"))
     renderWindow(false);
   scheduleRender();
 }
@@ -82,6 +83,18 @@ async function loadQueues() {
   const filter = $("#queue-filter");
   filter.replaceChildren(h("option", { value: "" }, "All queues"), ...state.queues.map((q) => h("option", { value: q.id }, q.name)));
   filter.value = state.queueFilter;
+}
+
+async function loadTags() {
+  try {
+    state.tags = (await api.get("/tags")).items || [];
+  } catch {
+    state.tags = [];
+  }
+  const filter = $("#tag-filter");
+  filter.replaceChildren(h("option", { value: "" }, "All tags"), ...state.tags.map((t) => h("option", { value: t.id }, t.name)));
+  filter.value = state.tagFilter;
+  filter.hidden = state.tags.length === 0;
 }
 
 async function loadChats() {
@@ -217,6 +230,7 @@ function route() {
 function wire() {
   wireList({ open: openChat, close: closeTab });
   wireWindow();
+  wireCustomerPanel({ openChat });
 
   const availability = $("#availability");
   availability.addEventListener("change", async () => {
@@ -457,6 +471,7 @@ async function main() {
   wireRealtime();
   try {
     await loadQueues();
+    await loadTags();
     await loadChats();
   } catch (err) {
     toastError(err, "Could not load your chats");

@@ -133,10 +133,11 @@ export class CustomerChat {
     }
   }
 
-  /** Start a chat; the one already open instead when there is one. {chat, existing}. */
-  async start(queueId, message) {
+  /** Start a chat; the one already open instead when there is one. {chat, existing}.
+   * `extra`: the pre-chat answers (`fields`) and the page `context`. */
+  async start(queueId, message, extra = {}) {
     try {
-      const chat = await api.post("/chats", { queue_id: queueId, message });
+      const chat = await api.post("/chats", { queue_id: queueId, message, ...extra });
       this.open(chat);
       return { chat, existing: false };
     } catch (err) {

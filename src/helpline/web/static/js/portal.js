@@ -4,6 +4,7 @@
 
 import { ApiError, api, bootData, getAll } from "./api.js";
 import { CustomerChat } from "./customer-chat.js";
+import { collectFields, fieldError, pageContext, renderFields } from "./prechat.js";
 import { Realtime } from "./realtime.js";
 import {
   $,
@@ -91,6 +92,7 @@ function renderQueues() {
 
 function updateQueueHint() {
   const q = state.queuesById.get($("#start-queue").value);
+  renderFields($('[data-role="prechat-fields"]'), q);
   const hint = $("#start-queue-hint");
   if (!q) {
     hint.textContent = "";
@@ -149,15 +151,27 @@ function wireStart() {
       showLeaveMessage(message, `${queue.name} is closed right now. Leave a message and we'll get back to you.`);
       return;
     }
+    const box = $('[data-role="prechat-fields"]');
+    const { answers, error } = collectFields(box, queue);
+    if (error) {
+      showFormError(form, null);
+      fieldError(box, error.key, error.message);
+      return;
+    }
     const btn = $('[data-testid="start-chat"]', form);
     setBusy(btn, true);
     showFormError(form, null);
     try {
-      const { existing } = await state.session.start(queueId, message);
+      const { existing } = await state.session.start(queueId, message, { fields: answers, context: pageContext() });
       if (existing) toast({ title: "You already have an open chat", text: "We've taken you back to it." });
-      else form.elements.message.value = "";
+      else {
+        form.elements.message.value = "";
+        renderFields(box, queue);
+      }
     } catch (err) {
-      if (err instanceof ApiError && err.code === "queue_closed") {
+      if (err instanceof ApiError && err.code === "invalid_field" && fieldError(box, err.details?.field, err.message)) {
+        // shown next to its field
+      } else if (err instanceof ApiError && err.code === "queue_closed") {
         showLeaveMessage(message, `${err.message} Leave a message and we'll get back to you.`);
       } else {
         showFormError(form, err);

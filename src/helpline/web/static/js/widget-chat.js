@@ -10,6 +10,7 @@
 
 import { ApiError, api, download, setBearer } from "./api.js";
 import { CustomerChat } from "./customer-chat.js";
+import { collectFields, fieldError, pageContext, renderFields } from "./prechat.js";
 import { Realtime } from "./realtime.js";
 import { $, isOpenStatus, showFormError, statusBadge } from "./ui.js";
 
@@ -192,6 +193,7 @@ function renderQueues() {
 
 function updateClosed() {
   const q = st.queues.find((x) => x.id === $("#w-queue").value);
+  renderFields($('[data-role="prechat-fields"]'), q);
   const box = $('[data-role="w-closed"]');
   box.hidden = !q || q.open_now !== false;
   if (q) box.textContent = `${q.name} is closed right now, so no one can answer. Please try again later.`;
@@ -207,14 +209,25 @@ async function startChat(e) {
     form.elements.message.focus();
     return;
   }
+  const queue = st.queues.find((x) => x.id === queueId);
+  const box = $('[data-role="prechat-fields"]');
+  const { answers, error } = collectFields(box, queue);
+  if (error) {
+    showFormError(form, null);
+    fieldError(box, error.key, error.message);
+    return;
+  }
   const btn = $('[type="submit"]', form);
   btn.disabled = true;
   showFormError(form, null);
+  const params = new URLSearchParams(window.location.search);
+  const context = pageContext({ pageUrl: params.get("page") || "", referrer: params.get("ref") || "" });
   try {
-    await st.talk.start(queueId, message);
+    await st.talk.start(queueId, message, { fields: answers, context });
     form.elements.message.value = "";
+    renderFields(box, queue);
   } catch (err) {
-    showFormError(form, err);
+    if (!(err instanceof ApiError && err.code === "invalid_field" && fieldError(box, err.details?.field, err.message))) showFormError(form, err);
   } finally {
     btn.disabled = false;
   }

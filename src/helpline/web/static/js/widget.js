@@ -51,7 +51,10 @@
       // The panel keeps its session in its own storage; this page never sees it.
       frame.src =
         origin + "/widget/chat?host=" + encodeURIComponent(window.location.origin) +
-        (queue ? "&queue=" + encodeURIComponent(queue) : "");
+        (queue ? "&queue=" + encodeURIComponent(queue) : "") +
+        // The page the visitor is on, and where they came from, for the agent (context).
+        "&page=" + encodeURIComponent(window.location.href.slice(0, 2000)) +
+        (document.referrer ? "&ref=" + encodeURIComponent(document.referrer.slice(0, 2000)) : "");
       frame.title = label;
       frame.setAttribute("data-helpline-frame", "");
       panel.appendChild(frame);

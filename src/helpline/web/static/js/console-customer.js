@@ -1,0 +1,267 @@
+// The console's customer panel, beside the conversation: who the customer is (name, e-mail),
+// where they came from (page, referrer, browser, language), their pre-chat answers, the
+// chat's tags (tags.js picker), their earlier chats (opening one shows its transcript), open
+// requests and average rating (GET /customers/{id}). Collapsible; on a phone it covers the
+// conversation until closed.
+
+import { api } from "./api.js";
+import { mayDo, state, upsert } from "./console-store.js";
+import { TagPicker } from "./tags.js";
+import { $, CHAT_STATUS, REQUEST_STATUS, formatDateTime, h } from "./ui.js";
+
+const OPEN_KEY = "helpline.console.customer-panel";
+const OPEN_REQUEST = new Set(["new", "open", "in_progress", "on_hold"]);
+const phone = () => window.matchMedia("(max-width: 760px)").matches;
+const panel = { picker: null, customerId: null, profile: null, loading: null, openChat: () => {} };
+
+/** "Chrome 120 on Windows" from a user agent; the raw string stays in the title. */
+export function browserName(ua) {
+  if (!ua) return null;
+  const browsers = [
+    [/Edg\/(\d+)/, "Edge"],
+    [/OPR\/(\d+)/, "Opera"],
+    [/Firefox\/(\d+)/, "Firefox"],
+    [/Chrom(?:e|ium)\/(\d+)/, "Chrome"],
+    [/Version\/(\d+)[^ ]* (?:Mobile\/\S+ )?Safari/, "Safari"],
+  ];
+  const systems = [
+    [/Windows/, "Windows"],
+    [/Android/, "Android"],
+    [/iPhone|iPad|iPod/, "iOS"],
+    [/Mac OS X|Macintosh/, "macOS"],
+    [/CrOS/, "ChromeOS"],
+    [/Linux/, "Linux"],
+  ];
+  let browser = null;
+  for (const [re, label] of browsers) {
+    const m = ua.match(re);
+    if (m) {
+      browser = `${label} ${m[1]}`;
+      break;
+    }
+  }
+  const os = systems.find(([re]) => re.test(ua))?.[1];
+  if (!browser) return os ? `A browser on ${os}` : ua.slice(0, 60);
+  return os ? `${browser} on ${os}` : browser;
+}
+
+function languageName(locale) {
+  if (!locale) return null;
+  try {
+    const name = new Intl.DisplayNames([navigator.language || "en"], { type: "language" }).of(locale);
+    return name && name !== locale ? `${name} (${locale})` : locale;
+  } catch {
+    return locale;
+  }
+}
+
+function fieldLabel(key) {
+  for (const q of state.queues) {
+    const f = (q.fields || []).find((x) => x.key === key);
+    if (f) return f.label;
+  }
+  return key;
+}
+
+function safeLink(url, testid) {
+  let ok = false;
+  try {
+    ok = ["http:", "https:"].includes(new URL(url).protocol);
+  } catch {
+    ok = false;
+  }
+  const text = url.length > 80 ? `${url.slice(0, 77)}…` : url;
+  return ok ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer nofollow", title: url, "data-testid": testid }, text) : h("span", { title: url, "data-testid": testid }, text);
+}
+
+function section(title, testid, ...body) {
+  return h("section", { class: "cp-section", "data-testid": testid }, h("h3", { class: "cp-section__title" }, title), ...body);
+}
+
+function facts(rows) {
+  const shown = rows.filter(([, v]) => v !== null && v !== undefined && v !== "");
+  if (!shown.length) return null;
+  return h("dl", { class: "cp-facts" }, ...shown.flatMap(([k, v, testid]) => [h("dt", {}, k), h("dd", { "data-testid": testid || null }, v)]));
+}
+
+function answers(chat) {
+  const fields = chat.context?.fields || {};
+  const keys = Object.keys(fields);
+  if (!keys.length) return null;
+  const value = (v) => (v === true ? "Yes" : v === false ? "No" : String(v));
+  return section(
+    "Pre-chat answers",
+    "cp-answers",
+    h("dl", { class: "cp-facts" }, ...keys.flatMap((k) => [h("dt", {}, fieldLabel(k)), h("dd", { "data-testid": "cp-answer", "data-key": k }, value(fields[k]))])),
+  );
+}
+
+function history(chat, profile) {
+  if (!profile) return section("Earlier chats", "cp-chats", h("p", { class: "muted small" }, panel.loading ? "Loading…" : "Not available."));
+  const earlier = profile.chats.filter((c) => c.id !== chat.id);
+  if (!earlier.length) return section("Earlier chats", "cp-chats", h("p", { class: "muted small" }, "This is their first chat."));
+  return section(
+    "Earlier chats",
+    "cp-chats",
+    h(
+      "ul",
+      { class: "cp-list" },
+      ...earlier.slice(0, 20).map((c) => {
+        const b = h(
+          "button",
+          { class: "cp-item", type: "button", "data-testid": "cp-chat", "data-chat-id": c.id, title: `Open ${c.reference}` },
+          h("span", { class: "cp-item__top" }, h("strong", {}, c.reference), h("span", { class: `badge badge--${c.status}` }, CHAT_STATUS[c.status] || c.status)),
+          h("span", { class: "cp-item__meta" }, [state.queuesById.get(c.queue_id)?.name, formatDateTime(c.created_at)].filter(Boolean).join(" · ")),
+        );
+        b.addEventListener("click", () => panel.openChat(c.id));
+        return h("li", {}, b);
+      }),
+    ),
+    earlier.length > 20 ? h("p", { class: "muted small" }, `and ${earlier.length - 20} more`) : null,
+  );
+}
+
+function requests(profile) {
+  if (!profile) return null;
+  const open = profile.requests.filter((r) => OPEN_REQUEST.has(r.status));
+  return section(
+    "Open requests",
+    "cp-requests",
+    open.length
+      ? h(
+          "ul",
+          { class: "cp-list" },
+          ...open.map((r) =>
+            h(
+              "li",
+              {},
+              h(
+                "a",
+                { class: "cp-item", href: `#requests/${encodeURIComponent(r.reference)}`, "data-testid": "cp-request" },
+                h("span", { class: "cp-item__top" }, h("strong", {}, r.reference), h("span", { class: `badge badge--${r.status}` }, REQUEST_STATUS[r.status] || r.status)),
+                h("span", { class: "cp-item__meta" }, r.summary),
+              ),
+            ),
+          ),
+        )
+      : h("p", { class: "muted small" }, "None open."),
+  );
+}
+
+function rating(profile) {
+  if (!profile) return null;
+  const avg = profile.rating_avg;
+  return section(
+    "Average rating",
+    "cp-rating",
+    avg === null || avg === undefined
+      ? h("p", { class: "muted small" }, "Not rated yet.")
+      : h("p", { class: "cp-rating" }, h("span", { class: "cp-stars", "aria-hidden": "true" }, "★".repeat(Math.round(avg)) + "☆".repeat(5 - Math.round(avg))), h("strong", { "data-testid": "cp-rating-value" }, `${Number(avg).toFixed(1)} / 5`)),
+  );
+}
+
+async function loadProfile(chat) {
+  const id = chat.customer?.id;
+  if (!id || chat.gone) return;
+  const key = `${id}:${chat.id}`;
+  panel.loading = key;
+  try {
+    const profile = await api.get(`/customers/${encodeURIComponent(id)}`);
+    if (panel.loading !== key) return;
+    panel.profile = profile;
+    panel.customerId = id;
+  } catch {
+    if (panel.loading === key) panel.profile = null;
+  } finally {
+    if (panel.loading === key) panel.loading = null;
+  }
+  const shown = state.chats.get(state.shownId);
+  if (shown?.customer?.id === id) render(shown);
+}
+
+function render(chat) {
+  const body = $('[data-role="cp-body"]');
+  const c = chat.context || {};
+  const profile = panel.customerId === chat.customer?.id ? panel.profile : null;
+  const email = chat.customer?.email || profile?.email;
+  const tagsBox = h("div", { class: "tag-picker" });
+  const parts = [
+    h(
+      "div",
+      { class: "cp-who" },
+      h("strong", { class: "cp-who__name", "data-testid": "cp-name" }, chat.customer?.name || profile?.name || "Customer"),
+      email ? h("a", { href: `mailto:${email}`, "data-testid": "cp-email" }, email) : null,
+      profile?.created_at ? h("span", { class: "muted small" }, `Customer since ${formatDateTime(profile.created_at)}`) : null,
+    ),
+    section("Tags", "cp-tags", tagsBox),
+    section(
+      "Visit",
+      "cp-visit",
+      facts([
+        ["Page", c.page_url ? safeLink(c.page_url, "cp-page") : null],
+        ["Came from", c.referrer ? safeLink(c.referrer, "cp-referrer") : null],
+        ["Browser", c.user_agent ? h("span", { title: c.user_agent }, browserName(c.user_agent)) : null, "cp-browser"],
+        ["Language", languageName(c.locale), "cp-language"],
+      ]) || h("p", { class: "muted small" }, "Nothing known about the visit."),
+    ),
+    answers(chat),
+    history(chat, profile),
+    requests(profile),
+    rating(profile),
+  ];
+  body.replaceChildren(...parts.filter(Boolean)); // the DOM's replaceChildren writes null as text
+  // The picker lives as long as the element: a new one per render keeps it simple.
+  panel.picker = new TagPicker(tagsBox, {
+    getAll: () => state.tags,
+    save: async (ids) => {
+      const updated = upsert(await api.put(`/chats/${chat.id}/tags`, { tag_ids: ids }));
+      return updated?.tags || [];
+    },
+  });
+  panel.picker.set(chat.tags || [], mayDo("tag", chat));
+}
+
+function setOpen(open, { remember = true, focus = false } = {}) {
+  const aside = $('[data-role="customer-panel"]');
+  aside.dataset.open = String(open);
+  $('[data-testid="customer-panel-toggle"]').setAttribute("aria-expanded", String(open));
+  if (remember && !phone()) localStorage.setItem(OPEN_KEY, open ? "1" : "0");
+  if (open) {
+    const chat = state.chats.get(state.shownId);
+    if (chat) {
+      render(chat);
+      loadProfile(chat);
+    }
+    if (focus) $('[data-role="cp-title"]').focus();
+  }
+}
+
+const isOpen = () => $('[data-role="customer-panel"]').dataset.open === "true";
+
+/** The shown chat changed (`full`: another chat) or was updated. */
+export function renderCustomerPanel(chat, full) {
+  if (!chat) return;
+  if (full && phone() && isOpen()) setOpen(false, { remember: false });
+  if (!isOpen()) return;
+  if (full && panel.picker?.input === document.activeElement) document.activeElement.blur();
+  const focused = document.activeElement?.closest?.('[data-role="customer-panel"] .tag-picker');
+  if (!focused) render(chat);
+  else panel.picker.set(chat.tags || [], mayDo("tag", chat));
+  if (full) loadProfile(chat);
+}
+
+export function wireCustomerPanel({ openChat }) {
+  panel.openChat = (id) => {
+    if (phone()) setOpen(false, { remember: false });
+    openChat(id);
+  };
+  const stored = localStorage.getItem(OPEN_KEY);
+  const open = phone() ? false : stored === null ? window.matchMedia("(min-width: 1100px)").matches : stored === "1";
+  $('[data-role="customer-panel"]').dataset.open = String(open);
+  $('[data-testid="customer-panel-toggle"]').setAttribute("aria-expanded", String(open));
+  $('[data-testid="customer-panel-toggle"]').addEventListener("click", () => setOpen(!isOpen(), { focus: !isOpen() }));
+  $('[data-action="customer-panel-close"]').addEventListener("click", () => {
+    setOpen(false);
+    $('[data-testid="customer-panel-toggle"]').focus();
+  });
+}
