@@ -251,3 +251,29 @@ def test_tag_a_chat_by_keyboard_and_find_it_by_the_tag_filter(
         server, "GET", f"/chats/{tagged}", token=token_for(server, "agent1@example.com")
     )
     assert len(chat["tags"]) == 1
+
+
+def test_reports_filtered_by_tag(people: Browsers, server: HelplineServer, shot: Shot) -> None:
+    admin = token_for(server, "admin@example.com")
+    vip = api_call(server, "POST", "/tags", {"name": "VIP", "color": "#b42318"}, admin)
+    ana = token_for(server, "agent1@example.com")
+    general = queue_id(server, "General support")
+    for n, email in enumerate(("customer1@example.com", "customer2@example.com")):
+        chat = api_call(
+            server,
+            "POST",
+            "/chats",
+            {"queue_id": general, "message": "Hi"},
+            token_for(server, email),
+        )
+        api_call(server, "POST", f"/chats/{chat['id']}/accept", {}, ana)
+        if n == 0:
+            api_call(server, "PUT", f"/chats/{chat['id']}/tags", {"tag_ids": [vip["id"]]}, ana)
+
+    sam = agent_sign_in(people.open_page("sam"), "supervisor@example.com")
+    sam.get_by_test_id("nav-reports").click()
+    expect(sam.get_by_test_id("report-total-chats")).to_have_text("2")
+    sam.get_by_test_id("report-tag").select_option(label="VIP")
+    sam.get_by_test_id("report-apply").click()
+    expect(sam.get_by_test_id("report-total-chats")).to_have_text("1")
+    shot(sam, "console-reports-by-tag")

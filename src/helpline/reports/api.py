@@ -23,12 +23,20 @@ To = Annotated[
     Query(description="Last UTC day, included (default: today)."),
 ]
 QueueFilter = Annotated[str | None, Query(max_length=64, description="Only this queue.")]
+TagFilter = Annotated[
+    str | None, Query(max_length=64, description="Only the chats with this tag (its id).")
+]
 
 
 async def _summary(
-    uow: Uow, user: CurrentUser, start: date | None, end: date | None, queue_id: str | None
+    uow: Uow,
+    user: CurrentUser,
+    start: date | None,
+    end: date | None,
+    queue_id: str | None,
+    tag: str | None,
 ) -> dict[str, Any]:
-    return await service.summary(uow, user, start=start, end=end, queue_id=queue_id)
+    return await service.summary(uow, user, start=start, end=end, queue_id=queue_id, tag_id=tag)
 
 
 @router.get(
@@ -43,8 +51,9 @@ async def summary(
     start: From = None,
     to: To = None,
     queue_id: QueueFilter = None,
+    tag: TagFilter = None,
 ) -> ReportSummary:
-    return ReportSummary.model_validate(await _summary(uow, user, start, to, queue_id))
+    return ReportSummary.model_validate(await _summary(uow, user, start, to, queue_id, tag))
 
 
 @router.get(
@@ -60,8 +69,9 @@ async def export_csv(
     start: From = None,
     to: To = None,
     queue_id: QueueFilter = None,
+    tag: TagFilter = None,
 ) -> Response:
-    report = await _summary(uow, user, start, to, queue_id)
+    report = await _summary(uow, user, start, to, queue_id, tag)
     return Response(
         export.to_csv(report, table),
         media_type="text/csv; charset=utf-8",

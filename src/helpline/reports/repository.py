@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, String, case, func, insert, or_, select
+from sqlalchemy import ColumnElement, Float, String, case, false, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -24,6 +24,7 @@ from helpline.kit.enums import ChatStatus
 from helpline.queues.models import Queue
 from helpline.reports.models import ReportChat, ReportRaised
 from helpline.servicedesk.models import ServiceRequest
+from helpline.tags.models import ChatTag
 
 # --- portable SQL for days and durations ------------------------------------------------------
 
@@ -81,15 +82,22 @@ class Scope:
     end: datetime
     queue_ids: tuple[str, ...]
     queue_id: str | None = None
+    tag_id: str | None = None
 
     def chats(self, t: Source = Chat) -> list[ColumnElement[bool]]:
         # Always a queue condition, even for "all queues": ix_chats_report leads with queue_id,
         # and an IN list of every queue (a handful) is one index range per queue.
-        return [
+        where = [
             t.queue_id.in_(self.queue_ids),
             t.created_at >= self.start,
             t.created_at < self.end,
         ]
+        if self.tag_id is not None:
+            # The tag's chats, from chat_tags' index on tag_id; the facts kept of removed
+            # chats carry no tags, so a report by tag counts only the chats there are.
+            tagged = select(ChatTag.chat_id).where(ChatTag.tag_id == self.tag_id)
+            where.append(Chat.id.in_(tagged) if t is Chat else false())
+        return where
 
 
 # Every query reads the chats there are and the report facts kept of removed ones (retention):
@@ -225,7 +233,12 @@ async def requests_raised(session: AsyncSession, scope: Scope) -> list[tuple[str
     )
     if scope.queue_id is not None:
         stmt = stmt.where(Chat.queue_id == scope.queue_id)
+    if scope.tag_id is not None:
+        tagged = select(ChatTag.chat_id).where(ChatTag.tag_id == scope.tag_id)
+        stmt = stmt.where(ServiceRequest.chat_id.in_(tagged))
     out = [(str(d), q, int(n)) for d, q, n in (await session.execute(stmt)).all()]
+    if scope.tag_id is not None:
+        return out  # the facts kept of removed requests carry no tags
     kept_day = utc_day(ReportRaised.created_at)
     kept = (
         select(kept_day, ReportRaised.queue_id, func.count())

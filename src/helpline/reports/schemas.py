@@ -77,6 +77,7 @@ class ReportSummary(BaseModel):
     to: str = Field(description="Last UTC day, included.")
     days: int
     queue_id: str | None
+    tag_id: str | None = None
     totals: Totals
     waiting_time: Spread = Field(description="From entering the queue to being accepted.")
     handling_time: Spread = Field(description="From accepted to closed.")

@@ -23,6 +23,7 @@ from helpline.kit.enums import ChatStatus, Role
 from helpline.reports import repository as repo
 from helpline.reports.repository import Scope
 from helpline.reports.stats import average, percentile, rounded, spread
+from helpline.tags import service as tags
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
@@ -43,12 +44,15 @@ class Period:
     def dates(self) -> list[str]:
         return [(self.start + timedelta(days=i)).isoformat() for i in range(self.days)]
 
-    def scope(self, queue_ids: tuple[str, ...], queue_id: str | None) -> Scope:
+    def scope(
+        self, queue_ids: tuple[str, ...], queue_id: str | None, tag_id: str | None = None
+    ) -> Scope:
         return Scope(
             start=datetime.combine(self.start, time.min, UTC),
             end=datetime.combine(self.end + timedelta(days=1), time.min, UTC),
             queue_ids=queue_ids,
             queue_id=queue_id,
+            tag_id=tag_id,
         )
 
 
@@ -122,6 +126,7 @@ class Collected:
     span: Period
     queue_id: str | None
     names: dict[str, str]
+    tag_id: str | None = None
     shown: list[str] = field(default_factory=list)
     total: Tally = field(default_factory=Tally)
     days: dict[str, Tally] = field(default_factory=dict)
@@ -140,7 +145,9 @@ async def summary(
     start: date | None,
     end: date | None,
     queue_id: str | None,
+    tag_id: str | None = None,
 ) -> dict[str, Any]:
+    """`tag_id`: only the chats with that tag (an unknown one is `422 unknown_tag`)."""
     require_role(user, Role.supervisor, Role.admin)
     span = period(start, end)
     session = uow.session
@@ -148,8 +155,10 @@ async def summary(
     names = {qid: name for qid, name, _ in all_queues}
     if queue_id is not None and queue_id not in names:
         raise Invalid("Unknown queue.", code="unknown_queue")
-    scope = span.scope((queue_id,) if queue_id else tuple(names), queue_id)
-    c = Collected(span=span, queue_id=queue_id, names=names)
+    if tag_id is not None:
+        await tags.check_ids(uow, [tag_id])
+    scope = span.scope((queue_id,) if queue_id else tuple(names), queue_id, tag_id)
+    c = Collected(span=span, queue_id=queue_id, names=names, tag_id=tag_id)
     c.days = {d: Tally() for d in span.dates()}
     c.by_day_queue = {d: {} for d in c.days}
 
@@ -225,6 +234,7 @@ def assemble(c: Collected) -> dict[str, Any]:
         "to": c.span.end.isoformat(),
         "days": c.span.days,
         "queue_id": c.queue_id,
+        "tag_id": c.tag_id,
         "totals": total.counts(),
         "waiting_time": spread(total.waits),
         "handling_time": spread(total.handles),

@@ -491,7 +491,7 @@ async function main() {
   initSearch({ me, queues: state.queues, openChat });
   if (SEES_ALL) {
     initSupervisor({ rt: state.rt, queues: state.queues });
-    initReports({ queues: state.queues });
+    initReports({ queues: state.queues, tags: state.tags });
   }
   window.addEventListener("hashchange", route);
   route();

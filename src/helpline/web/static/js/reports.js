@@ -21,7 +21,7 @@ function svg(tag, attrs = {}, ...children) {
 const isoDay = (d) => d.toISOString().slice(0, 10);
 const secs = (v) => (v === null || v === undefined ? "—" : formatDuration(v));
 
-export function initReports({ queues }) {
+export function initReports({ queues, tags = [] }) {
   rp.queues = queues;
   const to = new Date();
   const from = new Date(to.getTime() - 29 * 86400000);
@@ -35,6 +35,12 @@ export function initReports({ queues }) {
       { class: "field" },
       h("label", { for: "report-queue" }, "Queue"),
       h("select", { class: "select", id: "report-queue", name: "queue_id", "data-testid": "report-queue" }, h("option", { value: "" }, "All queues"), ...queues.map((q) => h("option", { value: q.id }, q.name))),
+    ),
+    h(
+      "div",
+      { class: "field", hidden: tags.length === 0 },
+      h("label", { for: "report-tag" }, "Tag"),
+      h("select", { class: "select", id: "report-tag", name: "tag", "data-testid": "report-tag" }, h("option", { value: "" }, "Any tag"), ...tags.map((t) => h("option", { value: t.id }, t.name))),
     ),
     h("div", { class: "field report-filters__go" }, h("button", { class: "btn btn--primary", type: "submit", "data-testid": "report-apply" }, "Show report")),
   );
@@ -68,6 +74,7 @@ function params(table) {
   p.set("from", form.elements.from.value);
   p.set("to", form.elements.to.value);
   if (form.elements.queue_id.value) p.set("queue_id", form.elements.queue_id.value);
+  if (form.elements.tag.value) p.set("tag", form.elements.tag.value);
   return p;
 }
 
