@@ -55,6 +55,7 @@ SHARED: dict[str, Callable[[Settings], object]] = {
     "HELPLINE_ALLOWED_FILE_TYPES": lambda s: sorted(s.allowed_extensions),
     "HELPLINE_SESSION_IDLE_S": lambda s: s.session_idle_s,
     "HELPLINE_SESSION_MAX_S": lambda s: s.session_max_s,
+    "HELPLINE_REQUIRE_TOTP": lambda s: s.require_totp,
 }
 
 

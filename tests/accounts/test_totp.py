@@ -321,6 +321,17 @@ class TestRequired:
         admin = await make_user(app, "admin")
         assert (await client.get("/api/v1/users", headers=admin.headers)).status_code == 200
 
+    async def test_the_admin_page_sends_them_to_the_console(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        admin = await make_user(app, "admin")
+        r = await client.get("/console/admin", headers=admin.headers)
+        assert r.status_code == 303 and r.headers["location"] == "/console"
+        console = await client.get("/console", headers=admin.headers)
+        assert console.status_code == 200 and 'data-testid="totp-dialog"' in console.text
+        await turn_on(client, admin)
+        assert (await client.get("/console/admin", headers=admin.headers)).status_code == 200
+
     async def test_signing_out_is_allowed(self, client: httpx.AsyncClient, app: FastAPI) -> None:
         supervisor = await make_user(app, "supervisor")
         r = await client.post("/api/v1/auth/logout", headers=supervisor.headers)
