@@ -33,6 +33,25 @@ lock:
 lock-upgrade:
 	$(MAKE) lock UV_FLAGS=--upgrade
 
+# The tests' OpenID provider (canaille, docs/decisions): a virtual environment of its own, out
+# of Helpline's, from exact hashed versions. `make lock-canaille` after changing its .in file.
+CANAILLE_VENV := .venv-canaille
+CANAILLE_STAMP := $(CANAILLE_VENV)/.installed-stamp
+CANAILLE_LOCK := scripts/canaille.lock
+
+$(CANAILLE_STAMP): $(CANAILLE_LOCK)
+	@test -x $(CANAILLE_VENV)/bin/python || $(PYTHON) -m venv $(CANAILLE_VENV)
+	$(CANAILLE_VENV)/bin/python -m pip -q --disable-pip-version-check install --require-hashes --no-deps -r $(CANAILLE_LOCK)
+	@touch $@
+
+.PHONY: canaille lock-canaille
+canaille: $(CANAILLE_STAMP)
+
+lock-canaille: $(STAMP)
+	$(PIP) install uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip compile -q scripts/canaille-requirements.in --generate-hashes \
+	  --python-version 3.11 -o $(CANAILLE_LOCK)
+
 run: $(STAMP)
 	$(VENV)/bin/helpline migrate
 	$(VENV)/bin/helpline demo --if-empty
@@ -50,7 +69,7 @@ lint: $(STAMP)
 
 # The whole suite on SQLite (browser and multi-process tests included), then again on
 # PostgreSQL (the multi-process tests always use PostgreSQL and Redis already).
-test: $(STAMP) system-deps lint
+test: $(STAMP) system-deps canaille lint
 	$(PY) -m pytest
 	HELPLINE_TEST_BACKEND=postgres $(PY) -m pytest --ignore=tests/e2e --ignore=tests/scaleout tests
 
@@ -58,4 +77,4 @@ bench: $(STAMP) system-deps
 	$(PY) bench/run.py all
 
 clean:
-	rm -rf $(VENV) var test-output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CANAILLE_VENV) var test-output .pytest_cache .mypy_cache .ruff_cache

@@ -23,6 +23,7 @@ from helpline.app import create_app
 from helpline.config import Settings
 from helpline.kit.clock import FrozenClock
 from helpline.migrate import upgrade
+from tests.fixtures.oidc import canaille  # noqa: F401 - fixture: the OpenID provider
 from tests.fixtures.servers import (  # noqa: F401 - fixtures
     PostgresServer,
     create_database,

@@ -299,6 +299,10 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
     from helpline.web import pages
 
     app.include_router(pages.router)
+    from helpline.web import oidc
+
+    app.include_router(oidc.router)
+    app.state.oidc = oidc.OidcClient(settings) if settings.oidc_enabled else None
     static = Path(__file__).parent / "web" / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 

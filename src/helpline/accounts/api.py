@@ -8,7 +8,13 @@ from fastapi import APIRouter, Query, Request, Response
 
 from helpline import flows
 from helpline.accounts import resets, service, twofactor
-from helpline.accounts.deps import SESSION_COOKIE, CurrentCaller, CurrentUser, client_address
+from helpline.accounts.deps import (
+    SESSION_COOKIE,
+    CurrentCaller,
+    CurrentUser,
+    client_address,
+    set_session_cookie,
+)
 from helpline.accounts.login_limits import LoginLimits, account_key
 from helpline.accounts.schemas import (
     AuthResult,
@@ -38,14 +44,7 @@ router = APIRouter(tags=["accounts"])
 
 
 def _set_session_cookie(response: Response, ctx: AppContext, token: str) -> None:
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        httponly=True,
-        samesite="lax",
-        secure=ctx.settings.secure_cookies,
-        path="/",
-    )
+    set_session_cookie(response, ctx.settings, token)
 
 
 def _login_limits(ctx: AppContext) -> LoginLimits:

@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from starlette.requests import HTTPConnection
 
 from helpline.accounts import service, twofactor
 from helpline.accounts.models import User
+from helpline.config import Settings
 from helpline.deps import SAFE_METHODS, Ctx, Uow
 from helpline.errors import Forbidden, NotAuthenticated
 
@@ -104,3 +105,15 @@ async def get_optional_user(request: Request, ctx: Ctx) -> User | None:
 
 def client_address(conn: HTTPConnection) -> str:
     return conn.client.host if conn.client else "unknown"
+
+
+def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
+    """The browser's session: HttpOnly, SameSite=Lax, Secure when served over HTTPS."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )

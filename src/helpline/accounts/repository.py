@@ -6,7 +6,13 @@ from datetime import datetime
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpline.accounts.models import AuthSession, PasswordReset, RecoveryCode, User
+from helpline.accounts.models import (
+    AuthSession,
+    PasswordReset,
+    RecoveryCode,
+    User,
+    UserIdentity,
+)
 from helpline.kit.clock import now
 from helpline.kit.enums import Availability
 
@@ -22,6 +28,13 @@ async def get(session: AsyncSession, user_id: str) -> User | None:
 async def get_registered_by_email(session: AsyncSession, email: str) -> User | None:
     result = await session.execute(
         select(User).where(func.lower(User.email) == email.lower(), User.is_guest.is_(False))
+    )
+    return result.scalar_one_or_none()
+
+
+async def get_identity(session: AsyncSession, issuer: str, subject: str) -> UserIdentity | None:
+    result = await session.execute(
+        select(UserIdentity).where(UserIdentity.issuer == issuer, UserIdentity.subject == subject)
     )
     return result.scalar_one_or_none()
 

@@ -160,10 +160,12 @@ async def sign_in(
     ip: str | None,
     user_agent: str | None,
     second_factor: str | None = None,
+    method: str = "password",
 ) -> str:
-    """A new session for a user whose credentials `check_sign_in` accepted; its token."""
+    """A new session for a user whose credentials `check_sign_in` (or, `method` "oidc", the
+    identity provider) accepted; its token."""
     token = await _open_session(uow, user, ip=ip, user_agent=user_agent)
-    details = {"method": "password"}
+    details = {"method": method}
     if second_factor:
         details["second_factor"] = second_factor  # "totp" or "recovery_code"
     await audit.record(

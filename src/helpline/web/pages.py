@@ -214,6 +214,36 @@ def _message(
     )
 
 
+def render_message(
+    request: Request,
+    *,
+    kind: str,
+    title: str,
+    heading: str,
+    text: str,
+    links: list[tuple[str, str, bool]],
+    status_code: int,
+    code: str | None = None,
+) -> Response:
+    """A signed-out message page in the sign-in pages' frame (e.g. a refused single sign-on),
+    `data-testid="<kind>-page"` and `data-code` for tests."""
+    return _render(
+        request,
+        "message.html",
+        page=kind,
+        user=None,
+        status_code=status_code,
+        kind=kind,
+        code=code,
+        title=title,
+        heading=heading,
+        text=text,
+        sub="Sign-in",
+        home="/",
+        links=links,
+    )
+
+
 @router.get("/")
 async def portal(request: Request, user: OptionalUser) -> Response:
     if user is not None and _role(user) in STAFF_ROLES:
