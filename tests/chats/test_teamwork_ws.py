@@ -23,14 +23,22 @@ async def http(live_server: LiveServer) -> Any:
         yield c
 
 
-async def test_transfer_reaches_the_new_owner_the_old_one_and_the_customer(
-    live_server: LiveServer, http: httpx.AsyncClient
-) -> None:
+@pytest_asyncio.fixture
+async def team(live_server: LiveServer) -> dict[str, Any]:
     app = live_server.app
     q = await make_queue(app, "Support")
-    customer = await make_user(app, "customer", name="Carla")
-    ana = await make_user(app, "agent", name="Ana", queues=[q])
-    ben = await make_user(app, "agent", name="Ben", queues=[q])
+    return {
+        "q": q,
+        "customer": await make_user(app, "customer", name="Carla"),
+        "ana": await make_user(app, "agent", name="Ana", queues=[q]),
+        "ben": await make_user(app, "agent", name="Ben", queues=[q]),
+    }
+
+
+async def test_transfer_reaches_the_new_owner_the_old_one_and_the_customer(
+    live_server: LiveServer, http: httpx.AsyncClient, team: dict[str, Any]
+) -> None:
+    q, customer, ana, ben = team["q"], team["customer"], team["ana"], team["ben"]
     chat = await accepted_chat(http, customer, ana, q)
     cid = chat["id"]
     ws_customer = await WSClient.open(live_server.ws_url, customer.token)
@@ -88,14 +96,10 @@ async def test_transfer_reaches_the_new_owner_the_old_one_and_the_customer(
 
 
 async def test_requeue_tells_the_customer_their_position_and_offers_the_chat_again(
-    live_server: LiveServer, http: httpx.AsyncClient
+    live_server: LiveServer, http: httpx.AsyncClient, team: dict[str, Any]
 ) -> None:
-    app = live_server.app
-    q = await make_queue(app, "Support")
-    customer = await make_user(app, "customer", name="Carla")
-    ana = await make_user(app, "agent", name="Ana", queues=[q])
-    ben = await make_user(app, "agent", name="Ben", queues=[q])
-    sup = await make_user(app, "supervisor", name="Sam")
+    q, customer, ana, ben = team["q"], team["customer"], team["ana"], team["ben"]
+    sup = await make_user(live_server.app, "supervisor", name="Sam")
     chat = await start_chat(http, customer, q)
     cid = chat["id"]
     ws_customer = await WSClient.open(live_server.ws_url, customer.token)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from helpline.accounts import repository as repo
 from helpline.accounts import twofactor
@@ -263,18 +264,10 @@ async def set_agent_status(
     user = await repo.get(uow.session, user_id)
     if user is None or not user.active or not user.role_enum.is_staff:
         raise NotFound("No such agent.")
-    before = user.status
+    before = {"status": user.status}
     _change_status(uow, user, status)
-    if user.status != before:  # someone else's availability: written down like a user change
-        change = {"fields": ["status"], "from": {"status": before}, "to": {"status": user.status}}
-        await audit.record(
-            uow,
-            actor=actor,
-            action="user.updated",
-            target_type="user",
-            target_id=user.id,
-            details=change,
-        )
+    # Someone else's availability: written down like any change to their account.
+    await _record_updated(uow, actor, user, audit.changes(before, {"status": user.status}))
     return user
 
 
@@ -370,6 +363,13 @@ async def _record_update(
         changed["from"]["active"], changed["to"]["active"] = False, True
     if password:
         changed["fields"].append("password")  # that it changed; never the value or its hash
+    await _record_updated(uow, actor, user, changed)
+
+
+async def _record_updated(
+    uow: UnitOfWork, actor: User, user: User, changed: dict[str, Any]
+) -> None:
+    """`user.updated` with `{fields, from, to}`, when any field changed."""
     if changed["fields"]:
         await audit.record(
             uow,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import quote
 
@@ -42,6 +43,7 @@ from helpline.tags.schemas import ChatTagsBody
 if TYPE_CHECKING:
     from helpline.accounts.models import User
     from helpline.chats.repository import ChatRow  # only a type here: routes ask services
+    from helpline.context import AppContext
 
 router = APIRouter(tags=["chats"])
 
@@ -255,19 +257,33 @@ async def accept(chat_id: str, user: CurrentUser, ctx: Ctx, uow: Uow) -> ChatOut
 # so they authenticate in each of their two units, like uploads.
 
 
-@router.post("/chats/{chat_id}/assign", response_model=ChatOut)
-async def assign(chat_id: str, body: AssignBody, request: Request, ctx: Ctx) -> ChatOut:
+async def _hand_over(
+    request: Request,
+    ctx: AppContext,
+    chat_id: str,
+    act: Callable[[UnitOfWork, User, str | None], Awaitable[ChatRow]],
+) -> ChatOut:
+    """Read the owner the request finds, then `act(uow, user, owner_seen)` in the write unit."""
     token = token_from(request)
     async with ctx.boundary.read() as seen:
         _, user = await accounts.authenticate(seen, token, ctx.settings)
         owner = await service.owner_seen(seen, user, chat_id)
     async with ctx.boundary.write() as uow:
         _, user = await accounts.authenticate(uow, token, ctx.settings)
-        row = await service.assign(
-            uow, user, chat_id, body.agent_id, greeting=ctx.settings.greeting, seen_owner=owner
-        )
-        out = await _out(uow, row, user)
+        out = await _out(uow, await act(uow, user, owner), user)
     return out
+
+
+@router.post("/chats/{chat_id}/assign", response_model=ChatOut)
+async def assign(chat_id: str, body: AssignBody, request: Request, ctx: Ctx) -> ChatOut:
+    greeting = ctx.settings.greeting
+
+    def act(uow: UnitOfWork, user: User, owner: str | None) -> Awaitable[ChatRow]:
+        return service.assign(
+            uow, user, chat_id, body.agent_id, greeting=greeting, seen_owner=owner
+        )
+
+    return await _hand_over(request, ctx, chat_id, act)
 
 
 @router.get("/chats/{chat_id}/colleagues", response_model=ColleagueList)
@@ -279,15 +295,10 @@ async def colleagues(chat_id: str, user: CurrentUser, uow: Uow) -> ColleagueList
 
 @router.post("/chats/{chat_id}/transfer", response_model=ChatOut)
 async def transfer(chat_id: str, body: TransferBody, request: Request, ctx: Ctx) -> ChatOut:
-    token = token_from(request)
-    async with ctx.boundary.read() as seen:
-        _, user = await accounts.authenticate(seen, token, ctx.settings)
-        owner = await service.owner_seen(seen, user, chat_id)
-    async with ctx.boundary.write() as uow:
-        _, user = await accounts.authenticate(uow, token, ctx.settings)
-        row = await service.transfer(uow, user, chat_id, body.agent_id, body.note, seen_owner=owner)
-        out = await _out(uow, row, user)
-    return out
+    def act(uow: UnitOfWork, user: User, owner: str | None) -> Awaitable[ChatRow]:
+        return service.transfer(uow, user, chat_id, body.agent_id, body.note, seen_owner=owner)
+
+    return await _hand_over(request, ctx, chat_id, act)
 
 
 @router.post("/chats/{chat_id}/join", response_model=ChatOut)
