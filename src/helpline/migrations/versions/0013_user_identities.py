@@ -1,7 +1,7 @@
 """user_identities: people who sign in through the identity provider (OpenID Connect)
 
-Revision ID: 0011_identities
-Revises: 0010
+Revision ID: 0013_identities
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_identities"
-down_revision: str | None = "0010"
+revision: str = "0013_identities"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
