@@ -50,6 +50,11 @@ def code_at(app_: pyotp.TOTP, clock: FrozenClock) -> str:
     return app_.at(clock.now())
 
 
+def other_than(code: str) -> str:
+    """A well-formed code that is not `code`."""
+    return "000000" if code != "000000" else "111111"
+
+
 async def stored(app: FastAPI, user_id: str) -> User:
     async with ctx_of(app).db.read() as session:
         user = await session.get(User, user_id)
@@ -110,7 +115,7 @@ async def test_sign_in_needs_a_code_and_a_code_works_once(
     assert missing.json()["error"]["code"] == "totp_required"
     assert "helpline_session" not in missing.cookies
 
-    wrong_code = "000000" if code_at(app_, frozen_clock) != "000000" else "111111"
+    wrong_code = other_than(code_at(app_, frozen_clock))
     wrong = await login(client, agent, totp=wrong_code)
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "totp_required"
 
@@ -160,7 +165,7 @@ async def test_wrong_code_at_confirm_is_refused_and_nothing_changes(
 
     secret = (await client.post(TOTP, headers=agent.headers)).json()["secret"]
     right = pyotp.TOTP(secret).now()
-    for code in ("000000" if right != "000000" else "111111", "12345", "abcdef", "1234567"):
+    for code in (other_than(right), "12345", "abcdef", "1234567"):
         r = await client.post(f"{TOTP}/confirm", json={"code": code}, headers=agent.headers)
         assert r.status_code == 422, code
         assert r.json()["error"]["code"] == "totp_invalid"
@@ -188,7 +193,7 @@ async def test_turning_off_needs_a_right_code(
     agent = await make_user(app, "agent")
     app_, codes = await turn_on(client, agent)
     frozen_clock.advance(30)
-    wrong = "000000" if code_at(app_, frozen_clock) != "000000" else "111111"
+    wrong = other_than(code_at(app_, frozen_clock))
     r = await client.request("DELETE", TOTP, json={"code": wrong}, headers=agent.headers)
     assert r.status_code == 422 and r.json()["error"]["code"] == "totp_invalid"
     r = await client.request("DELETE", TOTP, json={}, headers=agent.headers)
@@ -261,7 +266,7 @@ class TestLimits:
         app_, _ = await turn_on(client, agent)
         frozen_clock.advance(30)
         right = code_at(app_, frozen_clock)
-        wrong = "000000" if right != "000000" else "111111"
+        wrong = other_than(right)
         statuses = [(await login(client, agent, totp=wrong)).status_code for _ in range(10)]
         assert statuses == [401] * 10
         locked = await login(client, agent, totp=right)
@@ -277,7 +282,7 @@ class TestLimits:
         app_, _ = await turn_on(client, agent)
         frozen_clock.advance(30)
         right = code_at(app_, frozen_clock)
-        wrong = "000000" if right != "000000" else "111111"
+        wrong = other_than(right)
         for _ in range(10):
             r = await client.request("DELETE", TOTP, json={"code": wrong}, headers=agent.headers)
             assert r.status_code == 422
@@ -377,7 +382,7 @@ async def test_audit_log_names_the_change_never_the_secret(
     )
     codes = r.json()["recovery_codes"]
     frozen_clock.advance(30)
-    wrong = "000000" if code_at(app_, frozen_clock) != "000000" else "111111"
+    wrong = other_than(code_at(app_, frozen_clock))
     assert (await login(client, agent, totp=wrong)).status_code == 401
     assert (await login(client, agent, totp=codes[0])).status_code == 200
     r = await client.request("DELETE", TOTP, json={"code": codes[1]}, headers=agent.headers)

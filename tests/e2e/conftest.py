@@ -23,11 +23,30 @@ from tests.e2e.support import (
     free_port,
 )
 from tests.fixtures.servers import unavailable
+from tests.notify.support import SmtpServer
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[HelplineServer]:
+def server_env() -> dict[str, str]:
+    """Settings a test module gives its server (e.g. HELPLINE_SMTP_URL from `smtp`)."""
+    return {}
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real aiosmtpd on loopback; modules that send mail put its URL in `server_env`."""
+    srv = SmtpServer()
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def server(tmp_path: Path, server_env: dict[str, str]) -> Iterator[HelplineServer]:
     srv = HelplineServer(tmp_path / "data", free_port())
+    srv.env.update(server_env)
     srv.data_dir.mkdir()
     srv.setup()
     srv.start()

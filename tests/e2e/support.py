@@ -22,6 +22,8 @@ from playwright.sync_api import (
     expect,
 )
 
+from tests.notify.support import SmtpServer
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 PASSWORD = "helpline-demo"
@@ -276,3 +278,16 @@ def queue_id(server: HelplineServer, name: str) -> str:
 def patch_queue(server: HelplineServer, name: str, **changes: Any) -> None:
     token = token_for(server, "admin@example.com")
     api_call(server, "PATCH", f"/queues/{queue_id(server, name)}", changes, token)
+
+
+def wait_for_mail(smtp: SmtpServer, to: str, subject_part: str, timeout: float = 20) -> str:
+    """The plain-text body of the first mail to `to` whose subject has `subject_part`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for msg in smtp.to(to):
+            if subject_part in str(msg["Subject"]):
+                body = msg.get_body(preferencelist=("plain",))
+                return str(body.get_content()) if body is not None else ""
+        time.sleep(0.2)
+    subjects = [str(m["Subject"]) for m in smtp.messages]
+    raise AssertionError(f"no mail to {to} with {subject_part!r}; got {subjects}")

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.support import PASSWORD, Browsers, HelplineServer, agent_sign_in, free_port
-from tests.notify.support import SmtpServer, body_of
+from tests.e2e.support import PASSWORD, Browsers, agent_sign_in, wait_for_mail
+from tests.notify.support import SmtpServer
 
 pytestmark = pytest.mark.e2e
 
@@ -23,27 +23,8 @@ SECRET_SHOWN = re.compile(r"^[A-Z2-7]{4}( [A-Z2-7]{4}){7}$")
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    s = SmtpServer()
-    s.start()
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture
-def server(tmp_path: Path, smtp: SmtpServer) -> Iterator[HelplineServer]:
-    srv = HelplineServer(tmp_path / "data", free_port())
-    srv.env["HELPLINE_SMTP_URL"] = smtp.url
-    srv.env["HELPLINE_REQUIRE_TOTP"] = "supervisor"
-    srv.data_dir.mkdir()
-    srv.setup()
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
+def server_env(smtp: SmtpServer) -> dict[str, str]:
+    return {"HELPLINE_SMTP_URL": smtp.url, "HELPLINE_REQUIRE_TOTP": "supervisor"}
 
 
 def qr_drawn(page: Page) -> None:
@@ -173,12 +154,9 @@ def test_forgot_password_mail_link_sets_a_new_password(
     expect(page.get_by_test_id("forgot-sent")).to_contain_text("customer1@example.com")
     shot(page, "reset-asked")
 
-    deadline = time.monotonic() + 15
-    while not smtp.to("customer1@example.com") and time.monotonic() < deadline:
-        time.sleep(0.1)
-    (mail,) = smtp.to("customer1@example.com")
-    link = re.search(r"http://\S+/reset-password\?token=\S+", body_of(mail))
-    assert link, body_of(mail)
+    body = wait_for_mail(smtp, "customer1@example.com", "Reset your Helpline password")
+    link = re.search(r"http://\S+/reset-password\?token=\S+", body)
+    assert link, body
 
     page.goto(link.group(0))
     expect(page.get_by_test_id("reset-password")).to_be_focused()

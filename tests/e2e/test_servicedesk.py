@@ -3,9 +3,7 @@ in the portal and worked on in the console's Requests view, with the e-mails tha
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -16,10 +14,10 @@ from tests.e2e.support import (
     agent_sign_in,
     api_call,
     chat_row,
-    free_port,
     guest_sign_in,
     queue_id,
     start_chat,
+    wait_for_mail,
 )
 from tests.notify.support import SmtpServer
 
@@ -30,40 +28,9 @@ CUSTOMER = "carla@example.org"
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    srv = SmtpServer()
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture
-def server(tmp_path: Path, smtp: SmtpServer) -> Iterator[HelplineServer]:
+def server_env(smtp: SmtpServer) -> dict[str, str]:
     """The usual server, with mail going to the test's aiosmtpd."""
-    srv = HelplineServer(tmp_path / "data", free_port())
-    srv.env["HELPLINE_SMTP_URL"] = smtp.url
-    srv.env["HELPLINE_OUTBOX_RETRY_S"] = "1"
-    srv.data_dir.mkdir()
-    srv.setup()
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-def wait_for_mail(smtp: SmtpServer, to: str, subject_part: str, timeout: float = 20) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for msg in smtp.to(to):
-            if subject_part in str(msg["Subject"]):
-                body = msg.get_body(preferencelist=("plain",))
-                return str(body.get_content()) if body is not None else ""
-        time.sleep(0.2)
-    subjects = [str(m["Subject"]) for m in smtp.messages]
-    raise AssertionError(f"no mail to {to} with {subject_part!r}; got {subjects}")
+    return {"HELPLINE_SMTP_URL": smtp.url, "HELPLINE_OUTBOX_RETRY_S": "1"}
 
 
 def test_request_from_chat_to_resolution(
