@@ -49,6 +49,7 @@ def test_admin_builds_a_start_form_the_customer_fills_it_the_agent_sees_it(
     admin = people.open_page("admin")
     a = admin.page
     sign_in(a, "/console/admin", "admin@example.com")
+    expect(a.get_by_test_id("user-row").first).to_be_visible()  # the page is wired
     a.get_by_test_id("admin-tab-queues").click()
     row = a.locator('[data-testid="queue-row"][data-queue-name="General support"]')
     row.get_by_test_id("queue-fields").click()
@@ -198,6 +199,7 @@ def test_tag_a_chat_by_keyboard_and_find_it_by_the_tag_filter(
     admin.allow(r"Failed to load resource: the server responded with a status of 409")
     a = admin.page
     sign_in(a, "/console/admin", "admin@example.com")
+    expect(a.get_by_test_id("user-row").first).to_be_visible()  # the page is wired
     a.get_by_test_id("admin-tab-tags").click()
     for name in ("VIP", "Refund"):
         a.get_by_test_id("tag-name").fill(name)
