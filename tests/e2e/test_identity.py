@@ -134,10 +134,19 @@ def test_a_role_that_requires_two_factor_goes_straight_to_the_setup(
     page.get_by_test_id("totp-code").fill(pyotp.TOTP(secret).now())
     page.get_by_test_id("totp-confirm").click()
     expect(page.get_by_test_id("recovery-code")).to_have_count(10)
+    recovery = page.get_by_test_id("recovery-code").all_inner_texts()
     page.get_by_test_id("totp-done").click()
     # Reloaded into the working console: the socket connects now.
     expect(page.locator('[data-role="conn-label"]')).to_have_text("Live")
     expect(dialog).to_be_hidden()
+
+    # Turned off (a new phone): straight back to the setup, which is required.
+    page.get_by_test_id("user-menu").locator("summary").click()
+    page.get_by_test_id("menu-totp").click()
+    page.get_by_test_id("totp-disable-code").fill(recovery[0])
+    page.get_by_test_id("totp-disable").click()
+    expect(page.get_by_test_id("totp-start")).to_be_visible()
+    expect(dialog).to_contain_text("requires two-factor sign-in")
 
 
 def test_forgot_password_mail_link_sets_a_new_password(

@@ -99,6 +99,11 @@ export function initTwoFactor({ me, required = false }) {
     submitForm(form, async () => {
       await request("DELETE", "/me/totp", { code });
       enabled = false;
+      // A role that must have it (a new phone): straight back to the setup.
+      if ((await request("GET", "/me")).totp_setup_required) {
+        window.location.reload();
+        return;
+      }
       dialog.close("off");
       toast({ title: "Two-factor sign-in is off", kind: "success" });
     });
