@@ -291,6 +291,20 @@ class TestLimits:
         assert (await stored(app, agent.id)).totp_enabled_at is not None
 
 
+async def test_require_totp_names_staff_roles_only() -> None:
+    from pydantic import ValidationError
+
+    from helpline.config import Settings
+
+    assert Settings(require_totp=" Supervisor, admin ").totp_required_roles == {
+        "admin",
+        "supervisor",
+    }
+    for bad in ("customer", "admin,root"):
+        with pytest.raises(ValidationError, match="HELPLINE_REQUIRE_TOTP"):
+            Settings(require_totp=bad)
+
+
 class TestRequired:
     @pytest.fixture
     def settings_overrides(self) -> dict[str, Any]:
