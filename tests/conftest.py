@@ -23,6 +23,7 @@ from helpline.app import create_app
 from helpline.config import Settings
 from helpline.kit.clock import FrozenClock
 from helpline.migrate import upgrade
+from tests.fixtures.factories import app_settings
 from tests.fixtures.oidc import canaille  # noqa: F401 - fixture: the OpenID provider
 from tests.fixtures.servers import (  # noqa: F401 - fixtures
     PostgresServer,
@@ -90,18 +91,7 @@ def settings_overrides() -> dict[str, Any]:
 def settings(
     data_dir: Path, fresh_database: Callable[[Path], str], settings_overrides: dict[str, Any]
 ) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": data_dir,
-        "database_url": fresh_database(data_dir),
-        "secret_key": "test-secret-key-0123456789",
-        "rate_limits": "off",
-        "password_fast_hash": True,
-        "log_json": False,
-        "public_url": "http://testserver",
-        "sweep_interval_s": 0,
-    }
-    values.update(settings_overrides)
-    return Settings(**values)
+    return app_settings(data_dir, fresh_database(data_dir), **settings_overrides)
 
 
 @pytest_asyncio.fixture

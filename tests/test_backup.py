@@ -16,11 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
-from helpline.app import create_app
-from helpline.config import Settings
 from tests.conftest import BACKEND
+from tests.fixtures.factories import app_settings, serving
 from tests.fixtures.servers import create_database, free_port
 
 pytestmark = pytest.mark.asyncio
@@ -188,17 +186,7 @@ async def test_backup_under_load_restores_everything_acknowledged(
     if snapshot is not None:
         assert db_file.read_bytes() == snapshot
 
-    settings = Settings(
-        data_dir=target_dir, database_url=target_url, rate_limits="off", log_json=False,
-        password_fast_hash=True, public_url="http://testserver", sweep_interval_s=0,
-    )  # fmt: skip
-    app = create_app(settings)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        ) as client,
-    ):
+    async with serving(app_settings(target_dir, target_url, secret_key=None)) as client:
         for at, user_id, who in acked.users:
             if at < started:  # the person, signed in as before (sessions are data too)
                 r = await client.get("/api/v1/me", headers=who)

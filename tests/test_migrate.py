@@ -13,17 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
-from asgi_lifespan import LifespanManager
 
 from helpline.accounts.passwords import hash_password
-from helpline.app import create_app
-from helpline.config import Settings
 from helpline.db import Database, UTCDateTime
 from helpline.migrate import head, upgrade
 from tests.conftest import BACKEND
+from tests.fixtures.factories import app_settings, serving
 from tests.fixtures.servers import create_database
 
 PASSWORD = "first-revision-pw"
@@ -149,18 +146,7 @@ async def test_a_database_filled_at_the_first_revision_keeps_everything_at_head(
     await _fill_at_first_revision(url, data_dir / "files")
     upgrade(url)  # every migration since, on a database with rows in every table they touch
 
-    settings = Settings(
-        data_dir=data_dir, database_url=url, secret_key="k" * 32, rate_limits="off",
-        password_fast_hash=True, log_json=False, public_url="http://testserver",
-        sweep_interval_s=0,
-    )  # fmt: skip
-    app = create_app(settings)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        ) as client,
-    ):
+    async with serving(app_settings(data_dir, url)) as client:
         tokens = {}
         for who in ("old.customer", "old.agent"):
             r = await client.post(

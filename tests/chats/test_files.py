@@ -13,7 +13,13 @@ import pytest_asyncio
 from fastapi import FastAPI
 
 from helpline.chats.files import sanitise_filename
-from tests.fixtures.factories import accepted_chat, events, make_queue, make_user, start_chat
+from tests.fixtures.factories import (
+    events,
+    make_queue,
+    make_user,
+    start_chat,
+    support_chat,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -25,11 +31,7 @@ def settings_overrides() -> dict[str, Any]:
 
 @pytest_asyncio.fixture
 async def chat(app: FastAPI, client: httpx.AsyncClient) -> dict[str, Any]:
-    q = await make_queue(app, "Support")
-    customer = await make_user(app, "customer", name="Carla")
-    agent = await make_user(app, "agent", name="Ana", queues=[q])
-    c = await accepted_chat(client, customer, agent, q)
-    return {"chat": c, "customer": customer, "agent": agent, "queue": q}
+    return await support_chat(app, client)
 
 
 async def test_agent_upload_customer_downloads_identical_bytes(

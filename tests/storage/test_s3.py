@@ -13,15 +13,13 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from helpline.app import create_app
 from helpline.config import Settings
 from helpline.errors import Unavailable
 from helpline.storage.s3 import S3Location, S3Storage
 from tests.conftest import LiveServer
-from tests.fixtures.factories import accepted_chat, make_queue, make_user
+from tests.fixtures.factories import app_settings, make_queue, make_user, serving, support_chat
 from tests.fixtures.servers import S3_ACCESS_KEY, S3_SECRET_KEY
 from tests.storage.conftest import Place
 
@@ -32,11 +30,7 @@ MiB = 1024 * 1024
 
 @pytest_asyncio.fixture
 async def chat(app: FastAPI, client: httpx.AsyncClient) -> dict[str, Any]:
-    q = await make_queue(app, "Support")
-    customer = await make_user(app, "customer", name="Carla")
-    agent = await make_user(app, "agent", name="Ana", queues=[q])
-    c = await accepted_chat(client, customer, agent, q)
-    return {"chat": c, "customer": customer, "agent": agent, "queue": q}
+    return await support_chat(app, client)
 
 
 def store(place: Place) -> S3Storage:
@@ -272,19 +266,9 @@ async def test_backup_reads_files_from_the_store_and_restore_can_move_them_to_di
     assert [p.read_bytes() for p in (tmp_path / "b" / "files").glob("*/*")] == [payload]
 
     # Restored with local files this time (and the database beside them).
-    local = Settings(
-        data_dir=tmp_path / "restored", database_url=None, secret_key=settings.secret_key,
-        rate_limits="off", log_json=False, password_fast_hash=True,
-        public_url="http://testserver", sweep_interval_s=0,
-    )  # fmt: skip
+    local = app_settings(tmp_path / "restored", None)
     if settings.is_sqlite:
         await restore(local, tmp_path / "b", say=lines.append)
-        app = create_app(local)
-        async with (
-            LifespanManager(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-            ) as other,
-        ):
+        async with serving(local) as other:
             d = await other.get(url, headers=chat["agent"].headers)
             assert d.status_code == 200 and d.content == payload
