@@ -1,6 +1,6 @@
 """Imports every table so metadata (and Alembic) sees them all."""
 
-from helpline.accounts.models import AuthSession, PasswordReset, RecoveryCode, User
+from helpline.accounts.models import ApiToken, AuthSession, PasswordReset, RecoveryCode, User
 from helpline.audit.models import AuditEntry
 from helpline.chats.models import Attachment, Chat, ChatEvent, ChatParticipant
 from helpline.deployment import DeploymentSetting
@@ -14,6 +14,7 @@ from helpline.snippets.models import Snippet
 from helpline.tags.models import ChatTag, Tag
 
 __all__ = [
+    "ApiToken",
     "AuditEntry",
     "Attachment",
     "ChatParticipant",

@@ -137,7 +137,15 @@ async def test_sessions_are_listed_with_where_they_came_from(
     assert [i["current"] for i in items] == [False, True, False]
     assert items[0]["ip"] == "203.0.113.9" and items[0]["user_agent"] == "Mobile Safari"
     assert items[1]["ip"] == "198.51.100.7" and items[1]["user_agent"] == "Firefox/140"
-    assert set(items[0]) == {"id", "created_at", "last_seen_at", "user_agent", "ip", "current"}
+    assert set(items[0]) == {
+        "id",
+        "created_at",
+        "last_seen_at",
+        "user_agent",
+        "device",
+        "ip",
+        "current",
+    }
     assert phone["token"] not in r_text(items) and laptop["token"] not in r_text(items)
     # the other user's sessions are nowhere in the list, nor this user's in theirs
     others = await sessions_of(client, other.token)
@@ -209,3 +217,24 @@ async def test_an_expired_session_cannot_open_a_websocket(
     assert refused.value.response.status_code == 401
     body = json.loads(bytes(refused.value.response.body or b""))
     assert body["error"]["code"] == "not_authenticated"
+
+
+async def test_sessions_name_the_device_from_the_user_agent(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    agent = await make_user(app, "agent")
+    chrome = (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Safari/537.36"
+    )
+    iphone = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
+    )
+    await sign_in(app, agent.email, address="198.51.100.1", user_agent=chrome)
+    await sign_in(app, agent.email, address="198.51.100.2", user_agent=iphone)
+    await sign_in(app, agent.email, address="198.51.100.3", user_agent="crm-sync/2.0")
+    devices = {s["ip"]: s["device"] for s in await sessions_of(client, agent.token)}
+    assert devices["198.51.100.1"] == "Chrome 120 on Linux"
+    assert devices["198.51.100.2"] == "Mobile Safari 17 on iOS (iPhone)"
+    assert devices["198.51.100.3"] is None  # nothing recognisable: the page shows the raw agent

@@ -7,7 +7,7 @@ import segno
 from fastapi import APIRouter, Query, Request, Response
 
 from helpline import flows
-from helpline.accounts import resets, service, twofactor
+from helpline.accounts import resets, service, tokens, twofactor
 from helpline.accounts.deps import (
     SESSION_COOKIE,
     CurrentCaller,
@@ -15,7 +15,9 @@ from helpline.accounts.deps import (
     client_address,
     set_session_cookie,
 )
+from helpline.accounts.devices import describe_all
 from helpline.accounts.login_limits import LoginLimits, account_key
+from helpline.accounts.models import ApiToken
 from helpline.accounts.schemas import (
     AuthResult,
     CustomerProfile,
@@ -27,6 +29,10 @@ from helpline.accounts.schemas import (
     SessionList,
     SessionOut,
     StatusUpdate,
+    TokenCreate,
+    TokenCreated,
+    TokenList,
+    TokenOut,
     TotpCode,
     TotpSetup,
     UserCreate,
@@ -37,6 +43,7 @@ from helpline.accounts.schemas import (
 from helpline.context import AppContext
 from helpline.deps import Ctx, Uow
 from helpline.errors import Conflict
+from helpline.kit.clock import now
 from helpline.kit.params import BoundedInt, Cursor, cursor_offset
 from helpline.queues import service as queues
 
@@ -99,7 +106,7 @@ async def guest(
 
 @router.post("/auth/logout", status_code=204)
 async def logout(caller: CurrentCaller, response: Response, uow: Uow) -> Response:
-    await service.logout(uow, caller.session_id)
+    await service.logout(uow, caller.signed_in_session())
     out = Response(status_code=204)
     out.delete_cookie(SESSION_COOKIE, path="/")
     return out
@@ -196,27 +203,69 @@ async def list_sessions(
     cursor: Annotated[Cursor | None, Query()] = None,
     limit: Annotated[BoundedInt, Query(ge=1, le=200)] = 100,
 ) -> SessionList:
+    current = caller.signed_in_session()
     offset = cursor_offset(cursor)
     rows = await service.list_sessions(
         uow, caller.user, ctx.settings, offset=offset, limit=limit + 1
     )
+    devices = await describe_all([s.user_agent for s in rows[:limit]])
     items = [
         SessionOut(
             id=s.id,
             created_at=s.created_at,
             last_seen_at=s.last_seen_at or s.created_at,
             user_agent=s.user_agent,
+            device=device,
             ip=s.ip,
-            current=s.id == caller.session_id,
+            current=s.id == current,
         )
-        for s in rows[:limit]
+        for s, device in zip(rows[:limit], devices, strict=True)
     ]
     return SessionList(items=items, next=str(offset + limit) if len(rows) > limit else None)
 
 
 @router.delete("/me/sessions/{session_id}", status_code=204)
 async def end_session(session_id: str, caller: CurrentCaller, ctx: Ctx, uow: Uow) -> Response:
+    caller.signed_in_session()
     await service.end_session(uow, caller.user, ctx.settings, session_id)
+    return Response(status_code=204)
+
+
+def _token_out(token: ApiToken) -> TokenOut:
+    out = TokenOut.model_validate(token)
+    out.expired = tokens.expired(token, now())
+    return out
+
+
+@router.post("/me/tokens", response_model=TokenCreated, status_code=201)
+async def create_token(
+    body: TokenCreate, caller: CurrentCaller, ctx: Ctx, uow: Uow
+) -> TokenCreated:
+    caller.signed_in_session()
+    token, raw = await tokens.create(uow, caller.user, body, ctx.settings)
+    return TokenCreated(
+        id=token.id,
+        name=token.name,
+        scopes=token.scopes,  # type: ignore[arg-type]
+        token=raw,
+        prefix=token.prefix,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+    )
+
+
+@router.get("/me/tokens", response_model=TokenList)
+async def list_tokens(caller: CurrentCaller, uow: Uow) -> TokenList:
+    caller.signed_in_session()
+    return TokenList(
+        items=[_token_out(t) for t in await tokens.list_tokens(uow, caller.user)], next=None
+    )
+
+
+@router.delete("/me/tokens/{token_id}", status_code=204)
+async def revoke_token(token_id: str, caller: CurrentCaller, uow: Uow) -> Response:
+    caller.signed_in_session()
+    await tokens.revoke(uow, caller.user, token_id)
     return Response(status_code=204)
 
 

@@ -3,15 +3,18 @@ HTTP, pages and WebSocket; the unit of work they run in is `helpline.deps`."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
 from starlette.requests import HTTPConnection
 
-from helpline.accounts import service, twofactor
+from helpline.accounts import scopes, service, tokens, twofactor
 from helpline.accounts.models import User
 from helpline.config import Settings
+from helpline.context import AppContext
+from helpline.db import UnitOfWork
 from helpline.deps import SAFE_METHODS, Ctx, Uow
 from helpline.errors import Forbidden, NotAuthenticated
 
@@ -22,7 +25,17 @@ CSRF_COOKIE = "helpline_csrf"
 @dataclass
 class Caller:
     user: User
-    session_id: str
+    # The signed-in session, or None for an API token (which never reaches the routes that
+    # need a session: `scopes.SESSION`).
+    session_id: str | None
+    token_id: str | None = None
+
+    def signed_in_session(self) -> str:
+        """The session, for account security routes; a token never gets here (the scope table
+        says `SESSION`), and this says so again where it matters."""
+        if self.session_id is None:
+            raise scopes.insufficient("Account security needs a signed-in session.")
+        return self.session_id
 
 
 WS_PROTOCOL = "helpline"
@@ -61,23 +74,63 @@ TOTP_SETUP_PATHS = frozenset(
 )
 
 
-async def get_caller(request: Request, ctx: Ctx, uow: Uow) -> Caller:
-    auth_session, user = await service.authenticate(uow, token_from(request), ctx.settings)
-    if twofactor.setup_due(user, ctx.settings):
+def route_path(request: Request) -> str:
+    """The template of the route this request matched, relative to /api/v1."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else request.url.path
+
+
+async def authenticate_request(
+    request: Request, ctx: AppContext, uow: UnitOfWork, *, read_only: bool = False
+) -> Caller:
+    """The caller of an API request: a session, or an API token whose scopes allow this route
+    (else 403 insufficient_scope). Its last use is written at most once a minute, in `uow`
+    unless the request is a read or `uow` is (`read_only`)."""
+    cred = await tokens.authenticate(uow, token_from(request), ctx.settings)
+    if twofactor.setup_due(cred.user, ctx.settings):
         path = request.url.path.removeprefix(request.scope.get("root_path", ""))
         if path not in TOTP_SETUP_PATHS:
             raise Forbidden(
                 "Turn on two-factor sign-in first (your role requires it).",
                 code="totp_setup_required",
             )
-    if service.needs_seen(auth_session):  # at most once a minute per session
-        if request.method in SAFE_METHODS:
-            # A read holds no writer; this rare stamp takes one of its own.
-            async with ctx.boundary.write() as stamp:
-                await service.record_seen(stamp, auth_session.id)
-        else:
-            await service.record_seen(uow, auth_session.id)
-    return Caller(user=user, session_id=auth_session.id)
+    if cred.token is not None:
+        scopes.check(frozenset(cred.token.scopes), request.method, route_path(request))
+        if tokens.needs_used(cred.token):
+            await _stamp(request, ctx, uow, tokens.record_used, cred.token.id, read_only)
+        return Caller(user=cred.user, session_id=None, token_id=cred.token.id)
+    assert cred.auth_session is not None
+    if service.needs_seen(cred.auth_session):  # at most once a minute per session
+        await _stamp(request, ctx, uow, service.record_seen, cred.auth_session.id, read_only)
+    return Caller(user=cred.user, session_id=cred.auth_session.id)
+
+
+async def authenticate_again(request: Request, ctx: AppContext, uow: UnitOfWork) -> User:
+    """The caller once more, in a later unit of a route that works in two (an upload, a
+    hand-over): signed out or revoked in between is 401. Scope and last use were settled by
+    `authenticate_request` in the first unit."""
+    return (await tokens.authenticate(uow, token_from(request), ctx.settings)).user
+
+
+async def _stamp(
+    request: Request,
+    ctx: AppContext,
+    uow: UnitOfWork,
+    record: Callable[[UnitOfWork, str], Awaitable[None]],
+    row_id: str,
+    read_only: bool,
+) -> None:
+    if read_only or request.method in SAFE_METHODS:
+        # A read holds no writer; this rare stamp takes one of its own.
+        async with ctx.boundary.write() as stamp:
+            await record(stamp, row_id)
+    else:
+        await record(uow, row_id)
+
+
+async def get_caller(request: Request, ctx: Ctx, uow: Uow) -> Caller:
+    return await authenticate_request(request, ctx, uow)
 
 
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
@@ -97,10 +150,9 @@ async def get_optional_user(request: Request, ctx: Ctx) -> User | None:
         return None
     async with ctx.boundary.read() as uow:
         try:
-            _, user = await service.authenticate(uow, token, ctx.settings)
+            return (await tokens.authenticate(uow, token, ctx.settings)).user
         except NotAuthenticated:
             return None
-        return user
 
 
 def client_address(conn: HTTPConnection) -> str:

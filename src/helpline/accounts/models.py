@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     ForeignKey,
@@ -122,3 +123,22 @@ class UserIdentity(Base):
     subject: Mapped[str] = mapped_column(String(255), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
     last_login_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
+
+
+class ApiToken(Base):
+    """A personal API token. Only a keyed hash of it is stored (`accounts.tokens`); `prefix`
+    (the first characters) lets its owner tell tokens apart without the secret."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    scopes: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Kept to the minute, like a session's last use: a token used every second writes once.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -7,6 +7,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.accounts.models import (
+    ApiToken,
     AuthSession,
     PasswordReset,
     RecoveryCode,
@@ -250,3 +251,49 @@ async def set_offline_if_unseen(
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+
+async def get_token_by_hash(session: AsyncSession, token_hash: str) -> tuple[ApiToken, User] | None:
+    """A token that is not revoked, with its owner if active (expiry is the caller's check)."""
+    result = await session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(
+            ApiToken.token_hash == token_hash,
+            ApiToken.revoked_at.is_(None),
+            User.active.is_(True),
+        )
+    )
+    row = result.first()
+    return (row[0], row[1]) if row else None
+
+
+async def live_tokens(session: AsyncSession, user_id: str) -> list[ApiToken]:
+    """The user's tokens that are not revoked (expired ones too: they show as expired)."""
+    result = await session.execute(
+        select(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .order_by(ApiToken.created_at.desc(), ApiToken.id)
+    )
+    return list(result.scalars())
+
+
+async def get_token(session: AsyncSession, token_id: str) -> ApiToken | None:
+    return await session.get(ApiToken, token_id)
+
+
+async def stamp_token_used(
+    session: AsyncSession, token_id: str, at: datetime, *, unless_after: datetime
+) -> None:
+    """Set `last_used_at`, unless another request already did since `unless_after`."""
+    await session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < unless_after),
+        )
+        .values(last_used_at=at)
+    )

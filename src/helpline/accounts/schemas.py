@@ -12,6 +12,7 @@ from pydantic import (
     model_validator,
 )
 
+from helpline.accounts.scopes import Scope
 from helpline.kit.enums import Availability, Role
 from helpline.kit.params import reject_nul
 
@@ -136,12 +137,50 @@ class SessionOut(BaseModel):
     created_at: datetime
     last_seen_at: datetime
     user_agent: str | None
+    device: str | None = None  # the user agent in words ("Chrome 120 on Linux"), when known
     ip: str | None
     current: bool
 
 
 class SessionList(BaseModel):
     items: list[SessionOut]
+    next: str | None
+
+
+class TokenCreate(Strict):
+    name: Name
+    scopes: list[Scope] = Field(min_length=1, max_length=len(Scope))
+    expires_at: datetime | None = None
+
+
+class TokenOut(BaseModel):
+    """A token as its owner sees it later: never the token itself."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    name: str
+    scopes: list[Scope]
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    expired: bool = False
+
+
+class TokenCreated(BaseModel):
+    """The answer to POST /me/tokens: the only time `token` is shown."""
+
+    id: str
+    name: str
+    scopes: list[Scope]
+    token: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class TokenList(BaseModel):
+    items: list[TokenOut]
     next: str | None
 
 

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from helpline import flows
-from helpline.accounts import service as accounts
-from helpline.accounts.deps import CurrentUser, token_from
+from helpline.accounts.deps import CurrentUser, authenticate_again, authenticate_request
 from helpline.chats import access, offers, service, shapes, transcripts
 from helpline.chats import files as files_mod
 from helpline.chats.events import envelope
@@ -184,7 +183,7 @@ _UPLOAD_BODY = {
 async def upload_file(chat_id: str, request: Request, ctx: Ctx) -> Event:
     """Streams the body before any write transaction opens, so uploads never hold the writer."""
     async with ctx.boundary.read() as uow:
-        _, user = await accounts.authenticate(uow, token_from(request), ctx.settings)
+        user = (await authenticate_request(request, ctx, uow, read_only=True)).user
         await service.check_can_share(uow, user, chat_id)
     await ctx.limiter.check(ctx.settings.rate_limit_uploads, "upload", user.id)
     limit = ctx.settings.max_upload_bytes
@@ -201,8 +200,8 @@ async def upload_file(chat_id: str, request: Request, ctx: Ctx) -> Event:
     written: UnitOfWork | None = None
     try:
         async with ctx.boundary.write() as written:
-            user_w = await accounts.authenticate(written, token_from(request), ctx.settings)
-            event = await service.share_file(written, user_w[1], chat_id, attachment)
+            user_w = await authenticate_again(request, ctx, written)
+            event = await service.share_file(written, user_w, chat_id, attachment)
             out = Event.model_validate(envelope(event))
     except BaseException:
         if written is None or not written.committed:  # the row that names it never was
@@ -264,12 +263,11 @@ async def _hand_over(
     act: Callable[[UnitOfWork, User, str | None], Awaitable[ChatRow]],
 ) -> ChatOut:
     """Read the owner the request finds, then `act(uow, user, owner_seen)` in the write unit."""
-    token = token_from(request)
     async with ctx.boundary.read() as seen:
-        _, user = await accounts.authenticate(seen, token, ctx.settings)
+        user = (await authenticate_request(request, ctx, seen, read_only=True)).user
         owner = await service.owner_seen(seen, user, chat_id)
     async with ctx.boundary.write() as uow:
-        _, user = await accounts.authenticate(uow, token, ctx.settings)
+        user = await authenticate_again(request, ctx, uow)
         out = await _out(uow, await act(uow, user, owner), user)
     return out
 

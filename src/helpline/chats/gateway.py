@@ -17,11 +17,12 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from helpline.accounts import presence, twofactor
+from helpline.accounts import presence, scopes, tokens, twofactor
 from helpline.accounts import service as accounts
 from helpline.accounts.deps import WS_PROTOCOL, token_from, ws_bearer
 from helpline.accounts.models import User
 from helpline.accounts.schemas import Strict
+from helpline.accounts.scopes import Scope as TokenScope
 from helpline.boundary import guard
 from helpline.bus.messages import Typing as TypingNews
 from helpline.chats import access, service
@@ -159,10 +160,12 @@ class Socket(Connection):
     (or a close) are pending, one at a time, so they leave in order; an idle connection has
     none (docs/performance.md)."""
 
-    __slots__ = ("ws", "send_many", "writer")
+    __slots__ = ("ws", "send_many", "writer", "writes")
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, writes: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        # False for an API token without chats:write: it may listen, not speak (typing too).
+        self.writes = writes
         self.ws: WebSocket | None = None  # set once accepted
         self.send_many: Send | None = None
         self.writer: asyncio.Task[None] | None = None
@@ -200,7 +203,11 @@ async def _open(ctx: AppContext, token: str | None) -> tuple[Socket, list[dict[s
     """Who is connecting, their queues, and (agents) the chats already waiting for them.
     No ORM object outlives this: a connection may stay open for days."""
     async with ctx.boundary.read() as uow:
-        auth_session, user = await accounts.authenticate(uow, token, ctx.settings)
+        cred = await tokens.authenticate(uow, token, ctx.settings)
+        granted = cred.scopes
+        if granted is not None and TokenScope.chats_read not in granted:
+            raise scopes.insufficient("The WebSocket needs an API token with chats:read.")
+        user = cred.user
         if twofactor.setup_due(user, ctx.settings):
             raise Forbidden(
                 "Turn on two-factor sign-in first (your role requires it).",
@@ -216,8 +223,10 @@ async def _open(ctx: AppContext, token: str | None) -> tuple[Socket, list[dict[s
             user_id=user.id,
             role=user.role,
             name=user.name,
-            session_id=auth_session.id,
+            # Closed by its session's sign-out, or by revoking the token it came with.
+            session_id=cred.connection_id,
             queue_ids=queue_ids,
+            writes=granted is None or TokenScope.chats_write in granted,
             max_queue=ctx.settings.ws_send_queue,
         )
     return conn, offers
@@ -288,6 +297,7 @@ async def _handle(frame: Any, conn: Connection, ctx: AppContext) -> None:
             await ctx.limiter.check(ctx.settings.rate_limit_subscribe, "ws-sub", conn.user_id)
             ctx.hub.unsubscribe(conn, chat_id)
         case Message(chat_id=chat_id, text=text, client_id=client_id):
+            _require_writes(conn)
             # Keyed like HTTP posts: one budget per user, however many sockets they open.
             await ctx.limiter.check(ctx.settings.rate_limit_messages, "msg", conn.user_id)
             if not text.strip():
@@ -305,11 +315,17 @@ async def _handle(frame: Any, conn: Connection, ctx: AppContext) -> None:
                     seq = event.seq
             conn.send({"type": "ack", "client_id": client_id, "chat_id": chat_id, "seq": seq})
         case Typing(chat_id=chat_id, active=active):
+            _require_writes(conn)
             if chat_id not in conn.subs:
                 raise Invalid("Subscribe to the chat first.", code="not_subscribed")
             await ctx.limiter.check(ctx.settings.rate_limit_typing, "ws-typing", conn.user_id)
             who = {"id": conn.user_id, "name": conn.name, "role": str(conn.role)}
             await ctx.bus.publish(f"chat:{chat_id}", TypingNews(chat_id, active, who))
+
+
+def _require_writes(conn: Connection) -> None:
+    if isinstance(conn, Socket) and not conn.writes:
+        raise scopes.insufficient("This token lacks the scope chats:write.", scope="chats:write")
 
 
 async def _user(uow: UnitOfWork, conn: Connection) -> User:

@@ -39,8 +39,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from helpline.accounts import scopes, twofactor
 from helpline.accounts import service as accounts_service
-from helpline.accounts import twofactor
 from helpline.accounts.deps import get_optional_user, token_from
 from helpline.accounts.models import User
 from helpline.accounts.schemas import UserOut
@@ -50,6 +50,7 @@ from helpline.config import Settings
 from helpline.context import AppContext
 from helpline.db import UnitOfWork
 from helpline.errors import NotAuthenticated, NotFound
+from helpline.kit.enums import Role
 from helpline.kit.origins import is_own_origin
 
 WEB_DIR = Path(__file__).parent
@@ -275,7 +276,13 @@ async def console(request: Request, user: OptionalUser) -> Response:
             ),
             links=[("/", "Go to the support portal", True)],
         )
-    return _render(request, "console.html", page="console", user=user)
+    return _render(
+        request,
+        "console.html",
+        page="console",
+        user=user,
+        token_scopes=scopes.grantable(Role(user.role)),
+    )
 
 
 @router.get("/console/admin")

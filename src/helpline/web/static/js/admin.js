@@ -3,6 +3,7 @@
 
 import { loadTags, openFieldsBuilder, wireFieldsBuilder, wireTags } from "./admin-context.js";
 import { api, bootData, getAll } from "./api.js";
+import { wireAuditLog } from "./audit-log.js";
 import { $, $$, confirmAction, h, openDialog, showFormError, submitForm, toast, toastError, wireLogout } from "./ui.js";
 
 const me = bootData().user;
@@ -273,18 +274,26 @@ function wireQueueForms() {
 
 // ------------------------------------------------------------------ boot
 
+// Names for the audit log's actors and targets, from the lists this page already loaded.
+const auditLog = wireAuditLog({
+  users: () => state.users,
+  queues: () => state.queues,
+});
+
 function showSection(name) {
   for (const tab of $$("[data-section]")) tab.setAttribute("aria-pressed", String(tab.dataset.section === name));
   $("#users-section").hidden = name !== "users";
   $("#queues-section").hidden = name !== "queues";
   $("#tags-section").hidden = name !== "tags";
+  $("#audit-section").hidden = name !== "audit";
+  if (name === "audit") auditLog.show();
   if (history.replaceState) history.replaceState(null, "", `#${name}`);
 }
 
 async function main() {
   wireLogout();
   for (const tab of $$("[data-section]")) tab.addEventListener("click", () => showSection(tab.dataset.section));
-  showSection(["#queues", "#tags"].includes(location.hash) ? location.hash.slice(1) : "users");
+  showSection(["#queues", "#tags", "#audit"].includes(location.hash) ? location.hash.slice(1) : "users");
   wireUserForm();
   wireQueueForms();
   wireTags();
@@ -300,6 +309,7 @@ async function main() {
   } catch (err) {
     toastError(err, "Could not load queues");
   }
+  auditLog.refresh();
 }
 
 main();

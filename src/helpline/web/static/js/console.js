@@ -35,6 +35,7 @@ import { initSearch, showSearch } from "./search.js";
 import { initSnippetManager, showSnippets } from "./snippets.js";
 import { initSupervisor, showSupervisor } from "./supervisor.js";
 import { initTwoFactor } from "./twofactor.js";
+import { initAccountSecurity } from "./account-security.js";
 import { $, $$, audioReady, beep, confirmAction, formatDuration, h, isOpenStatus, toast, toastError, unlockAudio, wireLogout, wireUserMenu } from "./ui.js";
 
 // ------------------------------------------------------------------ chats data
@@ -463,6 +464,7 @@ async function main() {
     return;
   }
   initTwoFactor({ me });
+  initAccountSecurity();
   wireLogout(() => state.rt.stop());
   state.rt.on("signed-out", () => window.location.reload());
   handleChatEvents(onChatEvent);

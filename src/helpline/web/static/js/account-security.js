@@ -1,0 +1,173 @@
+// The user menu's "API tokens" (create with name, scopes and an optional expiry; the token
+// shown once with a copy button; the list with last use; revoke after a confirm) and "Your
+// sessions" (device, address, created, last seen, this one marked; sign out any other).
+
+import { api } from "./api.js";
+import { $, confirmAction, formatDateTime, h, openDialog, submitForm, toast, toastError } from "./ui.js";
+
+const when = (iso) => (iso ? formatDateTime(iso) : "—");
+
+/** A local calendar day's end, as the time a token chosen to expire "on" that day ends. */
+function endOfDay(value) {
+  const d = new Date(`${value}T23:59:59`);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+function initTokens() {
+  const dialog = $("#tokens-dialog");
+  const form = $('[data-role="token-form"]', dialog);
+  const created = $('[data-role="created"]', dialog);
+  const body = $('[data-role="tokens"]', dialog);
+
+  async function load() {
+    const { items } = await api.get("/me/tokens");
+    body.replaceChildren(...items.map(row));
+    $('[data-role="tokens-empty"]', dialog).hidden = items.length > 0;
+  }
+
+  function row(t) {
+    const revoke = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "token-revoke" }, "Revoke");
+    revoke.addEventListener("click", async () => {
+      const ok = await confirmAction({
+        title: `Revoke “${t.name}”?`,
+        text: "Anything using this token stops working at once. This cannot be undone.",
+        ok: "Revoke",
+      });
+      if (!ok) return;
+      try {
+        await api.del(`/me/tokens/${t.id}`);
+        toast({ title: `Revoked ${t.name}`, kind: "success", timeout: 3000 });
+        await load();
+      } catch (err) {
+        toastError(err, "Could not revoke the token");
+      }
+    });
+    return h(
+      "tr",
+      { "data-testid": "token-row", "data-token-id": t.id },
+      h("td", {}, h("strong", {}, t.name), h("div", { class: "small muted" }, h("code", {}, `${t.prefix}…`))),
+      h("td", {}, h("span", { class: "small" }, t.scopes.join(", "))),
+      h("td", { class: "nowrap" }, when(t.created_at)),
+      h("td", { class: "nowrap", "data-testid": "token-last-used" }, t.last_used_at ? when(t.last_used_at) : "Never"),
+      h("td", { class: "nowrap" }, t.expired ? h("span", { class: "badge badge--expired" }, "Expired") : when(t.expires_at)),
+      h("td", { class: "actions" }, revoke),
+    );
+  }
+
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    submitForm(form, async () => {
+      const name = form.elements.name.value.trim();
+      const scopes = [...form.querySelectorAll('input[name="scopes"]:checked')].map((c) => c.value);
+      if (!name) throw new Error("Give the token a name.");
+      if (!scopes.length) throw new Error("Tick at least one scope.");
+      const body = { name, scopes };
+      if (form.elements.expires.value) body.expires_at = endOfDay(form.elements.expires.value);
+      const token = await api.post("/me/tokens", body);
+      $('[data-role="secret"]', dialog).textContent = token.token;
+      created.hidden = false;
+      form.reset();
+      await load();
+      $('[data-action="copy-token"]', dialog).focus();
+    });
+  });
+
+  $('[data-action="copy-token"]', dialog).addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText($('[data-role="secret"]', dialog).textContent);
+      toast({ title: "Token copied", kind: "success", timeout: 2500 });
+    } catch {
+      toast({ title: "Copy it by hand", text: "The browser did not allow copying.", kind: "warning" });
+    }
+  });
+
+  // Closing forgets the token shown: it is never shown again.
+  dialog.addEventListener("close", () => {
+    $('[data-role="secret"]', dialog).textContent = "";
+    created.hidden = true;
+  });
+
+  return async () => {
+    openDialog(dialog);
+    form.elements.name.focus();
+    try {
+      await load();
+    } catch (err) {
+      toastError(err, "Could not load your tokens");
+    }
+  };
+}
+
+// "Chrome 120 on Linux" comes from the server (`device`); the raw string is the fallback.
+const deviceOf = (s) => s.device || s.user_agent || "Unknown device";
+
+function initSessions() {
+  const dialog = $("#sessions-dialog");
+  const list = $('[data-role="sessions"]', dialog);
+
+  async function load() {
+    const { items } = await api.get("/me/sessions");
+    list.replaceChildren(...items.map(item));
+  }
+
+  function item(s) {
+    const facts = h(
+      "div",
+      { class: "session__facts small muted" },
+      h("span", {}, s.ip || "unknown address"),
+      h("span", {}, `signed in ${when(s.created_at)}`),
+      h("span", {}, `last seen ${when(s.last_seen_at)}`),
+    );
+    let action;
+    if (s.current) {
+      action = h("span", { class: "badge badge--solved", "data-testid": "session-current" }, "This device");
+    } else {
+      action = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "session-signout" }, "Sign out");
+      action.addEventListener("click", async () => {
+        const ok = await confirmAction({
+          title: "Sign out this session?",
+          text: `${deviceOf(s)} (${s.ip || "unknown address"}) will have to sign in again; its open pages stop now.`,
+          ok: "Sign out",
+        });
+        if (!ok) return;
+        try {
+          await api.del(`/me/sessions/${s.id}`);
+          toast({ title: "Signed out", kind: "success", timeout: 3000 });
+          await load();
+        } catch (err) {
+          toastError(err, "Could not sign that session out");
+        }
+      });
+    }
+    return h(
+      "li",
+      { class: "session", "data-testid": "session-row", "data-session-id": s.id, "data-current": String(s.current) },
+      h("div", { class: "session__what" }, h("strong", { title: s.user_agent || "" }, deviceOf(s)), facts),
+      action,
+    );
+  }
+
+  return async () => {
+    openDialog(dialog);
+    try {
+      await load();
+    } catch (err) {
+      toastError(err, "Could not load your sessions");
+    }
+  };
+}
+
+/** Wire the user menu's two items to their dialogs (the page has both, or neither). */
+export function initAccountSecurity() {
+  if (!$("#tokens-dialog") || !$("#sessions-dialog")) return;
+  const openTokens = initTokens();
+  const openSessions = initSessions();
+  for (const [action, open] of [["api-tokens", openTokens], ["sessions", openSessions]]) {
+    for (const btn of document.querySelectorAll(`[data-action="${action}"]`)) {
+      btn.addEventListener("click", () => {
+        btn.closest("details")?.removeAttribute("open");
+        open();
+      });
+    }
+  }
+}
