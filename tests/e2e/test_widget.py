@@ -441,3 +441,42 @@ def test_only_the_panel_gets_its_kept_session_back(server: HelplineServer, shop:
     assert call("POST", "/widget/resume", own)[1] == {"token": None}
     status, body, headers = call("POST", "/widget/resume", own, Cookie="helpline_widget=nope")
     assert body == {"token": None} and "Max-Age=0" in headers["set-cookie"]
+
+
+def test_widget_start_form_asks_the_queues_fields_and_sends_the_host_page(
+    people: Browsers, server: HelplineServer, shop: Shop, shot: Shot
+) -> None:
+    """The panel renders the queue's pre-chat fields, hints before sending, and the chat
+    carries the answers and the host page's address (not the panel's) for the agent."""
+    admin = token_for(server, "admin@example.com")
+    fields = [
+        {"key": "order", "label": "Order number", "type": "number", "required": True},
+        {"key": "plan", "label": "Plan", "type": "select", "options": ["Basic", "Pro"]},
+    ]
+    api_call(server, "PATCH", f"/queues/{queue_id(server, 'Technical')}", {"fields": fields}, admin)
+    shop.embed(server.url, "Technical")
+    visitor = people.open_page("visitor").page
+    host = f"http://localhost:{shop.port}/?item=42"
+    visitor.goto(host)
+    visitor.get_by_test_id("widget-launcher").click()
+    panel = visitor.frame_locator("iframe[data-helpline-frame]")
+    panel.get_by_test_id("guest-name").fill("Wim Guest")
+    panel.get_by_test_id("guest-email").fill("wim@example.org")
+    panel.get_by_test_id("guest-submit").click()
+    asked = panel.get_by_test_id("prechat-field")
+    expect(asked).to_have_count(2)
+    panel.get_by_test_id("start-message").fill("The app crashes")
+    panel.get_by_test_id("start-chat").click()
+    order = panel.locator('[data-testid="prechat-field"][data-key="order"]')
+    expect(order).to_contain_text("Order number: this is required.")
+    order.locator("input").fill("77")
+    panel.locator('[data-testid="prechat-field"][data-key="plan"] select').select_option("Pro")
+    shot(visitor, "widget-start-form-fields")
+    panel.get_by_test_id("start-chat").click()
+    expect(panel.get_by_test_id("chat-status")).to_have_text("Waiting")
+
+    ben = token_for(server, "agent3@example.com")
+    (chat,) = api_call(server, "GET", "/chats?status=waiting", token=ben)["items"]
+    assert chat["context"]["fields"] == {"order": 77, "plan": "Pro"}
+    assert chat["context"]["page_url"] == host
+    assert chat["context"]["locale"] and "Chrome" in chat["context"]["user_agent"]
