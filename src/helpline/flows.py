@@ -191,18 +191,7 @@ async def customer_profile(uow: UnitOfWork, user: User, customer_id: str) -> dic
     chats_seen, rating_avg = await chats.customer_chats(uow, user, customer.id)
     if not chats_seen and not user.role_enum.sees_all:
         raise NotFound("No such customer.")
-    requests = await servicedesk.list_requests(
-        uow,
-        user,
-        status=None,
-        team_id=None,
-        assignee_id=None,
-        priority=None,
-        q=None,
-        customer_id=customer.id,
-        offset=0,
-        limit=100,
-    )
+    requests = await servicedesk.customer_requests(uow, user, customer.id, limit=100)
     return {
         "id": customer.id,
         "name": customer.name,

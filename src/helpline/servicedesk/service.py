@@ -188,6 +188,15 @@ async def list_requests(uow: UnitOfWork, user: User, **filters: Any) -> list[Req
     return await repo.list_visible(uow.session, user, **filters)
 
 
+async def customer_requests(
+    uow: UnitOfWork, user: User, customer_id: str, *, limit: int
+) -> list[RequestRow]:
+    """A customer's requests that `user` may see, newest first (the customer profile)."""
+    return await repo.list_visible(
+        uow.session, user, customer_id=customer_id, offset=0, limit=limit
+    )
+
+
 async def update(uow: UnitOfWork, user: User, reference_: str, data: RequestUpdate) -> RequestRow:
     row = await get(uow, user, reference_)
     req = row.request
