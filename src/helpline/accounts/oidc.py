@@ -24,7 +24,6 @@ from helpline.accounts import repository as repo
 from helpline.accounts import service
 from helpline.accounts.models import User, UserIdentity
 from helpline.audit import service as audit
-from helpline.boundary import Boundary
 from helpline.bus.messages import AccessChanged
 from helpline.config import Settings
 from helpline.db import UnitOfWork
@@ -148,20 +147,3 @@ async def sign_in(
             )
     token = await service.sign_in(uow, user, ip=ip, user_agent=user_agent, method="oidc")
     return SsoSignIn(user=user, token=token, created=created, changes=changes)
-
-
-async def record_refusal(
-    boundary: Boundary, *, reason: str, ip: str | None, user_id: str | None = None
-) -> None:
-    """`login.failed` for a single sign-on that was refused. The refusal changed nothing, so
-    its entry gets a unit of its own."""
-    async with boundary.write() as uow:
-        await audit.record(
-            uow,
-            actor=None,
-            action="login.failed",
-            target_type="user",
-            target_id=user_id,
-            details={"method": "oidc", "reason": reason},
-            ip=ip,
-        )

@@ -142,15 +142,24 @@ async def _record_failed_login(
         reason = (
             "unknown_account" if user is None else "inactive" if not user.active else "password"
         )
+    await record_failed_login(
+        boundary, user_id=user.id if user else None, ip=address, details={"reason": reason}
+    )
+
+
+async def record_failed_login(
+    boundary: Boundary, *, user_id: str | None, ip: str | None, details: dict[str, str]
+) -> None:
+    """`login.failed` for an attempt that changed nothing, so in a unit of its own."""
     async with boundary.write() as uow:
         await audit.record(
             uow,
             actor=None,
             action="login.failed",
             target_type="user",
-            target_id=user.id if user else None,
-            details={"reason": reason},
-            ip=address,
+            target_id=user_id,
+            details=details,
+            ip=ip,
         )
 
 

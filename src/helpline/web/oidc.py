@@ -33,6 +33,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from joserfc.errors import JoseError
 
 from helpline.accounts import oidc
+from helpline.accounts import service as accounts_service
 from helpline.accounts.deps import client_address, set_session_cookie
 from helpline.config import Settings
 from helpline.context import AppContext
@@ -280,8 +281,11 @@ async def oidc_callback(request: Request) -> Response:
             ) from exc
     except SignInRefused as err:
         if err.code != "sso_not_configured":
-            await oidc.record_refusal(
-                ctx.boundary, reason=err.code, ip=client_address(request), user_id=err.user_id
+            await accounts_service.record_failed_login(
+                ctx.boundary,
+                user_id=err.user_id,
+                ip=client_address(request),
+                details={"method": "oidc", "reason": err.code},
             )
         return _refused(request, err)
     log.info(
