@@ -331,3 +331,33 @@ async def test_admins_list_the_mail_without_its_link(
     (item,) = [i for i in r.json()["items"] if i["type"] == "password.reset"]
     assert item["status"] == "delivered" and item["payload"]["to"] == agent.email
     assert token not in r.text and "not shown" in item["payload"]["body"]
+
+
+async def test_api_tokens_stay_after_a_reset(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    outbox: Outbox,  # noqa: F811
+    smtp_server: SmtpServer,  # noqa: F811
+) -> None:
+    agent = await make_user(app, "agent")
+    r = await client.post(
+        "/api/v1/me/tokens",
+        json={"name": "integration", "scopes": ["chats:read"]},
+        headers=agent.headers,
+    )
+    assert r.status_code == 201
+    api_token = {"Authorization": f"Bearer {r.json()['token']}"}
+    reset = await mailed_token(client, app, outbox, smtp_server, agent)
+    assert (
+        await client.post(CONFIRM, json={"token": reset, "password": NEW_PASSWORD})
+    ).status_code == 204
+    assert (await client.get("/api/v1/me", headers=agent.headers)).status_code == 401
+    # The API token still works and is still listed in a new session.
+    assert (await client.get("/api/v1/chats", headers=api_token)).status_code == 200
+    client.cookies.clear()
+    signed_in = await client.post(
+        "/api/v1/auth/login", json={"email": agent.email, "password": NEW_PASSWORD}
+    )
+    session = {"Authorization": f"Bearer {signed_in.json()['token']}"}
+    listed = (await client.get("/api/v1/me/tokens", headers=session)).json()["items"]
+    assert [t["name"] for t in listed] == ["integration"]
