@@ -9,6 +9,7 @@ import re
 import statistics
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -63,6 +64,24 @@ async def mailed_token(
     assert r.status_code == 202
     await box.drain()
     return token_in(body_of(smtp.to(who.email)[-1]))
+
+
+@dataclass
+class Mailed:
+    agent: Person
+    token: str  # from the link in the mail the agent received
+
+
+@pytest_asyncio.fixture
+async def mailed(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    outbox: Outbox,  # noqa: F811
+    smtp_server: SmtpServer,  # noqa: F811
+) -> Mailed:
+    """An agent who asked for a reset, and the token of the link they were mailed."""
+    agent = await make_user(app, "agent")
+    return Mailed(agent, await mailed_token(client, app, outbox, smtp_server, agent))
 
 
 async def login(client: httpx.AsyncClient, email: str, password: str) -> int:
@@ -136,12 +155,11 @@ async def test_unknown_guest_and_inactive_addresses_get_the_same_answer_and_no_m
 async def test_an_expired_link_is_refused_and_changes_nothing(
     client: httpx.AsyncClient,
     app: FastAPI,
-    outbox: Outbox,  # noqa: F811
-    smtp_server: SmtpServer,  # noqa: F811
     frozen_clock: FrozenClock,
+    mailed: Mailed,
 ) -> None:
-    agent = await make_user(app, "agent")
-    token = await mailed_token(client, app, outbox, smtp_server, agent)
+    agent = mailed.agent
+    token = mailed.token
     frozen_clock.advance(3600)
     r = await client.post(CONFIRM, json={"token": token, "password": NEW_PASSWORD})
     assert r.status_code == 422 and r.json()["error"]["code"] == "reset_token_invalid"
@@ -152,11 +170,10 @@ async def test_an_expired_link_is_refused_and_changes_nothing(
 async def test_bad_input_changes_nothing_and_the_link_still_works(
     client: httpx.AsyncClient,
     app: FastAPI,
-    outbox: Outbox,  # noqa: F811
-    smtp_server: SmtpServer,  # noqa: F811
+    mailed: Mailed,
 ) -> None:
-    agent = await make_user(app, "agent")
-    token = await mailed_token(client, app, outbox, smtp_server, agent)
+    agent = mailed.agent
+    token = mailed.token
     for body in (
         {"token": token, "password": "short"},  # the rules of every password: 8 or more
         {"token": token},
@@ -302,12 +319,11 @@ class TestPasswordLoginForCustomersOnly:
 async def test_the_reset_is_in_the_audit_log_without_the_password(
     client: httpx.AsyncClient,
     app: FastAPI,
-    outbox: Outbox,  # noqa: F811
-    smtp_server: SmtpServer,  # noqa: F811
+    mailed: Mailed,
 ) -> None:
     admin = await make_user(app, "admin")
-    agent = await make_user(app, "agent")
-    token = await mailed_token(client, app, outbox, smtp_server, agent)
+    agent = mailed.agent
+    token = mailed.token
     r = await client.post(CONFIRM, json={"token": token, "password": NEW_PASSWORD})
     assert r.status_code == 204
     r = await client.get("/api/v1/audit", params={"actor_id": agent.id}, headers=admin.headers)
@@ -321,12 +337,11 @@ async def test_the_reset_is_in_the_audit_log_without_the_password(
 async def test_admins_list_the_mail_without_its_link(
     client: httpx.AsyncClient,
     app: FastAPI,
-    outbox: Outbox,  # noqa: F811
-    smtp_server: SmtpServer,  # noqa: F811
+    mailed: Mailed,
 ) -> None:
     admin = await make_user(app, "admin")
-    agent = await make_user(app, "agent")
-    token = await mailed_token(client, app, outbox, smtp_server, agent)
+    agent = mailed.agent
+    token = mailed.token
     r = await client.get("/api/v1/webhooks/deliveries", headers=admin.headers)
     (item,) = [i for i in r.json()["items"] if i["type"] == "password.reset"]
     assert item["status"] == "delivered" and item["payload"]["to"] == agent.email
@@ -336,10 +351,9 @@ async def test_admins_list_the_mail_without_its_link(
 async def test_api_tokens_stay_after_a_reset(
     client: httpx.AsyncClient,
     app: FastAPI,
-    outbox: Outbox,  # noqa: F811
-    smtp_server: SmtpServer,  # noqa: F811
+    mailed: Mailed,
 ) -> None:
-    agent = await make_user(app, "agent")
+    agent = mailed.agent
     r = await client.post(
         "/api/v1/me/tokens",
         json={"name": "integration", "scopes": ["chats:read"]},
@@ -347,7 +361,7 @@ async def test_api_tokens_stay_after_a_reset(
     )
     assert r.status_code == 201
     api_token = {"Authorization": f"Bearer {r.json()['token']}"}
-    reset = await mailed_token(client, app, outbox, smtp_server, agent)
+    reset = mailed.token
     assert (
         await client.post(CONFIRM, json={"token": reset, "password": NEW_PASSWORD})
     ).status_code == 204
