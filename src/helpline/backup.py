@@ -270,6 +270,19 @@ async def restore(settings: Settings, source: Path, say: Any = print) -> Summary
         if key_path.read_text().strip() != settings.secret_key:
             say("Note: HELPLINE_SECRET_KEY differs from the backup's; the environment's is kept.")
 
+    storage: Storage = make_storage(settings)
+    try:
+        keys = [p.name for p in sorted((source / "files").glob("*/*"))]
+        for key in keys:  # an object store is not emptied by an empty data directory
+            if await storage.exists(key):
+                raise BackupError(
+                    f"The file storage already holds file {key} of this backup; nothing was "
+                    "written. Restore into an empty bucket or prefix."
+                )
+    except BaseException:
+        await storage.aclose()
+        raise
+
     make_private_dir(data_dir)
     if sqlite_target:
         say(f"Restoring the SQLite database to {sqlite_target}…")
@@ -281,11 +294,9 @@ async def restore(settings: Settings, source: Path, say: Any = print) -> Summary
         cmd = [find_pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error"]
         await asyncio.to_thread(_run, [*cmd, *args, str(source / PG_DUMP)], env)
 
-    storage: Storage = make_storage(settings)
     files, size = 0, 0
     try:
-        root = source / "files"
-        for path in sorted(root.glob("*/*")) if root.exists() else []:
+        for path in sorted((source / "files").glob("*/*")):
             writer = await storage.open_writer(path.name)
             try:
                 with path.open("rb") as fh:

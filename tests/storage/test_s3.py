@@ -272,3 +272,33 @@ async def test_backup_reads_files_from_the_store_and_restore_can_move_them_to_di
         async with serving(local) as other:
             d = await other.get(url, headers=chat["agent"].headers)
             assert d.status_code == 200 and d.content == payload
+
+
+async def test_restore_into_a_store_that_holds_its_files_is_refused(
+    client: httpx.AsyncClient,
+    chat: dict[str, Any],
+    settings: Settings,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    from helpline.backup import BackupError, backup, restore
+
+    r = await client.post(
+        f"/api/v1/chats/{chat['chat']['id']}/files",
+        files={"file": ("a.txt", b"kept as it is", "text/plain")},
+        headers=chat["customer"].headers,
+    )
+    assert r.status_code == 201, r.text
+    await backup(settings, tmp_path / "b", say=lambda _: None)
+    # A fresh data directory, but the same bucket and prefix, which hold the backup's file.
+    empty_db = None
+    if not settings.is_sqlite:
+        from tests.fixtures.servers import create_database
+
+        empty_db = create_database(request.getfixturevalue("postgres_dsn"), f"s3r{os.getpid()}")
+    again = Settings(
+        **(settings.model_dump() | {"data_dir": tmp_path / "fresh", "database_url": empty_db})
+    )
+    with pytest.raises(BackupError, match="already holds file"):
+        await restore(again, tmp_path / "b", say=lambda _: None)
+    assert not (tmp_path / "fresh").exists()

@@ -73,6 +73,9 @@ class LocalStorage:
         p = self._path(key)
         return str(p) if p.exists() else None
 
+    async def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
     async def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 

@@ -216,6 +216,18 @@ class S3Storage:
     def path(self, key: str) -> str | None:
         return None
 
+    async def exists(self, key: str) -> bool:
+        client = await self.client()
+        try:
+            await client.head_object(Bucket=self.bucket, Key=self.object_key(key))
+        except ClientError as exc:
+            if _is_missing(exc):
+                return False
+            raise _unavailable(exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
+        return True
+
     async def delete(self, key: str) -> None:
         client = await self.client()
         try:
