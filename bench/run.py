@@ -182,10 +182,25 @@ class Helpline:
         if proc.returncode != 0:
             raise RuntimeError(f"helpline {' '.join(args)} failed:\n{_tail(log)}")
 
-    def prepare(self) -> Helpline:
+    def prepare(self, *, search_index: bool = True) -> Helpline:
         self._cli("migrate")
         self._cli("demo")
+        if not search_index:
+            self.drop_search_index()
         return self
+
+    def drop_search_index(self) -> None:
+        """The write path as it was before search (decision 016): no FTS5 triggers (SQLite)."""
+        import sqlite3
+
+        conn = sqlite3.connect(self.data_dir / "helpline.db")
+        with conn:
+            names = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'search_%'"
+            ).fetchall()
+            for (name,) in names:
+                conn.execute(f'DROP TRIGGER "{name}"')
+        conn.close()
 
     def serve(self) -> str:
         """Start one more server process; returns its base URL."""
@@ -377,9 +392,10 @@ async def scenario1(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
     errors: list[str] = []
     if not args.relay_only:
         with Helpline(wd) as hl:
-            base = hl.prepare().serve()
+            base = hl.prepare(search_index=not args.no_search_index).serve()
+            label = "helpline sqlite 1p" + (" (no search index)" if args.no_search_index else "")
             rows += await load_pair_run(
-                "helpline sqlite 1p", base, base, hl.pids, [], args,
+                label, base, base, hl.pids, [], args,
                 chats=args.chats, rates=[args.rate],
             )  # fmt: skip
             errors = hl.logs_with_errors()
@@ -580,6 +596,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--start-rate", type=float, default=500.0, help="scenario 2: first msg/s")
     p.add_argument("--factor", type=float, default=1.25, help="scenario 2: rate step")
     p.add_argument("--max-rate", type=float, default=30_000.0, help="scenario 2: stop here")
+    p.add_argument(
+        "--no-search-index",
+        action="store_true",
+        help="scenario 1 without the search triggers (the write path before search)",
+    )
     p.add_argument("--keep", action="store_true", help="keep server logs and data")
     p.add_argument("--profile", metavar="DIR", help="py-spy the servers during each load")
     p.add_argument("--nice", type=int, default=-10, help="priority of the bench and its servers")

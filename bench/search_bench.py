@@ -1,0 +1,236 @@
+"""Search on 1,000,000 messages in 100,000 chats: p50/p95 of ten typical GET /search queries.
+
+    python bench/search_bench.py                  # SQLite in a fresh temporary data dir
+    python bench/search_bench.py --postgres       # also a throwaway PostgreSQL (tests' helper)
+    python bench/search_bench.py --chats 10000 --per-chat 10 --runs 5   # small, while iterating
+
+Creates a fresh database with `python -m helpline migrate` (so the index is the migration's,
+kept by its triggers or generated columns while the rows are bulk-inserted), loads the users,
+queues and chats of bench/reports_bench.py (renumbered in time order) plus `--per-chat`
+messages each, drawn from a vocabulary with a few planted words of known frequency, then times
+each query in-process through the ASGI app (no network) after one warm-up call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import platform
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from asgi_lifespan import LifespanManager
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from helpline.accounts.repository import hash_token
+from helpline.app import create_app
+from helpline.config import Settings
+from helpline.kit.ids import new_id, new_token
+from reports_bench import (
+    Dataset,
+    bench_settings,
+    build,
+    load_postgres,
+    load_sqlite,
+    migrate,
+)
+
+# Planted words and the share of messages that carry them.
+PLANTED = {"order": 0.12, "refund": 0.03, "invoice": 0.02, "refused": 0.005, "refurbished": 0.002}
+RARE = "zephyrine"  # in exactly RARE_COUNT messages
+RARE_COUNT = 25
+
+
+def _vocabulary(rnd: random.Random, n: int = 6000) -> list[str]:
+    syllables = [a + b for a in "bcdfghklmnprstvz" for b in "aeiou"]
+    words = set()
+    while len(words) < n:
+        words.add("".join(rnd.choice(syllables) for _ in range(rnd.randint(2, 4))))
+    return sorted(words)
+
+
+def add_messages(data: Dataset, per_chat: int, *, seed: int = 11) -> dict[str, str]:
+    """Chats renumbered in time order (as the app numbers them), `per_chat` messages each;
+    returns ids the queries need (an agent's and a customer's token, a queue)."""
+    rnd = random.Random(seed)
+    cols, chats = data.tables["chats"]
+    chats.sort(key=lambda c: c[9])  # created_at
+    chats[:] = [(c[0], n, f"CS-{n:06d}", *c[3:]) for n, c in enumerate(chats, 1)]
+    words = _vocabulary(rnd)
+    weights = [1 / (i + 1) for i in range(len(words))]  # Zipf-like: a few words everywhere
+    total = len(chats) * per_chat
+    rare_at = set(rnd.sample(range(total), RARE_COUNT))
+    users = {u[0]: u for u in data.tables["users"][1]}
+    events: list[tuple[Any, ...]] = []
+    n = 0
+    for c in chats:
+        chat_id, customer_id, agent_id, created = c[0], c[3], c[5], c[9]
+        for k in range(per_chat):
+            text_words = rnd.choices(words, weights, k=rnd.randint(5, 18))
+            for word, share in PLANTED.items():
+                if rnd.random() < share:
+                    text_words.insert(rnd.randrange(len(text_words) + 1), word)
+            if n in rare_at:
+                text_words.insert(rnd.randrange(len(text_words) + 1), RARE)
+            n += 1
+            actor = agent_id if (k % 2 and agent_id) else customer_id
+            role = "agent" if actor == agent_id else "customer"
+            events.append(
+                (
+                    chat_id, k + 1, "message.posted", created + timedelta(seconds=30 * k),
+                    actor, role, users[actor][2],
+                    json.dumps({"text": " ".join(text_words).capitalize(), "client_id": None}),
+                    None, False,
+                )
+            )  # fmt: skip
+    data.tables["chat_events"] = (
+        [
+            "chat_id", "seq", "type", "at", "actor_id", "actor_role", "actor_name", "data",
+            "client_id", "internal",
+        ],
+        events,
+    )  # fmt: skip
+    # Tokens for an agent (one queue) and a customer (their own chats).
+    agent = next(u for u in data.tables["users"][1] if u[3] == "agent")
+    customer_id = chats[-1][3]
+    now = datetime.now(UTC)
+    agent_token, customer_token = new_token(), new_token()
+    data.tables["auth_sessions"][1].extend(
+        [
+            (new_id(), agent[0], hash_token(agent_token), now, None),
+            (new_id(), customer_id, hash_token(customer_token), now, None),
+        ]
+    )
+    return {"agent": agent_token, "customer": customer_token}
+
+
+@dataclass
+class Timing:
+    name: str
+    found: int
+    times_ms: list[float]
+
+    def pct(self, p: float) -> float:
+        ordered = sorted(self.times_ms)
+        return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
+
+
+async def measure(
+    settings: Settings, data: Dataset, tokens: dict[str, str], runs: int
+) -> list[Timing]:
+    month_ago = (datetime.now(UTC) - timedelta(days=30)).date().isoformat()
+    admin = {"Authorization": f"Bearer {data.token}"}
+    agent = {"Authorization": f"Bearer {tokens['agent']}"}
+    customer = {"Authorization": f"Bearer {tokens['customer']}"}
+    queries: list[tuple[str, dict[str, str], dict[str, str]]] = [
+        ("(baseline: GET /me, no search)", {}, admin),
+        (f"rare word ({RARE})", {"q": RARE}, admin),
+        ("common word (order)", {"q": "order"}, admin),
+        ("two words (refund invoice)", {"q": "refund invoice"}, admin),
+        ("prefix (refu*)", {"q": "refu*"}, admin),
+        ("common word, one queue", {"q": "order", "queue_id": data.queue_id}, admin),
+        ("two words, status solved", {"q": "refund invoice", "status": "solved"}, admin),
+        ("prefix, last 30 days", {"q": "refu*", "from": month_ago}, admin),
+        ("rare word, as an agent", {"q": RARE}, agent),
+        ("common word, as an agent", {"q": "order"}, agent),
+        ("common word, as a customer", {"q": "order"}, customer),
+    ]
+    app = create_app(settings)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    out: list[Timing] = []
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            for name, params, headers in queries:
+                path = "/api/v1/search" if params else "/api/v1/me"
+                first = await client.get(path, params=params, headers=headers)
+                first.raise_for_status()
+                found = len(first.json().get("items", []))
+                times = []
+                for _ in range(runs):
+                    t0 = time.perf_counter()
+                    r = await client.get(path, params=params, headers=headers)
+                    r.raise_for_status()
+                    times.append((time.perf_counter() - t0) * 1000)
+                out.append(Timing(name, found, times))
+    return out
+
+
+def print_table(title: str, timings: Sequence[Timing]) -> None:
+    print(f"\n{title}")
+    print(f"| {'query':<30} | {'items':>5} | {'p50 ms':>7} | {'p95 ms':>7} | {'max ms':>7} |")
+    print(f"|{'-' * 32}|{'-' * 6}:|{'-' * 8}:|{'-' * 8}:|{'-' * 8}:|")
+    for t in timings:
+        print(
+            f"| {t.name:<30} | {t.found:>5} | {statistics.median(t.times_ms):>7.1f} "
+            f"| {t.pct(0.95):>7.1f} | {max(t.times_ms):>7.1f} |"
+        )
+    worst = max(t.pct(0.95) for t in timings[1:])
+    print(f"worst p95: {worst:.1f} ms (target <= 100 ms)")
+
+
+async def run_sqlite(data: Dataset, tokens: dict[str, str], runs: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="helpline-search-") as tmp:
+        data_dir = Path(tmp)
+        migrate({"HELPLINE_DATA_DIR": str(data_dir)})
+        load_s = load_sqlite(data_dir / "helpline.db", data)
+        n = len(data.tables["chat_events"][1])
+        size = (data_dir / "helpline.db").stat().st_size / 2**20
+        print(f"SQLite: inserted {n:,} messages (index kept by triggers) in {load_s:.1f} s, "
+              f"database {size:,.0f} MiB")  # fmt: skip
+        timings = await measure(bench_settings(data_dir, None), data, tokens, runs)
+        print_table(f"SQLite {sqlite3.sqlite_version}, {n:,} messages, {runs} runs each", timings)
+
+
+async def run_postgres(data: Dataset, tokens: dict[str, str], runs: int) -> None:
+    from tests.fixtures.servers import PostgresServer, create_database
+
+    with PostgresServer() as pg, tempfile.TemporaryDirectory(prefix="helpline-search-") as tmp:
+        dsn = create_database(pg.dsn, "search_bench")
+        url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+        migrate({"HELPLINE_DATABASE_URL": url, "HELPLINE_DATA_DIR": tmp})
+        load_s = await load_postgres(dsn, data)
+        n = len(data.tables["chat_events"][1])
+        print(f"PostgreSQL: inserted {n:,} messages (generated tsvector + GIN) in {load_s:.1f} s")
+        timings = await measure(bench_settings(Path(tmp), url), data, tokens, runs)
+        print_table(f"PostgreSQL, {n:,} messages, {runs} runs each", timings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chats", type=int, default=100_000)
+    parser.add_argument("--per-chat", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--postgres", action="store_true", help="also on a throwaway PostgreSQL")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    args = parser.parse_args()
+    load = os.getloadavg()[0]
+    print(f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}, "
+          f"{os.cpu_count()} CPUs, load average {load:.2f}")  # fmt: skip
+    t0 = time.perf_counter()
+    data = build(args.chats)
+    tokens = add_messages(data, args.per_chat)
+    n = len(data.tables["chat_events"][1])
+    print(f"generated {args.chats:,} chats, {n:,} messages in {time.perf_counter() - t0:.1f} s")
+    if not args.no_sqlite:
+        asyncio.run(run_sqlite(data, tokens, args.runs))
+    if args.postgres:
+        asyncio.run(run_postgres(data, tokens, args.runs))
+
+
+if __name__ == "__main__":
+    main()
