@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import logging
 import os
@@ -71,7 +72,8 @@ def add_messages(data: Dataset, per_chat: int, *, seed: int = 11) -> dict[str, s
     chats.sort(key=lambda c: c[9])  # created_at
     chats[:] = [(c[0], n, f"CS-{n:06d}", *c[3:]) for n, c in enumerate(chats, 1)]
     words = _vocabulary(rnd)
-    weights = [1 / (i + 1) for i in range(len(words))]  # Zipf-like: a few words everywhere
+    # Zipf-like (a few words everywhere), as cumulative weights: choices() would sum them per call.
+    cum = list(itertools.accumulate(1 / (i + 1) for i in range(len(words))))
     total = len(chats) * per_chat
     rare_at = set(rnd.sample(range(total), RARE_COUNT))
     users = {u[0]: u for u in data.tables["users"][1]}
@@ -80,7 +82,7 @@ def add_messages(data: Dataset, per_chat: int, *, seed: int = 11) -> dict[str, s
     for c in chats:
         chat_id, customer_id, agent_id, created = c[0], c[3], c[5], c[9]
         for k in range(per_chat):
-            text_words = rnd.choices(words, weights, k=rnd.randint(5, 18))
+            text_words = rnd.choices(words, cum_weights=cum, k=rnd.randint(5, 18))
             for word, share in PLANTED.items():
                 if rnd.random() < share:
                     text_words.insert(rnd.randrange(len(text_words) + 1), word)

@@ -9,7 +9,16 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.support import Browsers, HelplineServer, agent_sign_in, api_call, queue_id, token_for
+from tests.e2e.support import (
+    PASSWORD,
+    Browsers,
+    HelplineServer,
+    agent_sign_in,
+    api_call,
+    queue_id,
+    sign_in,
+    token_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -79,3 +88,43 @@ def test_a_search_opens_the_chat_at_the_matching_message(
     expect(found).to_be_focused()
     expect(ana.get_by_test_id("message").last).not_to_be_in_viewport()
     shot(ana, "console-search-opened")
+
+
+def test_a_customer_searches_their_own_chats_in_the_portal(
+    people: Browsers, server: HelplineServer, shot: Shot
+) -> None:
+    admin = token_for(server, "admin@example.com")
+    agent = token_for(server, "agent1@example.com")
+    queue = queue_id(server, "General support")
+    for email, text in (
+        ("olga@x.org", "My zephyrine kettle whistles"),
+        ("piet@x.org", "Another zephyrine question"),
+    ):
+        api_call(
+            server,
+            "POST",
+            "/users",
+            {"email": email, "name": email[:4].title(), "role": "customer", "password": PASSWORD},
+            admin,
+        )
+        token = token_for(server, email)
+        chat = api_call(server, "POST", "/chats", {"queue_id": queue, "message": text}, token)
+        api_call(server, "POST", f"/chats/{chat['id']}/accept", None, agent)
+        api_call(server, "POST", f"/chats/{chat['id']}/solve", None, agent)
+
+    page = people.open_page("olga").page
+    sign_in(page, "/", "olga@x.org")
+    expect(page.get_by_test_id("chat-history")).to_be_visible()
+    box = page.get_by_test_id("portal-search")
+    box.fill("ZEPHYR*")
+    box.press("Enter")
+    results = page.get_by_test_id("portal-search-result")
+    # Her message and her chat's subject (taken from it); Piet's chat is not hers to find.
+    expect(results).to_have_count(2)
+    expect(results.locator("mark.search-hit")).to_have_text(["zephyrine", "zephyrine"])
+    for i in range(2):
+        expect(results.nth(i)).to_contain_text("My zephyrine kettle whistles")
+    results.last.scroll_into_view_if_needed()
+    shot(page, "portal-search")
+    results.first.get_by_test_id("portal-search-open").click()
+    expect(page.get_by_test_id("message").filter(has_text="My zephyrine kettle")).to_be_visible()

@@ -6,6 +6,7 @@ import { ApiError, api, bootData, getAll } from "./api.js";
 import { CustomerChat } from "./customer-chat.js";
 import { collectFields, fieldError, pageContext, renderFields } from "./prechat.js";
 import { Realtime } from "./realtime.js";
+import { highlighted, queryTerms } from "./search.js";
 import {
   $,
   REQUEST_STATUS,
@@ -636,6 +637,57 @@ async function loadHistory() {
   return chats;
 }
 
+// ------------------------------------------------------------------ search
+
+/** Customers search their own chats and requests (GET /search finds only those). */
+function wireSearch() {
+  const form = $('[data-role="portal-search"]');
+  const list = $('[data-testid="portal-search-results"]');
+  const status = $('[data-role="portal-search-status"]');
+  const card = $('[data-role="portal-search-card"]');
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const q = form.elements.q.value.trim();
+    const terms = queryTerms(q);
+    if (!terms.length) {
+      card.hidden = true;
+      status.textContent = q ? "Type a word to search for." : "";
+      return;
+    }
+    try {
+      const page = await api.get(`/search?${new URLSearchParams({ q, limit: "10" })}`);
+      const items = page.items || [];
+      list.replaceChildren(...items.map((item) => searchRow(item, terms)));
+      card.hidden = items.length === 0;
+      status.textContent = items.length ? `${items.length}${page.next ? "+" : ""} found` : `Nothing found for “${q}”.`;
+    } catch (err) {
+      status.textContent = err.message;
+    }
+  });
+}
+
+function searchRow(item, terms) {
+  const btn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "portal-search-open" }, "View");
+  btn.addEventListener("click", async () => {
+    if (item.kind === "request") {
+      window.location.hash = `#requests/${item.reference}`;
+      return;
+    }
+    try {
+      openChat(await api.get(`/chats/${item.chat_id}`));
+      window.scrollTo({ top: 0 });
+    } catch (err) {
+      toast({ title: "Could not open the chat", text: err.message, kind: "error" });
+    }
+  });
+  return h(
+    "li",
+    { class: "history-row", "data-testid": "portal-search-result", "data-kind": item.kind },
+    h("div", { class: "history-row__main" }, h("p", { class: "search-row__snippet" }, highlighted(item.snippet, terms)), h("span", {}, [item.reference, formatDateTime(item.at)].join(" · "))),
+    btn,
+  );
+}
+
 // ------------------------------------------------------------------ boot
 
 async function main() {
@@ -648,6 +700,7 @@ async function main() {
   state.rt.on("signed-out", () => window.location.reload());
   wireStart();
   wireChat();
+  wireSearch();
   $('[data-action="refresh-requests"]').addEventListener("click", loadRequests);
   state.rt.start();
 
