@@ -6,7 +6,7 @@ import { ApiError, api, bootData, getAll } from "./api.js";
 import { CustomerChat } from "./customer-chat.js";
 import { collectFields, fieldError, pageContext, renderFields } from "./prechat.js";
 import { Realtime } from "./realtime.js";
-import { highlighted, queryTerms } from "./search.js";
+import { KIND, highlighted, queryTerms } from "./search.js";
 import {
   $,
   REQUEST_STATUS,
@@ -683,7 +683,7 @@ function searchRow(item, terms) {
   return h(
     "li",
     { class: "history-row", "data-testid": "portal-search-result", "data-kind": item.kind },
-    h("div", { class: "history-row__main" }, h("p", { class: "search-row__snippet" }, highlighted(item.snippet, terms)), h("span", {}, [item.reference, formatDateTime(item.at)].join(" · "))),
+    h("div", { class: "history-row__main" }, h("p", { class: "search-row__snippet" }, highlighted(item.snippet, terms)), h("span", {}, [KIND[item.kind], item.reference, formatDateTime(item.at)].join(" · "))),
     btn,
   );
 }

@@ -7,7 +7,7 @@
 import { api } from "./api.js";
 import { $, CHAT_STATUS, REQUEST_STATUS, formatDateTime, h } from "./ui.js";
 
-const KIND = { message: "Message", note: "Internal note", subject: "Subject", customer: "Customer", request: "Request" };
+export const KIND = { message: "Message", note: "Internal note", subject: "Subject", customer: "Customer", request: "Request" };
 const OPERATORS = new Set(["AND", "OR", "NOT", "NEAR"]);
 const WORD = /[\p{L}\p{N}]+/gu;
 
