@@ -56,6 +56,10 @@ SHARED: dict[str, Callable[[Settings], object]] = {
     "HELPLINE_SESSION_IDLE_S": lambda s: s.session_idle_s,
     "HELPLINE_SESSION_MAX_S": lambda s: s.session_max_s,
     "HELPLINE_REQUIRE_TOTP": lambda s: s.require_totp,
+    "HELPLINE_PASSWORD_LOGIN": lambda s: s.password_login,
+    # A sign-in started on one process may come back to another.
+    "HELPLINE_OIDC_ISSUER": lambda s: (s.oidc_issuer, s.oidc_client_id, s.oidc_client_secret),
+    "HELPLINE_OIDC_ROLE_MAP": lambda s: (s.oidc_role_claim, s.oidc_roles),
 }
 
 
