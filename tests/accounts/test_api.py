@@ -172,3 +172,24 @@ async def test_users_endpoints_are_for_admins(app: FastAPI, client: httpx.AsyncC
             f"/api/v1/users/{agent.id}", json={"role": "admin"}, headers=agent.headers
         )
     ).status_code == 403
+
+
+async def test_admin_finds_customers_guests_included_by_part_of_name_or_email(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    admin = await make_user(app, "admin")
+    await make_user(app, "customer", name="Olga Ostrova", email="olga@example.org")
+    await make_user(app, "customer", name="Guest 100%", email="g_1@example.org", is_guest=True)
+    await make_user(app, "agent", name="Olaf Agent", email="olaf@example.com")
+
+    async def names(**params: object) -> list[str]:
+        r = await client.get("/api/v1/users", params=params, headers=admin.headers)
+        assert r.status_code == 200, r.text
+        return sorted(u["name"] for u in r.json()["items"])
+
+    assert await names(role="customer", q="OSTR") == ["Olga Ostrova"]
+    assert await names(q="ol") == ["Olaf Agent", "Olga Ostrova"]
+    assert await names(role="customer", q="100%") == []  # guests only when asked for
+    assert await names(role="customer", q="100%", guests="true") == ["Guest 100%"]
+    assert await names(role="customer", q="g_1", guests="true") == ["Guest 100%"]
+    assert await names(role="customer", q="%", guests="true") == ["Guest 100%"]  # "%" is "%"

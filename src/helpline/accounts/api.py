@@ -300,8 +300,14 @@ async def list_users(
     role: Annotated[str | None, Query()] = None,
     cursor: Annotated[str | None, Query()] = None,
     limit: Annotated[BoundedInt, Query(ge=1, le=200)] = 100,
+    q: Annotated[
+        str | None, Query(max_length=120, description="Part of the name or e-mail, any case.")
+    ] = None,
+    guests: Annotated[bool, Query(description="Include guest customers.")] = False,
 ) -> UserList:
-    users = await service.list_users(uow, user, role=role, after=cursor, limit=limit + 1)
+    users = await service.list_users(
+        uow, user, role=role, after=cursor, limit=limit + 1, q=q, guests=guests
+    )
     nxt = users[limit - 1].id if len(users) > limit else None
     return UserList(items=[UserOut.model_validate(u) for u in users[:limit]], next=nxt)
 

@@ -16,6 +16,7 @@ from helpline.accounts.models import (
 )
 from helpline.kit.clock import now
 from helpline.kit.enums import Availability
+from helpline.kit.models import like_escape
 
 
 def hash_token(token: str) -> str:
@@ -113,9 +114,25 @@ async def revoke_all(session: AsyncSession, user_id: str) -> None:
 
 
 async def list_users(
-    session: AsyncSession, *, role: str | None, after: str | None, limit: int
+    session: AsyncSession,
+    *,
+    role: str | None,
+    after: str | None,
+    limit: int,
+    q: str | None = None,
+    guests: bool = False,
 ) -> list[User]:
-    stmt = select(User).where(User.is_guest.is_(False)).order_by(User.id).limit(limit)
+    stmt = select(User).order_by(User.id).limit(limit)
+    if not guests:
+        stmt = stmt.where(User.is_guest.is_(False))
+    if q and q.strip():
+        pattern = "%" + like_escape(q.strip().lower()) + "%"
+        stmt = stmt.where(
+            or_(
+                func.lower(User.name).like(pattern, escape="\\"),
+                func.lower(User.email).like(pattern, escape="\\"),
+            )
+        )
     if role:
         stmt = stmt.where(User.role == role)
     if after:

@@ -391,10 +391,19 @@ async def _record_updated(
 
 
 async def list_users(
-    uow: UnitOfWork, actor: User, *, role: str | None, after: str | None, limit: int
+    uow: UnitOfWork,
+    actor: User,
+    *,
+    role: str | None,
+    after: str | None,
+    limit: int,
+    q: str | None = None,
+    guests: bool = False,
 ) -> list[User]:
     require_role(actor, Role.admin, Role.supervisor)
-    return await repo.list_users(uow.session, role=role, after=after, limit=limit)
+    return await repo.list_users(
+        uow.session, role=role, after=after, limit=limit, q=q, guests=guests
+    )
 
 
 async def get_user(uow: UnitOfWork, user_id: str) -> User | None:

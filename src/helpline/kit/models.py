@@ -44,3 +44,8 @@ async def add_unique(session: AsyncSession, row: Base, conflict: Conflict) -> No
         await session.flush()
     except IntegrityError as exc:
         raise conflict from exc
+
+
+def like_escape(term: str) -> str:
+    """`term` for a LIKE pattern with `escape="\\"`: a "%" or "_" someone typed matches itself."""
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

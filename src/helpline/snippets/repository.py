@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.accounts.models import User
 from helpline.kit.enums import Role
+from helpline.kit.models import like_escape
 from helpline.queues.models import Queue
 from helpline.queues.scope import member_queues
 from helpline.snippets.models import Snippet
@@ -46,10 +47,6 @@ def _row(r: Any) -> SnippetRow:
     return SnippetRow(snippet=r[0], owner=r[1], queue=r[2])
 
 
-def _like_escape(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 async def get_visible(session: AsyncSession, user: User, snippet_id: str) -> SnippetRow | None:
     r = (
         await session.execute(_rows().where(Snippet.id == snippet_id, visible_clause(user)))
@@ -72,7 +69,7 @@ async def list_visible(
     order: list[Any] = []
     term = (q or "").strip().lower()
     if term:
-        escaped = _like_escape(term)
+        escaped = like_escape(term)
         anywhere = f"%{escaped}%"
         stmt = stmt.where(
             or_(

@@ -281,11 +281,10 @@ const auditLog = wireAuditLog({
 });
 
 function showSection(name) {
-  for (const tab of $$("[data-section]")) tab.setAttribute("aria-pressed", String(tab.dataset.section === name));
-  $("#users-section").hidden = name !== "users";
-  $("#queues-section").hidden = name !== "queues";
-  $("#tags-section").hidden = name !== "tags";
-  $("#audit-section").hidden = name !== "audit";
+  for (const tab of $$("[data-section]")) {
+    tab.setAttribute("aria-pressed", String(tab.dataset.section === name));
+    $(`#${tab.dataset.section}-section`).hidden = tab.dataset.section !== name;
+  }
   if (name === "audit") auditLog.show();
   if (history.replaceState) history.replaceState(null, "", `#${name}`);
 }
@@ -293,7 +292,8 @@ function showSection(name) {
 async function main() {
   wireLogout();
   for (const tab of $$("[data-section]")) tab.addEventListener("click", () => showSection(tab.dataset.section));
-  showSection(["#queues", "#tags", "#audit"].includes(location.hash) ? location.hash.slice(1) : "users");
+  const asked = location.hash.slice(1);
+  showSection($$("[data-section]").some((t) => t.dataset.section === asked) ? asked : "users");
   wireUserForm();
   wireQueueForms();
   wireTags();

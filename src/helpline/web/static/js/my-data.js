@@ -1,0 +1,45 @@
+// The portal's "Your data": a customer downloads everything they told us, as a zip.
+
+import { $, formatSize, setBusy, toastError } from "./ui.js";
+import { downloadExport, exportAndWait } from "./exports.js";
+
+function wire() {
+  const card = $("#my-data");
+  if (!card) return;
+  const button = $('[data-action="export"]', card);
+  const status = $('[data-role="status"]', card);
+  const link = $('[data-action="download"]', card);
+  let ready = null;
+  button.addEventListener("click", async () => {
+    setBusy(button, true, "Preparing…");
+    link.hidden = true;
+    status.textContent = "Gathering your chats, requests and files…";
+    try {
+      const done = await exportAndWait("/me/export");
+      setBusy(button, false, "");
+      if (done.status === "ready") {
+        ready = done;
+        status.textContent = `Your data is ready (${formatSize(done.size)}). The link works for 7 days.`;
+        link.hidden = false;
+        link.focus();
+      } else {
+        status.textContent = "We could not prepare your data. Please try again later.";
+      }
+    } catch (err) {
+      status.textContent = "";
+      toastError(err, "Could not prepare your data");
+    } finally {
+      setBusy(button, false, "");
+    }
+  });
+  link.addEventListener("click", async () => {
+    if (!ready) return;
+    try {
+      await downloadExport(ready, "my-helpline-data.zip");
+    } catch (err) {
+      toastError(err, "Could not download your data");
+    }
+  });
+}
+
+wire();
