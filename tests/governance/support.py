@@ -10,10 +10,9 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import text as sql
+from sqlalchemy.ext.asyncio import AsyncSession
 
-import helpline.models  # noqa: F401 - every table
-from helpline.db import Base
 from tests.fixtures.factories import Person, ctx_of, make_user
 
 ORDER_FIELD = {"fields": [{"key": "order", "label": "Order number", "type": "text"}]}
@@ -113,14 +112,38 @@ async def history(
     return History(customer, agent, admin, queue, chat, request, file_id, payload, secret)
 
 
+async def _tables(session: AsyncSession) -> list[str]:
+    """Every table in the database, not only the models': the search index's tables (SQLite's
+    FTS5 tables and their shadow tables) and whatever else a migration made."""
+    if session.get_bind().dialect.name == "sqlite":
+        stmt = sql("SELECT name FROM sqlite_master WHERE type = 'table'")
+    else:
+        stmt = sql(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+        )
+    return sorted(str(n) for n in (await session.execute(stmt)).scalars())
+
+
 async def dump(app: FastAPI) -> str:
-    """Every row of every table as text, lower-cased: what a person's data could hide in."""
+    """Every row of every table as text, lower-cased, bytes included as they are stored: what a
+    person's data could hide in."""
     out = []
     async with ctx_of(app).db.read() as session:
-        for table in Base.metadata.sorted_tables:
-            for row in (await session.execute(select(table))).all():
-                out.append(f"{table.name}: {tuple(row)!r}")
+        for name in await _tables(session):
+            for row in (await session.execute(sql(f'SELECT * FROM "{name}"'))).all():
+                cells = [
+                    bytes(v).decode("latin-1") if isinstance(v, bytes | memoryview) else str(v)
+                    for v in row
+                ]
+                out.append(f"{name}: {cells!r}")
     return "\n".join(out).lower()
+
+
+async def search(client: httpx.AsyncClient, who: Person, words: str) -> list[dict[str, Any]]:
+    r = await client.get("/api/v1/search", params={"q": words}, headers=who.headers)
+    assert r.status_code == 200, r.text
+    return list(r.json()["items"])
 
 
 def stored_files(data_dir: Path) -> list[bytes]:

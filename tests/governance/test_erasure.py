@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from helpline.kit.clock import now
 from tests.fixtures.factories import make_queue, make_user, start_chat
-from tests.governance.support import audit_entries, dump, history, stored_files
+from tests.governance.support import audit_entries, dump, history, search, stored_files
 
 pytestmark = pytest.mark.asyncio
 
@@ -91,6 +91,8 @@ async def test_erasure_leaves_nothing_of_the_person(
     dumped = await dump(app)
     needles = [h.customer.name.lower(), h.customer.email.lower(), h.secret.lower()]
     assert all(n in dumped for n in needles)  # the test could fail: they are there now
+    for words in (h.secret, h.customer.email, h.customer.name):
+        assert await search(client, h.admin, words), words
     assert h.file_bytes in stored_files(data_dir)
     report_before = await _report(client, h.admin)
 
@@ -150,7 +152,12 @@ async def test_erasure_leaves_nothing_of_the_person(
         assert json.loads(zf.read("customer.json"))["name"] == "Erased customer"
     assert not any(n in everything for n in needles)
 
-    # Every row of every table: nothing of the person, and the other customer untouched.
+    # Search finds none of it, for anyone; the other customer's words still are found.
+    for words in (h.secret, h.customer.email, h.customer.name, "Zanzibar", f"{h.secret[:12]}*"):
+        assert await search(client, h.admin, words) == [], words
+    assert await search(client, other.admin, other.secret)
+
+    # Every row of every table (the search index's included): nothing of the person, and the other customer untouched.
     dumped = await dump(app)
     for needle in needles:
         assert needle not in dumped, needle

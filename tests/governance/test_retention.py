@@ -21,7 +21,7 @@ from helpline.governance.models import RetentionRun
 from helpline.kit.clock import FrozenClock, now
 from helpline.sweeper import Sweeper
 from tests.fixtures.factories import accepted_chat, ctx_of, make_queue, make_user, start_chat
-from tests.governance.support import audit_entries, dump, history, stored_files
+from tests.governance.support import audit_entries, dump, history, search, stored_files
 
 pytestmark = pytest.mark.asyncio
 DAY = 86400
@@ -83,6 +83,7 @@ async def test_closed_chats_and_requests_past_retention_are_removed(
     assert r.status_code == 200, r.text
     kept_long = await history(app, client, long_q, tag="Legalhold")
     open_chat = await start_chat(client, await make_user(app, "customer"), q)
+    assert await search(client, old.admin, old.secret)
     frozen_clock.advance(29 * DAY)
     recent = await history(app, client, q, tag="Recent")
     ctx = ctx_of(app)
@@ -114,6 +115,8 @@ async def test_closed_chats_and_requests_past_retention_are_removed(
     ).status_code == 404
     assert (await client.get(f"/api/v1/requests/{ref}", headers=admin.headers)).status_code == 404
     assert old.file_bytes not in stored_files(data_dir)
+    assert await search(client, admin, old.secret) == []
+    assert await search(client, admin, recent.secret)
     dumped = await dump(app)
     assert old.secret.lower() not in dumped
     # The customer account stays (retention removes conversations, not people).

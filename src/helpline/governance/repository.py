@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.accounts.models import AuthSession, User
@@ -274,3 +274,24 @@ async def expired_exports(session: AsyncSession, at: datetime, limit: int = 100)
 async def customer_exports(session: AsyncSession, customer_id: str) -> list[Export]:
     stmt = select(Export).where(Export.customer_id == customer_id)
     return list((await session.execute(stmt)).scalars())
+
+
+# --- the search index ---------------------------------------------------------------------
+
+
+async def compact_text_indexes(session: AsyncSession) -> int:
+    """SQLite's FTS5 indexes keep a deleted row's words in their segments (behind a delete
+    marker, so search never finds them) until the segments are merged: 'optimize' merges them
+    now, so erased or removed words are gone from the file's tables too. PostgreSQL's index is
+    a column of the row itself: nothing to do. Returns how many indexes were compacted."""
+    if session.get_bind().dialect.name != "sqlite":
+        return 0
+    found = await session.execute(
+        text("SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%USING fts5%'")
+    )
+    names = [str(n) for n in found.scalars()]
+    for name in names:
+        # The names come from the schema itself, never from a caller.
+        optimize = f'INSERT INTO "{name}"("{name}") VALUES (\'optimize\')'  # noqa: S608
+        await session.execute(text(optimize))
+    return len(names)

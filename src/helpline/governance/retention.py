@@ -193,6 +193,8 @@ async def run(ctx: Env, holder: str, *, force: bool = False) -> Removed | None:
         await _batches(ctx, repo.requests_due(cuts), chats=False, removed=removed)
     finally:
         async with ctx.boundary.write() as uow:
+            if removed.chats or removed.requests:
+                await repo.compact_text_indexes(uow.session)
             run_row = RetentionRun(started_at=at, finished_at=now(), **removed.as_dict())
             uow.session.add(run_row)
             await uow.session.flush()

@@ -179,6 +179,7 @@ async def erase(
     customer.active = False
     customer.updated_at = now()
     await session.flush()
+    await repo.compact_text_indexes(session)
     uow.announce(f"user:{customer.id}", CloseConnections("erased"))
     # The customer's id only: the log outlives the person's data.
     await audit.record(
