@@ -13,8 +13,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from helpline.accounts.models import UserIdentity
 from helpline.kit.clock import now
-from tests.fixtures.factories import make_queue, make_user, start_chat
+from tests.fixtures.factories import ctx_of, make_queue, make_user, start_chat
 from tests.governance.support import audit_entries, dump, history, search, stored_files
 
 pytestmark = pytest.mark.asyncio
@@ -86,6 +87,10 @@ async def test_erasure_leaves_nothing_of_the_person(
     other = await history(app, client, q, tag="Kept")
     ref = h.request["reference"]
     cid = h.chat["id"]
+    async with ctx_of(app).db.write() as uow:  # they also signed in at an identity provider
+        uow.session.add(
+            UserIdentity(user_id=h.customer.id, issuer="https://idp.example", subject=h.secret)
+        )
     r = await client.post(f"/api/v1/chats/{cid}/transcript/email", headers=h.agent.headers)
     assert r.status_code in (200, 202), r.text
     dumped = await dump(app)

@@ -15,7 +15,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from helpline.accounts.models import AuthSession, User
+from helpline.accounts.models import (
+    AuthSession,
+    PasswordReset,
+    RecoveryCode,
+    User,
+    UserIdentity,
+)
 from helpline.chats.models import Attachment, Chat, ChatEvent
 from helpline.governance.models import Export, JobLease, RetentionRun
 from helpline.kit.enums import ChatStatus, RequestStatus
@@ -226,9 +232,15 @@ async def customer(session: AsyncSession, user_id: str) -> User | None:
     return user if user is not None and user.role == "customer" else None
 
 
-async def delete_sessions(session: AsyncSession, user_id: str) -> None:
-    """Their sign-ins go entirely: each kept the browser and address they signed in from."""
-    await session.execute(delete(AuthSession).where(AuthSession.user_id == user_id))
+# What a person signs in with: sessions (with the browser and address they signed in from),
+# recovery codes, password-reset links, identities at an identity provider.
+SIGN_IN_TABLES = (AuthSession, RecoveryCode, PasswordReset, UserIdentity)
+
+
+async def delete_sign_ins(session: AsyncSession, user_id: str) -> None:
+    """Every way the person signed in or could sign in goes, rows and all."""
+    for model in SIGN_IN_TABLES:
+        await session.execute(delete(model).where(model.user_id == user_id))
 
 
 # --- exports ----------------------------------------------------------------------------------

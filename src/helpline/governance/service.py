@@ -172,7 +172,7 @@ async def erase(
 
     refs = [c.reference for c in chats] + [r.reference for r in requests]
     await repo.drop_outbox(session, refs, recipient_key(customer.email))
-    await repo.delete_sessions(session, customer.id)
+    await repo.delete_sign_ins(session, customer.id)
     customer.name = ERASED_NAME
     customer.email = ""
     customer.password_hash = None
