@@ -163,8 +163,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
     from helpline.db import Database
     from helpline.governance import retention
     from helpline.migrate import NotMigrated, check_current
-    from helpline.storage import Storage
-    from helpline.storage.local import LocalStorage
+    from helpline.storage import Storage, make_storage
 
     settings = _settings()
 
@@ -176,9 +175,11 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
     async def _go() -> int:
         db = Database(settings.resolved_database_url)
+        # The storage in use (local files or S3): removed files' bytes go where they are.
+        storage = make_storage(settings)
         try:
             await check_current(db)
-            env = Env(settings, Boundary(db), LocalStorage(settings.files_dir))
+            env = Env(settings, Boundary(db), storage)
             if args.dry_run:
                 plan = await retention.plan(env)
                 _print_plan(plan)
@@ -190,6 +191,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
                 print("Removed: " + ", ".join(f"{v} {k}" for k, v in removed.as_dict().items()))
             return 0
         finally:
+            await storage.aclose()
             await db.dispose()
 
     try:

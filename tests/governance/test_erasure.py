@@ -3,6 +3,7 @@ any answer, export, transcript, file store or database row, and reports keep the
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import zipfile
@@ -15,7 +16,9 @@ from fastapi import FastAPI
 
 from helpline.accounts.models import UserIdentity
 from helpline.kit.clock import now
+from tests.conftest import LiveServer
 from tests.fixtures.factories import ctx_of, make_queue, make_user, start_chat
+from tests.fixtures.wsclient import WSClient
 from tests.governance.support import audit_entries, dump, history, search, stored_files
 
 pytestmark = pytest.mark.asyncio
@@ -169,3 +172,20 @@ async def test_erasure_leaves_nothing_of_the_person(
     assert other.secret.lower() in dumped and other.customer.email.lower() in dumped
     # Reports count the same.
     assert await _report(client, h.admin) == report_before
+
+
+async def test_erasure_closes_the_customers_sockets(live_server: LiveServer) -> None:
+    app = live_server.app
+    customer = await make_user(app, "customer")
+    admin = await make_user(app, "admin")
+    ws = await WSClient.open(live_server.ws_url, customer.token)
+    await ws.request({"type": "ping"}, lambda f: f["type"] == "pong")
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        r = await http.post(
+            f"/api/v1/customers/{customer.id}/erase",
+            json={"confirm": customer.email},
+            headers=admin.headers,
+        )
+    assert r.status_code == 200, r.text
+    code, reason = await asyncio.wait_for(ws.closed, 5)
+    assert code == 4401 and reason == "erased"
