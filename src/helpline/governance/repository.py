@@ -69,28 +69,27 @@ def requests_due(cutoffs: dict[str, datetime]) -> ColumnElement[bool] | None:
     return and_(ServiceRequest.status.in_(CLOSED_REQUESTS), per_queue)
 
 
-async def claim_chats(session: AsyncSession, due: ColumnElement[bool], limit: int) -> list[str]:
-    """Up to `limit` due chats, locked for this transaction; on PostgreSQL a concurrent run
-    skips the ones locked here (SQLite runs one writer at a time anyway)."""
+async def _claim(
+    session: AsyncSession,
+    ids: ColumnElement[str],
+    oldest: ColumnElement[datetime],
+    due: ColumnElement[bool],
+    limit: int,
+) -> list[str]:
+    """Up to `limit` due rows, oldest first, locked for this transaction; on PostgreSQL a
+    concurrent run skips the ones locked here (SQLite runs one writer at a time anyway)."""
     stmt = (
-        select(Chat.id)
-        .where(due)
-        .order_by(Chat.closed_at, Chat.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+        select(ids).where(due).order_by(oldest, ids).limit(limit).with_for_update(skip_locked=True)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+async def claim_chats(session: AsyncSession, due: ColumnElement[bool], limit: int) -> list[str]:
+    return await _claim(session, Chat.id, Chat.closed_at, due, limit)  # type: ignore[arg-type]
 
 
 async def claim_requests(session: AsyncSession, due: ColumnElement[bool], limit: int) -> list[str]:
-    stmt = (
-        select(ServiceRequest.id)
-        .where(due)
-        .order_by(ServiceRequest.updated_at, ServiceRequest.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return list((await session.execute(stmt)).scalars())
+    return await _claim(session, ServiceRequest.id, ServiceRequest.updated_at, due, limit)  # type: ignore[arg-type]
 
 
 async def count_chats(session: AsyncSession, due: ColumnElement[bool]) -> dict[str, int]:
