@@ -56,9 +56,9 @@ async def download_export(
         "Content-Length": str(export.size),
         "Cache-Control": "no-store",
     }
-    return StreamingResponse(
-        ctx.storage.stream(export.storage_key), media_type="application/zip", headers=headers
-    )
+    # Opened before the answer starts: a missing object is 404, an unreachable store 503.
+    body = await ctx.storage.open_stream(export.storage_key)
+    return StreamingResponse(body, media_type="application/zip", headers=headers)
 
 
 @router.post("/customers/{customer_id}/erase", response_model=Erasure)

@@ -80,7 +80,7 @@ async def _write_zip(ctx: Env, uow: UnitOfWork, customer: User, out: IO[bytes]) 
             ref = refs[f.chat_id]
             name = _unique(f.filename, taken.setdefault(ref, set()))
             with zf.open(f"files/{ref}/{name}", "w") as member:
-                async for chunk in ctx.storage.stream(f.storage_key):
+                async for chunk in await ctx.storage.open_stream(f.storage_key):
                     member.write(chunk)
         for req in await repo.customer_requests(session, customer.id):
             rrow = await servicedesk.get(uow, customer, req.reference)
