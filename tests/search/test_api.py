@@ -362,7 +362,7 @@ async def test_erased_text_is_found_by_its_new_words_never_the_old(
     assert {i["kind"] for i in found} == {"customer", "message", "request", "subject"}
     assert all("erased" in i["snippet"].lower() for i in found)
     assert ("customer", "Erased customer") in {(i["kind"], i["snippet"]) for i in found}
-    await _assert_index_in_step(app)
+    await assert_index_in_step(app)
 
 
 async def test_removed_chats_and_requests_are_never_found(
@@ -393,10 +393,10 @@ async def test_removed_chats_and_requests_are_never_found(
     )
     assert (await find(client, ana, "ephemeral"))["items"] == []
     assert (await find(client, ana, "carla"))["items"] == []
-    await _assert_index_in_step(app)
+    await assert_index_in_step(app)
 
 
-async def _assert_index_in_step(app: FastAPI) -> None:
+async def assert_index_in_step(app: FastAPI) -> None:
     """SQLite: FTS5's own check that every external-content index matches its content."""
     if BACKEND != "sqlite":
         return

@@ -9,13 +9,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from helpline.governance import retention
 from helpline.kit.clock import FrozenClock
-from tests.conftest import BACKEND
 from tests.fixtures.factories import Person, ctx_of, make_queue
 from tests.governance.support import History, history
+from tests.search.test_api import assert_index_in_step
 
 pytestmark = pytest.mark.asyncio
 DAY = 86400
@@ -42,21 +41,6 @@ async def everything_about(client: httpx.AsyncClient, h: History) -> dict[str, l
     return {w: sorted(await found(client, h.admin, w)) for w in words}
 
 
-async def _integrity(app: FastAPI) -> None:
-    if BACKEND != "sqlite":
-        return
-    async with ctx_of(app).db.write() as uow:
-        for fts in (
-            "search_chat_events",
-            "search_chats",
-            "search_requests",
-            "search_request_comments",
-        ):
-            await uow.session.execute(
-                text(f"INSERT INTO {fts}({fts}, rank) VALUES ('integrity-check', 1)")
-            )
-
-
 async def test_an_erased_customer_is_never_found_again(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
@@ -76,7 +60,7 @@ async def test_an_erased_customer_is_never_found_again(
         h.customer.email: [],
     }
     assert "customer" in await found(client, h.admin, "erased")
-    await _integrity(app)
+    await assert_index_in_step(app)
 
 
 async def test_chats_removed_by_retention_are_never_found_again(
@@ -97,4 +81,4 @@ async def test_chats_removed_by_retention_are_never_found_again(
     # The account stays (retention removes conversations): found as a person no more, since
     # search finds people through their chats.
     assert await found(client, h.admin, "Wilhelmina") == []
-    await _integrity(app)
+    await assert_index_in_step(app)
