@@ -410,3 +410,21 @@ async def assert_index_in_step(app: FastAPI) -> None:
             await uow.session.execute(
                 text(f"INSERT INTO {fts}({fts}, rank) VALUES ('integrity-check', 1)")
             )
+
+
+@pytest.mark.parametrize("rare", [0, 2000])
+async def test_both_plans_for_messages_find_the_same(
+    client: httpx.AsyncClient, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, rare: int
+) -> None:
+    """PostgreSQL reads few matches through the GIN index first and walks many newest first
+    (repository.RARE); both answer alike, paging included."""
+    from helpline.search import repository
+
+    monkeypatch.setattr(repository, "RARE", rare)
+    carla, ana = world["carla"], world["ana"]
+    cid = (await accepted_chat(client, carla, ana, world["q"]))["id"]
+    seqs = [await say(client, carla, cid, f"gadget broke {i}") for i in range(3)]
+    page = await find(client, ana, "gadget", limit=2)
+    assert [i["seq"] for i in page["items"]] == [seqs[2], seqs[1]]
+    rest = await find(client, ana, "gadget", limit=2, cursor=page["next"])
+    assert [i["seq"] for i in rest["items"]] == [seqs[0]] and rest["next"] is None
