@@ -1,5 +1,5 @@
 """Files in an S3-compatible object store (HELPLINE_STORAGE_URL=s3://BUCKET/PREFIX), through
-aiobotocore (docs/decisions/015-object-storage.md).
+aiobotocore (docs/decisions/021-object-storage.md).
 
 Uploads stream: at most one part (HELPLINE_S3_PART_MB) is held in memory, parts go up as a
 multipart upload, and an object exists only once `commit()` completes it; a small file is one
