@@ -2,7 +2,14 @@
 
 from helpline.accounts.models import ApiToken, AuthSession, PasswordReset, RecoveryCode, User
 from helpline.audit.models import AuditEntry
-from helpline.chats.models import Attachment, Chat, ChatEvent, ChatParticipant
+from helpline.chats.models import (
+    Attachment,
+    AwayLink,
+    Chat,
+    ChatEvent,
+    ChatParticipant,
+    ChatRead,
+)
 from helpline.deployment import DeploymentSetting
 from helpline.governance.models import Export, JobLease, RetentionRun
 from helpline.kit.models import Counter
@@ -17,6 +24,8 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "Attachment",
+    "AwayLink",
+    "ChatRead",
     "ChatParticipant",
     "AuthSession",
     "Chat",

@@ -14,6 +14,7 @@ from helpline.bus.messages import (
     ChatWithdrawn,
     CloseConnections,
     EventPosted,
+    ReadMoved,
     StatusChanged,
     Typing,
 )
@@ -26,6 +27,7 @@ EXAMPLES: list[BusMessage] = [
         internal=False,
     ),
     Typing("c1", True, {"id": "u9", "name": "Eva", "role": "customer"}),
+    ReadMoved("c1", "customer", 3, "u9"),
     ChatOffered(CHAT),
     ChatQueued(CHAT),
     ChatTaken(CHAT, agent={"id": "u1", "name": "Ana"}),

@@ -82,6 +82,20 @@ class Typing(BusMessage):
     user: Json
 
 
+@_kind
+@dataclass(frozen=True, slots=True)
+class ReadMoved(BusMessage):
+    """A participant read the chat up to `seq`; `role` is their side ("customer" or "agent").
+    On the chat's topic the other side hears it; on the reader's user topic their own other
+    connections do (the console's unread counts follow)."""
+
+    kind: ClassVar[str] = "read"
+    chat_id: str
+    role: str
+    seq: int
+    user_id: str
+
+
 # --- queue:{id}, supervisors, user:{id} -------------------------------------------------------
 
 

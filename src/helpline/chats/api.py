@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from helpline import flows
 from helpline.accounts.deps import CurrentUser, authenticate_again, authenticate_request
-from helpline.chats import access, offers, service, shapes, transcripts
+from helpline.chats import access, offers, reads, service, shapes, transcripts
 from helpline.chats import files as files_mod
 from helpline.chats.events import envelope
 from helpline.chats.schemas import (
@@ -56,6 +56,7 @@ async def _out(uow: UnitOfWork, row: ChatRow, user: User) -> ChatOut:
         data.pop("tags", None)  # tags are the team's words about the chat
     if row.chat.status == ChatStatus.in_progress:
         data["helpers"] = await service.helpers(uow, row.chat.id)
+    data["read"] = await reads.positions(uow, row.chat.id)
     return ChatOut.model_validate(data)
 
 

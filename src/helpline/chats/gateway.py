@@ -25,7 +25,7 @@ from helpline.accounts.schemas import Strict
 from helpline.accounts.scopes import Scope as TokenScope
 from helpline.boundary import guard
 from helpline.bus.messages import Typing as TypingNews
-from helpline.chats import access, service
+from helpline.chats import access, reads, service
 from helpline.chats import offers as routing
 from helpline.chats.hub import CLOSE_TOO_MANY, Connection
 from helpline.chats.schemas import ClientId, MessageText
@@ -73,12 +73,19 @@ class Typing(_Frame):
     active: bool = True
 
 
+class Read(_Frame):
+    type: Literal["read"]
+    chat_id: str = Field(max_length=64)
+    seq: BoundedInt
+
+
 class Ping(_Frame):
     type: Literal["ping"]
 
 
-Frame = Annotated[Subscribe | Unsubscribe | Message | Typing | Ping, Field(discriminator="type")]
-frames: TypeAdapter[Subscribe | Unsubscribe | Message | Typing | Ping] = TypeAdapter(Frame)
+_Frames = Subscribe | Unsubscribe | Message | Typing | Read | Ping
+Frame = Annotated[_Frames, Field(discriminator="type")]
+frames: TypeAdapter[_Frames] = TypeAdapter(Frame)
 
 
 def _origin_ok(ws: WebSocket, ctx: AppContext) -> bool:
@@ -321,6 +328,12 @@ async def _handle(frame: Any, conn: Connection, ctx: AppContext) -> None:
             await ctx.limiter.check(ctx.settings.rate_limit_typing, "ws-typing", conn.user_id)
             who = {"id": conn.user_id, "name": conn.name, "role": str(conn.role)}
             await ctx.bus.publish(f"chat:{chat_id}", TypingNews(chat_id, active, who))
+        case Read(chat_id=chat_id, seq=seq):
+            _require_writes(conn)
+            # Same budget as typing: a page sends one per event it shows, a few a second.
+            await ctx.limiter.check(ctx.settings.rate_limit_typing, "ws-read", conn.user_id)
+            async with ctx.boundary.write() as uow:
+                await reads.mark(uow, await _user(uow, conn), chat_id, seq)
 
 
 def _require_writes(conn: Connection) -> None:

@@ -38,6 +38,7 @@ from helpline.bus.messages import (
     ChatWithdrawn,
     CloseConnections,
     EventPosted,
+    ReadMoved,
     StatusChanged,
     Typing,
 )
@@ -434,6 +435,19 @@ class Hub:
                 continue
             conn.send(frame)
 
+    def _on_read(self, topic: str, conns: list[Connection], news: ReadMoved) -> None:
+        """On the chat: the other side's subscribers hear how far this side read. On the
+        reader's user topic: their own connections hear it (`own`), subscribed or not."""
+        frame = {"type": "read", "chat_id": news.chat_id, "role": news.role, "seq": news.seq}
+        if topic.startswith("user:"):
+            _send_all(conns, {**frame, "own": True})
+            return
+        for conn in conns:
+            if conn.user_id == news.user_id or news.chat_id not in conn.subs:
+                continue
+            if (news.role == "customer") != conn.is_customer:
+                conn.send(frame)
+
     def _on_offered(self, topic: str, conns: list[Connection], news: ChatOffered) -> None:
         if topic.startswith("user:"):  # assign mode: to this agent alone
             _send_all(conns, {"type": "chat.offered", "chat": news.chat})
@@ -693,6 +707,7 @@ _Handler = Callable[[Hub, str, list[Connection], Any], None]
 _HANDLERS: dict[type[BusMessage], _Handler] = {
     EventPosted: Hub._on_event,
     Typing: Hub._on_typing,
+    ReadMoved: Hub._on_read,
     ChatOffered: Hub._on_offered,
     ChatQueued: Hub._on_listed,
     ChatUpdated: Hub._on_listed,

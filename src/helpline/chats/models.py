@@ -57,6 +57,9 @@ class Chat(Base):
     rating_comment: Mapped[str | None] = mapped_column(Text)
     # What the customer told at the start: {fields, page_url, referrer, locale, user_agent}.
     context: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    # Replies while away: the last away mail, and the last seq it told the customer of.
+    away_mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    away_mailed_seq: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
 class ChatEvent(Base):
@@ -106,3 +109,30 @@ class ChatParticipant(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ChatRead(Base):
+    """How far one participant has read a chat: `last_read_seq` only ever grows."""
+
+    __tablename__ = "chat_reads"
+
+    chat_id: Mapped[str] = mapped_column(ForeignKey("chats.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    is_customer: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    last_read_seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
+
+
+class AwayLink(Base):
+    """A single-use link of an away mail that signs the customer back into the chat; only a
+    hash of its token is kept."""
+
+    __tablename__ = "away_links"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    chat_id: Mapped[str] = mapped_column(ForeignKey("chats.id"), nullable=False, index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), nullable=False, index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -8,12 +8,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from helpline.accounts.models import User
-from helpline.chats.models import Attachment, Chat, ChatEvent, ChatParticipant
+from helpline.chats.models import Attachment, Chat, ChatEvent, ChatParticipant, ChatRead
 from helpline.kit.enums import Availability, ChatStatus, Role, RoutingMode
 from helpline.queues.models import Queue, QueueMember
 from helpline.queues.scope import case_visible
@@ -501,3 +503,49 @@ async def members_with_load(session: AsyncSession, queue_id: str) -> list[tuple[
         .order_by(User.name, User.id)
     )
     return [(u, int(n)) for u, n in (await session.execute(stmt)).all()]
+
+
+# --- read receipts ----------------------------------------------------------------------------
+
+
+async def advance_read(
+    session: AsyncSession, chat_id: str, user_id: str, *, is_customer: bool, seq: int, at: datetime
+) -> bool:
+    """Move the user's read position forward to `seq`; False (nothing written) when it is there
+    already or further. One upsert: two tabs racing cannot move it back."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(ChatRead)
+        .values(
+            chat_id=chat_id, user_id=user_id, is_customer=is_customer, last_read_seq=seq, read_at=at
+        )
+        .on_conflict_do_update(
+            index_elements=[ChatRead.chat_id, ChatRead.user_id],
+            set_={"last_read_seq": seq, "read_at": at},
+            where=ChatRead.last_read_seq < seq,
+        )
+        .returning(ChatRead.last_read_seq)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def read_positions(session: AsyncSession, chat_id: str) -> dict[str, int]:
+    """How far each side has read: the customer, and the furthest of the staff."""
+    stmt = (
+        select(ChatRead.is_customer, func.max(ChatRead.last_read_seq))
+        .where(ChatRead.chat_id == chat_id)
+        .group_by(ChatRead.is_customer)
+    )
+    out = {"customer": 0, "agent": 0}
+    for is_customer, seq in (await session.execute(stmt)).all():
+        out["customer" if is_customer else "agent"] = int(seq or 0)
+    return out
+
+
+async def own_reads(session: AsyncSession, user_id: str, chat_ids: list[str]) -> dict[str, int]:
+    if not chat_ids:
+        return {}
+    stmt = select(ChatRead.chat_id, ChatRead.last_read_seq).where(
+        ChatRead.user_id == user_id, ChatRead.chat_id.in_(chat_ids)
+    )
+    return {c: int(s) for c, s in (await session.execute(stmt)).all()}

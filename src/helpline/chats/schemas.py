@@ -111,6 +111,11 @@ class QueueRef(BaseModel):
     name: str
 
 
+class ReadPositions(BaseModel):
+    customer: int = Field(0, description="the last seq the customer read")
+    agent: int = Field(0, description="the last seq any agent of the chat read")
+
+
 class ChatOut(BaseModel):
     id: str
     reference: str
@@ -132,6 +137,9 @@ class ChatOut(BaseModel):
     estimated_wait_s: int | None = None
     context: ChatContext = Field(default_factory=ChatContext)
     tags: list[TagRef] = Field(default_factory=list, description="staff only; `[]` for customers")
+    read: ReadPositions | None = Field(
+        None, description="how far each side read (GET /chats/{id} and actions); null in lists"
+    )
 
 
 class ChatList(BaseModel):

@@ -22,7 +22,7 @@ from helpline.accounts.models import (
     User,
     UserIdentity,
 )
-from helpline.chats.models import Attachment, Chat, ChatEvent
+from helpline.chats.models import Attachment, AwayLink, Chat, ChatEvent
 from helpline.governance.models import Export, JobLease, RetentionRun
 from helpline.kit.enums import ChatStatus, RequestStatus
 from helpline.notify.models import OutboxMessage
@@ -232,8 +232,8 @@ async def customer(session: AsyncSession, user_id: str) -> User | None:
 
 
 # What a person signs in with: sessions (with the browser and address they signed in from),
-# recovery codes, password-reset links, identities at an identity provider.
-SIGN_IN_TABLES = (AuthSession, RecoveryCode, PasswordReset, UserIdentity)
+# recovery codes, password-reset links, identities at an identity provider, away-mail links.
+SIGN_IN_TABLES = (AuthSession, RecoveryCode, PasswordReset, UserIdentity, AwayLink)
 
 
 async def delete_sign_ins(session: AsyncSession, user_id: str) -> None:
