@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PIP) install --require-hashes --no-deps -r $(LOCK)
 	$(PIP) install --no-deps --no-build-isolation -e .
 	$(PY) -m pip check
+	$(PY) scripts/i18n.py compile
 	@touch $@
 
 # Re-resolve the lock from pyproject.toml, keeping every version that still fits.
@@ -52,7 +53,18 @@ lock-canaille: $(STAMP)
 	$(VENV)/bin/uv pip compile -q scripts/canaille-requirements.in --generate-hashes \
 	  --python-version 3.11 -o $(CANAILLE_LOCK)
 
+# Translations (docs/ui.md "Languages"): extract every message from the Python code, the
+# templates and the scripts, update each language's catalog, compile the .mo files (built,
+# not committed: decision 023), and list what still needs a translator.
+.PHONY: i18n i18n-compile
+i18n: $(STAMP)
+	$(PY) scripts/i18n.py all
+
+i18n-compile: $(STAMP)
+	$(PY) scripts/i18n.py compile
+
 run: $(STAMP)
+	$(PY) scripts/i18n.py compile
 	$(VENV)/bin/helpline migrate
 	$(VENV)/bin/helpline demo --if-empty
 	$(VENV)/bin/helpline serve

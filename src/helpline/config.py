@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     secret_key: str | None = None
     host: str = "127.0.0.1"
+    # The locale when neither the address, the cookie, the user nor the browser names one we
+    # have (CONTRACT-2 "Languages"); the pseudo-locale `qps` is offered only when on (tests).
+    default_locale: str = "en"
+    pseudo_locale: bool = False
     port: int = 8000
     public_url: str | None = None
     max_upload_mb: float = 25

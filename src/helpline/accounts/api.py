@@ -22,7 +22,10 @@ from helpline.accounts.schemas import (
     AuthResult,
     CustomerProfile,
     Guest,
+    LocaleList,
+    LocaleOut,
     Login,
+    MeUpdate,
     PasswordResetConfirm,
     PasswordResetRequest,
     RecoveryCodes,
@@ -43,6 +46,7 @@ from helpline.accounts.schemas import (
 from helpline.context import AppContext
 from helpline.deps import Ctx, Uow
 from helpline.errors import Conflict
+from helpline.kit import i18n
 from helpline.kit.clock import now
 from helpline.kit.params import BoundedInt, Cursor, cursor_offset
 from helpline.queues import service as queues
@@ -144,6 +148,26 @@ async def me(user: CurrentUser, ctx: Ctx, uow: Uow) -> UserOut:
         out.queue_ids = await queues.member_queue_ids(uow, user.id)
     out.totp_setup_required = twofactor.setup_due(user, ctx.settings)
     return out
+
+
+@router.patch("/me", response_model=UserOut)
+async def update_me(body: MeUpdate, user: CurrentUser, ctx: Ctx, uow: Uow) -> UserOut:
+    """`{locale}`: the caller's language for pages and e-mails (422 outside GET /locales)."""
+    offered = i18n.available(ctx.settings.pseudo_locale)
+    return UserOut.model_validate(await service.update_me(uow, user, body, offered))
+
+
+@router.get("/locales", response_model=LocaleList)
+async def locales(ctx: Ctx) -> LocaleList:
+    """The languages pages, e-mails and PATCH /me accept (no sign-in needed)."""
+    offered = i18n.available(ctx.settings.pseudo_locale)
+    return LocaleList(
+        items=[
+            LocaleOut(code=code, name=i18n.NAMES[code], dir=i18n.direction(code))
+            for code in offered
+        ],
+        default=i18n.negotiate(default=ctx.settings.default_locale, offered=offered),
+    )
 
 
 @router.post("/me/totp", response_model=TotpSetup)

@@ -55,6 +55,9 @@ class User(Base):
     totp_secret: Mapped[str | None] = mapped_column(String(255))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # Their language (one of GET /locales), for pages before the browser's and for e-mails;
+    # None: the browser's, then the deployment's default.
+    locale: Mapped[str | None] = mapped_column(String(16))
 
     @property
     def role_enum(self) -> Role:

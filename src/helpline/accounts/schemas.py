@@ -79,6 +79,24 @@ class StatusUpdate(Strict):
     status: Availability
 
 
+class MeUpdate(Strict):
+    """PATCH /me: what people change about themselves. `locale` is one of GET /locales
+    (null: follow the browser)."""
+
+    locale: str | None = Field(default=None, max_length=16)
+
+
+class LocaleOut(BaseModel):
+    code: str
+    name: str
+    dir: Literal["ltr", "rtl"]
+
+
+class LocaleList(BaseModel):
+    items: list[LocaleOut]
+    default: str
+
+
 class UserCreate(Strict):
     email: EmailStr
     name: Name
@@ -115,6 +133,7 @@ class UserOut(BaseModel):
     max_chats: int
     created_at: datetime
     totp_enabled: bool = False
+    locale: str | None = None
     queue_ids: list[str] | None = None  # on GET /me for staff: the queues they belong to
     # On GET /me: their role must turn on two-factor sign-in before anything else works.
     totp_setup_required: bool | None = None

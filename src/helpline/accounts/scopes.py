@@ -53,6 +53,8 @@ ROUTES: Final[dict[tuple[str, str], Need]] = {
     ("POST", "/auth/password-reset/confirm"): ANY,
     ("POST", "/auth/logout"): SESSION,
     ("GET", "/me"): ANY,
+    ("PATCH", "/me"): ANY,  # one's own language
+    ("GET", "/locales"): ANY,
     ("GET", "/me/sessions"): SESSION,
     ("DELETE", "/me/sessions/{session_id}"): SESSION,
     ("POST", "/me/tokens"): SESSION,

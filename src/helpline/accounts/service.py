@@ -10,13 +10,13 @@ from helpline.accounts import twofactor
 from helpline.accounts.login_limits import LoginLimits
 from helpline.accounts.models import AuthSession, User
 from helpline.accounts.passwords import hash_async, verify_async
-from helpline.accounts.schemas import UserCreate, UserUpdate
+from helpline.accounts.schemas import MeUpdate, UserCreate, UserUpdate
 from helpline.audit import service as audit
 from helpline.boundary import Boundary
 from helpline.bus.messages import AccessChanged, AgentStatus, CloseConnections, StatusChanged
 from helpline.config import Settings
 from helpline.db import UnitOfWork
-from helpline.errors import Conflict, Forbidden, NotAuthenticated, NotFound
+from helpline.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
 from helpline.kit.clock import now
 from helpline.kit.enums import Availability, Role
 from helpline.kit.ids import new_token
@@ -316,6 +316,23 @@ async def create_user(uow: UnitOfWork, actor: User, data: UserCreate, *, fast: b
 def _audited(user: User) -> dict[str, object]:
     # What user.updated may show before and after; the password is named, never shown.
     return {"name": user.name, "role": str(user.role), "max_chats": user.max_chats}
+
+
+async def update_me(uow: UnitOfWork, user: User, data: MeUpdate, offered: tuple[str, ...]) -> User:
+    """What people change about themselves: their language (one of `offered`, or None)."""
+    if "locale" in data.model_fields_set:
+        if data.locale is not None and data.locale not in offered:
+            raise Invalid(
+                f"Unknown locale {data.locale!r}: use one of {', '.join(offered)} (GET /locales).",
+                field="locale",
+            )
+        me = await repo.get(uow.session, user.id)
+        if me is None:
+            raise NotFound("No such user.")
+        me.locale = data.locale
+        me.updated_at = now()
+        return me
+    return user
 
 
 async def update_user(

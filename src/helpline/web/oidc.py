@@ -39,6 +39,7 @@ from helpline.config import Settings
 from helpline.context import AppContext
 from helpline.errors import HelplineError
 from helpline.kit import clock
+from helpline.kit.i18n import N_
 
 log = logging.getLogger("helpline.oidc")
 router = APIRouter(include_in_schema=False)
@@ -170,10 +171,13 @@ def _refused(request: Request, err: SignInRefused) -> Response:
         request,
         kind="sso-refused",
         code=err.code,
-        title="Sign-in refused",
-        heading="We could not sign you in",
+        title=N_("Sign-in refused"),
+        heading=N_("We could not sign you in"),
         text=err.message,
-        links=[("/console", "Back to the staff sign-in", False), ("/", "Support portal", True)],
+        links=[
+            ("/console", N_("Back to the staff sign-in"), False),
+            ("/", N_("Support portal"), True),
+        ],
         status_code=err.status,
     )
     response.delete_cookie(STATE_COOKIE, path=STATE_PATH)

@@ -31,6 +31,7 @@ import base64
 import hashlib
 import json
 import re
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -38,6 +39,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from markupsafe import Markup
+from jinja2.runtime import Context
 
 from helpline.accounts import scopes, twofactor
 from helpline.accounts import service as accounts_service
@@ -50,7 +54,9 @@ from helpline.config import Settings
 from helpline.context import AppContext
 from helpline.db import UnitOfWork
 from helpline.errors import NotAuthenticated, NotFound
+from helpline.kit import i18n
 from helpline.kit.enums import Role
+from helpline.kit.i18n import N_
 from helpline.kit.origins import is_own_origin
 
 WEB_DIR = Path(__file__).parent
@@ -112,6 +118,47 @@ def content_security_policy(frame_ancestors: str = "'none'") -> str:
 
 templates.env.globals["static_url"] = static_url
 templates.env.globals["import_map"] = import_map
+templates.env.globals["Markup"] = Markup  # markup put into a translated sentence
+
+
+# Templates translate in the locale of the page being rendered: its context's `locale`, or,
+# inside macros imported without context, the one _render set while rendering (Starlette
+# renders in TemplateResponse's constructor, so the variable covers the whole render).
+_rendering: ContextVar[str] = ContextVar("rendering_locale", default=i18n.SOURCE)
+
+
+def _context_locale(context: Context) -> str:
+    return str(context.get("locale") or _rendering.get())
+
+
+@pass_context
+def _gettext(context: Context, message: str) -> str:
+    return i18n.translations(_context_locale(context)).gettext(message)
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
+    return i18n.translations(_context_locale(context)).ngettext(singular, plural, n)
+
+
+templates.env.add_extension("jinja2.ext.i18n")
+templates.env.install_gettext_callables(  # type: ignore[attr-defined]
+    _gettext, _ngettext, newstyle=True
+)
+templates.env.policies["ext.i18n.trimmed"] = True
+
+
+def page_locale(request: Request, user: User | None) -> str:
+    """The locale of this page, in the contract's order (helpline.kit.i18n.negotiate)."""
+    settings = _settings(request)
+    return i18n.negotiate(
+        query=request.query_params.get("lang"),
+        cookie=request.cookies.get(i18n.COOKIE),
+        user=getattr(user, "locale", None),
+        accept_language=request.headers.get("accept-language"),
+        default=settings.default_locale,
+        offered=i18n.available(settings.pseudo_locale),
+    )
 
 
 def _role(user: User) -> str:
@@ -149,6 +196,12 @@ def _signin_options(request: Request) -> dict[str, Any]:
     }
 
 
+def _template_response(
+    request: Request, template: str, status_code: int, context: dict[str, Any]
+) -> Response:
+    return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+
 def _render(
     request: Request,
     template: str,
@@ -159,6 +212,8 @@ def _render(
     frame_ancestors: str = "'none'",
     **context: Any,
 ) -> Response:
+    locale = page_locale(request, user)
+    pseudo_on = _settings(request).pseudo_locale
     boot = {
         "page": page,
         "user": _user_json(user, _settings(request)) if user is not None else None,
@@ -172,13 +227,32 @@ def _render(
         "requeue_on_offline": _settings(request).requeue_enabled,
         # The chat's transition table: chat-state.js derives states and buttons from it.
         "lifecycle": lifecycle.as_json(),
+        "locale": locale,
+        "languages": i18n.language_options(locale, pseudo_on),
     }
-    response = templates.TemplateResponse(
-        request,
-        template,
-        {"page": page, "user": user, "boot": boot, "signin": _signin_options(request), **context},
-        status_code=status_code,
-    )
+    token = _rendering.set(locale)
+    try:
+        response = _template_response(
+            request,
+            template,
+            status_code,
+            {
+                "page": page,
+                "user": user,
+                "boot": boot,
+                "signin": _signin_options(request),
+                "locale": locale,
+                "dir": i18n.direction(locale),
+                "languages": boot["languages"],
+                # The scripts' catalog (static/js/i18n.js reads it).
+                "script_catalog": i18n.script_catalog(locale),
+                **context,
+            },
+        )
+    finally:
+        _rendering.reset(token)
+    response.headers["Content-Language"] = locale
+    response.headers["Vary"] = "Accept-Language, Cookie"
     # Pages carry who is signed in: never cache them.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = content_security_policy(frame_ancestors)
@@ -195,7 +269,7 @@ def _message(
     title: str,
     heading: str,
     text: str,
-    sub: str = "Agent Console",
+    sub: str = N_("Agent Console"),
     home: str = "/console",
     links: list[tuple[str, str, bool]] | None = None,
 ) -> Response:
@@ -239,7 +313,7 @@ def render_message(
         title=title,
         heading=heading,
         text=text,
-        sub="Sign-in",
+        sub=N_("Sign-in"),
         home="/",
         links=links,
     )
@@ -259,22 +333,22 @@ async def console(request: Request, user: OptionalUser) -> Response:
             request,
             None,
             kind="signin",
-            title="Agent Console",
-            heading="Agent Console",
-            text="Sign in to answer chats and work on requests.",
+            title=N_("Agent Console"),
+            heading=N_("Agent Console"),
+            text=N_("Sign in to answer chats and work on requests."),
         )
     if _role(user) not in STAFF_ROLES:
         return _message(
             request,
             user,
             kind="customer",
-            title="Agent Console",
-            heading="This page is for the support team",
-            text=(
+            title=N_("Agent Console"),
+            heading=N_("This page is for the support team"),
+            text=N_(
                 "You're signed in as a customer. To chat with us or follow your requests, "
                 "use the support portal."
             ),
-            links=[("/", "Go to the support portal", True)],
+            links=[("/", N_("Go to the support portal"), True)],
         )
     return _render(
         request,
@@ -292,21 +366,21 @@ async def admin(request: Request, user: OptionalUser) -> Response:
             request,
             None,
             kind="signin",
-            title="Administration",
-            heading="Administration",
-            text="Sign in with an administrator account.",
+            title=N_("Administration"),
+            heading=N_("Administration"),
+            text=N_("Sign in with an administrator account."),
         )
     if _role(user) != "admin":
         return _message(
             request,
             user,
             kind="forbidden",
-            title="Administration",
-            heading="Administrators only",
-            text="Ask an administrator if you need users, queues or memberships changed.",
-            links=[("/console", "Back to the console", True)]
+            title=N_("Administration"),
+            heading=N_("Administrators only"),
+            text=N_("Ask an administrator if you need users, queues or memberships changed."),
+            links=[("/console", N_("Back to the console"), True)]
             if _role(user) in STAFF_ROLES
-            else [("/", "Go to the support portal", True)],
+            else [("/", N_("Go to the support portal"), True)],
         )
     if twofactor.setup_due(user, _settings(request)):
         return RedirectResponse("/console", status_code=303)  # the setup dialog is there
@@ -471,12 +545,12 @@ async def transcript_page(request: Request, chat_id: str, user: OptionalUser) ->
                 user=user,
                 status_code=404,
                 kind="not-found",
-                title="Not found",
-                heading="Transcript not found",
-                text="There is no such chat, or it is not yours to read.",
+                title=N_("Not found"),
+                heading=N_("Transcript not found"),
+                text=N_("There is no such chat, or it is not yours to read."),
                 sub="",
                 home="/",
-                links=[("/", "Back", True)],
+                links=[("/", N_("Back"), True)],
             )
     return _render(request, "transcript.html", page="transcript", user=user, chat=row, lines=lines)
 

@@ -29,6 +29,7 @@ import {
 } from "./console-store.js";
 import { wireCustomerPanel } from "./console-customer.js";
 import { closeTab, failPending, hideTyping, openChat, renderWindow, saveDraft, setNotice, wireWindow } from "./console-window.js";
+import { bindLanguageSwitchers, t, tn } from "./i18n.js";
 import { initReports, showReports } from "./reports.js";
 import { initRequests, showRequests } from "./requests.js";
 import { initSearch, showSearch } from "./search.js";
@@ -457,6 +458,7 @@ async function loadOverview() {
 
 async function main() {
   wireUserMenu();
+  bindLanguageSwitchers({ save: (code) => api.patch("/me", { locale: code }) });
   if (me.totp_setup_required) {
     // Every other call would answer 403 totp_setup_required: only the setup, then a reload.
     wireLogout();

@@ -4,96 +4,110 @@
 // Hooks: message (data-seq), system-line (data-seq), file-link, note (agents only),
 // message-pending (sending, no seq yet).
 
+import { formatNumber, parts, t, tn } from "./i18n.js";
 import { appendLinkified, formatSize, formatTime, h, icon } from "./ui.js";
 
-const EXPIRE_REASON = {
-  no_agent: "No agent was free in time, so this chat expired. You can start a new one or leave a message.",
-  inactive: "This chat closed after a period of inactivity.",
-};
+// System lines are rendered here from the event's type and data in the reader's language
+// (events stay language neutral): `parts()` puts names, queues and references into the
+// translated sentence as nodes.
+function expireReason(reason) {
+  if (reason === "no_agent") return t("No agent was free in time, so this chat expired. You can start a new one or leave a message.");
+  if (reason === "inactive") return t("This chat closed after a period of inactivity.");
+  return t("This chat expired.");
+}
 
-function name(actor, fallback = "Someone") {
-  return (actor && actor.name) || fallback;
+function name(actor, fallback) {
+  return (actor && actor.name) || fallback || t("Someone");
 }
 
 /** Text of a system event, as an array of nodes/strings; null for events not shown. */
 function systemContent(ev, ctx) {
   const d = ev.data || {};
-  const who = name(ev.actor, ctx.staff ? "The system" : "Support");
-  const strong = (t) => h("strong", {}, t);
+  const who = name(ev.actor, ctx.staff ? t("The system") : t("Support"));
+  const strong = (text) => h("strong", {}, text);
   switch (ev.type) {
     case "chat.started": {
-      const parts = [strong(name(ev.actor, "The customer")), " started the chat"];
+      const customer = strong(name(ev.actor, t("The customer")));
       const q = ctx.queueName(d.queue_id);
-      if (q) parts.push(" in ", strong(q));
-      if (d.reference) parts.push(` · ${d.reference}`);
-      return parts;
+      const out = q
+        ? parts(t("{customer} started the chat in {queue}"), { customer, queue: strong(q) })
+        : parts(t("{customer} started the chat"), { customer });
+      if (d.reference) out.push(` · ${d.reference}`);
+      return out;
     }
     case "chat.accepted": {
-      const agent = name(d.agent || ev.actor, "An agent");
-      const parts = [strong(agent), " joined the chat"];
-      if (d.greeting) parts.push(" — ", d.greeting);
-      return parts;
+      const agent = strong(name(d.agent || ev.actor, t("An agent")));
+      const out = parts(t("{agent} joined the chat"), { agent });
+      if (d.greeting) out.push(" — ", d.greeting);
+      return out;
     }
     case "chat.moved": {
       const from = ctx.queueName(d.from_queue_id);
       const to = ctx.queueName(d.to_queue_id);
-      const parts = ctx.staff ? [strong(who), " moved the chat"] : ["Your chat was moved"];
-      if (ctx.staff && from) parts.push(" from ", strong(from));
-      if (to) parts.push(" to ", strong(to));
-      parts.push(ctx.staff ? "" : " — the next free agent there will pick it up");
-      if (ctx.staff && d.note) parts.push(h("br"), h("em", {}, `Note: ${d.note}`));
-      return parts;
+      if (!ctx.staff) {
+        return to
+          ? parts(t("Your chat was moved to {queue} — the next free agent there will pick it up"), { queue: strong(to) })
+          : [t("Your chat was moved — the next free agent there will pick it up")];
+      }
+      let out;
+      if (from && to) out = parts(t("{who} moved the chat from {from} to {to}"), { who: strong(who), from: strong(from), to: strong(to) });
+      else if (to) out = parts(t("{who} moved the chat to {to}"), { who: strong(who), to: strong(to) });
+      else out = parts(t("{who} moved the chat"), { who: strong(who) });
+      if (d.note) out.push(h("br"), h("em", {}, t("Note: {note}", { note: d.note })));
+      return out;
     }
     case "chat.transferred": {
-      const to = name(d.to_agent, "A colleague");
-      if (!ctx.staff) return [strong(to), " took over"];
-      const from = name(d.from_agent, "the agent");
+      const to = strong(name(d.to_agent, t("A colleague")));
+      if (!ctx.staff) return parts(t("{agent} took over"), { agent: to });
+      const from = strong(name(d.from_agent, t("the agent")));
       return ev.actor?.id === d.from_agent?.id
-        ? [strong(from), " handed the chat to ", strong(to)]
-        : [strong(who), " handed the chat from ", strong(from), " to ", strong(to)];
+        ? parts(t("{from} handed the chat to {to}"), { from, to })
+        : parts(t("{who} handed the chat from {from} to {to}"), { who: strong(who), from, to });
     }
     case "chat.requeued": {
-      const from = name(d.from_agent, "The agent");
+      const from = strong(name(d.from_agent, t("The agent")));
       return ctx.staff
-        ? [strong(from), " went offline; the chat went back to the queue"]
-        : ["Your agent went offline, so your chat is back in the queue — the next free agent will pick it up"];
+        ? parts(t("{agent} went offline; the chat went back to the queue"), { agent: from })
+        : [t("Your agent went offline, so your chat is back in the queue — the next free agent will pick it up")];
     }
     case "chat.solved":
-      return [strong(who), " marked the chat as solved"];
+      return parts(t("{who} marked the chat as solved"), { who: strong(who) });
     case "chat.cancelled": {
       if (d.by === "customer")
-        return ctx.staff ? [strong(who), " left the chat"] : ["You left the chat"];
-      const parts = [strong(who), " cancelled the chat"];
-      if (d.reason) parts.push(`: ${d.reason}`);
-      return parts;
+        return ctx.staff ? parts(t("{who} left the chat"), { who: strong(who) }) : [t("You left the chat")];
+      return d.reason
+        ? parts(t("{who} cancelled the chat: {reason}"), { who: strong(who), reason: d.reason })
+        : parts(t("{who} cancelled the chat"), { who: strong(who) });
     }
     case "chat.expired":
-      return [EXPIRE_REASON[d.reason] || "This chat expired."];
+      return [expireReason(d.reason)];
     case "request.raised": {
       const r = d.request || {};
-      const parts = ["Request ", h("strong", { class: "ref" }, r.reference || ""), " was raised"];
-      if (r.summary) parts.push(`: ${r.summary}`);
-      if (!ctx.staff) parts.push(" — follow it under “My requests”");
-      return parts;
+      const ref = h("strong", { class: "ref" }, r.reference || "");
+      const out = r.summary
+        ? parts(t("Request {reference} was raised: {summary}"), { reference: ref, summary: r.summary })
+        : parts(t("Request {reference} was raised"), { reference: ref });
+      if (!ctx.staff) out.push(" — ", t("follow it under “My requests”"));
+      return out;
     }
     case "chat.rated": {
-      const parts = [
-        ctx.staff ? strong(name(ev.actor, "The customer")) : "You",
-        ` rated the chat ${d.score}/5`,
-      ];
-      if (d.comment) parts.push(`: “${d.comment}”`);
-      return parts;
+      const score = formatNumber(d.score);
+      const out = ctx.staff
+        ? parts(t("{customer} rated the chat {score}/5"), { customer: strong(name(ev.actor, t("The customer"))), score })
+        : [t("You rated the chat {score}/5", { score })];
+      if (d.comment) out.push(`: “${d.comment}”`);
+      return out;
     }
     case "chat.inactivity_warning": {
       const mins = Math.max(1, Math.round((d.expires_in_s || 0) / 60));
       return ctx.staff
-        ? [`The customer has been quiet; the chat closes in about ${mins} min without a reply.`]
-        : [`Are you still there? This chat closes in about ${mins} min unless you reply.`];
+        ? [tn("The customer has been quiet; the chat closes in about {count} minute without a reply.", "The customer has been quiet; the chat closes in about {count} minutes without a reply.", mins)]
+        : [tn("Are you still there? This chat closes in about {count} minute unless you reply.", "Are you still there? This chat closes in about {count} minutes unless you reply.", mins)];
     }
     case "chat.joined":
-      return [strong(name(d.agent || ev.actor, "An agent")), " joined to help"];
+      return parts(t("{agent} joined to help"), { agent: strong(name(d.agent || ev.actor, t("An agent"))) });
     case "chat.parted":
-      return [strong(name(d.agent || ev.actor, "An agent")), " left the chat"];
+      return parts(t("{agent} left the chat"), { agent: strong(name(d.agent || ev.actor, t("An agent"))) });
     default:
       return null;
   }
@@ -116,7 +130,7 @@ function timeEl(iso) {
 /** The DOM node for one event, or null if this viewer does not display it. */
 export function eventNode(ev, ctx) {
   const mine = ev.actor && ev.actor.id === ctx.me;
-  const author = mine ? "You" : name(ev.actor, "Support");
+  const author = mine ? t("You") : name(ev.actor, t("Support"));
   if (ev.type === "message.posted") {
     const bubble = appendLinkified(h("div", { class: "msg__bubble" }), (ev.data && ev.data.text) || "");
     return h(
@@ -156,7 +170,7 @@ export function eventNode(ev, ctx) {
         "data-kind": "file",
         "data-author-role": (ev.actor && ev.actor.role) || "system",
       },
-      h("span", { class: "msg__meta" }, mine ? "You sent a file" : `${author} sent a file`, " · ", formatTime(ev.at)),
+      h("span", { class: "msg__meta" }, mine ? t("You sent a file") : t("{author} sent a file", { author }), " · ", formatTime(ev.at)),
       h(
         "div",
         { class: "file-card" },
@@ -170,7 +184,7 @@ export function eventNode(ev, ctx) {
     return h(
       "li",
       { class: "note", "data-testid": "note", "data-seq": ev.seq },
-      h("span", { class: "note__label" }, `Internal note · ${author} · ${formatTime(ev.at)}`),
+      h("span", { class: "note__label" }, `${t("Internal note")} · ${author} · ${formatTime(ev.at)}`),
       (ev.data && ev.data.text) || "",
     );
   }
@@ -181,7 +195,7 @@ export function eventNode(ev, ctx) {
     return h(
       "li",
       { class: "note", "data-testid": "note", "data-seq": ev.seq, "data-type": ev.type },
-      h("span", { class: "note__label" }, "Handover note · ", ...content, ` · ${formatTime(ev.at)}`),
+      h("span", { class: "note__label" }, `${t("Handover note")} · `, ...content, ` · ${formatTime(ev.at)}`),
       ev.data.note,
     );
   }
@@ -248,9 +262,9 @@ export class Conversation {
     const node = h(
       "li",
       { class: "msg msg--mine msg--pending", "data-testid": "message-pending", "data-pending": clientId },
-      h("span", { class: "msg__meta" }, "You · ", formatTime(at)),
+      h("span", { class: "msg__meta" }, `${t("You")} · `, formatTime(at)),
       appendLinkified(h("div", { class: "msg__bubble" }), text),
-      h("span", { class: "msg__status", "data-role": "status" }, "Sending…"),
+      h("span", { class: "msg__status", "data-role": "status" }, t("Sending…")),
     );
     this.list.appendChild(node);
     this.scrollToBottom();
@@ -265,7 +279,7 @@ export class Conversation {
     if (!node) return;
     node.classList.remove("msg--pending");
     node.classList.add("msg--failed");
-    node.querySelector('[data-role="status"]').textContent = `Not sent: ${message}`;
+    node.querySelector('[data-role="status"]').textContent = t("Not sent: {reason}", { reason: message });
   }
 
   setPendingStatus(text) {

@@ -5,6 +5,7 @@
 import { ApiError, api, bootData, getAll } from "./api.js";
 import { CustomerChat } from "./customer-chat.js";
 import { collectFields, fieldError, pageContext, renderFields } from "./prechat.js";
+import { bindLanguageSwitchers, t, tn } from "./i18n.js";
 import { Realtime } from "./realtime.js";
 import { KIND, highlighted, queryTerms } from "./search.js";
 import {
@@ -691,6 +692,7 @@ function searchRow(item, terms) {
 // ------------------------------------------------------------------ boot
 
 async function main() {
+  bindLanguageSwitchers({ save: me ? (code) => api.patch("/me", { locale: code }) : null });
   if (!me) {
     wireAuthForms();
     return;

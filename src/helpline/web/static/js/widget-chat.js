@@ -11,6 +11,7 @@
 import { ApiError, api, download, setBearer } from "./api.js";
 import { CustomerChat } from "./customer-chat.js";
 import { collectFields, fieldError, pageContext, renderFields } from "./prechat.js";
+import { bindLanguageSwitchers, t, tn } from "./i18n.js";
 import { Realtime } from "./realtime.js";
 import { $, isOpenStatus, showFormError, statusBadge } from "./ui.js";
 
@@ -317,6 +318,8 @@ async function downloadFile(attachment, link) {
 // ------------------------------------------------------------------ boot
 
 async function main() {
+  // The frame's cookie may be refused (third party): the choice travels in ?lang= as well.
+  bindLanguageSwitchers({ inUrl: true, save: (code) => (st.session?.token ? api.patch("/me", { locale: code }) : null) });
   $('[data-view="guest"]').addEventListener("submit", guestSignIn);
   $('[data-view="start"]').addEventListener("submit", startChat);
   $("#w-queue").addEventListener("change", updateClosed);

@@ -1,0 +1,47 @@
+"""The catalogs: the templates list every message of the sources (`make i18n` was run), and
+each language's plural forms match what the pages' `t()` expects."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from helpline.kit import i18n
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("i18n_tool", ROOT / "scripts" / "i18n.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["i18n_tool"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_templates_list_every_message_in_the_sources(tool: ModuleType) -> None:
+    stale = [p for p in tool.problems() if ".pot " in p]
+    assert not stale, "\n".join(stale)
+
+
+def test_plural_categories_match_each_catalog() -> None:
+    for code in i18n.LOCALES:
+        for domain in i18n.DOMAINS:
+            catalog = i18n.read_catalog(
+                i18n.LOCALE_DIR / code / "LC_MESSAGES" / f"{domain}.po", code
+            )
+            assert catalog.num_plurals == len(i18n.PLURAL_CATEGORIES[code]), (code, domain)
+
+
+def test_the_pseudo_locale_covers_every_message() -> None:
+    messages = i18n.translations(i18n.PSEUDO)
+    template = i18n.read_catalog(i18n.template_path("messages"), "en")
+    for message in template:
+        if message.id and isinstance(message.id, str):
+            assert messages.gettext(message.id) == i18n.pseudo(message.id)
