@@ -40,8 +40,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
-from markupsafe import Markup
 from jinja2.runtime import Context
+from markupsafe import Markup
 
 from helpline.accounts import scopes, twofactor
 from helpline.accounts import service as accounts_service

@@ -1,7 +1,7 @@
 """A user's language (PATCH /me {locale}): pages and e-mails follow it
 
-Revision ID: 0015_user_locale
-Revises: 0014
+Revision ID: 0016_user_locale
+Revises: 0015_read_receipts
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015_user_locale"
-down_revision: str | None = "0014"
+revision: str = "0016_user_locale"
+down_revision: str | None = "0015_read_receipts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
