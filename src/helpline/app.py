@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import hmac
 import logging
@@ -19,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 from starlette_csrf.middleware import CSRFMiddleware
 
@@ -190,6 +192,40 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(kind, _unreachable)
 
 
+@functools.cache
+def _routes() -> tuple[BaseRoute, ...]:
+    """Every route of the API, the ops endpoints and the pages, built once per process.
+
+    Routes hold no settings (they reach them through `request.app.state.ctx`), so apps made
+    in one process can share them. Including the routers costs ~0.3 s of CPU per app
+    (FastAPI derives each route's dependencies and validators), which a test suite that makes
+    an app per test paid over a thousand times (docs/decisions/023-test-suite-cost.md)."""
+    from helpline.web import oidc, pages
+
+    api = APIRouter(
+        prefix="/api/v1", responses=ERROR_RESPONSES, dependencies=[Depends(no_nul_in_url)]
+    )
+    for module in (
+        accounts_api,
+        queues_api,
+        chats_api,
+        servicedesk_api,
+        snippets_api,
+        search_api,
+        reports_api,
+        tags_api,
+        audit_api,
+        governance_api,
+    ):
+        api.include_router(module.router)
+    host = APIRouter()
+    host.include_router(api)
+    host.include_router(ops_router())
+    host.include_router(pages.router)
+    host.include_router(oidc.router)
+    return tuple(host.routes)
+
+
 def create_app(settings: Settings | None = None, *, check_migrations: bool = True) -> FastAPI:
     settings = settings or Settings()
     setup_logging(settings.log_level, settings.log_json)
@@ -277,31 +313,11 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
     install_error_handlers(app)
     apidocs.install(app, OPENAPI_URL)
 
-    api = APIRouter(
-        prefix="/api/v1", responses=ERROR_RESPONSES, dependencies=[Depends(no_nul_in_url)]
-    )
-    for module in (
-        accounts_api,
-        queues_api,
-        chats_api,
-        servicedesk_api,
-        snippets_api,
-        search_api,
-        reports_api,
-        tags_api,
-        audit_api,
-        governance_api,
-    ):
-        api.include_router(module.router)
-    app.include_router(api)
-    app.include_router(ops_router())
-
-    from helpline.web import pages
-
-    app.include_router(pages.router)
+    # The same route objects in every app of this process (see _routes): appended, not
+    # included, so what FastAPI derived from them is not derived again for each app.
+    app.router.routes.extend(_routes())
     from helpline.web import oidc
 
-    app.include_router(oidc.router)
     app.state.oidc = oidc.OidcClient(settings) if settings.oidc_enabled else None
     static = Path(__file__).parent / "web" / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
