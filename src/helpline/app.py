@@ -199,7 +199,7 @@ def _routes() -> tuple[BaseRoute, ...]:
     Routes hold no settings (they reach them through `request.app.state.ctx`), so apps made
     in one process can share them. Including the routers costs ~0.3 s of CPU per app
     (FastAPI derives each route's dependencies and validators), which a test suite that makes
-    an app per test paid over a thousand times (docs/decisions/023-test-suite-cost.md)."""
+    an app per test paid over a thousand times (docs/decisions/024-test-suite-cost.md)."""
     from helpline.web import oidc, pages
 
     api = APIRouter(
