@@ -98,6 +98,32 @@ export function hideTyping() {
   $('.chat-window [data-testid="typing-indicator"]').hidden = true;
 }
 
+/** How far the customer read comes with the chat itself (lists carry none): read once. */
+async function loadReads(chat) {
+  if (chat.read) return;
+  try {
+    const fresh = await api.get(`/chats/${encodeURIComponent(chat.id)}`);
+    chat.read = fresh.read;
+    if (state.shownId === chat.id) state.conv.setSeen(chat.read?.customer || 0);
+  } catch {
+    /* the read frames still come */
+  }
+}
+
+let readTimer = null;
+
+/** Read receipts: say how far the shown chat was seen, while the console is visible; once
+ * the events of the moment are in. */
+export function readShown() {
+  clearTimeout(readTimer);
+  readTimer = setTimeout(() => {
+    const id = state.shownId;
+    if (!id || id !== state.activeId || document.visibilityState !== "visible") return;
+    const list = chatEvents(id);
+    if (list.length && state.rt.isSubscribed(id)) state.rt.read(id, list[list.length - 1].seq);
+  }, 200);
+}
+
 /** Render the chat window for the active chat. full: rebuild the conversation (chat switch). */
 export function renderWindow(full) {
   const win = $('[data-role="chat-window"]');
@@ -110,8 +136,11 @@ export function renderWindow(full) {
     if (state.shownId && state.shownId !== chat.id) saveDraft();
     state.shownId = chat.id;
     state.conv.clear();
+    state.conv.setSeen(chat.read?.customer || 0);
     state.conv.addAll(chatEvents(chat.id));
     for (const p of state.rt.pending(chat.id)) state.conv.addPending(p);
+    loadReads(chat);
+    readShown();
     state.composer.value = state.drafts[chat.id] || "";
     setNotice(null);
     hideTyping();

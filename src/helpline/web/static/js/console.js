@@ -8,7 +8,7 @@
 // (the list and tabs), console-window.js (the chat window).
 
 import { api, getAll } from "./api.js";
-import { alertDesktop, alertSound, initAlertSettings, startRepeat } from "./alerts.js";
+import { alertDesktop, alertSound, initAlertSettings, startRepeat, stopRepeat } from "./alerts.js";
 import { statusAfter } from "./chat-state.js";
 import { scheduleRender, wireList } from "./console-list.js";
 import {
@@ -28,7 +28,7 @@ import {
   upsert,
 } from "./console-store.js";
 import { wireCustomerPanel } from "./console-customer.js";
-import { closeTab, failPending, hideTyping, openChat, renderWindow, saveDraft, setNotice, wireWindow } from "./console-window.js";
+import { closeTab, failPending, hideTyping, openChat, readShown, renderWindow, saveDraft, setNotice, wireWindow } from "./console-window.js";
 import { bindLanguageSwitchers, t, tn } from "./i18n.js";
 import { initReports, showReports } from "./reports.js";
 import { initRequests, showRequests } from "./requests.js";
@@ -58,9 +58,10 @@ function onChatEvent(ev, { initial, replay }) {
   if (chat.id === state.shownId) {
     state.conv.add(ev);
     if (ev.type === "message.posted" && ev.actor?.id !== me.id) hideTyping();
+    readShown();
   }
   const fromOther = (ev.type === "message.posted" || ev.type === "file.shared") && ev.actor && ev.actor.id !== me.id;
-  if (fromOther && !initial) {
+  if (fromOther && !initial && !(ev.seq <= (chat.ownReadSeq || 0))) {
     const focused = chat.id === state.activeId && document.visibilityState === "visible";
     if (!focused) {
       state.unread.set(chat.id, (state.unread.get(chat.id) || 0) + 1);
@@ -75,6 +76,24 @@ function onChatEvent(ev, { initial, replay }) {
   }
   if (chat.id === state.shownId && (changed || ev.type === "request.raised" || ev.type === "chat.tagged" || ev.type.startsWith("chat.joined") || ev.type === "chat.parted"))
     renderWindow(false);
+  scheduleRender();
+}
+
+/** This agent read the chat up to `seq` in some tab or on some device: what is unread here
+ * is only what came after it. */
+function ownRead(chat, seq) {
+  chat.ownReadSeq = Math.max(seq, chat.ownReadSeq || 0);
+  const fromOthers = chatEvents(chat.id).filter(
+    (e) => e.seq > seq && (e.type === "message.posted" || e.type === "file.shared") && e.actor && e.actor.id !== me.id,
+  ).length;
+  const count = Math.min(fromOthers, state.unread.get(chat.id) || 0);
+  if (count) {
+    state.unread.set(chat.id, count);
+  } else {
+    state.unread.delete(chat.id);
+    stopRepeat(chat.id);
+    $(`#toasts [data-key="msg-${CSS.escape(chat.id)}"]`)?.remove();
+  }
   scheduleRender();
 }
 
@@ -288,6 +307,7 @@ function wire() {
       state.unread.delete(state.activeId);
       scheduleRender();
     }
+    readShown();
   });
   window.addEventListener("beforeunload", saveDraft);
   setInterval(() => {
@@ -381,6 +401,16 @@ function wireRealtime() {
       toast({ title: "You are now offline", text: "You will not be offered chats until you set yourself available.", kind: "info", testid: "offline-notification" });
   });
   rt.on("unsubscribed", (frame) => markGone(frame.chat_id));
+  rt.on("read", (frame) => {
+    const chat = state.chats.get(frame.chat_id);
+    if (!chat) return;
+    if (frame.own) {
+      ownRead(chat, frame.seq);
+    } else if (frame.role === "customer") {
+      chat.read = { agent: 0, ...chat.read, customer: Math.max(frame.seq, chat.read?.customer || 0) };
+      if (chat.id === state.shownId) state.conv.setSeen(frame.seq);
+    }
+  });
   rt.on("subscribed", (frame) => {
     const chat = state.chats.get(frame.chat_id);
     if (chat) syncSubscription(chat);

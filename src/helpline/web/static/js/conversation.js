@@ -2,7 +2,8 @@
 // (sent, not yet acknowledged) messages at the end. Text goes in via text nodes only.
 //
 // Hooks: message (data-seq), system-line (data-seq), file-link, note (agents only),
-// message-pending (sending, no seq yet).
+// message-pending (sending, no seq yet), seen (the read receipt under the last message of this
+// side that the other side has read).
 
 import { formatNumber, parts, t, tn } from "./i18n.js";
 import { appendLinkified, formatSize, formatTime, h, icon } from "./ui.js";
@@ -217,10 +218,32 @@ export class Conversation {
   constructor(list, ctx) {
     this.list = list;
     this.ctx = ctx;
+    this.seenSeq = 0;
   }
 
   clear() {
     this.list.replaceChildren();
+    this.seenSeq = 0;
+  }
+
+  /** The other side has read up to `seq` (it never goes back): "Seen" goes under the last
+   * message of this side (the customer's own; for staff, any agent's) at or before it. */
+  setSeen(seq) {
+    if (!(seq > this.seenSeq)) return;
+    this.seenSeq = seq;
+    this.placeSeen();
+  }
+
+  placeSeen() {
+    const ours = this.ctx.staff ? '[data-testid="message"]:not([data-author-role="customer"])' : '.msg--mine[data-testid="message"]';
+    let target = null;
+    for (const node of this.list.querySelectorAll(`:scope > ${ours}`)) {
+      if (Number(node.dataset.seq) <= this.seenSeq) target = node;
+    }
+    const old = this.list.querySelector('[data-testid="seen"]');
+    if (old && old.parentElement === target) return;
+    old?.remove();
+    if (target) target.appendChild(h("span", { class: "msg__seen", "data-testid": "seen" }, "Seen"));
   }
 
   nearBottom() {
@@ -249,6 +272,7 @@ export class Conversation {
       }
     }
     this.list.insertBefore(node, before);
+    if (this.seenSeq && node.dataset.testid === "message") this.placeSeen();
     if (scroll && stick) this.scrollToBottom();
   }
 

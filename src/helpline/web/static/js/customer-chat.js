@@ -2,7 +2,9 @@
 // back to the one already open), recover it after a reload (the open chat, else the one
 // remembered), follow it live (events through chat-state.js, resumed by seq by realtime.js
 // after a reconnect; a fresh read after one), the conversation, the composer, the typing
-// indicator, the queue position and leaving. The page draws everything else through hooks.
+// indicator, the queue position, read receipts (says `read` while the conversation is on
+// screen; "Seen" under the last own message the agent read) and leaving. The page draws
+// everything else through hooks.
 
 import { ApiError, api } from "./api.js";
 import { apply, isOpen } from "./chat-state.js";
@@ -18,7 +20,8 @@ export class CustomerChat {
    *   onEvent(ev, {initial, changed}) — after the chat took the event (optional),
    *   onOpen(chat) — before the chat's events arrive (optional),
    *   onPosition(position, estimatedWaitS) (optional), download (Conversation's, optional),
-   *   uploaded (true: show an upload at once, without waiting for its event).
+   *   uploaded (true: show an upload at once, without waiting for its event),
+   *   shown() — false while the conversation is out of sight, so nothing counts as read (optional).
    * Then `attach(rt, me)` once signed in (again after a new sign-in: the widget's guest).
    */
   constructor(root, opts) {
@@ -30,6 +33,8 @@ export class CustomerChat {
     this.chat = null;
     this.events = [];
     this.typingTimer = null;
+    this.readTimer = null;
+    document.addEventListener("visibilitychange", () => this.markRead());
     this.composer = new Composer(root, {
       onSend: (text) => this.send(text),
       onTyping: (active) => this.chat && this.rt.typing(this.chat.id, active),
@@ -76,6 +81,9 @@ export class CustomerChat {
       $('[data-role="typing-text"]', el).textContent = `${who.name || "The agent"} is typing…`;
       if (frame.active) this.typingTimer = setTimeout(() => (el.hidden = true), 8000);
     });
+    rt.on("read", (frame) => {
+      if (mine(frame) && frame.role === "agent") this.conv.setSeen(frame.seq);
+    });
     rt.on("send-error", (frame) => this.conv.failPending(frame.client_id, frame.error?.message || "the message could not be sent"));
     rt.on("state", (s) => {
       if (s === "open") this.conv.setPendingStatus("Sending…");
@@ -103,6 +111,7 @@ export class CustomerChat {
     this.conv.clear();
     this.opts.onOpen?.(chat);
     this.opts.render(chat);
+    this.conv.setSeen(chat.read?.agent || 0);
     this.rt.subscribe(chat.id, (ev, { initial }) => this.onEvent(ev, initial));
     for (const p of this.rt.pending(chat.id)) this.conv.addPending(p);
     if (this.isOpen) this.composer.focus();
@@ -125,12 +134,26 @@ export class CustomerChat {
     if (ev.type === "message.posted" && ev.actor?.id !== this.me.id) $('[data-testid="typing-indicator"]', this.root).hidden = true;
     this.opts.onEvent?.(ev, { initial, changed });
     if (changed) this.opts.render(chat);
+    this.markRead();
     if (!isOpen(chat.status)) {
       for (const p of this.rt.pending(chat.id)) {
         this.rt.discard(p.client_id);
         this.conv.failPending(p.client_id, "the chat has ended");
       }
     }
+  }
+
+  /** Say how far the conversation was shown, once the events of the moment are in (a replay
+   * brings many at once), and only while the page is visible. */
+  markRead() {
+    clearTimeout(this.readTimer);
+    this.readTimer = setTimeout(() => {
+      const chat = this.chat;
+      const last = this.events[this.events.length - 1];
+      if (!chat || !last || document.visibilityState !== "visible") return;
+      if (this.opts.shown && !this.opts.shown()) return;
+      this.rt.read(chat.id, last.seq);
+    }, 200);
   }
 
   /** Start a chat; the one already open instead when there is one. {chat, existing}.
@@ -182,6 +205,7 @@ export class CustomerChat {
       const fresh = await api.get(`/chats/${chat.id}`);
       if (this.chat !== chat) return;
       Object.assign(chat, fresh);
+      this.conv.setSeen(fresh.read?.agent || 0);
       this.opts.render(chat);
     } catch {
       /* the event stream tells the rest */

@@ -255,6 +255,14 @@ export class Realtime {
     if (this.outbox.delete(clientId)) this.saveOutbox();
   }
 
+  /** Tell the server this page showed the chat up to `seq` (read receipts); sent once per
+   * new position, again after a reconnect. */
+  read(chatId, seq) {
+    const sub = this.subs.get(chatId);
+    if (!sub || !(seq > (sub.readSent || 0))) return;
+    if (this.sendFrame({ type: "read", chat_id: chatId, seq })) sub.readSent = seq;
+  }
+
   typing(chatId, active) {
     this.sendFrame({ type: "typing", chat_id: chatId, active: Boolean(active) });
   }
