@@ -333,7 +333,11 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         cookie_name=CSRF_COOKIE,
         header_name="x-csrf-token",
         cookie_secure=settings.secure_cookies,
-        exempt_urls=[re.compile(r"^/api/v1/auth/(login|guest|password-reset(/confirm)?)$")],
+        # Sign-ins act on no session (the away link's form makes a new one): no token needed.
+        exempt_urls=[
+            re.compile(r"^/api/v1/auth/(login|guest|password-reset(/confirm)?)$"),
+            re.compile(r"^/away$"),
+        ],
     )
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.served_over_https)

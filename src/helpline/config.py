@@ -120,6 +120,9 @@ class Settings(BaseSettings):
         return self.requeue_on_offline == "on"
 
     inactivity_warn_s: float = 300
+    # Replies while away (CONTRACT-2): an agent's message unread by a customer with no open
+    # connection for this long is mailed to them (at most once per chat per 15 min). 0: never.
+    away_mail_s: float = Field(default=120, ge=0)
     inactivity_expire_s: float = 120
     outbox_retry_s: float = 5
     # E-mails delivered to one address in any hour; more are dropped (decision 009). 0: no cap.

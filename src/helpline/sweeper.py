@@ -1,5 +1,5 @@
-"""The background loop each server process runs: timers, presence, the gap check, customer
-exports and retention.
+"""The background loop each server process runs: timers, presence, the gap check, away mail,
+customer exports and retention.
 
 Safe to run in every process at once: each piece claims its work by conditional UPDATE
 (retention through its job lease, so one process runs it per interval).
@@ -17,7 +17,7 @@ import time
 from helpline import flows
 from helpline.accounts import presence
 from helpline.boundary import guard
-from helpline.chats import timers
+from helpline.chats import away, timers
 from helpline.context import AppContext
 from helpline.errors import Unavailable
 from helpline.governance import exports, retention
@@ -32,6 +32,7 @@ class Sweeper:
         self._task: asyncio.Task[None] | None = None
         self._last_stamp = 0.0
         self._last_gaps = 0.0
+        self._last_away = 0.0
         # Who holds the retention lease: readable in the database when someone asks.
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}"
 
@@ -40,6 +41,7 @@ class Sweeper:
         await presence.stamp(self.ctx, self.ctx.hub.connected_users())
         await self.ctx.hub.check_gaps()
         fired = await timers.sweep(self.ctx) + await self._presence()
+        fired += await away.sweep(self.ctx)
         return fired + await self._governance()
 
     async def _governance(self) -> int:
@@ -57,6 +59,10 @@ class Sweeper:
             self._last_gaps = time.monotonic()
         await timers.sweep(self.ctx)
         await self._presence()
+        # Away mail is due minutes after the fact: a look every few seconds is plenty.
+        if time.monotonic() - self._last_away >= max(1.0, s.away_mail_s / 24):
+            await away.sweep(self.ctx)
+            self._last_away = time.monotonic()
         await self._governance()
 
     async def _presence(self) -> int:

@@ -141,8 +141,7 @@ async def websocket_endpoint(scope: Scope, receive: Receive, send: Send) -> None
     first_here = not ctx.hub.is_connected(conn.user_id)
     ctx.hub.register(conn)
     conn.start_writing(ws, send_many)
-    staff = not conn.is_customer
-    if first_here and staff:
+    if first_here:  # customers too: the away mail waits while any process holds them
         await _stamp(ctx, conn.user_id)
     try:
         for chat in offers:
@@ -154,8 +153,9 @@ async def websocket_endpoint(scope: Scope, receive: Receive, send: Send) -> None
     finally:
         ctx.hub.unregister(conn)
         conn.close(1000, "bye")
-        if staff and not ctx.hub.is_connected(conn.user_id):
-            # The offline grace period counts from the last connection closing.
+        if not ctx.hub.is_connected(conn.user_id):
+            # The offline grace period (staff) and the away mail's wait (customers) count
+            # from the last connection closing.
             await _stamp(ctx, conn.user_id)
         if conn.writer is not None:
             with contextlib.suppress(Exception):

@@ -15,7 +15,14 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from helpline.accounts.models import User
-from helpline.chats.models import Attachment, Chat, ChatEvent, ChatParticipant, ChatRead
+from helpline.chats.models import (
+    Attachment,
+    AwayLink,
+    Chat,
+    ChatEvent,
+    ChatParticipant,
+    ChatRead,
+)
 from helpline.kit.enums import Availability, ChatStatus, Role, RoutingMode
 from helpline.queues.models import Queue, QueueMember
 from helpline.queues.scope import case_visible
@@ -549,3 +556,118 @@ async def own_reads(session: AsyncSession, user_id: str, chat_ids: list[str]) ->
         ChatRead.user_id == user_id, ChatRead.chat_id.in_(chat_ids)
     )
     return {c: int(s) for c, s in (await session.execute(stmt)).all()}
+
+
+# --- replies while away -----------------------------------------------------------------------
+
+# What an agent says to the customer: the messages and files an away mail is about.
+AWAY_KINDS = ("message.posted", "file.shared")
+
+
+def _unread_by_customer(read_seq: Any) -> ColumnElement[bool]:
+    return and_(
+        ChatEvent.chat_id == Chat.id,
+        ChatEvent.seq > Chat.away_mailed_seq,
+        ChatEvent.seq > read_seq,
+        ChatEvent.type.in_(AWAY_KINDS),
+        ChatEvent.internal.is_(False),
+        ChatEvent.actor_role.is_not(None),
+        ChatEvent.actor_role != Role.customer,
+    )
+
+
+async def away_candidates(
+    session: AsyncSession, *, unseen_before: datetime, mailed_before: datetime, since: datetime
+) -> list[tuple[str, str, int]]:
+    """(chat id, customer id, away_mailed_seq) of chats with an agent's message unread by the
+    customer and not mailed yet, posted at or before `unseen_before`, whose customer has not
+    been seen since then and was not mailed about the chat after `mailed_before`. Chats in
+    progress, and closed ones started after `since` (an answer often ends the chat)."""
+    read_seq = func.coalesce(ChatRead.last_read_seq, 0)
+    closed = (ChatStatus.solved, ChatStatus.cancelled, ChatStatus.expired)
+    stmt = (
+        select(Chat.id, Chat.customer_id, Chat.away_mailed_seq)
+        .join(User, User.id == Chat.customer_id)
+        .outerjoin(
+            ChatRead, and_(ChatRead.chat_id == Chat.id, ChatRead.user_id == Chat.customer_id)
+        )
+        .join(ChatEvent, _unread_by_customer(read_seq))
+        .where(
+            or_(
+                Chat.status == ChatStatus.in_progress,
+                and_(Chat.status.in_(closed), Chat.created_at >= since),
+            ),
+            User.active.is_(True),
+            User.email != "",
+            or_(User.last_seen_at.is_(None), User.last_seen_at <= unseen_before),
+            or_(Chat.away_mailed_at.is_(None), Chat.away_mailed_at <= mailed_before),
+        )
+        .group_by(Chat.id, Chat.customer_id, Chat.away_mailed_seq)
+        .having(func.min(ChatEvent.at) <= unseen_before)
+    )
+    return [(c, u, int(s)) for c, u, s in (await session.execute(stmt)).all()]
+
+
+async def claim_away_mail(
+    session: AsyncSession, chat_id: str, mailed_seq: int, mailed_before: datetime, at: datetime
+) -> bool:
+    """Take the chat's next away mail (one process wins): moves `away_mailed_seq` to the
+    chat's last seq."""
+    stmt = (
+        update(Chat)
+        .where(
+            Chat.id == chat_id,
+            Chat.away_mailed_seq == mailed_seq,
+            or_(Chat.away_mailed_at.is_(None), Chat.away_mailed_at <= mailed_before),
+        )
+        .values(away_mailed_at=at, away_mailed_seq=Chat.last_seq)
+        .execution_options(synchronize_session=False)
+    )
+    return int((await session.execute(stmt)).rowcount or 0) == 1  # type: ignore[attr-defined]
+
+
+async def unread_agent_events(
+    session: AsyncSession, chat_id: str, customer_id: str, after_seq: int
+) -> list[ChatEvent]:
+    """The agents' messages and files after `after_seq` the customer has not read."""
+    read = (
+        select(ChatRead.last_read_seq)
+        .where(ChatRead.chat_id == chat_id, ChatRead.user_id == customer_id)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(ChatEvent)
+        .where(
+            ChatEvent.chat_id == chat_id,
+            ChatEvent.seq > after_seq,
+            ChatEvent.seq > func.coalesce(read, 0),
+            ChatEvent.type.in_(AWAY_KINDS),
+            ChatEvent.internal.is_(False),
+            ChatEvent.actor_role.is_not(None),
+            ChatEvent.actor_role != Role.customer,
+        )
+        .order_by(ChatEvent.seq)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def add_away_link(session: AsyncSession, link: AwayLink) -> None:
+    session.add(link)
+    await session.flush()
+
+
+async def get_away_link(session: AsyncSession, token_hash: str) -> AwayLink | None:
+    return (
+        await session.execute(select(AwayLink).where(AwayLink.token_hash == token_hash))
+    ).scalar_one_or_none()
+
+
+async def use_away_link(session: AsyncSession, link_id: str, at: datetime) -> bool:
+    """Spend the link: one request wins, and only before it expires."""
+    stmt = (
+        update(AwayLink)
+        .where(AwayLink.id == link_id, AwayLink.used_at.is_(None), AwayLink.expires_at > at)
+        .values(used_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int((await session.execute(stmt)).rowcount or 0) == 1  # type: ignore[attr-defined]

@@ -45,10 +45,15 @@ from markupsafe import Markup
 
 from helpline.accounts import scopes, twofactor
 from helpline.accounts import service as accounts_service
-from helpline.accounts.deps import get_optional_user, token_from
+from helpline.accounts.deps import (
+    client_address,
+    get_optional_user,
+    set_session_cookie,
+    token_from,
+)
 from helpline.accounts.models import User
 from helpline.accounts.schemas import UserOut
-from helpline.chats import lifecycle
+from helpline.chats import away, lifecycle
 from helpline.chats import transcripts as chat_transcripts
 from helpline.config import Settings
 from helpline.context import AppContext
@@ -553,6 +558,65 @@ async def transcript_page(request: Request, chat_id: str, user: OptionalUser) ->
                 links=[("/", N_("Back"), True)],
             )
     return _render(request, "transcript.html", page="transcript", user=user, chat=row, lines=lines)
+
+
+def _away_refused(request: Request) -> Response:
+    return render_message(
+        request,
+        kind="away-link",
+        title="Link expired",
+        heading="This link no longer works",
+        text="It was already used, or it is more than 24 hours old. Sign in to see your chat.",
+        links=[("/", "Go to the support portal", True)],
+        status_code=410,
+        code="away_link_invalid",
+    )
+
+
+@router.get("/away")
+async def away_link(request: Request, token: str = "") -> Response:
+    """The link of an away mail: a button that spends it (POST), so a mail scanner that
+    fetches links does not use it up. Used or expired: a plain page, no sign-in."""
+    ctx: AppContext = request.app.state.ctx
+    async with ctx.db.read() as session:
+        usable = bool(token) and await away.link_usable(UnitOfWork(session), token)
+    if not usable:
+        return _away_refused(request)
+    return _render(
+        request,
+        "message.html",
+        page="away-link",
+        user=None,
+        kind="away-link",
+        title="Back to your chat",
+        heading="Your reply is waiting",
+        text="Continue to sign in and read the answer in your chat.",
+        sub="Support",
+        home="/",
+        links=[],
+        form={"action": "/away", "fields": {"token": token}, "label": "Continue to the chat"},
+    )
+
+
+@router.post("/away")
+async def away_sign_in(request: Request) -> Response:
+    form = await request.form()
+    token = form.get("token")
+    ctx: AppContext = request.app.state.ctx
+    if not isinstance(token, str) or not token:
+        return _away_refused(request)
+    try:
+        signed = await away.sign_in_by_link(
+            ctx.boundary,
+            token,
+            ip=client_address(request),
+            user_agent=request.headers.get("user-agent"),
+        )
+    except away.AwayLinkRefused:
+        return _away_refused(request)
+    response = RedirectResponse(f"/?chat={signed.chat_id}", status_code=303)
+    set_session_cookie(response, _settings(request), signed.session_token)
+    return response
 
 
 @router.get("/favicon.ico")

@@ -720,7 +720,10 @@ async function main() {
   loadRequests(hashReference());
   window.addEventListener("hashchange", () => hashReference() && loadRequests(hashReference()));
 
-  if (!(await state.session.recover(chats, remembered(), new Set(chats.map((c) => c.id))))) show("start");
+  // Back from an away mail's link (/?chat=…): that chat, if it is among the customer's.
+  const linked = new URLSearchParams(window.location.search).get("chat");
+  if (linked) window.history.replaceState(null, "", "/");
+  if (!(await state.session.recover(chats, linked || remembered(), new Set(chats.map((c) => c.id))))) show("start");
   const closed = chats.filter((c) => !isOpenStatus(c.status));
   if (closed.length) loadHistory();
 }
