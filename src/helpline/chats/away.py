@@ -28,6 +28,7 @@ from helpline.chats.models import AwayLink, ChatEvent
 from helpline.context import AppContext
 from helpline.db import UnitOfWork
 from helpline.errors import HelplineError
+from helpline.kit import i18n
 from helpline.kit.clock import now
 from helpline.kit.ids import new_token
 from helpline.notify import outbox as outbox_mod
@@ -84,12 +85,13 @@ async def sweep(ctx: AppContext) -> int:
     return sent
 
 
-def _line(ev: ChatEvent) -> str:
-    who = ev.actor_name or "Support"
+def _line(ev: ChatEvent, locale: str) -> str:
+    who = ev.actor_name or i18n.gettext(locale, "Support")
     when = ev.at.strftime("%H:%M UTC")
     if ev.type == "file.shared":
-        name = (ev.data.get("attachment") or {}).get("filename") or "a file"
-        return f"[{when}] {who} sent a file: {name}"
+        name = (ev.data.get("attachment") or {}).get("filename") or "?"
+        said = i18n.gettext(locale, "%(name)s sent a file: %(file)s", name=who, file=name)
+        return f"[{when}] {said}"
     return f"[{when}] {who}: {ev.data.get('text', '')}"
 
 
@@ -122,19 +124,26 @@ async def _mail(
         ),
     )
     ref = row.chat.reference
-    agent = events[-1].actor_name or "Support"
-    lines = "\n".join(_line(ev) for ev in events[-MAX_LISTED:])
+    lang = customer.locale or ctx.settings.default_locale or "en"
+    agent = events[-1].actor_name or i18n.gettext(lang, "Support")
+    lines = "\n".join(_line(ev, lang) for ev in events[-MAX_LISTED:])
     more = len(events) - MAX_LISTED
     if more > 0:
-        lines = f"(and {more} earlier)\n" + lines
+        lines = i18n.gettext(lang, "(and %(num)d earlier)", num=more) + "\n" + lines
     link = f"{ctx.settings.resolved_public_url}/away?token={token}"
-    body = (
-        f"Hello {customer.name},\n\n"
-        f"You have a reply in your chat {ref} that you have not seen yet:\n\n"
-        f"{lines}\n\n"
-        "To go back to the chat, open this link within 24 hours. It signs you in on the\n"
-        "device you open it on, and works once:\n\n"
-        f"{link}\n\n--\nHelpline\n"
+    body = "".join(
+        (
+            i18n.gettext(lang, "Hello %(name)s,", name=customer.name),
+            "\n\n",
+            i18n.gettext(lang, "You have a reply in your chat %(reference)s:", reference=ref),
+            f"\n\n{lines}\n\n",
+            i18n.gettext(
+                lang,
+                "To go back to the chat, open this link within 24 hours. It signs you in on "
+                "the device you open it on, and works once:",
+            ),
+            f"\n\n{link}\n\n--\nHelpline\n",
+        )
     )
     box.enqueue(
         uow,
@@ -144,7 +153,7 @@ async def _mail(
         payload={
             "to": customer.email,
             "to_name": customer.name,
-            "subject": f"[{ref}] New reply from {agent}",
+            "subject": f"[{ref}] " + i18n.gettext(lang, "New reply from %(name)s", name=agent),
             "body": body,
         },
     )

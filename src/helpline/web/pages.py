@@ -564,10 +564,10 @@ def _away_refused(request: Request) -> Response:
     return render_message(
         request,
         kind="away-link",
-        title="Link expired",
-        heading="This link no longer works",
-        text="It was already used, or it is more than 24 hours old. Sign in to see your chat.",
-        links=[("/", "Go to the support portal", True)],
+        title=N_("Link expired"),
+        heading=N_("This link no longer works"),
+        text=N_("It was already used, or it is more than 24 hours old. Sign in to see your chat."),
+        links=[("/", N_("Go to the support portal"), True)],
         status_code=410,
         code="away_link_invalid",
     )
@@ -588,13 +588,13 @@ async def away_link(request: Request, token: str = "") -> Response:
         page="away-link",
         user=None,
         kind="away-link",
-        title="Back to your chat",
-        heading="Your reply is waiting",
-        text="Continue to sign in and read the answer in your chat.",
-        sub="Support",
+        title=N_("Back to your chat"),
+        heading=N_("Your reply is waiting"),
+        text=N_("Continue to sign in and read the answer in your chat."),
+        sub=N_("Support"),
         home="/",
         links=[],
-        form={"action": "/away", "fields": {"token": token}, "label": "Continue to the chat"},
+        form={"action": "/away", "fields": {"token": token}, "label": N_("Continue to the chat")},
     )
 
 

@@ -243,7 +243,7 @@ export class Conversation {
     const old = this.list.querySelector('[data-testid="seen"]');
     if (old && old.parentElement === target) return;
     old?.remove();
-    if (target) target.appendChild(h("span", { class: "msg__seen", "data-testid": "seen" }, "Seen"));
+    if (target) target.appendChild(h("span", { class: "msg__seen", "data-testid": "seen" }, t("Seen")));
   }
 
   nearBottom() {
