@@ -63,6 +63,7 @@ from helpline.snippets import api as snippets_api
 from helpline.storage import make_storage
 from helpline.sweeper import Sweeper
 from helpline.tags import api as tags_api
+from helpline.widget import api as widget_api
 
 log = logging.getLogger("helpline")
 
@@ -216,6 +217,7 @@ def _routes() -> tuple[BaseRoute, ...]:
         tags_api,
         audit_api,
         governance_api,
+        widget_api,
     ):
         api.include_router(module.router)
     host = APIRouter()

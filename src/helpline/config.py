@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: str | None = None
     widget_origins: str = ""
+    # Widget identity verification: sites sign their user ids with it (HMAC-SHA256, hex); unset,
+    # every widget visitor is a guest and POST /auth/widget answers 401 invalid_identity.
+    widget_secret: str | None = None
     sweep_interval_s: float = 1.0
     # Data governance (docs/operations.md "Retention"): closed chats and requests are removed
     # this many days after closing; unset keeps everything. A queue's retention_days overrides.

@@ -60,6 +60,10 @@ SHARED: dict[str, Callable[[Settings], object]] = {
     # A sign-in started on one process may come back to another.
     "HELPLINE_OIDC_ISSUER": lambda s: (s.oidc_issuer, s.oidc_client_id, s.oidc_client_secret),
     "HELPLINE_OIDC_ROLE_MAP": lambda s: (s.oidc_role_claim, s.oidc_roles),
+    # A visitor verified on one process must be verified on all; the widget's panel is framed
+    # by the same sites everywhere.
+    "HELPLINE_WIDGET_SECRET": lambda s: s.widget_secret,
+    "HELPLINE_WIDGET_ORIGINS": lambda s: s.widget_origins,
 }
 
 

@@ -19,6 +19,7 @@ from helpline.reports.models import ReportChat, ReportRaised
 from helpline.servicedesk.models import RequestEntry, ServiceRequest
 from helpline.snippets.models import Snippet
 from helpline.tags.models import ChatTag, Tag
+from helpline.widget.models import WidgetSite
 
 __all__ = [
     "ApiToken",
@@ -48,4 +49,5 @@ __all__ = [
     "ChatTag",
     "Tag",
     "User",
+    "WidgetSite",
 ]

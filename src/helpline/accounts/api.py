@@ -42,6 +42,7 @@ from helpline.accounts.schemas import (
     UserList,
     UserOut,
     UserUpdate,
+    WidgetIdentity,
 )
 from helpline.context import AppContext
 from helpline.deps import Ctx, Uow
@@ -105,6 +106,28 @@ async def guest(
         user_agent=request.headers.get("user-agent"),
     )
     _set_session_cookie(response, ctx, token)
+    return AuthResult(token=token, user=UserOut.model_validate(user))
+
+
+@router.post(
+    "/auth/widget",
+    response_model=AuthResult,
+    responses={401: {"description": "invalid_identity: the hash does not match the user id"}},
+)
+async def widget_identity(body: WidgetIdentity, request: Request, ctx: Ctx, uow: Uow) -> AuthResult:
+    """The widget's panel signs in a visitor the embedding site vouches for (CONTRACT-2, "The
+    widget knows the visitor"). No cookie: the token stays inside the panel's frame."""
+    await ctx.limiter.check(ctx.settings.rate_limit_guest, "guest", client_address(request))
+    token, user = await service.widget_sign_in(
+        uow,
+        ctx.settings.widget_secret,
+        user_id=body.user_id,
+        signature=body.hash,
+        name=body.name,
+        email=body.email,
+        ip=client_address(request),
+        user_agent=request.headers.get("user-agent"),
+    )
     return AuthResult(token=token, user=UserOut.model_validate(user))
 
 

@@ -75,6 +75,15 @@ class Guest(Strict):
     email: EmailStr
 
 
+class WidgetIdentity(Strict):
+    """A site's signed-in user, vouched for by `hash` = hex HMAC-SHA256(widget secret, user_id)."""
+
+    user_id: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    hash: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    name: Name | None = None
+    email: EmailStr | None = None
+
+
 class StatusUpdate(Strict):
     status: Availability
 

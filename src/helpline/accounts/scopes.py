@@ -49,6 +49,7 @@ ROUTES: Final[dict[tuple[str, str], Need]] = {
     # Signing in needs no credentials; a token sent along changes nothing.
     ("POST", "/auth/login"): ANY,
     ("POST", "/auth/guest"): ANY,
+    ("POST", "/auth/widget"): ANY,
     ("POST", "/auth/password-reset"): ANY,
     ("POST", "/auth/password-reset/confirm"): ANY,
     ("POST", "/auth/logout"): SESSION,
@@ -74,6 +75,8 @@ ROUTES: Final[dict[tuple[str, str], Need]] = {
     ("POST", "/queues"): Scope.admin,
     ("PATCH", "/queues/{queue_id}"): Scope.admin,
     ("PUT", "/queues/{queue_id}/members"): Scope.admin,
+    ("GET", "/widget/settings"): Scope.admin,
+    ("PUT", "/widget/settings"): Scope.admin,
     ("GET", "/queues/{queue_id}/members"): R,
     ("GET", "/webhooks/deliveries"): Scope.admin,
     # Data governance: a customer's whole data leaves with an admin's token, or their session.

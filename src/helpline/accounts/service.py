@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime, timedelta
 from typing import Any
 
 from helpline.accounts import repository as repo
 from helpline.accounts import twofactor
 from helpline.accounts.login_limits import LoginLimits
-from helpline.accounts.models import AuthSession, User
+from helpline.accounts.models import AuthSession, User, UserIdentity
 from helpline.accounts.passwords import hash_async, verify_async
 from helpline.accounts.schemas import MeUpdate, UserCreate, UserUpdate
 from helpline.audit import service as audit
@@ -196,6 +198,73 @@ async def guest(
     user = User(email=email.lower(), name=name, role=Role.customer, is_guest=True)
     uow.session.add(user)
     await uow.session.flush()
+    return await _open_session(uow, user, ip=ip, user_agent=user_agent), user
+
+
+# The issuer under which a site's user ids are kept as identities (user_identities).
+WIDGET_ISSUER = "widget"
+
+
+def widget_hash(secret: str, user_id: str) -> str:
+    """What a site's back end puts in `data-user-hash` (docs/operations.md has the snippets)."""
+    return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def _invalid_identity() -> NotAuthenticated:
+    return NotAuthenticated(
+        "The site's signature of this visitor does not match.", code="invalid_identity"
+    )
+
+
+async def widget_sign_in(
+    uow: UnitOfWork,
+    secret: str | None,
+    *,
+    user_id: str,
+    signature: str,
+    name: str | None,
+    email: str | None,
+    ip: str | None,
+    user_agent: str | None,
+) -> tuple[str, User]:
+    """A visitor the embedding site vouches for: the same customer for the same `user_id` on
+    every device. A wrong signature (or none configured) creates nothing.
+
+    The site signs the id only, so the name and e-mail it sends are taken as said, like a
+    guest's: the account stays `is_guest` (an e-mail proves nothing, it never joins a registered
+    account of that address)."""
+    # compare_digest: the time taken says nothing about how much of the hash was right.
+    if not secret or not hmac.compare_digest(
+        widget_hash(secret, user_id).encode(), signature.strip().lower().encode()
+    ):
+        raise _invalid_identity()
+    identity = await repo.get_identity(uow.session, WIDGET_ISSUER, user_id)
+    user = await repo.get(uow.session, identity.user_id) if identity else None
+    if identity is not None and (user is None or not user.active):
+        # Erased or deactivated: this id signs in no more.
+        raise NotAuthenticated("This account is closed.", code="account_closed")
+    if user is None:
+        user = User(
+            email=(email or "").lower(),
+            name=name or "Visitor",
+            role=Role.customer,
+            is_guest=True,
+        )
+        uow.session.add(user)
+        await uow.session.flush()
+        # Two first sign-ins of one id at once: the second finds the identity taken (409).
+        await add_unique(
+            uow.session,
+            UserIdentity(user_id=user.id, issuer=WIDGET_ISSUER, subject=user_id),
+            Conflict("This visitor is signing in elsewhere; try again.", code="identity_busy"),
+        )
+    else:
+        assert identity is not None
+        identity.last_login_at = now()
+        if name and name != user.name:
+            user.name = name
+        if email and email.lower() != user.email:
+            user.email = email.lower()
     return await _open_session(uow, user, ip=ip, user_agent=user_agent), user
 
 

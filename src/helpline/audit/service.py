@@ -38,6 +38,7 @@ ACTIONS = frozenset(
         "webhook_endpoint.updated",
         "webhook_endpoint.deleted",
         "retention.run",
+        "widget.sites_changed",
     }
 )
 

@@ -48,6 +48,7 @@ class Action(StrEnum):
     join_agent = "join"
     part_agent = "part"
     tag = "tag"
+    auto_reply = "auto_reply"  # the queue's automatic message to a chat still waiting
 
 
 class Relation(StrEnum):
@@ -101,6 +102,7 @@ TABLE: dict[Action, Transition] = {
     Action.leave: _t(OPEN, C, "chat.cancelled", R.customer),
     Action.expire: _t(OPEN, E, "chat.expired", R.system),
     Action.warn: _t(frozenset({P}), None, "chat.inactivity_warning", R.system),
+    Action.auto_reply: _t(frozenset({W}), None, "message.posted", R.system),
     Action.raise_request: _t(frozenset({P, S, C}), None, "request.raised", R.owner, R.supervisor),
     Action.customer_message: _t(OPEN, None, "message.posted", R.customer),
     Action.agent_message: _t(frozenset({P}), None, "message.posted", R.owner, R.helper),

@@ -53,6 +53,8 @@ class Chat(Base):
     offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     offered_ids: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the queue's automatic reply was posted (once per chat, whatever happens after).
+    auto_replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rating_score: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
     # What the customer told at the start: {fields, page_url, referrer, locale, user_agent}.

@@ -371,6 +371,22 @@ async def waiting_with_max_wait(session: AsyncSession) -> list[tuple[str, dateti
     return [(i, w, int(m)) for i, w, m in (await session.execute(stmt)).all()]
 
 
+async def waiting_for_auto_reply(
+    session: AsyncSession,
+) -> list[tuple[str, datetime | None, dict[str, Any] | None]]:
+    """Waiting chats not auto-replied yet, with their queue's `auto_reply` (None: it has none)."""
+    stmt = (
+        select(Chat.id, Chat.waiting_since, Queue.auto_reply)
+        .join(Queue, Queue.id == Chat.queue_id)
+        .where(Chat.status == ChatStatus.waiting, Chat.auto_replied_at.is_(None))
+    )
+    return [(r[0], r[1], r[2]) for r in (await session.execute(stmt)).all()]
+
+
+def auto_reply_due(cutoff: datetime) -> ColumnElement[bool]:
+    return and_(Chat.auto_replied_at.is_(None), Chat.waiting_since <= cutoff)
+
+
 async def in_progress_ids(session: AsyncSession, due: ColumnElement[bool]) -> list[str]:
     stmt = select(Chat.id).where(Chat.status == ChatStatus.in_progress, due)
     return list((await session.execute(stmt)).scalars())

@@ -593,6 +593,37 @@ async def warn_inactive(uow: UnitOfWork, chat_id: str, expires_in_s: int, still_
     return True
 
 
+# The client_id of the automatic reply: with the (chat_id, client_id) key, once per chat.
+AUTO_REPLY_ID = "auto-reply"
+
+
+async def auto_reply(uow: UnitOfWork, chat_id: str, text: str, still_due: Any) -> bool:
+    """Post the queue's automatic reply to a chat still waiting: a `message.posted` with no
+    actor (the system), once per chat (auto_replied_at), whatever happens to it later."""
+    row = await repo.get_row(uow.session, chat_id)
+    if row is None:
+        return False
+    try:
+        await _commit_events(
+            uow,
+            row.chat,
+            Action.auto_reply,
+            [
+                NewEvent(
+                    _event(Action.auto_reply),
+                    {"text": text, "client_id": AUTO_REPLY_ID, "automatic": True},
+                    None,
+                    client_id=AUTO_REPLY_ID,
+                )
+            ],
+            extra_where=still_due,
+            auto_replied_at=now(),
+        )
+    except Conflict:
+        return False
+    return True
+
+
 async def _close(
     uow: UnitOfWork,
     row: ChatRow,

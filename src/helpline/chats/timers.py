@@ -1,4 +1,5 @@
-"""Chat timers: no-agent expiry, inactivity warning and expiry, assign-mode offer rotation.
+"""Chat timers: no-agent expiry, inactivity warning and expiry, assign-mode offer rotation, the
+queue's automatic reply.
 
 Due times are columns of the chat row. A sweep reads candidates, then handles each in its own
 unit of work whose conditional UPDATE re-checks that it is still due, so any number of
@@ -21,6 +22,26 @@ async def sweep(ctx: AppContext) -> int:
     fired += await _expire_unanswered(ctx)
     fired += await _inactivity(ctx)
     fired += await _rotate_offers(ctx)
+    fired += await _auto_replies(ctx)
+    return fired
+
+
+async def _auto_replies(ctx: AppContext) -> int:
+    at = now()
+    async with ctx.db.read() as session:
+        rows = await repo.waiting_for_auto_reply(session)
+    fired = 0
+    for chat_id, waiting_since, auto in rows:
+        if not auto or waiting_since is None:
+            continue
+        cutoff = at - timedelta(seconds=int(auto["after_s"]))
+        if waiting_since > cutoff:
+            continue
+        async with ctx.boundary.write() as uow:
+            done = await service.auto_reply(
+                uow, chat_id, str(auto["text"]), repo.auto_reply_due(cutoff)
+            )
+        fired += done
     return fired
 
 

@@ -5,7 +5,18 @@ another site cannot make use of them."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
+
+# A web site's origin as browsers send it: scheme, host, optional port. Nothing else may go into
+# the widget panel's `frame-ancestors` header.
+ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+
+
+def parse_origins(raw: str) -> list[str]:
+    """The well-formed origins of a comma-separated list (`HELPLINE_WIDGET_ORIGINS`)."""
+    origins = (o.strip().rstrip("/").lower() for o in raw.split(","))
+    return [o for o in origins if ORIGIN.fullmatch(o)]
 
 
 def is_own_origin(origin: str | None, *, public_url: str, scheme: str, host: str | None) -> bool:

@@ -38,6 +38,8 @@ def _out(v: flows.QueueView) -> QueueOut:
         open_now=v.open_now,
         agents_available=v.agents_available,
         fields=q.fields or [],  # type: ignore[arg-type]
+        auto_reply=q.auto_reply,  # type: ignore[arg-type]
+        away_text=q.away_text,
     )
 
 

@@ -30,6 +30,10 @@ class Queue(Base):
     # Closed chats and requests are removed this many days after closing (None: the
     # installation's HELPLINE_RETENTION_DAYS, which by default keeps everything).
     retention_days: Mapped[int | None] = mapped_column(Integer)
+    # Automatic messages: {after_s, text} posted to a chat nobody accepted after `after_s`;
+    # `away_text` shown instead of the start form while closed or nobody is free.
+    auto_reply: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    away_text: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
 
 

@@ -14,6 +14,16 @@ RetentionDays = Annotated[int, Field(ge=1, le=36500)]
 QueueName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 
 
+class AutoReply(Strict):
+    """Posted once as a system message to a chat nobody accepted after `after_s` seconds."""
+
+    after_s: int = Field(ge=5, le=24 * 3600)
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+AwayText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+
 class _HoursMixin(BaseModel):
     @field_validator("hours", check_fields=False)
     @classmethod
@@ -31,6 +41,8 @@ class QueueCreate(Strict, _HoursMixin):
     active: bool = True
     fields: list[FieldDef] = Field(default_factory=list, max_length=MAX_FIELDS)
     retention_days: RetentionDays | None = None
+    auto_reply: AutoReply | None = None
+    away_text: AwayText | None = None
 
 
 class QueueUpdate(Strict, _HoursMixin):
@@ -46,6 +58,10 @@ class QueueUpdate(Strict, _HoursMixin):
     )
     # null: the installation's HELPLINE_RETENTION_DAYS applies again.
     retention_days: RetentionDays | None = None
+    auto_reply: AutoReply | None = Field(default=None, description="null: no automatic reply")
+    away_text: AwayText | None = Field(
+        default=None, description="shown instead of the start form while closed or nobody is free"
+    )
 
 
 class Members(Strict):
@@ -66,6 +82,8 @@ class QueueOut(BaseModel):
     open_now: bool
     agents_available: int
     fields: list[FieldDef] = Field(default_factory=list)
+    auto_reply: AutoReply | None = None
+    away_text: str | None = None
 
 
 class QueueList(BaseModel):

@@ -57,7 +57,11 @@ async def create(uow: UnitOfWork, actor: User, data: QueueCreate) -> Queue:
     accounts.require_role(actor, Role.admin)
     if await repo.get_by_name(uow.session, data.name):
         raise _name_taken()
-    queue = Queue(**data.model_dump(exclude={"fields"}), fields=fields_mod.stored(data.fields))
+    queue = Queue(
+        **data.model_dump(exclude={"fields", "away_text"}),
+        fields=fields_mod.stored(data.fields),
+        away_text=data.away_text or None,
+    )
     await add_unique(uow.session, queue, _name_taken())
     await audit.record(
         uow,
@@ -94,6 +98,10 @@ async def update(uow: UnitOfWork, actor: User, queue_id: str, data: QueueUpdate)
         queue.fields = fields_mod.stored(data.fields)
     if "retention_days" in changes:
         queue.retention_days = changes["retention_days"]
+    if "auto_reply" in changes:
+        queue.auto_reply = changes["auto_reply"]
+    if "away_text" in changes:
+        queue.away_text = changes["away_text"] or None  # "" clears it too
     await uow.session.flush()
     changed = audit.changes(before, _audited(queue))
     if changed["fields"]:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
@@ -63,6 +62,7 @@ from helpline.kit import i18n
 from helpline.kit.enums import Role
 from helpline.kit.i18n import N_
 from helpline.kit.origins import is_own_origin
+from helpline.widget import service as widget_service
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
@@ -409,21 +409,18 @@ async def widget() -> FileResponse:
     )
 
 
-_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
-
-
-def widget_origins(request: Request) -> list[str]:
-    """The web sites allowed to embed the chat panel (`HELPLINE_WIDGET_ORIGINS`)."""
-    raw = _settings(request).widget_origins or ""
-    origins = (o.strip().rstrip("/") for o in raw.split(","))
-    # Only well-formed origins: the list goes into a CSP header as it is.
-    return [o for o in origins if _ORIGIN.fullmatch(o)]
+async def widget_origins(request: Request) -> list[str]:
+    """The web sites allowed to embed the chat panel: `HELPLINE_WIDGET_ORIGINS` and those
+    admins added (only well-formed origins either way: the list goes into a CSP header)."""
+    ctx = request.app.state.ctx
+    async with ctx.db.read() as session:
+        return await widget_service.origins(UnitOfWork(session), ctx.settings)
 
 
 @router.get("/widget/allowed")
 async def widget_allowed(request: Request, origin: str = "") -> JSONResponse:
     """Whether a site may embed the chat panel; widget.js asks before it builds the iframe."""
-    allowed = origin.rstrip("/") in widget_origins(request)
+    allowed = origin.rstrip("/").lower() in await widget_origins(request)
     return JSONResponse(
         {"allowed": allowed},
         headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"},
@@ -521,7 +518,7 @@ async def widget_chat(request: Request) -> Response:
     """The chat panel in the widget's iframe. It never uses the session cookie (none is sent
     cross-site): it signs in as a guest and keeps the bearer token in its own sessionStorage
     (decision 008: the token never leaves the frame)."""
-    origins = widget_origins(request)
+    origins = await widget_origins(request)
     return _render(
         request,
         "widget_chat.html",

@@ -104,8 +104,9 @@ function updateQueueHint() {
   const parts = [];
   if (q.description) parts.push(q.description);
   const closed = $('[data-testid="queue-closed"]');
-  closed.hidden = q.open_now !== false;
-  $('[data-role="queue-closed-text"]').textContent = `${q.name} is closed right now, so no one can chat. Leave a message and we'll reply by e-mail.`;
+  // The queue's away text (CONTRACT-2 "Automatic messages") while it is closed or nobody is free.
+  closed.hidden = !(q.open_now === false || (q.agents_available === 0 && q.away_text));
+  $('[data-role="queue-closed-text"]').textContent = q.away_text || `${q.name} is closed right now, so no one can chat. Leave a message and we'll reply by e-mail.`;
   if (q.open_now === false) {
     // The notice above says it; the hint keeps the description only.
   } else if (q.agents_available === 0)

@@ -11,11 +11,22 @@
 import { ApiError, api, download, setBearer } from "./api.js";
 import { CustomerChat } from "./customer-chat.js";
 import { collectFields, fieldError, pageContext, renderFields } from "./prechat.js";
-import { bindLanguageSwitchers, t, tn } from "./i18n.js";
+import { bindLanguageSwitchers, formatDate, t, tn } from "./i18n.js";
 import { Realtime } from "./realtime.js";
 import { $, isOpenStatus, showFormError, statusBadge } from "./ui.js";
 
 const SESSION_KEY = "helpline.widget.session";
+// The visitor the host site vouches for (widget.js puts it in the fragment), or null: a guest.
+const identity = (() => {
+  const f = new URLSearchParams(window.location.hash.slice(1));
+  const uid = f.get("uid");
+  const hash = f.get("hash");
+  if (!uid || !hash) return null;
+  const out = { user_id: uid, hash };
+  if (f.get("name")) out.name = f.get("name").slice(0, 120);
+  if (f.get("email")) out.email = f.get("email").slice(0, 320);
+  return out;
+})();
 const CHAT_KEY = "helpline.widget.chat";
 const wanted = new URLSearchParams(window.location.search).get("queue") || "";
 
@@ -140,6 +151,32 @@ async function guestSignIn(e) {
   }
 }
 
+/** Sign in the visitor the site vouches for (POST /auth/widget); false when it refuses them
+ * (a wrong hash: the guest form then, as for any visitor). */
+async function identitySignIn() {
+  try {
+    const res = await fetch("/api/v1/auth/widget", {
+      method: "POST",
+      credentials: "omit",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(identity),
+    });
+    const data = await res.json().catch(() => null);
+    if (!res.ok) {
+      // For the site's developers: their signature of the visitor did not check out.
+      console.warn(`Helpline widget: the visitor was not verified (${data?.error?.code || res.status}); they continue as a guest.`);
+      return false;
+    }
+    // Not kept in the partitioned cookie (that is for guests): the site signs the visitor in
+    // again on every page, and a visitor who signed out of the site must not come back.
+    st.session = { token: data.token, user: data.user, uid: identity.user_id };
+    write(SESSION_KEY, st.session);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function signOutLocally() {
   widgetCall("DELETE", "/widget/session").catch(() => null);
   if (st.chat) st.talk.close();
@@ -176,6 +213,42 @@ async function signedIn() {
   }
   renderQueues();
   if (!(await st.talk.recover(open, read(CHAT_KEY)))) show("start");
+  loadHistory();
+}
+
+// ------------------------------------------------------------------ earlier chats
+
+/** The visitor's earlier chats (a verified visitor's from every device), newest first. */
+async function loadHistory() {
+  const section = $('[data-role="w-history"]');
+  let items = [];
+  try {
+    items = (await api.get("/chats?status=solved,cancelled,expired&limit=10")).items || [];
+  } catch {
+    items = [];
+  }
+  section.hidden = items.length === 0;
+  const list = $("ul", section);
+  list.replaceChildren(
+    ...items.map((c) => {
+      const when = formatDate(c.created_at);
+      const btn = document.createElement("button");
+      btn.type = "button";
+      btn.className = "widget-history__row";
+      btn.dataset.testid = "widget-history-row";
+      btn.dataset.chatId = c.id;
+      const title = document.createElement("strong");
+      title.textContent = c.subject || queueName(c.queue_id) || c.reference;
+      const meta = document.createElement("span");
+      meta.className = "muted small";
+      meta.textContent = `${c.reference} · ${when}`;
+      btn.append(title, meta);
+      btn.addEventListener("click", () => st.talk.open(c));
+      const li = document.createElement("li");
+      li.append(btn);
+      return li;
+    }),
+  );
 }
 
 // ------------------------------------------------------------------ start
@@ -196,8 +269,45 @@ function updateClosed() {
   const q = st.queues.find((x) => x.id === $("#w-queue").value);
   renderFields($('[data-role="prechat-fields"]'), q);
   const box = $('[data-role="w-closed"]');
-  box.hidden = !q || q.open_now !== false;
-  if (q) box.textContent = `${q.name} is closed right now, so no one can answer. Please try again later.`;
+  // The queue's away text replaces the start form while it is closed or nobody is free.
+  const away = Boolean(q && (q.open_now === false || (q.agents_available === 0 && q.away_text)));
+  box.hidden = !away;
+  $('[data-role="w-start-parts"]').hidden = away;
+  $('[data-role="w-closed-text"]').textContent = q?.away_text || (q ? t("{queue} is closed right now, so no one can answer. Leave a message and we'll reply by e-mail.", { queue: q.name }) : "");
+}
+
+// ------------------------------------------------------------------ leave a message
+
+function showLeaveMessage() {
+  const form = $('[data-view="leave"]');
+  const start = $('[data-view="start"]');
+  form.elements.description.value = start.elements.message.value;
+  form.elements.summary.value = start.elements.message.value.split("\n")[0].slice(0, 200);
+  show("leave");
+}
+
+async function leaveMessage(e) {
+  e.preventDefault();
+  const form = e.currentTarget;
+  const summary = form.elements.summary.value.trim();
+  if (!summary) {
+    showFormError(form, { message: t("Please write what it is about.") });
+    form.elements.summary.focus();
+    return;
+  }
+  const btn = $('[type="submit"]', form);
+  btn.disabled = true;
+  showFormError(form, null);
+  try {
+    const req = await api.post("/requests", { summary, description: form.elements.description.value.trim(), team_id: $("#w-queue").value || undefined });
+    form.reset();
+    $('[data-role="w-left"]').textContent = t("Thanks! We got your message ({reference}) and will reply by e-mail.", { reference: req.reference });
+    show("left");
+  } catch (err) {
+    showFormError(form, err);
+  } finally {
+    btn.disabled = false;
+  }
 }
 
 async function startChat(e) {
@@ -296,6 +406,7 @@ function newChat() {
   const q = st.queues.find((x) => x.id === $("#w-queue").value);
   $('[data-role="w-title"]').textContent = q && wanted ? q.name : "Chat with us";
   show("start");
+  loadHistory();
 }
 
 // ------------------------------------------------------------------ files
@@ -341,8 +452,21 @@ async function main() {
     download: downloadFile,
     uploaded: true,
   });
+  $('[data-action="w-leave-message"]').addEventListener("click", showLeaveMessage);
+  $('[data-view="leave"]').addEventListener("submit", leaveMessage);
+  $('[data-action="w-back"]').addEventListener("click", () => show("start"));
+  $('[data-action="w-back-left"]').addEventListener("click", () => show("start"));
   st.session = read(SESSION_KEY);
   if (!st.session?.token) st.session = await resume();
+  // A kept session is used only for the same person: another (or no more) verified visitor
+  // on this site must not carry on in it.
+  if (st.session?.token && (st.session.uid || null) !== (identity?.user_id || null)) {
+    widgetCall("DELETE", "/widget/session").catch(() => null);
+    write(SESSION_KEY, null);
+    write(CHAT_KEY, null);
+    st.session = null;
+  }
+  if (!st.session?.token && identity) await identitySignIn();
   if (st.session?.token) {
     write(SESSION_KEY, st.session);
     signedIn();

@@ -1,6 +1,8 @@
 // Helpline web-site widget: a "Chat with us" button for any page.
 //   <script src="https://helpline.example/widget.js" data-queue="Billing" async></script>
-// Options (data-*): queue (queue id or name to preselect), label (button text), color.
+// Options (data-*): queue (queue id or name to preselect), label (button text), color; and for
+// a visitor the site has signed in: user-id, user-hash (hex HMAC-SHA256 of the id with
+// HELPLINE_WIDGET_SECRET, computed by the site's back end), user-name, user-email.
 // On a site listed in HELPLINE_WIDGET_ORIGINS the button opens a chat panel: an iframe of
 // <helpline>/widget/chat, which signs in as a guest and talks to Helpline by bearer token (no
 // third-party cookies needed). The token stays inside that frame: this script never gets it. On any other site it says so in the browser console (for the
@@ -14,6 +16,18 @@
   var queue = script.getAttribute("data-queue") || "";
   var label = script.getAttribute("data-label") || "Chat with us";
   var color = script.getAttribute("data-color") || "#3454d1";
+  // The site's signed-in visitor, handed to the panel in the URL's fragment: browsers never
+  // send a fragment to a server, so it stays out of request lines and logs.
+  var identity = "";
+  var userId = script.getAttribute("data-user-id");
+  var userHash = script.getAttribute("data-user-hash");
+  if (userId && userHash) {
+    identity = "#uid=" + encodeURIComponent(userId) + "&hash=" + encodeURIComponent(userHash);
+    var userName = script.getAttribute("data-user-name");
+    var userEmail = script.getAttribute("data-user-email");
+    if (userName) identity += "&name=" + encodeURIComponent(userName);
+    if (userEmail) identity += "&email=" + encodeURIComponent(userEmail);
+  }
 
   // Older versions kept the panel's session (its bearer token) here, in the host's storage,
   // where any script of the site could read it: remove what they left.
@@ -54,7 +68,8 @@
         (queue ? "&queue=" + encodeURIComponent(queue) : "") +
         // The page the visitor is on, and where they came from, for the agent (context).
         "&page=" + encodeURIComponent(window.location.href.slice(0, 2000)) +
-        (document.referrer ? "&ref=" + encodeURIComponent(document.referrer.slice(0, 2000)) : "");
+        (document.referrer ? "&ref=" + encodeURIComponent(document.referrer.slice(0, 2000)) : "") +
+        identity;
       frame.title = label;
       frame.setAttribute("data-helpline-frame", "");
       panel.appendChild(frame);
