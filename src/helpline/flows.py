@@ -22,6 +22,7 @@ from helpline.chats import service as chats
 from helpline.config import Settings
 from helpline.db import UnitOfWork
 from helpline.errors import NotFound
+from helpline.kit import i18n
 from helpline.kit.clock import aware, now
 from helpline.kit.enums import Availability, Priority, Role
 from helpline.notify import outbox as outbox_mod
@@ -244,13 +245,18 @@ async def send_password_reset(uow: UnitOfWork, email: str, settings: Settings) -
     user = issued.user
     link = f"{settings.resolved_public_url}/reset-password?token={issued.token}"
     minutes = int(resets.VALID_FOR.total_seconds() // 60)
-    body = (
-        f"Hello {user.name},\n\n"
+    loc = i18n.negotiate(user=user.locale, default=settings.default_locale)
+    body = i18n.gettext(
+        loc,
+        "Hello %(name)s,\n\n"
         "Someone (we hope you) asked to reset the password of your Helpline account.\n"
-        f"To choose a new password, open this link within {minutes} minutes:\n\n"
-        f"{link}\n\n"
+        "To choose a new password, open this link within %(minutes)s minutes:\n\n"
+        "%(link)s\n\n"
         "The link works once. If you did not ask for this, ignore this mail: your password\n"
-        "stays as it is.\n\n--\nHelpline\n"
+        "stays as it is.",
+        name=user.name,
+        minutes=minutes,
+        link=link,
     )
     box.enqueue(
         uow,
@@ -259,8 +265,8 @@ async def send_password_reset(uow: UnitOfWork, email: str, settings: Settings) -
         payload={
             "to": user.email,
             "to_name": user.name,
-            "subject": "Reset your Helpline password",
-            "body": body,
+            "subject": i18n.gettext(loc, "Reset your Helpline password"),
+            "body": body + "\n\n--\nHelpline\n",
             "confidential": True,  # the admins' list of deliveries leaves the body out
         },
     )

@@ -104,6 +104,10 @@ async def guest(
         str(body.email),
         ip=client_address(request),
         user_agent=request.headers.get("user-agent"),
+        locale=i18n.preferred(
+            cookie=request.cookies.get(i18n.COOKIE),
+            accept_language=request.headers.get("accept-language"),
+        ),
     )
     _set_session_cookie(response, ctx, token)
     return AuthResult(token=token, user=UserOut.model_validate(user))

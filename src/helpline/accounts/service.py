@@ -193,9 +193,16 @@ async def sign_in(
 
 
 async def guest(
-    uow: UnitOfWork, name: str, email: str, *, ip: str | None, user_agent: str | None
+    uow: UnitOfWork,
+    name: str,
+    email: str,
+    *,
+    ip: str | None,
+    user_agent: str | None,
+    locale: str | None = None,
 ) -> tuple[str, User]:
-    user = User(email=email.lower(), name=name, role=Role.customer, is_guest=True)
+    """`locale`: the language the guest's page was in, so their e-mails come in it too."""
+    user = User(email=email.lower(), name=name, role=Role.customer, is_guest=True, locale=locale)
     uow.session.add(user)
     await uow.session.flush()
     return await _open_session(uow, user, ip=ip, user_agent=user_agent), user

@@ -14,6 +14,7 @@ from helpline.chats.models import ChatEvent
 from helpline.chats.shapes import chat_dict
 from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Forbidden
+from helpline.kit import i18n
 from helpline.notify import outbox as outbox_mod
 from helpline.notify.models import DeliveryKind
 
@@ -110,10 +111,12 @@ async def email_transcript(uow: UnitOfWork, user: User, chat_id: str) -> str:
         raise Conflict("E-mail is not set up on this Helpline.", code="mail_not_configured")
     customer = row.customer
     text = await transcript(uow, user, chat_id)
-    body = (
-        f"Hello {customer.name},\n\n"
-        f"Here is the transcript of your chat {row.chat.reference}.\n\n{text}\n--\nHelpline\n"
+    loc = i18n.negotiate(user=customer.locale, default=box.settings.default_locale)
+    hello = i18n.gettext(loc, "Hello %(name)s,", name=customer.name)
+    lead = i18n.gettext(
+        loc, "Here is the transcript of your chat %(reference)s.", reference=row.chat.reference
     )
+    body = f"{hello}\n\n{lead}\n\n{text}\n--\nHelpline\n"
     box.enqueue(
         uow,
         kind=DeliveryKind.email,
@@ -122,7 +125,7 @@ async def email_transcript(uow: UnitOfWork, user: User, chat_id: str) -> str:
         payload={
             "to": customer.email,
             "to_name": customer.name,
-            "subject": f"[{row.chat.reference}] Your chat transcript",
+            "subject": f"[{row.chat.reference}] " + i18n.gettext(loc, "Your chat transcript"),
             "body": body,
         },
     )

@@ -132,6 +132,22 @@ def negotiate(
     return _match(default, offered) or SOURCE
 
 
+def preferred(
+    *, query: str | None = None, cookie: str | None = None, accept_language: str | None = None
+) -> str | None:
+    """The language a browser asked for, when it named one we offer; None when it did not
+    (a guest's account then follows the deployment's default, not a guess)."""
+    for candidate in (query, cookie):
+        found = _match(candidate, LOCALES)
+        if found:
+            return found
+    for tag in parse_accept_language(accept_language):
+        found = _match(tag, LOCALES)
+        if found:
+            return found
+    return None
+
+
 def _pseudo(text: str) -> str:
     """ "Search" → "[Ŝéàŕçĥ]": placeholders (%(name)s, {name}, %s) and markup stay intact."""
     out: list[str] = []

@@ -22,6 +22,7 @@ from typing import Any
 
 from helpline.accounts.models import User
 from helpline.db import UnitOfWork
+from helpline.kit import i18n
 from helpline.kit.clock import iso, now
 from helpline.kit.ids import new_id
 from helpline.notify import outbox as outbox_mod
@@ -33,9 +34,30 @@ from helpline.servicedesk.schemas import request_out
 
 SIGNATURE = "--\nHelpline"
 
+# Statuses and priorities in words, for mails in the recipient's language.
+LABELS = {
+    "new": i18n.N_("New"),
+    "open": i18n.N_("Open"),
+    "on_hold": i18n.N_("On hold"),
+    "resolved": i18n.N_("Resolved"),
+    "closed": i18n.N_("Closed"),
+    "low": i18n.N_("Low"),
+    "normal": i18n.N_("Normal"),
+    "medium": i18n.N_("Medium"),
+    "high": i18n.N_("High"),
+    "urgent": i18n.N_("Urgent"),
+    "critical": i18n.N_("Critical"),
+}
 
-def _label(value: str) -> str:
-    return value.replace("_", " ").capitalize()
+
+def _label(value: str, locale: str = i18n.SOURCE) -> str:
+    words = LABELS.get(value)
+    return i18n.gettext(locale, words) if words else value.replace("_", " ").capitalize()
+
+
+def mail_locale(outbox: Outbox, user: User) -> str:
+    """The recipient's language: their own setting, else the deployment's default."""
+    return i18n.negotiate(user=user.locale, default=outbox.settings.default_locale)
 
 
 def _actor(user: User | None) -> dict[str, str] | None:
@@ -50,16 +72,16 @@ def console_link(outbox: Outbox, reference: str) -> str:
     return f"{outbox.settings.resolved_public_url}/console#requests/{reference}"
 
 
-def _facts(row: RequestRow) -> str:
+def _facts(row: RequestRow, locale: str = i18n.SOURCE) -> str:
     r = row.request
     lines = [
-        f"Reference: {r.reference}",
-        f"Summary:   {r.summary}",
-        f"Status:    {_label(r.status)}",
-        f"Priority:  {_label(r.priority)}",
+        i18n.gettext(locale, "Reference: %(value)s", value=r.reference),
+        i18n.gettext(locale, "Summary:   %(value)s", value=r.summary),
+        i18n.gettext(locale, "Status:    %(value)s", value=_label(r.status, locale)),
+        i18n.gettext(locale, "Priority:  %(value)s", value=_label(r.priority, locale)),
     ]
     if row.chat_reference:
-        lines.append(f"Chat:      {row.chat_reference}")
+        lines.append(i18n.gettext(locale, "Chat:      %(value)s", value=row.chat_reference))
     return "\n".join(lines)
 
 
@@ -92,12 +114,20 @@ def _subject(row: RequestRow, words: str) -> str:
 
 
 def _customer_mail(
-    outbox: Outbox, uow: UnitOfWork, row: RequestRow, event_type: str, subject: str, lead: str
+    outbox: Outbox,
+    uow: UnitOfWork,
+    row: RequestRow,
+    event_type: str,
+    subject: str,
+    lead: str,
+    locale: str,
 ) -> None:
     r = row.request
+    hello = i18n.gettext(locale, "Hello %(name)s,", name=row.customer.name)
+    follow = i18n.gettext(locale, "Follow your request and reply in the portal:")
     body = (
-        f"Hello {row.customer.name},\n\n{lead}\n\n{_facts(row)}\n\n"
-        f"Follow your request and reply in the portal:\n{portal_link(outbox, r.reference)}\n\n"
+        f"{hello}\n\n{lead}\n\n{_facts(row, locale)}\n\n"
+        f"{follow}\n{portal_link(outbox, r.reference)}\n\n"
         f"{SIGNATURE}\n"
     )
     _mail(outbox, uow, row, row.customer, event_type, _subject(row, subject), body)
@@ -142,15 +172,31 @@ def created(uow: UnitOfWork, row: RequestRow, actor: User) -> None:
         return
     r = row.request
     if outbox.accepts(DeliveryKind.email):
-        origin = f" from your chat {row.chat_reference}" if row.chat_reference else ""
+        loc = mail_locale(outbox, row.customer)
+        values = {"reference": r.reference, "team": row.team.name, "chat": row.chat_reference}
+        lead = (
+            i18n.gettext(
+                loc,
+                "Your request %(reference)s has been raised from your chat %(chat)s. The "
+                "%(team)s team will take it from here and keep you posted by e-mail.",
+                **values,
+            )
+            if row.chat_reference
+            else i18n.gettext(
+                loc,
+                "Your request %(reference)s has been raised. The %(team)s team will take it "
+                "from here and keep you posted by e-mail.",
+                **values,
+            )
+        )
         _customer_mail(
             outbox,
             uow,
             row,
             "request.created",
-            "We received your request",
-            f"Your request {r.reference} has been raised{origin}. "
-            f"The {row.team.name} team will take it from here and keep you posted by e-mail.",
+            i18n.gettext(loc, "We received your request"),
+            lead,
+            loc,
         )
     if outbox.accepts(DeliveryKind.webhook):
         _webhook(outbox, uow, row, "request.created", actor)
@@ -173,21 +219,39 @@ def updated(
     if outbox.accepts(DeliveryKind.email):
         if "status" in changes:
             before, after = changes["status"]["from"], changes["status"]["to"]
+            loc = mail_locale(outbox, row.customer)
+            was, now_is = _label(before, loc).lower(), _label(after, loc).lower()
             _customer_mail(
                 outbox,
                 uow,
                 row,
                 "request.status_changed",
-                f"Your request is now {_label(after).lower()}",
-                f"The status of your request {r.reference} changed "
-                f"from {_label(before).lower()} to {_label(after).lower()}.",
+                i18n.gettext(loc, "Your request is now %(status)s", status=now_is),
+                i18n.gettext(
+                    loc,
+                    "The status of your request %(reference)s changed from %(before)s to "
+                    "%(after)s.",
+                    reference=r.reference,
+                    before=was,
+                    after=now_is,
+                ),
+                loc,
             )
         if new_assignee is not None and new_assignee.id != actor.id:
+            loc = mail_locale(outbox, new_assignee)
+            hello = i18n.gettext(loc, "Hello %(name)s,", name=new_assignee.name)
+            lead = i18n.gettext(
+                loc,
+                "%(actor)s assigned request %(reference)s to you.",
+                actor=actor.name,
+                reference=r.reference,
+            )
+            customer = i18n.gettext(loc, "Customer:  %(value)s", value=row.customer.name)
+            team = i18n.gettext(loc, "Team:      %(value)s", value=row.team.name)
+            open_it = i18n.gettext(loc, "Open it in the console:")
             body = (
-                f"Hello {new_assignee.name},\n\n"
-                f"{actor.name} assigned request {r.reference} to you.\n\n"
-                f"{_facts(row)}\nCustomer:  {row.customer.name}\nTeam:      {row.team.name}\n\n"
-                f"Open it in the console:\n{console_link(outbox, r.reference)}\n\n{SIGNATURE}\n"
+                f"{hello}\n\n{lead}\n\n{_facts(row, loc)}\n{customer}\n{team}\n\n"
+                f"{open_it}\n{console_link(outbox, r.reference)}\n\n{SIGNATURE}\n"
             )
             _mail(
                 outbox,
@@ -195,7 +259,7 @@ def updated(
                 row,
                 new_assignee,
                 "request.assigned",
-                _subject(row, "Assigned to you"),
+                _subject(row, i18n.gettext(loc, "Assigned to you")),
                 body,
             )
     if outbox.accepts(DeliveryKind.webhook):
@@ -214,13 +278,21 @@ def commented(uow: UnitOfWork, row: RequestRow, actor: User, entry: RequestEntry
         and actor.id != row.customer.id
         and outbox.accepts(DeliveryKind.email)
     ):
+        loc = mail_locale(outbox, row.customer)
+        lead = i18n.gettext(
+            loc,
+            "%(actor)s replied to your request %(reference)s:",
+            actor=actor.name,
+            reference=r.reference,
+        )
         _customer_mail(
             outbox,
             uow,
             row,
             "request.commented",
-            "New reply to your request",
-            f"{actor.name} replied to your request {r.reference}:\n\n{text}",
+            i18n.gettext(loc, "New reply to your request"),
+            f"{lead}\n\n{text}",
+            loc,
         )
     if outbox.accepts(DeliveryKind.webhook):
         comment = {
