@@ -43,6 +43,7 @@ from helpline.kit.private import make_private_dir, use_private_umask
 from helpline.kit.ratelimit import RateLimiter
 from helpline.middleware import MIB, BodyLimitMiddleware, SecurityHeadersMiddleware
 from helpline.migrate import check_current
+from helpline.notify import api as notify_api
 from helpline.notify.outbox import Outbox
 from helpline.observability import (
     MetricsMiddleware,
@@ -218,6 +219,7 @@ def _routes() -> tuple[BaseRoute, ...]:
         audit_api,
         governance_api,
         widget_api,
+        notify_api,
     ):
         api.include_router(module.router)
     host = APIRouter()

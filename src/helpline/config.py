@@ -131,6 +131,22 @@ class Settings(BaseSettings):
     mail_from: str = "Helpline <helpline@localhost>"
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    # Webhook endpoints on loopback or private addresses (an on-premises CRM); off by default
+    # so an admin-given URL cannot reach internal services (docs/operations.md "Webhooks").
+    webhook_allow_private: str = "off"
+
+    @field_validator("webhook_allow_private")
+    @classmethod
+    def _webhook_allow_private(cls, v: str) -> str:
+        v = v.strip().lower()
+        if v not in {"on", "off"}:
+            raise ValueError("HELPLINE_WEBHOOK_ALLOW_PRIVATE must be 'on' or 'off'")
+        return v
+
+    @property
+    def webhook_private_allowed(self) -> bool:
+        return self.webhook_allow_private == "on"
+
     widget_origins: str = ""
     # Widget identity verification: sites sign their user ids with it (HMAC-SHA256, hex); unset,
     # every widget visitor is a guest and POST /auth/widget answers 401 invalid_identity.

@@ -50,6 +50,7 @@ SHARED: dict[str, Callable[[Settings], object]] = {
     "HELPLINE_STORAGE_URL": lambda s: (s.storage_url, s.s3_endpoint_url),
     "HELPLINE_SMTP_URL": lambda s: _set(s.smtp_url),
     "HELPLINE_WEBHOOK_URL": lambda s: (s.webhook_url, s.webhook_secret),
+    "HELPLINE_WEBHOOK_ALLOW_PRIVATE": lambda s: s.webhook_allow_private,
     "HELPLINE_RETENTION_DAYS": lambda s: s.retention_days,
     "HELPLINE_MAX_UPLOAD_MB": lambda s: s.max_upload_mb,
     "HELPLINE_ALLOWED_FILE_TYPES": lambda s: sorted(s.allowed_extensions),

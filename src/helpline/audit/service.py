@@ -37,6 +37,8 @@ ACTIONS = frozenset(
         "webhook_endpoint.created",
         "webhook_endpoint.updated",
         "webhook_endpoint.deleted",
+        "webhook_endpoint.tested",
+        "webhook_delivery.retried",
         "retention.run",
         "widget.sites_changed",
     }

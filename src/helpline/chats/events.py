@@ -27,13 +27,18 @@ def envelope(ev: ChatEvent) -> dict[str, Any]:
     }
 
 
+def customer_data(type_: str, data: dict[str, Any]) -> dict[str, Any]:
+    """An event's data without the fields only agents may read."""
+    hidden = _AGENT_ONLY_FIELDS.get(type_)
+    return {k: v for k, v in data.items() if k not in hidden} if hidden else data
+
+
 def for_customer(env: dict[str, Any], internal: bool) -> dict[str, Any] | None:
     """The event as a customer may see it, or None when it is internal."""
     if internal:
         return None
-    hidden = _AGENT_ONLY_FIELDS.get(env["type"])
-    if hidden:
-        env = {**env, "data": {k: v for k, v in env["data"].items() if k not in hidden}}
+    if env["type"] in _AGENT_ONLY_FIELDS:
+        env = {**env, "data": customer_data(env["type"], env["data"])}
     return env
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from helpline.accounts.models import User
 from helpline.bus.messages import ChatAssigned, ChatTaken, ChatUpdated, ChatWithdrawn
-from helpline.chats import access, offers
+from helpline.chats import access, offers, webhooks
 from helpline.chats import events as ev_mod
 from helpline.chats import repository as repo
 from helpline.chats.access import fresh_row, get_row
@@ -166,6 +166,7 @@ async def _append_events(
     await repo.add_events(uow.session, rows)
     for row in rows:
         uow.announce(f"chat:{chat.id}", ev_mod.bus_message(row))
+    await webhooks.forward(uow, chat, rows)
     return rows
 
 

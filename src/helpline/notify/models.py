@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from helpline.db import Base, UTCDateTime
@@ -60,3 +60,23 @@ class OutboxMessage(Base):
     # taken over once it runs out).
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
+    # The admin-managed endpoint this webhook row goes to; None: HELPLINE_WEBHOOK_URL. No
+    # foreign key: a deleted endpoint's rows stay in the log (failed, "endpoint deleted").
+    endpoint_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    # When an admin last re-sent this dead letter: it gets a fresh 24 h of retries from then.
+    retried_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebhookEndpoint(Base):
+    """A receiver an admin registered: its own URL, secret and event filter."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    url: Mapped[str] = mapped_column(String(2000), nullable=False)
+    # Signs every delivery (HMAC): stored as is, since signing needs it; never listed.
+    secret: Mapped[str] = mapped_column(String(200), nullable=False)
+    events: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)

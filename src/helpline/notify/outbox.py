@@ -38,7 +38,7 @@ from typing import Any
 
 from helpline.boundary import Boundary, guard
 from helpline.config import Settings
-from helpline.db import UnitOfWork
+from helpline.db import Database, UnitOfWork
 from helpline.errors import Unavailable
 from helpline.kit.clock import now
 from helpline.kit.ids import new_id
@@ -46,6 +46,7 @@ from helpline.notify import repository as repo
 from helpline.notify.models import DeliveryKind, DeliveryStatus, OutboxMessage
 from helpline.notify.transports import (
     DeliveryError,
+    Receiver,
     SmtpTransport,
     Transport,
     WebhookTransport,
@@ -96,7 +97,7 @@ class Outbox:
         self.lease_s = lease_s
         self.batch = batch
         self.worker_id = f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
-        self.transports = transports if transports is not None else _transports(settings)
+        self.transports = transports if transports is not None else _transports(settings, db)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._told_off: set[DeliveryKind] = set()
@@ -124,6 +125,7 @@ class Outbox:
         ordering_key: str | None = None,
         reference: str | None = None,
         event_id: str | None = None,
+        endpoint_id: str | None = None,
     ) -> OutboxMessage:
         """Add a delivery to the caller's transaction; it goes out once that commits.
 
@@ -147,14 +149,21 @@ class Outbox:
             attempts=0,
             next_attempt_at=at,
             created_at=at,
+            endpoint_id=endpoint_id,
         )
         uow.session.add(message)
-        if self._poke not in uow.after_commit:
-            uow.on_commit(self._poke)
+        if self.poke not in uow.after_commit:
+            uow.on_commit(self.poke)
         return message
 
-    async def _poke(self) -> None:
+    async def poke(self) -> None:
+        """Wake the worker (an after-commit hook)."""
         self._wake.set()
+
+    @property
+    def env_webhook(self) -> bool:
+        """Whether HELPLINE_WEBHOOK_URL (with its secret) is set: the one endpoint of part 1."""
+        return bool(self.settings.webhook_url and self.settings.webhook_secret)
 
     def wake(self) -> None:
         self._wake.set()
@@ -168,7 +177,7 @@ class Outbox:
         if not kinds:
             return 0
         async with self.boundary.read() as uow:
-            if not await repo.any_due(uow.session, at, kinds):
+            if not await repo.any_due(uow.session, at, kinds, self.env_webhook):
                 return 0
         async with self.boundary.write() as uow:
             claimed = await repo.claim(
@@ -178,6 +187,7 @@ class Outbox:
                 at + timedelta(seconds=self.lease_s),
                 self.batch,
                 kinds,
+                self.env_webhook,
             )
         if claimed:
             # Each attempt settles its own row; one failing to (the database went away) must
@@ -239,7 +249,9 @@ class Outbox:
     async def _failed(self, message: OutboxMessage, error: str, *, permanent: bool) -> None:
         at = now()
         attempts = message.attempts + 1
-        if permanent or at - message.created_at >= GIVE_UP_AFTER:
+        # A dead letter an admin re-sent gets a fresh window from the moment they did.
+        since = message.retried_at or message.created_at
+        if permanent or at - since >= GIVE_UP_AFTER:
             log.error(
                 "outbox %s %s %s: giving up after %d attempts: %s",
                 message.kind,
@@ -336,16 +348,26 @@ class Outbox:
             del self.db.services["outbox"]
 
 
-def _transports(settings: Settings) -> dict[DeliveryKind, Transport]:
+def _transports(settings: Settings, db: Database) -> dict[DeliveryKind, Transport]:
     out: dict[DeliveryKind, Transport] = {}
     if settings.smtp_url:
         out[DeliveryKind.email] = SmtpTransport(settings.smtp_url, settings.mail_from)
-    if settings.webhook_url:
-        if settings.webhook_secret:
-            out[DeliveryKind.webhook] = WebhookTransport(
-                settings.webhook_url, settings.webhook_secret
-            )
-        else:
-            # Never send unsigned: a receiver could not tell our events from anyone's.
-            log.error("HELPLINE_WEBHOOK_URL is set without HELPLINE_WEBHOOK_SECRET: not forwarding")
+    url, secret = settings.webhook_url, settings.webhook_secret
+    if url and not secret:
+        # Never send unsigned: a receiver could not tell our events from anyone's.
+        log.error("HELPLINE_WEBHOOK_URL is set without HELPLINE_WEBHOOK_SECRET: not forwarding")
+        url = None
+
+    async def endpoint(endpoint_id: str) -> Receiver | None:
+        async with db.read() as session:
+            found = await repo.endpoint(session, endpoint_id)
+        return Receiver(found.url, found.secret) if found is not None else None
+
+    # Always there: admins may add endpoints at any time (they live in the database).
+    out[DeliveryKind.webhook] = WebhookTransport(
+        url,
+        secret,
+        endpoints=endpoint,
+        allow_private=settings.webhook_private_allowed,
+    )
     return out

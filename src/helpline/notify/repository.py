@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from helpline.notify.models import DeliveryKind, DeliveryStatus, OutboxMessage
+from helpline.notify.models import DeliveryKind, DeliveryStatus, OutboxMessage, WebhookEndpoint
 
 PENDING = DeliveryStatus.pending
 
@@ -20,20 +20,31 @@ def _unclaimed(at: datetime) -> ColumnElement[bool]:
     return or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= at)
 
 
-def _due(at: datetime, kinds: Collection[DeliveryKind]) -> ColumnElement[bool]:
+def _due(
+    at: datetime, kinds: Collection[DeliveryKind], env_webhook: bool = True
+) -> ColumnElement[bool]:
     """Pending, due, not held, and of a kind this worker has a transport for: a process
-    without SMTP or webhook settings leaves those rows to one that has them."""
+    without SMTP or HELPLINE_WEBHOOK_URL settings leaves those rows to one that has them
+    (every process delivers to the admin-managed endpoints: they live in the database)."""
+    kind: ColumnElement[bool] = OutboxMessage.kind.in_([k.value for k in kinds])
+    if not env_webhook:
+        kind = and_(
+            kind,
+            or_(
+                OutboxMessage.kind != DeliveryKind.webhook.value,
+                OutboxMessage.endpoint_id.is_not(None),
+            ),
+        )
     return and_(
-        OutboxMessage.status == PENDING,
-        OutboxMessage.next_attempt_at <= at,
-        _unclaimed(at),
-        OutboxMessage.kind.in_([k.value for k in kinds]),
+        OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= at, _unclaimed(at), kind
     )
 
 
-async def any_due(session: AsyncSession, at: datetime, kinds: Collection[DeliveryKind]) -> bool:
+async def any_due(
+    session: AsyncSession, at: datetime, kinds: Collection[DeliveryKind], env_webhook: bool = True
+) -> bool:
     """A cheap read, so an idle worker never takes SQLite's write lock just to find nothing."""
-    stmt = select(OutboxMessage.id).where(_due(at, kinds)).limit(1)
+    stmt = select(OutboxMessage.id).where(_due(at, kinds, env_webhook)).limit(1)
     return (await session.execute(stmt)).first() is not None
 
 
@@ -44,6 +55,7 @@ async def claim(
     until: datetime,
     limit: int,
     kinds: Collection[DeliveryKind],
+    env_webhook: bool = True,
 ) -> list[OutboxMessage]:
     """Lease up to `limit` due rows to `worker`, oldest first, at most one per ordering key.
 
@@ -61,7 +73,7 @@ async def claim(
     )
     candidates = (
         select(OutboxMessage.id)
-        .where(_due(at, kinds), head_of_key)
+        .where(_due(at, kinds, env_webhook), head_of_key)
         .order_by(OutboxMessage.id)
         .limit(limit)
     )
@@ -70,7 +82,7 @@ async def claim(
         return []
     stmt = (
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), _due(at, kinds))
+        .where(OutboxMessage.id.in_(ids), _due(at, kinds, env_webhook))
         .values(claimed_by=worker, claimed_until=until)
         .returning(OutboxMessage)
         .execution_options(synchronize_session=False)
@@ -134,9 +146,12 @@ async def list_messages(
     kind: str | None,
     before_id: int | None,
     limit: int,
+    endpoint_id: str | None = None,
 ) -> list[OutboxMessage]:
     """Newest first; `before_id` is the keyset cursor."""
     stmt = select(OutboxMessage)
+    if endpoint_id is not None:
+        stmt = stmt.where(OutboxMessage.endpoint_id == endpoint_id)
     if status:
         stmt = stmt.where(OutboxMessage.status == status)
     if kind:
@@ -145,3 +160,60 @@ async def list_messages(
         stmt = stmt.where(OutboxMessage.id < before_id)
     stmt = stmt.order_by(OutboxMessage.id.desc()).limit(limit)
     return list((await session.execute(stmt)).scalars())
+
+
+# --- webhook endpoints ------------------------------------------------------------------------
+
+
+async def endpoint(session: AsyncSession, endpoint_id: str) -> WebhookEndpoint | None:
+    return await session.get(WebhookEndpoint, endpoint_id)
+
+
+async def endpoints(session: AsyncSession) -> list[WebhookEndpoint]:
+    stmt = select(WebhookEndpoint).order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def active_endpoints(session: AsyncSession) -> list[WebhookEndpoint]:
+    """Few rows (a handful per installation): callers filter by event type themselves."""
+    stmt = select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True))
+    return list((await session.execute(stmt.order_by(WebhookEndpoint.id))).scalars())
+
+
+async def message_by_event_id(session: AsyncSession, event_id: str) -> OutboxMessage | None:
+    stmt = select(OutboxMessage).where(OutboxMessage.event_id == event_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def resend(session: AsyncSession, message_id: int, at: datetime) -> bool:
+    """A dead letter back to pending, due now, with a fresh retry window; False when it is
+    no longer failed (someone else re-sent it first)."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == DeliveryStatus.failed)
+        .values(
+            status=PENDING,
+            next_attempt_at=at,
+            retried_at=at,
+            claimed_by=None,
+            claimed_until=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def abandon_pending(session: AsyncSession, endpoint_id: str, at: datetime) -> None:
+    """What is still queued for a deleted endpoint becomes a dead letter that says so."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.endpoint_id == endpoint_id, OutboxMessage.status == PENDING)
+        .values(
+            status=DeliveryStatus.failed,
+            last_error="the endpoint was deleted",
+            last_attempt_at=at,
+            claimed_by=None,
+            claimed_until=None,
+        )
+        .execution_options(synchronize_session=False)
+    )

@@ -13,19 +13,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiosmtplib
 import httpx
 
 from helpline import __version__
 from helpline.kit.clock import now
+from helpline.notify import ssrf
 from helpline.notify.models import OutboxMessage
 
 SIGNATURE_HEADER = "X-Helpline-Signature"
@@ -150,16 +152,46 @@ def encode(document: dict[str, Any]) -> bytes:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-class WebhookTransport:
-    """Payload: the event document, POSTed as JSON; any 2xx answer means delivered."""
+@dataclass(frozen=True)
+class Receiver:
+    """Where one webhook row goes and the secret that signs it."""
 
-    def __init__(self, url: str, secret: str, *, timeout: float = 10) -> None:
+    url: str
+    secret: str
+
+
+# Finds the receiver of an admin-managed endpoint; None when the endpoint was deleted.
+EndpointLookup = Callable[[str], Awaitable[Receiver | None]]
+
+
+class WebhookTransport:
+    """Payload: the event document, POSTed as JSON; any 2xx answer means delivered.
+
+    A row with an `endpoint_id` goes to that admin-managed endpoint (looked up at delivery,
+    so a changed URL or secret applies to what is still queued), any other row to the
+    environment's HELPLINE_WEBHOOK_URL. Unless private addresses are allowed, the host is
+    resolved and checked before every attempt and the connection made to the checked
+    address (`ssrf`)."""
+
+    def __init__(
+        self,
+        url: str | None,
+        secret: str | None,
+        *,
+        endpoints: EndpointLookup | None = None,
+        allow_private: bool = True,
+        timeout: float = 10,
+    ) -> None:
         self.url = url
         self.secret = secret
+        self.endpoints = endpoints
+        self.allow_private = allow_private
         self.timeout = timeout
         self._client: httpx.AsyncClient | None = None
 
     def describe(self) -> str:
+        if not self.url:
+            return "(endpoints only)"
         parts = urlsplit(self.url)
         return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
 
@@ -169,17 +201,42 @@ class WebhookTransport:
             self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
         return self._client
 
+    async def _receiver(self, message: OutboxMessage) -> Receiver:
+        if message.endpoint_id is None:
+            if not self.url or not self.secret:
+                # Another process may have the setting: leave the row to retry there.
+                raise DeliveryError("HELPLINE_WEBHOOK_URL is not configured in this process")
+            return Receiver(self.url, self.secret)
+        found = await self.endpoints(message.endpoint_id) if self.endpoints else None
+        if found is None:
+            raise DeliveryError("the endpoint was deleted", permanent=True)
+        return found
+
     async def deliver(self, message: OutboxMessage) -> None:
+        receiver = await self._receiver(message)
+        # The environment's URL is the operator's own setting, not an admin's input: unchecked.
+        allow_private = self.allow_private or message.endpoint_id is None
+        try:
+            target = await ssrf.check(receiver.url, allow_private=allow_private)
+        except ssrf.UnsafeUrl as exc:
+            # The name now points somewhere internal (or nowhere): never call it.
+            raise DeliveryError(f"refused: {exc}", permanent=True) from exc
         body = encode(message.payload)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": f"Helpline/{__version__}",
-            EVENT_ID_HEADER: message.event_id,
+            # The event's id: the same for every endpoint the event goes to.
+            EVENT_ID_HEADER: str(message.payload.get("id") or message.event_id),
             "X-Helpline-Event": message.event_type,
-            SIGNATURE_HEADER: sign(self.secret, int(now().timestamp()), body),
+            SIGNATURE_HEADER: sign(receiver.secret, int(now().timestamp()), body),
         }
+        url, extensions = _pinned(target)
+        if url != target.url:
+            headers["Host"] = _host_header(target)
         try:
-            response = await self._http().post(self.url, content=body, headers=headers)
+            response = await self._http().post(
+                url, content=body, headers=headers, extensions=extensions
+            )
         except httpx.HTTPError as exc:
             # The exception text can carry the URL (and a token in it); the type is enough.
             raise DeliveryError(type(exc).__name__) from exc
@@ -193,3 +250,26 @@ class WebhookTransport:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def _host_header(target: ssrf.Target) -> str:
+    default = 443 if target.scheme == "https" else 80
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    return host if target.port == default else f"{host}:{target.port}"
+
+
+def _pinned(target: ssrf.Target) -> tuple[str, dict[str, Any]]:
+    """The URL with its host replaced by the checked address, and the TLS server name to
+    keep (so the certificate is still checked against the name); unchanged when there is
+    no checked address."""
+    if target.address is None or target.host == str(target.address):
+        return target.url, {}
+    parts = urlsplit(target.url)
+    ip = f"[{target.address}]" if target.address.version == 6 else str(target.address)
+    netloc = f"{ip}:{target.port}"
+    if parts.username is not None:
+        # Credentials in the URL still go along (as httpx would send them).
+        auth = parts.username + (f":{parts.password}" if parts.password is not None else "")
+        netloc = f"{auth}@{netloc}"
+    pinned = urlunsplit(parts._replace(netloc=netloc))
+    return pinned, {"sni_hostname": target.host} if target.scheme == "https" else {}

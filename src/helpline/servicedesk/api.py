@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
@@ -15,9 +15,6 @@ from helpline.kit.actors import actor_ref
 from helpline.kit.clock import iso
 from helpline.kit.enums import Priority, RequestStatus
 from helpline.kit.params import BoundedInt, Cursor, cursor_offset
-from helpline.notify import service as notify
-from helpline.notify.models import DeliveryKind, DeliveryStatus, OutboxMessage
-from helpline.notify.schemas import DeliveryList, DeliveryOut
 from helpline.servicedesk import service
 from helpline.servicedesk.models import RequestEntry
 from helpline.servicedesk.schemas import (
@@ -143,55 +140,4 @@ async def transcript(reference: str, user: CurrentUser, uow: Uow) -> PlainTextRe
             "Content-Disposition": f'attachment; filename="{chat_reference}-transcript.txt"',
             "X-Content-Type-Options": "nosniff",
         },
-    )
-
-
-def delivery_out(m: OutboxMessage) -> DeliveryOut:
-    return DeliveryOut(
-        id=m.event_id,
-        kind=DeliveryKind(m.kind),
-        type=m.event_type,
-        status=DeliveryStatus(m.status),
-        reference=m.reference,
-        attempts=m.attempts,
-        last_error=m.last_error,
-        created_at=m.created_at,
-        last_attempt_at=m.last_attempt_at,
-        next_attempt_at=m.next_attempt_at if m.status == DeliveryStatus.pending else None,
-        delivered_at=m.delivered_at,
-        payload=_shown(m.payload),
-    )
-
-
-def _shown(payload: dict[str, Any]) -> dict[str, Any]:
-    # A mail that carries a credential (a password-reset link) is listed without its body:
-    # admins see that it went out, not a link that would sign in as someone else.
-    if payload.get("confidential"):
-        return {**payload, "body": "(not shown: it holds a password-reset link)"}
-    return payload
-
-
-@router.get("/webhooks/deliveries", response_model=DeliveryList, tags=["webhooks"])
-async def list_deliveries(
-    user: CurrentUser,
-    uow: Uow,
-    status: Annotated[DeliveryStatus | None, Query()] = None,
-    kind: Annotated[DeliveryKind | None, Query()] = None,
-    cursor: Annotated[Cursor | None, Query()] = None,
-    limit: Annotated[BoundedInt, Query(ge=1, le=200)] = 50,
-) -> DeliveryList:
-    """Outbox deliveries (webhook and e-mail), newest first; admins only.
-    `status=failed` lists the dead letters."""
-    rows = await notify.list_deliveries(
-        uow,
-        user,
-        status=status,
-        kind=kind,
-        before_id=cursor_offset(cursor) if cursor else None,
-        limit=limit + 1,
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return DeliveryList(
-        items=[delivery_out(m) for m in rows], next=str(rows[-1].id) if more and rows else None
     )

@@ -122,7 +122,7 @@ async def _create(
         await _entry(
             uow, req, "chat_linked", actor, {"chat_id": chat.id, "reference": chat.reference}
         )
-    notifications.created(uow, await _get_row(uow, req.id), actor)
+    await notifications.created(uow, await _get_row(uow, req.id), actor)
     return req
 
 
@@ -264,7 +264,7 @@ async def update(uow: UnitOfWork, user: User, reference_: str, data: RequestUpda
     await uow.session.flush()
     # Re-read, joined anew: the team and assignee shown must be the new ones.
     out = await _get_row(uow, req.id)
-    notifications.updated(uow, out, user, diff, new_assignee=new_assignee)
+    await notifications.updated(uow, out, user, diff, new_assignee=new_assignee)
     return out
 
 
@@ -285,7 +285,7 @@ async def comment(
     )
     await repo.add_entry(uow.session, entry)
     req.updated_at = entry.at
-    notifications.commented(uow, row, user, entry)
+    await notifications.commented(uow, row, user, entry)
     return entry
 
 
