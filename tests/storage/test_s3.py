@@ -4,6 +4,7 @@ files, streamed both ways, nothing on local disk, 503 while the store is away.""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tracemalloc
 from collections.abc import AsyncIterator
@@ -302,3 +303,28 @@ async def test_restore_into_a_store_that_holds_its_files_is_refused(
     with pytest.raises(BackupError, match="already holds file"):
         await restore(again, tmp_path / "b", say=lambda _: None)
     assert not (tmp_path / "fresh").exists()
+
+
+async def test_image_thumbnail_and_stripped_copy_live_in_the_bucket(
+    client: httpx.AsyncClient, chat: dict[str, Any], place: Place, data_dir: Path
+) -> None:
+    from PIL import Image
+
+    from tests.chats.test_images import GPS_IFD, jpeg_with_gps
+
+    data = jpeg_with_gps()
+    cid = chat["chat"]["id"]
+    r = await client.post(
+        f"/api/v1/chats/{cid}/files",
+        files={"file": ("phone.jpg", data, "image/jpeg")},
+        headers=chat["customer"].headers,
+    )
+    assert r.status_code == 201, r.text
+    att = r.json()["data"]["attachment"]
+    thumb = await client.get(att["thumbnail_url"], headers=chat["agent"].headers)
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/webp"
+    full = await client.get(att["url"], headers=chat["agent"].headers)
+    assert not Image.open(io.BytesIO(full.content)).getexif().get_ifd(GPS_IFD)
+    # Two objects (the stripped image, its thumbnail); the upload with GPS is gone.
+    assert len(place.keys()) == 2
+    assert not [p for p in (data_dir / "files").rglob("*") if p.is_file()]

@@ -106,6 +106,7 @@ ROUTES: Final[dict[tuple[str, str], Need]] = {
     ("GET", "/chats/{chat_id}/events"): R,
     ("GET", "/chats/{chat_id}/transcript"): R,
     ("GET", "/files/{file_id}"): R,
+    ("GET", "/files/{file_id}/thumbnail"): R,
     ("GET", "/customers/{customer_id}"): R,
     ("GET", "/search"): R,  # messages, notes and chats the caller may see
     ("POST", "/chats"): W,

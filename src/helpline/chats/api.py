@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from helpline import flows
 from helpline.accounts.deps import CurrentUser, authenticate_again, authenticate_request
-from helpline.chats import access, offers, reads, service, shapes, transcripts
+from helpline.chats import access, images, offers, reads, service, shapes, transcripts
 from helpline.chats import files as files_mod
 from helpline.chats.events import envelope
 from helpline.chats.schemas import (
@@ -31,7 +31,7 @@ from helpline.chats.schemas import (
 )
 from helpline.db import UnitOfWork
 from helpline.deps import Ctx, Uow
-from helpline.errors import TooLarge
+from helpline.errors import NotFound, TooLarge
 from helpline.kit.enums import ChatStatus
 from helpline.kit.params import BoundedInt, Cursor, cursor_offset
 from helpline.servicedesk import service as servicedesk
@@ -198,6 +198,11 @@ async def upload_file(chat_id: str, request: Request, ctx: Ctx) -> Event:
         max_bytes=limit,
         allowed=ctx.settings.allowed_extensions,
     )
+    try:
+        await images.process(ctx.storage, attachment)
+    except BaseException:
+        await ctx.storage.delete(attachment.storage_key)
+        raise
     written: UnitOfWork | None = None
     try:
         async with ctx.boundary.write() as written:
@@ -207,6 +212,8 @@ async def upload_file(chat_id: str, request: Request, ctx: Ctx) -> Event:
     except BaseException:
         if written is None or not written.committed:  # the row that names it never was
             await ctx.storage.delete(attachment.storage_key)
+            if attachment.thumb_key:
+                await ctx.storage.delete(attachment.thumb_key)
         raise
     return out
 
@@ -224,26 +231,63 @@ async def download_file(
     inline: Annotated[bool, Query()] = False,
 ) -> StreamingResponse:
     attachment = await access.get_attachment(uow, user, file_id)
+    # Inline only for images we decoded ourselves: a file named .png may be anything else.
     disposition = (
-        "inline" if inline and attachment.content_type in files_mod.INLINE_TYPES else "attachment"
+        "inline"
+        if inline
+        and attachment.content_type in files_mod.INLINE_TYPES
+        and attachment.thumb_key is not None
+        else "attachment"
     )
-    ascii_name = attachment.filename.encode("ascii", "replace").decode().replace('"', "")
+    return await _serve(
+        ctx,
+        attachment.storage_key,
+        attachment.content_type,
+        attachment.size,
+        f"{disposition}; {_filename_params(attachment.filename)}",
+    )
+
+
+@router.get(
+    "/files/{file_id}/thumbnail",
+    response_class=StreamingResponse,
+    responses={200: {"content": {images.THUMB_TYPE: {}}, "description": "The thumbnail."}},
+)
+async def file_thumbnail(file_id: str, user: CurrentUser, ctx: Ctx, uow: Uow) -> StreamingResponse:
+    """A shared image's thumbnail (WebP, at most 480 px a side), with the file's own rights."""
+    attachment = await access.get_attachment(uow, user, file_id)
+    if attachment.thumb_key is None:
+        raise NotFound("This file has no thumbnail.")
+    stem = attachment.filename.rsplit(".", 1)[0] or "image"
+    return await _serve(
+        ctx,
+        attachment.thumb_key,
+        images.THUMB_TYPE,
+        None,
+        f"inline; {_filename_params(stem + '-thumbnail.webp')}",
+    )
+
+
+def _filename_params(filename: str) -> str:
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "")
+    return f"filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+async def _serve(
+    ctx: AppContext, key: str, media_type: str, size: int | None, disposition: str
+) -> StreamingResponse:
     headers = {
-        "Content-Disposition": f'{disposition}; filename="{ascii_name}"; '
-        f"filename*=UTF-8''{quote(attachment.filename)}",
+        "Content-Disposition": disposition,
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",
-        "Content-Length": str(attachment.size),
         # Chat files are private: no copy in any cache, the browser's included.
         "Cache-Control": "no-store",
     }
+    if size is not None:
+        headers["Content-Length"] = str(size)
     # Opened before the answer starts: a missing object is 404, an unreachable store 503.
-    body = await ctx.storage.open_stream(attachment.storage_key)
-    return StreamingResponse(
-        body,
-        media_type=attachment.content_type,
-        headers=headers,
-    )
+    body = await ctx.storage.open_stream(key)
+    return StreamingResponse(body, media_type=media_type, headers=headers)
 
 
 @router.post("/chats/{chat_id}/accept", response_model=ChatOut)

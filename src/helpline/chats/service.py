@@ -725,6 +725,12 @@ async def share_file(
             "url": f"/api/v1/files/{attachment.id}",
         }
     }
+    if attachment.thumb_key:  # a checked image (chats.images)
+        data["attachment"] |= {
+            "thumbnail_url": f"/api/v1/files/{attachment.id}/thumbnail",
+            "width": attachment.width,
+            "height": attachment.height,
+        }
     (event,) = await _commit_events(
         uow, row.chat, action, [NewEvent("file.shared", data, user)], **values
     )

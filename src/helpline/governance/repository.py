@@ -133,8 +133,11 @@ async def references(
 
 
 async def storage_keys(session: AsyncSession, chat_ids: Sequence[str]) -> list[str]:
-    stmt = select(Attachment.storage_key).where(Attachment.chat_id.in_(chat_ids))
-    return list((await session.execute(stmt)).scalars())
+    """Every stored object of these chats' files: the file and its thumbnail."""
+    stmt = select(Attachment.storage_key, Attachment.thumb_key).where(
+        Attachment.chat_id.in_(chat_ids)
+    )
+    return [key for row in (await session.execute(stmt)).all() for key in row if key]
 
 
 async def drop_outbox(

@@ -162,7 +162,7 @@ async def erase(
             entry.actor_name = ERASED_NAME
 
     files = await repo.attachments(session, chat_ids)
-    keys = [f.storage_key for f in files]
+    keys = [key for f in files for key in (f.storage_key, f.thumb_key) if key]
     for f in files:
         await session.delete(f)
     exports = await repo.customer_exports(session, customer.id)
