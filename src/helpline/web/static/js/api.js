@@ -161,11 +161,11 @@ export function upload(path, file, onProgress) {
 }
 
 /**
- * Download a file from the API with the current credentials (the bearer token where set), so
- * it works without cookies: fetch → blob → object URL → a temporary `<a download>` click.
+ * An API file fetched with the current credentials (the bearer token where set) as an object
+ * URL: how an `<img>` or a new tab shows a file without cookies. Revoke it when done.
  * Rejects with ApiError.
  */
-export async function download(path, filename) {
+export async function blobUrl(path) {
   const headers = {};
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
   let res;
@@ -178,8 +178,16 @@ export async function download(path, filename) {
     const data = await res.json().catch(() => null);
     throw errorFrom(res.status, data);
   }
-  const blob = await res.blob();
-  const url = URL.createObjectURL(blob);
+  return URL.createObjectURL(await res.blob());
+}
+
+/**
+ * Download a file from the API with the current credentials (the bearer token where set), so
+ * it works without cookies: fetch → blob → object URL → a temporary `<a download>` click.
+ * Rejects with ApiError.
+ */
+export async function download(path, filename) {
+  const url = await blobUrl(path);
   const a = document.createElement("a");
   a.href = url;
   a.download = filename || "file";

@@ -1,5 +1,6 @@
 // The message box: Enter sends, Shift+Enter adds a line, typing notices (throttled), and file
-// sending (file picker → confirm dialog with name and size → progress → done).
+// sending (file picker, a file dropped on the conversation or pasted into it → confirm dialog
+// with name and size → progress → done). Console, portal and widget all use this one class.
 
 import { upload } from "./api.js";
 import { $, autoGrow, formatSize, openDialog, showFormError } from "./ui.js";
@@ -45,6 +46,7 @@ export class Composer {
     });
     this.input.addEventListener("blur", () => this.stopTyping());
     this.file.addEventListener("change", () => this.pickFile());
+    this.wireDropAndPaste();
     if (this.dialog) {
       const form = this.dialog.querySelector("form");
       form.addEventListener("submit", (e) => {
@@ -117,7 +119,49 @@ export class Composer {
   // ------------------------------------------------------------ files
 
   pickFile() {
-    const file = this.file.files && this.file.files[0];
+    this.offerFile(this.file.files && this.file.files[0]);
+  }
+
+  /** Files dragged onto the conversation (the whole root) or pasted into it. */
+  wireDropAndPaste() {
+    const zone = this.root;
+    let depth = 0; // dragenter/dragleave fire for every child crossed
+    const hasFiles = (e) => Boolean(e.dataTransfer) && Array.from(e.dataTransfer.types || []).includes("Files");
+    const setActive = (on) => zone.classList.toggle("drop-target--active", on);
+    zone.addEventListener("dragenter", (e) => {
+      if (!hasFiles(e) || this.file.disabled) return;
+      e.preventDefault();
+      depth += 1;
+      setActive(true);
+    });
+    zone.addEventListener("dragover", (e) => {
+      if (!hasFiles(e)) return;
+      // Always claimed: a file dropped here must never make the browser leave the chat.
+      e.preventDefault();
+      e.dataTransfer.dropEffect = this.file.disabled ? "none" : "copy";
+    });
+    zone.addEventListener("dragleave", (e) => {
+      if (!hasFiles(e)) return;
+      depth = Math.max(0, depth - 1);
+      if (depth === 0) setActive(false);
+    });
+    zone.addEventListener("drop", (e) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      depth = 0;
+      setActive(false);
+      if (!this.file.disabled) this.offerFile(e.dataTransfer.files[0]);
+    });
+    zone.addEventListener("paste", (e) => {
+      const files = e.clipboardData ? Array.from(e.clipboardData.files || []) : [];
+      if (!files.length || this.file.disabled) return; // text pastes as usual
+      e.preventDefault();
+      this.offerFile(files[0]);
+    });
+  }
+
+  /** The confirm dialog for one file, however it came (picker, drop, paste). */
+  offerFile(file) {
     if (!file || !this.dialog) return;
     this.pendingFile = file;
     this.dialog.dataset.owner = this.id;

@@ -128,6 +128,69 @@ function timeEl(iso) {
   return t ? h("time", { class: "sys__time", datetime: iso }, t) : null;
 }
 
+const THUMB_CSS_PX = 240;
+
+/**
+ * A checked image's thumbnail (made on the server), a link that opens it full size in a new
+ * tab. Without cookies (the widget) both go through ctx.imageUrl(path) → an object URL.
+ */
+function thumbnail(a, ctx) {
+  const scale = Math.min(1, THUMB_CSS_PX / Math.max(a.width || 1, a.height || 1));
+  const img = h("img", {
+    class: "file-thumb__img",
+    alt: a.filename ? t("Image: {name}", { name: a.filename }) : t("Shared image"),
+    width: Math.max(1, Math.round((a.width || THUMB_CSS_PX) * scale)),
+    height: Math.max(1, Math.round((a.height || THUMB_CSS_PX) * scale)),
+    decoding: "async",
+    "data-testid": "file-thumbnail",
+  });
+  const full = `${a.url || `/api/v1/files/${a.id}`}?inline=true`;
+  const link = h(
+    "a",
+    { class: "file-thumb", href: full, target: "_blank", rel: "noopener", "data-testid": "open-image", title: t("Open full size") },
+    img,
+  );
+  if (ctx.imageUrl) {
+    const path = (u) => u.replace(/^\/api\/v1/, "");
+    ctx.imageUrl(path(a.thumbnail_url)).then(
+      (url) => {
+        img.src = url;
+      },
+      () => {
+        img.alt = t("Image not available: {name}", { name: a.filename || "" });
+      },
+    );
+    // A new tab cannot carry the token (and a blob URL of a cross-site frame may not open
+    // there): the full size opens in a dialog in this frame.
+    link.addEventListener("click", (e) => {
+      e.preventDefault();
+      ctx.imageUrl(path(full)).then((url) => showImage(url, img.alt), () => {});
+    });
+  } else {
+    img.src = a.thumbnail_url;
+  }
+  return link;
+}
+
+/** The full-size image in a modal dialog (Esc or the button closes it). */
+function showImage(url, alt) {
+  const close = h("button", { class: "btn", type: "button", "data-testid": "close-image" }, t("Close"));
+  const dialog = h(
+    "dialog",
+    { class: "dialog image-dialog", "aria-label": alt, "data-testid": "image-dialog" },
+    h("img", { class: "image-dialog__img", src: url, alt, "data-testid": "full-image" }),
+    h("div", { class: "dialog__foot" }, close),
+  );
+  close.addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => {
+    dialog.remove();
+    URL.revokeObjectURL(url);
+  });
+  document.body.appendChild(dialog);
+  dialog.showModal();
+  close.focus();
+}
+
 /** The DOM node for one event, or null if this viewer does not display it. */
 export function eventNode(ev, ctx) {
   const mine = ev.actor && ev.actor.id === ctx.me;
@@ -162,16 +225,30 @@ export function eventNode(ev, ctx) {
         e.preventDefault();
         ctx.download(a, link);
       });
+    const image = a.thumbnail_url ? thumbnail(a, ctx) : null;
     return h(
       "li",
       {
         class: `msg ${mine ? "msg--mine" : "msg--theirs"}`,
         "data-testid": "message",
         "data-seq": ev.seq,
-        "data-kind": "file",
+        "data-kind": image ? "image" : "file",
         "data-author-role": (ev.actor && ev.actor.role) || "system",
       },
-      h("span", { class: "msg__meta" }, mine ? t("You sent a file") : t("{author} sent a file", { author }), " · ", formatTime(ev.at)),
+      h(
+        "span",
+        { class: "msg__meta" },
+        image
+          ? mine
+            ? t("You sent an image")
+            : t("{author} sent an image", { author })
+          : mine
+            ? t("You sent a file")
+            : t("{author} sent a file", { author }),
+        " · ",
+        formatTime(ev.at),
+      ),
+      image,
       h(
         "div",
         { class: "file-card" },
@@ -214,7 +291,10 @@ export function eventNode(ev, ctx) {
 }
 
 export class Conversation {
-  /** ctx: {me, staff: bool, queueName(id) -> string, download?(attachment, link)} */
+  /**
+   * ctx: {me, staff: bool, queueName(id) -> string, download?(attachment, link),
+   *       imageUrl?(path) -> Promise<object URL> (pages without cookies: images fetched with the token)}
+   */
   constructor(list, ctx) {
     this.list = list;
     this.ctx = ctx;

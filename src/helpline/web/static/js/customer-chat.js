@@ -19,9 +19,15 @@ export class CustomerChat {
    *   render(chat) — the page's header and after-chat parts, on open and on every change,
    *   onEvent(ev, {initial, changed}) — after the chat took the event (optional),
    *   onOpen(chat) — before the chat's events arrive (optional),
+<<<<<<< HEAD
    *   onPosition(position, estimatedWaitS) (optional), download (Conversation's, optional),
    *   uploaded (true: show an upload at once, without waiting for its event),
    *   shown() — false while the conversation is out of sight, so nothing counts as read (optional).
+=======
+   *   onPosition(position, estimatedWaitS) (optional), download and imageUrl (Conversation's,
+   *   optional),
+   *   uploaded (true: show an upload at once, without waiting for its event).
+>>>>>>> 65ae8cc (Easier files and image thumbnails on the pages: drop a file onto the conversation or paste it (one Composer for console, portal, widget; the paperclip's confirm and progress), shared images as the server's thumbnail opening full size (a new tab; in the widget, fetched with the token and shown in a dialog))
    * Then `attach(rt, me)` once signed in (again after a new sign-in: the widget's guest).
    */
   constructor(root, opts) {
@@ -54,6 +60,7 @@ export class CustomerChat {
       staff: false,
       queueName: this.opts.queueName,
       download: this.opts.download,
+      imageUrl: this.opts.imageUrl,
     });
     this.wireRealtime();
   }

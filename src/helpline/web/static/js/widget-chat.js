@@ -6,9 +6,10 @@
 // with the subprotocols ["helpline", "bearer.<token>"] (docs/protocol.md).
 //
 // Files: uploads go through the composer (XMLHttpRequest with the bearer header); a file link
-// cannot carry the token, so a click fetches the file with it and saves the blob instead.
+// cannot carry the token, so a click fetches the file with it and saves the blob instead;
+// thumbnails and full-size images are fetched the same way (Conversation's imageUrl).
 
-import { ApiError, api, download, setBearer } from "./api.js";
+import { ApiError, api, blobUrl, download, setBearer } from "./api.js";
 import { CustomerChat } from "./customer-chat.js";
 import { collectFields, fieldError, pageContext, renderFields } from "./prechat.js";
 import { bindLanguageSwitchers, formatDate, t, tn } from "./i18n.js";
@@ -450,6 +451,7 @@ async function main() {
     onEvent,
     onPosition: setPosition,
     download: downloadFile,
+    imageUrl: blobUrl,
     uploaded: true,
   });
   $('[data-action="w-leave-message"]').addEventListener("click", showLeaveMessage);
