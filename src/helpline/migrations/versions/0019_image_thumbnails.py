@@ -1,7 +1,7 @@
 """Image thumbnails: an attachment's thumbnail key and its full size
 
-Revision ID: 0018_images
-Revises: 0017_widget_visitor
+Revision ID: 0019_images
+Revises: 0018_webhooks
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018_images"
-down_revision: str | None = "0017_widget_visitor"
+revision: str = "0019_images"
+down_revision: str | None = "0018_webhooks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
