@@ -61,6 +61,7 @@ from helpline.errors import NotAuthenticated, NotFound
 from helpline.kit import i18n
 from helpline.kit.enums import Role
 from helpline.kit.i18n import N_
+from helpline.kit.linkify import linkify
 from helpline.kit.origins import is_own_origin
 from helpline.widget import service as widget_service
 
@@ -70,6 +71,7 @@ STAFF_ROLES = frozenset({"agent", "supervisor", "admin"})
 CSRF_COOKIE = "helpline_csrf"
 
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
+templates.env.filters["linkify"] = linkify
 router = APIRouter(include_in_schema=False)
 
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]

@@ -234,27 +234,51 @@ export function openDialog(dialog) {
 
 // ---------------------------------------------------------------- text
 
+// The same rules as helpline/kit/linkify.py (tests/fixtures/linkify_cases.json runs both).
 const LINK_RE = /\b(?:https?:\/\/|mailto:)[^\s<>"']+/gi;
-const TRAILING = /[.,;:!?)\]}'"]+$/;
+const TRAILING = ".,;:!?'\"";
+const CLOSERS = { ")": "(", "]": "[", "}": "{" };
 
-/** Append `text` to `el` as text nodes, with http/https/mailto links made clickable. */
+const count = (s, c) => s.split(c).length - 1;
+
+/** Sentence punctuation after a URL is not part of it; a bracket it opened itself is. */
+export function trimUrl(raw) {
+  while (raw) {
+    const last = raw[raw.length - 1];
+    if (TRAILING.includes(last)) raw = raw.slice(0, -1);
+    else if (CLOSERS[last] && count(raw, CLOSERS[last]) < count(raw, last)) raw = raw.slice(0, -1);
+    else break;
+  }
+  return raw;
+}
+
+function linkUrl(raw) {
+  let url = null;
+  try {
+    url = new URL(raw);
+  } catch {
+    return null;
+  }
+  if (url.protocol === "http:" || url.protocol === "https:") return url.hostname ? url : null;
+  return url.protocol === "mailto:" && url.pathname.includes("@") ? url : null;
+}
+
+/**
+ * Append `text` to `el` as text nodes, with http/https/mailto links made clickable (new tab,
+ * rel="noopener noreferrer nofollow"); nothing else is interpreted, line breaks stay (the
+ * element shows them with white-space: pre-wrap).
+ */
 export function appendLinkified(el, text) {
+  text = String(text);
   let last = 0;
-  for (const match of String(text).matchAll(LINK_RE)) {
-    let raw = match[0];
-    const trail = raw.match(TRAILING);
-    if (trail) raw = raw.slice(0, -trail[0].length);
+  for (const match of text.matchAll(LINK_RE)) {
+    const raw = trimUrl(match[0]);
+    if (!linkUrl(raw)) continue;
     const start = match.index;
-    let url = null;
-    try {
-      url = new URL(raw);
-    } catch {
-      url = null;
-    }
-    if (!url || !["http:", "https:", "mailto:"].includes(url.protocol)) continue;
     if (start > last) el.appendChild(document.createTextNode(text.slice(last, start)));
     el.appendChild(
-      h("a", { href: url.href, target: "_blank", rel: "noopener noreferrer nofollow" }, raw),
+      // The text as written (checked above): the same href the server's renderer writes.
+      h("a", { href: raw, target: "_blank", rel: "noopener noreferrer nofollow" }, raw),
     );
     last = start + raw.length;
   }
