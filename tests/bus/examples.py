@@ -15,6 +15,7 @@ from helpline.bus.messages import (
     CloseConnections,
     EventPosted,
     ReadMoved,
+    SlaWarning,
     StatusChanged,
     Typing,
 )
@@ -34,6 +35,7 @@ EXAMPLES: list[BusMessage] = [
     ChatUpdated(CHAT),
     ChatAssigned({**CHAT, "status": "in_progress", "agent": {"id": "u2", "name": "Ben"}}),
     ChatWithdrawn("c1"),
+    SlaWarning("c1", "q1", due_at="2026-12-03T09:00:00.000000Z"),
     StatusChanged("away"),
     AgentStatus("u1", "available"),
     CloseConnections("signed_out"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -100,10 +101,16 @@ async def test_the_fast_path_writes_from_exactly_the_statuses_the_transition_tab
         Action.customer_message: Author(customer.id, "customer", customer.name),
         Action.agent_message: Author(agent.id, "agent", agent.name),
     }
+    # The agent's first message stops the service-level clock on the service path.
+    first = await ctx.writer.post(authors[Action.agent_message], cid, "hello", "first")
+    assert first is None
     wrote: dict[tuple[Action, ChatStatus], bool] = {}
     for status in ChatStatus:
         async with ctx.db.write() as uow:
-            await uow.session.execute(update(Chat).where(Chat.id == cid).values(status=status))
+            answered = {"sla_first_response_at": datetime.now(UTC)}
+            await uow.session.execute(
+                update(Chat).where(Chat.id == cid).values(status=status, **answered)
+            )
         for action, author in authors.items():
             result = await ctx.writer.post(author, cid, "hello", f"{action}-{status}")
             wrote[(action, status)] = result is not None and result.created

@@ -156,6 +156,19 @@ class ChatWithdrawn(BusMessage):
     chat_id: str
 
 
+@_kind
+@dataclass(frozen=True, slots=True)
+class SlaWarning(BusMessage):
+    """80 % of the chat's first-response time is used. Sent on its queue (members),
+    `supervisors`, and the user topic of its agent when that agent is not a member; each
+    connection takes it from one topic only (Hub._on_sla_warning)."""
+
+    kind: ClassVar[str] = "sla.warning"
+    chat_id: str
+    queue_id: str
+    due_at: str | None = None
+
+
 # --- user:{id}, session:{id}, agents ----------------------------------------------------------
 
 

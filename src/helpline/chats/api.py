@@ -54,6 +54,7 @@ async def _out(uow: UnitOfWork, row: ChatRow, user: User) -> ChatOut:
     data = shapes.chat_dict(row, position=pos, estimate=est)
     if not user.role_enum.is_staff:
         data.pop("tags", None)  # tags are the team's words about the chat
+        data.pop("sla", None)  # service levels are the team's promise, not the customer's view
     if row.chat.status == ChatStatus.in_progress:
         data["helpers"] = await service.helpers(uow, row.chat.id)
     data["read"] = await reads.positions(uow, row.chat.id)
@@ -116,6 +117,7 @@ async def list_chats(
         data = shapes.chat_dict(r)
         if not staff:
             data.pop("tags", None)
+            data.pop("sla", None)
         items.append(ChatOut.model_validate(data))
     return ChatList(items=items, next=str(offset + limit) if more else None)
 

@@ -39,6 +39,7 @@ from helpline.bus.messages import (
     CloseConnections,
     EventPosted,
     ReadMoved,
+    SlaWarning,
     StatusChanged,
     Typing,
 )
@@ -507,6 +508,21 @@ class Hub:
             frame = {"type": "agent.status", "user_id": news.user_id, "status": news.status}
             _send_all(conns, frame)
 
+    def _on_sla_warning(self, topic: str, conns: list[Connection], news: SlaWarning) -> None:
+        """Staff who may see the chat, once each: supervisors and admins by `supervisors`,
+        the queue's members by the queue, the chat's agent from outside the queue by user."""
+        if topic == "supervisors":
+            to = _staff(conns)
+        elif topic.startswith("queue:"):
+            to = [c for c in _staff(conns) if not c.role.sees_all]
+        elif topic.startswith("user:"):
+            to = [
+                c for c in _staff(conns) if not c.role.sees_all and news.queue_id not in c.queue_ids
+            ]
+        else:
+            return
+        _send_all(to, {"type": "sla.warning", "chat_id": news.chat_id, "due_at": news.due_at})
+
     def _on_close(self, topic: str, conns: list[Connection], news: CloseConnections) -> None:
         for conn in conns:
             conn.close(CLOSE_SIGNED_OUT, news.reason)
@@ -713,6 +729,7 @@ _HANDLERS: dict[type[BusMessage], _Handler] = {
     ChatUpdated: Hub._on_listed,
     ChatTaken: Hub._on_taken,
     ChatAssigned: Hub._on_assigned,
+    SlaWarning: Hub._on_sla_warning,
     ChatWithdrawn: Hub._on_withdrawn,
     StatusChanged: Hub._on_status,
     AgentStatus: Hub._on_agent_status,

@@ -49,6 +49,7 @@ class Action(StrEnum):
     part_agent = "part"
     tag = "tag"
     auto_reply = "auto_reply"  # the queue's automatic message to a chat still waiting
+    sla_breach = "sla_breach"  # the first-response target passed (an internal event)
 
 
 class Relation(StrEnum):
@@ -111,6 +112,7 @@ TABLE: dict[Action, Transition] = {
     Action.join_agent: _t(frozenset({P}), None, "chat.joined", R.member, R.supervisor),
     Action.part_agent: _t(frozenset({P}), None, "chat.parted", R.helper),
     Action.tag: _t(ANY, None, "chat.tagged", R.owner, R.helper, R.supervisor),
+    Action.sla_breach: _t(OPEN, None, "chat.sla_breached", R.system),
 }
 
 

@@ -31,6 +31,7 @@ class Chat(Base):
         Index("ix_chats_status_created", "status", "created_at"),
         Index("ix_chats_status_offer", "status", "offer_expires_at"),
         Index("ix_chats_status_customer_at", "status", "last_customer_at"),
+        Index("ix_chats_sla_next_at", "sla_next_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -55,6 +56,15 @@ class Chat(Base):
     warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the queue's automatic reply was posted (once per chat, whatever happens after).
     auto_replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # First-response service level (chats.sla): due and warning instants counted in the queue's
+    # opening hours from the start or requeue; `sla_next_at` is when the sweeper must look
+    # next (warning, then breach; None once met, breached or closed) and is claimed by
+    # conditional UPDATE. `sla_breached` stays true once set: the chat missed its target.
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_breached: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     rating_score: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
     # What the customer told at the start: {fields, page_url, referrer, locale, user_agent}.

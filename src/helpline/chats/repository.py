@@ -430,6 +430,45 @@ async def claim_offer(
     return chat, queue
 
 
+# --- service levels --------------------------------------------------------------------------
+
+
+def sla_pending(at: datetime) -> ColumnElement[bool]:
+    """The chat's first-response clock still runs and needs a look at `at` (the sweeper's
+    claim re-checks this with the exact `sla_next_at` it read)."""
+    return and_(
+        Chat.status.in_([ChatStatus.waiting, ChatStatus.in_progress]),
+        Chat.sla_first_response_at.is_(None),
+        Chat.sla_breached.is_(False),
+        Chat.sla_next_at <= at,
+    )
+
+
+async def sla_due(session: AsyncSession, at: datetime) -> list[tuple[str, datetime]]:
+    """Open chats whose warning or breach is due by `at`, with the `sla_next_at` read."""
+    stmt = select(Chat.id, Chat.sla_next_at).where(sla_pending(at))
+    return [(i, d) for i, d in (await session.execute(stmt)).all() if d is not None]
+
+
+async def claim_sla_warning(session: AsyncSession, chat_id: str, next_at: datetime) -> Chat | None:
+    """Only the process that moves `sla_next_at` from the warning to the due time warns."""
+    claimed = await session.execute(
+        update(Chat)
+        .where(
+            Chat.id == chat_id,
+            Chat.sla_next_at == next_at,
+            Chat.sla_warn_at == next_at,
+            or_(Chat.sla_due_at.is_(None), Chat.sla_due_at != next_at),
+            sla_pending(next_at),
+        )
+        .values(sla_next_at=Chat.sla_due_at)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return await session.get(Chat, chat_id, populate_existing=True)
+
+
 # --- staffing: agents' load is their chats in progress --------------------------------------
 
 STAFF = (Role.agent, Role.supervisor, Role.admin)

@@ -116,6 +116,15 @@ class ReadPositions(BaseModel):
     agent: int = Field(0, description="the last seq any agent of the chat read")
 
 
+class ChatSlaOut(BaseModel):
+    """The first-response service level (null when the queue has no target)."""
+
+    first_response_due_at: datetime | None = None
+    first_response_at: datetime | None = None
+    breached: bool = False
+    warn_at: datetime | None = Field(default=None, description="when staff are warned (80 %)")
+
+
 class ChatOut(BaseModel):
     id: str
     reference: str
@@ -140,6 +149,7 @@ class ChatOut(BaseModel):
     read: ReadPositions | None = Field(
         None, description="how far each side read (GET /chats/{id} and actions); null in lists"
     )
+    sla: ChatSlaOut | None = None
 
 
 class ChatList(BaseModel):

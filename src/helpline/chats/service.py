@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any
 
 from helpline.accounts.models import User
-from helpline.bus.messages import ChatAssigned, ChatTaken, ChatUpdated, ChatWithdrawn
+from helpline.bus.messages import ChatAssigned, ChatTaken, ChatUpdated, ChatWithdrawn, SlaWarning
 from helpline.chats import access, offers, webhooks
 from helpline.chats import events as ev_mod
 from helpline.chats import repository as repo
@@ -31,13 +31,15 @@ from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Forbidden, Invalid
 from helpline.kit import placeholders
 from helpline.kit.actors import actor_columns
-from helpline.kit.clock import now
+from helpline.kit.clock import iso, now
 from helpline.kit.enums import Availability, ChatStatus, Role, RoutingMode
 from helpline.kit.ids import reference
 from helpline.kit.models import next_number
 from helpline.queues import fields as queue_fields
 from helpline.queues import hours as hours_mod
 from helpline.queues import service as queues
+from helpline.queues import sla as sla_mod
+from helpline.queues.models import Queue
 from helpline.tags import service as tags
 
 CS = ChatStatus
@@ -201,6 +203,7 @@ async def start(
         last_customer_at=at,
         updated_at=at,
         context=_context(data, answers, user_agent),
+        **_sla_clock(queue, at, breached=False),
     )
     uow.session.add(chat)
     await uow.session.flush()
@@ -228,6 +231,20 @@ def _context(data: ChatCreate, answers: dict[str, Any], user_agent: str | None) 
     page = {k: v.strip() for k, v in page.items() if v.strip()}
     agent = (user_agent or "").strip()[:2000] or None
     return {"fields": answers, **page, **({"user_agent": agent} if agent else {})}
+
+
+def _sla_clock(queue: Queue, at: datetime, *, breached: bool) -> dict[str, Any]:
+    """The first-response clock from `at` (start, requeue or move) with `queue`'s target, in
+    its opening hours. A chat that already missed its target keeps that outcome and is not
+    warned or breached again."""
+    due = sla_mod.chat_due(queue.sla, queue.hours, at)
+    warn = due.warn_at if due.warn_at and (due.due_at is None or due.warn_at < due.due_at) else None
+    return {
+        "sla_due_at": due.due_at,
+        "sla_warn_at": warn,
+        "sla_next_at": None if breached else (warn or due.due_at),
+        "sla_first_response_at": None,
+    }
 
 
 def _offer_cleared() -> dict[str, Any]:
@@ -426,6 +443,7 @@ async def requeue_chats_of(uow: UnitOfWork, agent: User) -> int:
                 accepted_at=None,
                 warned_at=None,
                 **_offer_cleared(),
+                **_sla_clock(row.queue, now(), breached=chat.sla_breached),
             )
         except Conflict:  # solved or handed over meanwhile: nothing to hand back
             continue
@@ -520,6 +538,7 @@ async def move(
         accepted_at=None,
         warned_at=None,
         **_offer_cleared(),
+        **_sla_clock(target, now(), breached=chat.sla_breached),
     )
     await repo.remove_helpers(uow.session, chat.id, now())
     # The old queue's agents see it leave (withdrawn only if it was on offer there); the new
@@ -625,6 +644,50 @@ async def auto_reply(uow: UnitOfWork, chat_id: str, text: str, still_due: Any) -
     return True
 
 
+async def warn_sla(uow: UnitOfWork, chat_id: str, next_at: datetime) -> bool:
+    """80 % of the first-response time is used: staff who may see the chat get the internal
+    `sla.warning` frame. Once per clock: claimed by moving `sla_next_at` on to the due time."""
+    chat = await repo.claim_sla_warning(uow.session, chat_id, next_at)
+    if chat is None:
+        return False
+    news = SlaWarning(chat.id, chat.queue_id, due_at=iso(chat.sla_due_at))
+    uow.announce(f"queue:{chat.queue_id}", news)
+    uow.announce("supervisors", news)
+    if chat.agent_id is not None:
+        uow.announce(f"user:{chat.agent_id}", news)
+    return True
+
+
+async def breach_sla(uow: UnitOfWork, chat_id: str, next_at: datetime) -> bool:
+    """The first-response target passed without an agent message: the internal event
+    `chat.sla_breached`, once per chat (the conditional UPDATE re-checks the clock read)."""
+    row = await repo.get_row(uow.session, chat_id)
+    if row is None or row.chat.sla_due_at is None:
+        return False
+    chat = row.chat
+    data = {
+        "due_at": iso(chat.sla_due_at),
+        "first_response_s": (row.queue.sla or {}).get("first_response_s"),
+        "queue_id": chat.queue_id,
+    }
+    try:
+        await _commit_events(
+            uow,
+            chat,
+            Action.sla_breach,
+            [NewEvent(_event(Action.sla_breach), data, None, internal=True)],
+            extra_where=(Chat.sla_next_at == next_at)
+            & (Chat.sla_due_at == next_at)
+            & repo.sla_pending(next_at),
+            sla_breached=True,
+            sla_next_at=None,
+        )
+    except Conflict:
+        return False
+    await offers.announce_chat(uow, chat.id, ChatUpdated)
+    return True
+
+
 async def _close(
     uow: UnitOfWork,
     row: ChatRow,
@@ -644,6 +707,7 @@ async def _close(
         extra_where=extra_where,
         status=_to(action, chat),
         closed_at=now(),
+        sla_next_at=None,
         **_offer_cleared(),
     )
     await repo.remove_helpers(uow.session, chat.id, now())
@@ -680,7 +744,14 @@ async def post_message(
         ],
         **values,
     )
+    await _first_response_news(uow, chat, values)
     return event, True
+
+
+async def _first_response_news(uow: UnitOfWork, chat: Chat, values: dict[str, Any]) -> None:
+    """The first agent answer stopped the service-level clock: lists show it at once."""
+    if "sla_first_response_at" in values:
+        await offers.announce_chat(uow, chat.id, ChatUpdated)
 
 
 async def _message_rule(uow: UnitOfWork, user: User, chat: Chat) -> tuple[Action, dict[str, Any]]:
@@ -698,6 +769,10 @@ async def _message_rule(uow: UnitOfWork, user: User, chat: Chat) -> tuple[Action
         Action.agent_message,
         "Only the chat's agent writes in this chat; join it to help.",
     )
+    if chat.sla_first_response_at is None:
+        # The first agent message (or file) stops the clock; the greeting sent on accept
+        # is automatic and does not count.
+        return Action.agent_message, {"sla_first_response_at": now(), "sla_next_at": None}
     return Action.agent_message, {}
 
 
@@ -734,6 +809,7 @@ async def share_file(
     (event,) = await _commit_events(
         uow, row.chat, action, [NewEvent("file.shared", data, user)], **values
     )
+    await _first_response_news(uow, row.chat, values)
     return event
 
 

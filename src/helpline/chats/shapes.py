@@ -41,10 +41,23 @@ def chat_dict(
         "position": position,
         "estimated_wait_s": estimate,
         "context": context_dict(c.context),
+        "sla": sla_dict(c),
     }
     if row.tags is not None:  # absent: not loaded, so a list keeps the chips it shows
         out["tags"] = row.tags
     return out
+
+
+def sla_dict(c: Any) -> dict[str, Any] | None:
+    """The first-response service level; None when the chat's queue has no target."""
+    if c.sla_due_at is None and not c.sla_breached:
+        return None
+    return {
+        "first_response_due_at": iso(c.sla_due_at),
+        "first_response_at": iso(c.sla_first_response_at),
+        "breached": bool(c.sla_breached),
+        "warn_at": iso(c.sla_warn_at),
+    }
 
 
 def context_dict(stored: dict[str, Any] | None) -> dict[str, Any]:

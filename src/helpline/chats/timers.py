@@ -1,5 +1,5 @@
 """Chat timers: no-agent expiry, inactivity warning and expiry, assign-mode offer rotation, the
-queue's automatic reply.
+queue's automatic reply, first-response service levels (warning at 80 %, then breach).
 
 Due times are columns of the chat row. A sweep reads candidates, then handles each in its own
 unit of work whose conditional UPDATE re-checks that it is still due, so any number of
@@ -23,6 +23,7 @@ async def sweep(ctx: AppContext) -> int:
     fired += await _inactivity(ctx)
     fired += await _rotate_offers(ctx)
     fired += await _auto_replies(ctx)
+    fired += await _service_levels(ctx)
     return fired
 
 
@@ -93,4 +94,18 @@ async def _rotate_offers(ctx: AppContext) -> int:
                 continue
             await offers.offer_next(uow, *claimed)
         fired += 1
+    return fired
+
+
+async def _service_levels(ctx: AppContext) -> int:
+    """First-response warnings (80 %) and breaches that are due; each claimed once."""
+    async with ctx.db.read() as session:
+        rows = await repo.sla_due(session, now())
+    fired = 0
+    for chat_id, next_at in rows:
+        async with ctx.boundary.write() as uow:
+            done = await service.warn_sla(uow, chat_id, next_at)
+            if not done:
+                done = await service.breach_sla(uow, chat_id, next_at)
+        fired += done
     return fired

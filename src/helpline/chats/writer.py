@@ -13,7 +13,8 @@ pipelined in one round trip, rows locked in chat-id order.
 Per message, three plain statements: the idempotency lookup on (chat_id, client_id), the
 conditional `UPDATE chats … RETURNING last_seq` that checks the sender may write now and
 reserves the seq, and the event INSERT. Anything that is not the plain case (a closed chat, a
-helper agent, someone else's client_id) comes back as None and the caller takes the full
+helper agent, someone else's client_id, an agent's first message, which stops the service-level
+clock) comes back as None and the caller takes the full
 service path, which gives the precise error. The rules stay in `service.post_message`; this is
 the same rule written as one statement, its statuses taken from the transition table
 (`chats/lifecycle.py`), and tests run both.
@@ -98,7 +99,8 @@ _SQL_CUSTOMER = (
 )
 _SQL_AGENT = (
     "UPDATE chats SET last_seq = last_seq + 1, updated_at = ? "  # noqa: S608 - statuses from the table
-    f"WHERE id = ? AND agent_id = ? AND status IN ({_AGENT_MAY}) RETURNING last_seq"
+    f"WHERE id = ? AND agent_id = ? AND status IN ({_AGENT_MAY}) "
+    "AND sla_first_response_at IS NOT NULL RETURNING last_seq"
 )
 _SQL_INSERT = (
     "INSERT INTO chat_events (chat_id, seq, type, at, actor_id, actor_role, actor_name, data, "
@@ -197,7 +199,8 @@ WITH existing AS (
         warned_at = CASE WHEN $8 THEN NULL ELSE warned_at END
     WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM existing) AND (
         ($8 AND customer_id = $4 AND status IN ({_CUSTOMER_MAY}))
-        OR (NOT $8 AND agent_id = $4 AND status IN ({_AGENT_MAY})))
+        OR (NOT $8 AND agent_id = $4 AND status IN ({_AGENT_MAY})
+            AND sla_first_response_at IS NOT NULL))
     RETURNING last_seq
 ), ins AS (
     INSERT INTO chat_events

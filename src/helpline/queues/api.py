@@ -35,6 +35,8 @@ def _out(v: flows.QueueView) -> QueueOut:
         offer_timeout_s=q.offer_timeout_s,
         hours=q.hours,
         retention_days=q.retention_days,
+        sla=q.sla,  # type: ignore[arg-type]
+        request_sla=q.request_sla,  # type: ignore[arg-type]
         open_now=v.open_now,
         agents_available=v.agents_available,
         fields=q.fields or [],  # type: ignore[arg-type]

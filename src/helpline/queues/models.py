@@ -34,6 +34,10 @@ class Queue(Base):
     # `away_text` shown instead of the start form while closed or nobody is free.
     auto_reply: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     away_text: Mapped[str | None] = mapped_column(Text)
+    # Service levels (queues.sla validates them): chats' {first_response_s}, requests'
+    # {priority: {response_s, resolve_s}}; None: no target.
+    sla: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    request_sla: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
 
 

@@ -8,6 +8,7 @@ from helpline.accounts.schemas import Strict
 from helpline.kit.enums import Availability, Role, RoutingMode
 from helpline.queues import hours as hours_mod
 from helpline.queues.fields import MAX_FIELDS, FieldDef
+from helpline.queues.sla import ChatSla, RequestSla
 
 # Closed chats and requests are removed this many days after closing (at most a century).
 RetentionDays = Annotated[int, Field(ge=1, le=36500)]
@@ -43,6 +44,8 @@ class QueueCreate(Strict, _HoursMixin):
     retention_days: RetentionDays | None = None
     auto_reply: AutoReply | None = None
     away_text: AwayText | None = None
+    sla: ChatSla | None = None
+    request_sla: RequestSla | None = None
 
 
 class QueueUpdate(Strict, _HoursMixin):
@@ -62,6 +65,11 @@ class QueueUpdate(Strict, _HoursMixin):
     away_text: AwayText | None = Field(
         default=None, description="shown instead of the start form while closed or nobody is free"
     )
+    # null: no service-level target.
+    sla: ChatSla | None = Field(default=None, description="chats' first-response target")
+    request_sla: RequestSla | None = Field(
+        default=None, description="requests' targets per priority"
+    )
 
 
 class Members(Strict):
@@ -79,6 +87,8 @@ class QueueOut(BaseModel):
     offer_timeout_s: int
     hours: dict[str, Any] | None
     retention_days: int | None = None
+    sla: ChatSla | None = None
+    request_sla: RequestSla | None = None
     open_now: bool
     agents_available: int
     fields: list[FieldDef] = Field(default_factory=list)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import BaseModel
+
 from helpline.accounts import service as accounts
 from helpline.accounts.models import User
 from helpline.audit import service as audit
@@ -58,9 +62,11 @@ async def create(uow: UnitOfWork, actor: User, data: QueueCreate) -> Queue:
     if await repo.get_by_name(uow.session, data.name):
         raise _name_taken()
     queue = Queue(
-        **data.model_dump(exclude={"fields", "away_text"}),
+        **data.model_dump(exclude={"fields", "away_text", "sla", "request_sla"}),
         fields=fields_mod.stored(data.fields),
         away_text=data.away_text or None,
+        sla=_targets(data.sla),
+        request_sla=_targets(data.request_sla),
     )
     await add_unique(uow.session, queue, _name_taken())
     await audit.record(
@@ -72,6 +78,13 @@ async def create(uow: UnitOfWork, actor: User, data: QueueCreate) -> Queue:
         details=_audited(queue),
     )
     return queue
+
+
+def _targets(value: BaseModel | None) -> dict[str, Any] | None:
+    """Service-level targets as stored: unset priorities left out, none at all is None."""
+    if value is None:
+        return None
+    return value.model_dump(exclude_none=True) or None
 
 
 def _audited(queue: Queue) -> dict[str, object]:
@@ -102,6 +115,10 @@ async def update(uow: UnitOfWork, actor: User, queue_id: str, data: QueueUpdate)
         queue.auto_reply = changes["auto_reply"]
     if "away_text" in changes:
         queue.away_text = changes["away_text"] or None  # "" clears it too
+    if "sla" in changes:
+        queue.sla = _targets(data.sla)
+    if "request_sla" in changes:
+        queue.request_sla = _targets(data.request_sla)
     await uow.session.flush()
     changed = audit.changes(before, _audited(queue))
     if changed["fields"]:

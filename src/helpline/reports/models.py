@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String
+from sqlalchemy import Boolean, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from helpline.chats.models import Chat
@@ -54,6 +54,9 @@ class ReportChat(Base):
     waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_breached: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
 
 class ReportRaised(Base):

@@ -33,6 +33,14 @@ class ServiceRequest(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Service levels (the team queue's request_sla for the priority), counted in the team's
+    # opening hours from creation; `sla_next_at` as on chats (servicedesk.sla).
+    response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    response_breached: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    resolve_breached: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    sla_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class RequestEntry(Base):

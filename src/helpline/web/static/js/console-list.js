@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { setTitle } from "./alerts.js";
 import { BASE_TITLE, LONG_WAIT_S, customerName, isMine, queueName, state, upsert } from "./console-store.js";
+import { chatClock, slaChip } from "./sla.js";
 import { tagChip } from "./tags.js";
 import { $, $$, formatDuration, h, icon, isOpenStatus, relative, since, statusBadge, toastError } from "./ui.js";
 
@@ -126,6 +127,7 @@ export function chatRow(chat) {
       h("span", {}, queueName(chat.queue_id)),
       chat.agent ? h("span", {}, isMine(chat) ? "you" : chat.agent.name) : null,
       h("span", { class: `chat-row__time${t.long ? " chat-row__time--long" : ""}` }, t.text),
+      slaChip(chatClock(chat)),
     ),
     chat.tags?.length ? h("span", { class: "chat-row__tags" }, ...chat.tags.map((tag) => tagChip(tag, { testid: "chat-row-tag" }))) : null,
   );

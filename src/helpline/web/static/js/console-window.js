@@ -25,6 +25,7 @@ import {
 } from "./console-store.js";
 import { SnippetPicker } from "./snippets.js";
 import { $, $$, CHAT_STATUS, formatDateTime, formatDuration, h, isOpenStatus, openDialog, setBusy, showFormError, since, submitForm, statusBadge, toast, toastError } from "./ui.js";
+import { chatClock, showSla } from "./sla.js";
 
 export function failPending(chatId) {
   for (const p of state.rt.pending(chatId)) {
@@ -158,6 +159,7 @@ export function renderWindow(full) {
   refEl.hidden = !ref;
   refEl.textContent = ref || "";
   $('[data-role="chat-agent"]').textContent = chat.agent ? `· ${isMine(chat) ? "you" : chat.agent.name}` : "";
+  showSla($('[data-role="chat-sla"]'), chatClock(chat));
 
   const gone = Boolean(chat.gone);
   const open = isOpenStatus(chat.status) && !gone;

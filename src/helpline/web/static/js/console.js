@@ -38,6 +38,7 @@ import { initSupervisor, showSupervisor } from "./supervisor.js";
 import { initTwoFactor } from "./twofactor.js";
 import { initAccountSecurity } from "./account-security.js";
 import { $, $$, audioReady, beep, confirmAction, formatDuration, h, isOpenStatus, toast, toastError, unlockAudio, wireLogout, wireUserMenu } from "./ui.js";
+import { startSlaTicker } from "./sla.js";
 
 // ------------------------------------------------------------------ chats data
 
@@ -310,6 +311,7 @@ function wire() {
     readShown();
   });
   window.addEventListener("beforeunload", saveDraft);
+  startSlaTicker();
   setInterval(() => {
     scheduleRender();
     if (state.shownId && state.chats.get(state.shownId)?.status === "waiting") renderWindow(false);
@@ -399,6 +401,14 @@ function wireRealtime() {
     $('[data-role="availability-dot"]').className = `dot dot--${frame.status}`;
     if (frame.status === "offline")
       toast({ title: "You are now offline", text: "You will not be offered chats until you set yourself available.", kind: "info", testid: "offline-notification" });
+  });
+  rt.on("sla.warning", (frame) => {
+    // 80 % of the first-response time is used: the chip turns to "At risk" at once.
+    const chat = state.chats.get(frame.chat_id);
+    if (!chat) return;
+    chat.slaWarned = true;
+    scheduleRender();
+    if (chat.id === state.shownId) renderWindow(false);
   });
   rt.on("unsubscribed", (frame) => markGone(frame.chat_id));
   rt.on("read", (frame) => {

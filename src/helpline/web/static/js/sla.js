@@ -1,0 +1,89 @@
+// Service-level countdowns on chats and requests: a pure label from the item's due times, a
+// chip that says its state in words and an icon (never by colour alone), and one ticker that
+// refreshes every chip on the page each second without re-rendering the lists around them.
+
+import { h } from "./ui.js";
+
+const LABELS = { ok: "Reply due in", warning: "At risk:", breached: "Overdue" };
+const MARKS = { ok: "◷", warning: "⚠", breached: "⛔" };
+
+function short(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
+  const hrs = Math.floor(m / 60);
+  if (hrs < 48) return `${hrs}h ${String(m % 60).padStart(2, "0")}m`;
+  return `${Math.floor(hrs / 24)}d ${hrs % 24}h`;
+}
+
+// The clock of one target: {dueAt, warnAt, doneAt, breached, verb}. Returns null once met or
+// without a target, else {state: "ok" | "warning" | "breached", text}.
+export function slaState(clock, nowMs = Date.now()) {
+  // No target, or the clock stopped (answered: in time, or late and already breached).
+  if (!clock || !clock.dueAt || clock.doneAt) return null;
+  const due = Date.parse(clock.dueAt);
+  const warn = clock.warnAt ? Date.parse(clock.warnAt) : due;
+  const verb = clock.verb || "Reply";
+  if (clock.breached || nowMs >= due) return { state: "breached", text: `${verb} overdue ${short((nowMs - due) / 1000)}` };
+  const left = short((due - nowMs) / 1000);
+  if (nowMs >= warn || clock.warned) return { state: "warning", text: `At risk: ${verb.toLowerCase()} in ${left}` };
+  return { state: "ok", text: `${verb} in ${left}` };
+}
+
+// A chat's first-response clock (null when closed or without a target).
+export function chatClock(chat) {
+  const s = chat?.sla;
+  if (!s || (chat.status !== "waiting" && chat.status !== "in_progress")) return null;
+  return { dueAt: s.first_response_due_at, warnAt: s.warn_at, doneAt: s.first_response_at, breached: s.breached, warned: chat.slaWarned, verb: "Reply" };
+}
+
+// A request's running clock: the response target until the first public answer, then the
+// resolution target (null when resolved or closed, or without targets).
+export function requestClock(req) {
+  const s = req?.sla;
+  if (!s || ["resolved", "closed"].includes(req.status)) return null;
+  if (s.response_due_at && !s.first_response_at) return { dueAt: s.response_due_at, warnAt: null, doneAt: null, breached: s.response_breached, verb: "Response" };
+  if (s.resolve_due_at) return { dueAt: s.resolve_due_at, warnAt: null, doneAt: null, breached: s.resolve_breached, verb: "Resolution" };
+  return null;
+}
+
+function paint(el, clock) {
+  const st = slaState(clock);
+  el.hidden = !st;
+  if (!st) return;
+  el.dataset.sla = st.state;
+  el.className = `sla-chip sla-chip--${st.state}`;
+  el.replaceChildren(h("span", { "aria-hidden": "true", class: "sla-chip__mark" }, MARKS[st.state]), h("span", {}, st.text));
+  el.title = `${LABELS[st.state]} ${clock.dueAt ? new Date(clock.dueAt).toLocaleString() : ""}`.trim();
+}
+
+const live = new WeakMap();
+
+// A chip for `clock` (null: nothing to show). Kept up to date by the ticker while on the page.
+export function slaChip(clock, testid = "sla-chip") {
+  if (!slaState(clock)) return null;
+  const el = h("span", { "data-testid": testid, "data-sla-live": "" });
+  live.set(el, clock);
+  paint(el, clock);
+  return el;
+}
+
+// Fill an existing element (the open chat's header) with `clock`'s chip.
+export function showSla(el, clock) {
+  live.set(el, clock);
+  el.setAttribute("data-sla-live", "");
+  paint(el, clock);
+}
+
+let ticking = false;
+export function startSlaTicker() {
+  if (ticking) return;
+  ticking = true;
+  setInterval(() => {
+    for (const el of document.querySelectorAll("[data-sla-live]")) {
+      const clock = live.get(el);
+      if (clock) paint(el, clock);
+    }
+  }, 1000);
+}
