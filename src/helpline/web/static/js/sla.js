@@ -2,9 +2,9 @@
 // chip that says its state in words and an icon (never by colour alone), and one ticker that
 // refreshes every chip on the page each second without re-rendering the lists around them.
 
-import { h } from "./ui.js";
+import { t } from "./i18n.js";
+import { formatDateTime, h } from "./ui.js";
 
-const LABELS = { ok: "Reply due in", warning: "At risk:", breached: "Overdue" };
 const MARKS = { ok: "◷", warning: "⚠", breached: "⛔" };
 
 function short(seconds) {
@@ -17,25 +17,37 @@ function short(seconds) {
   return `${Math.floor(hrs / 24)}d ${hrs % 24}h`;
 }
 
-// The clock of one target: {dueAt, warnAt, doneAt, breached, verb}. Returns null once met or
+// The clock of one target: {dueAt, warnAt, doneAt, breached, kind}. Returns null once met or
 // without a target, else {state: "ok" | "warning" | "breached", text}.
 export function slaState(clock, nowMs = Date.now()) {
   // No target, or the clock stopped (answered: in time, or late and already breached).
   if (!clock || !clock.dueAt || clock.doneAt) return null;
   const due = Date.parse(clock.dueAt);
   const warn = clock.warnAt ? Date.parse(clock.warnAt) : due;
-  const verb = clock.verb || "Reply";
-  if (clock.breached || nowMs >= due) return { state: "breached", text: `${verb} overdue ${short((nowMs - due) / 1000)}` };
-  const left = short((due - nowMs) / 1000);
-  if (nowMs >= warn || clock.warned) return { state: "warning", text: `At risk: ${verb.toLowerCase()} in ${left}` };
-  return { state: "ok", text: `${verb} in ${left}` };
+  if (clock.breached || nowMs >= due) return { state: "breached", text: label(clock.kind, "breached", short((nowMs - due) / 1000)) };
+  const state = nowMs >= warn || clock.warned ? "warning" : "ok";
+  return { state, text: label(clock.kind, state, short((due - nowMs) / 1000)) };
+}
+
+// Whole sentences per target and state, so each translates as one.
+function label(kind, state, time) {
+  if (kind === "response") {
+    if (state === "breached") return t("Response overdue {time}", { time });
+    return state === "warning" ? t("At risk: response in {time}", { time }) : t("Response in {time}", { time });
+  }
+  if (kind === "resolution") {
+    if (state === "breached") return t("Resolution overdue {time}", { time });
+    return state === "warning" ? t("At risk: resolution in {time}", { time }) : t("Resolution in {time}", { time });
+  }
+  if (state === "breached") return t("Reply overdue {time}", { time });
+  return state === "warning" ? t("At risk: reply in {time}", { time }) : t("Reply in {time}", { time });
 }
 
 // A chat's first-response clock (null when closed or without a target).
 export function chatClock(chat) {
   const s = chat?.sla;
   if (!s || (chat.status !== "waiting" && chat.status !== "in_progress")) return null;
-  return { dueAt: s.first_response_due_at, warnAt: s.warn_at, doneAt: s.first_response_at, breached: s.breached, warned: chat.slaWarned, verb: "Reply" };
+  return { dueAt: s.first_response_due_at, warnAt: s.warn_at, doneAt: s.first_response_at, breached: s.breached, warned: chat.slaWarned, kind: "reply" };
 }
 
 // A request's running clock: the response target until the first public answer, then the
@@ -43,8 +55,8 @@ export function chatClock(chat) {
 export function requestClock(req) {
   const s = req?.sla;
   if (!s || ["resolved", "closed"].includes(req.status)) return null;
-  if (s.response_due_at && !s.first_response_at) return { dueAt: s.response_due_at, warnAt: null, doneAt: null, breached: s.response_breached, verb: "Response" };
-  if (s.resolve_due_at) return { dueAt: s.resolve_due_at, warnAt: null, doneAt: null, breached: s.resolve_breached, verb: "Resolution" };
+  if (s.response_due_at && !s.first_response_at) return { dueAt: s.response_due_at, warnAt: null, doneAt: null, breached: s.response_breached, kind: "response" };
+  if (s.resolve_due_at) return { dueAt: s.resolve_due_at, warnAt: null, doneAt: null, breached: s.resolve_breached, kind: "resolution" };
   return null;
 }
 
@@ -55,7 +67,7 @@ function paint(el, clock) {
   el.dataset.sla = st.state;
   el.className = `sla-chip sla-chip--${st.state}`;
   el.replaceChildren(h("span", { "aria-hidden": "true", class: "sla-chip__mark" }, MARKS[st.state]), h("span", {}, st.text));
-  el.title = `${LABELS[st.state]} ${clock.dueAt ? new Date(clock.dueAt).toLocaleString() : ""}`.trim();
+  el.title = t("Due {when}", { when: formatDateTime(clock.dueAt) });
 }
 
 const live = new WeakMap();
