@@ -18,7 +18,9 @@ from fastapi import FastAPI
 from PIL import Image, PngImagePlugin
 
 from helpline.chats import images
-from tests.fixtures.factories import make_queue, make_user, support_chat
+from helpline.governance import retention
+from helpline.kit.clock import FrozenClock
+from tests.fixtures.factories import ctx_of, make_queue, make_user, support_chat
 
 GPS_IFD = 0x8825
 ORIENTATION = 0x0112
@@ -332,4 +334,26 @@ async def test_erasure_deletes_thumbnails_too(
         headers=admin.headers,
     )
     assert r.status_code == 200, r.text
+    assert _stored(data_dir) == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("settings_overrides", [{"retention_days": 30}])
+async def test_retention_deletes_thumbnails_too(
+    frozen_clock: FrozenClock,
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    data_dir: Path,
+    settings_overrides: dict[str, Any],
+) -> None:
+    chat = await support_chat(app, client)
+    await _share(client, chat, "screen.png", png_with_text())
+    solved = await client.post(
+        f"/api/v1/chats/{chat['chat']['id']}/solve", headers=chat["agent"].headers
+    )
+    assert solved.status_code == 200, solved.text
+    assert len(_stored(data_dir)) == 2
+    frozen_clock.advance(31 * 86400)
+    removed = await retention.run(ctx_of(app), "test")
+    assert removed is not None and removed.as_dict()["files"] == 1
     assert _stored(data_dir) == []
