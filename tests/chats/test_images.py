@@ -357,3 +357,17 @@ async def test_retention_deletes_thumbnails_too(
     removed = await retention.run(ctx_of(app), "test")
     assert removed is not None and removed.as_dict()["files"] == 1
     assert _stored(data_dir) == []
+
+
+def test_an_animation_with_too_many_frames_is_a_plain_file() -> None:
+    # Each frame differs from the one before (Pillow merges equal frames when saving).
+    frames = [Image.new("L", (64, 64), color=i % 2 * 255) for i in range(images.MAX_FRAMES + 1)]
+    frame = frames[0]
+    out = io.BytesIO()
+    frame.save(out, "GIF", save_all=True, append_images=frames[1:], duration=20)
+    many = out.getvalue()
+    assert len(many) < 200_000  # a small file
+    assert images.prepare(many, "image/gif") is None
+    out = io.BytesIO()
+    frame.save(out, "GIF", save_all=True, append_images=frames[1:4], duration=20)
+    assert images.prepare(out.getvalue(), "image/gif") is not None

@@ -18,8 +18,10 @@ from helpline.storage import Storage
 
 # Larger images are kept as plain files: never decoded, so never a memory bomb.
 MAX_PIXELS = 50_000_000
-# Animations: all frames together (a small GIF can hold thousands of large frames).
-MAX_ANIMATION_PIXELS = 2 * MAX_PIXELS
+# Animations: all frames together, each held decoded while it is saved again (a small GIF
+# can hold thousands of frames).
+MAX_ANIMATION_PIXELS = MAX_PIXELS
+MAX_FRAMES = 500
 THUMB_BOX = 480  # px, the longest side; shown at 240 CSS px, sharp on 2x screens
 THUMB_TYPE = "image/webp"
 _ORIENTATION = 0x0112  # the EXIF tag
@@ -77,7 +79,7 @@ def prepare(data: bytes, content_type: str) -> Prepared | None:
 def _prepare(im: Image.Image, fmt: str) -> Prepared | None:
     frames = getattr(im, "n_frames", 1)
     if frames > 1:
-        if frames * im.size[0] * im.size[1] > MAX_ANIMATION_PIXELS:
+        if frames > MAX_FRAMES or frames * im.size[0] * im.size[1] > MAX_ANIMATION_PIXELS:
             return None
         full = _strip_animation(im, fmt)
         im.seek(0)
