@@ -3,7 +3,9 @@
 
 import { loadTags, openFieldsBuilder, wireFieldsBuilder, wireTags } from "./admin-context.js";
 import { api, bootData, getAll } from "./api.js";
+import { t } from "./i18n.js";
 import { wireAuditLog } from "./audit-log.js";
+import { openQueueSettings, wireQueueSettings } from "./admin-queue-settings.js";
 import { $, $$, confirmAction, h, openDialog, showFormError, submitForm, toast, toastError, wireLogout } from "./ui.js";
 
 const me = bootData().user;
@@ -177,6 +179,10 @@ function queueRow(q) {
   const nFields = (q.fields || []).length;
   const fieldsBtn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "queue-fields" }, nFields ? `Start form (${nFields})` : "Start form");
   fieldsBtn.addEventListener("click", () => openFieldsBuilder(q, renderQueues));
+  const settingsBtn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "queue-settings" }, t("Settings"));
+  settingsBtn.addEventListener("click", () =>
+    openQueueSettings(q, renderQueues, { fields: (queue) => openFieldsBuilder(queue, renderQueues), retention: () => showSection("data") }),
+  );
   const toggle = h("button", { class: `btn btn--sm ${q.active ? "btn--danger-ghost" : ""}`, type: "button", "data-testid": q.active ? "queue-deactivate" : "queue-reactivate" }, q.active ? "Deactivate" : "Reactivate");
   toggle.addEventListener("click", async () => {
     if (q.active) {
@@ -197,7 +203,7 @@ function queueRow(q) {
     { "data-testid": "queue-row", "data-queue-id": q.id, "data-queue-name": q.name, "data-active": String(q.active) },
     h("td", {}, name, q.description ? h("div", { class: "muted small" }, q.description) : null),
     h("td", {}, mode),
-    h("td", { class: "actions" }, membersBtn, fieldsBtn),
+    h("td", { class: "actions" }, settingsBtn, membersBtn, fieldsBtn),
     h("td", {}, status, " ", h("span", { class: "muted small" }, `${q.agents_available} free`)),
     h("td", { class: "actions" }, toggle),
   );
@@ -298,6 +304,7 @@ async function main() {
   wireQueueForms();
   wireTags();
   wireFieldsBuilder();
+  wireQueueSettings();
   loadTags();
   try {
     await loadUsers();
