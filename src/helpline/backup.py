@@ -114,9 +114,12 @@ async def _revision(db: Database) -> str | None:
 
 
 async def _storage_keys(db: Database) -> list[str]:
+    """Every stored object the database names: each file and its image thumbnail."""
     async with db.engine.connect() as conn:
-        rows = await conn.execute(text("SELECT storage_key FROM attachments ORDER BY id"))
-        return [str(r[0]) for r in rows]
+        rows = await conn.execute(
+            text("SELECT storage_key, thumb_key FROM attachments ORDER BY id")
+        )
+        return [str(key) for row in rows for key in row if key]
 
 
 # -- backup --------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 from PIL import Image, PngImagePlugin
 
+from helpline import backup
 from helpline.chats import images
 from helpline.governance import retention
 from helpline.kit.clock import FrozenClock
@@ -371,3 +372,14 @@ def test_an_animation_with_too_many_frames_is_a_plain_file() -> None:
     out = io.BytesIO()
     frame.save(out, "GIF", save_all=True, append_images=frames[1:4], duration=20)
     assert images.prepare(out.getvalue(), "image/gif") is not None
+
+
+@pytest.mark.asyncio
+async def test_a_backup_holds_the_thumbnails_too(
+    app: FastAPI, client: httpx.AsyncClient, chat: dict[str, Any], tmp_path: Path
+) -> None:
+    await _share(client, chat, "screen.png", png_with_text())
+    target = tmp_path / "backup"
+    summary = await backup.backup(ctx_of(app).settings, target, say=lambda *_: None)
+    copied = sorted(p.read_bytes()[:4] for p in (target / "files").rglob("*") if p.is_file())
+    assert copied == [b"RIFF", b"\x89PNG"], summary  # the thumbnail (WebP) and the image
