@@ -4,8 +4,7 @@ API's 422s), automatic messages, and the widget's sites with its identity secret
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -14,7 +13,6 @@ from tests.e2e.support import (
     Browsers,
     HelplineServer,
     api_call,
-    free_port,
     queue_id,
     sign_in,
     token_for,
@@ -26,17 +24,11 @@ SECRET = "admin-page-widget-secret"
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[HelplineServer]:
-    srv = HelplineServer(tmp_path / "data", free_port())
-    srv.env["HELPLINE_WIDGET_SECRET"] = SECRET
-    srv.env["HELPLINE_WIDGET_ORIGINS"] = "https://env.example.com"
-    srv.data_dir.mkdir()
-    srv.setup()
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
+def server_env() -> dict[str, str]:
+    return {
+        "HELPLINE_WIDGET_SECRET": SECRET,
+        "HELPLINE_WIDGET_ORIGINS": "https://env.example.com",
+    }
 
 
 def queue(server: HelplineServer, name: str) -> dict[str, object]:

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import FrameLocator, Page, expect
 
-from tests.e2e.support import Browsers, HelplineServer, free_port
+from tests.e2e.support import Browsers, HelplineServer
 from tests.e2e.test_widget import Shop, shop  # noqa: F401 - fixture: the embedding site
 
 pytestmark = pytest.mark.e2e
@@ -25,17 +24,11 @@ def user_hash(user_id: str, secret: str = SECRET) -> str:
 
 
 @pytest.fixture
-def server(tmp_path: Path, shop: Shop) -> Iterator[HelplineServer]:  # noqa: F811
-    srv = HelplineServer(tmp_path / "data", free_port())
-    srv.env["HELPLINE_WIDGET_ORIGINS"] = f"http://localhost:{shop.port}"
-    srv.env["HELPLINE_WIDGET_SECRET"] = SECRET
-    srv.data_dir.mkdir()
-    srv.setup()
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
+def server_env(shop: Shop) -> dict[str, str]:  # noqa: F811
+    return {
+        "HELPLINE_WIDGET_ORIGINS": f"http://localhost:{shop.port}",
+        "HELPLINE_WIDGET_SECRET": SECRET,
+    }
 
 
 def embed_signed_in(shop: Shop, helpline_url: str, user_id: str, signature: str) -> None:  # noqa: F811

@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
-from helpline.kit.clock import FrozenClock, set_clock
+from helpline.kit.clock import FrozenClock
 from helpline.sweeper import Sweeper
 from tests.fixtures.factories import events, make_queue, make_user, start_chat
 
@@ -20,10 +20,8 @@ REPLY = "Thanks for waiting, someone will be with you shortly."
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    c = FrozenClock()
-    set_clock(c)
-    return c
+def clock(frozen_clock: FrozenClock) -> FrozenClock:
+    return frozen_clock
 
 
 @pytest_asyncio.fixture

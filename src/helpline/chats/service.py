@@ -594,23 +594,25 @@ async def expire(uow: UnitOfWork, chat_id: str, reason: str, still_due: Any) -> 
     return True
 
 
-async def warn_inactive(uow: UnitOfWork, chat_id: str, expires_in_s: int, still_due: Any) -> bool:
-    """Tell a silent customer the chat will expire; once per silence (warned_at)."""
+async def _timer_event(
+    uow: UnitOfWork, chat_id: str, action: Action, event: NewEvent, still_due: Any, **values: Any
+) -> bool:
+    """A timer's event on a chat that stays in its status, if `still_due` holds in the same
+    conditional UPDATE (else another process fired it, or the chat moved on): True when sent."""
     row = await repo.get_row(uow.session, chat_id)
     if row is None:
         return False
     try:
-        await _commit_events(
-            uow,
-            row.chat,
-            Action.warn,
-            [NewEvent(_event(Action.warn), {"expires_in_s": expires_in_s}, None)],
-            extra_where=still_due,
-            warned_at=now(),
-        )
+        await _commit_events(uow, row.chat, action, [event], extra_where=still_due, **values)
     except Conflict:
         return False
     return True
+
+
+async def warn_inactive(uow: UnitOfWork, chat_id: str, expires_in_s: int, still_due: Any) -> bool:
+    """Tell a silent customer the chat will expire; once per silence (warned_at)."""
+    event = NewEvent(_event(Action.warn), {"expires_in_s": expires_in_s}, None)
+    return await _timer_event(uow, chat_id, Action.warn, event, still_due, warned_at=now())
 
 
 # The client_id of the automatic reply: with the (chat_id, client_id) key, once per chat.
@@ -620,28 +622,11 @@ AUTO_REPLY_ID = "auto-reply"
 async def auto_reply(uow: UnitOfWork, chat_id: str, text: str, still_due: Any) -> bool:
     """Post the queue's automatic reply to a chat still waiting: a `message.posted` with no
     actor (the system), once per chat (auto_replied_at), whatever happens to it later."""
-    row = await repo.get_row(uow.session, chat_id)
-    if row is None:
-        return False
-    try:
-        await _commit_events(
-            uow,
-            row.chat,
-            Action.auto_reply,
-            [
-                NewEvent(
-                    _event(Action.auto_reply),
-                    {"text": text, "client_id": AUTO_REPLY_ID, "automatic": True},
-                    None,
-                    client_id=AUTO_REPLY_ID,
-                )
-            ],
-            extra_where=still_due,
-            auto_replied_at=now(),
-        )
-    except Conflict:
-        return False
-    return True
+    data = {"text": text, "client_id": AUTO_REPLY_ID, "automatic": True}
+    event = NewEvent(_event(Action.auto_reply), data, None, client_id=AUTO_REPLY_ID)
+    return await _timer_event(
+        uow, chat_id, Action.auto_reply, event, still_due, auto_replied_at=now()
+    )
 
 
 async def warn_sla(uow: UnitOfWork, chat_id: str, next_at: datetime) -> bool:
