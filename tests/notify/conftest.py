@@ -3,4 +3,5 @@ from tests.notify.support import (  # noqa: F401 - fixtures
     outbox,
     smtp_server,
     webhook_receiver,
+    world,
 )

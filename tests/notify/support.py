@@ -27,7 +27,7 @@ from helpline.kit import clock as clock_mod
 from helpline.kit.clock import FrozenClock
 from helpline.notify.models import OutboxMessage
 from helpline.notify.outbox import Outbox
-from tests.fixtures.factories import ctx_of
+from tests.fixtures.factories import ctx_of, make_queue, make_user
 from tests.fixtures.servers import free_port
 
 WEBHOOK_SECRET = "whsec-test-0123456789"
@@ -218,6 +218,19 @@ async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
 
 
 # --- the outbox -------------------------------------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def world(app: FastAPI) -> dict[str, Any]:
+    """A Support queue, two customers, an agent of the queue and an admin."""
+    q = await make_queue(app, "Support")
+    return {
+        "q": q,
+        "customer": await make_user(app, "customer", name="Carla"),
+        "customer2": await make_user(app, "customer", name="Dan"),
+        "agent": await make_user(app, "agent", name="Ana", queues=[q]),
+        "admin": await make_user(app, "admin", name="Ada"),
+    }
 
 
 @pytest.fixture

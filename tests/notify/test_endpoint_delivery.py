@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from helpline.kit.clock import FrozenClock
 from helpline.notify.outbox import Outbox
-from tests.fixtures.factories import Person, accepted_chat, make_queue, make_user, start_chat
+from tests.fixtures.factories import Person, accepted_chat, make_user, start_chat
 from tests.notify.support import WebhookReceiver, outbox_rows, settle_all
 
 pytestmark = pytest.mark.asyncio
@@ -29,36 +29,25 @@ def settings_overrides() -> dict[str, Any]:
     return {"webhook_allow_private": "on", "outbox_retry_s": 5}
 
 
-@pytest_asyncio.fixture
-async def crm() -> AsyncIterator[WebhookReceiver]:
-    receiver = WebhookReceiver(secret="(set from the endpoint's answer)")
+async def _running(secret: str) -> AsyncIterator[WebhookReceiver]:
+    receiver = WebhookReceiver(secret=secret)
     await receiver.start()
     try:
         yield receiver
     finally:
         await receiver.stop()
+
+
+@pytest_asyncio.fixture
+async def crm() -> AsyncIterator[WebhookReceiver]:
+    async for receiver in _running("(set from the endpoint's answer)"):
+        yield receiver
 
 
 @pytest_asyncio.fixture
 async def alerts() -> AsyncIterator[WebhookReceiver]:
-    receiver = WebhookReceiver(secret=ALERTS_SECRET)
-    await receiver.start()
-    try:
+    async for receiver in _running(ALERTS_SECRET):
         yield receiver
-    finally:
-        await receiver.stop()
-
-
-@pytest_asyncio.fixture
-async def world(app: FastAPI) -> dict[str, Any]:
-    q = await make_queue(app, "Support")
-    return {
-        "q": q,
-        "customer": await make_user(app, "customer", name="Carla"),
-        "customer2": await make_user(app, "customer", name="Dan"),
-        "agent": await make_user(app, "agent", name="Ana", queues=[q]),
-        "admin": await make_user(app, "admin", name="Ada"),
-    }
 
 
 async def _endpoint(

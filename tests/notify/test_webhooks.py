@@ -7,12 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from fastapi import FastAPI
 
 from helpline.kit.clock import FrozenClock
 from helpline.notify.outbox import Outbox
-from tests.fixtures.factories import accepted_chat, make_queue, make_user
+from tests.fixtures.factories import accepted_chat, make_user
 from tests.notify.support import WEBHOOK_SECRET, WebhookReceiver, outbox_rows, settle_all
 
 pytestmark = pytest.mark.asyncio
@@ -24,18 +23,6 @@ def settings_overrides(webhook_receiver: WebhookReceiver) -> dict[str, Any]:
         "webhook_url": webhook_receiver.url,
         "webhook_secret": WEBHOOK_SECRET,
         "outbox_retry_s": 5,
-    }
-
-
-@pytest_asyncio.fixture
-async def world(app: FastAPI) -> dict[str, Any]:
-    q = await make_queue(app, "Support")
-    return {
-        "q": q,
-        "customer": await make_user(app, "customer", name="Carla"),
-        "customer2": await make_user(app, "customer", name="Dan"),
-        "agent": await make_user(app, "agent", name="Ana", queues=[q]),
-        "admin": await make_user(app, "admin", name="Ada"),
     }
 
 
