@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
+from tests.e2e.axe import write_report
 from tests.e2e.support import (
     CHROMIUM_ARGS,
     SCREENSHOTS,
@@ -97,3 +98,12 @@ def shot() -> Callable[[Page, str], None]:
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
 
     return take
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The axe-core count of every scan of the run (see tests/e2e/axe.py)."""
+    lines = write_report()
+    if lines:
+        terminalreporter.section("axe-core violations per page, view and dialog")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -158,7 +158,7 @@ export function renderTabs() {
         const sel = chat.id === state.activeId;
         const main = h(
           "button",
-          { class: "open-tab__btn", type: "button", role: "tab", "aria-selected": String(sel), title: `${customerName(chat)} · ${chat.reference}` },
+          { class: "open-tab__btn", type: "button", "aria-current": sel ? "true" : null, title: `${customerName(chat)} · ${chat.reference}` },
           h("span", { class: `dot dot--${chat.status === "waiting" ? "connecting" : isOpenStatus(chat.status) ? "open" : ""}` }),
           h("span", {}, customerName(chat)),
           unread ? h("span", { class: "count" }, String(unread)) : null,
@@ -166,7 +166,8 @@ export function renderTabs() {
         main.addEventListener("click", () => actions.open(chat.id));
         const close = h("button", { class: "icon-btn open-tab__close", type: "button", "aria-label": `Close ${customerName(chat)}` }, icon("close"));
         close.addEventListener("click", () => actions.close(chat.id));
-        return h("div", { class: "open-tab", "data-testid": "open-chat-tab", "data-chat-id": chat.id, "aria-selected": String(sel) }, main, close);
+        // A list of buttons, not an ARIA tablist: the tabs have no tab panels or arrow keys.
+        return h("li", { class: "open-tab", "data-testid": "open-chat-tab", "data-chat-id": chat.id, "data-selected": String(sel) }, main, close);
       }),
   );
 }

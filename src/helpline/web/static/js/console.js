@@ -57,7 +57,7 @@ function onChatEvent(ev, { initial, replay }) {
   // Back in the queue (its agent went offline): the offer that follows alerts like a new chat.
   if (ev.type === "chat.requeued" && changed && !initial) chat.unoffered = true;
   if (chat.id === state.shownId) {
-    state.conv.add(ev);
+    state.conv.add(ev, { announce: !initial });
     if (ev.type === "message.posted" && ev.actor?.id !== me.id) hideTyping();
     readShown();
   }

@@ -299,6 +299,25 @@ export class Conversation {
     this.list = list;
     this.ctx = ctx;
     this.seenSeq = 0;
+    // New events are read out from here, not from the list: a live list would re-announce the
+    // whole history each time a chat is opened or re-rendered.
+    this.live = h("div", { class: "sr-only", "aria-live": "polite", "data-testid": "announcer" });
+    list.after(this.live);
+  }
+
+  /** Tell screen readers about one new event (polite: after what they are reading). */
+  announce(node) {
+    const meta = node.querySelector(".msg__meta, .note__label");
+    const bubble = node.querySelector(".msg__bubble, .file-card");
+    let text;
+    if (meta && bubble) text = `${meta.firstChild?.textContent || ""}: ${bubble.textContent}`;
+    else {
+      const copy = node.cloneNode(true);
+      copy.querySelector(".sys__time")?.remove();
+      text = copy.textContent;
+    }
+    this.live.append(h("p", {}, text.replace(/\s+/g, " ").trim()));
+    while (this.live.childElementCount > 5) this.live.firstElementChild.remove();
   }
 
   clear() {
@@ -335,8 +354,9 @@ export class Conversation {
     this.list.scrollTop = this.list.scrollHeight;
   }
 
-  /** Insert an event by seq; a seq already shown is ignored. */
-  add(ev, { scroll = true } = {}) {
+  /** Insert an event by seq; a seq already shown is ignored. `announce`: a live event (not
+   * history) that screen readers should hear, unless it is the reader's own message. */
+  add(ev, { scroll = true, announce = false } = {}) {
     if (this.list.querySelector(`:scope > [data-seq="${ev.seq}"]`)) return;
     const node = eventNode(ev, this.ctx);
     if (ev.type === "message.posted" && ev.data && ev.data.client_id)
@@ -354,6 +374,7 @@ export class Conversation {
     this.list.insertBefore(node, before);
     if (this.seenSeq && node.dataset.testid === "message") this.placeSeen();
     if (scroll && stick) this.scrollToBottom();
+    if (announce && !(ev.actor && ev.actor.id === this.ctx.me)) this.announce(node);
   }
 
   addAll(events) {

@@ -137,7 +137,7 @@ export class CustomerChat {
     if (!chat || ev.chat_id !== chat.id) return;
     this.events.push(ev);
     const changed = apply(chat, ev);
-    this.conv.add(ev);
+    this.conv.add(ev, { announce: !initial });
     if (ev.type === "message.posted" && ev.actor?.id !== this.me.id) $('[data-testid="typing-indicator"]', this.root).hidden = true;
     this.opts.onEvent?.(ev, { initial, changed });
     if (changed) this.opts.render(chat);

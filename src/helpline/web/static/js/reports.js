@@ -177,7 +177,7 @@ function table(headers, rows, testid) {
   if (!rows.length) return h("p", { class: "muted small" }, "No data in this range.");
   return h(
     "div",
-    { class: "table-wrap" },
+    { class: "table-wrap", tabindex: "0" },
     h(
       "table",
       { class: "table report-table" },

@@ -71,7 +71,6 @@ export class SnippetPicker {
     this.render();
     this.list.hidden = false;
     this.button.setAttribute("aria-expanded", "true");
-    this.input.setAttribute("aria-expanded", "true");
     if (mode === "browse") this.input.focus();
   }
 
@@ -80,14 +79,13 @@ export class SnippetPicker {
     this.mode = null;
     this.list.hidden = true;
     this.button.setAttribute("aria-expanded", "false");
-    this.input.setAttribute("aria-expanded", "false");
     this.input.removeAttribute("aria-activedescendant");
   }
 
   render() {
     if (!this.items.length) {
       this.list.replaceChildren(
-        h("li", { class: "snippet-list__empty muted small" }, cache?.length ? `No snippet matches “${this.filter}”.` : "No snippets yet — add some under Snippets."),
+        h("li", { class: "snippet-list__empty muted small", role: "option", "aria-disabled": "true", "aria-selected": "false" }, cache?.length ? `No snippet matches “${this.filter}”.` : "No snippets yet — add some under Snippets."),
       );
       this.input.removeAttribute("aria-activedescendant");
       return;

@@ -56,7 +56,7 @@ export function initSupervisor({ rt, queues }) {
       h("h2", { class: "view-sub" }, "Agents"),
       h(
         "div",
-        { class: "table-wrap card card--flush" },
+        { class: "table-wrap card card--flush", tabindex: "0" },
         h("table", { class: "table" }, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Agent"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Chats"))), h("tbody", { "data-testid": "sv-agents" })),
       ),
     ),

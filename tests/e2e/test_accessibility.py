@@ -1,0 +1,273 @@
+"""axe-core over every page, view and open dialog, in the light and the dark theme: zero
+violations of any impact (CONTRACT-2 "Languages and accessibility"). The counts per scan are
+printed at the end of the run and written to test-output/axe-results.txt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.e2e.axe import Scanner
+from tests.e2e.support import (
+    PASSWORD,
+    Browsers,
+    agent_sign_in,
+    chat_row,
+    guest_sign_in,
+    message,
+    send,
+    sign_in,
+    start_chat,
+)
+
+pytestmark = pytest.mark.e2e
+
+Shot = Callable[[Page, str], None]
+
+
+@pytest.fixture
+def axe() -> Iterator[Scanner]:
+    scanner = Scanner()
+    yield scanner
+    scanner.check()
+
+
+def dialog_scan(axe: Scanner, page: Page, opener: Locator, dialog: str, label: str) -> None:
+    """Open a dialog, scan it in both themes, close it with Escape."""
+    opener.click()
+    box = page.locator(dialog)
+    expect(box).to_be_visible()
+    axe.scan_both_themes(page, label)
+    page.keyboard.press("Escape")
+    expect(box).to_be_hidden()
+
+
+def customer(people: Browsers) -> None:
+    """A customer with a password (the demo has none)."""
+    people.server.cli(
+        "create-user",
+        "--email",
+        "egon@example.org",
+        "--name",
+        "Egon Customer",
+        "--role",
+        "customer",
+        "--password",
+        PASSWORD,
+    )
+
+
+def test_signed_out_and_message_pages(people: Browsers, axe: Scanner) -> None:
+    visitor = people.open_page("visitor")
+    visitor.allow(r"status of 404 .*/transcript/no-such-chat")
+    page = visitor.page
+    for path, label in [
+        ("/", "portal: sign-in"),
+        ("/console", "console: sign-in"),
+        ("/console/admin", "admin: sign-in"),
+        ("/reset-password", "reset password: ask for a link"),
+        ("/reset-password#token=not-a-real-token", "reset password: choose a new one"),
+    ]:
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+        axe.scan_both_themes(page, label)
+    customer(people)
+    sign_in(page, "/console", "egon@example.org")
+    expect(page.get_by_role("heading", name="This page is for the support team")).to_be_visible()
+    axe.scan_both_themes(page, "console: signed in as a customer")
+    page.goto("/transcript/no-such-chat")
+    axe.scan_both_themes(page, "transcript: not found")
+    agent = people.open_page("agent").page
+    sign_in(agent, "/console/admin", "agent1@example.com")
+    expect(agent.get_by_role("heading", name="Administrators only")).to_be_visible()
+    axe.scan_both_themes(agent, "admin: not an administrator")
+
+
+def test_widget_panel(people: Browsers, axe: Scanner) -> None:
+    page = people.open_page("visitor").page
+    page.goto("/widget/chat?queue=General%20support")
+    expect(page.get_by_test_id("guest-name")).to_be_visible()
+    axe.scan_both_themes(page, "widget: who are you")
+    page.get_by_test_id("guest-name").fill("Wanda Widget")
+    page.get_by_test_id("guest-email").fill("wanda@example.org")
+    page.get_by_test_id("guest-submit").click()
+    expect(page.get_by_test_id("start-message")).to_be_visible()
+    axe.scan_both_themes(page, "widget: start a chat")
+    page.get_by_test_id("start-message").fill("Where is my parcel?")
+    page.get_by_test_id("start-chat").click()
+    expect(page.get_by_test_id("queue-position")).to_be_visible()
+    axe.scan_both_themes(page, "widget: waiting")
+
+
+def test_portal_and_console(people: Browsers, axe: Scanner) -> None:
+    customer = guest_sign_in(people.open_page("customer"), "Grace Guest", "grace@example.org")
+    axe.scan_both_themes(customer, "portal: start a chat")
+    chat_id = start_chat(customer, "General support", "My order never arrived")
+    axe.scan_both_themes(customer, "portal: waiting")
+
+    ana = agent_sign_in(people.open_page("ana"), "supervisor@example.com")
+    axe.scan_both_themes(ana, "console: chats")
+    chat_row(ana, chat_id).click()
+    expect(ana.get_by_test_id("accept-chat")).to_be_visible()
+    axe.scan_both_themes(ana, "console: waiting chat")
+    ana.get_by_test_id("accept-chat").click()
+    expect(ana.get_by_test_id("message-input")).to_be_enabled()
+    send(ana, "Hello, let me look")
+    expect(message(customer, "let me look")).to_have_count(1)
+    send(customer, "Thanks!")
+    expect(message(ana, "Thanks!")).to_have_count(1)
+    axe.scan_both_themes(ana, "console: conversation")
+    axe.scan_both_themes(customer, "portal: conversation")
+
+    customer.get_by_test_id("attach-file").set_input_files(
+        files=[{"name": "receipt.txt", "mimeType": "text/plain", "buffer": b"paid"}]
+    )
+    dialog_box = customer.locator("#upload-dialog")
+    expect(dialog_box).to_be_visible()
+    axe.scan_both_themes(customer, "portal: upload dialog")
+    customer.keyboard.press("Escape")
+    expect(dialog_box).to_be_hidden()
+
+    panel = ana.get_by_test_id("customer-panel")
+    if panel.get_attribute("data-open") != "true":
+        ana.get_by_test_id("customer-panel-toggle").click()
+    expect(panel).to_have_attribute("data-open", "true")
+    expect(panel).to_contain_text("grace@example.org")
+    axe.scan_both_themes(ana, "console: customer panel")
+
+    for testid, dialog, label in [
+        ("transfer-chat", "#transfer-dialog", "transfer"),
+        ("move-queue", "#move-dialog", "move queue"),
+        ("cancel-chat", "#cancel-dialog", "cancel chat"),
+    ]:
+        dialog_scan(axe, ana, ana.get_by_test_id(testid), dialog, f"console: {label} dialog")
+    dialog_scan(
+        axe, ana, ana.get_by_test_id("alert-settings"), "#alerts-dialog", "console: alerts dialog"
+    )
+    ana.get_by_test_id("snippets").click()
+    expect(ana.get_by_test_id("snippet-picker")).to_be_visible()
+    axe.scan_both_themes(ana, "console: snippet picker")
+    ana.keyboard.press("Escape")
+
+    ana.get_by_test_id("user-menu").locator("summary").click()
+    axe.scan_both_themes(ana, "console: user menu")
+    ana.keyboard.press("Escape")
+    for testid, dialog, label in [
+        ("menu-totp", "#totp-dialog", "two-factor"),
+        ("menu-tokens", "#tokens-dialog", "API tokens"),
+        ("menu-sessions", "#sessions-dialog", "sessions"),
+    ]:
+        if not ana.get_by_test_id(testid).is_visible():
+            ana.get_by_test_id("user-menu").locator("summary").click()
+        dialog_scan(axe, ana, ana.get_by_test_id(testid), dialog, f"console: {label} dialog")
+
+    # A request raised from the chat: the dialog, then the request in both places.
+    ana.get_by_test_id("raise-request").click()
+    expect(ana.locator("#request-dialog")).to_be_visible()
+    axe.scan_both_themes(ana, "console: raise request dialog")
+    ana.get_by_test_id("request-submit").click()
+    expect(ana.get_by_test_id("request-reference")).to_have_text("SR-000001")
+
+    ana.get_by_test_id("mark-solved").click()
+    expect(customer.get_by_test_id("rating-submit")).to_be_visible()
+    axe.scan_both_themes(customer, "portal: ended, rating")
+    axe.scan_both_themes(ana, "console: solved chat")
+    customer.get_by_test_id("rating-submit").click()
+    expect(customer.get_by_test_id("rating-thanks")).to_be_visible()
+    customer.get_by_test_id("read-transcript").click()
+    expect(customer.get_by_test_id("transcript")).to_be_visible()
+    axe.scan_both_themes(customer, "portal: rated, transcript open")
+
+    customer.goto("/#requests/SR-000001")
+    customer.wait_for_load_state("networkidle")
+    axe.scan_both_themes(customer, "portal: a request")
+    customer.goto(f"/transcript/{chat_id}")
+    axe.scan_both_themes(customer, "transcript page")
+
+    for view in ["requests", "snippets", "search", "supervisor", "reports"]:
+        ana.goto(f"/console#{view}")
+        expect(ana.locator(f"#{view}-view")).to_be_visible()
+        ana.wait_for_load_state("networkidle")
+        axe.scan_both_themes(ana, f"console: {view}")
+    ana.goto("/console#requests/SR-000001")
+    expect(ana.get_by_test_id("sr-status")).to_be_visible()
+    axe.scan_both_themes(ana, "console: a request")
+    ana.goto("/console#search")
+    ana.get_by_test_id("search-input").fill("order")
+    ana.get_by_test_id("search-submit").click()
+    expect(ana.get_by_test_id("search-results").locator("li").first).to_be_visible()
+    axe.scan_both_themes(ana, "console: search results")
+
+
+def test_admin_sections_and_dialogs(people: Browsers, axe: Scanner) -> None:
+    customer(people)
+    admin = agent_sign_in(people.open_page("admin"), "admin@example.com")
+    admin.goto("/console/admin")
+    expect(admin.get_by_test_id("user-row").first).to_be_visible()
+    for tab in admin.locator("[data-section]").all():
+        name = tab.inner_text().strip()
+        tab.click()
+        admin.wait_for_load_state("networkidle")
+        axe.scan_both_themes(admin, f"admin: {name}")
+        if tab.get_attribute("data-section") == "queues":
+            row = admin.get_by_test_id("queue-row").first
+            dialog_scan(
+                axe,
+                admin,
+                row.get_by_test_id("queue-members"),
+                "#members-dialog",
+                "admin: members dialog",
+            )
+            dialog_scan(
+                axe,
+                admin,
+                row.get_by_test_id("queue-fields"),
+                "#fields-dialog",
+                "admin: start form dialog",
+            )
+        if tab.get_attribute("data-section") == "data":
+            admin.get_by_test_id("customer-search").fill("egon")
+            row = admin.get_by_test_id("customer-row").filter(has_text="egon@example.org")
+            expect(row).to_be_visible()
+            axe.scan_both_themes(admin, "admin: customer found")
+            dialog_scan(
+                axe,
+                admin,
+                row.get_by_test_id("customer-erase"),
+                "#erase-dialog",
+                "admin: erase dialog",
+            )
+
+
+PULSE = """() => {
+  const s = getComputedStyle(document.querySelector('[data-role="waiting"] .waiting-panel__pulse'));
+  return {count: s.animationIterationCount, duration: parseFloat(s.animationDuration)};
+}"""
+
+
+def test_dark_theme_and_reduced_motion(people: Browsers, shot: Shot) -> None:
+    """The browser's preferences decide: dark colours, and no motion when asked for less."""
+    calm = guest_sign_in(
+        people.open_page("calm", color_scheme="dark", reduced_motion="reduce"),
+        "Dee Dark",
+        "dee@example.org",
+    )
+    start_chat(calm, "General support", "Dark and still, please")
+    body = calm.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert body == "rgb(16, 19, 26)", body  # --color-bg of the dark theme
+    assert calm.evaluate(PULSE) == {"count": "1", "duration": 0.00001}
+    shot(calm, "dark-portal-waiting")
+
+    busy = guest_sign_in(people.open_page("busy"), "Lee Light", "lee@example.org")
+    start_chat(busy, "General support", "Light and lively")
+    assert busy.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(244, 246, 251)"
+    assert busy.evaluate(PULSE)["count"] == "infinite"
+
+    agent = agent_sign_in(people.open_page("agent", color_scheme="dark"), "supervisor@example.com")
+    shot(agent, "dark-console-chats")
+    agent.goto("/console#reports")
+    expect(agent.locator("#reports-view")).to_be_visible()
+    agent.wait_for_load_state("networkidle")
+    shot(agent, "dark-console-reports")

