@@ -73,6 +73,10 @@ def test_signed_out_and_message_pages(people: Browsers, axe: Scanner) -> None:
         page.goto(path)
         page.wait_for_load_state("networkidle")
         axe.scan_both_themes(page, label)
+    arabic = people.open_page("arabic").page
+    arabic.goto("/?lang=ar")
+    expect(arabic.locator("html")).to_have_attribute("dir", "rtl")
+    axe.scan_both_themes(arabic, "portal: sign-in in Arabic (right to left)")
     customer(people)
     sign_in(page, "/console", "egon@example.org")
     expect(page.get_by_role("heading", name="This page is for the support team")).to_be_visible()

@@ -36,6 +36,7 @@ FOCUS_STYLE = """() => {
     tag: el.tagName.toLowerCase(),
     name: el.getAttribute("aria-label") || el.dataset.testid || el.id || el.textContent.trim().slice(0, 30),
     visible: outline || ring,
+    style: `${el.matches(":focus")} ${el.matches(":focus-visible")} ${s.boxShadow} ${s.outlineStyle}`,
   };
 }"""
 
@@ -51,6 +52,20 @@ def tab_to(page: Page, target: Locator, *, limit: int = 80, back: bool = False) 
         if focus is not None:
             assert focus["visible"], f"no visible focus on {focus['tag']} {focus['name']!r}"
     raise AssertionError(f"Tab never reached {target} in {limit} presses")
+
+
+def walk_focus(page: Page, presses: int) -> int:
+    """Tab through a page: every stop shows a visible focus indicator. Returns the stops."""
+    seen = 0
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        focus = page.evaluate(FOCUS_STYLE)
+        if focus is not None:
+            seen += 1
+            assert focus["visible"], (
+                f"no visible focus on {focus['tag']} {focus['name']!r} {focus['style']}"
+            )
+    return seen
 
 
 def type_into(page: Page, target: Locator, text: str) -> None:
@@ -149,3 +164,17 @@ def test_portal_journey_with_the_keyboard_alone(people: Browsers, shot: Shot) ->
     page.keyboard.press("Enter")
     expect(page.get_by_test_id("rating-thanks")).to_be_visible()
     shot(page, "keyboard-portal-rated")
+
+
+def test_every_tab_stop_shows_the_focus(people: Browsers) -> None:
+    """Admin sections and the console's other views, light and dark: no invisible focus."""
+    admin = agent_sign_in(people.open_page("admin"), "admin@example.com")
+    for scheme in ("light", "dark"):
+        admin.emulate_media(color_scheme=scheme)
+        for view in ("requests", "snippets", "search", "supervisor", "reports"):
+            admin.goto(f"/console#{view}")
+            expect(admin.locator(f"#{view}-view")).to_be_visible()
+            assert walk_focus(admin, 25) > 5
+        admin.goto("/console/admin")
+        expect(admin.get_by_test_id("user-row").first).to_be_visible()
+        assert walk_focus(admin, 60) > 20
