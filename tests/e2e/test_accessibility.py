@@ -17,6 +17,7 @@ from tests.e2e.support import (
     chat_row,
     guest_sign_in,
     message,
+    patch_queue,
     send,
     sign_in,
     start_chat,
@@ -106,12 +107,15 @@ def test_widget_panel(people: Browsers, axe: Scanner) -> None:
 
 
 def test_portal_and_console(people: Browsers, axe: Scanner) -> None:
+    # A first-response target: the console shows its countdown chip in the list and header.
+    patch_queue(people.server, "General support", sla={"first_response_s": 3600})
     customer = guest_sign_in(people.open_page("customer"), "Grace Guest", "grace@example.org")
     axe.scan_both_themes(customer, "portal: start a chat")
     chat_id = start_chat(customer, "General support", "My order never arrived")
     axe.scan_both_themes(customer, "portal: waiting")
 
     ana = agent_sign_in(people.open_page("ana"), "supervisor@example.com")
+    expect(ana.get_by_test_id("sla-chip").first).to_be_visible()
     axe.scan_both_themes(ana, "console: chats")
     chat_row(ana, chat_id).click()
     expect(ana.get_by_test_id("accept-chat")).to_be_visible()
