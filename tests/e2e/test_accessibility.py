@@ -235,6 +235,13 @@ def test_admin_sections_and_dialogs(people: Browsers, axe: Scanner) -> None:
                 "#fields-dialog",
                 "admin: start form dialog",
             )
+            dialog_scan(
+                axe,
+                admin,
+                row.get_by_test_id("queue-settings"),
+                "#queue-settings-dialog",
+                "admin: queue settings dialog",
+            )
         if tab.get_attribute("data-section") == "data":
             admin.get_by_test_id("customer-search").fill("egon")
             row = admin.get_by_test_id("customer-row").filter(has_text="egon@example.org")
