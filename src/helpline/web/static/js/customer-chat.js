@@ -10,6 +10,8 @@ import { ApiError, api } from "./api.js";
 import { apply, isOpen } from "./chat-state.js";
 import { Composer } from "./composer.js";
 import { Conversation } from "./conversation.js";
+import { CustomerAlerts } from "./customer-alerts.js";
+import { t } from "./i18n.js";
 import { $ } from "./ui.js";
 
 export class CustomerChat {
@@ -19,15 +21,11 @@ export class CustomerChat {
    *   render(chat) — the page's header and after-chat parts, on open and on every change,
    *   onEvent(ev, {initial, changed}) — after the chat took the event (optional),
    *   onOpen(chat) — before the chat's events arrive (optional),
-<<<<<<< HEAD
-   *   onPosition(position, estimatedWaitS) (optional), download (Conversation's, optional),
-   *   uploaded (true: show an upload at once, without waiting for its event),
-   *   shown() — false while the conversation is out of sight, so nothing counts as read (optional).
-=======
    *   onPosition(position, estimatedWaitS) (optional), download and imageUrl (Conversation's,
    *   optional),
-   *   uploaded (true: show an upload at once, without waiting for its event).
->>>>>>> 65ae8cc (Easier files and image thumbnails on the pages: drop a file onto the conversation or paste it (one Composer for console, portal, widget; the paperclip's confirm and progress), shared images as the server's thumbnail opening full size (a new tab; in the widget, fetched with the token and shown in a dialog))
+   *   uploaded (true: show an upload at once, without waiting for its event),
+   *   shown() — false while the conversation is out of sight, so nothing counts as read (optional),
+   *   onUnseen(count) — alerts not yet seen while the tab was hidden (optional; the widget).
    * Then `attach(rt, me)` once signed in (again after a new sign-in: the widget's guest).
    */
   constructor(root, opts) {
@@ -40,6 +38,7 @@ export class CustomerChat {
     this.events = [];
     this.typingTimer = null;
     this.readTimer = null;
+    this.alerts = new CustomerAlerts($('[data-testid="sound-toggle"]'), { onUnseen: opts.onUnseen });
     document.addEventListener("visibilitychange", () => this.markRead());
     this.composer = new Composer(root, {
       onSend: (text) => this.send(text),
@@ -139,6 +138,7 @@ export class CustomerChat {
     const changed = apply(chat, ev);
     this.conv.add(ev, { announce: !initial });
     if (ev.type === "message.posted" && ev.actor?.id !== this.me.id) $('[data-testid="typing-indicator"]', this.root).hidden = true;
+    this.alertFor(ev, initial);
     this.opts.onEvent?.(ev, { initial, changed });
     if (changed) this.opts.render(chat);
     this.markRead();
@@ -147,6 +147,17 @@ export class CustomerChat {
         this.rt.discard(p.client_id);
         this.conv.failPending(p.client_id, "the chat has ended");
       }
+    }
+  }
+
+  /** The agent joined or wrote while the tab is hidden: title, sound, notification. */
+  alertFor(ev, initial) {
+    const agent = ev.data?.agent?.name || ev.actor?.name || t("Support");
+    if (ev.type === "chat.accepted") {
+      this.alerts.alert({ initial, title: t("{agent} joined the chat", { agent }), body: ev.data?.greeting || "" });
+    } else if ((ev.type === "message.posted" || ev.type === "file.shared") && ev.actor && ev.actor.id !== this.me.id) {
+      const body = ev.type === "message.posted" ? ev.data?.text || "" : ev.data?.attachment?.filename || "";
+      this.alerts.alert({ initial, title: t("New message from {agent}", { agent }), body });
     }
   }
 

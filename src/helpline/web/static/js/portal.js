@@ -4,6 +4,7 @@
 
 import { ApiError, api, bootData, getAll } from "./api.js";
 import { CustomerChat } from "./customer-chat.js";
+import { askForNotifications, offerNotifications } from "./customer-alerts.js";
 import { collectFields, fieldError, pageContext, renderFields } from "./prechat.js";
 import { bindLanguageSwitchers, t, tn } from "./i18n.js";
 import { Realtime } from "./realtime.js";
@@ -135,6 +136,7 @@ function hideLeaveMessage() {
 
 function wireStart() {
   const form = $("#start-form");
+  offerNotifications(form);
   $("#start-queue").addEventListener("change", updateQueueHint);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -161,6 +163,8 @@ function wireStart() {
       fieldError(box, error.key, error.message);
       return;
     }
+    // Asked inside the click (browsers want a gesture), before anything is awaited.
+    if (form.elements.notify.checked) askForNotifications();
     const btn = $('[data-testid="start-chat"]', form);
     setBusy(btn, true);
     showFormError(form, null);

@@ -10,6 +10,7 @@
 // thumbnails and full-size images are fetched the same way (Conversation's imageUrl).
 
 import { ApiError, api, blobUrl, download, setBearer } from "./api.js";
+import { askForNotifications, offerNotifications } from "./customer-alerts.js";
 import { CustomerChat } from "./customer-chat.js";
 import { collectFields, fieldError, pageContext, renderFields } from "./prechat.js";
 import { bindLanguageSwitchers, formatDate, t, tn } from "./i18n.js";
@@ -329,6 +330,8 @@ async function startChat(e) {
     fieldError(box, error.key, error.message);
     return;
   }
+  // Asked inside the click (browsers want a gesture), before anything is awaited.
+  if (form.elements.notify.checked) askForNotifications();
   const btn = $('[type="submit"]', form);
   btn.disabled = true;
   showFormError(form, null);
@@ -374,6 +377,7 @@ function render() {
   $('[data-role="w-title"]').textContent = chat.agent ? `Chat with ${chat.agent.name}` : (wanted && queueName(chat.queue_id)) || "Chat with us";
   const open = isOpenStatus(chat.status);
   $('[data-action="w-leave"]').hidden = !open;
+  $('[data-testid="sound-toggle"]').hidden = !open;
   $('[data-role="waiting"]').hidden = chat.status !== "waiting";
   if (chat.status === "waiting") setPosition(chat.position, chat.estimated_wait_s);
   $('[data-role="composer-wrap"]').hidden = !open;
@@ -434,6 +438,7 @@ async function main() {
   bindLanguageSwitchers({ inUrl: true, save: (code) => (st.session?.token ? api.patch("/me", { locale: code }) : null) });
   $('[data-view="guest"]').addEventListener("submit", guestSignIn);
   $('[data-view="start"]').addEventListener("submit", startChat);
+  offerNotifications($('[data-view="start"]'));
   $("#w-queue").addEventListener("change", updateClosed);
   $('[data-action="w-leave"]').addEventListener("click", leave);
   $('[data-action="w-new"]').addEventListener("click", newChat);
@@ -453,6 +458,8 @@ async function main() {
     download: downloadFile,
     imageUrl: blobUrl,
     uploaded: true,
+    // The visitor sees the host page's tab, not this frame's title: the host shows the count.
+    onUnseen: (count) => window.parent !== window && window.parent.postMessage({ type: "helpline:unseen", count }, hostOrigin || "*"),
   });
   $('[data-action="w-leave-message"]').addEventListener("click", showLeaveMessage);
   $('[data-view="leave"]').addEventListener("submit", leaveMessage);

@@ -39,6 +39,7 @@
   var panel = null;
   var button = null;
   var embedded = false;
+  var baseTitle = null; // the host page's title while the panel counts unseen replies
 
   function popup() {
     var url = origin + "/" + (queue ? "?queue=" + encodeURIComponent(queue) : "");
@@ -78,6 +79,13 @@
       window.addEventListener("message", function (e) {
         if (e.origin !== origin || e.source !== frame.contentWindow || !e.data) return;
         if (e.data.type === "helpline:close") setOpen(false);
+        // Replies while the visitor's tab was hidden: "(n) " before the page's own title.
+        if (e.data.type === "helpline:unseen") {
+          var count = Number(e.data.count) || 0;
+          if (baseTitle === null) baseTitle = document.title;
+          document.title = count > 0 ? "(" + count + ") " + baseTitle : baseTitle;
+          if (count === 0) baseTitle = null;
+        }
       });
       setOpen(true);
       return;
