@@ -22,6 +22,7 @@ from helpline.context import AppContext
 from helpline.errors import Unavailable
 from helpline.governance import exports, retention
 from helpline.kit.ids import new_id
+from helpline.servicedesk import sla as request_sla
 
 log = logging.getLogger("helpline.sweeper")
 
@@ -40,7 +41,8 @@ class Sweeper:
         """One full pass: stamp presence, then fire what is due. Tests call this directly."""
         await presence.stamp(self.ctx, self.ctx.hub.connected_users())
         await self.ctx.hub.check_gaps()
-        fired = await timers.sweep(self.ctx) + await self._presence()
+        fired = await timers.sweep(self.ctx) + await request_sla.sweep(self.ctx)
+        fired += await self._presence()
         fired += await away.sweep(self.ctx)
         return fired + await self._governance()
 
@@ -58,6 +60,7 @@ class Sweeper:
             await self.ctx.hub.check_gaps()
             self._last_gaps = time.monotonic()
         await timers.sweep(self.ctx)
+        await request_sla.sweep(self.ctx)
         await self._presence()
         # Away mail is due minutes after the fact: a look every few seconds is plenty.
         if time.monotonic() - self._last_away >= max(1.0, s.away_mail_s / 24):

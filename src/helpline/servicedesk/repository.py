@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -139,3 +140,25 @@ async def timeline(session: AsyncSession, request_id: str, *, internal: bool) ->
     if not internal:
         stmt = stmt.where(RequestEntry.internal.is_(False))
     return list((await session.execute(stmt.order_by(RequestEntry.id))).scalars())
+
+
+# --- service levels --------------------------------------------------------------------------
+
+
+async def sla_due(session: AsyncSession, at: datetime) -> list[tuple[str, datetime]]:
+    """Requests with a service-level due time reached by `at`, with the `sla_next_at` read."""
+    stmt = select(ServiceRequest.id, ServiceRequest.sla_next_at).where(
+        ServiceRequest.sla_next_at <= at
+    )
+    return [(i, d) for i, d in (await session.execute(stmt)).all() if d is not None]
+
+
+async def claim_sla(session: AsyncSession, request_id: str, read: datetime, **values: Any) -> bool:
+    """Only the process that moves `sla_next_at` on from the value it read records a breach."""
+    claimed = await session.execute(
+        update(ServiceRequest)
+        .where(ServiceRequest.id == request_id, ServiceRequest.sla_next_at == read)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]

@@ -41,6 +41,16 @@ class TeamRef(BaseModel):
     name: str
 
 
+class RequestSlaOut(BaseModel):
+    """Due times from the team's `request_sla` for the priority (null without targets)."""
+
+    response_due_at: datetime | None = None
+    resolve_due_at: datetime | None = None
+    first_response_at: datetime | None = None
+    response_breached: bool = False
+    resolve_breached: bool = False
+
+
 class RequestOut(BaseModel):
     id: str
     reference: str
@@ -56,6 +66,19 @@ class RequestOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     resolved_at: datetime | None
+    sla: RequestSlaOut | None = None
+
+
+def _sla(r: Any) -> RequestSlaOut | None:
+    if r.response_due_at is None and r.resolve_due_at is None:
+        return None
+    return RequestSlaOut(
+        response_due_at=r.response_due_at,
+        resolve_due_at=r.resolve_due_at,
+        first_response_at=r.first_response_at,
+        response_breached=r.response_breached,
+        resolve_breached=r.resolve_breached,
+    )
 
 
 def request_out(row: RequestRow) -> RequestOut:
@@ -76,6 +99,7 @@ def request_out(row: RequestRow) -> RequestOut:
         created_at=r.created_at,
         updated_at=r.updated_at,
         resolved_at=r.resolved_at,
+        sla=_sla(r),
     )
 
 

@@ -23,6 +23,7 @@ from helpline.queues import service as queues
 from helpline.queues.models import Queue
 from helpline.servicedesk import notifications
 from helpline.servicedesk import repository as repo
+from helpline.servicedesk import sla as sla_mod
 from helpline.servicedesk.models import RequestEntry, ServiceRequest
 from helpline.servicedesk.repository import RequestRow
 from helpline.servicedesk.schemas import RequestCreate, RequestUpdate
@@ -115,6 +116,7 @@ async def _create(
         created_at=at,
         updated_at=at,
     )
+    sla_mod.start(req, team)
     uow.session.add(req)
     await uow.session.flush()
     await _entry(uow, req, "created", actor, {"summary": summary, "priority": str(priority)})
@@ -255,6 +257,14 @@ async def update(uow: UnitOfWork, user: User, reference_: str, data: RequestUpda
         await _entry(uow, req, "assigned", user, data_)
         diff["assignee_id"] = {"from": req.assignee_id, "to": assignee_id}
         req.assignee_id = assignee_id
+    if "priority" in diff or "team_id" in diff:
+        team_now = await queues.fallback_queue(uow, req.team_id)
+        if team_now is not None:
+            sla_mod.start(req, team_now)
+    if "status" in diff:
+        if req.status == RS.resolved:
+            sla_mod.responded(req, at)  # resolving answers too
+        req.sla_next_at = sla_mod.next_at(req)
     for field in ("summary", "description"):
         if changes.get(field) is not None and changes[field] != getattr(req, field):
             diff[field] = {"from": getattr(req, field), "to": changes[field]}
@@ -285,6 +295,8 @@ async def comment(
     )
     await repo.add_entry(uow.session, entry)
     req.updated_at = entry.at
+    if not internal and user.role_enum.is_staff:
+        sla_mod.responded(req, entry.at)  # the first public answer meets the response target
     await notifications.commented(uow, row, user, entry)
     return entry
 
