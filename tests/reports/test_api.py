@@ -275,6 +275,7 @@ async def test_queue_and_agent_rows(client: httpx.AsyncClient, data: dict[str, A
             "handle_p90_s": 180.0,
             "ratings": 2,
             "rating_avg": 4.5,
+            **NO_SLA,
         },
         {
             "id": data["ben"].id,
@@ -285,8 +286,13 @@ async def test_queue_and_agent_rows(client: httpx.AsyncClient, data: dict[str, A
             "handle_p90_s": 300.0,
             "ratings": 1,
             "rating_avg": 2.0,
+            **NO_SLA,
         },
     ]
+
+
+# Their queues have no service-level target: nothing met, nothing missed.
+NO_SLA = {"sla_met": 0, "sla_missed": 0, "sla_met_share": None}
 
 
 async def test_queue_filter_narrows_everything(
@@ -431,9 +437,12 @@ async def test_csv_export_of_each_table(client: httpx.AsyncClient, data: dict[st
             "handle_p90_s",
             "ratings",
             "rating_avg",
+            "sla_met",
+            "sla_missed",
+            "sla_met_share",
         ],
-        [data["ana"].id, "Ana", "3", "2", "100.0", "180.0", "2", "4.5"],
-        [data["ben"].id, "Ben", "1", "1", "300.0", "300.0", "1", "2.0"],
+        [data["ana"].id, "Ana", "3", "2", "100.0", "180.0", "2", "4.5", "0", "0", ""],
+        [data["ben"].id, "Ben", "1", "1", "300.0", "300.0", "1", "2.0", "0", "0", ""],
     ]
 
     rows = parse_csv(

@@ -10,6 +10,7 @@ from helpline.kit.csvcell import safe_cell
 from helpline.reports.schemas import ExportTable
 
 _COUNTS = ["chats", "solved", "cancelled", "expired", "open", "requests_raised"]
+_SLA = [("sla_met", "sla_met"), ("sla_missed", "sla_missed"), ("sla_met_share", "sla_met_share")]
 _TIMES = ["wait_median_s", "wait_p90_s", "handle_median_s", "handle_p90_s"]
 
 COLUMNS: dict[ExportTable, list[tuple[str, str]]] = {
@@ -28,6 +29,7 @@ COLUMNS: dict[ExportTable, list[tuple[str, str]]] = {
         *((c, c) for c in _TIMES),
         ("ratings", "ratings"),
         ("rating_avg", "rating_avg"),
+        *_SLA,
     ],
     ExportTable.agents: [
         ("agent_id", "id"),
@@ -38,6 +40,7 @@ COLUMNS: dict[ExportTable, list[tuple[str, str]]] = {
         ("handle_p90_s", "handle_p90_s"),
         ("ratings", "ratings"),
         ("rating_avg", "rating_avg"),
+        *_SLA,
     ],
     ExportTable.ratings: [("score", "score"), ("count", "count")],
 }

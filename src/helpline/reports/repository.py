@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, String, case, false, func, insert, or_, select
+from sqlalchemy import ColumnElement, Float, String, and_, case, false, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -205,6 +205,52 @@ async def agent_counts(session: AsyncSession, scope: Scope) -> list[AgentCount]:
     return list(per_agent.values())
 
 
+@dataclass(frozen=True)
+class SlaCount:
+    queue_id: str
+    agent_id: str | None
+    met: int
+    missed: int
+
+
+def _sla_missed(t: Source) -> ColumnElement[bool]:
+    return or_(
+        t.sla_breached.is_(True),
+        and_(t.sla_first_response_at.is_not(None), t.sla_first_response_at > t.sla_due_at),
+    )
+
+
+def _sla_met(t: Source) -> ColumnElement[bool]:
+    return and_(
+        t.sla_breached.is_(False),
+        t.sla_first_response_at.is_not(None),
+        t.sla_first_response_at <= t.sla_due_at,
+    )
+
+
+async def sla_counts(session: AsyncSession, scope: Scope) -> list[SlaCount]:
+    """First-response outcomes per queue and agent: met (answered by the due time) and missed
+    (breached, or answered after it). Chats still running or closed unanswered before their due
+    time are neither. A queue and agent may come twice, once per source."""
+    out = []
+    for t in SOURCES:
+        stmt = (
+            select(
+                t.queue_id,
+                t.agent_id,
+                func.coalesce(func.sum(case((_sla_met(t), 1), else_=0)), 0),
+                func.coalesce(func.sum(case((_sla_missed(t), 1), else_=0)), 0),
+            )
+            .where(*scope.chats(t), or_(t.sla_due_at.is_not(None), t.sla_breached.is_(True)))
+            .group_by(t.queue_id, t.agent_id)
+        )
+        out += [
+            SlaCount(str(q), str(a) if a is not None else None, int(m or 0), int(x or 0))
+            for q, a, m, x in (await session.execute(stmt)).all()
+        ]
+    return out
+
+
 async def rating_distribution(session: AsyncSession, scope: Scope) -> dict[int, int]:
     out: dict[int, int] = {}
     for t in SOURCES:
@@ -277,6 +323,9 @@ async def keep_chats(session: AsyncSession, chat_ids: Sequence[str]) -> None:
         Chat.waiting_since,
         Chat.accepted_at,
         Chat.closed_at,
+        Chat.sla_due_at,
+        Chat.sla_first_response_at,
+        Chat.sla_breached,
     )
     source = select(*cols).where(Chat.id.in_(chat_ids))
     await session.execute(

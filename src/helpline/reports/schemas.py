@@ -40,6 +40,20 @@ class Ratings(BaseModel):
     distribution: list[RatingBucket] = Field(description="Scores 1 to 5, always five entries.")
 
 
+class SlaShare(BaseModel):
+    met: int = Field(description="Chats answered by their first-response due time.")
+    missed: int = Field(description="Chats breached or answered after the due time.")
+    share: float | None = Field(description="met / (met + missed), 0 to 1; null if none.")
+
+
+class _SlaColumns(BaseModel):
+    sla_met: int = 0
+    sla_missed: int = 0
+    sla_met_share: float | None = Field(
+        default=None, description="First-response target met / decided, 0 to 1."
+    )
+
+
 class _Row(Totals):
     wait_median_s: float | None
     wait_p90_s: float | None
@@ -54,12 +68,12 @@ class DayRow(_Row):
     by_queue: dict[str, int] = Field(description="Chats started that day, per queue id.")
 
 
-class QueueRow(_Row):
+class QueueRow(_Row, _SlaColumns):
     id: str
     name: str
 
 
-class AgentRow(BaseModel):
+class AgentRow(_SlaColumns):
     id: str
     name: str
     chats: int = Field(description="Chats this agent holds or last held.")
@@ -79,6 +93,9 @@ class ReportSummary(BaseModel):
     queue_id: str | None
     tag_id: str | None = None
     totals: Totals
+    sla: SlaShare | None = Field(
+        default=None, description="First-response service level of the range's chats."
+    )
     waiting_time: Spread = Field(description="From entering the queue to being accepted.")
     handling_time: Spread = Field(description="From accepted to closed.")
     ratings: Ratings

@@ -136,6 +136,20 @@ class Collected:
     agents: list[repo.AgentCount] = field(default_factory=list)
     agent_names: dict[str, str] = field(default_factory=dict)
     distribution: dict[int, int] = field(default_factory=dict)
+    # First-response service level: [met, missed] per queue, per agent and in all.
+    sla_queues: defaultdict[str, list[int]] = field(default_factory=lambda: defaultdict(_pair))
+    sla_agents: defaultdict[str, list[int]] = field(default_factory=lambda: defaultdict(_pair))
+    sla_total: list[int] = field(default_factory=lambda: [0, 0])
+
+
+def _pair() -> list[int]:
+    return [0, 0]
+
+
+def sla_share(met: int, missed: int) -> dict[str, Any]:
+    """`share`: met / (met + missed), 0 to 1 with 4 decimals; None when nothing was decided."""
+    decided = met + missed
+    return {"met": met, "missed": missed, "share": round(met / decided, 4) if decided else None}
 
 
 async def summary(
@@ -191,6 +205,14 @@ async def summary(
         c.per_queue[qid].requests_raised += n
         c.days[day].requests_raised += n
 
+    for sla in await repo.sla_counts(session, scope):
+        pairs = [c.sla_queues[sla.queue_id], c.sla_total]
+        if sla.agent_id is not None:
+            pairs.append(c.sla_agents[sla.agent_id])
+        for pair in pairs:
+            pair[0] += sla.met
+            pair[1] += sla.missed
+
     c.distribution = await repo.rating_distribution(session, scope)
     c.agents = await repo.agent_counts(session, scope)
     c.agent_names = await repo.user_names(session, {a.agent_id for a in c.agents})
@@ -221,11 +243,17 @@ def assemble(c: Collected) -> dict[str, Any]:
                 "handle_p90_s": rounded(percentile(handles, 0.9)),
                 "ratings": a.ratings,
                 "rating_avg": average(a.rating_sum, a.ratings),
+                **_sla_columns(c.sla_agents.get(a.agent_id)),
             }
         )
     agents.sort(key=lambda r: (-r["chats"], r["name"].lower(), r["id"]))
     queue_rows = [
-        {"id": qid, "name": c.names[qid], **c.per_queue[qid].row()}
+        {
+            "id": qid,
+            "name": c.names[qid],
+            **c.per_queue[qid].row(),
+            **_sla_columns(c.sla_queues.get(qid)),
+        }
         for qid in sorted(c.shown, key=lambda q: (c.names[q].lower(), q))
     ]
     total = c.total
@@ -236,6 +264,7 @@ def assemble(c: Collected) -> dict[str, Any]:
         "queue_id": c.queue_id,
         "tag_id": c.tag_id,
         "totals": total.counts(),
+        "sla": sla_share(*c.sla_total),
         "waiting_time": spread(total.waits),
         "handling_time": spread(total.handles),
         "ratings": {
@@ -247,6 +276,11 @@ def assemble(c: Collected) -> dict[str, Any]:
         "queues": queue_rows,
         "agents": agents,
     }
+
+
+def _sla_columns(pair: list[int] | None) -> dict[str, Any]:
+    share = sla_share(*(pair or (0, 0)))
+    return {"sla_met": share["met"], "sla_missed": share["missed"], "sla_met_share": share["share"]}
 
 
 async def keep_totals(uow: UnitOfWork, chat_ids: list[str], request_ids: list[str]) -> None:
