@@ -5,6 +5,7 @@ mark, not colour alone), and gone once the agent answers."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -13,16 +14,25 @@ from tests.e2e.support import (
     Browsers,
     HelplineServer,
     agent_sign_in,
+    api_call,
     chat_row,
     guest_sign_in,
     patch_queue,
     send,
+    sign_in,
     start_chat,
+    token_for,
 )
 
 pytestmark = pytest.mark.e2e
 
 Shot = Callable[[Page, str], None]
+
+
+def queue(server: HelplineServer, name: str) -> dict[str, Any]:
+    token = token_for(server, "admin@example.com")
+    items = api_call(server, "GET", "/queues?include_inactive=true", token=token)["items"]
+    return dict(next(q for q in items if q["name"] == name))
 
 
 def test_agent_sees_the_countdown_turn_at_risk_then_overdue(
@@ -59,3 +69,39 @@ def test_agent_sees_the_countdown_turn_at_risk_then_overdue(
     send(ana, "Sorry for the wait, let me look at the invoice.")
     expect(header).to_be_hidden()
     expect(chip).to_have_count(0)
+
+
+def test_admin_sets_service_levels_in_the_queue_settings(
+    people: Browsers, server: HelplineServer, shot: Shot
+) -> None:
+    w = people.open_page("admin")
+    w.allow("422")  # the refused save, as the browser logs it
+    admin = w.page
+    sign_in(admin, "/console/admin#queues", "admin@example.com")
+    row = admin.locator('[data-testid="queue-row"][data-queue-name="Technical"]')
+    row.get_by_test_id("queue-settings").click()
+    dialog = admin.get_by_test_id("queue-settings-dialog")
+    form = dialog.get_by_test_id("qs-sla")
+    form.scroll_into_view_if_needed()
+
+    # 0 is the API's 422, shown beside its field; nothing is saved.
+    form.get_by_test_id("qs-sla-first").fill("0")
+    form.get_by_test_id("qs-sla-save").click()
+    expect(form.locator("#qs-sla-first-error")).to_contain_text("greater than 0")
+    assert queue(server, "Technical")["sla"] is None
+    form.get_by_test_id("qs-sla-first").fill("2")
+    form.get_by_test_id("qs-sla-urgent-response").fill("30")
+    form.get_by_test_id("qs-sla-urgent-resolve").fill("240")
+    form.get_by_test_id("qs-sla-low-resolve").fill("-5")
+    form.get_by_test_id("qs-sla-save").click()
+    err = form.locator('[data-error-for="request_sla.low.resolve_s"]')
+    expect(err).to_contain_text("greater than 0")
+    form.get_by_test_id("qs-sla-low-resolve").fill("")
+    form.get_by_test_id("qs-sla-save").click()
+    expect(admin.get_by_test_id("qs-saved").filter(has_text="Service levels saved")).to_be_visible()
+    expect(err).to_be_empty()
+    got = queue(server, "Technical")
+    assert got["sla"] == {"first_response_s": 120}
+    assert got["request_sla"]["urgent"] == {"response_s": 1800, "resolve_s": 14400}
+    assert got["request_sla"]["low"] is None
+    shot(admin, "admin-queue-sla")

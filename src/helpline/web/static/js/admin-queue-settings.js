@@ -4,6 +4,7 @@
 // "max_wait_s: …", "hours.weekly.tue: ranges overlap", "unknown time zone …"), the rest in the
 // group's error line; a saved change shows at once (the queue row is drawn again).
 
+import { collectSla, fillSla } from "./admin-queue-sla.js";
 import { api } from "./api.js";
 import { t } from "./i18n.js";
 import { $, $$, h, openDialog, setBusy, showFormError, toast } from "./ui.js";
@@ -250,6 +251,15 @@ function fill() {
   fillRouting();
   fillHours();
   fillAuto();
+  fillSla(group("sla"), st.queue);
+}
+
+function wireSla() {
+  const form = group("sla");
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    save(form, collectSla(form), t("Service levels saved"));
+  });
 }
 
 /** Open the dialog for `queue`; `onSaved(queue)` after each saved change. `hooks`: what the
@@ -268,6 +278,7 @@ export function wireQueueSettings() {
   wireRouting();
   wireHours();
   wireAuto();
+  wireSla();
   $('[data-action="qs-fields"]', dialog()).addEventListener("click", () => {
     dialog().close();
     st.hooks.fields?.(st.queue);
