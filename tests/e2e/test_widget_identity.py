@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import FrameLocator, Page, expect
 
-from tests.e2e.support import Browsers, HelplineServer
+from tests.e2e.support import Browsers, HelplineServer, api_call, patch_queue, token_for
 from tests.e2e.test_widget import Shop, shop  # noqa: F401 - fixture: the embedding site
 
 pytestmark = pytest.mark.e2e
@@ -102,3 +102,34 @@ def test_a_wrong_signature_leaves_a_guest(
     w.allow("401")  # the refused sign-in, as the browser logs it
     panel = open_panel(w.page, shop.port)
     expect(panel.get_by_test_id("guest-name")).to_be_visible()
+
+
+def test_a_closed_queue_shows_its_away_text_and_takes_a_message(
+    people: Browsers,
+    server: HelplineServer,
+    shop: Shop,  # noqa: F811
+) -> None:
+    patch_queue(
+        server,
+        "Technical",
+        hours={"timezone": "UTC", "weekly": {}, "exceptions": []},
+        away_text="We are out until Monday. Leave us a note!",
+    )
+    shop.embed(server.url, "Technical")
+    visitor = people.open_page("visitor").page
+    panel = open_panel(visitor, shop.port)
+    panel.get_by_test_id("guest-name").fill("Olga Offhours")
+    panel.get_by_test_id("guest-email").fill("olga@example.org")
+    panel.get_by_test_id("guest-submit").click()
+    expect(panel.get_by_test_id("away-text")).to_have_text(
+        "We are out until Monday. Leave us a note!"
+    )
+    expect(panel.get_by_test_id("start-chat")).to_be_hidden()
+    panel.get_by_test_id("leave-message-closed").click()
+    panel.get_by_test_id("leave-message-summary").fill("Invoice question")
+    panel.get_by_test_id("leave-message-description").fill("Please send a copy of invoice 7.")
+    panel.get_by_test_id("leave-message-submit").click()
+    expect(panel.get_by_test_id("leave-message-sent")).to_contain_text("SR-")
+    token = token_for(server, "admin@example.com")
+    requests = api_call(server, "GET", "/requests", token=token)["items"]
+    assert any(r["summary"] == "Invoice question" for r in requests)
