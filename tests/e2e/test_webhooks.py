@@ -94,7 +94,7 @@ def _field_error(page: Page, field: str) -> Any:
 
 def _delivered(page: Page, count: int) -> None:
     rows = page.get_by_test_id("delivery-row")
-    for _ in range(40):  # the outbox delivers within a second or two; the page reloads on click
+    for _ in range(120):  # the outbox delivers within a second or two (a busy machine: more)
         if page.locator('[data-testid="delivery-row"][data-status="delivered"]').count() >= count:
             return
         page.get_by_test_id("webhook-deliveries-refresh").click()
@@ -181,7 +181,7 @@ def test_admin_manages_a_webhook_endpoint_and_re_sends_a_dead_letter(
     page.get_by_test_id("webhook-cancel").click()
     row.get_by_test_id("webhook-test").click()
     failed = page.locator('[data-testid="delivery-row"][data-status="failed"]')
-    for _ in range(40):
+    for _ in range(120):
         if failed.count():
             break
         page.get_by_test_id("webhook-deliveries-refresh").click()
