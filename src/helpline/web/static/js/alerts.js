@@ -6,6 +6,7 @@
 // For tests and the curious, <body> carries data-alerting ("true" while repeating),
 // data-alert-repeats (repeats so far) and data-beeps (sounds requested while sound is on).
 
+import { t, tn } from "./i18n.js";
 import { $, beep, desktopNotify, openDialog } from "./ui.js";
 
 const KEY = "helpline.console.alerts";
@@ -44,7 +45,7 @@ export function setTitle(title) {
 }
 
 function renderTitle() {
-  document.title = rs.flash ? `🔔 New chat waiting — ${rs.title}` : rs.title;
+  document.title = rs.flash ? `🔔 ${t("New chat waiting")} — ${rs.title}` : rs.title;
 }
 
 export function alertSound() {
@@ -96,11 +97,11 @@ export function initAlertSettings() {
     const perm = "Notification" in window ? Notification.permission : "unsupported";
     hint.textContent =
       perm === "denied"
-        ? "This browser blocks notifications from Helpline: allow them in the site settings."
+        ? t("This browser blocks notifications from Helpline: allow them in the site settings.")
         : perm === "unsupported"
-          ? "This browser has no desktop notifications."
+          ? t("This browser has no desktop notifications.")
           : perm === "default" && settings.desktop
-            ? "The browser will ask for permission."
+            ? t("The browser will ask for permission.")
             : "";
   };
   $('[data-action="alert-settings"]').addEventListener("click", () => {

@@ -1,3 +1,4 @@
+import { t, tn } from "./i18n.js";
 // HTTP client for /api/v1: JSON in and out, CSRF header on unsafe methods, errors as ApiError
 // carrying the server's {"error": {"code", "message"}} so pages can show the message.
 
@@ -39,20 +40,20 @@ function csrfToken() {
 }
 
 const STATUS_MESSAGES = {
-  0: "Cannot reach the server. Check your connection and try again.",
-  401: "Your session has ended. Please sign in again.",
-  403: "You are not allowed to do that.",
-  404: "Not found — it may have been removed, or you may not have access to it.",
-  409: "That is not possible right now.",
-  413: "That file is too large.",
-  415: "That type of file is not allowed.",
-  422: "Please check what you entered.",
-  429: "Too many attempts. Please wait a moment and try again.",
-  503: "The service is temporarily unavailable. Please try again shortly.",
+  0: t("Cannot reach the server. Check your connection and try again."),
+  401: t("Your session has ended. Please sign in again."),
+  403: t("You are not allowed to do that."),
+  404: t("Not found — it may have been removed, or you may not have access to it."),
+  409: t("That is not possible right now."),
+  413: t("That file is too large."),
+  415: t("That type of file is not allowed."),
+  422: t("Please check what you entered."),
+  429: t("Too many attempts. Please wait a moment and try again."),
+  503: t("The service is temporarily unavailable. Please try again shortly."),
 };
 
 export function defaultMessage(status) {
-  return STATUS_MESSAGES[status] || `Something went wrong (HTTP ${status}). Please try again.`;
+  return STATUS_MESSAGES[status] || t("Something went wrong (HTTP {status}). Please try again.", { status });
 }
 
 function errorFrom(status, body) {
@@ -152,7 +153,7 @@ export function upload(path, file, onProgress) {
       }
     });
     xhr.addEventListener("error", () => reject(new ApiError(0, "network", defaultMessage(0))));
-    xhr.addEventListener("abort", () => reject(new ApiError(0, "aborted", "Upload cancelled.")));
+    xhr.addEventListener("abort", () => reject(new ApiError(0, "aborted", t("Upload cancelled."))));
     const form = new FormData();
     form.append("file", file, file.name);
     xhr.send(form);

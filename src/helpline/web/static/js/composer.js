@@ -2,6 +2,7 @@
 // sending (file picker, a file dropped on the conversation or pasted into it → confirm dialog
 // with name and size → progress → done). Console, portal and widget all use this one class.
 
+import { formatNumber, t, tn } from "./i18n.js";
 import { upload } from "./api.js";
 import { $, autoGrow, formatSize, openDialog, showFormError } from "./ui.js";
 
@@ -168,7 +169,7 @@ export class Composer {
     this.dialog.returnValue = "";
     $('[data-role="upload-file-name"]', this.dialog).textContent = file.name;
     $('[data-role="upload-file-size"]', this.dialog).textContent =
-      file.size >= 1024 ? `${formatSize(file.size)} (${file.size.toLocaleString()} bytes)` : formatSize(file.size);
+      file.size >= 1024 ? `${formatSize(file.size)} (${t("{count} bytes", { count: formatNumber(file.size) })})` : formatSize(file.size);
     openDialog(this.dialog);
     $('[data-testid="confirm-upload"]', this.dialog).focus();
   }
@@ -177,7 +178,7 @@ export class Composer {
     const file = this.pendingFile;
     const path = this.opts.uploadPath();
     if (!file || !path) {
-      showFormError(this.dialog.querySelector("form"), { message: "This chat can't receive files right now." });
+      showFormError(this.dialog.querySelector("form"), { message: t("This chat can't receive files right now.") });
       return;
     }
     this.dialog.close("confirm");
@@ -205,7 +206,7 @@ export class Composer {
     promise.then(
       (event) => {
         bar.value = 100;
-        pct.textContent = "Sent";
+        pct.textContent = t("Sent");
         if (this.opts.onUploaded && event) this.opts.onUploaded(event);
         this.uploadHide = setTimeout(() => {
           row.hidden = true;
@@ -214,7 +215,7 @@ export class Composer {
       (err) => {
         row.classList.add("upload--error");
         bar.hidden = true;
-        pct.textContent = `Not sent: ${err.message}`;
+        pct.textContent = t("Not sent: {reason}", { reason: err.message });
         this.uploadHide = setTimeout(() => {
           row.hidden = true;
         }, 10000);

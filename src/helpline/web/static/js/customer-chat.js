@@ -6,6 +6,7 @@
 // screen; "Seen" under the last own message the agent read) and leaving. The page draws
 // everything else through hooks.
 
+import { t, tn } from "./i18n.js";
 import { ApiError, api } from "./api.js";
 import { apply, isOpen } from "./chat-state.js";
 import { Composer } from "./composer.js";
@@ -84,7 +85,7 @@ export class CustomerChat {
       const el = $('[data-testid="typing-indicator"]', this.root);
       clearTimeout(this.typingTimer);
       el.hidden = !frame.active;
-      $('[data-role="typing-text"]', el).textContent = `${who.name || "The agent"} is typing…`;
+      $('[data-role="typing-text"]', el).textContent = t("{name} is typing…", { name: who.name || t("The agent") });
       if (frame.active) this.typingTimer = setTimeout(() => (el.hidden = true), 8000);
     });
     rt.on("read", (frame) => {
@@ -92,8 +93,8 @@ export class CustomerChat {
     });
     rt.on("send-error", (frame) => this.conv.failPending(frame.client_id, frame.error?.message || "the message could not be sent"));
     rt.on("state", (s) => {
-      if (s === "open") this.conv.setPendingStatus("Sending…");
-      else if (s === "closed" && rt.everOpened) this.conv.setPendingStatus("Waiting for connection…");
+      if (s === "open") this.conv.setPendingStatus(t("Sending…"));
+      else if (s === "closed" && rt.everOpened) this.conv.setPendingStatus(t("Waiting for connection…"));
     });
     // realtime.js resubscribes after the last seq; the chat itself is read again too (the
     // position and anything a missed frame would have said).
@@ -104,7 +105,7 @@ export class CustomerChat {
     if (!this.isOpen) return false;
     const clientId = this.rt.sendMessage(this.chat.id, text);
     this.conv.addPending({ client_id: clientId, text, at: new Date().toISOString() });
-    if (!this.rt.isOpen) this.conv.setPendingStatus("Waiting for connection…");
+    if (!this.rt.isOpen) this.conv.setPendingStatus(t("Waiting for connection…"));
     return true;
   }
 

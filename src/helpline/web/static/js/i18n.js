@@ -12,7 +12,7 @@ const messages = data.messages || {};
 // The page's locale (`<html lang>`); the pseudo-locale formats like English.
 export const locale = data.locale || (typeof document !== "undefined" && document.documentElement.lang) || "en";
 export const dir = data.dir || "ltr";
-const intlLocale = locale === "qps" ? "en" : locale;
+export const intlLocale = locale === "qps" ? "en" : locale;
 
 function fill(text, values) {
   if (!values) return text;

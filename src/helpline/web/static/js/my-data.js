@@ -1,5 +1,6 @@
 // The portal's "Your data": a customer downloads everything they told us, as a zip.
 
+import { t, tn } from "./i18n.js";
 import { $, formatSize, setBusy, toastError } from "./ui.js";
 import { downloadExport, exportAndWait } from "./exports.js";
 
@@ -11,23 +12,23 @@ function wire() {
   const link = $('[data-action="download"]', card);
   let ready = null;
   button.addEventListener("click", async () => {
-    setBusy(button, true, "Preparing…");
+    setBusy(button, true, t("Preparing…"));
     link.hidden = true;
-    status.textContent = "Gathering your chats, requests and files…";
+    status.textContent = t("Gathering your chats, requests and files…");
     try {
       const done = await exportAndWait("/me/export");
       setBusy(button, false, "");
       if (done.status === "ready") {
         ready = done;
-        status.textContent = `Your data is ready (${formatSize(done.size)}). The link works for 7 days.`;
+        status.textContent = t("Your data is ready ({size}). The link works for 7 days.", { size: formatSize(done.size) });
         link.hidden = false;
         link.focus();
       } else {
-        status.textContent = "We could not prepare your data. Please try again later.";
+        status.textContent = t("We could not prepare your data. Please try again later.");
       }
     } catch (err) {
       status.textContent = "";
-      toastError(err, "Could not prepare your data");
+      toastError(err, t("Could not prepare your data"));
     } finally {
       setBusy(button, false, "");
     }
@@ -37,7 +38,7 @@ function wire() {
     try {
       await downloadExport(ready, "my-helpline-data.zip");
     } catch (err) {
-      toastError(err, "Could not download your data");
+      toastError(err, t("Could not download your data"));
     }
   });
 }

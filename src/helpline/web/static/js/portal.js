@@ -6,7 +6,7 @@ import { ApiError, api, bootData, getAll } from "./api.js";
 import { CustomerChat } from "./customer-chat.js";
 import { askForNotifications, offerNotifications } from "./customer-alerts.js";
 import { collectFields, fieldError, pageContext, renderFields } from "./prechat.js";
-import { bindLanguageSwitchers, t, tn } from "./i18n.js";
+import { bindLanguageSwitchers, formatNumber, t, tn } from "./i18n.js";
 import { Realtime } from "./realtime.js";
 import { KIND, highlighted, queryTerms } from "./search.js";
 import {
@@ -75,12 +75,12 @@ function renderQueues() {
   const select = $("#start-queue");
   select.replaceChildren();
   if (!state.queues.length) {
-    select.append(h("option", { value: "" }, "No topics available"));
+    select.append(h("option", { value: "" }, t("No topics available")));
     select.disabled = true;
     return;
   }
   for (const q of state.queues) {
-    const label = q.open_now === false ? `${q.name} (closed now)` : q.name;
+    const label = q.open_now === false ? t("{queue} (closed now)", { queue: q.name }) : q.name;
     select.append(h("option", { value: q.id }, label));
   }
   select.disabled = false;
@@ -107,11 +107,11 @@ function updateQueueHint() {
   const closed = $('[data-testid="queue-closed"]');
   // The queue's away text (CONTRACT-2 "Automatic messages") while it is closed or nobody is free.
   closed.hidden = !(q.open_now === false || (q.agents_available === 0 && q.away_text));
-  $('[data-role="queue-closed-text"]').textContent = q.away_text || `${q.name} is closed right now, so no one can chat. Leave a message and we'll reply by e-mail.`;
+  $('[data-role="queue-closed-text"]').textContent = q.away_text || t("{queue} is closed right now, so no one can chat. Leave a message and we'll reply by e-mail.", { queue: q.name });
   if (q.open_now === false) {
     // The notice above says it; the hint keeps the description only.
   } else if (q.agents_available === 0)
-    parts.push("No agent is free at the moment. You can wait in the queue, or leave a message.");
+    parts.push(t("No agent is free at the moment. You can wait in the queue, or leave a message."));
   else if (q.agents_available > 0)
     parts.push(`${q.agents_available} agent${q.agents_available === 1 ? "" : "s"} available`);
   hint.textContent = parts.join(" · ");
@@ -143,17 +143,17 @@ function wireStart() {
     const queueId = form.elements.queue_id.value;
     const message = form.elements.message.value.trim();
     if (!queueId) {
-      showFormError(form, { message: "Pick a topic." });
+      showFormError(form, { message: t("Pick a topic.") });
       return;
     }
     if (!message) {
-      showFormError(form, { message: "Write a first message so the agent knows how to help." });
+      showFormError(form, { message: t("Write a first message so the agent knows how to help.") });
       form.elements.message.focus();
       return;
     }
     const queue = state.queuesById.get(queueId);
     if (queue && queue.open_now === false) {
-      showLeaveMessage(message, `${queue.name} is closed right now. Leave a message and we'll get back to you.`);
+      showLeaveMessage(message, t("{queue} is closed right now. Leave a message and we'll get back to you.", { queue: queue.name }));
       return;
     }
     const box = $('[data-role="prechat-fields"]');
@@ -170,7 +170,7 @@ function wireStart() {
     showFormError(form, null);
     try {
       const { existing } = await state.session.start(queueId, message, { fields: answers, context: pageContext() });
-      if (existing) toast({ title: "You already have an open chat", text: "We've taken you back to it." });
+      if (existing) toast({ title: t("You already have an open chat"), text: t("We've taken you back to it.") });
       else {
         form.elements.message.value = "";
         renderFields(box, queue);
@@ -179,7 +179,7 @@ function wireStart() {
       if (err instanceof ApiError && err.code === "invalid_field" && fieldError(box, err.details?.field, err.message)) {
         // shown next to its field
       } else if (err instanceof ApiError && err.code === "queue_closed") {
-        showLeaveMessage(message, `${err.message} Leave a message and we'll get back to you.`);
+        showLeaveMessage(message, t("{reason} Leave a message and we'll get back to you.", { reason: err.message }));
       } else {
         showFormError(form, err);
       }
@@ -192,7 +192,7 @@ function wireStart() {
   );
   document.querySelector('[data-action="closed-leave-message"]').addEventListener("click", () => {
     const q = state.queuesById.get(form.elements.queue_id.value);
-    showLeaveMessage(form.elements.message.value.trim(), q ? `${q.name} is closed right now. Leave a message and we'll get back to you.` : "");
+    showLeaveMessage(form.elements.message.value.trim(), q ? t("{queue} is closed right now. Leave a message and we'll get back to you.", { queue: q.name }) : "");
   });
   document.querySelector('[data-action="hide-leave-message"]').addEventListener("click", hideLeaveMessage);
 
@@ -201,7 +201,7 @@ function wireStart() {
     e.preventDefault();
     const summary = lm.elements.summary.value.trim();
     if (!summary) {
-      showFormError(lm, { message: "Give your message a short summary." });
+      showFormError(lm, { message: t("Give your message a short summary.") });
       lm.elements.summary.focus();
       return;
     }
@@ -213,8 +213,8 @@ function wireStart() {
       lm.reset();
       hideLeaveMessage();
       toast({
-        title: `Message received — ${req.reference}`,
-        text: "We'll get back to you by e-mail. Follow it under My requests.",
+        title: t("Message received — {reference}", { reference: req.reference }),
+        text: t("We'll get back to you by e-mail. Follow it under My requests."),
         kind: "success",
         timeout: 10000,
       });
@@ -226,13 +226,12 @@ function wireStart() {
 // ------------------------------------------------------------------ chat
 
 function positionText(position, wait) {
-  if (!position) return "You are in the queue";
-  let when = "a few minutes";
+  if (!position) return t("You are in the queue");
   if (wait !== null && wait !== undefined && Number.isFinite(wait)) {
     const mins = Math.max(1, Math.round(wait / 60));
-    when = `about ${mins} minute${mins === 1 ? "" : "s"}`;
+    return tn("You are number {position} in the queue, about {count} minute", "You are number {position} in the queue, about {count} minutes", mins, { position: formatNumber(position) });
   }
-  return `You are number ${position} in the queue, ${when}`;
+  return t("You are number {position} in the queue, a few minutes", { position: formatNumber(position) });
 }
 
 function setPosition(position, wait) {
@@ -243,10 +242,10 @@ function renderChatHeader() {
   const chat = state.chat;
   const q = queueName(chat.queue_id);
   $('[data-role="chat-title"]').textContent = chat.agent
-    ? `Chat with ${chat.agent.name}`
+    ? t("Chat with {name}", { name: chat.agent.name })
     : chat.status === "waiting"
-      ? "Waiting for an agent"
-      : "Your chat";
+      ? t("Waiting for an agent")
+      : t("Your chat");
   $('[data-role="chat-subtitle"]').textContent = [chat.reference, q, formatDateTime(chat.created_at)]
     .filter(Boolean)
     .join(" · ");
@@ -254,7 +253,7 @@ function renderChatHeader() {
   const open = isOpenStatus(chat.status);
   const leave = $('[data-testid="leave-chat"]');
   leave.hidden = !open;
-  leave.textContent = chat.status === "waiting" ? "Cancel and leave" : "Leave chat";
+  leave.textContent = chat.status === "waiting" ? "Cancel and leave" : t("Leave chat");
   $('[data-role="waiting"]').hidden = chat.status !== "waiting";
   if (chat.status === "waiting") setPosition(chat.position, chat.estimated_wait_s);
   $('[data-role="composer-wrap"]').hidden = !open;
@@ -292,17 +291,17 @@ async function emailTranscript() {
   const btn = $('[data-action="email-transcript"]');
   const status = $('[data-role="email-transcript-status"]');
   if (!state.chat) return;
-  setBusy(btn, true, "Sending…");
+  setBusy(btn, true, t("Sending…"));
   status.className = "small";
   try {
     const res = await api.post(`/chats/${state.chat.id}/transcript/email`, {});
-    status.textContent = `On its way to ${res?.to || me.email}. It may take a minute to arrive.`;
+    status.textContent = t("On its way to {email}. It may take a minute to arrive.", { email: res?.to || me.email });
     status.className = "small form-success";
   } catch (err) {
     status.textContent =
       err instanceof ApiError && err.code === "mail_not_configured"
-        ? "E-mail isn't set up on this help desk, so we can't send it. Use Download instead."
-        : `Could not send it: ${err.message}`;
+        ? t("E-mail isn't set up on this help desk, so we can't send it. Use Download instead.")
+        : t("Could not send it: {reason}", { reason: err.message });
     status.className = "small form-error";
   } finally {
     setBusy(btn, false);
@@ -313,7 +312,7 @@ function showRated(score) {
   $("#rating-form").hidden = true;
   const box = $('[data-role="rated"]');
   box.hidden = false;
-  box.textContent = `Thanks for your feedback — you rated this chat ${score}/5.`;
+  box.textContent = t("Thanks for your feedback — you rated this chat {score}/5.", { score: formatNumber(score) });
 }
 
 /** What the portal does with an event besides what every customer chat does. */
@@ -330,7 +329,7 @@ function onEvent(ev, { initial, changed }) {
   if (ev.type === "request.raised") loadRequests();
   if (ev.type === "file.shared" && ev.actor?.id !== me.id && !initial) {
     toast({
-      title: `${ev.actor?.name || "Support"} sent you a file`,
+      title: t("{name} sent you a file", { name: ev.actor?.name || t("Support") }),
       text: ev.data?.attachment?.filename || "",
       testid: "file-notification",
     });
@@ -387,7 +386,7 @@ function wireChat() {
     try {
       await state.session.leave();
     } catch (err) {
-      toast({ title: "Could not leave the chat", text: err.message, kind: "error" });
+      toast({ title: t("Could not leave the chat"), text: err.message, kind: "error" });
     } finally {
       btn.disabled = false;
     }
@@ -414,7 +413,7 @@ function wireChat() {
     if (!pre.hidden) {
       pre.hidden = true;
       btn.setAttribute("aria-expanded", "false");
-      btn.textContent = "Read transcript";
+      btn.textContent = t("Read transcript");
       return;
     }
     btn.disabled = true;
@@ -424,7 +423,7 @@ function wireChat() {
       pre.textContent = typeof text === "string" ? text : JSON.stringify(text, null, 2);
       pre.hidden = false;
       btn.setAttribute("aria-expanded", "true");
-      btn.textContent = "Hide transcript";
+      btn.textContent = t("Hide transcript");
     } catch (e2) {
       err.textContent = e2.message;
     } finally {
@@ -442,7 +441,7 @@ function wireChat() {
       $("#start-queue").value = queueId;
       updateQueueHint();
     }
-    showLeaveMessage(first, "No agent was free in time. Leave a message and we'll get back to you by e-mail.");
+    showLeaveMessage(first, t("No agent was free in time. Leave a message and we'll get back to you by e-mail."));
   });
 
   state.rt.on("state", (s) => {
@@ -450,7 +449,7 @@ function wireChat() {
     if (s === "open") notice.hidden = true;
     else if (s === "closed" && state.rt.everOpened) {
       notice.hidden = false;
-      notice.textContent = "Connection lost — reconnecting. Your messages will be sent as soon as we're back.";
+      notice.textContent = t("Connection lost — reconnecting. Your messages will be sent as soon as we're back.");
     }
   });
 }
@@ -515,7 +514,7 @@ function requestRow(r, expanded) {
 }
 
 async function renderRequestDetail(r, detail) {
-  detail.replaceChildren(h("p", { class: "muted small" }, "Loading…"));
+  detail.replaceChildren(h("p", { class: "muted small" }, t("Loading…")));
   let timeline = [];
   try {
     const res = await api.get(`/requests/${encodeURIComponent(r.reference)}/timeline`);
@@ -532,10 +531,10 @@ async function renderRequestDetail(r, detail) {
     h(
       "div",
       { class: "field" },
-      h("label", { for: `c-${r.reference}` }, "Add a comment"),
+      h("label", { for: `c-${r.reference}` }, t("Add a comment")),
       h("textarea", { class: "textarea", id: `c-${r.reference}`, name: "text", maxlength: "10000", "data-testid": "request-comment" }),
     ),
-    h("div", { class: "form-actions form-actions--start" }, h("button", { class: "btn btn--primary btn--sm", type: "submit" }, "Send comment")),
+    h("div", { class: "form-actions form-actions--start" }, h("button", { class: "btn btn--primary btn--sm", type: "submit" }, t("Send comment"))),
   );
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -550,7 +549,7 @@ async function renderRequestDetail(r, detail) {
   });
   detail.replaceChildren(
     r.description ? h("p", { class: "small timeline__text" }, r.description.length > 600 ? `${r.description.slice(0, 600)}…` : r.description) : null,
-    h("ol", { class: "timeline", "aria-label": "Updates" }, items.length ? items : h("li", {}, "No updates yet.")),
+    h("ol", { class: "timeline", "aria-label": t("Updates") }, items.length ? items : h("li", {}, t("No updates yet."))),
     ["new", "open", "in_progress", "on_hold", "resolved"].includes(r.status) ? form : null,
     statusActions(r),
   );
@@ -560,10 +559,10 @@ async function renderRequestDetail(r, detail) {
 function statusActions(r) {
   let button = null;
   if (r.status === "new" || r.status === "open") {
-    button = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "request-cancel" }, "Cancel this request");
+    button = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "request-cancel" }, t("Cancel this request"));
     button.addEventListener("click", () => changeStatus(r, "cancelled", button));
   } else if (r.status === "resolved") {
-    button = h("button", { class: "btn btn--sm", type: "button", "data-testid": "request-reopen" }, "Not solved? Reopen");
+    button = h("button", { class: "btn btn--sm", type: "button", "data-testid": "request-reopen" }, t("Not solved? Reopen"));
     button.addEventListener("click", () => changeStatus(r, "open", button));
   }
   if (!button) return null;
@@ -584,23 +583,23 @@ async function changeStatus(r, status, button) {
 }
 
 function timelineText(t) {
-  const who = t.actor?.name || "Support";
+  const who = t.actor?.name || t("Support");
   const d = t.data || {};
   switch (t.type) {
     case "created":
-      return `${who} created the request`;
+      return t("{who} created the request", { who });
     case "comment":
       return `${who}: ${d.text || ""}`;
     case "status_changed":
-      return `Status changed to ${REQUEST_STATUS[d.to || d.status] || d.to || d.status || "?"}`;
+      return t("Status changed to {status}", { status: REQUEST_STATUS[d.to || d.status] || d.to || d.status || "?" });
     case "assigned":
-      return d.assignee?.name ? `Assigned to ${d.assignee.name}` : "Assignment changed";
+      return d.assignee?.name ? t("Assigned to {name}", { name: d.assignee.name }) : t("Assignment changed");
     case "priority_changed":
-      return `Priority changed to ${d.to || d.priority || "?"}`;
+      return t("Priority changed to {priority}", { priority: PRIORITY[d.to || d.priority] || d.to || d.priority || "?" });
     case "team_changed":
-      return "Moved to another team";
+      return t("Moved to another team");
     case "chat_linked":
-      return `Linked to chat ${d.reference || d.chat_reference || ""}`.trim();
+      return t("Linked to chat {reference}", { reference: d.reference || d.chat_reference || "" }).trim();
     default:
       return `${who}: ${t.type}`;
   }
@@ -622,13 +621,13 @@ async function loadHistory() {
     ...closed.map((c) => {
       const badge = h("span", {});
       statusBadge(badge, c.status);
-      const btn = h("button", { class: "btn btn--sm", type: "button" }, "View");
+      const btn = h("button", { class: "btn btn--sm", type: "button" }, t("View"));
       btn.addEventListener("click", async () => {
         try {
           openChat(await api.get(`/chats/${c.id}`));
           window.scrollTo({ top: 0 });
         } catch (err) {
-          toast({ title: "Could not open the chat", text: err.message, kind: "error" });
+          toast({ title: t("Could not open the chat"), text: err.message, kind: "error" });
         }
       });
       return h(
@@ -665,7 +664,7 @@ function wireSearch() {
       const items = page.items || [];
       list.replaceChildren(...items.map((item) => searchRow(item, terms)));
       card.hidden = items.length === 0;
-      status.textContent = items.length ? `${items.length}${page.next ? "+" : ""} found` : `Nothing found for “${q}”.`;
+      status.textContent = items.length ? (page.next ? tn("More than {count} found", "More than {count} found", items.length) : tn("{count} found", "{count} found", items.length)) : t("Nothing found for “{query}”.", { query: q });
     } catch (err) {
       status.textContent = err.message;
     }
@@ -673,7 +672,7 @@ function wireSearch() {
 }
 
 function searchRow(item, terms) {
-  const btn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "portal-search-open" }, "View");
+  const btn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "portal-search-open" }, t("View"));
   btn.addEventListener("click", async () => {
     if (item.kind === "request") {
       window.location.hash = `#requests/${item.reference}`;
@@ -683,7 +682,7 @@ function searchRow(item, terms) {
       openChat(await api.get(`/chats/${item.chat_id}`));
       window.scrollTo({ top: 0 });
     } catch (err) {
-      toast({ title: "Could not open the chat", text: err.message, kind: "error" });
+      toast({ title: t("Could not open the chat"), text: err.message, kind: "error" });
     }
   });
   return h(
@@ -718,7 +717,7 @@ async function main() {
     state.queuesById = new Map(state.queues.map((q) => [q.id, q]));
     chats = list;
   } catch (err) {
-    $("#portal-loading").replaceChildren(h("div", { class: "alert alert--error", role: "alert" }, `Could not load the portal: ${err.message}`));
+    $("#portal-loading").replaceChildren(h("div", { class: "alert alert--error", role: "alert" }, t("Could not load the portal: {reason}", { reason: err.message })));
     return;
   }
   renderQueues();

@@ -2,6 +2,7 @@
 // them for the chosen queue, check them as the server will (hints before sending), collect
 // the answers, and show an error next to its field (ours or the server's `invalid_field`).
 
+import { t } from "./i18n.js";
 import { $, $$, h } from "./ui.js";
 
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
@@ -77,13 +78,13 @@ export function collectFields(box, queue) {
     if (!el) continue;
     fieldError(box, f.key, null);
     if (f.type === "checkbox") {
-      if (f.required && !el.checked) return { error: { key: f.key, message: `${f.label}: this must be ticked.` } };
+      if (f.required && !el.checked) return { error: { key: f.key, message: t("{field}: this must be ticked.", { field: f.label }) } };
       answers[f.key] = el.checked;
       continue;
     }
     const raw = el.value.trim();
     if (!raw) {
-      if (f.required) return { error: { key: f.key, message: `${f.label}: this is required.` } };
+      if (f.required) return { error: { key: f.key, message: t("{field}: this is required.", { field: f.label }) } };
       continue;
     }
     if (f.type === "number") {
@@ -91,7 +92,7 @@ export function collectFields(box, queue) {
       if (!Number.isFinite(n)) return { error: { key: f.key, message: `${f.label}: a number, please.` } };
       answers[f.key] = n;
     } else if (f.type === "email" && !EMAIL.test(raw)) {
-      return { error: { key: f.key, message: `${f.label}: an e-mail address, please.` } };
+      return { error: { key: f.key, message: t("{field}: an e-mail address, please.", { field: f.label }) } };
     } else {
       answers[f.key] = raw;
     }

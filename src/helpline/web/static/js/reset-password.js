@@ -1,6 +1,7 @@
 // /reset-password: without a token, ask for a link by e-mail (the answer is the same for every
 // address); with ?token= (the link in the mail), set a new password.
 
+import { t, tn } from "./i18n.js";
 import { requestPasswordReset, resetPassword } from "./api.js";
 import { $, submitForm, showFormError, wireLogout } from "./ui.js";
 
@@ -24,12 +25,12 @@ if (token) {
     e.preventDefault();
     const { password, confirm } = form.elements;
     if (password.value.length < 8) {
-      showFormError(form, { message: "Use at least 8 characters." });
+      showFormError(form, { message: t("Use at least 8 characters.") });
       password.focus();
       return;
     }
     if (password.value !== confirm.value) {
-      showFormError(form, { message: "The two passwords are not the same." });
+      showFormError(form, { message: t("The two passwords are not the same.") });
       confirm.focus();
       return;
     }
@@ -45,7 +46,7 @@ if (token) {
     e.preventDefault();
     const email = form.elements.email.value.trim();
     if (!email) {
-      showFormError(form, { message: "Enter your e-mail address." });
+      showFormError(form, { message: t("Enter your e-mail address.") });
       form.elements.email.focus();
       return;
     }

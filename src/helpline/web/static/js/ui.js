@@ -1,6 +1,7 @@
 // Small DOM helpers shared by every page. User data only ever goes in via text nodes
 // (textContent), never innerHTML.
 
+import { formatNumber, formatRelative, intlLocale, t, tn } from "./i18n.js";
 import { signIn, signInGuest, signOut } from "./api.js";
 
 /** Build an element. attrs: class, dataset via "data-*", on: {event: fn}, booleans as flags. */
@@ -57,24 +58,24 @@ export function icon(name) {
 // ---------------------------------------------------------------- formatting
 
 export const CHAT_STATUS = {
-  waiting: "Waiting",
-  in_progress: "In Progress",
-  solved: "Solved",
-  cancelled: "Cancelled",
-  expired: "Expired",
+  waiting: t("Waiting"),
+  in_progress: t("In Progress"),
+  solved: t("Solved"),
+  cancelled: t("Cancelled"),
+  expired: t("Expired"),
 };
 
 export const REQUEST_STATUS = {
-  new: "New",
-  open: "Open",
-  in_progress: "In progress",
-  on_hold: "On hold",
-  resolved: "Resolved",
-  closed: "Closed",
-  cancelled: "Cancelled",
+  new: t("New"),
+  open: t("Open"),
+  in_progress: t("In progress"),
+  on_hold: t("On hold"),
+  resolved: t("Resolved"),
+  closed: t("Closed"),
+  cancelled: t("Cancelled"),
 };
 
-export const PRIORITY = { low: "Low", medium: "Medium", high: "High", critical: "Critical" };
+export const PRIORITY = { low: t("Low"), medium: t("Medium"), high: t("High"), critical: t("Critical") };
 
 // From the transition table (chat-state.js), so every page agrees with the server.
 export { isOpen as isOpenStatus } from "./chat-state.js";
@@ -98,8 +99,8 @@ export function formatSize(bytes) {
   return `${n < 10 ? n.toFixed(1) : Math.round(n)} ${units[i]}`;
 }
 
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const dateTimeFmt = new Intl.DateTimeFormat(undefined, {
+const timeFmt = new Intl.DateTimeFormat(intlLocale, { hour: "2-digit", minute: "2-digit" });
+const dateTimeFmt = new Intl.DateTimeFormat(intlLocale, {
   day: "numeric",
   month: "short",
   hour: "2-digit",
@@ -125,11 +126,11 @@ export function formatDateTime(iso) {
 /** "45 s", "3 min", "1 h 12 min" */
 export function formatDuration(seconds) {
   const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s} s`;
+  if (s < 60) return t("{seconds} s", { seconds: formatNumber(s) });
   const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min`;
+  if (m < 60) return t("{minutes} min", { minutes: formatNumber(m) });
   const hrs = Math.floor(m / 60);
-  return `${hrs} h ${m % 60} min`;
+  return t("{hours} h {minutes} min", { hours: formatNumber(hrs), minutes: formatNumber(m % 60) });
 }
 
 export function since(iso) {
@@ -139,9 +140,9 @@ export function since(iso) {
 
 export function relative(iso) {
   const s = since(iso);
-  if (s < 60) return "just now";
-  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  if (s < 60) return t("just now");
+  if (s < 3600) return formatRelative(-Math.floor(s / 60), "minute");
+  if (s < 86400) return formatRelative(-Math.floor(s / 3600), "hour");
   return formatDateTime(iso);
 }
 
@@ -183,7 +184,7 @@ export function toast({ title, text = "", kind = "info", testid, onClick, timeou
   if (text) body.append(h("span", { class: "toast__text" }, text));
   const closeBtn = h(
     "button",
-    { class: "icon-btn toast__close", type: "button", "aria-label": "Dismiss" },
+    { class: "icon-btn toast__close", type: "button", "aria-label": t("Dismiss") },
     icon("close"),
   );
   const el = h(
@@ -214,7 +215,7 @@ export function toast({ title, text = "", kind = "info", testid, onClick, timeou
   return { el, close };
 }
 
-export function toastError(err, title = "Something went wrong") {
+export function toastError(err, title = t("Something went wrong")) {
   return toast({ title, text: err?.message || String(err), kind: "error", timeout: 8000 });
 }
 
@@ -355,7 +356,7 @@ export function desktopNotify(title, body, onClick) {
 export function wireAuthForms({ onSuccess } = {}) {
   const done = onSuccess || (() => window.location.reload());
   const login = document.getElementById("login-form");
-  wireSignInForm(login, ["email", "password"], "Enter your e-mail and password.", async (v) => {
+  wireSignInForm(login, ["email", "password"], t("Enter your e-mail and password."), async (v) => {
     const totpField = login.querySelector('[data-role="totp-field"]');
     const totp = totpField && !totpField.hidden ? login.elements.totp.value.trim() : "";
     try {
@@ -371,7 +372,7 @@ export function wireAuthForms({ onSuccess } = {}) {
     }
   });
   const guest = document.getElementById("guest-form");
-  wireSignInForm(guest, ["name", "email"], "Enter your name and e-mail.", (v) => signInGuest(v.name, v.email));
+  wireSignInForm(guest, ["name", "email"], t("Enter your name and e-mail."), (v) => signInGuest(v.name, v.email));
 
   /** On submit: the first empty field of `fields` gets the focus and `missing`; else `send`
    * the values (trimmed, but the password) and `done` with the user it answers. */

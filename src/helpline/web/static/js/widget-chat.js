@@ -13,7 +13,7 @@ import { ApiError, api, blobUrl, download, setBearer } from "./api.js";
 import { askForNotifications, offerNotifications } from "./customer-alerts.js";
 import { CustomerChat } from "./customer-chat.js";
 import { collectFields, fieldError, pageContext, renderFields } from "./prechat.js";
-import { bindLanguageSwitchers, formatDate, t, tn } from "./i18n.js";
+import { bindLanguageSwitchers, formatDate, formatNumber, t, tn } from "./i18n.js";
 import { Realtime } from "./realtime.js";
 import { $, isOpenStatus, showFormError, statusBadge } from "./ui.js";
 
@@ -126,7 +126,7 @@ async function guestSignIn(e) {
   const name = form.elements.name.value.trim();
   const email = form.elements.email.value.trim();
   if (!name || !email) {
-    showFormError(form, { message: "Please give your name and e-mail." });
+    showFormError(form, { message: t("Please give your name and e-mail.") });
     return;
   }
   const btn = $('[type="submit"]', form);
@@ -141,7 +141,7 @@ async function guestSignIn(e) {
       body: JSON.stringify({ name, email }),
     });
     const data = await res.json().catch(() => null);
-    if (!res.ok) throw new ApiError(res.status, data?.error?.code || "error", data?.error?.message || "Could not sign in.");
+    if (!res.ok) throw new ApiError(res.status, data?.error?.code || "error", data?.error?.message || t("Could not sign in."));
     st.session = { token: data.token, user: data.user };
     write(SESSION_KEY, st.session);
     await widgetCall("POST", "/widget/session", data.token).catch(() => null);
@@ -210,7 +210,7 @@ async function signedIn() {
       signOutLocally();
       return;
     }
-    showError(`Could not load the chat: ${err.message}`);
+    showError(t("Could not load the chat: {reason}", { reason: err.message }));
     return;
   }
   renderQueues();
@@ -257,7 +257,7 @@ async function loadHistory() {
 
 function renderQueues() {
   const select = $("#w-queue");
-  select.replaceChildren(...st.queues.map((q) => new Option(q.open_now === false ? `${q.name} (closed now)` : q.name, q.id)));
+  select.replaceChildren(...st.queues.map((q) => new Option(q.open_now === false ? t("{queue} (closed now)", { queue: q.name }) : q.name, q.id)));
   const q = st.queues.find((x) => x.id === wanted || x.name.toLowerCase() === wanted.toLowerCase());
   if (q) {
     select.value = q.id;
@@ -318,7 +318,7 @@ async function startChat(e) {
   const message = form.elements.message.value.trim();
   const queueId = form.elements.queue_id.value;
   if (!message) {
-    showFormError(form, { message: "Write a first message so we know how to help." });
+    showFormError(form, { message: t("Write a first message so we know how to help.") });
     form.elements.message.focus();
     return;
   }
@@ -351,9 +351,12 @@ async function startChat(e) {
 // ------------------------------------------------------------------ chat
 
 function positionText(position, wait) {
-  if (!position) return "You are in the queue";
-  const when = Number.isFinite(wait) ? `about ${Math.max(1, Math.round(wait / 60))} min` : "a few minutes";
-  return `You are number ${position} in the queue, ${when}`;
+  if (!position) return t("You are in the queue");
+  if (Number.isFinite(wait)) {
+    const mins = Math.max(1, Math.round(wait / 60));
+    return tn("You are number {position} in the queue, about {count} minute", "You are number {position} in the queue, about {count} minutes", mins, { position: formatNumber(position) });
+  }
+  return t("You are number {position} in the queue, a few minutes", { position: formatNumber(position) });
 }
 
 function setPosition(position, wait) {
@@ -374,7 +377,7 @@ function render() {
   badge.hidden = false;
   statusBadge(badge, chat.status);
   // Who the chat is with; back in a queue (moved), the topic when the site chose one.
-  $('[data-role="w-title"]').textContent = chat.agent ? `Chat with ${chat.agent.name}` : (wanted && queueName(chat.queue_id)) || "Chat with us";
+  $('[data-role="w-title"]').textContent = chat.agent ? t("Chat with {name}", { name: chat.agent.name }) : (wanted && queueName(chat.queue_id)) || t("Chat with us");
   const open = isOpenStatus(chat.status);
   $('[data-action="w-leave"]').hidden = !open;
   $('[data-testid="sound-toggle"]').hidden = !open;
@@ -385,11 +388,11 @@ function render() {
   $('[data-role="after"]').hidden = open;
   if (!open) {
     const texts = {
-      solved: "This chat is closed. Thanks for talking to us!",
-      cancelled: "This chat was ended.",
-      expired: chat.endReason === "no_agent" ? "No one was free to answer in time. Please try again a little later." : "This chat ended after a while without messages.",
+      solved: t("This chat is closed. Thanks for talking to us!"),
+      cancelled: t("This chat was ended."),
+      expired: chat.endReason === "no_agent" ? "No one was free to answer in time. Please try again a little later." : t("This chat ended after a while without messages."),
     };
-    $('[data-role="after-text"]').textContent = texts[chat.status] || "This chat has ended.";
+    $('[data-role="after-text"]').textContent = texts[chat.status] || t("This chat has ended.");
   }
 }
 
@@ -409,7 +412,7 @@ function newChat() {
   st.talk.close();
   $('[data-role="w-status"]').hidden = true;
   const q = st.queues.find((x) => x.id === $("#w-queue").value);
-  $('[data-role="w-title"]').textContent = q && wanted ? q.name : "Chat with us";
+  $('[data-role="w-title"]').textContent = q && wanted ? q.name : t("Chat with us");
   show("start");
   loadHistory();
 }
@@ -425,7 +428,7 @@ async function downloadFile(attachment, link) {
     await download(`/files/${encodeURIComponent(attachment.id)}`, attachment.filename);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) signOutLocally();
-    else showError(`Could not download ${attachment.filename || "the file"}: ${err.message}`);
+    else showError(t("Could not download {file}: {reason}", { file: attachment.filename || t("the file"), reason: err.message }));
   } finally {
     link.removeAttribute("aria-busy");
   }
