@@ -2,6 +2,7 @@
 // shown once with a copy button; the list with last use; revoke after a confirm) and "Your
 // sessions" (device, address, created, last seen, this one marked; sign out any other).
 
+import { t, tn } from "./i18n.js";
 import { api } from "./api.js";
 import { $, confirmAction, formatDateTime, h, openDialog, submitForm, toast, toastError } from "./ui.js";
 
@@ -25,31 +26,31 @@ function initTokens() {
     $('[data-role="tokens-empty"]', dialog).hidden = items.length > 0;
   }
 
-  function row(t) {
-    const revoke = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "token-revoke" }, "Revoke");
+  function row(token) {
+    const revoke = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "token-revoke" }, t("Revoke"));
     revoke.addEventListener("click", async () => {
       const ok = await confirmAction({
-        title: `Revoke “${t.name}”?`,
-        text: "Anything using this token stops working at once. This cannot be undone.",
-        ok: "Revoke",
+        title: `Revoke “${token.name}”?`,
+        text: t("Anything using this token stops working at once. This cannot be undone."),
+        ok: t("Revoke"),
       });
       if (!ok) return;
       try {
-        await api.del(`/me/tokens/${t.id}`);
-        toast({ title: `Revoked ${t.name}`, kind: "success", timeout: 3000 });
+        await api.del(`/me/tokens/${token.id}`);
+        toast({ title: `Revoked ${token.name}`, kind: "success", timeout: 3000 });
         await load();
       } catch (err) {
-        toastError(err, "Could not revoke the token");
+        toastError(err, t("Could not revoke the token"));
       }
     });
     return h(
       "tr",
-      { "data-testid": "token-row", "data-token-id": t.id },
-      h("td", {}, h("strong", {}, t.name), h("div", { class: "small muted" }, h("code", {}, `${t.prefix}…`))),
-      h("td", {}, h("span", { class: "small" }, t.scopes.join(", "))),
-      h("td", { class: "nowrap" }, when(t.created_at)),
-      h("td", { class: "nowrap", "data-testid": "token-last-used" }, t.last_used_at ? when(t.last_used_at) : "Never"),
-      h("td", { class: "nowrap" }, t.expired ? h("span", { class: "badge badge--expired" }, "Expired") : when(t.expires_at)),
+      { "data-testid": "token-row", "data-token-id": token.id },
+      h("td", {}, h("strong", {}, token.name), h("div", { class: "small muted" }, h("code", {}, `${token.prefix}…`))),
+      h("td", {}, h("span", { class: "small" }, token.scopes.join(", "))),
+      h("td", { class: "nowrap" }, when(token.created_at)),
+      h("td", { class: "nowrap", "data-testid": "token-last-used" }, token.last_used_at ? when(token.last_used_at) : t("Never")),
+      h("td", { class: "nowrap" }, token.expired ? h("span", { class: "badge badge--expired" }, t("Expired")) : when(token.expires_at)),
       h("td", { class: "actions" }, revoke),
     );
   }
@@ -59,8 +60,8 @@ function initTokens() {
     submitForm(form, async () => {
       const name = form.elements.name.value.trim();
       const scopes = [...form.querySelectorAll('input[name="scopes"]:checked')].map((c) => c.value);
-      if (!name) throw new Error("Give the token a name.");
-      if (!scopes.length) throw new Error("Tick at least one scope.");
+      if (!name) throw new Error(t("Give the token a name."));
+      if (!scopes.length) throw new Error(t("Tick at least one scope."));
       const body = { name, scopes };
       if (form.elements.expires.value) body.expires_at = endOfDay(form.elements.expires.value);
       const token = await api.post("/me/tokens", body);
@@ -75,9 +76,9 @@ function initTokens() {
   $('[data-action="copy-token"]', dialog).addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText($('[data-role="secret"]', dialog).textContent);
-      toast({ title: "Token copied", kind: "success", timeout: 2500 });
+      toast({ title: t("Token copied"), kind: "success", timeout: 2500 });
     } catch {
-      toast({ title: "Copy it by hand", text: "The browser did not allow copying.", kind: "warning" });
+      toast({ title: t("Copy it by hand"), text: t("The browser did not allow copying."), kind: "warning" });
     }
   });
 
@@ -93,13 +94,13 @@ function initTokens() {
     try {
       await load();
     } catch (err) {
-      toastError(err, "Could not load your tokens");
+      toastError(err, t("Could not load your tokens"));
     }
   };
 }
 
 // "Chrome 120 on Linux" comes from the server (`device`); the raw string is the fallback.
-const deviceOf = (s) => s.device || s.user_agent || "Unknown device";
+const deviceOf = (s) => s.device || s.user_agent || t("Unknown device");
 
 function initSessions() {
   const dialog = $("#sessions-dialog");
@@ -120,22 +121,22 @@ function initSessions() {
     );
     let action;
     if (s.current) {
-      action = h("span", { class: "badge badge--solved", "data-testid": "session-current" }, "This device");
+      action = h("span", { class: "badge badge--solved", "data-testid": "session-current" }, t("This device"));
     } else {
-      action = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "session-signout" }, "Sign out");
+      action = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "session-signout" }, t("Sign out"));
       action.addEventListener("click", async () => {
         const ok = await confirmAction({
-          title: "Sign out this session?",
+          title: t("Sign out this session?"),
           text: `${deviceOf(s)} (${s.ip || "unknown address"}) will have to sign in again; its open pages stop now.`,
-          ok: "Sign out",
+          ok: t("Sign out"),
         });
         if (!ok) return;
         try {
           await api.del(`/me/sessions/${s.id}`);
-          toast({ title: "Signed out", kind: "success", timeout: 3000 });
+          toast({ title: t("Signed out"), kind: "success", timeout: 3000 });
           await load();
         } catch (err) {
-          toastError(err, "Could not sign that session out");
+          toastError(err, t("Could not sign that session out"));
         }
       });
     }
@@ -152,7 +153,7 @@ function initSessions() {
     try {
       await load();
     } catch (err) {
-      toastError(err, "Could not load your sessions");
+      toastError(err, t("Could not load your sessions"));
     }
   };
 }

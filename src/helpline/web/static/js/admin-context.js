@@ -2,6 +2,7 @@
 // fields: add, reorder, mark required, options for a list, remove), checked like the API
 // checks it, with each error next to its field.
 
+import { t, tn } from "./i18n.js";
 import { api } from "./api.js";
 import { tagChip } from "./tags.js";
 import { $, $$, confirmAction, h, openDialog, showFormError, submitForm, toast, toastError } from "./ui.js";
@@ -14,7 +15,7 @@ export async function loadTags() {
   try {
     tags.items = (await api.get("/tags")).items || [];
   } catch (err) {
-    toastError(err, "Could not load tags");
+    toastError(err, t("Could not load tags"));
   }
   renderTags();
 }
@@ -25,12 +26,12 @@ function renderTags() {
   $('[data-role="tags-empty"]').hidden = tags.items.length > 0;
 }
 
-function tagRow(t) {
-  const name = h("input", { class: "input", value: t.name, maxlength: "60", "aria-label": "Tag name", "data-testid": "tag-rename" });
-  const color = h("input", { class: "color-input", type: "color", value: t.color || "#6b7280", "aria-label": `Colour of ${t.name}`, "data-testid": "tag-color" });
+function tagRow(tag) {
+  const name = h("input", { class: "input", value: tag.name, maxlength: "60", "aria-label": t("Tag name"), "data-testid": "tag-rename" });
+  const color = h("input", { class: "color-input", type: "color", value: tag.color || "#6b7280", "aria-label": `Colour of ${tag.name}`, "data-testid": "tag-color" });
   const save = async (change, what) => {
     try {
-      Object.assign(t, await api.patch(`/tags/${t.id}`, change));
+      Object.assign(tag, await api.patch(`/tags/${tag.id}`, change));
       return true;
     } catch (err) {
       toastError(err, `Could not ${what}`);
@@ -39,30 +40,30 @@ function tagRow(t) {
   };
   name.addEventListener("change", async () => {
     const value = name.value.trim();
-    if (!value || !(await save({ name: value }, "rename the tag"))) name.value = t.name;
+    if (!value || !(await save({ name: value }, "rename the tag"))) name.value = tag.name;
     else renderTags();
   });
   color.addEventListener("change", async () => {
-    if (!(await save({ color: color.value }, "change the colour"))) color.value = t.color || "#6b7280";
+    if (!(await save({ color: color.value }, "change the colour"))) color.value = tag.color || "#6b7280";
     else renderTags();
   });
   const del = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "tag-delete" }, "Delete");
   del.addEventListener("click", async () => {
-    const ok = await confirmAction({ title: `Delete the tag ${t.name}?`, text: "It comes off every chat that has it.", ok: "Delete" });
+    const ok = await confirmAction({ title: `Delete the tag ${tag.name}?`, text: t("It comes off every chat that has it."), ok: "Delete" });
     if (!ok) return;
     try {
-      await api.del(`/tags/${t.id}`);
-      tags.items = tags.items.filter((x) => x.id !== t.id);
+      await api.del(`/tags/${tag.id}`);
+      tags.items = tags.items.filter((x) => x.id !== tag.id);
       renderTags();
-      toast({ title: `Tag ${t.name} deleted`, kind: "success", timeout: 3000 });
+      toast({ title: `Tag ${tag.name} deleted`, kind: "success", timeout: 3000 });
     } catch (err) {
-      toastError(err, "Could not delete the tag");
+      toastError(err, t("Could not delete the tag"));
     }
   });
   return h(
     "tr",
-    { "data-testid": "tag-row", "data-tag-id": t.id, "data-tag-name": t.name },
-    h("td", {}, tagChip(t)),
+    { "data-testid": "tag-row", "data-tag-id": tag.id, "data-tag-name": tag.name },
+    h("td", {}, tagChip(tag)),
     h("td", {}, name),
     h("td", {}, color),
     h("td", { class: "actions" }, del),
@@ -93,7 +94,7 @@ export function wireTags() {
 
 // ------------------------------------------------------------------ the start form builder
 
-const TYPES = { text: "Text", email: "E-mail", number: "Number", select: "List", checkbox: "Checkbox" };
+const TYPES = { text: t("Text"), email: t("E-mail"), number: t("Number"), select: t("List"), checkbox: t("Checkbox") };
 const KEY = /^[a-z][a-z0-9_]{0,39}$/;
 const builder = { queue: null, rows: [], onSaved: null };
 
@@ -110,9 +111,9 @@ function fieldRow(f, index) {
   const key = h("input", { class: "input input--mono", id: id("key"), value: f.key || "", maxlength: "40", "data-testid": "fb-key", spellcheck: "false" });
   const type = h("select", { class: "select", id: id("type"), "data-testid": "fb-type" }, ...Object.entries(TYPES).map(([v, l]) => h("option", { value: v, selected: f.type === v }, l)));
   const required = h("input", { type: "checkbox", id: id("req"), checked: Boolean(f.required), "data-testid": "fb-required" });
-  const options = h("textarea", { class: "textarea", id: id("opts"), rows: "3", "data-testid": "fb-options", placeholder: "One option a line" });
+  const options = h("textarea", { class: "textarea", id: id("opts"), rows: "3", "data-testid": "fb-options", placeholder: t("One option a line") });
   options.value = (f.options || []).join("\n");
-  const optsField = h("div", { class: "field fb-options" }, h("label", { for: id("opts") }, "Options"), options, h("span", { class: "hint" }, "One a line; the customer picks one."));
+  const optsField = h("div", { class: "field fb-options" }, h("label", { for: id("opts") }, t("Options")), options, h("span", { class: "hint" }, t("One a line; the customer picks one.")));
   optsField.hidden = (f.type || "text") !== "select";
   const error = h("p", { class: "field-error", role: "alert", "data-role": "fb-error", "data-testid": "fb-error" });
   label.addEventListener("input", () => {
@@ -137,7 +138,7 @@ function fieldRow(f, index) {
     });
     return b;
   };
-  const remove = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "fb-remove" }, "Remove");
+  const remove = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "fb-remove" }, t("Remove"));
   remove.addEventListener("click", () => {
     readRows();
     builder.rows.splice(index, 1);
@@ -148,11 +149,11 @@ function fieldRow(f, index) {
     h(
       "div",
       { class: "fb-row__grid" },
-      h("div", { class: "field" }, h("label", { for: id("label") }, "Label"), label),
-      h("div", { class: "field" }, h("label", { for: id("key") }, "Key"), key),
-      h("div", { class: "field" }, h("label", { for: id("type") }, "Type"), type),
+      h("div", { class: "field" }, h("label", { for: id("label") }, t("Label")), label),
+      h("div", { class: "field" }, h("label", { for: id("key") }, t("Key")), key),
+      h("div", { class: "field" }, h("label", { for: id("type") }, t("Type")), type),
       h("label", { class: "checkbox fb-required" }, required, " Required"),
-      h("div", { class: "fb-row__tools" }, move(-1, "up", "Move up"), move(1, "down", "Move down"), remove),
+      h("div", { class: "fb-row__tools" }, move(-1, "up", t("Move up")), move(1, "down", t("Move down")), remove),
     ),
     optsField,
     error,
@@ -199,15 +200,15 @@ function rowError(index, message) {
 function check(fields) {
   const seen = new Set();
   for (const [i, f] of fields.entries()) {
-    if (!f.label) return [i, "Give the field a label."];
-    if (!KEY.test(f.key)) return [i, "The key is a-z, digits and _, starting with a letter (at most 40)."];
+    if (!f.label) return [i, t("Give the field a label.")];
+    if (!KEY.test(f.key)) return [i, t("The key is a-z, digits and _, starting with a letter (at most 40).")];
     if (seen.has(f.key)) return [i, `The key '${f.key}' is used twice; each field needs its own.`];
     seen.add(f.key);
     if (f.type === "select") {
       if (!f.options.length) return [i, "A list needs at least one option."];
-      if (new Set(f.options).size !== f.options.length) return [i, "The options repeat."];
-      if (f.options.length > 50) return [i, "At most 50 options."];
-      if (f.options.some((o) => o.length > 100)) return [i, "An option has at most 100 characters."];
+      if (new Set(f.options).size !== f.options.length) return [i, t("The options repeat.")];
+      if (f.options.length > 50) return [i, t("At most 50 options.")];
+      if (f.options.some((o) => o.length > 100)) return [i, t("An option has at most 100 characters.")];
     }
   }
   return null;

@@ -1,6 +1,7 @@
 // Admin page, "Customer data": the retention policy (per queue, editable) with the last run's
 // counts, and a customer's export (download) and erasure (typed confirmation).
 
+import { t, tn } from "./i18n.js";
 import { api } from "./api.js";
 import { downloadExport, exportAndWait } from "./exports.js";
 import { $, formatDateTime, formatSize, h, openDialog, setBusy, submitForm, toast, toastError } from "./ui.js";
@@ -17,7 +18,7 @@ function renderPolicy() {
   const p = state.policy;
   $('[data-role="retention-summary"]').textContent = p.retention_days
     ? `Closed chats and requests are removed ${days(p.retention_days)} after closing, unless their queue says otherwise.`
-    : "Helpline keeps closed chats and requests forever (HELPLINE_RETENTION_DAYS is not set), unless their queue says otherwise.";
+    : t("Helpline keeps closed chats and requests forever (HELPLINE_RETENTION_DAYS is not set), unless their queue says otherwise.");
   $('[data-role="retention-queues"]').replaceChildren(...p.queues.map(policyRow));
   const run = p.last_run;
   $('[data-role="last-run-empty"]').hidden = Boolean(run);
@@ -25,11 +26,11 @@ function renderPolicy() {
   list.hidden = !run;
   if (!run) return;
   const rows = [
-    ["Finished", formatDateTime(run.finished_at)],
-    ["Chats removed", run.chats],
-    ["Events removed", run.events],
-    ["Files removed", run.files],
-    ["Requests removed", run.requests],
+    [t("Finished"), formatDateTime(run.finished_at)],
+    [t("Chats removed"), run.chats],
+    [t("Events removed"), run.events],
+    [t("Files removed"), run.files],
+    [t("Requests removed"), run.requests],
   ];
   list.replaceChildren(...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", { "data-testid": `last-run-${k.split(" ")[0].toLowerCase()}` }, String(v))]));
 }
@@ -57,7 +58,7 @@ function policyRow(q) {
       toast({ title: `${q.name}: ${days(q.effective_days)}`, kind: "success", timeout: 3000 });
     } catch (err) {
       input.value = q.retention_days == null ? "" : String(q.retention_days);
-      toastError(err, "Could not change the retention");
+      toastError(err, t("Could not change the retention"));
     }
   });
   return h("tr", { "data-testid": "retention-row", "data-queue-id": q.id }, h("td", {}, q.name), h("td", {}, input), h("td", {}, effective));
@@ -87,13 +88,13 @@ async function renderCustomers() {
   if (mine !== searched) return;
   state.customers = res.items || [];
   body.replaceChildren(...state.customers.map(customerRow));
-  note.textContent = state.customers.length ? (res.next ? "Showing the first 20; type more to narrow it down." : "") : "No customer matches.";
+  note.textContent = state.customers.length ? (res.next ? "Showing the first 20; type more to narrow it down." : "") : t("No customer matches.");
 }
 
 function customerRow(u) {
-  const exportBtn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "customer-export", disabled: !u.active && !u.email }, "Export data");
+  const exportBtn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "customer-export", disabled: !u.active && !u.email }, t("Export data"));
   exportBtn.addEventListener("click", () => exportCustomer(u, exportBtn));
-  const eraseBtn = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "customer-erase", disabled: !u.email }, u.email ? "Erase…" : "Erased");
+  const eraseBtn = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "customer-erase", disabled: !u.email }, u.email ? "Erase…" : t("Erased"));
   eraseBtn.addEventListener("click", () => openErase(u));
   return h(
     "tr",
@@ -105,14 +106,14 @@ function customerRow(u) {
 }
 
 async function exportCustomer(u, btn) {
-  setBusy(btn, true, "Preparing…");
+  setBusy(btn, true, t("Preparing…"));
   try {
     const done = await exportAndWait(`/customers/${u.id}/export`);
-    if (done.status !== "ready") throw new Error("The export failed; try again later.");
+    if (done.status !== "ready") throw new Error(t("The export failed; try again later."));
     toast({ title: `${u.name}'s data is ready`, text: `${formatSize(done.size)} — saving the zip.`, kind: "success", timeout: 4000 });
     await downloadExport(done, `helpline-data-${u.id}.zip`);
   } catch (err) {
-    toastError(err, "Could not export the customer's data");
+    toastError(err, t("Could not export the customer's data"));
   } finally {
     setBusy(btn, false, "");
   }
@@ -149,7 +150,7 @@ function wireErase() {
       if (u) Object.assign(u, { name: done.name, email: done.email, active: done.active });
       dialog.close("done");
       await renderCustomers();
-      toast({ title: "Customer erased", text: `${done.chats} chats and ${done.requests} requests scrubbed, ${done.files} files deleted.`, kind: "success", testid: "erase-done" });
+      toast({ title: t("Customer erased"), text: `${done.chats} chats and ${done.requests} requests scrubbed, ${done.files} files deleted.`, kind: "success", testid: "erase-done" });
     });
   });
 }
@@ -161,12 +162,12 @@ async function main() {
   let timer = null;
   $("#customer-search").addEventListener("input", () => {
     clearTimeout(timer);
-    timer = setTimeout(() => renderCustomers().catch((err) => toastError(err, "Could not load customers")), 150);
+    timer = setTimeout(() => renderCustomers().catch((err) => toastError(err, t("Could not load customers"))), 150);
   });
   try {
     await loadPolicy();
   } catch (err) {
-    toastError(err, "Could not load the retention policy");
+    toastError(err, t("Could not load the retention policy"));
   }
 }
 

@@ -3,13 +3,13 @@
 
 import { loadTags, openFieldsBuilder, wireFieldsBuilder, wireTags } from "./admin-context.js";
 import { api, bootData, getAll } from "./api.js";
-import { t } from "./i18n.js";
+import { t, tn } from "./i18n.js";
 import { wireAuditLog } from "./audit-log.js";
 import { openQueueSettings, wireQueueSettings } from "./admin-queue-settings.js";
 import { $, $$, confirmAction, h, openDialog, showFormError, submitForm, toast, toastError, wireLogout } from "./ui.js";
 
 const me = bootData().user;
-const ROLES = { agent: "Agent", supervisor: "Supervisor", admin: "Administrator", customer: "Customer" };
+const ROLES = { agent: t("Agent"), supervisor: t("Supervisor"), admin: t("Administrator"), customer: t("Customer") };
 const STAFF = new Set(["agent", "supervisor", "admin"]);
 
 const state = { users: [], queues: [], members: new Map(), showGuests: false };
@@ -44,7 +44,7 @@ function userRow(u) {
       toast({ title: `${u.name} is now ${ROLES[u.role].toLowerCase()}`, kind: "success", timeout: 3000 });
     } catch (err) {
       role.value = before;
-      toastError(err, "Could not change the role");
+      toastError(err, t("Could not change the role"));
     }
   });
   const max = h("input", { class: "input input--narrow", type: "number", min: "0", max: "100", value: String(u.max_chats), "aria-label": `Max chats of ${u.name}`, "data-testid": "user-max-chats-input" });
@@ -54,20 +54,20 @@ function userRow(u) {
       Object.assign(u, await api.patch(`/users/${u.id}`, { max_chats: Number(max.value) }));
     } catch (err) {
       max.value = String(before);
-      toastError(err, "Could not change max chats");
+      toastError(err, t("Could not change max chats"));
     }
   });
   const toggle = h(
     "button",
     { class: `btn btn--sm ${u.active ? "btn--danger-ghost" : ""}`, type: "button", disabled: self, "data-testid": u.active ? "user-deactivate" : "user-reactivate" },
-    u.active ? "Deactivate" : "Reactivate",
+    u.active ? "Deactivate" : t("Reactivate"),
   );
   toggle.addEventListener("click", async () => {
     if (u.active) {
       const ok = await confirmAction({
         title: `Deactivate ${u.name}?`,
-        text: "They are signed out everywhere at once and can no longer sign in. Their chats and requests stay.",
-        ok: "Deactivate",
+        text: t("They are signed out everywhere at once and can no longer sign in. Their chats and requests stay."),
+        ok: t("Deactivate"),
       });
       if (!ok) return;
     }
@@ -76,7 +76,7 @@ function userRow(u) {
       renderUsers();
       toast({ title: `${u.name} ${u.active ? "reactivated" : "deactivated"}`, kind: "success", timeout: 3000 });
     } catch (err) {
-      toastError(err, "Could not change the account");
+      toastError(err, t("Could not change the account"));
     }
   });
   return h(
@@ -103,7 +103,7 @@ function wireUserForm() {
       max_chats: Number(form.elements.max_chats.value || 3),
     };
     if (!body.name || !body.email || !body.password) {
-      showFormError(form, { message: "Name, e-mail and password are required." });
+      showFormError(form, { message: t("Name, e-mail and password are required.") });
       return;
     }
     await submitForm(form, async () => {
@@ -156,7 +156,7 @@ async function patchQueue(q, change, what) {
 }
 
 function queueRow(q) {
-  const name = h("input", { class: "input", value: q.name, maxlength: "120", "aria-label": "Queue name", "data-testid": "queue-rename" });
+  const name = h("input", { class: "input", value: q.name, maxlength: "120", "aria-label": t("Queue name"), "data-testid": "queue-rename" });
   name.addEventListener("change", async () => {
     const value = name.value.trim();
     if (!value) {
@@ -169,35 +169,35 @@ function queueRow(q) {
     } else name.value = q.name;
   });
   const mode = h("select", { class: "select select--sm", "aria-label": `Routing of ${q.name}` });
-  for (const [value, label] of [["broadcast", "Broadcast"], ["assign", "Assign"]]) mode.append(h("option", { value, selected: q.routing_mode === value }, label));
+  for (const [value, label] of [["broadcast", t("Broadcast")], ["assign", t("Assign")]]) mode.append(h("option", { value, selected: q.routing_mode === value }, label));
   mode.addEventListener("change", async () => {
     if (!(await patchQueue(q, { routing_mode: mode.value }, "change routing"))) mode.value = q.routing_mode;
   });
   const members = state.members.get(q.id);
-  const membersBtn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "queue-members" }, members ? `${members.length} member${members.length === 1 ? "" : "s"}` : "Members");
+  const membersBtn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "queue-members" }, members ? `${members.length} member${members.length === 1 ? "" : "s"}` : t("Members"));
   membersBtn.addEventListener("click", () => openMembers(q));
   const nFields = (q.fields || []).length;
-  const fieldsBtn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "queue-fields" }, nFields ? `Start form (${nFields})` : "Start form");
+  const fieldsBtn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "queue-fields" }, nFields ? `Start form (${nFields})` : t("Start form"));
   fieldsBtn.addEventListener("click", () => openFieldsBuilder(q, renderQueues));
   const settingsBtn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "queue-settings" }, t("Settings"));
   settingsBtn.addEventListener("click", () =>
     openQueueSettings(q, renderQueues, { fields: (queue) => openFieldsBuilder(queue, renderQueues), retention: () => showSection("data") }),
   );
-  const toggle = h("button", { class: `btn btn--sm ${q.active ? "btn--danger-ghost" : ""}`, type: "button", "data-testid": q.active ? "queue-deactivate" : "queue-reactivate" }, q.active ? "Deactivate" : "Reactivate");
+  const toggle = h("button", { class: `btn btn--sm ${q.active ? "btn--danger-ghost" : ""}`, type: "button", "data-testid": q.active ? "queue-deactivate" : "queue-reactivate" }, q.active ? "Deactivate" : t("Reactivate"));
   toggle.addEventListener("click", async () => {
     if (q.active) {
       const ok = await confirmAction({
         title: `Deactivate ${q.name}?`,
-        text: "Customers can no longer pick it. Chats already in it carry on.",
-        ok: "Deactivate",
+        text: t("Customers can no longer pick it. Chats already in it carry on."),
+        ok: t("Deactivate"),
       });
       if (!ok) return;
     }
     if (await patchQueue(q, { active: !q.active }, "change the queue")) renderQueues();
   });
   const status = q.active
-    ? h("span", { class: `badge ${q.open_now ? "badge--solved" : "badge--waiting"}` }, q.open_now ? "Open" : "Closed now")
-    : h("span", { class: "badge" }, "Inactive");
+    ? h("span", { class: `badge ${q.open_now ? "badge--solved" : "badge--waiting"}` }, q.open_now ? "Open" : t("Closed now"))
+    : h("span", { class: "badge" }, t("Inactive"));
   return h(
     "tr",
     { "data-testid": "queue-row", "data-queue-id": q.id, "data-queue-name": q.name, "data-active": String(q.active) },
@@ -229,7 +229,7 @@ function openMembers(q) {
             ),
           ),
         )
-      : [h("li", { class: "muted" }, "No agents yet — add users with the agent role first.")]),
+      : [h("li", { class: "muted" }, t("No agents yet — add users with the agent role first."))]),
   );
   dialog.dataset.queueId = q.id;
   openDialog(dialog);
@@ -254,7 +254,7 @@ function wireQueueForms() {
       state.members.set(q.id, []);
       renderQueues();
       form.reset();
-      toast({ title: `Queue ${q.name} added`, text: "Add members so someone answers it.", kind: "success" });
+      toast({ title: `Queue ${q.name} added`, text: t("Add members so someone answers it."), kind: "success" });
     });
   });
   const dialog = $("#members-dialog");
@@ -271,7 +271,7 @@ function wireQueueForms() {
         state.members.set(queueId, res.items || []);
         dialog.close("done");
         renderQueues();
-        toast({ title: "Members saved", kind: "success", timeout: 3000 });
+        toast({ title: t("Members saved"), kind: "success", timeout: 3000 });
       },
       btn,
     );
@@ -309,12 +309,12 @@ async function main() {
   try {
     await loadUsers();
   } catch (err) {
-    toastError(err, "Could not load users");
+    toastError(err, t("Could not load users"));
   }
   try {
     await loadQueues();
   } catch (err) {
-    toastError(err, "Could not load queues");
+    toastError(err, t("Could not load queues"));
   }
   auditLog.refresh();
 }

@@ -1,26 +1,27 @@
 // The admin page's audit log: filters (who, action, dates), newest first, "Show older entries"
 // by the list's cursor, and an "Export CSV" link that carries the same filters.
 
+import { t, tn } from "./i18n.js";
 import { api } from "./api.js";
 import { $, formatDateTime, h, toastError } from "./ui.js";
 
 const ACTIONS = {
-  "login.succeeded": "Signed in",
-  "login.failed": "Sign-in failed",
-  "user.created": "User added",
-  "user.updated": "User changed",
-  "user.deactivated": "User deactivated",
-  "queue.created": "Queue added",
-  "queue.updated": "Queue changed",
-  "queue.members_changed": "Queue members changed",
-  "token.created": "API token created",
-  "token.revoked": "API token revoked",
-  "customer.exported": "Customer data exported",
-  "customer.erased": "Customer erased",
-  "webhook_endpoint.created": "Webhook added",
-  "webhook_endpoint.updated": "Webhook changed",
-  "webhook_endpoint.deleted": "Webhook removed",
-  "retention.run": "Retention run",
+  "login.succeeded": t("Signed in"),
+  "login.failed": t("Sign-in failed"),
+  "user.created": t("User added"),
+  "user.updated": t("User changed"),
+  "user.deactivated": t("User deactivated"),
+  "queue.created": t("Queue added"),
+  "queue.updated": t("Queue changed"),
+  "queue.members_changed": t("Queue members changed"),
+  "token.created": t("API token created"),
+  "token.revoked": t("API token revoked"),
+  "customer.exported": t("Customer data exported"),
+  "customer.erased": t("Customer erased"),
+  "webhook_endpoint.created": t("Webhook added"),
+  "webhook_endpoint.updated": t("Webhook changed"),
+  "webhook_endpoint.deleted": t("Webhook removed"),
+  "retention.run": t("Retention run"),
 };
 const PAGE = 50;
 
@@ -84,7 +85,7 @@ export function wireAuditLog({ users, queues }) {
       .filter((u) => !u.is_guest)
       .sort((a, b) => a.name.localeCompare(b.name));
     actorSelect.replaceChildren(
-      h("option", { value: "" }, "Anyone"),
+      h("option", { value: "" }, t("Anyone")),
       ...people.map((u) => h("option", { value: u.id, selected: u.id === chosen }, `${u.name} (${u.email})`)),
     );
   }
@@ -114,7 +115,7 @@ export function wireAuditLog({ users, queues }) {
       "tr",
       { "data-testid": "audit-row", "data-action": entry.action },
       h("td", { class: "nowrap" }, h("time", { datetime: entry.at }, formatDateTime(entry.at))),
-      h("td", {}, entry.actor ? entry.actor.name || entry.actor.id : h("span", { class: "muted" }, "System")),
+      h("td", {}, entry.actor ? entry.actor.name || entry.actor.id : h("span", { class: "muted" }, t("System"))),
       h("td", {}, h("span", { class: "badge" }, ACTIONS[entry.action] || entry.action)),
       h("td", {}, target(entry)),
       h("td", { class: "audit-details" }, describe(entry, userName)),
@@ -141,7 +142,7 @@ export function wireAuditLog({ users, queues }) {
       next = page.next;
       render();
     } catch (err) {
-      toastError(err, "Could not load the audit log");
+      toastError(err, t("Could not load the audit log"));
     }
   }
 

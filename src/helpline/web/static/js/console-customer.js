@@ -4,6 +4,7 @@
 // requests and average rating (GET /customers/{id}). Collapsible; on a phone it covers the
 // conversation until closed.
 
+import { t, tn } from "./i18n.js";
 import { api } from "./api.js";
 import { mayDo, state, upsert } from "./console-store.js";
 import { TagPicker } from "./tags.js";
@@ -90,18 +91,18 @@ function answers(chat) {
   if (!keys.length) return null;
   const value = (v) => (v === true ? "Yes" : v === false ? "No" : String(v));
   return section(
-    "Pre-chat answers",
+    t("Pre-chat answers"),
     "cp-answers",
     h("dl", { class: "cp-facts" }, ...keys.flatMap((k) => [h("dt", {}, fieldLabel(k)), h("dd", { "data-testid": "cp-answer", "data-key": k }, value(fields[k]))])),
   );
 }
 
 function history(chat, profile) {
-  if (!profile) return section("Earlier chats", "cp-chats", h("p", { class: "muted small" }, panel.loading ? "Loading…" : "Not available."));
+  if (!profile) return section(t("Earlier chats"), "cp-chats", h("p", { class: "muted small" }, panel.loading ? "Loading…" : t("Not available.")));
   const earlier = profile.chats.filter((c) => c.id !== chat.id);
-  if (!earlier.length) return section("Earlier chats", "cp-chats", h("p", { class: "muted small" }, "This is their first chat."));
+  if (!earlier.length) return section(t("Earlier chats"), "cp-chats", h("p", { class: "muted small" }, t("This is their first chat.")));
   return section(
-    "Earlier chats",
+    t("Earlier chats"),
     "cp-chats",
     h(
       "ul",
@@ -125,7 +126,7 @@ function requests(profile) {
   if (!profile) return null;
   const open = profile.requests.filter((r) => OPEN_REQUEST.has(r.status));
   return section(
-    "Open requests",
+    t("Open requests"),
     "cp-requests",
     open.length
       ? h(
@@ -144,7 +145,7 @@ function requests(profile) {
             ),
           ),
         )
-      : h("p", { class: "muted small" }, "None open."),
+      : h("p", { class: "muted small" }, t("None open.")),
   );
 }
 
@@ -152,10 +153,10 @@ function rating(profile) {
   if (!profile) return null;
   const avg = profile.rating_avg;
   return section(
-    "Average rating",
+    t("Average rating"),
     "cp-rating",
     avg === null || avg === undefined
-      ? h("p", { class: "muted small" }, "Not rated yet.")
+      ? h("p", { class: "muted small" }, t("Not rated yet."))
       : h("p", { class: "cp-rating" }, h("span", { class: "cp-stars", "aria-hidden": "true" }, "★".repeat(Math.round(avg)) + "☆".repeat(5 - Math.round(avg))), h("strong", { "data-testid": "cp-rating-value" }, `${Number(avg).toFixed(1)} / 5`)),
   );
 }
@@ -189,20 +190,20 @@ function render(chat) {
     h(
       "div",
       { class: "cp-who" },
-      h("strong", { class: "cp-who__name", "data-testid": "cp-name" }, chat.customer?.name || profile?.name || "Customer"),
+      h("strong", { class: "cp-who__name", "data-testid": "cp-name" }, chat.customer?.name || profile?.name || t("Customer")),
       email ? h("a", { href: `mailto:${email}`, "data-testid": "cp-email" }, email) : null,
       profile?.created_at ? h("span", { class: "muted small" }, `Customer since ${formatDateTime(profile.created_at)}`) : null,
     ),
-    section("Tags", "cp-tags", tagsBox),
+    section(t("Tags"), "cp-tags", tagsBox),
     section(
-      "Visit",
+      t("Visit"),
       "cp-visit",
       facts([
-        ["Page", c.page_url ? safeLink(c.page_url, "cp-page") : null],
-        ["Came from", c.referrer ? safeLink(c.referrer, "cp-referrer") : null],
-        ["Browser", c.user_agent ? h("span", { title: c.user_agent }, browserName(c.user_agent)) : null, "cp-browser"],
-        ["Language", languageName(c.locale), "cp-language"],
-      ]) || h("p", { class: "muted small" }, "Nothing known about the visit."),
+        [t("Page"), c.page_url ? safeLink(c.page_url, "cp-page") : null],
+        [t("Came from"), c.referrer ? safeLink(c.referrer, "cp-referrer") : null],
+        [t("Browser"), c.user_agent ? h("span", { title: c.user_agent }, browserName(c.user_agent)) : null, "cp-browser"],
+        [t("Language"), languageName(c.locale), "cp-language"],
+      ]) || h("p", { class: "muted small" }, t("Nothing known about the visit.")),
     ),
     answers(chat),
     history(chat, profile),

@@ -1,6 +1,7 @@
 // The console's chat list: filters, search, sort order, rows, the open-chat tabs and the
 // badges (unread and waiting counts, the tab title).
 
+import { t, tn } from "./i18n.js";
 import { api } from "./api.js";
 import { setTitle } from "./alerts.js";
 import { BASE_TITLE, LONG_WAIT_S, customerName, isMine, queueName, state, upsert } from "./console-store.js";
@@ -92,12 +93,12 @@ export function renderList() {
   empty.hidden = rows.length > 0;
   if (!rows.length) {
     const texts = {
-      waiting: ["Nobody is waiting", "New chats show up here the moment a customer starts one."],
-      mine: ["No chats in progress", "Accept a waiting chat and it shows up here."],
-      closed: ["No closed chats", "Solved, cancelled and expired chats show up here."],
-      all: ["No chats yet", "New chats show up here the moment a customer starts one."],
+      waiting: [t("Nobody is waiting"), t("New chats show up here the moment a customer starts one.")],
+      mine: [t("No chats in progress"), t("Accept a waiting chat and it shows up here.")],
+      closed: [t("No closed chats"), t("Solved, cancelled and expired chats show up here.")],
+      all: [t("No chats yet"), t("New chats show up here the moment a customer starts one.")],
     };
-    const [title, text] = q || state.queueFilter || state.tagFilter ? ["No matches", "Try another search, queue or tag."] : texts[state.filter];
+    const [title, text] = q || state.queueFilter || state.tagFilter ? [t("No matches"), t("Try another search, queue or tag.")] : texts[state.filter];
     $('[data-role="list-empty-title"]').textContent = title;
     $('[data-role="list-empty-text"]').textContent = text;
   }
@@ -178,7 +179,7 @@ export async function loadClosed() {
     for (const c of page.items || []) upsert(c);
     scheduleRender();
   } catch (err) {
-    toastError(err, "Could not load closed chats");
+    toastError(err, t("Could not load closed chats"));
   }
 }
 
@@ -226,7 +227,7 @@ export function wireList({ open, close }) {
       for (const c of res.items || []) upsert(c);
       scheduleRender();
     } catch (err) {
-      toastError(err, "Could not load the chats with this tag");
+      toastError(err, t("Could not load the chats with this tag"));
     }
   });
 }

@@ -3,6 +3,7 @@
 // chat, what I may do: chat-state.js). The chat list, the chat window and the wiring
 // (console.js) share it.
 
+import { t, tn } from "./i18n.js";
 import { bootData } from "./api.js";
 import { stopRepeat } from "./alerts.js";
 import { apply, may, relations } from "./chat-state.js";
@@ -14,7 +15,7 @@ export const me = boot.user;
 export const SEES_ALL = me.role === "supervisor" || me.role === "admin";
 export const OPEN_KEY = "helpline.console.open";
 export const DRAFTS_KEY = "helpline.console.drafts";
-export const BASE_TITLE = "Helpline Console";
+export const BASE_TITLE = t("Helpline Console");
 export const LONG_WAIT_S = 120;
 
 export const state = {
@@ -63,7 +64,7 @@ export function save(key, value) {
 }
 
 export const queueName = (id) => state.queuesById.get(id)?.name || "";
-export const customerName = (chat) => chat?.customer?.name || "Customer";
+export const customerName = (chat) => chat?.customer?.name || t("Customer");
 export const isMine = (chat) => chat?.agent?.id === me.id;
 /** How I stand to the chat (chat-state.js relations); nothing once it left my reach. */
 export const myRelations = (chat) => (chat.gone ? new Set() : relations(chat, me, { joined: state.joined.has(chat.id) }));

@@ -2,6 +2,7 @@
 // notes, snippets), the accept/observe/closed bars and the chat options (solve, move, cancel,
 // raise a request, join and part), each enabled by what the transition table lets me do.
 
+import { t, tn } from "./i18n.js";
 import { ApiError, api } from "./api.js";
 import { stopRepeat } from "./alerts.js";
 import { Composer } from "./composer.js";
@@ -49,7 +50,7 @@ export async function openChat(id) {
     try {
       chat = upsert(await api.get(`/chats/${id}`));
     } catch (err) {
-      toastError(err, "Could not open the chat");
+      toastError(err, t("Could not open the chat"));
       return;
     }
   }
@@ -212,7 +213,7 @@ export function setNoteMode(on) {
   const toggle = $('[data-role="note-toggle"]');
   toggle.checked = on;
   $('.chat-window [data-role="composer"]').classList.toggle("composer--note", on);
-  $('.chat-window [data-testid="message-input"]').placeholder = on ? "Write an internal note (agents only)…" : "Write a message…";
+  $('.chat-window [data-testid="message-input"]').placeholder = on ? "Write an internal note (agents only)…" : t("Write a message…");
 }
 
 /** Why this agent cannot accept now (checked here so no request is made to fail), or null. */
@@ -293,7 +294,7 @@ export function openMove() {
   $("#move-note").value = "";
   $('[data-testid="move-queue-confirm"]').disabled = others.length === 0;
   openDialog(dialog);
-  if (!others.length) showFormError($("form", dialog), { message: "There is no other queue to move this chat to." });
+  if (!others.length) showFormError($("form", dialog), { message: t("There is no other queue to move this chat to.") });
   select.focus();
 }
 
@@ -318,8 +319,8 @@ export async function submitMove(e) {
   );
 }
 
-const STATUS_LABEL = { available: "Available", away: "Away", offline: "Offline" };
-const WHY_NOT = { owner: "Has this chat", not_available: "Not available", at_capacity: "At their chat limit" };
+const STATUS_LABEL = { available: t("Available"), away: t("Away"), offline: t("Offline") };
+const WHY_NOT = { owner: t("Has this chat"), not_available: t("Not available"), at_capacity: t("At their chat limit") };
 
 /** One colleague in the transfer picker: a radio, disabled with the reason when they cannot
  * take the chat now. */
@@ -350,7 +351,7 @@ export async function openTransfer() {
   const list = $('[data-role="transfer-list"]');
   const confirm = $('[data-testid="transfer-confirm"]');
   $("#transfer-note").value = "";
-  list.replaceChildren(h("p", { class: "muted small" }, "Loading colleagues…"));
+  list.replaceChildren(h("p", { class: "muted small" }, t("Loading colleagues…")));
   confirm.disabled = true;
   openDialog(dialog);
   let colleagues = [];
@@ -365,8 +366,8 @@ export async function openTransfer() {
   const free = colleagues.filter((c) => !c.reason);
   confirm.disabled = free.length === 0;
   if (!free.length) {
-    showFormError($("form", dialog), { message: "Nobody in this queue can take the chat now." });
-    if (!colleagues.length) list.replaceChildren(h("p", { class: "muted small" }, "This queue has no other agents."));
+    showFormError($("form", dialog), { message: t("Nobody in this queue can take the chat now.") });
+    if (!colleagues.length) list.replaceChildren(h("p", { class: "muted small" }, t("This queue has no other agents.")));
     $("#transfer-note").focus();
     return;
   }
@@ -379,7 +380,7 @@ export async function submitTransfer(e) {
   const form = e.currentTarget;
   const picked = $('input[name="transfer-agent"]:checked', form);
   if (!picked) {
-    showFormError(form, { message: "Pick the colleague to hand the chat to." });
+    showFormError(form, { message: t("Pick the colleague to hand the chat to.") });
     $('input[name="transfer-agent"]:not([disabled])', form)?.focus();
     return;
   }
@@ -554,7 +555,7 @@ export function wireWindow() {
       }
       const clientId = state.rt.sendMessage(chat.id, text);
       state.conv.addPending({ client_id: clientId, text, at: new Date().toISOString() });
-      if (!state.rt.isOpen) state.conv.setPendingStatus("Waiting for connection…");
+      if (!state.rt.isOpen) state.conv.setPendingStatus(t("Waiting for connection…"));
       delete state.drafts[chat.id];
       save(DRAFTS_KEY, state.drafts);
       return true;

@@ -103,7 +103,7 @@ async function loadQueues() {
   state.queues = (res.items || []).filter((q) => q.active !== false);
   state.queuesById = new Map(state.queues.map((q) => [q.id, q]));
   const filter = $("#queue-filter");
-  filter.replaceChildren(h("option", { value: "" }, "All queues"), ...state.queues.map((q) => h("option", { value: q.id }, q.name)));
+  filter.replaceChildren(h("option", { value: "" }, t("All queues")), ...state.queues.map((q) => h("option", { value: q.id }, q.name)));
   filter.value = state.queueFilter;
 }
 
@@ -114,7 +114,7 @@ async function loadTags() {
     state.tags = [];
   }
   const filter = $("#tag-filter");
-  filter.replaceChildren(h("option", { value: "" }, "All tags"), ...state.tags.map((t) => h("option", { value: t.id }, t.name)));
+  filter.replaceChildren(h("option", { value: "" }, t("All tags")), ...state.tags.map((t) => h("option", { value: t.id }, t.name)));
   filter.value = state.tagFilter;
   filter.hidden = state.tags.length === 0;
 }
@@ -170,16 +170,16 @@ function notifyNewChat(chat) {
   const q = queueName(chat.queue_id) || "a queue";
   const title = `New chat started by ${customerName(chat)} in queue ${q}`;
   state.offerToast?.close();
-  const t = toast({
+  const note = toast({
     title,
-    text: chat.subject || "Click to open it.",
+    text: chat.subject || t("Click to open it."),
     testid: "new-chat-notification",
     key: "new-chat",
     timeout: 60000,
     onClick: () => openChat(chat.id),
   });
-  t.chatId = chat.id;
-  state.offerToast = t;
+  note.chatId = chat.id;
+  state.offerToast = note;
   alertSound();
   alertDesktop(title, chat.subject || "", () => openChat(chat.id));
   startRepeat(chat.id);
@@ -260,7 +260,7 @@ function wire() {
     const mine = Array.from(state.chats.values()).filter((c) => c.agent?.id === me.id && c.status === "in_progress");
     if (status === "offline" && boot.requeue_on_offline && mine.length) {
       const n = mine.length === 1 ? "Your chat in progress goes" : `Your ${mine.length} chats in progress go`;
-      const ok = await confirmAction({ title: "Go offline?", text: `${n} back to the queue for a colleague to take.`, ok: "Go offline" });
+      const ok = await confirmAction({ title: t("Go offline?"), text: `${n} back to the queue for a colleague to take.`, ok: t("Go offline") });
       if (!ok) {
         availability.value = me.status;
         return;
@@ -274,7 +274,7 @@ function wire() {
       toast({ title: `You are now ${availability.selectedOptions[0].textContent.toLowerCase()}`, kind: "success", timeout: 3000 });
     } catch (err) {
       availability.value = me.status;
-      toastError(err, "Could not change your status");
+      toastError(err, t("Could not change your status"));
     } finally {
       availability.disabled = false;
     }
@@ -287,7 +287,7 @@ function wire() {
   const updateBell = () => {
     bell.hidden = audioReady() && !("Notification" in window && Notification.permission === "default");
   };
-  bell.title = canAsk ? "Turn on sound and desktop alerts" : "Turn on sound alerts";
+  bell.title = canAsk ? "Turn on sound and desktop alerts" : t("Turn on sound alerts");
   bell.addEventListener("click", async () => {
     unlockAudio();
     if ("Notification" in window && Notification.permission === "default") {
@@ -400,7 +400,7 @@ function wireRealtime() {
     $("#availability").value = frame.status;
     $('[data-role="availability-dot"]').className = `dot dot--${frame.status}`;
     if (frame.status === "offline")
-      toast({ title: "You are now offline", text: "You will not be offered chats until you set yourself available.", kind: "info", testid: "offline-notification" });
+      toast({ title: t("You are now offline"), text: t("You will not be offered chats until you set yourself available."), kind: "info", testid: "offline-notification" });
   });
   rt.on("sla.warning", (frame) => {
     // 80 % of the first-response time is used: the chip turns to "At risk" at once.
@@ -432,7 +432,7 @@ function wireRealtime() {
     const el = $('.chat-window [data-testid="typing-indicator"]');
     clearTimeout(state.typingTimer);
     if (frame.active) {
-      $('[data-role="typing-text"]', el).textContent = `${who.name || "The customer"} is typing…`;
+      $('[data-role="typing-text"]', el).textContent = `${who.name || t("The customer")} is typing…`;
       el.hidden = false;
       state.typingTimer = setTimeout(() => {
         el.hidden = true;
@@ -451,12 +451,12 @@ function wireRealtime() {
   rt.on("state", (s) => {
     const dot = $('[data-role="conn-dot"]');
     const label = $('[data-role="conn-label"]');
-    const map = { open: ["open", "Live"], connecting: ["connecting", "Connecting…"], closed: ["closed", "Reconnecting…"] };
+    const map = { open: ["open", t("Live")], connecting: ["connecting", t("Connecting…")], closed: ["closed", t("Reconnecting…")] };
     const [cls, text] = map[s] || map.connecting;
     dot.className = `dot dot--${cls}`;
     label.textContent = text;
-    $('[data-role="conn"]').title = s === "open" ? "Connected: updates arrive live" : "Not connected: retrying";
-    if (state.conv) state.conv.setPendingStatus(s === "open" ? "Sending…" : "Waiting for connection…");
+    $('[data-role="conn"]').title = s === "open" ? "Connected: updates arrive live" : t("Not connected: retrying");
+    if (state.conv) state.conv.setPendingStatus(s === "open" ? "Sending…" : t("Waiting for connection…"));
   });
   rt.on("open", ({ reconnect }) => {
     if (!reconnect) return;
@@ -518,7 +518,7 @@ async function main() {
     await loadTags();
     await loadChats();
   } catch (err) {
-    toastError(err, "Could not load your chats");
+    toastError(err, t("Could not load your chats"));
   }
   state.rt.start();
   // Restore the tabs of the previous page load (drafts come back with them).

@@ -582,10 +582,10 @@ async function changeStatus(r, status, button) {
   }
 }
 
-function timelineText(t) {
-  const who = t.actor?.name || t("Support");
-  const d = t.data || {};
-  switch (t.type) {
+function timelineText(entry) {
+  const who = entry.actor?.name || t("Support");
+  const d = entry.data || {};
+  switch (entry.type) {
     case "created":
       return t("{who} created the request", { who });
     case "comment":
@@ -601,7 +601,7 @@ function timelineText(t) {
     case "chat_linked":
       return t("Linked to chat {reference}", { reference: d.reference || d.chat_reference || "" }).trim();
     default:
-      return `${who}: ${t.type}`;
+      return `${who}: ${entry.type}`;
   }
 }
 

@@ -4,6 +4,7 @@
 // with its CSV download (GET /reports/export.csv?table=…). Charts are inline SVG built here;
 // colours come from the stylesheet (classes), never from inline styles (CSP).
 
+import { t, tn } from "./i18n.js";
 import { api } from "./api.js";
 import { $, formatDuration, h } from "./ui.js";
 
@@ -28,21 +29,21 @@ export function initReports({ queues, tags = [] }) {
   const form = h(
     "form",
     { class: "report-filters card", novalidate: true, "data-testid": "report-filters" },
-    h("div", { class: "field" }, h("label", { for: "report-from" }, "From"), h("input", { class: "input", type: "date", id: "report-from", name: "from", value: isoDay(from), required: true, "data-testid": "report-from" })),
-    h("div", { class: "field" }, h("label", { for: "report-to" }, "To"), h("input", { class: "input", type: "date", id: "report-to", name: "to", value: isoDay(to), required: true, "data-testid": "report-to" })),
+    h("div", { class: "field" }, h("label", { for: "report-from" }, t("From")), h("input", { class: "input", type: "date", id: "report-from", name: "from", value: isoDay(from), required: true, "data-testid": "report-from" })),
+    h("div", { class: "field" }, h("label", { for: "report-to" }, t("To")), h("input", { class: "input", type: "date", id: "report-to", name: "to", value: isoDay(to), required: true, "data-testid": "report-to" })),
     h(
       "div",
       { class: "field" },
-      h("label", { for: "report-queue" }, "Queue"),
-      h("select", { class: "select", id: "report-queue", name: "queue_id", "data-testid": "report-queue" }, h("option", { value: "" }, "All queues"), ...queues.map((q) => h("option", { value: q.id }, q.name))),
+      h("label", { for: "report-queue" }, t("Queue")),
+      h("select", { class: "select", id: "report-queue", name: "queue_id", "data-testid": "report-queue" }, h("option", { value: "" }, t("All queues")), ...queues.map((q) => h("option", { value: q.id }, q.name))),
     ),
     h(
       "div",
       { class: "field", hidden: tags.length === 0 },
-      h("label", { for: "report-tag" }, "Tag"),
-      h("select", { class: "select", id: "report-tag", name: "tag", "data-testid": "report-tag" }, h("option", { value: "" }, "Any tag"), ...tags.map((t) => h("option", { value: t.id }, t.name))),
+      h("label", { for: "report-tag" }, t("Tag")),
+      h("select", { class: "select", id: "report-tag", name: "tag", "data-testid": "report-tag" }, h("option", { value: "" }, t("Any tag")), ...tags.map((t) => h("option", { value: t.id }, t.name))),
     ),
-    h("div", { class: "field report-filters__go" }, h("button", { class: "btn btn--primary", type: "submit", "data-testid": "report-apply" }, "Show report")),
+    h("div", { class: "field report-filters__go" }, h("button", { class: "btn btn--primary", type: "submit", "data-testid": "report-apply" }, t("Show report"))),
   );
   form.addEventListener("submit", (e) => {
     e.preventDefault();
@@ -52,7 +53,7 @@ export function initReports({ queues, tags = [] }) {
     h(
       "div",
       { class: "view-inner" },
-      h("div", { class: "view-head" }, h("h1", { id: "reports-heading" }, "Reports")),
+      h("div", { class: "view-head" }, h("h1", { id: "reports-heading" }, t("Reports"))),
       form,
       h("p", { class: "form-error", role: "alert", "data-testid": "report-error" }),
       h("div", { "data-role": "report-body", "aria-live": "polite" }),
@@ -82,11 +83,11 @@ async function load() {
   const error = $('[data-testid="report-error"]');
   const form = $('[data-testid="report-filters"]');
   if (!form.elements.from.value || !form.elements.to.value) {
-    error.textContent = "Pick both dates.";
+    error.textContent = t("Pick both dates.");
     return;
   }
   if (form.elements.from.value > form.elements.to.value) {
-    error.textContent = "The start date is after the end date.";
+    error.textContent = t("The start date is after the end date.");
     return;
   }
   error.textContent = "";
@@ -115,14 +116,14 @@ function section(title, table, ...body) {
 }
 
 function render(d) {
-  const t = d.totals || {};
+  const totals = d.totals || {};
   const tiles = [
-    ["Chats", t.chats, "chats"],
-    ["Solved", t.solved, "solved"],
-    ["Cancelled", t.cancelled, "cancelled"],
-    ["Expired", t.expired, "expired"],
-    ["Open now", t.open, "open"],
-    ["Requests raised", t.requests_raised, "requests"],
+    [t("Chats"), totals.chats, "chats"],
+    [t("Solved"), totals.solved, "solved"],
+    [t("Cancelled"), totals.cancelled, "cancelled"],
+    [t("Expired"), totals.expired, "expired"],
+    [t("Open now"), totals.open, "open"],
+    [t("Requests raised"), totals.requests_raised, "requests"],
   ];
   const r = d.ratings || { count: 0, average: null, distribution: [] };
   $('[data-role="report-body"]').replaceChildren(
@@ -131,11 +132,11 @@ function render(d) {
     h(
       "div",
       { class: "report-grid" },
-      section("Chats per day", "daily", chatsPerDay(d.daily || [])),
-      section("Waiting and handling time", null, timesChart(d.waiting_time, d.handling_time)),
-      section("Outcome", null, outcomeChart(t)),
+      section(t("Chats per day"), "daily", chatsPerDay(d.daily || [])),
+      section(t("Waiting and handling time"), null, timesChart(d.waiting_time, d.handling_time)),
+      section(t("Outcome"), null, outcomeChart(totals)),
       section(
-        "Ratings",
+        t("Ratings"),
         "ratings",
         h(
           "p",
@@ -149,19 +150,19 @@ function render(d) {
       ),
     ),
     section(
-      "Queues",
+      t("Queues"),
       "queues",
       table(
-        ["Queue", "Chats", "Solved", "Cancelled", "Expired", "Open", "Requests", "Wait median", "Wait p90", "Handle median", "Handle p90", "Rating"],
+        [t("Queue"), t("Chats"), t("Solved"), t("Cancelled"), t("Expired"), t("Open"), t("Requests"), t("Wait median"), t("Wait p90"), t("Handle median"), t("Handle p90"), t("Rating")],
         (d.queues || []).map((q) => [q.name, q.chats, q.solved, q.cancelled, q.expired, q.open, q.requests_raised, secs(q.wait_median_s), secs(q.wait_p90_s), secs(q.handle_median_s), secs(q.handle_p90_s), rating(q)]),
         "report-queue-row",
       ),
     ),
     section(
-      "Agents",
+      t("Agents"),
       "agents",
       table(
-        ["Agent", "Chats", "Solved", "Handle median", "Handle p90", "Rating"],
+        [t("Agent"), t("Chats"), t("Solved"), t("Handle median"), t("Handle p90"), t("Rating")],
         (d.agents || []).map((a) => [a.name, a.chats, a.solved, secs(a.handle_median_s), secs(a.handle_p90_s), rating(a)]),
         "report-agent-row",
       ),
@@ -174,7 +175,7 @@ function rating(row) {
 }
 
 function table(headers, rows, testid) {
-  if (!rows.length) return h("p", { class: "muted small" }, "No data in this range.");
+  if (!rows.length) return h("p", { class: "muted small" }, t("No data in this range."));
   return h(
     "div",
     { class: "table-wrap", tabindex: "0" },
@@ -218,29 +219,29 @@ function chatsPerDay(daily) {
 /** Horizontal bars: waiting and handling time, median and p90. */
 function timesChart(wait, handle) {
   const rows = [
-    ["Waiting · median", wait?.median_s, "chart__bar"],
-    ["Waiting · p90", wait?.p90_s, "chart__bar chart__bar--soft"],
-    ["Handling · median", handle?.median_s, "chart__bar chart__bar--alt"],
-    ["Handling · p90", handle?.p90_s, "chart__bar chart__bar--alt-soft"],
+    [t("Waiting · median"), wait?.median_s, "chart__bar"],
+    [t("Waiting · p90"), wait?.p90_s, "chart__bar chart__bar--soft"],
+    [t("Handling · median"), handle?.median_s, "chart__bar chart__bar--alt"],
+    [t("Handling · p90"), handle?.p90_s, "chart__bar chart__bar--alt-soft"],
   ];
-  return hbars(rows.map(([label, v, cls]) => ({ label, value: v ?? 0, text: secs(v), cls })), "Waiting and handling time", "report-chart-times");
+  return hbars(rows.map(([label, v, cls]) => ({ label, value: v ?? 0, text: secs(v), cls })), t("Waiting and handling time"), "report-chart-times");
 }
 
-function outcomeChart(t) {
+function outcomeChart(totals) {
   const rows = [
-    ["Solved", t.solved, "chart__bar chart__bar--ok"],
-    ["Cancelled", t.cancelled, "chart__bar chart__bar--warn"],
-    ["Expired", t.expired, "chart__bar chart__bar--bad"],
-    ["Open", t.open, "chart__bar chart__bar--soft"],
+    [t("Solved"), totals.solved, "chart__bar chart__bar--ok"],
+    [t("Cancelled"), totals.cancelled, "chart__bar chart__bar--warn"],
+    [t("Expired"), totals.expired, "chart__bar chart__bar--bad"],
+    [t("Open"), totals.open, "chart__bar chart__bar--soft"],
   ];
   const sum = rows.reduce((s, r) => s + (r[1] || 0), 0);
-  return hbars(rows.map(([label, v, cls]) => ({ label, value: v || 0, text: sum ? `${v || 0} (${Math.round((100 * (v || 0)) / sum)}%)` : "0", cls })), "Outcome of chats", "report-chart-outcome");
+  return hbars(rows.map(([label, v, cls]) => ({ label, value: v || 0, text: sum ? `${v || 0} (${Math.round((100 * (v || 0)) / sum)}%)` : "0", cls })), t("Outcome of chats"), "report-chart-outcome");
 }
 
 function ratingsChart(distribution) {
   const byScore = new Map(distribution.map((x) => [x.score, x.count]));
   const rows = [5, 4, 3, 2, 1].map((s) => ({ label: `${"★".repeat(s)} ${s}`, value: byScore.get(s) || 0, text: String(byScore.get(s) || 0), cls: "chart__bar chart__bar--star" }));
-  return hbars(rows, "Ratings distribution", "report-chart-ratings");
+  return hbars(rows, t("Ratings distribution"), "report-chart-ratings");
 }
 
 function hbars(rows, label, testid) {

@@ -4,6 +4,7 @@
 // Only transitions allowed by the contract are offered; the server still has the last word
 // and its error message is shown as is.
 
+import { t, tn } from "./i18n.js";
 import { api } from "./api.js";
 import { $, PRIORITY, REQUEST_STATUS, formatDateTime, h, relative, showFormError, statusBadge } from "./ui.js";
 
@@ -35,7 +36,7 @@ export function initRequests({ me, queues }) {
   st.queues = queues;
   const form = $('[data-role="requests-filters"]');
   const team = form.elements.team_id;
-  team.replaceChildren(h("option", { value: "" }, "Any team"), ...queues.map((q) => h("option", { value: q.id }, q.name)));
+  team.replaceChildren(h("option", { value: "" }, t("Any team")), ...queues.map((q) => h("option", { value: q.id }, q.name)));
   let timer = null;
   form.addEventListener("input", (e) => {
     clearTimeout(timer);
@@ -73,7 +74,7 @@ export async function showRequests(reference) {
     st.current = null;
     markSelected();
     $('[data-role="request-detail"]').replaceChildren(
-      h("div", { class: "empty" }, h("strong", {}, "No request open"), h("span", { class: "small" }, "Pick a request from the list.")),
+      h("div", { class: "empty" }, h("strong", {}, t("No request open")), h("span", { class: "small" }, t("Pick a request from the list."))),
     );
   }
 }
@@ -133,7 +134,7 @@ function row(r) {
       h(
         "span",
         { class: "req-row__meta" },
-        [r.customer?.name, r.team?.name, r.assignee ? `→ ${r.assignee.name}` : "Unassigned", `updated ${relative(r.updated_at)}`].filter(Boolean).join(" · "),
+        [r.customer?.name, r.team?.name, r.assignee ? `→ ${r.assignee.name}` : t("Unassigned"), `updated ${relative(r.updated_at)}`].filter(Boolean).join(" · "),
       ),
     ),
   );
@@ -150,7 +151,7 @@ async function openRequest(reference) {
   st.current = reference;
   markSelected();
   const pane = $('[data-role="request-detail"]');
-  pane.replaceChildren(h("p", { class: "muted small pad" }, "Loading…"));
+  pane.replaceChildren(h("p", { class: "muted small pad" }, t("Loading…")));
   let r;
   let timeline;
   try {
@@ -161,7 +162,7 @@ async function openRequest(reference) {
   } catch (err) {
     if (st.current !== reference) return;
     pane.replaceChildren(
-      h("div", { class: "empty" }, h("strong", {}, err.status === 404 ? `${reference} was not found` : "Could not load the request"), h("span", { class: "small" }, err.status === 404 ? "It does not exist or is not visible to you." : err.message)),
+      h("div", { class: "empty" }, h("strong", {}, err.status === 404 ? `${reference} was not found` : t("Could not load the request")), h("span", { class: "small" }, err.status === 404 ? "It does not exist or is not visible to you." : err.message)),
     );
     return;
   }
@@ -193,7 +194,7 @@ function renderDetail(pane, r, timeline) {
         // Moved to a team I am not in (and not assigned to me): it left my view.
         st.current = null;
         pane.replaceChildren(
-          h("div", { class: "empty" }, h("strong", {}, `${r.reference} moved to ${updated.team?.name || "another team"}`), h("span", { class: "small" }, "It is no longer in your teams' requests.")),
+          h("div", { class: "empty" }, h("strong", {}, `${r.reference} moved to ${updated.team?.name || "another team"}`), h("span", { class: "small" }, t("It is no longer in your teams' requests."))),
         );
       }
       loadList();
@@ -230,7 +231,7 @@ function renderDetail(pane, r, timeline) {
     assignee = h(
       "select",
       { class: "select", id: "sr-assignee", "data-testid": "sr-assignee" },
-      h("option", { value: "" }, "Unassigned"),
+      h("option", { value: "" }, t("Unassigned")),
       ...people.map((u) => h("option", { value: u.id, selected: u.id === r.assignee?.id }, u.name)),
     );
     assignee.addEventListener("change", () => patch({ assignee_id: assignee.value || null }, assignee));
@@ -239,12 +240,12 @@ function renderDetail(pane, r, timeline) {
     const btn = h(
       "button",
       { class: "btn btn--sm", type: "button", id: "sr-assignee", "data-testid": mine ? "sr-unassign" : "sr-assign-me" },
-      mine ? "Unassign me" : "Assign to me",
+      mine ? "Unassign me" : t("Assign to me"),
     );
     btn.addEventListener("click", () => patch({ assignee_id: mine ? null : st.me.id }, btn));
-    const unassign = r.assignee && !mine ? h("button", { class: "btn btn--sm btn--ghost", type: "button", "data-testid": "sr-unassign" }, "Unassign") : null;
+    const unassign = r.assignee && !mine ? h("button", { class: "btn btn--sm btn--ghost", type: "button", "data-testid": "sr-unassign" }, t("Unassign")) : null;
     unassign?.addEventListener("click", () => patch({ assignee_id: null }, unassign));
-    assignee = h("div", { class: "sr-assign" }, h("span", { "data-testid": "sr-assignee-name" }, r.assignee?.name || "Unassigned"), btn, unassign);
+    assignee = h("div", { class: "sr-assign" }, h("span", { "data-testid": "sr-assignee-name" }, r.assignee?.name || t("Unassigned")), btn, unassign);
   }
 
   // Comment form.
@@ -252,20 +253,20 @@ function renderDetail(pane, r, timeline) {
     "form",
     { class: "sr-comment", novalidate: true },
     h("p", { class: "form-error", role: "alert", "data-role": "error" }),
-    h("label", { for: "sr-comment-text" }, "Add a comment"),
+    h("label", { for: "sr-comment-text" }, t("Add a comment")),
     h("textarea", { class: "textarea", id: "sr-comment-text", name: "text", rows: "3", maxlength: "20000", "data-testid": "sr-comment" }),
     h(
       "div",
       { class: "sr-comment__foot" },
       h("label", { class: "checkbox" }, h("input", { type: "checkbox", name: "internal", "data-testid": "sr-comment-internal" }), " Internal (agents only)"),
-      h("button", { class: "btn btn--primary btn--sm", type: "submit", "data-testid": "sr-comment-submit" }, "Add comment"),
+      h("button", { class: "btn btn--primary btn--sm", type: "submit", "data-testid": "sr-comment-submit" }, t("Add comment")),
     ),
   );
   commentForm.addEventListener("submit", async (e) => {
     e.preventDefault();
     const text = commentForm.elements.text.value.trim();
     if (!text) {
-      showFormError(commentForm, { message: "Write a comment first." });
+      showFormError(commentForm, { message: t("Write a comment first.") });
       return;
     }
     const submit = commentForm.querySelector('[type="submit"]');
@@ -293,7 +294,7 @@ function renderDetail(pane, r, timeline) {
       }
       pre.hidden = false;
       btn.setAttribute("aria-expanded", "true");
-      pre.textContent = "Loading…";
+      pre.textContent = t("Loading…");
       try {
         const text = await api.get(`/requests/${ref(r.reference)}/transcript`);
         pre.textContent = typeof text === "string" ? text : JSON.stringify(text, null, 2);
@@ -318,31 +319,31 @@ function renderDetail(pane, r, timeline) {
         h(
           "dl",
           { class: "sr__meta" },
-          h("dt", {}, "Customer"),
+          h("dt", {}, t("Customer")),
           h("dd", { "data-testid": "sr-customer" }, [r.customer?.name, r.customer?.email].filter(Boolean).join(" · ")),
-          h("dt", {}, "Team"),
+          h("dt", {}, t("Team")),
           h("dd", {}, r.team?.name || "—"),
-          h("dt", {}, "Assignee"),
-          h("dd", {}, r.assignee?.name || "Unassigned"),
-          h("dt", {}, "Created"),
+          h("dt", {}, t("Assignee")),
+          h("dd", {}, r.assignee?.name || t("Unassigned")),
+          h("dt", {}, t("Created")),
           h("dd", {}, formatDateTime(r.created_at)),
-          h("dt", {}, "Updated"),
+          h("dt", {}, t("Updated")),
           h("dd", {}, formatDateTime(r.updated_at)),
-          r.resolved_at ? [h("dt", {}, "Resolved"), h("dd", {}, formatDateTime(r.resolved_at))] : null,
+          r.resolved_at ? [h("dt", {}, t("Resolved")), h("dd", {}, formatDateTime(r.resolved_at))] : null,
         ),
       ),
-      r.description ? h("div", { class: "sr__desc", "data-testid": "sr-description" }, r.description) : h("p", { class: "muted small" }, "No description."),
+      r.description ? h("div", { class: "sr__desc", "data-testid": "sr-description" }, r.description) : h("p", { class: "muted small" }, t("No description.")),
       h(
         "section",
-        { class: "sr-section sr-actions", "aria-label": "Change the request" },
+        { class: "sr-section sr-actions", "aria-label": t("Change the request") },
         error,
-        h("div", { class: "sr-actions__grid" }, field("Status", status, "sr-status"), field("Priority", priority, "sr-priority"), field("Team", team, "sr-team"), field("Assignee", assignee, "sr-assignee")),
+        h("div", { class: "sr-actions__grid" }, field(t("Status"), status, "sr-status"), field(t("Priority"), priority, "sr-priority"), field(t("Team"), team, "sr-team"), field(t("Assignee"), assignee, "sr-assignee")),
       ),
       transcript,
       h(
         "section",
         { class: "sr-section" },
-        h("h3", {}, "Timeline"),
+        h("h3", {}, t("Timeline")),
         h("ol", { class: "timeline sr-timeline", "data-testid": "sr-timeline" }, ...timeline.map(entry)),
         commentForm,
       ),
@@ -350,10 +351,10 @@ function renderDetail(pane, r, timeline) {
   );
 }
 
-export function timelineText(t) {
-  const who = t.actor?.name || "System";
-  const d = t.data || {};
-  switch (t.type) {
+export function timelineText(entry) {
+  const who = entry.actor?.name || t("System");
+  const d = entry.data || {};
+  switch (entry.type) {
     case "created":
       return `${who} created the request`;
     case "comment":
@@ -369,15 +370,15 @@ export function timelineText(t) {
     case "chat_linked":
       return `Linked to chat ${d.reference || ""}`.trim();
     default:
-      return `${who}: ${t.type}`;
+      return `${who}: ${entry.type}`;
   }
 }
 
-function entry(t) {
+function entry(item) {
   return h(
     "li",
-    { class: t.internal ? "timeline__item timeline__item--internal" : "timeline__item", "data-testid": "sr-timeline-entry", "data-type": t.type },
-    h("span", { class: "timeline__text" }, t.internal ? h("span", { class: "badge badge--on_hold" }, "Internal") : null, " ", timelineText(t)),
-    h("span", { class: "timeline__when" }, formatDateTime(t.at)),
+    { class: item.internal ? "timeline__item timeline__item--internal" : "timeline__item", "data-testid": "sr-timeline-entry", "data-type": item.type },
+    h("span", { class: "timeline__text" }, item.internal ? h("span", { class: "badge badge--on_hold" }, t("Internal")) : null, " ", timelineText(item)),
+    h("span", { class: "timeline__when" }, formatDateTime(item.at)),
   );
 }

@@ -4,10 +4,11 @@
 // `data-found`), or the request. Snippets are plain text: highlighting builds text nodes and
 // <mark> elements, never HTML from the server.
 
+import { t, tn } from "./i18n.js";
 import { api } from "./api.js";
 import { $, CHAT_STATUS, REQUEST_STATUS, formatDateTime, h } from "./ui.js";
 
-export const KIND = { message: "Message", note: "Internal note", subject: "Subject", customer: "Customer", request: "Request" };
+export const KIND = { message: t("Message"), note: t("Internal note"), subject: t("Subject"), customer: t("Customer"), request: t("Request") };
 const OPERATORS = new Set(["AND", "OR", "NOT", "NEAR"]);
 const WORD = /[\p{L}\p{N}]+/gu;
 
@@ -43,14 +44,14 @@ export function initSearch({ me, queues, openChat }) {
   st.me = me;
   st.openChat = openChat;
   const form = $('[data-role="search-form"]');
-  form.elements.queue_id.replaceChildren(h("option", { value: "" }, "Any queue"), ...queues.map((q) => h("option", { value: q.id }, q.name)));
+  form.elements.queue_id.replaceChildren(h("option", { value: "" }, t("Any queue")), ...queues.map((q) => h("option", { value: q.id }, q.name)));
   const status = form.elements.status;
   status.replaceChildren(
-    h("option", { value: "" }, "Any status"),
-    h("optgroup", { label: "Chats" }, ...Object.entries(CHAT_STATUS).map(([v, l]) => h("option", { value: v }, l))),
+    h("option", { value: "" }, t("Any status")),
+    h("optgroup", { label: t("Chats") }, ...Object.entries(CHAT_STATUS).map(([v, l]) => h("option", { value: v }, l))),
     h(
       "optgroup",
-      { label: "Requests" },
+      { label: t("Requests") },
       ...Object.entries(REQUEST_STATUS)
         .filter(([v]) => !(v in CHAT_STATUS))
         .map(([v, l]) => h("option", { value: v }, l)),
@@ -87,7 +88,7 @@ export async function showSearch() {
 
 async function fillFilters() {
   const form = $('[data-role="search-form"]');
-  const agents = [h("option", { value: "" }, "Any agent"), h("option", { value: st.me.id }, "Me")];
+  const agents = [h("option", { value: "" }, t("Any agent")), h("option", { value: st.me.id }, t("Me"))];
   if (st.me.role === "admin" || st.me.role === "supervisor") {
     try {
       const res = await api.get("/users?limit=200");
@@ -101,7 +102,7 @@ async function fillFilters() {
   form.elements.agent_id.replaceChildren(...agents);
   try {
     const res = await api.get("/tags");
-    form.elements.tag.replaceChildren(h("option", { value: "" }, "Any tag"), ...(res.items || []).map((t) => h("option", { value: t.id }, t.name)));
+    form.elements.tag.replaceChildren(h("option", { value: "" }, t("Any tag")), ...(res.items || []).map((t) => h("option", { value: t.id }, t.name)));
   } catch {
     form.elements.tag.closest("label").hidden = true;
   }
@@ -115,7 +116,7 @@ async function run(more) {
   const q = form.elements.q.value.trim();
   error.hidden = true;
   if (!more && queryTerms(q).length === 0) {
-    error.textContent = "Type at least one word to search for.";
+    error.textContent = t("Type at least one word to search for.");
     error.hidden = false;
     form.elements.q.focus();
     return;
@@ -153,7 +154,7 @@ async function run(more) {
 }
 
 function row(item) {
-  const where = item.kind === "request" ? "Open the request" : item.seq ? "Open the chat at this message" : "Open the chat";
+  const where = item.kind === "request" ? "Open the request" : item.seq ? "Open the chat at this message" : t("Open the chat");
   return h(
     "li",
     {},

@@ -7,6 +7,7 @@
 // is filled in by the server (GET /chats/{id}/snippets/{sid}/render) and put into the message
 // box, still editable, never sent by itself.
 
+import { t, tn } from "./i18n.js";
 import { api, getAll } from "./api.js";
 import { $, confirmAction, h, showFormError, toast } from "./ui.js";
 
@@ -39,7 +40,7 @@ export class SnippetPicker {
     this.mode = null; // "slash" | "browse" | null
     list.setAttribute("role", "listbox");
     list.id = list.id || "snippet-listbox";
-    list.setAttribute("aria-label", "Snippets");
+    list.setAttribute("aria-label", t("Snippets"));
     input.setAttribute("aria-autocomplete", "list");
     input.setAttribute("aria-controls", list.id);
     // Capture phase on the form: runs before the composer's own Enter-to-send handler.
@@ -85,7 +86,7 @@ export class SnippetPicker {
   render() {
     if (!this.items.length) {
       this.list.replaceChildren(
-        h("li", { class: "snippet-list__empty muted small", role: "option", "aria-disabled": "true", "aria-selected": "false" }, cache?.length ? `No snippet matches “${this.filter}”.` : "No snippets yet — add some under Snippets."),
+        h("li", { class: "snippet-list__empty muted small", role: "option", "aria-disabled": "true", "aria-selected": "false" }, cache?.length ? `No snippet matches “${this.filter}”.` : t("No snippets yet — add some under Snippets.")),
       );
       this.input.removeAttribute("aria-activedescendant");
       return;
@@ -96,7 +97,7 @@ export class SnippetPicker {
           "li",
           { role: "option", id: `snippet-opt-${s.id}`, class: "snippet-option", "aria-selected": String(i === this.active), "data-testid": "snippet-option", "data-snippet-id": s.id },
           h("strong", {}, s.title),
-          s.shared ? h("span", { class: "snippet-option__tag" }, s.queue?.name || "Shared") : null,
+          s.shared ? h("span", { class: "snippet-option__tag" }, s.queue?.name || t("Shared")) : null,
           h("small", {}, s.content),
         );
         li.addEventListener("click", () => this.choose(i));
@@ -142,7 +143,7 @@ export class SnippetPicker {
       const res = await api.get(`/chats/${encodeURIComponent(chat.id)}/snippets/${encodeURIComponent(snippet.id)}/render`);
       text = res.text;
     } catch (err) {
-      toast({ title: "Could not insert the snippet", text: err.message, kind: "error" });
+      toast({ title: t("Could not insert the snippet"), text: err.message, kind: "error" });
       return;
     }
     this.insert(text, slash);
@@ -163,33 +164,33 @@ export function initSnippetManager({ me, queues }) {
   const form = h(
     "form",
     { class: "card snippet-form", novalidate: true, "data-testid": "snippet-form", "aria-labelledby": "snippet-form-title" },
-    h("h2", { id: "snippet-form-title" }, "New snippet"),
+    h("h2", { id: "snippet-form-title" }, t("New snippet")),
     h("p", { class: "form-error", role: "alert", "data-role": "error", "data-testid": "snippet-error" }),
-    h("div", { class: "field" }, h("label", { for: "snippet-title" }, "Title"), h("input", { class: "input", id: "snippet-title", name: "title", maxlength: "120", required: true, "data-testid": "snippet-title" })),
+    h("div", { class: "field" }, h("label", { for: "snippet-title" }, t("Title")), h("input", { class: "input", id: "snippet-title", name: "title", maxlength: "120", required: true, "data-testid": "snippet-title" })),
     h(
       "div",
       { class: "field" },
-      h("label", { for: "snippet-content" }, "Text"),
+      h("label", { for: "snippet-content" }, t("Text")),
       h("textarea", { class: "textarea", id: "snippet-content", name: "content", rows: "5", maxlength: "5000", required: true, "data-testid": "snippet-content" }),
       h("span", { class: "hint" }, "Placeholders: {customer.name}, {agent.name}, {chat.reference}, {queue.name}. In a chat, type / and a few letters to insert it."),
     ),
     h(
       "div",
       { class: "field" },
-      h("label", { for: "snippet-queue" }, "Who can use it"),
+      h("label", { for: "snippet-queue" }, t("Who can use it")),
       h(
         "select",
         { class: "select", id: "snippet-queue", name: "queue_id", "data-testid": "snippet-queue", disabled: !seesAll },
-        h("option", { value: "" }, "Only me (personal)"),
+        h("option", { value: "" }, t("Only me (personal)")),
         ...(seesAll ? queues.map((q) => h("option", { value: q.id }, `Everyone in ${q.name}`)) : []),
       ),
-      seesAll ? null : h("span", { class: "hint" }, "Shared snippets are managed by supervisors."),
+      seesAll ? null : h("span", { class: "hint" }, t("Shared snippets are managed by supervisors.")),
     ),
     h(
       "div",
       { class: "form-actions form-actions--start" },
-      h("button", { class: "btn btn--primary", type: "submit", "data-testid": "snippet-save" }, "Save snippet"),
-      h("button", { class: "btn btn--ghost", type: "button", "data-action": "snippet-cancel-edit", hidden: true }, "Cancel editing"),
+      h("button", { class: "btn btn--primary", type: "submit", "data-testid": "snippet-save" }, t("Save snippet")),
+      h("button", { class: "btn btn--ghost", type: "button", "data-action": "snippet-cancel-edit", hidden: true }, t("Cancel editing")),
     ),
   );
   form.addEventListener("submit", save);
@@ -198,9 +199,9 @@ export function initSnippetManager({ me, queues }) {
     h(
       "div",
       { class: "view-inner" },
-      h("div", { class: "view-head" }, h("h1", { id: "snippets-heading" }, "Snippets")),
-      h("p", { class: "muted" }, "Canned responses for the chat composer: your personal ones, and those shared with your queues."),
-      h("div", { class: "snippets-grid" }, form, h("div", {}, h("ul", { class: "grid-list snippet-admin-list", "data-testid": "snippet-list", "aria-label": "Snippets" }))),
+      h("div", { class: "view-head" }, h("h1", { id: "snippets-heading" }, t("Snippets"))),
+      h("p", { class: "muted" }, t("Canned responses for the chat composer: your personal ones, and those shared with your queues.")),
+      h("div", { class: "snippets-grid" }, form, h("div", {}, h("ul", { class: "grid-list snippet-admin-list", "data-testid": "snippet-list", "aria-label": t("Snippets") }))),
     ),
   );
 }
@@ -214,12 +215,12 @@ async function renderList() {
   const list = $('[data-testid="snippet-list"]');
   const items = await loadSnippets();
   if (!items.length) {
-    list.replaceChildren(h("li", { class: "empty" }, h("strong", {}, "No snippets yet"), h("span", { class: "small" }, "Create the first one with the form.")));
+    list.replaceChildren(h("li", { class: "empty" }, h("strong", {}, t("No snippets yet")), h("span", { class: "small" }, t("Create the first one with the form."))));
     return;
   }
   list.replaceChildren(
     ...items.map((s) => {
-      const editBtn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "snippet-edit" }, "Edit");
+      const editBtn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "snippet-edit" }, t("Edit"));
       const delBtn = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "snippet-delete" }, "Delete");
       editBtn.addEventListener("click", () => edit(s));
       delBtn.addEventListener("click", () => remove(s, delBtn));
@@ -230,7 +231,7 @@ async function renderList() {
           "div",
           { class: "snippet-admin-row__head" },
           h("strong", {}, s.title),
-          h("span", { class: s.shared ? "badge badge--open" : "badge badge--ref" }, s.shared ? `Shared · ${s.queue?.name || ""}` : "Personal"),
+          h("span", { class: s.shared ? "badge badge--open" : "badge badge--ref" }, s.shared ? `Shared · ${s.queue?.name || ""}` : t("Personal")),
         ),
         h("p", { class: "snippet-admin-row__text" }, s.content),
         s.editable ? h("div", { class: "form-actions form-actions--start" }, editBtn, delBtn) : h("p", { class: "muted small" }, `By ${s.owner?.name || "a supervisor"}`),
@@ -245,7 +246,7 @@ function edit(s) {
   form.elements.title.value = s?.title || "";
   form.elements.content.value = s?.content || "";
   form.elements.queue_id.value = s?.queue_id || "";
-  $("#snippet-form-title").textContent = s ? `Edit “${s.title}”` : "New snippet";
+  $("#snippet-form-title").textContent = s ? `Edit “${s.title}”` : t("New snippet");
   form.querySelector('[data-action="snippet-cancel-edit"]').hidden = !s;
   showFormError(form, null);
   if (s) form.elements.title.focus();
@@ -257,7 +258,7 @@ async function save(e) {
   const title = form.elements.title.value.trim();
   const content = form.elements.content.value.trim();
   if (!title || !content) {
-    showFormError(form, { message: "Give the snippet a title and a text." });
+    showFormError(form, { message: t("Give the snippet a title and a text.") });
     (title ? form.elements.content : form.elements.title).focus();
     return;
   }
@@ -267,7 +268,7 @@ async function save(e) {
   try {
     if (mg.editing) await api.patch(`/snippets/${encodeURIComponent(mg.editing.id)}`, body);
     else await api.post("/snippets", body);
-    toast({ title: mg.editing ? "Snippet saved" : "Snippet created", kind: "success", timeout: 2500, key: "snippet-saved" });
+    toast({ title: mg.editing ? "Snippet saved" : t("Snippet created"), kind: "success", timeout: 2500, key: "snippet-saved" });
     edit(null);
     invalidateSnippets();
     await renderList();
@@ -280,9 +281,9 @@ async function save(e) {
 
 function confirmDelete(s) {
   return confirmAction({
-    title: "Delete this snippet?",
+    title: t("Delete this snippet?"),
     text: `“${s.title}” will no longer be offered in the composer${s.shared ? " to anyone in its queue" : ""}.`,
-    ok: "Delete snippet",
+    ok: t("Delete snippet"),
   });
 }
 
@@ -296,6 +297,6 @@ async function remove(s, btn) {
     await renderList();
   } catch (err) {
     btn.disabled = false;
-    toast({ title: "Could not delete the snippet", text: err.message, kind: "error" });
+    toast({ title: t("Could not delete the snippet"), text: err.message, kind: "error" });
   }
 }

@@ -5,11 +5,12 @@
 // WebSocket news (chat.updated, chat.offered, chat.withdrawn, chat.taken, agent.status), every
 // 10 s while shown, and ticks the waiting times every second.
 
+import { t, tn } from "./i18n.js";
 import { api, getAll } from "./api.js";
 import { $, formatDuration, h, since, toast } from "./ui.js";
 
 const LONG_WAIT_S = 120;
-const STATUS_LABEL = { available: "Available", away: "Away", offline: "Offline" };
+const STATUS_LABEL = { available: t("Available"), away: t("Away"), offline: t("Offline") };
 
 const st = {
   visible: false,
@@ -42,22 +43,22 @@ export function initSupervisor({ rt, queues }) {
       h(
         "div",
         { class: "view-head" },
-        h("h1", { id: "supervisor-heading" }, "Supervisor"),
+        h("h1", { id: "supervisor-heading" }, t("Supervisor")),
         h("span", { class: "muted small", "data-role": "sv-updated", "aria-live": "off" }),
-        h("button", { class: "btn btn--sm", type: "button", "data-action": "sv-refresh" }, "Refresh"),
+        h("button", { class: "btn btn--sm", type: "button", "data-action": "sv-refresh" }, t("Refresh")),
       ),
       h("p", { class: "form-error", role: "alert", "data-role": "sv-error" }),
-      h("h2", { class: "view-sub" }, "Queues"),
+      h("h2", { class: "view-sub" }, t("Queues")),
       h("div", { class: "sv-queues", "data-testid": "sv-queues" }),
-      h("h2", { class: "view-sub" }, "Waiting chats"),
+      h("h2", { class: "view-sub" }, t("Waiting chats")),
       h("ul", { class: "grid-list sv-waiting", "data-testid": "sv-waiting" }),
-      h("h2", { class: "view-sub" }, "Chats in progress"),
+      h("h2", { class: "view-sub" }, t("Chats in progress")),
       h("ul", { class: "grid-list sv-waiting", "data-testid": "sv-active" }),
-      h("h2", { class: "view-sub" }, "Agents"),
+      h("h2", { class: "view-sub" }, t("Agents")),
       h(
         "div",
         { class: "table-wrap card card--flush", tabindex: "0" },
-        h("table", { class: "table" }, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Agent"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Chats"))), h("tbody", { "data-testid": "sv-agents" })),
+        h("table", { class: "table" }, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("Agent")), h("th", { scope: "col" }, t("Status")), h("th", { scope: "col" }, t("Chats")))), h("tbody", { "data-testid": "sv-agents" })),
       ),
     ),
   );
@@ -118,7 +119,7 @@ function render() {
       h(
         "section",
         { class: "sv-queue card", "data-testid": "sv-queue", "data-queue-id": q.id, "aria-label": q.name },
-        h("h3", {}, q.name, " ", h("span", { class: q.open_now === false ? "badge badge--cancelled" : "badge badge--in_progress" }, q.open_now === false ? "Closed now" : "Open")),
+        h("h3", {}, q.name, " ", h("span", { class: q.open_now === false ? "badge badge--cancelled" : "badge badge--in_progress" }, q.open_now === false ? "Closed now" : t("Open"))),
         h(
           "dl",
           { class: "sv-stats" },
@@ -142,17 +143,17 @@ function render() {
       ),
     ),
   );
-  if (!agents.length) $('[data-testid="sv-agents"]').replaceChildren(h("tr", {}, h("td", { colspan: "3", class: "muted" }, "No agents yet.")));
+  if (!agents.length) $('[data-testid="sv-agents"]').replaceChildren(h("tr", {}, h("td", { colspan: "3", class: "muted" }, t("No agents yet."))));
 
   const list = $('[data-testid="sv-waiting"]');
   const focused = document.activeElement;
   const focusedId = focused?.closest?.("[data-chat-id]")?.dataset.chatId;
   for (const id of st.picked.keys()) if (![...st.waiting, ...st.active].some((c) => c.id === id)) st.picked.delete(id);
   list.replaceChildren(...st.waiting.map((c) => waitingRow(c, agentsById)));
-  if (!st.waiting.length) list.replaceChildren(h("li", { class: "empty empty--inline" }, h("strong", {}, "Nobody is waiting"), h("span", { class: "small" }, "Waiting chats appear here live.")));
+  if (!st.waiting.length) list.replaceChildren(h("li", { class: "empty empty--inline" }, h("strong", {}, t("Nobody is waiting")), h("span", { class: "small" }, t("Waiting chats appear here live."))));
   const activeList = $('[data-testid="sv-active"]');
   activeList.replaceChildren(...st.active.map((c) => activeRow(c, agentsById)));
-  if (!st.active.length) activeList.replaceChildren(h("li", { class: "empty empty--inline" }, h("strong", {}, "No chat in progress"), h("span", { class: "small" }, "Chats being handled appear here.")));
+  if (!st.active.length) activeList.replaceChildren(h("li", { class: "empty empty--inline" }, h("strong", {}, t("No chat in progress")), h("span", { class: "small" }, t("Chats being handled appear here."))));
   if (focusedId) {
     const row = document.querySelector(`.sv-waiting [data-chat-id="${CSS.escape(focusedId)}"]`) || list.querySelector(`[data-chat-id="${CSS.escape(focusedId)}"]`);
     const same = focused.dataset.testid && row?.querySelector(`[data-testid="${CSS.escape(focused.dataset.testid)}"]`);
@@ -170,20 +171,20 @@ function waitingRow(chat, agentsById) {
   const agentSel = h(
     "select",
     { class: "select select--sm", "aria-label": `Agent for ${chat.reference}`, "data-testid": "sv-assign-agent" },
-    h("option", { value: "" }, "Choose an agent…"),
+    h("option", { value: "" }, t("Choose an agent…")),
     ...candidates.map((a) => {
       const load = typeof a.chats === "number" ? ` — ${a.chats}/${a.max_chats}` : "";
       return h("option", { value: a.id }, `${a.name} (${STATUS_LABEL[a.status] || a.status || "?"}${load})`);
     }),
   );
-  const assign = h("button", { class: "btn btn--primary btn--sm", type: "button", "data-testid": "sv-assign" }, "Assign");
+  const assign = h("button", { class: "btn btn--primary btn--sm", type: "button", "data-testid": "sv-assign" }, t("Assign"));
   const queueSel = h(
     "select",
     { class: "select select--sm", "aria-label": `Move ${chat.reference} to queue`, "data-testid": "sv-move-queue" },
-    h("option", { value: "" }, "Move to…"),
+    h("option", { value: "" }, t("Move to…")),
     ...st.queues.filter((q) => q.id !== chat.queue_id).map((q) => h("option", { value: q.id }, q.name)),
   );
-  const move = h("button", { class: "btn btn--sm", type: "button", "data-testid": "sv-move" }, "Move");
+  const move = h("button", { class: "btn btn--sm", type: "button", "data-testid": "sv-move" }, t("Move"));
   // A refresh (any chat or agent change, every 10 s) rebuilds the rows: keep what was chosen.
   const picked = st.picked.get(chat.id) || {};
   for (const [sel, value] of [
@@ -209,7 +210,7 @@ function waitingRow(chat, agentsById) {
   };
   assign.addEventListener("click", () => {
     if (!agentSel.value) {
-      error.textContent = "Choose an agent first.";
+      error.textContent = t("Choose an agent first.");
       agentSel.focus();
       return;
     }
@@ -218,7 +219,7 @@ function waitingRow(chat, agentsById) {
   });
   move.addEventListener("click", () => {
     if (!queueSel.value) {
-      error.textContent = "Choose a queue first.";
+      error.textContent = t("Choose a queue first.");
       queueSel.focus();
       return;
     }
@@ -232,7 +233,7 @@ function waitingRow(chat, agentsById) {
     h(
       "div",
       { class: "sv-chat__main" },
-      h("strong", {}, chat.customer?.name || "Customer"),
+      h("strong", {}, chat.customer?.name || t("Customer")),
       h("span", { class: "muted small" }, [chat.reference, chat.queue?.name || st.queues.find((q) => q.id === chat.queue_id)?.name, chat.subject].filter(Boolean).join(" · ")),
       h("span", { class: wait >= LONG_WAIT_S ? "sv-wait sv-wait--long" : "sv-wait", "data-since": started }, `waiting ${formatDuration(wait)}`),
     ),
@@ -256,7 +257,7 @@ function activeRow(chat, agentsById) {
   const agentSel = h(
     "select",
     { class: "select select--sm", "aria-label": `Hand ${chat.reference} to`, "data-testid": "sv-reassign-agent" },
-    h("option", { value: "" }, "Hand over to…"),
+    h("option", { value: "" }, t("Hand over to…")),
     ...candidates.map((a) => {
       const why = whyNot(a, chat);
       const load = typeof a.chats === "number" ? ` — ${a.chats}/${a.max_chats}` : "";
@@ -266,11 +267,11 @@ function activeRow(chat, agentsById) {
   const picked = st.picked.get(chat.id)?.agent;
   if (picked && Array.from(agentSel.options).some((o) => o.value === picked && !o.disabled)) agentSel.value = picked;
   agentSel.addEventListener("change", () => st.picked.set(chat.id, { agent: agentSel.value }));
-  const assign = h("button", { class: "btn btn--primary btn--sm", type: "button", "data-testid": "sv-reassign" }, "Assign");
+  const assign = h("button", { class: "btn btn--primary btn--sm", type: "button", "data-testid": "sv-reassign" }, t("Assign"));
   const error = h("p", { class: "form-error", role: "alert" });
   assign.addEventListener("click", async () => {
     if (!agentSel.value) {
-      error.textContent = "Choose an agent first.";
+      error.textContent = t("Choose an agent first.");
       agentSel.focus();
       return;
     }
@@ -293,7 +294,7 @@ function activeRow(chat, agentsById) {
     h(
       "div",
       { class: "sv-chat__main" },
-      h("strong", {}, chat.customer?.name || "Customer"),
+      h("strong", {}, chat.customer?.name || t("Customer")),
       h("span", { class: "muted small" }, [chat.reference, chat.queue?.name || st.queues.find((q) => q.id === chat.queue_id)?.name, chat.subject].filter(Boolean).join(" · ")),
       h("span", { class: "small", "data-testid": "sv-active-agent" }, `with ${chat.agent?.name || "an agent"}`),
     ),

@@ -3,6 +3,7 @@
 // with a listbox: type to filter, arrows to move, Enter to add or remove, Escape to close,
 // Backspace in the empty box removes the last tag).
 
+import { t, tn } from "./i18n.js";
 import { $, h } from "./ui.js";
 
 /** A chip for {id, name, color}; `onRemove` adds a remove button. */
@@ -31,7 +32,7 @@ export class TagPicker {
     this.options = [];
     this.enabled = true;
     const n = ++pickers;
-    this.chips = h("div", { class: "tag-picker__chips", "data-testid": "chat-tags", "aria-label": "Tags of this chat" });
+    this.chips = h("div", { class: "tag-picker__chips", "data-testid": "chat-tags", "aria-label": t("Tags of this chat") });
     this.input = h("input", {
       class: "input input--sm tag-picker__input",
       type: "text",
@@ -39,12 +40,12 @@ export class TagPicker {
       "aria-expanded": "false",
       "aria-autocomplete": "list",
       "aria-controls": `tag-listbox-${n}`,
-      "aria-label": "Add or remove tags",
-      placeholder: "Add a tag…",
+      "aria-label": t("Add or remove tags"),
+      placeholder: t("Add a tag…"),
       autocomplete: "off",
       "data-testid": "tag-input",
     });
-    this.list = h("ul", { class: "tag-picker__list", role: "listbox", id: `tag-listbox-${n}`, "aria-label": "Tags", "aria-multiselectable": "true", "data-testid": "tag-options", hidden: true });
+    this.list = h("ul", { class: "tag-picker__list", role: "listbox", id: `tag-listbox-${n}`, "aria-label": t("Tags"), "aria-multiselectable": "true", "data-testid": "tag-options", hidden: true });
     this.status = h("p", { class: "field-error", role: "alert", "data-role": "tag-error" });
     root.replaceChildren(this.chips, h("div", { class: "tag-picker__box" }, this.input, this.list), this.status);
     this.input.addEventListener("input", () => this.open());
@@ -72,7 +73,7 @@ export class TagPicker {
     const byId = this.tagsById();
     const chips = this.selected.map((id) => byId.get(id)).filter(Boolean);
     const shown = chips.map((t) => tagChip(t, this.enabled ? { onRemove: (tag) => this.toggle(tag.id) } : {}));
-    this.chips.replaceChildren(...(shown.length ? shown : [h("span", { class: "muted small" }, this.enabled ? "No tags yet." : "No tags.")]));
+    this.chips.replaceChildren(...(shown.length ? shown : [h("span", { class: "muted small" }, this.enabled ? "No tags yet." : t("No tags."))]));
   }
 
   open() {
@@ -94,7 +95,7 @@ export class TagPicker {
     this.options = this.getAll().filter((t) => !q || t.name.toLowerCase().includes(q));
     if (this.active >= this.options.length) this.active = this.options.length - 1;
     if (q && this.active < 0 && this.options.length) this.active = 0;
-    const none = h("li", { class: "tag-picker__none muted small", role: "presentation" }, this.getAll().length ? "No tag matches." : "No tags exist yet; an admin adds them.");
+    const none = h("li", { class: "tag-picker__none muted small", role: "presentation" }, this.getAll().length ? "No tag matches." : t("No tags exist yet; an admin adds them."));
     this.list.replaceChildren(
       ...this.options.map((t, i) => {
         const on = this.selected.includes(t.id);

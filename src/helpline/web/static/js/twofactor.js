@@ -3,6 +3,7 @@
 // (copy, download), and turning it off with a code. `required` (HELPLINE_REQUIRE_TOTP names
 // the person's role): the dialog opens at once and stays until it is on, then the page reloads.
 
+import { t, tn } from "./i18n.js";
 import { request } from "./api.js";
 import { $, $$, h, openDialog, submitForm, toast } from "./ui.js";
 
@@ -46,7 +47,7 @@ export function initTwoFactor({ me, required = false }) {
     const form = e.currentTarget;
     const code = form.elements.code.value.replace(/\s+/g, "");
     if (!/^\d{6}$/.test(code)) {
-      form.querySelector('[data-role="error"]').textContent = "Enter the 6 digits your app shows.";
+      form.querySelector('[data-role="error"]').textContent = t("Enter the 6 digits your app shows.");
       form.elements.code.focus();
       return;
     }
@@ -63,9 +64,9 @@ export function initTwoFactor({ me, required = false }) {
   $('[data-action="copy-codes"]', dialog).addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText(codesText());
-      toast({ title: "Recovery codes copied", kind: "success" });
+      toast({ title: t("Recovery codes copied"), kind: "success" });
     } catch {
-      toast({ title: "Could not copy", text: "Select the codes and copy them, or download them.", kind: "error" });
+      toast({ title: t("Could not copy"), text: t("Select the codes and copy them, or download them."), kind: "error" });
     }
   });
   $('[data-action="download-codes"]', dialog).addEventListener("click", () => {
@@ -84,7 +85,7 @@ export function initTwoFactor({ me, required = false }) {
       return;
     }
     dialog.close("done");
-    toast({ title: "Two-factor sign-in is on", kind: "success" });
+    toast({ title: t("Two-factor sign-in is on"), kind: "success" });
   });
 
   step("on").addEventListener("submit", (e) => {
@@ -92,7 +93,7 @@ export function initTwoFactor({ me, required = false }) {
     const form = e.currentTarget;
     const code = form.elements.code.value.trim();
     if (!code) {
-      form.querySelector('[data-role="error"]').textContent = "Enter a code from your app or a recovery code.";
+      form.querySelector('[data-role="error"]').textContent = t("Enter a code from your app or a recovery code.");
       form.elements.code.focus();
       return;
     }
@@ -105,7 +106,7 @@ export function initTwoFactor({ me, required = false }) {
         return;
       }
       dialog.close("off");
-      toast({ title: "Two-factor sign-in is off", kind: "success" });
+      toast({ title: t("Two-factor sign-in is off"), kind: "success" });
     });
   });
 
