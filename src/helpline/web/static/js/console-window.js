@@ -28,6 +28,9 @@ import { SnippetPicker } from "./snippets.js";
 import { $, $$, CHAT_STATUS, formatDateTime, formatDuration, h, isOpenStatus, openDialog, setBusy, showFormError, since, submitForm, statusBadge, toast, toastError } from "./ui.js";
 import { chatClock, showSla } from "./sla.js";
 
+// Availability in words, inside sentences ("You are away.").
+const AVAILABILITY = { available: t("available"), away: t("away"), offline: t("offline") };
+
 export function failPending(chatId) {
   for (const p of state.rt.pending(chatId)) {
     state.rt.discard(p.client_id);
@@ -175,7 +178,7 @@ export function renderWindow(full) {
   $('[data-role="accept-bar"]').hidden = !acceptable;
   if (acceptable) {
     const waited = formatDuration(since(chat.waiting_since || chat.created_at));
-    $('[data-role="accept-text"]').textContent = `${customerName(chat)} has been waiting ${waited} in ${queueName(chat.queue_id) || "the queue"}.`;
+    $('[data-role="accept-text"]').textContent = t("{name} has been waiting {time} in {queue}.", { name: customerName(chat), time: waited, queue: queueName(chat.queue_id) || t("the queue") });
   }
   const canTalk = mayDo("agent_message", chat);
   $('[data-role="composer-wrap"]').hidden = !canTalk;
@@ -185,8 +188,8 @@ export function renderWindow(full) {
   $('[data-role="observe-bar"]').hidden = !observe;
   if (observe) {
     $('[data-role="observe-text"]').textContent = joined
-      ? `${chat.agent?.name || "A colleague"} owns this chat; you joined to help.`
-      : `${chat.agent?.name || "A colleague"} is handling this chat.`;
+      ? t("{name} owns this chat; you joined to help.", { name: chat.agent?.name || t("A colleague") })
+      : t("{name} is handling this chat.", { name: chat.agent?.name || t("A colleague") });
     $('[data-testid="join-chat"]').hidden = joined;
     $('[data-testid="part-chat"]').hidden = !joined;
   }
@@ -199,10 +202,12 @@ export function renderWindow(full) {
   transcript.setAttribute("download", `${chat.reference || "chat"}-transcript.txt`);
   if (gone) {
     const q = queueName(chat.queue_id);
-    $('[data-role="closed-text"]').textContent = `This chat moved${q ? ` to ${q}` : ""}, a queue you're not in; its agents take it from here.`;
+    $('[data-role="closed-text"]').textContent = (q ? t("This chat moved to {queue}, a queue you're not in; its agents take it from here.", { queue: q }) : t("This chat moved to a queue you're not in; its agents take it from here."));
   } else if (!open) {
-    const when = chat.closed_at ? ` on ${formatDateTime(chat.closed_at)}` : "";
-    $('[data-role="closed-text"]').textContent = `This chat was ${CHAT_STATUS[chat.status].toLowerCase()}${when}.`;
+    const status = CHAT_STATUS[chat.status].toLowerCase();
+    $('[data-role="closed-text"]').textContent = chat.closed_at
+      ? t("This chat was {status} on {when}.", { status, when: formatDateTime(chat.closed_at) })
+      : t("This chat was {status}.", { status });
     const link = $('[data-role="transcript-link"]');
     link.href = `/api/v1/chats/${chat.id}/transcript`;
     link.setAttribute("download", `${chat.reference || "chat"}-transcript.txt`);
@@ -220,10 +225,10 @@ export function setNoteMode(on) {
 export function cannotAccept() {
   if (me.role !== "agent") return null;
   const status = $("#availability").value;
-  if (status !== "available") return `You are ${status}. Set your status to Available to accept chats.`;
+  if (status !== "available") return t("You are {status}. Set your status to Available to accept chats.", { status: AVAILABILITY[status] || status });
   const mine = Array.from(state.chats.values()).filter((c) => isMine(c) && c.status === "in_progress").length;
   if (mine >= me.max_chats)
-    return `You already have ${mine} chat${mine === 1 ? "" : "s"} in progress, your limit. Finish one to accept another.`;
+    return tn("You already have {count} chat in progress, your limit. Finish one to accept another.", "You already have {count} chats in progress, your limit. Finish one to accept another.", mine);
   return null;
 }
 
@@ -253,7 +258,7 @@ export async function accept() {
         /* keep what we have */
       }
       const c = state.chats.get(chat.id);
-      setNotice(`Too late — ${c?.agent?.name || "a colleague"} already accepted this chat.`, "warning");
+      setNotice(t("Too late — {name} already accepted this chat.", { name: c?.agent?.name || t("a colleague") }), "warning");
       renderWindow(false);
       scheduleRender();
     } else {
@@ -275,7 +280,7 @@ export async function solve() {
     failPending(chat.id);
     renderWindow(false);
     scheduleRender();
-    toast({ title: `${chat.reference} marked as solved`, kind: "success", timeout: 4000 });
+    toast({ title: t("{reference} marked as solved", { reference: chat.reference }), kind: "success", timeout: 4000 });
   } catch (err) {
     setNotice(err.message, "error");
   } finally {
@@ -313,7 +318,7 @@ export async function submitMove(e) {
       failPending(chat.id);
       renderWindow(false);
       scheduleRender();
-      toast({ title: `${chat.reference} moved to ${queueName(body.queue_id)}`, kind: "success", timeout: 4000 });
+      toast({ title: t("{reference} moved to {queue}", { reference: chat.reference, queue: queueName(body.queue_id) }), kind: "success", timeout: 4000 });
     },
     $('[data-testid="move-queue-confirm"]'),
   );
@@ -396,7 +401,7 @@ export async function submitTransfer(e) {
       failPending(chat.id);
       renderWindow(false);
       scheduleRender();
-      toast({ title: `${chat.reference} handed to ${name}`, kind: "success", timeout: 4000, testid: "transfer-done" });
+      toast({ title: t("{reference} handed to {name}", { reference: chat.reference, name }), kind: "success", timeout: 4000, testid: "transfer-done" });
     },
     $('[data-testid="transfer-confirm"]'),
   );
@@ -440,7 +445,7 @@ export async function openRaise() {
   team.replaceChildren(...state.queues.map((q) => h("option", { value: q.id }, q.name)));
   team.value = chat.queue_id;
   const email = chat.customer?.email ? ` (${chat.customer.email})` : "";
-  $('[data-role="request-for"]').textContent = `For ${customerName(chat)}${email} · from chat ${chat.reference}`;
+  $('[data-role="request-for"]').textContent = t("For {name}{email} · from chat {reference}", { name: customerName(chat), email, reference: chat.reference });
   const desc = $("#request-description");
   desc.value = transcriptText(events, { me: me.id, staff: true, queueName });
   openDialog(dialog);
@@ -546,7 +551,7 @@ export function wireWindow() {
       if (!chat || !mayDo("agent_message", chat)) return false;
       if ($('[data-role="note-toggle"]').checked) {
         api.post(`/chats/${chat.id}/notes`, { text }).catch((err) => {
-          setNotice(`Note not saved: ${err.message}`, "error");
+          setNotice(t("Note not saved: {reason}", { reason: err.message }), "error");
           if (!state.composer.value) state.composer.value = text;
         });
         delete state.drafts[chat.id];

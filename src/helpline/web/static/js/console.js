@@ -40,6 +40,11 @@ import { initAccountSecurity } from "./account-security.js";
 import { $, $$, audioReady, beep, confirmAction, formatDuration, h, isOpenStatus, toast, toastError, unlockAudio, wireLogout, wireUserMenu } from "./ui.js";
 import { startSlaTicker } from "./sla.js";
 
+/** At most `n` characters, with an ellipsis when cut. */
+function shorten(text, n) {
+  return text.length > n ? text.slice(0, n) + "…" : text;
+}
+
 // ------------------------------------------------------------------ chats data
 
 function onChatEvent(ev, { initial, replay }) {
@@ -168,7 +173,7 @@ function markGone(id) {
 
 function notifyNewChat(chat) {
   const q = queueName(chat.queue_id) || "a queue";
-  const title = `New chat started by ${customerName(chat)} in queue ${q}`;
+  const title = t("New chat started by {name} in queue {queue}", { name: customerName(chat), queue: q });
   state.offerToast?.close();
   const note = toast({
     title,
@@ -188,9 +193,9 @@ function notifyNewChat(chat) {
 function notifyHandedOver(chat, events) {
   const handover = [...events].reverse().find((e) => e.type === "chat.transferred");
   const by = handover?.actor?.name;
-  const title = `${chat.reference || "A chat"} was handed to you${by ? ` by ${by}` : ""}`;
+  const title = (by ? t("{reference} was handed to you by {name}", { reference: chat.reference || t("A chat"), name: by }) : t("{reference} was handed to you", { reference: chat.reference || t("A chat") }));
   const note = handover?.data?.note;
-  const text = note ? `Note: ${note.length > 140 ? `${note.slice(0, 140)}…` : note}` : `Chat with ${customerName(chat)}`;
+  const text = note ? t("Note: {note}", { note: shorten(note, 140) }) : t("Chat with {name}", { name: customerName(chat) });
   toast({
     title,
     text,
@@ -204,7 +209,7 @@ function notifyHandedOver(chat, events) {
 }
 
 function notifyMessage(chat, ev) {
-  const title = `New message from ${ev.actor?.name || customerName(chat)}`;
+  const title = t("New message from {name}", { name: ev.actor?.name || customerName(chat) });
   const text = ev.type === "file.shared" ? `Sent a file: ${ev.data?.attachment?.filename || ""}` : ev.data?.text || "";
   toast({
     title,
@@ -259,8 +264,8 @@ function wire() {
     const status = availability.value;
     const mine = Array.from(state.chats.values()).filter((c) => c.agent?.id === me.id && c.status === "in_progress");
     if (status === "offline" && boot.requeue_on_offline && mine.length) {
-      const n = mine.length === 1 ? "Your chat in progress goes" : `Your ${mine.length} chats in progress go`;
-      const ok = await confirmAction({ title: t("Go offline?"), text: `${n} back to the queue for a colleague to take.`, ok: t("Go offline") });
+      const text = tn("Your chat in progress goes back to the queue for a colleague to take.", "Your {count} chats in progress go back to the queue for a colleague to take.", mine.length);
+      const ok = await confirmAction({ title: t("Go offline?"), text, ok: t("Go offline") });
       if (!ok) {
         availability.value = me.status;
         return;
@@ -271,7 +276,7 @@ function wire() {
       await api.put("/me/status", { status });
       me.status = status;
       $('[data-role="availability-dot"]').className = `dot dot--${status}`;
-      toast({ title: `You are now ${availability.selectedOptions[0].textContent.toLowerCase()}`, kind: "success", timeout: 3000 });
+      toast({ title: t("You are now {status}", { status: availability.selectedOptions[0].textContent.toLowerCase() }), kind: "success", timeout: 3000 });
     } catch (err) {
       availability.value = me.status;
       toastError(err, t("Could not change your status"));
@@ -339,8 +344,8 @@ function wireRealtime() {
     if (wasWaiting && frame.agent?.id === me.id && state.accepting !== chat.id) {
       // Not my own accept: a supervisor assigned this chat to me.
       toast({
-        title: `${chat.reference || "A chat"} was assigned to you`,
-        text: `Chat with ${customerName(chat)}`,
+        title: t("{reference} was assigned to you", { reference: chat.reference || t("A chat") }),
+        text: t("Chat with {name}", { name: customerName(chat) }),
         testid: "assigned-notification",
         key: `assigned-${chat.id}`,
         onClick: () => openChat(chat.id),
@@ -352,7 +357,7 @@ function wireRealtime() {
     chat.accepted_at = chat.accepted_at || new Date().toISOString();
     syncSubscription(chat);
     if (chat.id === state.shownId) {
-      if (wasWaiting && frame.agent?.id !== me.id) setNotice(`${frame.agent?.name || "A colleague"} accepted this chat.`, "warning");
+      if (wasWaiting && frame.agent?.id !== me.id) setNotice(t("{name} accepted this chat.", { name: frame.agent?.name || t("A colleague") }), "warning");
       renderWindow(false);
     }
     scheduleRender();
@@ -432,7 +437,7 @@ function wireRealtime() {
     const el = $('.chat-window [data-testid="typing-indicator"]');
     clearTimeout(state.typingTimer);
     if (frame.active) {
-      $('[data-role="typing-text"]', el).textContent = `${who.name || t("The customer")} is typing…`;
+      $('[data-role="typing-text"]', el).textContent = t("{name} is typing…", { name: who.name || t("The customer") });
       el.hidden = false;
       state.typingTimer = setTimeout(() => {
         el.hidden = true;

@@ -299,7 +299,7 @@ function renderDetail(pane, r, timeline) {
         const text = await api.get(`/requests/${ref(r.reference)}/transcript`);
         pre.textContent = typeof text === "string" ? text : JSON.stringify(text, null, 2);
       } catch (err) {
-        pre.textContent = `Could not load the transcript: ${err.message}`;
+        pre.textContent = t("Could not load the transcript: {reason}", { reason: err.message });
       }
     });
     transcript = h("section", { class: "sr-section" }, btn, pre);
@@ -356,19 +356,19 @@ export function timelineText(entry) {
   const d = entry.data || {};
   switch (entry.type) {
     case "created":
-      return `${who} created the request`;
+      return t("{who} created the request", { who });
     case "comment":
       return `${who}: ${d.text || ""}`;
     case "status_changed":
-      return `${who} changed the status from ${REQUEST_STATUS[d.from] || d.from} to ${REQUEST_STATUS[d.to] || d.to}`;
+      return t("{who} changed the status from {from} to {to}", { who, from: REQUEST_STATUS[d.from] || d.from, to: REQUEST_STATUS[d.to] || d.to });
     case "assigned":
-      return d.assignee?.name ? `${who} assigned it to ${d.assignee.name}` : `${who} removed the assignee`;
+      return d.assignee?.name ? t("{who} assigned it to {name}", { who, name: d.assignee.name }) : t("{who} removed the assignee", { who });
     case "priority_changed":
-      return `${who} changed the priority from ${PRIORITY[d.from] || d.from} to ${PRIORITY[d.to] || d.to}`;
+      return t("{who} changed the priority from {from} to {to}", { who, from: PRIORITY[d.from] || d.from, to: PRIORITY[d.to] || d.to });
     case "team_changed":
-      return `${who} moved it to team ${d.name || ""}`.trim();
+      return t("{who} moved it to team {team}", { who, team: d.name || "" }).trim();
     case "chat_linked":
-      return `Linked to chat ${d.reference || ""}`.trim();
+      return t("Linked to chat {reference}", { reference: d.reference || "" }).trim();
     default:
       return `${who}: ${entry.type}`;
   }
