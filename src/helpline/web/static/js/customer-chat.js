@@ -12,7 +12,6 @@ import { apply, isOpen } from "./chat-state.js";
 import { Composer } from "./composer.js";
 import { Conversation } from "./conversation.js";
 import { CustomerAlerts } from "./customer-alerts.js";
-import { t } from "./i18n.js";
 import { $ } from "./ui.js";
 
 export class CustomerChat {
