@@ -16,7 +16,15 @@ from fastapi import FastAPI
 
 from helpline.kit.clock import FrozenClock
 from helpline.notify.outbox import Outbox
-from tests.fixtures.factories import Person, accepted_chat, make_user, start_chat
+from helpline.sweeper import Sweeper
+from tests.fixtures.factories import (
+    Person,
+    accepted_chat,
+    ctx_of,
+    make_queue,
+    make_user,
+    start_chat,
+)
 from tests.notify.support import WebhookReceiver, outbox_rows, settle_all
 
 pytestmark = pytest.mark.asyncio
@@ -230,3 +238,27 @@ async def test_send_test_event_goes_to_that_endpoint_only_even_when_inactive(
     assert crm.rejected == []
     assert test_event["type"] == "webhook.test" and test_event["endpoint"]["id"] == made["id"]
     assert [d["type"] for d in alerts.accepted] == ["chat.started"]
+
+
+async def test_a_breached_service_level_reaches_the_endpoint_that_asked_for_it(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    outbox: Outbox,
+    frozen_clock: FrozenClock,
+    alerts: WebhookReceiver,
+    world: dict[str, Any],
+) -> None:
+    # An internal event (staff only), yet one the contract forwards to webhooks.
+    q = await make_queue(app, "Urgent", sla={"first_response_s": 60}, max_wait_s=3600)
+    await _endpoint(client, world["admin"], alerts.url, ["chat.sla_breached"], secret=ALERTS_SECRET)
+    chat = await start_chat(client, world["customer"], q)
+    sweeper = Sweeper(ctx_of(app))
+    frozen_clock.advance(49)
+    await sweeper.run_once()  # the warning at 80 % (staff only, no webhook)
+    frozen_clock.advance(12)
+    await sweeper.run_once()  # the breach
+    await settle_all(frozen_clock, outbox, step_s=5)
+    (breach,) = alerts.accepted
+    assert alerts.rejected == []
+    assert breach["type"] == "chat.sla_breached" and breach["chat"]["id"] == chat["id"]
+    assert breach["data"]["first_response_s"] == 60 and breach["actor"] is None
