@@ -59,6 +59,18 @@ async def _mails(box: Outbox, smtp: SmtpServer) -> list[str]:
     return [body_of(m) for m in smtp.to("carla@example.com")]
 
 
+async def _link_after_away(
+    world: dict[str, Any], clock: FrozenClock, box: Outbox, smtp: SmtpServer
+) -> str:
+    """Just over two minutes away and a sweep: the token of the one mail's link."""
+    clock.advance(121)
+    await world["sweeper"].run_once()
+    (body,) = await _mails(box, smtp)
+    found = LINK.search(body)
+    assert found is not None
+    return found.group(1)
+
+
 async def test_an_unread_reply_is_mailed_once_and_its_link_signs_in_once(
     client: httpx.AsyncClient,
     world: dict[str, Any],
@@ -114,12 +126,8 @@ async def test_a_link_older_than_a_day_is_refused(
     outbox: Outbox,  # noqa: F811
     smtp_server: SmtpServer,  # noqa: F811
 ) -> None:
-    cid, ana, sweeper = world["chat"]["id"], world["ana"], world["sweeper"]
-    await _say(client, ana, cid, "Your refund is on its way")
-    frozen_clock.advance(121)
-    await sweeper.run_once()
-    (body,) = await _mails(outbox, smtp_server)
-    token = LINK.search(body).group(1)  # type: ignore[union-attr]
+    await _say(client, world["ana"], world["chat"]["id"], "Your refund is on its way")
+    token = await _link_after_away(world, frozen_clock, outbox, smtp_server)
     frozen_clock.advance(24 * 3600)
     assert (await client.get("/away", params={"token": token})).status_code == 410
     r = await client.post("/away", data={"token": token})
@@ -210,18 +218,11 @@ async def test_erasing_the_customer_removes_their_away_links(
     outbox: Outbox,  # noqa: F811
     smtp_server: SmtpServer,  # noqa: F811
 ) -> None:
-    cid, ana, sweeper, customer = (
-        world["chat"]["id"],
-        world["ana"],
-        world["sweeper"],
-        world["customer"],
-    )
+    cid, ana, customer = world["chat"]["id"], world["ana"], world["customer"]
     await _say(client, ana, cid, "Solved on our side")
     assert (await client.post(f"/api/v1/chats/{cid}/solve", headers=ana.headers)).status_code == 200
-    frozen_clock.advance(121)
-    await sweeper.run_once()
-    (body,) = await _mails(outbox, smtp_server)  # a solved chat's last answer is mailed too
-    token = LINK.search(body).group(1)  # type: ignore[union-attr]
+    # A solved chat's last answer is mailed too.
+    token = await _link_after_away(world, frozen_clock, outbox, smtp_server)
     admin = await make_user(app, "admin", name="Adam")
     r = await client.post(
         f"/api/v1/customers/{customer.id}/erase",

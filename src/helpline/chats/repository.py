@@ -619,16 +619,16 @@ async def own_reads(session: AsyncSession, user_id: str, chat_ids: list[str]) ->
 AWAY_KINDS = ("message.posted", "file.shared")
 
 
-def _unread_by_customer(read_seq: Any) -> ColumnElement[bool]:
-    return and_(
-        ChatEvent.chat_id == Chat.id,
-        ChatEvent.seq > Chat.away_mailed_seq,
+def _agents_said_after(mailed_seq: Any, read_seq: Any) -> list[ColumnElement[bool]]:
+    """An agent's message or file the customer can see, after both positions."""
+    return [
+        ChatEvent.seq > mailed_seq,
         ChatEvent.seq > read_seq,
         ChatEvent.type.in_(AWAY_KINDS),
         ChatEvent.internal.is_(False),
         ChatEvent.actor_role.is_not(None),
         ChatEvent.actor_role != Role.customer,
-    )
+    ]
 
 
 async def away_candidates(
@@ -646,7 +646,10 @@ async def away_candidates(
         .outerjoin(
             ChatRead, and_(ChatRead.chat_id == Chat.id, ChatRead.user_id == Chat.customer_id)
         )
-        .join(ChatEvent, _unread_by_customer(read_seq))
+        .join(
+            ChatEvent,
+            and_(ChatEvent.chat_id == Chat.id, *_agents_said_after(Chat.away_mailed_seq, read_seq)),
+        )
         .where(
             or_(
                 Chat.status == ChatStatus.in_progress,
@@ -692,15 +695,7 @@ async def unread_agent_events(
     )
     stmt = (
         select(ChatEvent)
-        .where(
-            ChatEvent.chat_id == chat_id,
-            ChatEvent.seq > after_seq,
-            ChatEvent.seq > func.coalesce(read, 0),
-            ChatEvent.type.in_(AWAY_KINDS),
-            ChatEvent.internal.is_(False),
-            ChatEvent.actor_role.is_not(None),
-            ChatEvent.actor_role != Role.customer,
-        )
+        .where(ChatEvent.chat_id == chat_id, *_agents_said_after(after_seq, func.coalesce(read, 0)))
         .order_by(ChatEvent.seq)
     )
     return list((await session.execute(stmt)).scalars())
