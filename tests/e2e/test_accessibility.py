@@ -106,6 +106,39 @@ def test_widget_panel(people: Browsers, axe: Scanner) -> None:
     axe.scan_both_themes(page, "widget: waiting")
 
 
+def test_closed_topic_and_leave_a_message(people: Browsers, axe: Scanner) -> None:
+    """Out of hours: the closed notice and the leave-a-message forms, portal and widget."""
+    patch_queue(
+        people.server, "Technical", hours={"timezone": "UTC", "weekly": {}, "exceptions": []}
+    )
+    page = guest_sign_in(people.open_page("customer"), "Ivy Guest", "ivy@example.org")
+    page.get_by_test_id("start-queue").select_option(label="Technical (closed now)")
+    expect(page.get_by_test_id("queue-closed")).to_be_visible()
+    axe.scan_both_themes(page, "portal: topic closed")
+    page.get_by_test_id("start-message").fill("The VPN drops every hour")
+    page.get_by_test_id("leave-message-closed").click()
+    expect(page.get_by_test_id("leave-message-summary")).to_be_visible()
+    axe.scan_both_themes(page, "portal: leave a message")
+    page.get_by_test_id("leave-message-submit").click()
+    expect(page.get_by_test_id("my-requests").get_by_test_id("request-row")).to_be_visible()
+    axe.scan_both_themes(page, "portal: message left")
+
+    widget = people.open_page("visitor").page
+    widget.goto("/widget/chat?queue=Technical")
+    widget.get_by_test_id("guest-name").fill("Wes Widget")
+    widget.get_by_test_id("guest-email").fill("wes@example.org")
+    widget.get_by_test_id("guest-submit").click()
+    expect(widget.get_by_test_id("queue-closed")).to_be_visible()
+    axe.scan_both_themes(widget, "widget: topic closed")
+    widget.get_by_test_id("leave-message-closed").click()
+    expect(widget.get_by_test_id("leave-message-summary")).to_be_visible()
+    axe.scan_both_themes(widget, "widget: leave a message")
+    widget.get_by_test_id("leave-message-summary").fill("Call me back")
+    widget.get_by_test_id("leave-message-submit").click()
+    expect(widget.get_by_test_id("leave-message-sent")).to_be_visible()
+    axe.scan_both_themes(widget, "widget: message left")
+
+
 def test_portal_and_console(people: Browsers, axe: Scanner) -> None:
     # A first-response target: the console shows its countdown chip in the list and header.
     patch_queue(people.server, "General support", sla={"first_response_s": 3600})
