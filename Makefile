@@ -80,10 +80,14 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 # The whole suite on SQLite (browser and multi-process tests included), then again on
-# PostgreSQL (the multi-process tests always use PostgreSQL and Redis already).
+# PostgreSQL (the multi-process tests always use PostgreSQL and Redis already). Each pass runs
+# on TEST_WORKERS pytest-xdist workers, each module whole on one worker (docs/testing.md).
+TEST_WORKERS ?= 2
+PYTEST_PASS := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
 test: $(STAMP) system-deps canaille lint
-	$(PY) -m pytest
-	HELPLINE_TEST_BACKEND=postgres $(PY) -m pytest --ignore=tests/e2e --ignore=tests/scaleout tests
+	$(PYTEST_PASS)
+	HELPLINE_TEST_BACKEND=postgres $(PYTEST_PASS) --ignore=tests/e2e --ignore=tests/scaleout tests
 
 bench: $(STAMP) system-deps
 	$(PY) bench/run.py all

@@ -43,6 +43,19 @@ def pytest_report_header() -> str:
     return f"helpline database backend: {BACKEND}"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`, docs/testing.md) each
+    module's tests stay on one worker, so module-scoped fixtures (a browser, a fuzzed app) start
+    once, and tests/scaleout stays whole (its package-scoped cluster). Without xdist the marks
+    do nothing. A test may name a group of its own with `pytest.mark.xdist_group`."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        module = item.nodeid.split("::", 1)[0]
+        group = "tests/scaleout" if module.startswith("tests/scaleout/") else module
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def fresh_database(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
