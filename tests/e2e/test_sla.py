@@ -105,3 +105,38 @@ def test_admin_sets_service_levels_in_the_queue_settings(
     assert got["request_sla"]["urgent"] == {"response_s": 1800, "resolve_s": 14400}
     assert got["request_sla"]["low"] is None
     shot(admin, "admin-queue-sla")
+
+
+def test_agent_sees_a_request_countdown_then_its_breach_in_the_timeline(
+    people: Browsers, server: HelplineServer, shot: Shot
+) -> None:
+    # Urgent requests: a response within 20 s (the server sweeps each second).
+    patch_queue(server, "General support", request_sla={"urgent": {"response_s": 20}})
+    customer = token_for(server, "customer1@example.com")
+    general = next(
+        q["id"]
+        for q in api_call(server, "GET", "/queues")["items"]
+        if q["name"] == "General support"
+    )
+    ref = api_call(
+        server,
+        "POST",
+        "/requests",
+        {"summary": "Checkout is down", "team_id": general, "priority": "critical"},
+        customer,
+    )["reference"]
+    ana = agent_sign_in(people.open_page("ana"), "agent1@example.com")
+    ana.get_by_test_id("nav-requests").click()
+    row = ana.locator(f'[data-testid="sr-row"][data-reference="{ref}"]')
+    # A busy machine may take most of the 20 s to sign in: the chip says "Response in" or,
+    # already, "Response overdue".
+    expect(row.get_by_test_id("sr-row-sla")).to_contain_text("Response")
+    row.click()
+    chip = ana.get_by_test_id("sr-sla")
+    expect(chip).to_contain_text("Response")
+    expect(chip).to_have_attribute("data-sla", "breached", timeout=40_000)
+    expect(chip).to_contain_text("Response overdue")
+    ana.reload()  # the timeline read anew shows the internal breach entry
+    breach = ana.locator('[data-testid="sr-timeline-entry"][data-type="sla_breached"]')
+    expect(breach).to_contain_text("Response target missed")
+    shot(ana, "console-request-sla")

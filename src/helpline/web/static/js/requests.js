@@ -6,6 +6,7 @@
 
 import { t, tn } from "./i18n.js";
 import { api } from "./api.js";
+import { requestClock, slaChip, startSlaTicker } from "./sla.js";
 import { $, PRIORITY, REQUEST_STATUS, formatDateTime, h, relative, showFormError, statusBadge } from "./ui.js";
 
 /** The contract's transition table (shared/ARCHITECTURE.md, "Service Manager"). */
@@ -32,6 +33,7 @@ const st = {
 };
 
 export function initRequests({ me, queues }) {
+  startSlaTicker();
   st.me = me;
   st.queues = queues;
   const form = $('[data-role="requests-filters"]');
@@ -129,7 +131,7 @@ function row(r) {
         "data-reference": r.reference,
         "data-status": r.status,
       },
-      h("span", { class: "req-row__top" }, h("span", { class: "badge badge--ref" }, r.reference), status, h("span", { class: `badge badge--${r.priority}` }, PRIORITY[r.priority] || r.priority)),
+      h("span", { class: "req-row__top" }, h("span", { class: "badge badge--ref" }, r.reference), status, h("span", { class: `badge badge--${r.priority}` }, PRIORITY[r.priority] || r.priority), slaChip(requestClock(r), "sr-row-sla")),
       h("span", { class: "req-row__summary" }, r.summary),
       h(
         "span",
@@ -314,7 +316,7 @@ function renderDetail(pane, r, timeline) {
       h(
         "header",
         { class: "sr__head" },
-        h("p", { class: "sr__ref" }, h("span", { class: "badge badge--ref", "data-testid": "sr-reference" }, r.reference), statusEl, h("span", { class: `badge badge--${r.priority}`, "data-testid": "sr-priority-badge" }, PRIORITY[r.priority])),
+        h("p", { class: "sr__ref" }, h("span", { class: "badge badge--ref", "data-testid": "sr-reference" }, r.reference), statusEl, h("span", { class: `badge badge--${r.priority}`, "data-testid": "sr-priority-badge" }, PRIORITY[r.priority]), slaChip(requestClock(r), "sr-sla")),
         h("h2", { id: "sr-title", "data-testid": "sr-summary" }, r.summary),
         h(
           "dl",
@@ -369,6 +371,10 @@ export function timelineText(entry) {
       return t("{who} moved it to team {team}", { who, team: d.name || "" }).trim();
     case "chat_linked":
       return t("Linked to chat {reference}", { reference: d.reference || "" }).trim();
+    case "sla_breached":
+      return d.target === "resolution"
+        ? t("Resolution target missed (due {when})", { when: formatDateTime(d.due_at) })
+        : t("Response target missed (due {when})", { when: formatDateTime(d.due_at) });
     default:
       return `${who}: ${entry.type}`;
   }

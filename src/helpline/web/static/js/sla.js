@@ -5,7 +5,7 @@
 import { t } from "./i18n.js";
 import { formatDateTime, h } from "./ui.js";
 
-const MARKS = { ok: "◷", warning: "⚠", breached: "⛔" };
+const MARKS = { ok: "○", warning: "⚠", breached: "!" };
 
 function short(seconds) {
   const s = Math.max(0, Math.floor(seconds));
