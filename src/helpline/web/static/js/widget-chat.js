@@ -436,6 +436,15 @@ async function downloadFile(attachment, link) {
 
 // ------------------------------------------------------------------ boot
 
+// Whether the host page shows the panel (widget.js says when it opens and closes it).
+let panelShown = true;
+window.addEventListener("message", (e) => {
+  if (e.source !== window.parent || e.data?.type !== "helpline:shown") return;
+  if (hostOrigin && e.origin !== hostOrigin) return;
+  panelShown = Boolean(e.data.shown);
+  if (panelShown) st.talk?.markRead();
+});
+
 async function main() {
   // The frame's cookie may be refused (third party): the choice travels in ?lang= as well.
   bindLanguageSwitchers({ inUrl: true, save: (code) => (st.session?.token ? api.patch("/me", { locale: code }) : null) });
@@ -461,6 +470,7 @@ async function main() {
     download: downloadFile,
     imageUrl: blobUrl,
     uploaded: true,
+    shown: () => panelShown,
     // The visitor sees the host page's tab, not this frame's title: the host shows the count.
     onUnseen: (count) => window.parent !== window && window.parent.postMessage({ type: "helpline:unseen", count }, hostOrigin || "*"),
   });

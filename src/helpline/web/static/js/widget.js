@@ -52,6 +52,9 @@
     if (!panel) return;
     panel.hidden = !show;
     button.setAttribute("aria-expanded", show ? "true" : "false");
+    // A closed panel shows nothing: the frame must not tell the agent its messages were seen.
+    var frame = panel.querySelector("iframe");
+    if (frame.contentWindow) frame.contentWindow.postMessage({ type: "helpline:shown", shown: show }, origin);
     if (show) panel.querySelector("iframe").focus();
     else button.focus();
   }
