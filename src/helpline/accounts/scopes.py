@@ -13,6 +13,7 @@ from typing import Final, Literal
 
 from helpline.errors import Forbidden
 from helpline.kit.enums import Role
+from helpline.kit.i18n import N_
 
 
 class Scope(StrEnum):
@@ -171,12 +172,12 @@ def check(granted: frozenset[str], method: str, path: str) -> None:
 
 
 LABELS: Final[dict[Scope, str]] = {
-    Scope.chats_read: "read chats, their messages and files",
-    Scope.chats_write: "start, answer and handle chats",
-    Scope.requests_read: "read service requests",
-    Scope.requests_write: "raise, change and comment on requests",
-    Scope.reports_read: "read reports and the supervisor overview",
-    Scope.admin: "manage users, queues and settings; read the audit log",
+    Scope.chats_read: N_("read chats, their messages and files"),
+    Scope.chats_write: N_("start, answer and handle chats"),
+    Scope.requests_read: N_("read service requests"),
+    Scope.requests_write: N_("raise, change and comment on requests"),
+    Scope.reports_read: N_("read reports and the supervisor overview"),
+    Scope.admin: N_("manage users, queues and settings; read the audit log"),
 }
 
 

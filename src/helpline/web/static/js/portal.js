@@ -113,7 +113,7 @@ function updateQueueHint() {
   } else if (q.agents_available === 0)
     parts.push(t("No agent is free at the moment. You can wait in the queue, or leave a message."));
   else if (q.agents_available > 0)
-    parts.push(`${q.agents_available} agent${q.agents_available === 1 ? "" : "s"} available`);
+    parts.push(tn("{count} agent available", "{count} agents available", q.agents_available));
   hint.textContent = parts.join(" · ");
 }
 
