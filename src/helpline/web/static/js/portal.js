@@ -253,7 +253,7 @@ function renderChatHeader() {
   const open = isOpenStatus(chat.status);
   const leave = $('[data-testid="leave-chat"]');
   leave.hidden = !open;
-  leave.textContent = chat.status === "waiting" ? "Cancel and leave" : t("Leave chat");
+  leave.textContent = chat.status === "waiting" ? t("Cancel and leave") : t("Leave chat");
   $('[data-role="waiting"]').hidden = chat.status !== "waiting";
   if (chat.status === "waiting") setPosition(chat.position, chat.estimated_wait_s);
   $('[data-role="composer-wrap"]').hidden = !open;
