@@ -275,6 +275,13 @@ def queue_id(server: HelplineServer, name: str) -> str:
     return str(next(q["id"] for q in items if q["name"] == name))
 
 
+def queue_as_admin(server: HelplineServer, name: str) -> dict[str, Any]:
+    """The queue `name` as admins read it (inactive ones too)."""
+    token = token_for(server, "admin@example.com")
+    items = api_call(server, "GET", "/queues?include_inactive=true", token=token)["items"]
+    return dict(next(q for q in items if q["name"] == name))
+
+
 def patch_queue(server: HelplineServer, name: str, **changes: Any) -> None:
     token = token_for(server, "admin@example.com")
     api_call(server, "PATCH", f"/queues/{queue_id(server, name)}", changes, token)

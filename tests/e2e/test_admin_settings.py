@@ -13,6 +13,7 @@ from tests.e2e.support import (
     Browsers,
     HelplineServer,
     api_call,
+    queue_as_admin,
     queue_id,
     sign_in,
     token_for,
@@ -31,10 +32,7 @@ def server_env() -> dict[str, str]:
     }
 
 
-def queue(server: HelplineServer, name: str) -> dict[str, object]:
-    token = token_for(server, "admin@example.com")
-    items = api_call(server, "GET", "/queues?include_inactive=true", token=token)["items"]
-    return dict(next(q for q in items if q["name"] == name))
+queue = queue_as_admin
 
 
 def test_admin_sets_hours_in_the_weekly_grid_and_sees_errors_beside_the_field(

@@ -5,7 +5,6 @@ mark, not colour alone), and gone once the agent answers."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -18,6 +17,7 @@ from tests.e2e.support import (
     chat_row,
     guest_sign_in,
     patch_queue,
+    queue_as_admin,
     send,
     sign_in,
     start_chat,
@@ -29,10 +29,7 @@ pytestmark = pytest.mark.e2e
 Shot = Callable[[Page, str], None]
 
 
-def queue(server: HelplineServer, name: str) -> dict[str, Any]:
-    token = token_for(server, "admin@example.com")
-    items = api_call(server, "GET", "/queues?include_inactive=true", token=token)["items"]
-    return dict(next(q for q in items if q["name"] == name))
+queue = queue_as_admin
 
 
 def test_agent_sees_the_countdown_turn_at_risk_then_overdue(

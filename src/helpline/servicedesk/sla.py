@@ -67,23 +67,14 @@ async def sweep(ctx: AppContext) -> int:
             if req is None:
                 continue
             missed: list[tuple[str, datetime]] = []
-            response_due, resolve_due = aware(req.response_due_at), aware(req.resolve_due_at)
-            if (
-                response_due is not None
-                and response_due <= at
-                and req.first_response_at is None
-                and not req.response_breached
+            for target, due, done, flag in (
+                ("response", req.response_due_at, req.first_response_at, "response_breached"),
+                ("resolution", req.resolve_due_at, req.resolved_at, "resolve_breached"),
             ):
-                req.response_breached = True
-                missed.append(("response", response_due))
-            if (
-                resolve_due is not None
-                and resolve_due <= at
-                and req.resolved_at is None
-                and not req.resolve_breached
-            ):
-                req.resolve_breached = True
-                missed.append(("resolution", resolve_due))
+                due = aware(due)
+                if due is not None and due <= at and done is None and not getattr(req, flag):
+                    setattr(req, flag, True)
+                    missed.append((target, due))
             values = {
                 "response_breached": req.response_breached,
                 "resolve_breached": req.resolve_breached,
