@@ -140,8 +140,14 @@ def test_closed_topic_and_leave_a_message(people: Browsers, axe: Scanner) -> Non
 
 
 def test_portal_and_console(people: Browsers, axe: Scanner) -> None:
-    # A first-response target: the console shows its countdown chip in the list and header.
-    patch_queue(people.server, "General support", sla={"first_response_s": 3600})
+    # Targets for chats and requests: the countdown chips in the lists, headers and requests.
+    target = {"response_s": 3600, "resolve_s": 86400}
+    patch_queue(
+        people.server,
+        "General support",
+        sla={"first_response_s": 3600},
+        request_sla=dict.fromkeys(("urgent", "high", "normal", "low"), target),
+    )
     customer = guest_sign_in(people.open_page("customer"), "Grace Guest", "grace@example.org")
     axe.scan_both_themes(customer, "portal: start a chat")
     chat_id = start_chat(customer, "General support", "My order never arrived")
