@@ -12,7 +12,9 @@ from helpline.accounts.passwords import hash_async, hash_password
 from helpline.config import Settings
 from helpline.db import Database
 from helpline.kit.enums import Role
+from helpline.queues.fields import FieldDef, stored
 from helpline.queues.models import Queue, QueueMember
+from helpline.tags.models import Tag
 
 DEMO_PASSWORD = "helpline-demo"  # noqa: S105 - printed for people to try it
 
@@ -37,6 +39,28 @@ QUEUES = [
         "Something is broken or not working as expected.",
         ["agent1@example.com", "agent3@example.com"],
     ),
+]
+# Optional start-form fields, so the demo shows the form builder's result without making the
+# first chat harder to start.
+FIELDS: dict[str, list[dict[str, Any]]] = {
+    "Billing": [
+        {"key": "invoice", "label": "Invoice number", "type": "text", "required": False},
+    ],
+    "Technical": [
+        {
+            "key": "device",
+            "label": "Where does it happen?",
+            "type": "select",
+            "required": False,
+            "options": ["Web browser", "iPhone or iPad", "Android", "Desktop app"],
+        },
+    ],
+}
+TAGS = [
+    ("Bug", "#b42318"),
+    ("Feature request", "#1d4ed8"),
+    ("Refund", "#a15c07"),
+    ("VIP", "#6d28d9"),
 ]
 
 
@@ -69,12 +93,16 @@ async def seed(settings: Settings, *, only_if_empty: bool) -> dict[str, Any] | N
                     await s.execute(select(Queue).where(Queue.name == name))
                 ).scalar_one_or_none()
                 if queue is None:
-                    queue = Queue(name=name, description=description)
+                    fields = stored([FieldDef.model_validate(f) for f in FIELDS.get(name, [])])
+                    queue = Queue(name=name, description=description, fields=fields)
                     s.add(queue)
                     await s.flush()
                     s.add_all(
                         QueueMember(queue_id=queue.id, user_id=by_email[m].id) for m in members
                     )
+            for tag_name, color in TAGS:
+                if (await s.execute(select(Tag).where(Tag.name == tag_name))).first() is None:
+                    s.add(Tag(name=tag_name, color=color))
         return {
             "password": DEMO_PASSWORD,
             "accounts": [(email, str(role)) for email, _, role in USERS],
