@@ -115,7 +115,11 @@ def test_migrate_demo_create_user_and_serve(tmp_path: Path) -> None:
             assert {q["name"] for q in queues} == {"General support", "Billing", "Technical"}
             # The demo shows a start form and tags, checked by the same rules as the admin's.
             fields = {q["name"]: [f["key"] for f in q["fields"]] for q in queues}
-            assert fields == {"General support": [], "Billing": ["invoice"], "Technical": ["device"]}
+            assert fields == {
+                "General support": [],
+                "Billing": ["invoice"],
+                "Technical": ["device"],
+            }
             tags = {t["name"] for t in http.get("/api/v1/tags").json()["items"]}
             assert tags == {"Bug", "Feature request", "Refund", "VIP"}
     finally:
