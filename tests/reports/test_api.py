@@ -292,7 +292,22 @@ async def test_queue_and_agent_rows(client: httpx.AsyncClient, data: dict[str, A
 
 
 # Their queues have no service-level target: nothing met, nothing missed.
-NO_SLA = {"sla_met": 0, "sla_missed": 0, "sla_met_share": None}
+REQUEST_SLA_HEADERS = [
+    f"request_{target}_{c}"
+    for target in ("response", "resolution")
+    for c in ("met", "missed", "met_share")
+]
+NO_REQ = ["0", "0", "", "0", "0", ""]  # no request with a target: nothing met, nothing missed
+NO_SLA = {
+    "sla_met": 0,
+    "sla_missed": 0,
+    "sla_met_share": None,
+    **{
+        f"request_{target}_{c}": None if c == "met_share" else 0
+        for target in ("response", "resolution")
+        for c in ("met", "missed", "met_share")
+    },
+}
 
 
 async def test_queue_filter_narrows_everything(
@@ -440,9 +455,10 @@ async def test_csv_export_of_each_table(client: httpx.AsyncClient, data: dict[st
             "sla_met",
             "sla_missed",
             "sla_met_share",
+            *REQUEST_SLA_HEADERS,
         ],
-        [data["ana"].id, "Ana", "3", "2", "100.0", "180.0", "2", "4.5", "0", "0", ""],
-        [data["ben"].id, "Ben", "1", "1", "300.0", "300.0", "1", "2.0", "0", "0", ""],
+        [data["ana"].id, "Ana", "3", "2", "100.0", "180.0", "2", "4.5", "0", "0", "", *NO_REQ],
+        [data["ben"].id, "Ben", "1", "1", "300.0", "300.0", "1", "2.0", "0", "0", "", *NO_REQ],
     ]
 
     rows = parse_csv(

@@ -11,6 +11,11 @@ from helpline.reports.schemas import ExportTable
 
 _COUNTS = ["chats", "solved", "cancelled", "expired", "open", "requests_raised"]
 _SLA = [("sla_met", "sla_met"), ("sla_missed", "sla_missed"), ("sla_met_share", "sla_met_share")]
+_REQUEST_SLA = [
+    (c, c)
+    for target in ("response", "resolution")
+    for c in (f"request_{target}_met", f"request_{target}_missed", f"request_{target}_met_share")
+]
 _TIMES = ["wait_median_s", "wait_p90_s", "handle_median_s", "handle_p90_s"]
 
 COLUMNS: dict[ExportTable, list[tuple[str, str]]] = {
@@ -30,6 +35,7 @@ COLUMNS: dict[ExportTable, list[tuple[str, str]]] = {
         ("ratings", "ratings"),
         ("rating_avg", "rating_avg"),
         *_SLA,
+        *_REQUEST_SLA,
     ],
     ExportTable.agents: [
         ("agent_id", "id"),
@@ -41,14 +47,27 @@ COLUMNS: dict[ExportTable, list[tuple[str, str]]] = {
         ("ratings", "ratings"),
         ("rating_avg", "rating_avg"),
         *_SLA,
+        *_REQUEST_SLA,
     ],
     ExportTable.ratings: [("score", "score"), ("count", "count")],
+    # Requests' service levels per priority, then "all".
+    ExportTable.request_sla: [
+        ("priority", "priority"),
+        *(
+            (f"{target}_{c}", f"{target}_{c}")
+            for target in ("response", "resolution")
+            for c in ("met", "missed", "met_share")
+        ),
+    ],
 }
 
 
 def rows(report: dict[str, Any], table: ExportTable) -> list[dict[str, Any]]:
     if table is ExportTable.ratings:
         return list(report["ratings"]["distribution"])
+    if table is ExportTable.request_sla:
+        sla = report["request_sla"]
+        return [_flat(p) for p in sla["priorities"]] + [_flat({**sla, "priority": "all"})]
     return list(report[table.value])
 
 
@@ -64,3 +83,15 @@ def to_csv(report: dict[str, Any], table: ExportTable) -> str:
 
 def filename(report: dict[str, Any], table: ExportTable) -> str:
     return f"helpline-{table.value}-{report['from']}-to-{report['to']}.csv"
+
+
+def _flat(shares: dict[str, Any]) -> dict[str, Any]:
+    out = {"priority": shares["priority"]}
+    for target in ("response", "resolution"):
+        share = shares[target]
+        out |= {
+            f"{target}_met": share["met"],
+            f"{target}_missed": share["missed"],
+            f"{target}_met_share": share["share"],
+        }
+    return out

@@ -1,5 +1,6 @@
 """Indexes the reports need on other domains' tables (migration 0005 creates them), and the
-report facts kept for chats and requests that retention removed.
+report facts kept for chats and requests that retention removed (requests' service levels:
+migration 0021).
 
 Declared here, beside the queries that use them, so the metadata matches the migrations
 without the reports package editing other domains' models.
@@ -68,3 +69,23 @@ class ReportRaised(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     queue_id: Mapped[str] = mapped_column(String(32), nullable=False)
+
+
+class ReportRequest(Base):
+    """What the reports read of a request's service levels, kept when retention removes the
+    request: the same columns as `service_requests` has for them, nothing the customer wrote."""
+
+    __tablename__ = "report_requests"
+    __table_args__ = (Index("ix_report_requests_team_created", "team_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    assignee_id: Mapped[str | None] = mapped_column(String(32))
+    priority: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    response_breached: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_breached: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)

@@ -22,7 +22,7 @@ from helpline.accounts.models import User
 from helpline.chats.models import Chat
 from helpline.kit.enums import ChatStatus
 from helpline.queues.models import Queue
-from helpline.reports.models import ReportChat, ReportRaised
+from helpline.reports.models import ReportChat, ReportRaised, ReportRequest
 from helpline.servicedesk.models import ServiceRequest
 from helpline.tags.models import ChatTag
 
@@ -251,6 +251,83 @@ async def sla_counts(session: AsyncSession, scope: Scope) -> list[SlaCount]:
     return out
 
 
+# Requests there are and the service-level facts kept of removed ones (retention).
+RequestSource = type[ServiceRequest] | type[ReportRequest]
+REQUEST_SOURCES: tuple[RequestSource, ...] = (ServiceRequest, ReportRequest)
+
+
+@dataclass(frozen=True)
+class RequestSlaCount:
+    team_id: str
+    assignee_id: str | None
+    priority: str
+    response_met: int
+    response_missed: int
+    resolve_met: int
+    resolve_missed: int
+
+
+def _outcomes(
+    due: Any, done: Any, breached: Any
+) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """(met, missed) of one target: met when done by the due time and never breached; missed
+    when breached, or done after the due time. Neither while it is still running."""
+    met = and_(due.is_not(None), breached.is_(False), done.is_not(None), done <= due)
+    missed = and_(due.is_not(None), or_(breached.is_(True), and_(done.is_not(None), done > due)))
+    return met, missed
+
+
+def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+async def request_sla_counts(session: AsyncSession, scope: Scope) -> list[RequestSlaCount]:
+    """Requests' response and resolution outcomes per team, assignee and priority, for the
+    requests created in the range in the queues of `scope` (their team). With a tag: the
+    requests raised from chats with that tag. A group may come twice, once per source."""
+    out = []
+    for t in REQUEST_SOURCES:
+        response_met, response_missed = _outcomes(
+            t.response_due_at, t.first_response_at, t.response_breached
+        )
+        resolve_met, resolve_missed = _outcomes(t.resolve_due_at, t.resolved_at, t.resolve_breached)
+        where = [
+            t.team_id.in_(scope.queue_ids),
+            t.created_at >= scope.start,
+            t.created_at < scope.end,
+            or_(t.response_due_at.is_not(None), t.resolve_due_at.is_not(None)),
+        ]
+        if scope.tag_id is not None:
+            tagged = select(ChatTag.chat_id).where(ChatTag.tag_id == scope.tag_id)
+            where.append(ServiceRequest.chat_id.in_(tagged) if t is ServiceRequest else false())
+        stmt = (
+            select(
+                t.team_id,
+                t.assignee_id,
+                t.priority,
+                _count(response_met),
+                _count(response_missed),
+                _count(resolve_met),
+                _count(resolve_missed),
+            )
+            .where(*where)
+            .group_by(t.team_id, t.assignee_id, t.priority)
+        )
+        out += [
+            RequestSlaCount(
+                str(team),
+                str(who) if who is not None else None,
+                str(priority),
+                int(a or 0),
+                int(b or 0),
+                int(c or 0),
+                int(d or 0),
+            )
+            for team, who, priority, a, b, c, d in (await session.execute(stmt)).all()
+        ]
+    return out
+
+
 async def rating_distribution(session: AsyncSession, scope: Scope) -> dict[int, int]:
     out: dict[int, int] = {}
     for t in SOURCES:
@@ -344,3 +421,25 @@ async def keep_raised(
         .where(or_(ServiceRequest.chat_id.in_(chat_ids), ServiceRequest.id.in_(request_ids)))
     )
     await session.execute(insert(ReportRaised).from_select(["created_at", "queue_id"], source))
+
+
+async def keep_requests(session: AsyncSession, request_ids: Sequence[str]) -> None:
+    """Copy the service-level columns of requests about to be removed into `report_requests`
+    (only those that had a target: the others count in no service level)."""
+    t = ServiceRequest
+    cols = (
+        t.team_id,
+        t.assignee_id,
+        t.priority,
+        t.created_at,
+        t.response_due_at,
+        t.first_response_at,
+        t.response_breached,
+        t.resolve_due_at,
+        t.resolved_at,
+        t.resolve_breached,
+    )
+    source = select(*cols).where(
+        t.id.in_(request_ids), or_(t.response_due_at.is_not(None), t.resolve_due_at.is_not(None))
+    )
+    await session.execute(insert(ReportRequest).from_select([c.key for c in cols], source))

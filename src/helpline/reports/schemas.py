@@ -12,6 +12,7 @@ class ExportTable(StrEnum):
     queues = "queues"
     agents = "agents"
     ratings = "ratings"
+    request_sla = "request_sla"
 
 
 class Totals(BaseModel):
@@ -54,6 +55,36 @@ class _SlaColumns(BaseModel):
     )
 
 
+class _RequestSlaColumns(BaseModel):
+    request_response_met: int = 0
+    request_response_missed: int = 0
+    request_response_met_share: float | None = Field(
+        default=None, description="Requests' response target met / decided, 0 to 1."
+    )
+    request_resolution_met: int = 0
+    request_resolution_missed: int = 0
+    request_resolution_met_share: float | None = Field(
+        default=None, description="Requests' resolution target met / decided, 0 to 1."
+    )
+
+
+class RequestSlaShares(BaseModel):
+    response: SlaShare = Field(
+        description="Met: first public staff answer (or resolved) by the response due time."
+    )
+    resolution: SlaShare = Field(description="Met: resolved by the resolution due time.")
+
+
+class PrioritySlaShares(RequestSlaShares):
+    priority: str = Field(description="The `request_sla` key: urgent, high, normal or low.")
+
+
+class RequestSla(RequestSlaShares):
+    priorities: list[PrioritySlaShares] = Field(
+        description="urgent, high, normal, low: always four entries."
+    )
+
+
 class _Row(Totals):
     wait_median_s: float | None
     wait_p90_s: float | None
@@ -68,12 +99,12 @@ class DayRow(_Row):
     by_queue: dict[str, int] = Field(description="Chats started that day, per queue id.")
 
 
-class QueueRow(_Row, _SlaColumns):
+class QueueRow(_Row, _SlaColumns, _RequestSlaColumns):
     id: str
     name: str
 
 
-class AgentRow(_SlaColumns):
+class AgentRow(_SlaColumns, _RequestSlaColumns):
     id: str
     name: str
     chats: int = Field(description="Chats this agent holds or last held.")
@@ -95,6 +126,10 @@ class ReportSummary(BaseModel):
     totals: Totals
     sla: SlaShare | None = Field(
         default=None, description="First-response service level of the range's chats."
+    )
+    request_sla: RequestSla | None = Field(
+        default=None,
+        description="Service levels of the requests created in the range (their team's queue).",
     )
     waiting_time: Spread = Field(description="From entering the queue to being accepted.")
     handling_time: Spread = Field(description="From accepted to closed.")

@@ -1,9 +1,11 @@
-"""Reports for supervisors and admins: volumes, waits, handling, outcomes, requests, ratings
-and per-agent load over a range of UTC days.
+"""Reports for supervisors and admins: volumes, waits, handling, outcomes, requests, ratings,
+service levels (chats' first response; requests' response and resolution) and per-agent load
+over a range of UTC days.
 
 Counts are grouped in SQL (per day, queue and status); medians and p90 come from one bounded
 query of per-chat durations. A chat belongs to the UTC day it started (`created_at`); a
-request raised from a chat to the day it was raised.
+request raised from a chat to the day it was raised; a request's service levels to the day it
+was created, in its team's queue and with its assignee.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from helpline.db import UnitOfWork
 from helpline.errors import Invalid
 from helpline.kit.clock import now
 from helpline.kit.enums import ChatStatus, Role
+from helpline.queues.sla import PRIORITY_KEY
 from helpline.reports import repository as repo
 from helpline.reports.repository import Scope
 from helpline.reports.stats import average, percentile, rounded, spread
@@ -28,6 +31,8 @@ from helpline.tags import service as tags
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
 SCORES = (1, 2, 3, 4, 5)
+# The keys of a queue's `request_sla`, most urgent first.
+REQUEST_PRIORITIES = ("urgent", "high", "normal", "low")
 
 
 @dataclass(frozen=True)
@@ -140,10 +145,22 @@ class Collected:
     sla_queues: defaultdict[str, list[int]] = field(default_factory=lambda: defaultdict(_pair))
     sla_agents: defaultdict[str, list[int]] = field(default_factory=lambda: defaultdict(_pair))
     sla_total: list[int] = field(default_factory=lambda: [0, 0])
+    # Requests' service levels: [response met, missed, resolution met, missed] per team queue,
+    # per assignee, per priority (the contract's keys) and in all.
+    req_queues: defaultdict[str, list[int]] = field(default_factory=lambda: defaultdict(_four))
+    req_agents: defaultdict[str, list[int]] = field(default_factory=lambda: defaultdict(_four))
+    req_priorities: dict[str, list[int]] = field(
+        default_factory=lambda: {key: _four() for key in REQUEST_PRIORITIES}
+    )
+    req_total: list[int] = field(default_factory=lambda: _four())
 
 
 def _pair() -> list[int]:
     return [0, 0]
+
+
+def _four() -> list[int]:
+    return [0, 0, 0, 0]
 
 
 def sla_share(met: int, missed: int) -> dict[str, Any]:
@@ -213,15 +230,34 @@ async def summary(
             pair[0] += sla.met
             pair[1] += sla.missed
 
+    for req in await repo.request_sla_counts(session, scope):
+        counts = [req.response_met, req.response_missed, req.resolve_met, req.resolve_missed]
+        fours = [c.req_queues[req.team_id], c.req_total]
+        priority = PRIORITY_KEY.get(req.priority, req.priority)
+        if priority in c.req_priorities:
+            fours.append(c.req_priorities[priority])
+        if req.assignee_id is not None:
+            fours.append(c.req_agents[req.assignee_id])
+        for four in fours:
+            for i, n in enumerate(counts):
+                four[i] += n
+
     c.distribution = await repo.rating_distribution(session, scope)
     c.agents = await repo.agent_counts(session, scope)
+    # Staff who only worked on requests still get a row for their requests' service levels.
+    with_chats = {a.agent_id for a in c.agents}
+    c.agents += [repo.AgentCount(a, 0, 0, 0, 0) for a in c.req_agents if a not in with_chats]
     c.agent_names = await repo.user_names(session, {a.agent_id for a in c.agents})
     # One queue asked for: that queue. Otherwise the active queues (idle ones show zeros), and
     # inactive ones that still had chats in the range.
     c.shown = (
         [queue_id]
         if queue_id
-        else [qid for qid, _, active in all_queues if active or qid in c.per_queue]
+        else [
+            qid
+            for qid, _, active in all_queues
+            if active or qid in c.per_queue or qid in c.req_queues
+        ]
     )
     # Sorting ~100,000 durations for a year takes tens of ms of CPU: done in a thread, so the
     # event loop keeps relaying chat messages meanwhile.
@@ -244,6 +280,7 @@ def assemble(c: Collected) -> dict[str, Any]:
                 "ratings": a.ratings,
                 "rating_avg": average(a.rating_sum, a.ratings),
                 **_sla_columns(c.sla_agents.get(a.agent_id)),
+                **_request_sla_columns(c.req_agents.get(a.agent_id)),
             }
         )
     agents.sort(key=lambda r: (-r["chats"], r["name"].lower(), r["id"]))
@@ -253,6 +290,7 @@ def assemble(c: Collected) -> dict[str, Any]:
             "name": c.names[qid],
             **c.per_queue[qid].row(),
             **_sla_columns(c.sla_queues.get(qid)),
+            **_request_sla_columns(c.req_queues.get(qid)),
         }
         for qid in sorted(c.shown, key=lambda q: (c.names[q].lower(), q))
     ]
@@ -265,6 +303,13 @@ def assemble(c: Collected) -> dict[str, Any]:
         "tag_id": c.tag_id,
         "totals": total.counts(),
         "sla": sla_share(*c.sla_total),
+        "request_sla": {
+            **_request_sla(c.req_total),
+            "priorities": [
+                {"priority": key, **_request_sla(c.req_priorities[key])}
+                for key in REQUEST_PRIORITIES
+            ],
+        },
         "waiting_time": spread(total.waits),
         "handling_time": spread(total.handles),
         "ratings": {
@@ -283,9 +328,29 @@ def _sla_columns(pair: list[int] | None) -> dict[str, Any]:
     return {"sla_met": share["met"], "sla_missed": share["missed"], "sla_met_share": share["share"]}
 
 
+def _request_sla(four: list[int]) -> dict[str, Any]:
+    return {"response": sla_share(four[0], four[1]), "resolution": sla_share(four[2], four[3])}
+
+
+def _request_sla_columns(four: list[int] | None) -> dict[str, Any]:
+    response, resolution = (
+        sla_share(*pair) for pair in ((four or _four())[:2], (four or _four())[2:])
+    )
+    return {
+        "request_response_met": response["met"],
+        "request_response_missed": response["missed"],
+        "request_response_met_share": response["share"],
+        "request_resolution_met": resolution["met"],
+        "request_resolution_missed": resolution["missed"],
+        "request_resolution_met_share": resolution["share"],
+    }
+
+
 async def keep_totals(uow: UnitOfWork, chat_ids: list[str], request_ids: list[str]) -> None:
     """Before retention removes these chats and requests: keep what the reports count of them
     (no customer, no text), so a report over their period shows the same totals after."""
     await repo.keep_raised(uow.session, chat_ids, request_ids)
     if chat_ids:
         await repo.keep_chats(uow.session, chat_ids)
+    if request_ids:
+        await repo.keep_requests(uow.session, request_ids)

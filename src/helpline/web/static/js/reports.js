@@ -1,10 +1,11 @@
 // The Reports view of the Agent Console (`#reports`, supervisors and admins), drawn from
 // GET /reports/summary: totals, chats per day (bars), waiting and handling time (median and
-// p90), the outcome split, the ratings distribution, per-queue and per-agent tables, each
+// p90), the outcome split, the ratings distribution, the service levels (chats' first answer;
+// requests' response and resolution per priority), per-queue and per-agent tables, each
 // with its CSV download (GET /reports/export.csv?table=…). Charts are inline SVG built here;
 // colours come from the stylesheet (classes), never from inline styles (CSP).
 
-import { t, tn } from "./i18n.js";
+import { formatNumber, parts, t, tn } from "./i18n.js";
 import { api } from "./api.js";
 import { $, formatDuration, h } from "./ui.js";
 
@@ -103,16 +104,61 @@ async function load() {
   render(data);
 }
 
-function csvLink(table, label) {
+function csvLink(table, title) {
   return h(
     "a",
-    { class: "btn btn--sm btn--ghost", href: `/api/v1/reports/export.csv?${params(table)}`, download: `helpline-${table}.csv`, "data-testid": `report-csv-${table}` },
-    `Download CSV${label ? ` (${label})` : ""}`,
+    { class: "btn btn--sm btn--ghost", href: `/api/v1/reports/export.csv?${params(table)}`, download: `helpline-${table}.csv`, "aria-label": t("Download CSV: {table}", { table: title }), "data-testid": `report-csv-${table}` },
+    t("Download CSV"),
   );
 }
 
 function section(title, table, ...body) {
-  return h("section", { class: "card report-card", "aria-label": title }, h("div", { class: "report-card__head" }, h("h2", {}, title), table ? csvLink(table) : null), ...body);
+  return h("section", { class: "card report-card", "aria-label": title }, h("div", { class: "report-card__head" }, h("h2", {}, title), table ? csvLink(table, title) : null), ...body);
+}
+
+/** "50 % (2 of 4)" of met and missed, or "—" when nothing was decided. */
+function shareText(met, missed, share) {
+  if (share === null || share === undefined) return "—";
+  return t("{share} ({met} of {total})", { share: formatNumber(share, { style: "percent", maximumFractionDigits: 1 }), met: formatNumber(met), total: formatNumber(met + missed) });
+}
+
+const share = (s) => (s ? shareText(s.met, s.missed, s.share) : "—");
+const rowShare = (row, prefix) => shareText(row[`${prefix}met`] ?? 0, row[`${prefix}missed`] ?? 0, row[`${prefix}met_share`]);
+
+const PRIORITY_LABEL = { urgent: t("Urgent"), high: t("High"), normal: t("Normal"), low: t("Low") };
+
+/** Service levels: chats answered in time, then requests per priority and in all. */
+function serviceLevels(d) {
+  const req = d.request_sla || { response: null, resolution: null, priorities: [] };
+  const rows = [...req.priorities, { priority: "all", response: req.response, resolution: req.resolution }];
+  return h(
+    "div",
+    { class: "stack" },
+    h("p", {}, t("Chats answered in time:"), " ", h("strong", { "data-testid": "report-sla-chats" }, share(d.sla))),
+    h(
+      "div",
+      { class: "table-wrap", tabindex: "0" },
+      h(
+        "table",
+        { class: "table report-table" },
+        h("caption", { class: "small muted" }, t("Requests created in the range, per priority")),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("Priority")), h("th", { scope: "col", class: "num" }, t("Answered in time")), h("th", { scope: "col", class: "num" }, t("Resolved in time")))),
+        h(
+          "tbody",
+          {},
+          ...rows.map((p) =>
+            h(
+              "tr",
+              { "data-testid": "report-sla-row", "data-priority": p.priority },
+              h("th", { scope: "row" }, p.priority === "all" ? t("All requests") : PRIORITY_LABEL[p.priority] || p.priority),
+              h("td", { class: "num", "data-testid": "report-sla-response" }, share(p.response)),
+              h("td", { class: "num", "data-testid": "report-sla-resolution" }, share(p.resolution)),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
 }
 
 function render(d) {
@@ -127,7 +173,7 @@ function render(d) {
   ];
   const r = d.ratings || { count: 0, average: null, distribution: [] };
   $('[data-role="report-body"]').replaceChildren(
-    h("p", { class: "muted small" }, `${d.from} to ${d.to} · ${d.days} day${d.days === 1 ? "" : "s"} · UTC`),
+    h("p", { class: "muted small" }, tn("{from} to {to} · {count} day · UTC", "{from} to {to} · {count} days · UTC", d.days, { from: d.from, to: d.to })),
     h("div", { class: "report-tiles" }, ...tiles.map(([label, value, key]) => h("div", { class: "report-tile card" }, h("span", { class: "report-tile__label" }, label), h("strong", { "data-testid": `report-total-${key}` }, String(value ?? 0))))),
     h(
       "div",
@@ -142,19 +188,19 @@ function render(d) {
           "p",
           { class: "report-rating" },
           h("strong", { "data-testid": "report-ratings-average" }, r.average === null || r.average === undefined ? "—" : Number(r.average).toFixed(1)),
-          " average from ",
-          h("strong", { "data-testid": "report-ratings-count" }, String(r.count)),
-          ` rating${r.count === 1 ? "" : "s"}`,
+          " ",
+          ...parts(tn("average from {ratings} rating", "average from {ratings} ratings", r.count), { ratings: h("strong", { "data-testid": "report-ratings-count" }, String(r.count)) }),
         ),
         ratingsChart(r.distribution || []),
       ),
+      section(t("Service levels"), "request_sla", serviceLevels(d)),
     ),
     section(
       t("Queues"),
       "queues",
       table(
-        [t("Queue"), t("Chats"), t("Solved"), t("Cancelled"), t("Expired"), t("Open"), t("Requests"), t("Wait median"), t("Wait p90"), t("Handle median"), t("Handle p90"), t("Rating")],
-        (d.queues || []).map((q) => [q.name, q.chats, q.solved, q.cancelled, q.expired, q.open, q.requests_raised, secs(q.wait_median_s), secs(q.wait_p90_s), secs(q.handle_median_s), secs(q.handle_p90_s), rating(q)]),
+        [t("Queue"), t("Chats"), t("Solved"), t("Cancelled"), t("Expired"), t("Open"), t("Requests"), t("Wait median"), t("Wait p90"), t("Handle median"), t("Handle p90"), t("Rating"), ...SLA_HEADERS()],
+        (d.queues || []).map((q) => [q.name, q.chats, q.solved, q.cancelled, q.expired, q.open, q.requests_raised, secs(q.wait_median_s), secs(q.wait_p90_s), secs(q.handle_median_s), secs(q.handle_p90_s), rating(q), ...slaCells(q)]),
         "report-queue-row",
       ),
     ),
@@ -162,13 +208,16 @@ function render(d) {
       t("Agents"),
       "agents",
       table(
-        [t("Agent"), t("Chats"), t("Solved"), t("Handle median"), t("Handle p90"), t("Rating")],
-        (d.agents || []).map((a) => [a.name, a.chats, a.solved, secs(a.handle_median_s), secs(a.handle_p90_s), rating(a)]),
+        [t("Agent"), t("Chats"), t("Solved"), t("Handle median"), t("Handle p90"), t("Rating"), ...SLA_HEADERS()],
+        (d.agents || []).map((a) => [a.name, a.chats, a.solved, secs(a.handle_median_s), secs(a.handle_p90_s), rating(a), ...slaCells(a)]),
         "report-agent-row",
       ),
     ),
   );
 }
+
+const SLA_HEADERS = () => [t("Chats answered in time"), t("Requests answered in time"), t("Requests resolved in time")];
+const slaCells = (row) => [rowShare(row, "sla_"), rowShare(row, "request_response_"), rowShare(row, "request_resolution_")];
 
 function rating(row) {
   return row.ratings ? `${Number(row.rating_avg).toFixed(1)} (${row.ratings})` : "—";
@@ -201,7 +250,7 @@ function chatsPerDay(daily) {
   const total = daily.reduce((s, x) => s + x.chats, 0);
   const chart = svg(
     "svg",
-    { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": `Chats per day: ${total} in ${daily.length} days, at most ${max} a day`, "data-testid": "report-chart-daily" },
+    { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": t("Chats per day: {total} in {days} days, at most {max} a day", { total: formatNumber(total), days: formatNumber(daily.length), max: formatNumber(max) }), "data-testid": "report-chart-daily" },
     svg("line", { x1: left, y1: H - bottom, x2: W, y2: H - bottom, class: "chart__axis" }),
     svg("text", { x: left - 6, y: 12, class: "chart__label", "text-anchor": "end" }, String(max)),
     svg("text", { x: left - 6, y: H - bottom, class: "chart__label", "text-anchor": "end" }, "0"),
@@ -210,7 +259,7 @@ function chatsPerDay(daily) {
   daily.forEach((x, i) => {
     const hgt = ((H - bottom - 16) * x.chats) / max;
     const cx = left + step * i + step / 2;
-    chart.appendChild(svg("rect", { x: cx - bw / 2, y: H - bottom - hgt, width: bw, height: Math.max(hgt, x.chats ? 1 : 0), class: "chart__bar", rx: 2 }, svg("title", {}, `${x.date}: ${x.chats} chat${x.chats === 1 ? "" : "s"}`)));
+    chart.appendChild(svg("rect", { x: cx - bw / 2, y: H - bottom - hgt, width: bw, height: Math.max(hgt, x.chats ? 1 : 0), class: "chart__bar", rx: 2 }, svg("title", {}, tn("{date}: {count} chat", "{date}: {count} chats", x.chats, { date: x.date }))));
     if (i % labelEvery === 0) chart.appendChild(svg("text", { x: cx, y: H - 6, class: "chart__label", "text-anchor": "middle" }, x.date.slice(5)));
   });
   return chart;
