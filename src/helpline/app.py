@@ -26,6 +26,7 @@ from starlette_csrf.middleware import CSRFMiddleware
 
 from helpline import __version__, apidocs, deployment, flows
 from helpline.accounts import api as accounts_api
+from helpline.accounts import passwords
 from helpline.accounts.deps import CSRF_COOKIE, SESSION_COOKIE
 from helpline.audit import api as audit_api
 from helpline.boundary import UNREACHABLE, Boundary, unavailable
@@ -243,6 +244,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
     )
     bus = make_bus(settings)
     hub = Hub(db)
+    passwords.configure(workers=settings.password_hash_workers, queue=settings.password_hash_queue)
     ctx = AppContext(
         settings=settings,
         db=db,

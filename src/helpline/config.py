@@ -178,6 +178,10 @@ class Settings(BaseSettings):
     log_json: bool = True
     # Lower argon2 cost is for tests and benchmarks only; production keeps the library default.
     password_fast_hash: bool = False
+    # Password hashing pool (helpline.accounts.passwords): hashes at once (0 = one per core)
+    # and sign-ins that may wait for one (0 = 32 per worker); one more answers 503 busy.
+    password_hash_workers: int = Field(default=0, ge=0, le=64)
+    password_hash_queue: int = Field(default=0, ge=0, le=100_000)
     # Who may sign in with a password: everyone, customers only (staff use single sign-on), or
     # nobody (docs/operations.md "Connect an identity provider").
     password_login: Literal["on", "customers", "off"] = "on"  # noqa: S105 - a policy

@@ -12,7 +12,9 @@ HelplineError (status, code)
 ├── UnsupportedType       415 unsupported_type
 ├── RateLimited           429 rate_limited       carries retry_after seconds
 └── Unavailable           503 unavailable        the database cannot be reached (raised by
-                                                 helpline.boundary); carries retry_after
+    │                                            helpline.boundary); carries retry_after
+    └── Busy              503 busy               too many sign-ins waiting for the password
+                                                 hashing pool (helpline.accounts.passwords)
 """
 
 from __future__ import annotations
@@ -108,3 +110,9 @@ class Unavailable(HelplineError):
     def __init__(self, message: str, *, retry_after: int = 2) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Busy(Unavailable):
+    """Too many sign-ins are waiting for the password hashing pool: try again in a moment."""
+
+    code = "busy"

@@ -313,3 +313,101 @@ async def test_creating_users_and_changing_passwords_hash_off_the_loop(
     client.cookies.clear()
     r = await client.post(LOGIN, json={"email": agent.email, "password": "long-enough-2"})
     assert r.status_code == 200
+
+
+# --- the hashing pool: bounded, first come first served, below the loop's priority ---------
+
+
+class Gate:
+    """Holds every password check in its worker thread until opened (bounded), recording the
+    passwords in the order they were checked."""
+
+    def __init__(self, real: Callable[..., Any]) -> None:
+        self.real = real
+        self.open = threading.Event()
+        self.order: list[str] = []
+
+    def __call__(self, password_hash: str, password: str) -> bool:
+        assert self.open.wait(timeout=10), "the gate was never opened"
+        self.order.append(password)
+        return bool(self.real(password_hash, password))
+
+
+async def pending(n: int) -> None:
+    """Until the pool holds n hashes (running or waiting); bounded."""
+    for _ in range(1000):
+        if passwords.pool().pending == n:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"pool holds {passwords.pool().pending} hashes, not {n}")
+
+
+class TestHashPool:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"password_hash_workers": 1, "password_hash_queue": 2, "rate_limits": "on"}
+
+    async def test_sign_ins_beyond_the_queue_are_refused_busy_and_change_nothing(
+        self, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        people = [await make_user(app, "agent") for _ in range(4)]
+        gate = Gate(passwords.verify_password)
+        monkeypatch.setattr(passwords, "verify_password", gate)
+        async with client_from(app, "198.51.100.90") as c:
+            held = []
+            for n, p in enumerate(people[:3], start=1):  # one hashing, two waiting
+                held.append(asyncio.create_task(login(c, p.email, PASSWORD)))
+                await pending(n)
+            refused = await login(c, people[3].email, PASSWORD)
+            assert refused.status_code == 503
+            assert refused.json()["error"]["code"] == "busy"
+            assert refused.headers["Retry-After"] == "1"
+            assert "token" not in refused.json()
+            gate.open.set()
+            assert [(await t).status_code for t in held] == [200, 200, 200]
+            # Refused before any check: it was not counted as a failure, and works now.
+            assert (await login(c, people[3].email, PASSWORD)).status_code == 200
+        assert gate.order == [PASSWORD] * 4
+
+    async def test_waiting_sign_ins_are_checked_in_the_order_they_came(
+        self, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        people = [await make_user(app, "agent") for _ in range(3)]
+        gate = Gate(passwords.verify_password)
+        monkeypatch.setattr(passwords, "verify_password", gate)
+        async with client_from(app, "198.51.100.91") as c:
+            tasks = []
+            for n, p in enumerate(people, start=1):
+                tasks.append(asyncio.create_task(login(c, p.email, f"wrong-{n}")))
+                await pending(n)
+            gate.open.set()
+            assert [(await t).status_code for t in tasks] == [401, 401, 401]
+        assert gate.order == ["wrong-1", "wrong-2", "wrong-3"]
+
+    async def test_login_limits_still_refuse_before_the_pool(
+        self, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        person = await make_user(app, "agent")
+        async with client_from(app, "198.51.100.92") as c:
+            for _ in range(10):
+                assert (await login(c, person.email, "wrong")).status_code == 401
+            gate = Gate(passwords.verify_password)  # closed: a hash would hang, bounded
+            monkeypatch.setattr(passwords, "verify_password", gate)
+            r = await login(c, person.email, PASSWORD)
+        assert r.status_code == 429
+        assert gate.order == []
+
+
+async def test_hashing_threads_run_below_the_callers_priority() -> None:
+    pool = passwords.HashPool(workers=1, queue=1)
+    try:
+        tid = threading.get_native_id()
+        mine = os.getpriority(os.PRIO_PROCESS, tid)
+
+        def theirs() -> int:
+            return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+        assert await pool.run(theirs) == min(19, mine + passwords.NICE)
+        assert pool.pending == 0
+    finally:
+        pool.shutdown()

@@ -1,24 +1,44 @@
-"""Password hashing (argon2id). Hashing costs tens of milliseconds of CPU on purpose, so the
-async callers (`hash_async`, `verify_async`) run it in worker threads, at most one per core:
-the event loop keeps serving while a burst of sign-ins is hashed, and a burst cannot take
-more than the machine's cores."""
+"""Password hashing (argon2id).
+
+Hashing costs ~0.2 s of CPU on purpose (the library's defaults: 3 passes over 64 MiB), so the
+async callers (`hash_async`, `verify_async`) never run it on the event loop. They hand it to a
+bounded pool of its own (`HashPool`):
+
+- at most `workers` hashes at once (default: one per core). argon2-cffi releases the GIL while
+  it hashes, so these threads really run on other cores;
+- the hashing threads run at a lower CPU priority than the event loop (nice + `NICE`): when a
+  shift's sign-ins and the chats' messages want the same core, the messages win and the hashes
+  take what is left;
+- waiting sign-ins queue first come, first served, at most `queue` of them; one more is refused
+  at once with `503 busy` and a Retry-After, so an overload neither grows memory nor makes
+  everybody wait longer and longer (docs/operations.md "Sign-in bursts").
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
+from typing import Any, TypeVar
 
-import anyio.to_thread
-from anyio import CapacityLimiter
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from helpline.errors import Busy
+
+T = TypeVar("T")
 
 _default = PasswordHasher()
 # For tests and benchmarks only (HELPLINE_PASSWORD_FAST_HASH): same algorithm, tiny cost.
 _fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
-# argon2-cffi releases the GIL while it hashes, so threads really run on other cores.
-_hashing = CapacityLimiter(max(1, os.cpu_count() or 1))
+# How much lower the hashing threads' CPU priority is than the rest of the process (Linux nice
+# steps: +10 gets ~1/10 of the CPU share of the event loop's thread when both want one core).
+NICE = 10
 
 
 def hasher(*, fast: bool = False) -> PasswordHasher:
@@ -44,19 +64,76 @@ def dummy_hash(*, fast: bool = False) -> str:
     return hash_password("not-a-password", fast=fast)
 
 
+def _lower_priority() -> None:
+    """In each hashing thread: a lower CPU priority for this thread alone (on Linux a thread
+    has a nice value of its own; elsewhere nothing changes)."""
+    tid = threading.get_native_id()
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + NICE)
+
+
+class HashPool:
+    """At most `workers` hashes at once in threads of their own, at most `queue` waiting
+    (first come, first served); beyond that `Busy`."""
+
+    def __init__(self, workers: int = 0, queue: int = 0) -> None:
+        self.workers = workers if workers > 0 else max(1, os.cpu_count() or 1)
+        self.queue = queue if queue > 0 else 32 * self.workers
+        self._executor = ThreadPoolExecutor(
+            self.workers, thread_name_prefix="helpline-hash", initializer=_lower_priority
+        )
+        self._lock = threading.Lock()
+        self.pending = 0  # running and waiting; a hash counts until it is done, awaited or not
+
+    def _done(self, _: Future[Any]) -> None:
+        with self._lock:
+            self.pending -= 1
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        with self._lock:
+            if self.pending >= self.workers + self.queue:
+                raise Busy("Too many sign-ins at once; try again in a moment.", retry_after=1)
+            self.pending += 1
+        try:
+            future = self._executor.submit(fn)
+        except BaseException:
+            with self._lock:
+                self.pending -= 1
+            raise
+        future.add_done_callback(self._done)
+        return await asyncio.wrap_future(future)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=False)
+
+
+_pool: HashPool | None = None
+
+
+def pool() -> HashPool:
+    global _pool
+    if _pool is None:
+        _pool = HashPool()
+    return _pool
+
+
+def configure(*, workers: int = 0, queue: int = 0) -> HashPool:
+    """The process's pool from the settings (HELPLINE_PASSWORD_HASH_WORKERS and _QUEUE; 0 =
+    the default); hashes already handed to the old pool finish there."""
+    global _pool
+    old, _pool = _pool, HashPool(workers, queue)
+    if old is not None:
+        old.shutdown()
+    return _pool
+
+
 async def hash_async(password: str, *, fast: bool = False) -> str:
-    return await anyio.to_thread.run_sync(
-        lambda: hash_password(password, fast=fast), limiter=_hashing
-    )
+    return await pool().run(lambda: hash_password(password, fast=fast))
 
 
 async def verify_async(password_hash: str | None, password: str, *, fast: bool = False) -> bool:
     """Without a hash (no such account, a guest) the dummy is verified, and the answer is no."""
     if password_hash is None:
-        await anyio.to_thread.run_sync(
-            lambda: verify_password(dummy_hash(fast=fast), password), limiter=_hashing
-        )
+        await pool().run(lambda: verify_password(dummy_hash(fast=fast), password))
         return False
-    return await anyio.to_thread.run_sync(
-        verify_password, password_hash, password, limiter=_hashing
-    )
+    return await pool().run(lambda: verify_password(password_hash, password))
