@@ -169,6 +169,22 @@ class SlaWarning(BusMessage):
     due_at: str | None = None
 
 
+@_kind
+@dataclass(frozen=True, slots=True)
+class RequestSlaWarning(BusMessage):
+    """80 % of a request's response or resolution time is used. Sent like `SlaWarning`: on its
+    team's queue (members), `supervisors`, and the user topic of its assignee when not a
+    member; each connection takes it from one topic only (Hub._on_request_sla_warning)."""
+
+    kind: ClassVar[str] = "request.sla.warning"
+    request_id: str
+    reference: str
+    team_id: str
+    assignee_id: str | None
+    target: str  # "response" | "resolution"
+    due_at: str | None = None
+
+
 # --- user:{id}, session:{id}, agents ----------------------------------------------------------
 
 

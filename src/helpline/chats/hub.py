@@ -39,6 +39,7 @@ from helpline.bus.messages import (
     CloseConnections,
     EventPosted,
     ReadMoved,
+    RequestSlaWarning,
     SlaWarning,
     StatusChanged,
     Typing,
@@ -511,17 +512,22 @@ class Hub:
     def _on_sla_warning(self, topic: str, conns: list[Connection], news: SlaWarning) -> None:
         """Staff who may see the chat, once each: supervisors and admins by `supervisors`,
         the queue's members by the queue, the chat's agent from outside the queue by user."""
-        if topic == "supervisors":
-            to = _staff(conns)
-        elif topic.startswith("queue:"):
-            to = [c for c in _staff(conns) if not c.role.sees_all]
-        elif topic.startswith("user:"):
-            to = [
-                c for c in _staff(conns) if not c.role.sees_all and news.queue_id not in c.queue_ids
-            ]
-        else:
-            return
+        to = _warned(topic, conns, news.queue_id)
         _send_all(to, {"type": "sla.warning", "chat_id": news.chat_id, "due_at": news.due_at})
+
+    def _on_request_sla_warning(
+        self, topic: str, conns: list[Connection], news: RequestSlaWarning
+    ) -> None:
+        """Staff who may see the request, once each, as for a chat: the team's members, the
+        assignee from outside the team, supervisors and admins."""
+        frame = {
+            "type": "sla.warning",
+            "request_id": news.request_id,
+            "reference": news.reference,
+            "target": news.target,
+            "due_at": news.due_at,
+        }
+        _send_all(_warned(topic, conns, news.team_id), frame)
 
     def _on_close(self, topic: str, conns: list[Connection], news: CloseConnections) -> None:
         for conn in conns:
@@ -713,6 +719,18 @@ def _staff(conns: list[Connection]) -> list[Connection]:
     return [c for c in conns if not c.is_customer]
 
 
+def _warned(topic: str, conns: list[Connection], queue_id: str) -> list[Connection]:
+    """Who takes a service-level warning from `topic`: supervisors and admins from
+    `supervisors`, members from the queue, the handler from outside the queue by user."""
+    if topic == "supervisors":
+        return _staff(conns)
+    if topic.startswith("queue:"):
+        return [c for c in _staff(conns) if not c.role.sees_all]
+    if topic.startswith("user:"):
+        return [c for c in _staff(conns) if not c.role.sees_all and queue_id not in c.queue_ids]
+    return []
+
+
 def _send_all(conns: list[Connection], frame: dict[str, Any]) -> None:
     for conn in conns:
         conn.send(frame)
@@ -730,6 +748,7 @@ _HANDLERS: dict[type[BusMessage], _Handler] = {
     ChatTaken: Hub._on_taken,
     ChatAssigned: Hub._on_assigned,
     SlaWarning: Hub._on_sla_warning,
+    RequestSlaWarning: Hub._on_request_sla_warning,
     ChatWithdrawn: Hub._on_withdrawn,
     StatusChanged: Hub._on_status,
     AgentStatus: Hub._on_agent_status,

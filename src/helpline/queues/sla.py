@@ -69,10 +69,11 @@ def request_due(
     hours: dict[str, Any] | None,
     priority: str,
     start: datetime,
-) -> tuple[datetime | None, datetime | None]:
-    """(response due, resolution due) of a request of `priority` created at `start`."""
+) -> tuple[Due, Due]:
+    """(response, resolution) warning and due times of a request of `priority` created at
+    `start`."""
     targets = request_targets(request_sla, priority)
     return (
-        _due(hours, start, targets.get("response_s")).due_at,
-        _due(hours, start, targets.get("resolve_s")).due_at,
+        _due(hours, start, targets.get("response_s")),
+        _due(hours, start, targets.get("resolve_s")),
     )

@@ -41,6 +41,11 @@ class ServiceRequest(Base):
     response_breached: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     resolve_breached: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     sla_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # When 80 % of each target's time is used, and whether staff were warned (migration 0022).
+    response_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    response_warned: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    resolve_warned: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
 
 class RequestEntry(Base):

@@ -49,6 +49,12 @@ class RequestSlaOut(BaseModel):
     first_response_at: datetime | None = None
     response_breached: bool = False
     resolve_breached: bool = False
+    response_warn_at: datetime | None = Field(
+        default=None, description="When staff are warned (80 % of the response time)."
+    )
+    resolve_warn_at: datetime | None = Field(
+        default=None, description="When staff are warned (80 % of the resolution time)."
+    )
 
 
 class RequestOut(BaseModel):
@@ -78,6 +84,8 @@ def _sla(r: Any) -> RequestSlaOut | None:
         first_response_at=r.first_response_at,
         response_breached=r.response_breached,
         resolve_breached=r.resolve_breached,
+        response_warn_at=r.response_warn_at,
+        resolve_warn_at=r.resolve_warn_at,
     )
 
 

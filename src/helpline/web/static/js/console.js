@@ -31,7 +31,7 @@ import { wireCustomerPanel } from "./console-customer.js";
 import { closeTab, failPending, hideTyping, openChat, readShown, renderWindow, saveDraft, setNotice, wireWindow } from "./console-window.js";
 import { bindLanguageSwitchers, t, tn } from "./i18n.js";
 import { initReports, showReports } from "./reports.js";
-import { initRequests, showRequests } from "./requests.js";
+import { initRequests, requestSlaWarned, showRequests } from "./requests.js";
 import { initSearch, showSearch } from "./search.js";
 import { initSnippetManager, showSnippets } from "./snippets.js";
 import { initSupervisor, showSupervisor } from "./supervisor.js";
@@ -408,6 +408,8 @@ function wireRealtime() {
       toast({ title: t("You are now offline"), text: t("You will not be offered chats until you set yourself available."), kind: "info", testid: "offline-notification" });
   });
   rt.on("sla.warning", (frame) => {
+    // 80 % of a request's response or resolution time is used.
+    if (frame.request_id) return requestSlaWarned(frame);
     // 80 % of the first-response time is used: the chip turns to "At risk" at once.
     const chat = state.chats.get(frame.chat_id);
     if (!chat) return;

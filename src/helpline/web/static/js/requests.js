@@ -6,7 +6,7 @@
 
 import { t, tn } from "./i18n.js";
 import { api } from "./api.js";
-import { requestClock, slaChip, startSlaTicker } from "./sla.js";
+import { markWarned, requestClock, slaChip, startSlaTicker } from "./sla.js";
 import { $, PRIORITY, REQUEST_STATUS, formatDateTime, h, relative, showFormError, statusBadge } from "./ui.js";
 
 /** The contract's transition table (shared/ARCHITECTURE.md, "Service Manager"). */
@@ -53,6 +53,15 @@ export function initRequests({ me, queues }) {
     if (st.current) openRequest(st.current);
   });
   $('[data-action="requests-more"]').addEventListener("click", () => loadList(true));
+}
+
+/** The `sla.warning` frame of a request: its chips (list row, open request) turn "At risk". */
+export function requestSlaWarned(frame) {
+  const chips = [...document.querySelectorAll('[data-testid="sr-row"]')]
+    .filter((a) => a.dataset.reference === frame.reference)
+    .map((a) => a.querySelector("[data-sla-live]"));
+  if (st.current === frame.reference) chips.push(document.querySelector('[data-testid="sr-sla"]'));
+  for (const el of chips) if (el) markWarned(el, frame.target);
 }
 
 /** Show the view; `reference` (or null) selects the request shown on the right. */

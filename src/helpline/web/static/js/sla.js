@@ -55,8 +55,8 @@ export function chatClock(chat) {
 export function requestClock(req) {
   const s = req?.sla;
   if (!s || ["resolved", "closed"].includes(req.status)) return null;
-  if (s.response_due_at && !s.first_response_at) return { dueAt: s.response_due_at, warnAt: null, doneAt: null, breached: s.response_breached, kind: "response" };
-  if (s.resolve_due_at) return { dueAt: s.resolve_due_at, warnAt: null, doneAt: null, breached: s.resolve_breached, kind: "resolution" };
+  if (s.response_due_at && !s.first_response_at) return { dueAt: s.response_due_at, warnAt: s.response_warn_at, doneAt: null, breached: s.response_breached, kind: "response" };
+  if (s.resolve_due_at) return { dueAt: s.resolve_due_at, warnAt: s.resolve_warn_at, doneAt: null, breached: s.resolve_breached, kind: "resolution" };
   return null;
 }
 
@@ -85,6 +85,15 @@ export function slaChip(clock, testid = "sla-chip") {
 export function showSla(el, clock) {
   live.set(el, clock);
   el.setAttribute("data-sla-live", "");
+  paint(el, clock);
+}
+
+// The server's `sla.warning` frame for a chip's target: "At risk" now, whatever this
+// browser's clock says.
+export function markWarned(el, kind) {
+  const clock = live.get(el);
+  if (!clock || (kind && clock.kind !== kind)) return;
+  clock.warned = true;
   paint(el, clock);
 }
 
