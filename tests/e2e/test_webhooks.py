@@ -2,7 +2,8 @@
 loopback: add an endpoint (errors beside their fields), copy the secret shown once, send a
 test event and watch it arrive signed, edit the event list; then the operator turns private
 addresses off, the next delivery is refused at delivery time (a dead letter), they turn it on
-again and the admin re-sends the dead letter with "Retry"; finally the endpoint is deleted."""
+again and the admin re-sends the dead letter with "Retry"; a new secret from the edit form
+signs what follows; finally the endpoint is deleted."""
 
 from __future__ import annotations
 
@@ -200,6 +201,20 @@ def test_admin_manages_a_webhook_endpoint_and_re_sends_a_dead_letter(
     _delivered(page, 2)
     expect(page.get_by_test_id("delivery-retry")).to_have_count(0)
     assert [d["type"] for d in receiver.verified(secret)] == ["webhook.test", "webhook.test"]
+
+    # A new secret (rotation): typed in the edit form, never shown back; the next delivery is
+    # signed with it, no longer with the old one.
+    rotated = "rotated-secret-5f2a9c0d17e3b4a6"
+    page.get_by_test_id("webhook-row").get_by_test_id("webhook-edit").click()
+    expect(page.get_by_test_id("webhook-secret")).to_have_value("")
+    page.get_by_test_id("webhook-secret").fill(rotated)
+    page.get_by_test_id("webhook-save").click()
+    expect(page.get_by_test_id("webhook-cancel")).to_be_hidden()  # saved: the form is reset
+    expect(page.get_by_test_id("webhook-secret")).to_have_value("")
+    page.get_by_test_id("webhook-row").get_by_test_id("webhook-test").click()
+    _delivered(page, 3)
+    assert [d["type"] for d in receiver.verified(rotated)] == ["webhook.test"]
+    assert len(receiver.verified(secret)) == 2
 
     # Delete, confirmed.
     page.get_by_test_id("webhook-row").get_by_test_id("webhook-delete").click()
