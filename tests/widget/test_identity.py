@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from helpline.accounts.models import AuthSession, User, UserIdentity
 from tests.fixtures.factories import ctx_of, make_queue, make_user
@@ -98,6 +98,35 @@ async def test_wrong_hash_or_hash_of_another_id_is_invalid_identity_and_creates_
         assert r.json()["error"]["code"] == "invalid_identity"
         assert "token" not in r.text
     assert await counts(app) == before
+
+
+async def test_a_deactivated_visitor_is_account_closed_and_nothing_is_created(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """Erasure forgets the identity (a new customer next time, above). A customer left inactive
+    with the identity kept (no API does that today; a database operator might) is refused."""
+    r = await sign_in(client, user_id="u-9", hash=sign("u-9"), name="Closed", email="c@example.com")
+    assert r.status_code == 200, r.text
+    customer_id = r.json()["user"]["id"]
+
+    async def set_active(active: bool) -> None:
+        async with ctx_of(app).db.write() as uow:
+            stmt = update(User).where(User.id == customer_id).values(active=active)
+            await uow.session.execute(stmt)
+
+    await set_active(False)
+    before = await counts(app)
+    # A valid hash, but the customer it names is closed: no session, no new customer.
+    r = await sign_in(client, user_id="u-9", hash=sign("u-9"), name="Back again")
+    assert r.status_code == 401, r.text
+    assert r.json()["error"]["code"] == "account_closed"
+    assert "token" not in r.text
+    assert await counts(app) == before
+    # Active again: the same customer as before.
+    await set_active(True)
+    r = await sign_in(client, user_id="u-9", hash=sign("u-9"))
+    assert r.status_code == 200, r.text
+    assert r.json()["user"]["id"] == customer_id
 
 
 async def test_without_a_configured_secret_nobody_is_verified(
