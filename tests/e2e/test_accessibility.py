@@ -14,6 +14,7 @@ from tests.e2e.support import (
     PASSWORD,
     Browsers,
     agent_sign_in,
+    api_call,
     chat_row,
     guest_sign_in,
     message,
@@ -21,6 +22,7 @@ from tests.e2e.support import (
     send,
     sign_in,
     start_chat,
+    token_for,
 )
 
 pytestmark = pytest.mark.e2e
@@ -104,6 +106,30 @@ def test_widget_panel(people: Browsers, axe: Scanner) -> None:
     page.get_by_test_id("start-chat").click()
     expect(page.get_by_test_id("queue-position")).to_be_visible()
     axe.scan_both_themes(page, "widget: waiting")
+    # Talking: the agent's reply, the sound switch off; then two files to send.
+    chat_id = page.evaluate("sessionStorage.getItem('helpline.widget.chat')").strip('"')
+    ana = token_for(people.server, "agent1@example.com")
+    api_call(people.server, "POST", f"/chats/{chat_id}/accept", {}, ana)
+    api_call(
+        people.server,
+        "POST",
+        f"/chats/{chat_id}/messages",
+        {"text": "Let me check", "client_id": "a11y-1"},
+        ana,
+    )
+    expect(page.get_by_test_id("message").filter(has_text="Let me check")).to_be_visible()
+    page.get_by_test_id("sound-toggle").click()
+    expect(page.get_by_test_id("sound-toggle")).to_have_attribute("aria-pressed", "true")
+    axe.scan_both_themes(page, "widget: conversation, sound off")
+    page.get_by_test_id("attach-file").set_input_files(
+        files=[
+            {"name": "a.txt", "mimeType": "text/plain", "buffer": b"a"},
+            {"name": "b.txt", "mimeType": "text/plain", "buffer": b"b"},
+        ]
+    )
+    expect(page.get_by_test_id("upload-file-name")).to_have_count(2)
+    axe.scan_both_themes(page, "widget: upload dialog (two files)")
+    page.keyboard.press("Escape")
 
 
 def test_closed_topic_and_leave_a_message(people: Browsers, axe: Scanner) -> None:
@@ -169,11 +195,15 @@ def test_portal_and_console(people: Browsers, axe: Scanner) -> None:
     axe.scan_both_themes(customer, "portal: conversation")
 
     customer.get_by_test_id("attach-file").set_input_files(
-        files=[{"name": "receipt.txt", "mimeType": "text/plain", "buffer": b"paid"}]
+        files=[
+            {"name": "receipt.txt", "mimeType": "text/plain", "buffer": b"paid"},
+            {"name": "invoice.txt", "mimeType": "text/plain", "buffer": b"due"},
+        ]
     )
     dialog_box = customer.locator("#upload-dialog")
     expect(dialog_box).to_be_visible()
-    axe.scan_both_themes(customer, "portal: upload dialog")
+    expect(customer.get_by_test_id("upload-file-name")).to_have_count(2)
+    axe.scan_both_themes(customer, "portal: upload dialog (two files)")
     customer.keyboard.press("Escape")
     expect(dialog_box).to_be_hidden()
 

@@ -60,6 +60,23 @@ DROP = f"""([list, ...args]) => {{
   return {{ shown, after: Boolean(document.querySelector(".drop-target--active")) }};
 }}"""
 
+# The same with several files at once: [list selector, [[b64, name, type], ...]].
+DROP_MANY = """([list, files]) => {
+  const dt = new DataTransfer();
+  for (const [b64, name, type] of files) {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    dt.items.add(new File([bytes], name, { type }));
+  }
+  const target = document.querySelector(list);
+  const fire = (type) => target.dispatchEvent(
+    new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+  fire("dragenter");
+  fire("dragover");
+  const shown = Boolean(target.closest(".drop-target--active"));
+  fire("drop");
+  return { shown, after: Boolean(document.querySelector(".drop-target--active")) };
+}"""
+
 
 def png_bytes() -> bytes:
     import io
@@ -142,7 +159,19 @@ def test_drop_an_image_onto_the_console_conversation(people: Browsers, shot: Sho
     expect(thumb).to_have_count(1)
     assert natural_size(thumb) == [480, 270]
     expect(customer.get_by_test_id("file-link")).to_have_text("photo.jpg")
+    toasts = customer.get_by_test_id("file-notification")
+    expect(toasts.filter(has_text="photo.jpg")).to_contain_text("Ana Agent sent you an image")
     shot(customer, "portal-image-thumbnail")
+    # The portal opens it full size in a new tab (with its cookie), upright, without GPS.
+    with customer.context.expect_page() as opened:
+        customer.get_by_test_id("open-image").click()
+    full = opened.value
+    full.wait_for_load_state()
+    assert full.url.endswith("?inline=true")
+    assert full.evaluate(
+        "() => [document.images[0].naturalWidth, document.images[0].naturalHeight]"
+    ) == [1600, 900]
+    full.close()
 
     # A file that is not an image stays a link with name and size; text pastes as text.
     ana.evaluate(
@@ -155,14 +184,24 @@ def test_drop_an_image_onto_the_console_conversation(people: Browsers, shot: Sho
     confirm_upload(ana, "notes.txt")
     expect(customer.get_by_test_id("file-link").filter(has_text="notes.txt")).to_have_count(1)
     expect(customer.get_by_test_id("file-thumbnail")).to_have_count(1)
+    expect(toasts.filter(has_text="notes.txt")).to_contain_text("Ana Agent sent you a file")
 
 
 def test_a_cancelled_drop_sends_nothing(people: Browsers) -> None:
+    """Two files dropped in the portal: one dialog lists both; cancelling sends neither."""
     ana, customer, _ = accepted(people)
     customer.evaluate(
-        DROP, ["[data-testid='message-list']", *_args(png_bytes(), "shot.png", "image/png")]
+        DROP_MANY,
+        [
+            "[data-testid='message-list']",
+            [
+                _args(png_bytes(), "shot.png", "image/png"),
+                _args(b"log\n" * 10, "app.log", "text/plain"),
+            ],
+        ],
     )
-    expect(customer.get_by_test_id("upload-file-name")).to_have_text("shot.png")
+    expect(customer.get_by_test_id("upload-file-name")).to_have_text(["shot.png", "app.log"])
+    expect(customer.locator("#upload-title")).to_have_text("Send these 2 files?")
     customer.keyboard.press("Escape")
     expect(customer.locator("#upload-dialog")).not_to_be_visible()
     customer.get_by_test_id("message-input").fill("no file after all")

@@ -1,6 +1,8 @@
 // The message box: Enter sends, Shift+Enter adds a line, typing notices (throttled), and file
-// sending (file picker, a file dropped on the conversation or pasted into it → confirm dialog
-// with name and size → progress → done). Console, portal and widget all use this one class.
+// sending (files picked, dropped on the conversation or pasted into it → one confirm dialog
+// listing each file's name and size → each sent in turn with its progress → done; a file the
+// server refuses says why and the others still go). Console, portal and widget all use this
+// one class.
 
 import { formatNumber, t, tn } from "./i18n.js";
 import { upload } from "./api.js";
@@ -27,7 +29,8 @@ export class Composer {
     this.typingActive = false;
     this.typingSentAt = 0;
     this.typingTimer = null;
-    this.pendingFile = null;
+    this.pendingFiles = [];
+    this.uploading = Promise.resolve();
     this.fit = autoGrow(this.input);
     this.id = Math.random().toString(36).slice(2);
 
@@ -57,7 +60,7 @@ export class Composer {
       });
       this.dialog.addEventListener("close", () => {
         if (this.dialog.dataset.owner === this.id && this.dialog.returnValue !== "confirm") {
-          this.pendingFile = null;
+          this.pendingFiles = [];
           this.file.value = "";
         }
       });
@@ -120,7 +123,7 @@ export class Composer {
   // ------------------------------------------------------------ files
 
   pickFile() {
-    this.offerFile(this.file.files && this.file.files[0]);
+    this.offerFiles(Array.from(this.file.files || []));
   }
 
   /** Files dragged onto the conversation (the whole root) or pasted into it. */
@@ -151,50 +154,75 @@ export class Composer {
       e.preventDefault();
       depth = 0;
       setActive(false);
-      if (!this.file.disabled) this.offerFile(e.dataTransfer.files[0]);
+      if (!this.file.disabled) this.offerFiles(Array.from(e.dataTransfer.files || []));
     });
     zone.addEventListener("paste", (e) => {
       const files = e.clipboardData ? Array.from(e.clipboardData.files || []) : [];
       if (!files.length || this.file.disabled) return; // text pastes as usual
       e.preventDefault();
-      this.offerFile(files[0]);
+      this.offerFiles(files);
     });
   }
 
-  /** The confirm dialog for one file, however it came (picker, drop, paste). */
-  offerFile(file) {
-    if (!file || !this.dialog) return;
-    this.pendingFile = file;
+  /** The confirm dialog for the files, however they came (picker, drop, paste): each file's
+   * name and size, one answer for all of them. */
+  offerFiles(files) {
+    files = files.filter(Boolean);
+    if (!files.length || !this.dialog) return;
+    this.pendingFiles = files;
     this.dialog.dataset.owner = this.id;
     this.dialog.returnValue = "";
-    $('[data-role="upload-file-name"]', this.dialog).textContent = file.name;
-    $('[data-role="upload-file-size"]', this.dialog).textContent =
-      file.size >= 1024 ? `${formatSize(file.size)} (${t("{count} bytes", { count: formatNumber(file.size) })})` : formatSize(file.size);
+    const n = files.length;
+    $("#upload-title", this.dialog).textContent = tn("Send this file?", "Send these {count} files?", n, { count: formatNumber(n) });
+    $('[data-testid="confirm-upload"]', this.dialog).textContent = tn("Send file", "Send {count} files", n, { count: formatNumber(n) });
+    const list = $('[data-role="upload-files"]', this.dialog);
+    const row = $('[data-role="upload-file"]', this.dialog).content.firstElementChild;
+    list.replaceChildren(
+      ...files.map((file) => {
+        const item = row.cloneNode(true);
+        $('[data-role="upload-file-name"]', item).textContent = file.name;
+        $('[data-role="upload-file-size"]', item).textContent =
+          file.size >= 1024 ? `${formatSize(file.size)} (${t("{count} bytes", { count: formatNumber(file.size) })})` : formatSize(file.size);
+        return item;
+      }),
+    );
+    showFormError(this.dialog.querySelector("form"), null);
     openDialog(this.dialog);
     $('[data-testid="confirm-upload"]', this.dialog).focus();
   }
 
   confirmUpload() {
-    const file = this.pendingFile;
+    const files = this.pendingFiles;
     const path = this.opts.uploadPath();
-    if (!file || !path) {
+    if (!files.length || !path) {
       showFormError(this.dialog.querySelector("form"), { message: t("This chat can't receive files right now.") });
       return;
     }
     this.dialog.close("confirm");
-    this.pendingFile = null;
+    this.pendingFiles = [];
     this.file.value = "";
-    this.startUpload(path, file);
+    // One after another (after any still going), each with its own progress.
+    const batch = files.map((file, i) => ({ file, index: i + 1, total: files.length }));
+    this.uploading = this.uploading.then(async () => {
+      const failed = [];
+      for (const item of batch) {
+        const err = await this.startUpload(path, item);
+        if (err) failed.push({ name: item.file.name, reason: err.message });
+      }
+      this.finishUploads(failed, batch.length);
+    });
   }
 
-  startUpload(path, file) {
+  /** Send one file, showing its progress; resolves to null when sent, else the error. */
+  startUpload(path, { file, index, total }) {
     const row = this.uploadRow;
     const bar = $("progress", row);
     const pct = $('[data-role="upload-pct"]', row);
     clearTimeout(this.uploadHide);
     row.hidden = false;
     row.classList.remove("upload--error");
-    $('[data-role="upload-name"]', row).textContent = file.name;
+    $('[data-role="upload-name"]', row).textContent =
+      total > 1 ? t("{file} ({index} of {total})", { file: file.name, index: formatNumber(index), total: formatNumber(total) }) : file.name;
     bar.value = 0;
     bar.hidden = false;
     pct.textContent = "0%";
@@ -203,23 +231,35 @@ export class Composer {
       bar.value = p;
       pct.textContent = `${p}%`;
     });
-    promise.then(
+    return promise.then(
       (event) => {
         bar.value = 100;
         pct.textContent = t("Sent");
         if (this.opts.onUploaded && event) this.opts.onUploaded(event);
-        this.uploadHide = setTimeout(() => {
-          row.hidden = true;
-        }, 4000);
+        return null;
       },
-      (err) => {
-        row.classList.add("upload--error");
-        bar.hidden = true;
-        pct.textContent = t("Not sent: {reason}", { reason: err.message });
-        this.uploadHide = setTimeout(() => {
-          row.hidden = true;
-        }, 10000);
-      },
+      (err) => err,
     );
+  }
+
+  /** After the last file: "Sent" for a while, or what was not sent and why. */
+  finishUploads(failed, total) {
+    const row = this.uploadRow;
+    if (!failed.length) {
+      this.uploadHide = setTimeout(() => {
+        row.hidden = true;
+      }, 4000);
+      return;
+    }
+    row.classList.add("upload--error");
+    $("progress", row).hidden = true;
+    $('[data-role="upload-name"]', row).textContent = total > 1 ? failed.map((f) => f.name).join(", ") : failed[0].name;
+    $('[data-role="upload-pct"]', row).textContent =
+      total > 1
+        ? t("Not sent: {reason}", { reason: failed.map((f) => `${f.name}: ${f.reason}`).join("; ") })
+        : t("Not sent: {reason}", { reason: failed[0].reason });
+    this.uploadHide = setTimeout(() => {
+      row.hidden = true;
+    }, 10000);
   }
 }

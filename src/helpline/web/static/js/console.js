@@ -210,7 +210,13 @@ function notifyHandedOver(chat, events) {
 
 function notifyMessage(chat, ev) {
   const title = t("New message from {name}", { name: ev.actor?.name || customerName(chat) });
-  const text = ev.type === "file.shared" ? `Sent a file: ${ev.data?.attachment?.filename || ""}` : ev.data?.text || "";
+  const file = ev.data?.attachment;
+  const text =
+    ev.type !== "file.shared"
+      ? ev.data?.text || ""
+      : file?.thumbnail_url
+        ? t("Sent an image: {file}", { file: file.filename || "" })
+        : t("Sent a file: {file}", { file: file?.filename || "" });
   toast({
     title,
     text: text.length > 140 ? `${text.slice(0, 140)}…` : text,

@@ -5,6 +5,12 @@
 // them (asked when they start a chat, with the box ticked). The sound and the notification
 // are the console's (ui.js `beep`, `desktopNotify`).
 //
+// In the widget the panel is a cross-site frame, where browsers neither ask for nor show
+// desktop notifications: the panel never offers them and tells its host page the count and
+// the newest alert's title instead; widget.js shows them as the host site's own notification
+// when the site opted in (data-notifications="on") and the visitor allowed that site
+// (docs/operations.md, "Web-site widget").
+//
 // For tests, <body> carries data-beeps (sounds played) and data-unseen (alerts not yet seen).
 
 import { t, tn } from "./i18n.js";
@@ -24,13 +30,13 @@ function stored() {
  * notifications are unsupported, already allowed or blocked, e.g. in a cross-site frame). */
 export function offerNotifications(form) {
   const field = form?.querySelector('[data-role="notify-field"]');
-  if (field) field.hidden = !("Notification" in window && Notification.permission === "default");
+  if (field) field.hidden = window.top !== window || !("Notification" in window && Notification.permission === "default");
 }
 
 /** Ask for desktop notifications (inside the click that starts a chat: browsers want a
  * gesture). Resolves once the browser answered; never throws. */
 export async function askForNotifications() {
-  if (!("Notification" in window) || Notification.permission !== "default") return;
+  if (window.top !== window || !("Notification" in window) || Notification.permission !== "default") return;
   try {
     await Notification.requestPermission();
   } catch {
@@ -39,11 +45,14 @@ export async function askForNotifications() {
 }
 
 export class CustomerAlerts {
-  /** toggle: the mute switch (a button with aria-pressed = muted); onTitle(count): the page's
-   * extra use of the count (the widget tells its host page). */
-  constructor(toggle, { onUnseen } = {}) {
+  /** toggle: the mute switch (a button with aria-pressed = muted); onUnseen(count, title):
+   * the page's extra use of the count and the newest alert's title (the widget tells its host
+   * page); desktop: false where this page cannot show notifications itself (a frame). */
+  constructor(toggle, { onUnseen, desktop = true } = {}) {
     this.toggle = toggle;
     this.onUnseen = onUnseen;
+    this.desktop = desktop;
+    this.lastTitle = "";
     this.baseTitle = document.title;
     this.unseen = 0;
     this.muted = stored();
@@ -75,12 +84,13 @@ export class CustomerAlerts {
   alert({ title, body, initial }) {
     if (initial || document.visibilityState === "visible") return;
     this.unseen += 1;
+    this.lastTitle = title;
     this.renderTitle();
     if (!this.muted) {
       document.body.dataset.beeps = String(Number(document.body.dataset.beeps || 0) + 1);
       beep();
     }
-    desktopNotify(title, body, () => this.seen());
+    if (this.desktop) desktopNotify(title, body, () => this.seen());
   }
 
   seen() {
@@ -93,6 +103,6 @@ export class CustomerAlerts {
     const n = this.unseen;
     document.body.dataset.unseen = String(n);
     document.title = n ? tn("({count}) New message · {title}", "({count}) New messages · {title}", n, { title: this.baseTitle }) : this.baseTitle;
-    this.onUnseen?.(n);
+    this.onUnseen?.(n, n ? this.lastTitle : "");
   }
 }

@@ -25,7 +25,8 @@ export class CustomerChat {
    *   optional),
    *   uploaded (true: show an upload at once, without waiting for its event),
    *   shown() — false while the conversation is out of sight, so nothing counts as read (optional),
-   *   onUnseen(count) — alerts not yet seen while the tab was hidden (optional; the widget).
+   *   onUnseen(count, title) — alerts not yet seen while the tab was hidden and the newest
+   *   one's title (optional; the widget, whose frame shows no desktop notification itself).
    * Then `attach(rt, me)` once signed in (again after a new sign-in: the widget's guest).
    */
   constructor(root, opts) {
@@ -38,7 +39,7 @@ export class CustomerChat {
     this.events = [];
     this.typingTimer = null;
     this.readTimer = null;
-    this.alerts = new CustomerAlerts($('[data-testid="sound-toggle"]'), { onUnseen: opts.onUnseen });
+    this.alerts = new CustomerAlerts($('[data-testid="sound-toggle"]'), { onUnseen: opts.onUnseen, desktop: !opts.onUnseen });
     document.addEventListener("visibilitychange", () => this.markRead());
     this.composer = new Composer(root, {
       onSend: (text) => this.send(text),
@@ -156,8 +157,15 @@ export class CustomerChat {
     if (ev.type === "chat.accepted") {
       this.alerts.alert({ initial, title: t("{agent} joined the chat", { agent }), body: ev.data?.greeting || "" });
     } else if ((ev.type === "message.posted" || ev.type === "file.shared") && ev.actor && ev.actor.id !== this.me.id) {
-      const body = ev.type === "message.posted" ? ev.data?.text || "" : ev.data?.attachment?.filename || "";
-      this.alerts.alert({ initial, title: t("New message from {agent}", { agent }), body });
+      const file = ev.data?.attachment;
+      const body = ev.type === "message.posted" ? ev.data?.text || "" : file?.filename || "";
+      const title =
+        ev.type === "message.posted"
+          ? t("New message from {agent}", { agent })
+          : file?.thumbnail_url
+            ? t("{name} sent you an image", { name: agent })
+            : t("{name} sent you a file", { name: agent });
+      this.alerts.alert({ initial, title, body });
     }
   }
 

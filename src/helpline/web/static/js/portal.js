@@ -329,7 +329,9 @@ function onEvent(ev, { initial, changed }) {
   if (ev.type === "request.raised") loadRequests();
   if (ev.type === "file.shared" && ev.actor?.id !== me.id && !initial) {
     toast({
-      title: t("{name} sent you a file", { name: ev.actor?.name || t("Support") }),
+      title: ev.data?.attachment?.thumbnail_url
+        ? t("{name} sent you an image", { name: ev.actor?.name || t("Support") })
+        : t("{name} sent you a file", { name: ev.actor?.name || t("Support") }),
       text: ev.data?.attachment?.filename || "",
       testid: "file-notification",
     });

@@ -390,7 +390,7 @@ function render() {
     const texts = {
       solved: t("This chat is closed. Thanks for talking to us!"),
       cancelled: t("This chat was ended."),
-      expired: chat.endReason === "no_agent" ? "No one was free to answer in time. Please try again a little later." : t("This chat ended after a while without messages."),
+      expired: chat.endReason === "no_agent" ? t("No one was free to answer in time. Please try again a little later.") : t("This chat ended after a while without messages."),
     };
     $('[data-role="after-text"]').textContent = texts[chat.status] || t("This chat has ended.");
   }
@@ -471,8 +471,10 @@ async function main() {
     imageUrl: blobUrl,
     uploaded: true,
     shown: () => panelShown,
-    // The visitor sees the host page's tab, not this frame's title: the host shows the count.
-    onUnseen: (count) => window.parent !== window && window.parent.postMessage({ type: "helpline:unseen", count }, hostOrigin || "*"),
+    // The visitor sees the host page's tab, not this frame's title: the host shows the count,
+    // and (where the site opted in and may) the desktop notification this frame cannot show.
+    // Only the alert's title ("New message from Ana") leaves the frame, never a message.
+    onUnseen: (count, title) => window.parent !== window && window.parent.postMessage({ type: "helpline:unseen", count, title }, hostOrigin || "*"),
   });
   $('[data-action="w-leave-message"]').addEventListener("click", showLeaveMessage);
   $('[data-view="leave"]').addEventListener("submit", leaveMessage);

@@ -1,6 +1,9 @@
 // Helpline web-site widget: a "Chat with us" button for any page.
 //   <script src="https://helpline.example/widget.js" data-queue="Billing" async></script>
-// Options (data-*): queue (queue id or name to preselect), label (button text), color; and for
+// Options (data-*): queue (queue id or name to preselect), label (button text), color,
+// notifications ("on": while the visitor's tab is hidden, an agent's reply also shows as this
+// site's desktop notification, if the visitor already allowed this site's notifications:
+// browsers refuse them to the cross-site panel, and this script never asks); and for
 // a visitor the site has signed in: user-id, user-hash (hex HMAC-SHA256 of the id with
 // HELPLINE_WIDGET_SECRET, computed by the site's back end), user-name, user-email.
 // On a site listed in HELPLINE_WIDGET_ORIGINS the button opens a chat panel: an iframe of
@@ -16,6 +19,8 @@
   var queue = script.getAttribute("data-queue") || "";
   var label = script.getAttribute("data-label") || "Chat with us";
   var color = script.getAttribute("data-color") || "#3454d1";
+  var notifications = script.getAttribute("data-notifications") === "on";
+  var lastCount = 0;
   // The site's signed-in visitor, handed to the panel in the URL's fragment: browsers never
   // send a fragment to a server, so it stays out of request lines and logs.
   var identity = "";
@@ -46,6 +51,22 @@
     var w = window.open(url, "helpline-chat", "width=440,height=700,noopener=no");
     if (!w) window.location.href = url; // pop-ups blocked: go there instead
     else w.focus();
+  }
+
+  // The site's own notification for a reply the panel counted (only the alert's title comes
+  // from the panel, never the message). Clicking it shows the page with the panel open.
+  function notify(title) {
+    if (!notifications || !("Notification" in window) || Notification.permission !== "granted") return;
+    try {
+      var n = new Notification(title, { tag: "helpline-widget" });
+      n.onclick = function () {
+        window.focus();
+        n.close();
+        if (panel && panel.hidden) setOpen(true);
+      };
+    } catch (err) {
+      /* some browsers only allow notifications from a service worker */
+    }
   }
 
   function setOpen(show) {
@@ -88,6 +109,8 @@
           if (baseTitle === null) baseTitle = document.title;
           document.title = count > 0 ? "(" + count + ") " + baseTitle : baseTitle;
           if (count === 0) baseTitle = null;
+          if (count > lastCount) notify(String(e.data.title || label).slice(0, 200));
+          lastCount = count;
         }
       });
       setOpen(true);
