@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 
 from tests.conftest import LiveServer
-from tests.fixtures.factories import accepted_chat, make_queue, make_user
+from tests.fixtures.factories import PASSWORD, accepted_chat, make_queue, make_user
 from tests.fixtures.wsclient import WSClient
 
 pytestmark = pytest.mark.asyncio
@@ -92,6 +92,47 @@ async def test_agent_read_reaches_the_customer_and_the_agents_other_tab(
         assert len(_reads(tab2)) == 1
     finally:
         for ws in (ws_customer, tab1, tab2):
+            await ws.close()
+
+
+async def test_an_agents_read_on_one_device_clears_their_other_devices_only(
+    live_server: LiveServer, http: httpx.AsyncClient, team: dict[str, Any]
+) -> None:
+    """Two sign-ins of one agent (a laptop and a phone, separate sessions), each with a tab:
+    a read on the laptop reaches the phone (which the console turns into its unread count);
+    a colleague watching the same chat hears nothing of it, and the customer hears it once."""
+    customer, ana = team["customer"], team["ana"]
+    cid = (await accepted_chat(http, customer, ana, team["q"]))["id"]
+    seq = await _say(http, customer, cid, "anyone-there")
+    login = await http.post("/api/v1/auth/login", json={"email": ana.email, "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    phone_token = login.json()["token"]
+    assert phone_token != ana.token
+    sup = await make_user(live_server.app, "supervisor", name="Sue")
+    laptop = await WSClient.open(live_server.ws_url, ana.token)
+    phone = await WSClient.open(live_server.ws_url, phone_token)
+    phone_tab2 = await WSClient.open(live_server.ws_url, phone_token)
+    colleague = await WSClient.open(live_server.ws_url, sup.token)
+    ws_customer = await WSClient.open(live_server.ws_url, customer.token)
+    try:
+        await laptop.subscribe(cid)
+        await phone.subscribe(cid)
+        await colleague.subscribe(cid)
+        await ws_customer.subscribe(cid)
+        await _settled(phone_tab2)
+        await laptop.send({"type": "read", "chat_id": cid, "seq": seq})
+        mine = {"type": "read", "chat_id": cid, "role": "agent", "seq": seq, "own": True}
+        assert await phone.wait_for(lambda f: f["type"] == "read") == mine
+        assert await phone_tab2.wait_for(lambda f: f["type"] == "read") == mine
+        told = await ws_customer.wait_for(lambda f: f["type"] == "read")
+        assert told == {"type": "read", "chat_id": cid, "role": "agent", "seq": seq}
+        for ws in (colleague, ws_customer, phone, phone_tab2):
+            await _settled(ws)
+        assert _reads(colleague) == []
+        assert len(_reads(ws_customer)) == 1
+        assert len(_reads(phone)) == 1 and len(_reads(phone_tab2)) == 1
+    finally:
+        for ws in (laptop, phone, phone_tab2, colleague, ws_customer):
             await ws.close()
 
 
