@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gc
 import hmac
 import logging
 import re
@@ -39,6 +38,7 @@ from helpline.config import Settings
 from helpline.context import AppContext
 from helpline.db import Database, WalCheckpointer
 from helpline.errors import ERROR_RESPONSES, HelplineError, Invalid, NotFound, Unavailable
+from helpline.gcpolicy import GcPolicy
 from helpline.governance import api as governance_api
 from helpline.kit.private import make_private_dir, use_private_umask
 from helpline.kit.ratelimit import RateLimiter
@@ -285,12 +285,16 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
                 "(or HELPLINE_METRICS_OPEN=true if only trusted networks reach this process)"
             )
         # What startup built lives as long as the process: keep it out of the collector's
-        # full passes, which otherwise walk every module and mapper (~80 ms, measured).
-        gc.collect()
-        gc.freeze()
+        # full passes, which otherwise walk every module and mapper (~80 ms, measured); and
+        # what survives a full collection later too (long-lived connections): helpline.gcpolicy.
+        gc_policy = GcPolicy(
+            freeze_survivors=settings.gc_freeze_survivors, thaw_s=settings.gc_thaw_s
+        )
+        gc_policy.install()
         try:
             yield
         finally:
+            await gc_policy.close()
             await sweeper.stop()
             await ctx.background.close()
             await ctx.writer.stop()

@@ -162,6 +162,11 @@ class Settings(BaseSettings):
     # How often each process compares its subscriptions with the database (lost bus news).
     gap_check_s: float = 2.0
     ws_send_queue: int = Field(default=2048, ge=16)
+    # Garbage collection (helpline.gcpolicy): freeze what survives each full collection, so the
+    # next one walks only what is new (no pause that grows with the connections held); thaw
+    # everything this often so cycles among long-lived objects are freed (0 = never).
+    gc_freeze_survivors: bool = True
+    gc_thaw_s: float = Field(default=3600, ge=0)
     ws_ping_s: float = 20
     # GET /metrics: a bearer token when set; else open only on a loopback PUBLIC_URL or with
     # METRICS_OPEN (docs/decisions/007-metrics-access.md).

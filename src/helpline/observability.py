@@ -7,6 +7,8 @@ Metrics live in the default registry, served at GET /metrics by `metrics_respons
     helpline_events_delivered_total       counter    events written to a WebSocket
     helpline_event_delivery_seconds       histogram  commit (event `at`) -> written to a socket
     helpline_http_request_seconds         histogram  by method, route template, status
+    helpline_gc_pause_seconds             histogram  collector pauses, by generation
+    helpline_event_loop_lag_seconds       histogram  how late the loop runs a 25 ms timer
     helpline_chats_waiting{queue}         gauge      set by `set_chats_waiting()`
 
 Several processes: with PROMETHEUS_MULTIPROC_DIR set (an empty directory shared by the
@@ -75,6 +77,20 @@ event_delivery_seconds = Histogram(
     "helpline_event_delivery_seconds",
     "Time from an event's commit (its `at`) to its write on a WebSocket",
     buckets=LATENCY_BUCKETS,
+)
+# Pauses and stalls of the event loop (helpline.gcpolicy): anything above ~50 ms is felt by
+# every connection of the process at once.
+STALL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+gc_pause_seconds = Histogram(
+    "helpline_gc_pause_seconds",
+    "Pauses of Python's cyclic garbage collector, by generation (2 = full collection)",
+    ["generation"],
+    buckets=STALL_BUCKETS,
+)
+event_loop_lag_seconds = Histogram(
+    "helpline_event_loop_lag_seconds",
+    "How late the event loop ran a 25 ms timer (a stall delays every connection)",
+    buckets=STALL_BUCKETS,
 )
 http_request_seconds = Histogram(
     "helpline_http_request_seconds",

@@ -9,6 +9,9 @@ gateway hands over every frame waiting for a connection at once and they leave i
 Advertised in the scope as `extensions["helpline.send_many"]`; the message is
 `{"type": "helpline.send_many", "texts": [str, ...]}`, valid while the WebSocket is open. Any
 other ASGI server simply lacks the extension and the gateway sends frame by frame.
+
+Once a handshake is accepted, the protocol also lets go of its request and response
+(docs/performance.md, scenario 3: memory per idle connection).
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
     async def send(self, message: Any) -> None:
         if message["type"] != SEND_MANY:
             await super().send(message)
+            if message["type"] == "websocket.accept" and self.handshake_complete:
+                # The handshake's request and response (two header maps, ~20 objects) are
+                # not used again by a connection that may stay open for days.
+                del self.request, self.response
             return
         await self.writable.wait()  # the peer's buffer is full: wait, as a plain send does
         if self.disconnected:

@@ -1,0 +1,98 @@
+"""Garbage-collection policy for a process holding many long-lived connections.
+
+CPython's cyclic collector walks every tracked object of a generation when it collects it. A
+WebSocket connection keeps ~100 tracked objects (protocol, parser, task, coroutines, queues,
+headers) for as long as it is open, so at 10,000 idle connections a full collection walked
+~1,000,000 objects and held the event loop ~0.45 s, and a full collection comes every time the
+long-lived objects grow by a quarter (connections arriving). docs/performance.md, scenario 3.
+
+The policy (`install`):
+- after start-up everything is frozen (`gc.freeze()`: moved to the permanent generation, which
+  no collection walks);
+- after every full collection, what survived it is frozen too. So the next full collection
+  walks only what became long-lived since the last one, and CPython's own rule (a full
+  collection only when the long-lived objects grew by a quarter of the last full collection's
+  survivors) makes those small: the pauses no longer grow with the connections held;
+- frozen objects that later become unreachable *and* sit in a reference cycle are not freed
+  until they are thawed (plain reference counting frees the rest at once): every `thaw_s`
+  seconds everything is unfrozen, and the next full collection walks it all once (one longer
+  pause per `thaw_s`; HELPLINE_GC_THAW_S, 0 = never thaw, for measuring).
+- each collection's pause is observed in `helpline_gc_pause_seconds{generation}`, and how late
+  the loop runs a 25 ms timer in `helpline_event_loop_lag_seconds` (any stall, whatever made it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import time
+from typing import Any
+
+from helpline import observability as metrics
+
+log = logging.getLogger("helpline.gc")
+
+
+class GcPolicy:
+    def __init__(self, *, freeze_survivors: bool = True, thaw_s: float = 3600.0) -> None:
+        self.freeze_survivors = freeze_survivors
+        self.thaw_s = thaw_s
+        self._started = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thaw: asyncio.TimerHandle | None = None
+        self._lag: asyncio.Task[None] | None = None
+        self.full_collections = 0
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        generation = info.get("generation", 0)
+        metrics.gc_pause_seconds.labels(str(generation)).observe(
+            time.perf_counter() - self._started
+        )
+        if generation == 2:
+            self.full_collections += 1
+            if self.freeze_survivors and self._loop is not None:
+                # Not from inside the collector (it may run in any thread): on the loop, next.
+                with contextlib.suppress(RuntimeError):  # the loop closed
+                    self._loop.call_soon_threadsafe(gc.freeze)
+
+    def install(self) -> None:
+        """At the end of start-up, on the event loop."""
+        self._loop = asyncio.get_running_loop()
+        gc.collect()
+        gc.freeze()
+        gc.callbacks.append(self._callback)
+        if self.thaw_s > 0:
+            self._thaw = self._loop.call_later(self.thaw_s, self._unfreeze)
+        self._lag = self._loop.create_task(watch_lag())
+
+    def _unfreeze(self) -> None:
+        gc.unfreeze()
+        assert self._loop is not None
+        self._thaw = self._loop.call_later(self.thaw_s, self._unfreeze)
+
+    async def close(self) -> None:
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(self._callback)
+        if self._thaw is not None:
+            self._thaw.cancel()
+        self._loop = None
+        if self._lag is not None:
+            self._lag.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lag
+
+
+async def watch_lag(every_s: float = 0.025) -> None:
+    """How late the event loop runs a timer: `helpline_event_loop_lag_seconds` (a stall of the
+    loop — a long collection, a long synchronous step — delays every connection by as much)."""
+    observe = metrics.event_loop_lag_seconds.observe
+    loop = asyncio.get_running_loop()
+    while True:
+        t = loop.time()
+        await asyncio.sleep(every_s)
+        observe(max(0.0, loop.time() - t - every_s))
