@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: run test lint bench system-deps clean
+.PHONY: run test lint bench bench-soak system-deps clean
 
 LOCK := requirements.lock
 UV_VERSION := 0.13.9
@@ -91,6 +91,10 @@ test: $(STAMP) system-deps canaille lint
 
 bench: $(STAMP) system-deps
 	$(PY) bench/run.py all
+
+# Scenario 6: 30 minutes at 1,000 msg/s (not part of `make bench` or `make test`).
+bench-soak: $(STAMP) system-deps
+	$(PY) bench/run.py 6
 
 clean:
 	rm -rf $(VENV) $(CANAILLE_VENV) var test-output .pytest_cache .mypy_cache .ruff_cache

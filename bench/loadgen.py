@@ -136,6 +136,9 @@ class LoadResult:
     server_rss_peak_mb: float = 0.0
     infra_cpu_pct: float | None = None
     loadgen_cpu_pct: float = 0.0
+    # With `windows` (sizes in s): per window of the run, by size, the latency percentiles of
+    # the messages sent in it and the servers' RSS at its end.
+    windows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -346,6 +349,40 @@ class HelplineSetup:
             self._presence_readers.append(asyncio.create_task(self._drain(ws)))
         return tokens
 
+    async def create_agents(self, n: int, password: str, *, tag: str = "shift") -> list[str]:
+        """n agents in a queue of their own, not signed in; their e-mails (scenario 5)."""
+        admin = await self.login(self.agent_base, self.admin_email, self.admin_password)
+        h = {"Authorization": f"Bearer {admin}"}
+        q = await self._call(
+            "POST",
+            self.agent_base + API + "/queues",
+            headers=h,
+            json={"name": f"Bench {tag} {self.run_id}", "description": "load test"},
+        )
+        queue_id = str(_check(q, "create queue")["id"])
+        emails = [f"bench-{self.run_id}-{tag}{i}@example.com" for i in range(n)]
+
+        async def make(email: str) -> str:
+            r = await self._call(
+                "POST",
+                self.agent_base + API + "/users",
+                headers=h,
+                json={"email": email, "name": email.split("@")[0], "role": "agent",
+                      "password": password, "max_chats": self.per_agent},
+            )  # fmt: skip
+            return str(_check(r, "create agent")["id"])
+
+        # Few at once: each creation hashes a password at the production cost.
+        ids = await map_limited(4, make, emails)
+        r = await self._call(
+            "PUT",
+            self.agent_base + API + f"/queues/{queue_id}/members",
+            headers=h,
+            json={"user_ids": ids},
+        )
+        _check(r, "set queue members")
+        return emails
+
     async def _drain(self, ws: ClientConnection) -> None:
         """Read a console tab's frames (offers, taken, ...) and count them by type."""
         with contextlib.suppress(ConnectionClosed):
@@ -414,6 +451,7 @@ class Stats:
         self.measure_from = math.inf
         self.ack_pending: dict[str, float] = {}
         self.latencies: list[float] = []
+        self.latency_at: list[float] = []  # when each measured message was sent
         self.ack_latencies: list[float] = []
         self.send_lag: list[float] = []
         self.delivered: set[str] = set()
@@ -473,6 +511,7 @@ class Conn:
                     stats.delivered.add(cid)
                     if entry[2]:
                         stats.latencies.append(now - entry[0])
+                        stats.latency_at.append(entry[0])
                     if stats.sending_done:
                         stats.check_done()
                 elif kind == "ack":
@@ -534,6 +573,7 @@ async def run_load(
     drain_s: float = 5.0,
     warmup_s: float = 1.0,
     connect_concurrency: int = 64,
+    windows: Sequence[float] = (),
 ) -> LoadResult:
     """Connect every pair, subscribe, send on schedule for `duration`, wait for stragglers.
 
@@ -608,10 +648,12 @@ async def run_load(
                     return
                 k += 1
 
+        rss_at: list[tuple[float, int]] = []  # (seconds since t0, servers' RSS)
+
         async def sample_rss() -> None:
             while True:
                 await asyncio.sleep(0.5)
-                meter.rss()
+                rss_at.append((time.perf_counter() - t0, meter.rss()))
 
         loop_lag: list[float] = []
 
@@ -658,6 +700,8 @@ async def run_load(
         result.ack_latency_ms = percentiles_ms(stats.ack_latencies)
         result.send_lag_ms = percentiles_ms(stats.send_lag)
         result.loadgen_loop_lag_ms = percentiles_ms(loop_lag)
+        for size in windows:
+            result.windows[f"{size:g}"] = _windows(stats, rss_at, t0, duration, size)
         lag_p99 = result.send_lag_ms.get("p99")
         if lag_p99 is not None and lag_p99 > 20:
             result.notes.append(f"load generator late: send lag p99 {lag_p99} ms")
@@ -671,6 +715,30 @@ async def run_load(
         for c in conns:
             if c.reader is not None:
                 c.reader.cancel()
+
+
+def _windows(
+    stats: Stats, rss_at: list[tuple[float, int]], t0: float, duration: float, window_s: float
+) -> list[dict[str, Any]]:
+    """Latency percentiles of the messages sent in each window, and the RSS at its end."""
+    buckets: list[list[float]] = [[] for _ in range(max(1, math.ceil(duration / window_s)))]
+    for lat, at in zip(stats.latencies, stats.latency_at, strict=True):
+        i = min(len(buckets) - 1, max(0, int((at - t0) // window_s)))
+        buckets[i].append(lat)
+    out = []
+    for i, b in enumerate(buckets):
+        end = min(duration, (i + 1) * window_s)
+        rss = [r for t, r in rss_at if t <= end]
+        out.append(
+            {
+                "from_s": i * window_s,
+                "to_s": end,
+                "messages": len(b),
+                **{k: v for k, v in percentiles_ms(b).items() if k in ("p50", "p99", "max")},
+                "rss_mb": round(rss[-1] / 2**20, 1) if rss else None,
+            }
+        )
+    return out
 
 
 async def close_all(conns: Iterable[ClientConnection]) -> None:
@@ -689,8 +757,10 @@ async def run_idle(
     liveness_s: float = 10.0,
     sample: int = 200,
     connect_concurrency: int = 100,
+    connected: Callable[[], Awaitable[None]] | None = None,
 ) -> IdleResult:
-    """Open len(sides) idle connections, then measure RSS per connection and ping latency."""
+    """Open len(sides) idle connections, then measure RSS per connection and ping latency.
+    `connected` is awaited once they are all open (before the settling and the pings)."""
     result = IdleResult(target=target.name, connections=len(sides))
     meter = ProcMeter(target.server_pids)
     await asyncio.sleep(settle_s)
@@ -707,6 +777,8 @@ async def run_idle(
     conns = [ws for ws in opened if ws is not None]
     result.failed_connections = len(sides) - len(conns)
     result.connect_s = round(time.perf_counter() - t, 2)
+    if connected is not None:
+        await connected()
     pongs: dict[int, asyncio.Future[float]] = {}
 
     async def reader(i: int, ws: ClientConnection) -> None:

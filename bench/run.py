@@ -2,9 +2,12 @@
 
     python bench/run.py 1                  # 200 chats x 5 msg/s, SQLite, one process, vs relay
     python bench/run.py 2                  # top rate with p99 < 50 ms: relay, SQLite, PostgreSQL
-    python bench/run.py 3                  # 10,000 idle customers: RSS per connection, ping p99
+    python bench/run.py 3                  # 50,000 idle customers (or as many as the open-file
+                                           # limit allows): RSS/connection, pings, loop stalls
     python bench/run.py 4                  # PostgreSQL + Redis: one process vs two, vs relay
-    python bench/run.py all                # 1, 2, 3 and 4
+    python bench/run.py 5                  # shift start: 300 sign-ins, 1,000 customers in 60 s
+    python bench/run.py 6                  # soak: 30 minutes at 1,000 msg/s (make bench-soak)
+    python bench/run.py all                # 1 to 5
     python bench/run.py 1 --relay-only     # only the baseline (no Helpline needed)
 
 Every run prints a table and writes bench/results/<time>-scenario<N>.json with the machine,
@@ -18,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import platform
 import resource
@@ -52,6 +56,7 @@ from loadgen import (  # noqa: E402
     HelplineSetup,
     IdleResult,
     LoadResult,
+    ProcMeter,
     Target,
     print_idle_table,
     print_load_table,
@@ -465,8 +470,65 @@ async def scenario2(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
     return out
 
 
+STALL_METRICS = ("helpline_event_loop_lag_seconds", "helpline_gc_pause_seconds")
+
+
+async def scrape_stalls(base: str) -> dict[str, dict[float, float]]:
+    """The servers' stall histograms (helpline.gcpolicy): per metric (GC pauses by generation),
+    the cumulative count at each bucket's upper bound."""
+    async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
+        text = (await http.get(base + "/metrics")).text
+    out: dict[str, dict[float, float]] = {}
+    for line in text.splitlines():
+        name, _, rest = line.partition("_bucket{")
+        if name not in STALL_METRICS or not rest:
+            continue
+        labels, _, value = rest.rpartition("} ")
+        parts = dict(p.split("=", 1) for p in labels.split(","))
+        key = name + (
+            f"[gen {parts['generation'].strip(chr(34))}]" if "generation" in parts else ""
+        )
+        le = parts["le"].strip('"')
+        out.setdefault(key, {})[math.inf if le == "+Inf" else float(le)] = float(value)
+    return out
+
+
+def stalls_between(
+    before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]
+) -> dict[str, dict[str, Any]]:
+    """Per metric: how many samples fell in the interval, how many above 50 ms, and the bucket
+    bound the longest one stayed under ("max <=")."""
+    out = {}
+    for key, buckets in after.items():
+        diff = {le: n - before.get(key, {}).get(le, 0.0) for le, n in buckets.items()}
+        total = diff.get(math.inf, 0.0)
+        under_50 = diff.get(0.05, 0.0)
+        bound = min((le for le, n in diff.items() if n >= total), default=math.inf)
+        out[key] = {
+            "count": int(total),
+            "over_50ms": int(total - under_50),
+            "max_le_ms": None if bound == math.inf else round(bound * 1000, 1),
+        }
+    return out
+
+
+def fd_capacity(wanted: int) -> tuple[int, str | None]:
+    """How many idle connections one server process (and this generator) can hold here: one
+    file descriptor each, under the hard open-file limit, less some for the rest."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    room = (hard if hard != resource.RLIM_INFINITY else 1 << 20) - 300
+    if wanted <= room:
+        return wanted, None
+    return room, (
+        f"asked for {wanted:,} connections; this machine's hard open-file limit is {hard:,} per "
+        f"process (ulimit -Hn; raising it needs CAP_SYS_RESOURCE), so {room:,} were measured"
+    )
+
+
 async def scenario3(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
-    n = args.connections
+    n, capped = fd_capacity(args.connections)
+    if capped:
+        print(capped, flush=True)
     rows: list[IdleResult] = []
     with Relay(wd) as relay:
         sides = [relay_pairs(relay.url, 1)[0].customer for _ in range(n)]
@@ -482,9 +544,31 @@ async def scenario3(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
             finally:
                 await setup.aclose()
             target = Target("helpline sqlite 1p", "helpline", base, base, hl.pids)
-            rows.append(await run_idle(target, sides))
+            scraped = [await scrape_stalls(base)]
+
+            async def connected() -> None:
+                scraped.append(await scrape_stalls(base))
+
+            row = await run_idle(target, sides, connected=connected)
+            scraped.append(await scrape_stalls(base))
+            stalls = {
+                "while_arriving": stalls_between(scraped[0], scraped[1]),
+                "while_idle": stalls_between(scraped[1], scraped[2]),
+            }
+            rows.append(row)
+            errors = hl.logs_with_errors()
     print_idle_table(rows)
-    return {"rows": [r.as_dict() for r in rows]}
+    out: dict[str, Any] = {"rows": [r.as_dict() for r in rows], "capped": capped}
+    if not args.relay_only:
+        out["stalls"] = stalls
+        out["server_errors"] = errors
+        for when, by in stalls.items():
+            print(f"server stalls {when.replace('_', ' ')}: " + "; ".join(
+                f"{k}: {v['count']} samples, {v['over_50ms']} over 50 ms, "
+                f"max <= {v['max_le_ms']} ms"
+                for k, v in by.items()
+            ))  # fmt: skip
+    return out
 
 
 async def scenario4(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
@@ -517,7 +601,153 @@ async def scenario4(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
     return {"rows": [r.as_dict() for r in rows], "server_errors": errors}
 
 
-SCENARIOS = {"1": scenario1, "2": scenario2, "3": scenario3, "4": scenario4}
+async def scenario5(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
+    """Shift start: while messages flow, agents sign in and customers connect. The message
+    p99 with the burst is compared with the p99 of the same chats without it, measured first
+    in the same run; sign-ins use the production password hash (not the tests' fast one)."""
+    rows: list[LoadResult] = []
+    out: dict[str, Any] = {}
+    if not args.skip_relay:
+        with Relay(wd) as relay:
+            rows.append(await relay_run(relay, args.chats, args.rate, args.duration))
+    if args.relay_only:
+        print_load_table(rows)
+        return {"rows": [r.as_dict() for r in rows]}
+    prod_hash = {"HELPLINE_PASSWORD_FAST_HASH": "false"}
+    with Helpline(wd, extra_env=prod_hash) as hl:
+        base = hl.prepare().serve()
+        setup = HelplineSetup(base, base, per_agent=args.per_agent)
+        try:
+            t = time.perf_counter()
+            pairs = await setup.pairs(args.chats)
+            password = "shift-" + setup.run_id + "-pw"
+            emails = await setup.create_agents(args.shift_agents, password)
+            print(
+                f"set-up: {args.chats} chats and {args.shift_agents} agents (production hash) "
+                f"in {time.perf_counter() - t:.1f} s",
+                flush=True,
+            )
+            target = Target("helpline sqlite 1p", "helpline", base, base, hl.pids)
+            quiet = await run_load(target, pairs, rate_per_chat=args.rate, duration=args.duration)
+            quiet.target = "helpline, no burst"
+            rows.append(quiet)
+            print_load_table([quiet])
+            agents_file = wd / "shift-agents.json"
+            agents_file.write_text(json.dumps(emails))
+            burst_out = wd / "shift-burst.json"
+            # The load starts ~0.5 s after it is called and measures after 1 s: the burst
+            # starts 2 s in, and the load runs past its window by 3 s.
+            start_at = time.time() + 2.0
+            burst = await asyncio.create_subprocess_exec(
+                sys.executable, str(Path(__file__).parent / "shiftstart.py"),
+                "--url", base, "--agents-file", str(agents_file), "--password", password,
+                "--customers", str(args.shift_customers), "--window", str(args.shift_window),
+                "--start-at", str(start_at), "--run-id", setup.run_id, "--out", str(burst_out),
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+            burst_cpu = ProcMeter([burst.pid], children=False)
+            burst_cpu.start()
+            during = await run_load(
+                target, pairs, rate_per_chat=args.rate, duration=args.shift_window + 5
+            )
+            during.target = "helpline, shift burst"
+            gen_cpu = round(burst_cpu.cpu_percent(), 1)
+            if await burst.wait() != 0:
+                raise RuntimeError("the burst driver failed (bench/shiftstart.py)")
+            rows.append(during)
+            out["burst"] = json.loads(burst_out.read_text())
+            out["burst"]["driver_cpu_pct"] = gen_cpu
+        finally:
+            await setup.aclose()
+        out["server_errors"] = hl.logs_with_errors()
+    print_load_table(rows)
+    b = out["burst"]
+    p99_quiet, p99_burst = quiet.latency_ms.get("p99"), during.latency_ms.get("p99")
+    login_max = b["login"]["ms"].get("max")
+    print(
+        f"burst: {b['agents']} agents, {b['customers']} customers in {b['window_s']:g} s; "
+        f"sign-in p50 {b['login']['ms'].get('p50')} / p99 {b['login']['ms'].get('p99')} / "
+        f"max {login_max} ms, failed {b['login']['failed'] or 0}; guest p99 "
+        f"{b['guest']['ms'].get('p99')} ms; WebSockets open at the end {b['connected_at_end']}; "
+        f"driver CPU {b['driver_cpu_pct']} %"
+    )
+    ratio = round(p99_burst / p99_quiet, 2) if p99_quiet and p99_burst else None
+    met = (
+        ratio is not None
+        and ratio <= 2.0
+        and login_max is not None
+        and login_max <= 1000
+        and b["login"]["ok"] == b["agents"]
+        and b["customer_ws"]["ok"] == b["customers"]
+        and during.delivered == during.sent
+    )
+    print(f"message p99 with the burst / without: {ratio}x (target <= 2x); sign-in max "
+          f"{login_max} ms (target <= 1000 ms): {'met' if met else 'NOT met'}")  # fmt: skip
+    out.update({"rows": [r.as_dict() for r in rows], "p99_ratio": ratio, "target_met": met})
+    return out
+
+
+async def scenario6(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
+    """Soak: `--soak-minutes` at the scenario-1 load. RSS growth after the warm-up (the first
+    five minutes) and the p99 of the last five minutes against the first five."""
+    duration = args.soak_minutes * 60
+    rows: list[LoadResult] = []
+    with Helpline(wd) as hl:
+        base = hl.prepare().serve()
+        setup = HelplineSetup(base, base, per_agent=args.per_agent)
+        try:
+            pairs = await setup.pairs(args.chats)
+            target = Target("helpline sqlite 1p", "helpline", base, base, hl.pids)
+            row = await run_load(
+                target, pairs, rate_per_chat=args.rate, duration=duration, windows=(60, 300)
+            )
+            rows.append(row)
+        finally:
+            await setup.aclose()
+        errors = hl.logs_with_errors()
+    print_load_table(rows)
+    minutes = row.windows["60"]
+    print(f"{'minute':>6} {'msgs':>7} {'p50ms':>7} {'p99ms':>7} {'maxms':>8} {'RSS MB':>7}")
+    for w in minutes:
+        print(
+            f"{w['from_s'] / 60:>6.0f} {w['messages']:>7} {w['p50'] or 0:>7.2f} "
+            f"{w['p99'] or 0:>7.2f} {w['max'] or 0:>8.1f} {w['rss_mb'] or 0:>7.1f}"
+        )
+    fives = row.windows["300"]
+    warm = min(5, len(minutes) - 1)  # RSS after the warm-up (five minutes, or less if shorter)
+    rss_warm, rss_end = minutes[warm - 1]["rss_mb"], minutes[-1]["rss_mb"]
+    growth = round(100 * (rss_end - rss_warm) / rss_warm, 1) if rss_warm and rss_end else None
+    first, last = fives[0]["p99"], fives[-1]["p99"]
+    drift = round(100 * (last - first) / first, 1) if first and last else None
+    met = (
+        growth is not None
+        and growth <= 5
+        and drift is not None
+        and drift <= 20
+        and row.delivered == row.sent
+    )
+    print(
+        f"RSS after warm-up {rss_warm} MB -> end {rss_end} MB: {growth} % (target <= 5 %); "
+        f"p99 first five minutes {first} ms, last five {last} ms: {drift} % (target <= 20 %): "
+        f"{'met' if met else 'NOT met'}"
+    )
+    return {
+        "rows": [r.as_dict() for r in rows],
+        "rss_growth_pct": growth,
+        "p99_drift_pct": drift,
+        "target_met": met,
+        "server_errors": errors,
+    }
+
+
+SCENARIOS = {
+    "1": scenario1,
+    "2": scenario2,
+    "3": scenario3,
+    "4": scenario4,
+    "5": scenario5,
+    "6": scenario6,
+}
 
 
 def machine() -> dict[str, Any]:
@@ -534,6 +764,10 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
+
+
+def _load(avg: tuple[float, float, float]) -> str:
+    return " ".join(f"{x:.2f}" for x in avg)
 
 
 def raise_fd_limit() -> None:
@@ -558,15 +792,21 @@ async def main(args: argparse.Namespace) -> int:
     raise_fd_limit()
     args.nice = raise_priority(args.nice)
     RESULTS.mkdir(exist_ok=True)
-    names = ["1", "2", "3", "4"] if args.scenario == "all" else [args.scenario]
+    # `all` is `make bench`; the soak (6) runs alone: `make bench-soak`.
+    names = ["1", "2", "3", "4", "5"] if args.scenario == "all" else [args.scenario]
     for name in names:
-        print(f"\n== scenario {name} ==", flush=True)
+        load_before = os.getloadavg()
+        print(f"\n== scenario {name} == (load average {_load(load_before)})", flush=True)
         started = datetime.now(UTC)
         with workdir(args.keep) as wd:
             data = await SCENARIOS[name](args, wd)
+        load_after = os.getloadavg()
+        print(f"load average before {_load(load_before)}, after {_load(load_after)}")
         record = {
             "scenario": int(name),
             "started_at": started.isoformat(),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in load_after],
             "command": " ".join([Path(sys.executable).name, *sys.argv]),
             "machine": machine(),
             "params": {k: v for k, v in vars(args).items() if k != "scenario"},
@@ -582,7 +822,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("scenario", choices=["1", "2", "3", "4", "all"])
+    p.add_argument("scenario", choices=["1", "2", "3", "4", "5", "6", "all"])
     p.add_argument("--relay-only", action="store_true", help="measure only the baseline relay")
     p.add_argument(
         "--skip-relay", action="store_true", help="scenario 2 without the relay (while iterating)"
@@ -591,7 +831,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rate", type=float, default=5.0, help="messages/s per chat (1 and 4)")
     p.add_argument("--duration", type=float, default=20.0, help="seconds of sending per run")
     p.add_argument("--per-agent", type=int, default=50, help="chats per bench agent (max_chats)")
-    p.add_argument("--connections", type=int, default=10_000, help="idle connections (3)")
+    p.add_argument(
+        "--connections", type=int, default=50_000, help="idle connections (3; capped by ulimit -Hn)"
+    )
     p.add_argument("--backends", default="sqlite,postgres", help="scenario 2 backends")
     p.add_argument("--start-rate", type=float, default=500.0, help="scenario 2: first msg/s")
     p.add_argument("--factor", type=float, default=1.25, help="scenario 2: rate step")
@@ -605,6 +847,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile", metavar="DIR", help="py-spy the servers during each load")
     p.add_argument("--nice", type=int, default=-10, help="priority of the bench and its servers")
     p.add_argument("--step-duration", type=float, default=8.0, help="scenario 2: s per step")
+    p.add_argument("--shift-agents", type=int, default=300, help="scenario 5: agents signing in")
+    p.add_argument("--shift-customers", type=int, default=1000, help="scenario 5: customers")
+    p.add_argument("--shift-window", type=float, default=60.0, help="scenario 5: seconds")
+    p.add_argument("--soak-minutes", type=float, default=30.0, help="scenario 6: minutes")
     return p.parse_args(argv)
 
 
