@@ -539,8 +539,11 @@ async def scenario3(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
             setup = HelplineSetup(base, base, concurrency=32)
             try:
                 t = time.perf_counter()
-                sides = await setup.guests(n)
-                print(f"{n} guest sign-ins in {time.perf_counter() - t:.1f} s")
+                # --conns-per-guest > 1: fewer sign-ins to set up (each guest's connections are
+                # like several tabs); 1 is the real thing, each connection its own customer.
+                guests = await setup.guests(math.ceil(n / args.conns_per_guest))
+                sides = [guests[i % len(guests)] for i in range(n)]
+                print(f"{len(guests)} guest sign-ins in {time.perf_counter() - t:.1f} s")
             finally:
                 await setup.aclose()
             target = Target("helpline sqlite 1p", "helpline", base, base, hl.pids)
@@ -833,6 +836,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--per-agent", type=int, default=50, help="chats per bench agent (max_chats)")
     p.add_argument(
         "--connections", type=int, default=50_000, help="idle connections (3; capped by ulimit -Hn)"
+    )
+    p.add_argument(
+        "--conns-per-guest", type=int, default=1, help="scenario 3: connections per guest"
     )
     p.add_argument("--backends", default="sqlite,postgres", help="scenario 2 backends")
     p.add_argument("--start-rate", type=float, default=500.0, help="scenario 2: first msg/s")
