@@ -785,10 +785,31 @@ def raise_priority(nice: int) -> int:
 
     Every process measured gets the same priority, so the comparison stays fair; only
     neighbours' noise is kept out. Needs root for a negative value; otherwise unchanged.
+    With the kernel's autogroups (`/proc/sys/kernel/sched_autogroup_enabled`) a process's nice
+    only counts within its session: the bench then runs in a session of its own (`own_session`)
+    whose group gets the same nice, so it is ahead of other sessions' work as well.
     """
     with contextlib.suppress(OSError):
         os.setpriority(os.PRIO_PROCESS, 0, nice)
+    with contextlib.suppress(OSError):
+        if os.getsid(0) == os.getpid():
+            Path("/proc/self/autogroup").write_text(str(nice))
     return os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def own_session() -> None:
+    """Re-run this command as the leader of a new session (so of a new autogroup), once."""
+    if os.environ.get("HELPLINE_BENCH_SESSION") or os.getsid(0) == os.getpid():
+        return
+    try:
+        enabled = Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return
+    setsid = shutil.which("setsid")
+    if enabled and setsid:
+        os.environ["HELPLINE_BENCH_SESSION"] = "1"
+        sys.stdout.flush()
+        os.execv(setsid, [setsid, "--wait", sys.executable, *sys.argv])
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -862,6 +883,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 if __name__ == "__main__":
     arguments = parse_args()
+    if arguments.nice < 0:
+        own_session()
     try:
         import uvloop
     except ImportError:
