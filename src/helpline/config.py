@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from helpline.kit.enums import Role
+from helpline.kit.placeholders import DEFAULT_GREETING
 from helpline.kit.private import create_private_file, make_private_dir
 
 ROLES = ("customer", "agent", "supervisor", "admin")
@@ -101,7 +102,7 @@ class Settings(BaseSettings):
     # Sessions end this long after their last use, and this long after sign-in at the latest.
     session_idle_s: float = Field(default=86400, gt=0)
     session_max_s: float = Field(default=2592000, gt=0)
-    greeting: str = "Welcome, my name is {agent.name}, how can I help you today?"
+    greeting: str = DEFAULT_GREETING  # translated into the customer's language; yours is not
     default_queue: str | None = None
     offline_grace_s: float = 60
     # An agent going offline hands their chats in progress back to the queue (CONTRACT-2).

@@ -47,12 +47,14 @@ async def raise_request_from_chat(
     priority: Priority,
     team_id: str | None,
     default_team: str | None,
+    locale: str = i18n.SOURCE,
 ) -> ServiceRequest:
     """The chat's agent (or a supervisor) raises a request; without a description the chat's
-    transcript is it. The chat records `request.raised` in the same unit."""
+    transcript (in `locale`, the raiser's language) is it. The chat records `request.raised`
+    in the same unit."""
     row = await chats.check_raise_request(uow, user, chat_id)
     if description is None or not description.strip():
-        description = await transcripts.transcript(uow, user, chat_id)
+        description = await transcripts.transcript(uow, user, chat_id, locale)
     chat = row.chat
     req = await servicedesk.create_from_chat(
         uow,
@@ -79,7 +81,9 @@ async def raise_request_from_chat(
     return req
 
 
-async def request_transcript(uow: UnitOfWork, user: User, reference: str) -> tuple[str, str]:
+async def request_transcript(
+    uow: UnitOfWork, user: User, reference: str, locale: str = i18n.SOURCE
+) -> tuple[str, str]:
     """The linked chat's transcript (and the chat's reference) for whoever may see the request.
 
     Seeing the request is the permission: an agent of the request's team may read the chat it
@@ -89,7 +93,7 @@ async def request_transcript(uow: UnitOfWork, user: User, reference: str) -> tup
     row = await servicedesk.get(uow, user, reference)
     if row.request.chat_id is None or row.chat_reference is None:
         raise NotFound("This request has no linked chat.")
-    text = await transcripts.transcript(uow, row.customer, row.request.chat_id)
+    text = await transcripts.transcript(uow, row.customer, row.request.chat_id, locale)
     return row.chat_reference, text
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.support import Browsers, agent_sign_in, chat_row
+from tests.e2e.support import Browsers, agent_sign_in, chat_row, patch_queue, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -97,3 +97,54 @@ def test_the_portal_in_arabic_is_right_to_left(people: Browsers, shot: Shot) -> 
     page.goto("/")
     expect(html).to_have_attribute("lang", "en")
     assert re.search("How can we help", page.content())
+
+
+def test_numbers_sizes_countdowns_and_dates_follow_the_locale(people: Browsers) -> None:
+    """German pages format with Intl in German: "1.234.567" and "1,2 MB", the countdown's
+    units, the report's days; the English page of the same data says "1,234,567"."""
+    patch_queue(people.server, "General support", sla={"first_response_s": 3600})
+    customer = people.open_page("kundin", locale="de-DE").page
+    customer.goto("/")
+    expect(customer.locator("html")).to_have_attribute("lang", "de")
+    customer.get_by_test_id("guest-name").fill("Greta Kundin")
+    customer.get_by_test_id("guest-email").fill("greta@example.org")
+    customer.get_by_test_id("guest-submit").click()
+    customer.get_by_test_id("start-queue").select_option(label="General support")
+    customer.get_by_test_id("start-message").fill("Meine Rechnung fehlt")
+    customer.get_by_test_id("start-chat").click()
+    expect(customer.get_by_test_id("queue-position")).to_be_visible()
+
+    # A file of 1,234,567 bytes: the size in German (decimal comma, dots between thousands).
+    customer.get_by_test_id("attach-file").set_input_files(
+        files=[{"name": "rechnung.pdf", "mimeType": "application/pdf", "buffer": b"%" * 1_234_567}]
+    )
+    size = customer.get_by_test_id("upload-file-size")
+    expect(size).to_have_text("1,2 MB (1.234.567 Byte)")
+    customer.keyboard.press("Escape")
+
+    # The supervisor's console in German: the countdown's units, the report's days and counts.
+    sam = people.open_page("sam", locale="de-DE").page
+    sign_in(sam, "/console", "supervisor@example.com")
+    chip = sam.get_by_test_id("sla-chip").first
+    expect(chip).to_have_text(re.compile(r"Antwort in \d{1,2} Min\. \d{2} Sek\."))
+    sam.goto("/console#reports")
+    expect(sam.get_by_test_id("report-total-chats")).to_have_text("1")
+    expect(sam.locator('[data-role="report-body"] > p.muted')).to_have_text(
+        re.compile(r"^\d{2}\.\d{2}\.\d{4} bis \d{2}\.\d{2}\.\d{4} · \d+ Tage · UTC$")
+    )
+
+    # The same size in English, for contrast.
+    english = people.open_page("customer", locale="en-US").page
+    english.goto("/")
+    english.get_by_test_id("guest-name").fill("Erin English")
+    english.get_by_test_id("guest-email").fill("erin@example.org")
+    english.get_by_test_id("guest-submit").click()
+    expect(english.get_by_test_id("start-chat")).to_be_visible()
+    english.get_by_test_id("start-queue").select_option(label="General support")
+    english.get_by_test_id("start-message").fill("My invoice is missing")
+    english.get_by_test_id("start-chat").click()
+    expect(english.get_by_test_id("queue-position")).to_be_visible()
+    english.get_by_test_id("attach-file").set_input_files(
+        files=[{"name": "invoice.pdf", "mimeType": "application/pdf", "buffer": b"%" * 1_234_567}]
+    )
+    expect(english.get_by_test_id("upload-file-size")).to_have_text("1.2 MB (1,234,567 bytes)")

@@ -63,3 +63,23 @@ def test_a_translated_page_uses_the_catalog() -> None:
         "Are you still there? This chat closes in about {count} minute unless you reply."
     ]
     assert set(plural) == set(i18n.PLURAL_CATEGORIES["ar"])
+
+
+def test_counted_strings_take_every_plural_form_arabic_six() -> None:
+    """Counted strings go through ngettext (Python) and tn (scripts); Arabic's catalog has all
+    six forms and each count picks its own (0, 1, 2, 3–10, 11–99, 100…)."""
+    singular = "%(name)s shared a file: %(file)s (%(size)s byte)"
+    plural = "%(name)s shared a file: %(file)s (%(size)s bytes)"
+    said = {
+        n: i18n.ngettext("ar", singular, plural, n, name="Ana", file="a.png", size=str(n))
+        for n in (0, 1, 2, 3, 11, 100)
+    }
+    assert len(set(said.values())) == 6, said
+    assert i18n.ngettext("de", singular, plural, 1, name="Ana", file="a.png", size="1").endswith(
+        "(1 Byte)"
+    )
+    # The scripts get the forms keyed by CLDR category, for Intl.PluralRules in the browser.
+    forms = i18n.script_catalog("ar")["messages"]["{count} waiting"]
+    assert set(forms) == {"zero", "one", "two", "few", "many", "other"}
+    assert len(set(forms.values())) >= 4 and all(forms.values())
+    assert i18n.script_catalog("es")["messages"]["{count} chat"]["one"] == "{count} chat"

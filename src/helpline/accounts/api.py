@@ -107,6 +107,7 @@ async def guest(
         locale=i18n.preferred(
             cookie=request.cookies.get(i18n.COOKIE),
             accept_language=request.headers.get("accept-language"),
+            offered=i18n.available(ctx.settings.pseudo_locale),
         ),
     )
     _set_session_cookie(response, ctx, token)

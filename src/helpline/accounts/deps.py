@@ -17,6 +17,7 @@ from helpline.context import AppContext
 from helpline.db import UnitOfWork
 from helpline.deps import SAFE_METHODS, Ctx, Uow
 from helpline.errors import Forbidden, NotAuthenticated
+from helpline.kit import i18n
 
 SESSION_COOKIE = "helpline_session"
 CSRF_COOKIE = "helpline_csrf"
@@ -141,6 +142,23 @@ async def get_current_user(caller: CurrentCaller) -> User:
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_reader_locale(request: Request, user: CurrentUser, ctx: Ctx) -> str:
+    """The language of text an endpoint writes for the person asking (a transcript), in the
+    contract's order: `?lang=`, the `helpline_lang` cookie, their `locale`, `Accept-Language`,
+    the default."""
+    return i18n.negotiate(
+        query=request.query_params.get("lang"),
+        cookie=request.cookies.get(i18n.COOKIE),
+        user=user.locale,
+        accept_language=request.headers.get("accept-language"),
+        default=ctx.settings.default_locale,
+        offered=i18n.available(ctx.settings.pseudo_locale),
+    )
+
+
+ReaderLocale = Annotated[str, Depends(get_reader_locale)]
 
 
 async def get_optional_user(request: Request, ctx: Ctx) -> User | None:

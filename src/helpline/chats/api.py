@@ -8,7 +8,12 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from helpline import flows
-from helpline.accounts.deps import CurrentUser, authenticate_again, authenticate_request
+from helpline.accounts.deps import (
+    CurrentUser,
+    ReaderLocale,
+    authenticate_again,
+    authenticate_request,
+)
 from helpline.chats import access, images, offers, reads, service, shapes, transcripts
 from helpline.chats import files as files_mod
 from helpline.chats.events import envelope
@@ -391,7 +396,12 @@ async def rate(chat_id: str, body: RatingCreate, user: CurrentUser, uow: Uow) ->
 
 @router.post("/chats/{chat_id}/requests", response_model=RequestOut, status_code=201)
 async def raise_request(
-    chat_id: str, body: RequestFromChat, user: CurrentUser, ctx: Ctx, uow: Uow
+    chat_id: str,
+    body: RequestFromChat,
+    user: CurrentUser,
+    ctx: Ctx,
+    uow: Uow,
+    locale: ReaderLocale,
 ) -> RequestOut:
     req = await flows.raise_request_from_chat(
         uow,
@@ -402,6 +412,7 @@ async def raise_request(
         priority=body.priority,
         team_id=body.team_id,
         default_team=ctx.settings.default_queue,
+        locale=locale,
     )
     row = await servicedesk.get(uow, user, req.reference)
     # Counts against the agent and the chat's customer, whose address the mail goes to.
@@ -419,9 +430,11 @@ async def email_transcript(chat_id: str, user: CurrentUser, ctx: Ctx, uow: Uow) 
 
 
 @router.get("/chats/{chat_id}/transcript", response_class=PlainTextResponse)
-async def transcript(chat_id: str, user: CurrentUser, uow: Uow) -> PlainTextResponse:
+async def transcript(
+    chat_id: str, user: CurrentUser, uow: Uow, locale: ReaderLocale
+) -> PlainTextResponse:
     row = await access.get_row(uow, user, chat_id)
-    text = await transcripts.transcript(uow, user, chat_id)
+    text = await transcripts.transcript(uow, user, chat_id, locale)
     return PlainTextResponse(
         text,
         headers={

@@ -29,7 +29,7 @@ from helpline.chats.schemas import ChatCreate
 from helpline.chats.shapes import chat_dict, user_ref
 from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Forbidden, Invalid
-from helpline.kit import placeholders
+from helpline.kit import i18n, placeholders
 from helpline.kit.actors import actor_columns
 from helpline.kit.clock import iso, now
 from helpline.kit.enums import Availability, ChatStatus, Role, RoutingMode
@@ -471,6 +471,8 @@ async def _take(
     at = now()
     offered_to = chat.offered_to_id
     events = [NewEvent(_event(action), {"agent": user_ref(agent)}, actor)]
+    if greeting == placeholders.DEFAULT_GREETING:  # ours, not the operator's: in their language
+        greeting = i18n.gettext(row.customer.locale or i18n.SOURCE, greeting)
     text = _fill(greeting, row, agent)
     if text:
         events.append(

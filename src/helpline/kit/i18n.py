@@ -48,7 +48,7 @@ NAMES: Final[dict[str, str]] = {
 }
 # The CLDR plural category of each gettext plural form, in the catalog's order: the browser
 # picks a category with Intl.PluralRules, the JSON catalog maps it to the form. A new language
-# adds its row (tests/kit/test_i18n.py checks it against the catalog's Plural-Forms).
+# adds its row (tests/i18n/test_catalogs.py checks it against the catalog's Plural-Forms).
 PLURAL_CATEGORIES: Final[dict[str, tuple[str, ...]]] = {
     "en": ("one", "other"),
     "de": ("one", "other"),
@@ -133,16 +133,21 @@ def negotiate(
 
 
 def preferred(
-    *, query: str | None = None, cookie: str | None = None, accept_language: str | None = None
+    *,
+    query: str | None = None,
+    cookie: str | None = None,
+    accept_language: str | None = None,
+    offered: Iterable[str] = LOCALES,
 ) -> str | None:
     """The language a browser asked for, when it named one we offer; None when it did not
     (a guest's account then follows the deployment's default, not a guess)."""
+    offered = tuple(offered)
     for candidate in (query, cookie):
-        found = _match(candidate, LOCALES)
+        found = _match(candidate, offered)
         if found:
             return found
     for tag in parse_accept_language(accept_language):
-        found = _match(tag, LOCALES)
+        found = _match(tag, offered)
         if found:
             return found
     return None
@@ -151,8 +156,8 @@ def preferred(
 def _pseudo(text: str) -> str:
     """ "Search" → "[Ŝéàŕçĥ]": placeholders (%(name)s, {name}, %s) and markup stay intact."""
     out: list[str] = []
-    for piece in re.split(r"(%\([a-z_]+\)[sd]|%[sd]|\{[a-z_]+\}|<[^>]*>|&[a-z]+;)", text):
-        if re.fullmatch(r"%\([a-z_]+\)[sd]|%[sd]|\{[a-z_]+\}|<[^>]*>|&[a-z]+;", piece or "x"):
+    for piece in re.split(r"(%\([a-z_]+\)[sd]|%[sd]|\{[a-z_.]+\}|<[^>]*>|&[a-z]+;)", text):
+        if re.fullmatch(r"%\([a-z_]+\)[sd]|%[sd]|\{[a-z_.]+\}|<[^>]*>|&[a-z]+;", piece or "x"):
             out.append(piece)
         else:
             out.append(piece.translate(_ACCENTS))

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from helpline.kit.i18n import N_
+
 PLACEHOLDERS: tuple[str, ...] = (
     "{customer.name}",
     "{agent.name}",
@@ -19,6 +21,10 @@ PLACEHOLDERS: tuple[str, ...] = (
 )
 
 TOKEN = re.compile(r"\{[^{}]*\}")
+
+# The greeting sent on accept unless HELPLINE_GREETING says otherwise. This one is translated:
+# the customer reads it in their own language (chats.service); a configured one is sent as is.
+DEFAULT_GREETING = N_("Welcome, my name is {agent.name}, how can I help you today?")
 
 
 def unknown(text: str) -> list[str]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from helpline import flows
-from helpline.accounts.deps import CurrentUser, client_address
+from helpline.accounts.deps import CurrentUser, ReaderLocale, client_address
 from helpline.context import AppContext
 from helpline.deps import Ctx, Uow
 from helpline.kit.actors import actor_ref
@@ -131,9 +131,12 @@ async def timeline(reference: str, user: CurrentUser, uow: Uow) -> Timeline:
     response_class=PlainTextResponse,
     responses={200: {"content": {"text/plain": {}}}},
 )
-async def transcript(reference: str, user: CurrentUser, uow: Uow) -> PlainTextResponse:
-    """The linked chat's transcript, for whoever may see the request (404 without a chat)."""
-    chat_reference, text = await flows.request_transcript(uow, user, reference)
+async def transcript(
+    reference: str, user: CurrentUser, uow: Uow, locale: ReaderLocale
+) -> PlainTextResponse:
+    """The linked chat's transcript, for whoever may see the request (404 without a chat), in
+    the reader's language."""
+    chat_reference, text = await flows.request_transcript(uow, user, reference, locale)
     return PlainTextResponse(
         text,
         headers={

@@ -421,10 +421,19 @@ async def widget_origins(request: Request) -> list[str]:
 
 @router.get("/widget/allowed")
 async def widget_allowed(request: Request, origin: str = "") -> JSONResponse:
-    """Whether a site may embed the chat panel; widget.js asks before it builds the iframe."""
+    """Whether a site may embed the chat panel; widget.js asks before it builds the iframe.
+    Also the launcher's words in the visitor's language (`?lang=`: the site's `data-lang` or
+    its `<html lang>`, then `Accept-Language`): `label`, and `popup_label` for a site that
+    opens the chat in a window."""
     allowed = origin.rstrip("/").lower() in await widget_origins(request)
+    locale = page_locale(request, None)
     return JSONResponse(
-        {"allowed": allowed},
+        {
+            "allowed": allowed,
+            "label": i18n.gettext(locale, "Chat with us"),
+            "popup_label": i18n.gettext(locale, "Chat with us (opens a chat window)"),
+            "lang": locale,
+        },
         headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"},
     )
 
@@ -540,7 +549,8 @@ async def transcript_page(request: Request, chat_id: str, user: OptionalUser) ->
     async with ctx.db.read() as session:
         uow = UnitOfWork(session)
         try:
-            lines, row = await chat_transcripts.transcript_lines(uow, user, chat_id)
+            locale = page_locale(request, user)
+            lines, row = await chat_transcripts.transcript_lines(uow, user, chat_id, locale)
         except NotFound:
             return _render(
                 request,
@@ -556,7 +566,15 @@ async def transcript_page(request: Request, chat_id: str, user: OptionalUser) ->
                 home="/",
                 links=[("/", N_("Back"), True)],
             )
-    return _render(request, "transcript.html", page="transcript", user=user, chat=row, lines=lines)
+    return _render(
+        request,
+        "transcript.html",
+        page="transcript",
+        user=user,
+        chat=row,
+        lines=lines,
+        status=chat_transcripts.status_label(str(row["status"]), locale),
+    )
 
 
 def _away_refused(request: Request) -> Response:

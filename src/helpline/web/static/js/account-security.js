@@ -30,14 +30,14 @@ function initTokens() {
     const revoke = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "token-revoke" }, t("Revoke"));
     revoke.addEventListener("click", async () => {
       const ok = await confirmAction({
-        title: `Revoke “${token.name}”?`,
+        title: t("Revoke “{name}”?", { name: token.name }),
         text: t("Anything using this token stops working at once. This cannot be undone."),
         ok: t("Revoke"),
       });
       if (!ok) return;
       try {
         await api.del(`/me/tokens/${token.id}`);
-        toast({ title: `Revoked ${token.name}`, kind: "success", timeout: 3000 });
+        toast({ title: t("Revoked {name}", { name: token.name }), kind: "success", timeout: 3000 });
         await load();
       } catch (err) {
         toastError(err, t("Could not revoke the token"));
@@ -115,9 +115,9 @@ function initSessions() {
     const facts = h(
       "div",
       { class: "session__facts small muted" },
-      h("span", {}, s.ip || "unknown address"),
-      h("span", {}, `signed in ${when(s.created_at)}`),
-      h("span", {}, `last seen ${when(s.last_seen_at)}`),
+      h("span", {}, s.ip || t("unknown address")),
+      h("span", {}, t("signed in {when}", { when: when(s.created_at) })),
+      h("span", {}, t("last seen {when}", { when: when(s.last_seen_at) })),
     );
     let action;
     if (s.current) {
@@ -127,7 +127,7 @@ function initSessions() {
       action.addEventListener("click", async () => {
         const ok = await confirmAction({
           title: t("Sign out this session?"),
-          text: `${deviceOf(s)} (${s.ip || "unknown address"}) will have to sign in again; its open pages stop now.`,
+          text: t("{device} ({address}) will have to sign in again; its open pages stop now.", { device: deviceOf(s), address: s.ip || t("unknown address") }),
           ok: t("Sign out"),
         });
         if (!ok) return;

@@ -28,34 +28,34 @@ function renderTags() {
 
 function tagRow(tag) {
   const name = h("input", { class: "input", value: tag.name, maxlength: "60", "aria-label": t("Tag name"), "data-testid": "tag-rename" });
-  const color = h("input", { class: "color-input", type: "color", value: tag.color || "#6b7280", "aria-label": `Colour of ${tag.name}`, "data-testid": "tag-color" });
+  const color = h("input", { class: "color-input", type: "color", value: tag.color || "#6b7280", "aria-label": t("Colour of {name}", { name: tag.name }), "data-testid": "tag-color" });
   const save = async (change, what) => {
     try {
       Object.assign(tag, await api.patch(`/tags/${tag.id}`, change));
       return true;
     } catch (err) {
-      toastError(err, `Could not ${what}`);
+      toastError(err, what);
       return false;
     }
   };
   name.addEventListener("change", async () => {
     const value = name.value.trim();
-    if (!value || !(await save({ name: value }, "rename the tag"))) name.value = tag.name;
+    if (!value || !(await save({ name: value }, t("Could not rename the tag")))) name.value = tag.name;
     else renderTags();
   });
   color.addEventListener("change", async () => {
-    if (!(await save({ color: color.value }, "change the colour"))) color.value = tag.color || "#6b7280";
+    if (!(await save({ color: color.value }, t("Could not change the colour")))) color.value = tag.color || "#6b7280";
     else renderTags();
   });
-  const del = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "tag-delete" }, "Delete");
+  const del = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "tag-delete" }, t("Delete"));
   del.addEventListener("click", async () => {
-    const ok = await confirmAction({ title: `Delete the tag ${tag.name}?`, text: t("It comes off every chat that has it."), ok: "Delete" });
+    const ok = await confirmAction({ title: t("Delete the tag {name}?", { name: tag.name }), text: t("It comes off every chat that has it."), ok: t("Delete") });
     if (!ok) return;
     try {
       await api.del(`/tags/${tag.id}`);
       tags.items = tags.items.filter((x) => x.id !== tag.id);
       renderTags();
-      toast({ title: `Tag ${tag.name} deleted`, kind: "success", timeout: 3000 });
+      toast({ title: t("Tag {name} deleted", { name: tag.name }), kind: "success", timeout: 3000 });
     } catch (err) {
       toastError(err, t("Could not delete the tag"));
     }
@@ -76,7 +76,7 @@ export function wireTags() {
     e.preventDefault();
     const name = form.elements.name.value.trim();
     if (!name) {
-      showFormError(form, { message: "A tag needs a name." });
+      showFormError(form, { message: t("A tag needs a name.") });
       form.elements.name.focus();
       return;
     }
@@ -87,7 +87,7 @@ export function wireTags() {
       renderTags();
       form.reset();
       form.elements.name.focus();
-      toast({ title: `Tag ${tag.name} added`, kind: "success", timeout: 3000 });
+      toast({ title: t("Tag {name} added", { name: tag.name }), kind: "success", timeout: 3000 });
     });
   });
 }
@@ -152,7 +152,7 @@ function fieldRow(f, index) {
       h("div", { class: "field" }, h("label", { for: id("label") }, t("Label")), label),
       h("div", { class: "field" }, h("label", { for: id("key") }, t("Key")), key),
       h("div", { class: "field" }, h("label", { for: id("type") }, t("Type")), type),
-      h("label", { class: "checkbox fb-required" }, required, " Required"),
+      h("label", { class: "checkbox fb-required" }, required, " ", t("Required")),
       h("div", { class: "fb-row__tools" }, move(-1, "up", t("Move up")), move(1, "down", t("Move down")), remove),
     ),
     optsField,
@@ -202,10 +202,10 @@ function check(fields) {
   for (const [i, f] of fields.entries()) {
     if (!f.label) return [i, t("Give the field a label.")];
     if (!KEY.test(f.key)) return [i, t("The key is a-z, digits and _, starting with a letter (at most 40).")];
-    if (seen.has(f.key)) return [i, `The key '${f.key}' is used twice; each field needs its own.`];
+    if (seen.has(f.key)) return [i, t("The key '{key}' is used twice; each field needs its own.", { key: f.key })];
     seen.add(f.key);
     if (f.type === "select") {
-      if (!f.options.length) return [i, "A list needs at least one option."];
+      if (!f.options.length) return [i, t("A list needs at least one option.")];
       if (new Set(f.options).size !== f.options.length) return [i, t("The options repeat.")];
       if (f.options.length > 50) return [i, t("At most 50 options.")];
       if (f.options.some((o) => o.length > 100)) return [i, t("An option has at most 100 characters.")];
@@ -218,7 +218,7 @@ export function openFieldsBuilder(queue, onSaved) {
   builder.queue = queue;
   builder.onSaved = onSaved;
   builder.rows = (queue.fields || []).map((f) => ({ ...f }));
-  $("#fields-title").textContent = `Start form of ${queue.name}`;
+  $("#fields-title").textContent = t("Start form of {name}", { name: queue.name });
   showFormError($("#fields-dialog form"), null);
   renderBuilder();
   openDialog($("#fields-dialog"));
@@ -255,7 +255,7 @@ export function wireFieldsBuilder() {
           Object.assign(builder.queue, q);
           dialog.close("done");
           builder.onSaved?.(builder.queue);
-          toast({ title: `Start form of ${q.name} saved`, kind: "success", timeout: 3000 });
+          toast({ title: t("Start form of {name} saved", { name: q.name }), kind: "success", timeout: 3000 });
         } catch (err) {
           // The server's word, next to its field where it names one.
           const loc = err.details?.details?.[0]?.loc;

@@ -1,7 +1,7 @@
 // Admin page, "Customer data": the retention policy (per queue, editable) with the last run's
 // counts, and a customer's export (download) and erasure (typed confirmation).
 
-import { t, tn } from "./i18n.js";
+import { formatNumber, t, tn } from "./i18n.js";
 import { api } from "./api.js";
 import { downloadExport, exportAndWait } from "./exports.js";
 import { $, formatDateTime, formatSize, h, openDialog, setBusy, submitForm, toast, toastError } from "./ui.js";
@@ -11,13 +11,13 @@ const state = { policy: null, customers: [] };
 // ------------------------------------------------------------------ retention
 
 function days(n) {
-  return n ? `${n} day${n === 1 ? "" : "s"}` : "kept forever";
+  return n ? tn("{count} day", "{count} days", n) : t("kept forever");
 }
 
 function renderPolicy() {
   const p = state.policy;
   $('[data-role="retention-summary"]').textContent = p.retention_days
-    ? `Closed chats and requests are removed ${days(p.retention_days)} after closing, unless their queue says otherwise.`
+    ? t("Closed chats and requests are removed {days} after closing, unless their queue says otherwise.", { days: days(p.retention_days) })
     : t("Helpline keeps closed chats and requests forever (HELPLINE_RETENTION_DAYS is not set), unless their queue says otherwise.");
   $('[data-role="retention-queues"]').replaceChildren(...p.queues.map(policyRow));
   const run = p.last_run;
@@ -27,12 +27,12 @@ function renderPolicy() {
   if (!run) return;
   const rows = [
     [t("Finished"), formatDateTime(run.finished_at)],
-    [t("Chats removed"), run.chats],
-    [t("Events removed"), run.events],
-    [t("Files removed"), run.files],
-    [t("Requests removed"), run.requests],
+    ["chats", t("Chats removed"), run.chats],
+    ["events", t("Events removed"), run.events],
+    ["files", t("Files removed"), run.files],
+    ["requests", t("Requests removed"), run.requests],
   ];
-  list.replaceChildren(...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", { "data-testid": `last-run-${k.split(" ")[0].toLowerCase()}` }, String(v))]));
+  list.replaceChildren(...rows.flatMap(([key, k, v]) => [h("dt", {}, k), h("dd", { "data-testid": `last-run-${key}` }, typeof v === "number" ? formatNumber(v) : v)]));
 }
 
 function policyRow(q) {
@@ -43,8 +43,8 @@ function policyRow(q) {
     max: "36500",
     step: "1",
     value: q.retention_days == null ? "" : String(q.retention_days),
-    placeholder: state.policy.retention_days ? String(state.policy.retention_days) : "forever",
-    "aria-label": `Days to keep ${q.name}'s closed chats and requests`,
+    placeholder: state.policy.retention_days ? String(state.policy.retention_days) : t("forever"),
+    "aria-label": t("Days to keep the closed chats and requests of {name}", { name: q.name }),
     "data-testid": "queue-retention",
   });
   const effective = h("span", { "data-testid": "queue-retention-effective" }, days(q.effective_days));
@@ -88,18 +88,18 @@ async function renderCustomers() {
   if (mine !== searched) return;
   state.customers = res.items || [];
   body.replaceChildren(...state.customers.map(customerRow));
-  note.textContent = state.customers.length ? (res.next ? "Showing the first 20; type more to narrow it down." : "") : t("No customer matches.");
+  note.textContent = state.customers.length ? (res.next ? t("Showing the first 20; type more to narrow it down.") : "") : t("No customer matches.");
 }
 
 function customerRow(u) {
   const exportBtn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "customer-export", disabled: !u.active && !u.email }, t("Export data"));
   exportBtn.addEventListener("click", () => exportCustomer(u, exportBtn));
-  const eraseBtn = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "customer-erase", disabled: !u.email }, u.email ? "Erase…" : t("Erased"));
+  const eraseBtn = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "customer-erase", disabled: !u.email }, u.email ? t("Erase…") : t("Erased"));
   eraseBtn.addEventListener("click", () => openErase(u));
   return h(
     "tr",
     { "data-testid": "customer-row", "data-user-id": u.id },
-    h("td", {}, h("strong", {}, u.name), u.is_guest ? h("span", { class: "badge" }, "guest") : null, u.active ? null : h("span", { class: "badge" }, "deactivated")),
+    h("td", {}, h("strong", {}, u.name), u.is_guest ? h("span", { class: "badge" }, t("guest")) : null, u.active ? null : h("span", { class: "badge" }, t("deactivated"))),
     h("td", {}, u.email || h("span", { class: "muted" }, "—")),
     h("td", { class: "actions" }, h("span", { class: "button-row" }, exportBtn, eraseBtn)),
   );
@@ -110,7 +110,7 @@ async function exportCustomer(u, btn) {
   try {
     const done = await exportAndWait(`/customers/${u.id}/export`);
     if (done.status !== "ready") throw new Error(t("The export failed; try again later."));
-    toast({ title: `${u.name}'s data is ready`, text: `${formatSize(done.size)} — saving the zip.`, kind: "success", timeout: 4000 });
+    toast({ title: t("The data of {name} is ready", { name: u.name }), text: t("{size} — saving the zip.", { size: formatSize(done.size) }), kind: "success", timeout: 4000 });
     await downloadExport(done, `helpline-data-${u.id}.zip`);
   } catch (err) {
     toastError(err, t("Could not export the customer's data"));
@@ -126,7 +126,7 @@ function openErase(u) {
   form.elements.confirm.value = "";
   dialog.dataset.userId = u.id;
   dialog.dataset.email = u.email;
-  $("#erase-title").textContent = `Erase ${u.name}?`;
+  $("#erase-title").textContent = t("Erase {name}?", { name: u.name });
   $('[data-role="email"]', dialog).textContent = u.email;
   $('[data-role="error"]', dialog).textContent = "";
   $('[data-testid="erase-submit"]', dialog).disabled = true;
@@ -150,7 +150,7 @@ function wireErase() {
       if (u) Object.assign(u, { name: done.name, email: done.email, active: done.active });
       dialog.close("done");
       await renderCustomers();
-      toast({ title: t("Customer erased"), text: `${done.chats} chats and ${done.requests} requests scrubbed, ${done.files} files deleted.`, kind: "success", testid: "erase-done" });
+      toast({ title: t("Customer erased"), text: t("Chats scrubbed: {chats}, requests scrubbed: {requests}, files deleted: {files}.", { chats: formatNumber(done.chats), requests: formatNumber(done.requests), files: formatNumber(done.files) }), kind: "success", testid: "erase-done" });
     });
   });
 }

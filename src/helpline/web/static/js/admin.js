@@ -10,6 +10,7 @@ import { $, $$, confirmAction, h, openDialog, showFormError, submitForm, toast, 
 
 const me = bootData().user;
 const ROLES = { agent: t("Agent"), supervisor: t("Supervisor"), admin: t("Administrator"), customer: t("Customer") };
+const STATUS_LABEL = { available: t("Available"), away: t("Away"), offline: t("Offline") };
 const STAFF = new Set(["agent", "supervisor", "admin"]);
 
 const state = { users: [], queues: [], members: new Map(), showGuests: false };
@@ -35,19 +36,19 @@ function renderUsers() {
 
 function userRow(u) {
   const self = u.id === me.id;
-  const role = h("select", { class: "select select--sm", "aria-label": `Role of ${u.name}`, "data-testid": "user-role-select", disabled: self || u.is_guest });
+  const role = h("select", { class: "select select--sm", "aria-label": t("Role of {name}", { name: u.name }), "data-testid": "user-role-select", disabled: self || u.is_guest });
   for (const [value, label] of Object.entries(ROLES)) role.append(h("option", { value, selected: u.role === value }, label));
   role.addEventListener("change", async () => {
     const before = u.role;
     try {
       Object.assign(u, await api.patch(`/users/${u.id}`, { role: role.value }));
-      toast({ title: `${u.name} is now ${ROLES[u.role].toLowerCase()}`, kind: "success", timeout: 3000 });
+      toast({ title: t("The role of {name} is now {role}", { name: u.name, role: ROLES[u.role] }), kind: "success", timeout: 3000 });
     } catch (err) {
       role.value = before;
       toastError(err, t("Could not change the role"));
     }
   });
-  const max = h("input", { class: "input input--narrow", type: "number", min: "0", max: "100", value: String(u.max_chats), "aria-label": `Max chats of ${u.name}`, "data-testid": "user-max-chats-input" });
+  const max = h("input", { class: "input input--narrow", type: "number", min: "0", max: "100", value: String(u.max_chats), "aria-label": t("Max chats of {name}", { name: u.name }), "data-testid": "user-max-chats-input" });
   max.addEventListener("change", async () => {
     const before = u.max_chats;
     try {
@@ -60,12 +61,12 @@ function userRow(u) {
   const toggle = h(
     "button",
     { class: `btn btn--sm ${u.active ? "btn--danger-ghost" : ""}`, type: "button", disabled: self, "data-testid": u.active ? "user-deactivate" : "user-reactivate" },
-    u.active ? "Deactivate" : t("Reactivate"),
+    u.active ? t("Deactivate") : t("Reactivate"),
   );
   toggle.addEventListener("click", async () => {
     if (u.active) {
       const ok = await confirmAction({
-        title: `Deactivate ${u.name}?`,
+        title: t("Deactivate {name}?", { name: u.name }),
         text: t("They are signed out everywhere at once and can no longer sign in. Their chats and requests stay."),
         ok: t("Deactivate"),
       });
@@ -74,7 +75,7 @@ function userRow(u) {
     try {
       Object.assign(u, await api.patch(`/users/${u.id}`, { active: !u.active }));
       renderUsers();
-      toast({ title: `${u.name} ${u.active ? "reactivated" : "deactivated"}`, kind: "success", timeout: 3000 });
+      toast({ title: u.active ? t("{name} reactivated", { name: u.name }) : t("{name} deactivated", { name: u.name }), kind: "success", timeout: 3000 });
     } catch (err) {
       toastError(err, t("Could not change the account"));
     }
@@ -82,11 +83,11 @@ function userRow(u) {
   return h(
     "tr",
     { "data-testid": "user-row", "data-user-id": u.id, "data-active": String(u.active) },
-    h("td", {}, h("strong", {}, u.name), u.is_guest ? h("span", { class: "badge" }, "guest") : null, self ? h("span", { class: "badge" }, "you") : null, u.active ? null : h("span", { class: "badge" }, "deactivated")),
+    h("td", {}, h("strong", {}, u.name), u.is_guest ? h("span", { class: "badge" }, t("guest")) : null, self ? h("span", { class: "badge" }, t("you")) : null, u.active ? null : h("span", { class: "badge" }, t("deactivated"))),
     h("td", {}, u.email),
     h("td", {}, role),
     h("td", {}, STAFF.has(u.role) ? max : h("span", { class: "muted" }, "—")),
-    h("td", {}, STAFF.has(u.role) ? h("span", { class: "conn" }, h("span", { class: `dot dot--${u.status}` }), u.status) : h("span", { class: "muted" }, "—")),
+    h("td", {}, STAFF.has(u.role) ? h("span", { class: "conn" }, h("span", { class: `dot dot--${u.status}` }), STATUS_LABEL[u.status] || u.status) : h("span", { class: "muted" }, "—")),
     h("td", { class: "actions" }, toggle),
   );
 }
@@ -112,7 +113,7 @@ function wireUserForm() {
       renderUsers();
       form.reset();
       form.elements.name.focus();
-      toast({ title: `${user.name} added`, text: `They can sign in at /console with ${user.email}.`, kind: "success" });
+      toast({ title: t("{name} added", { name: user.name }), text: t("They can sign in at /console with {email}.", { email: user.email }), kind: "success" });
     });
   });
   $("#show-guests").addEventListener("change", (e) => {
@@ -150,7 +151,7 @@ async function patchQueue(q, change, what) {
     Object.assign(q, await api.patch(`/queues/${q.id}`, change));
     return true;
   } catch (err) {
-    toastError(err, `Could not ${what}`);
+    toastError(err, what);
     return false;
   }
 }
@@ -163,40 +164,40 @@ function queueRow(q) {
       name.value = q.name;
       return;
     }
-    if (await patchQueue(q, { name: value }, "rename the queue")) {
+    if (await patchQueue(q, { name: value }, t("Could not rename the queue"))) {
       name.closest("tr").dataset.queueName = q.name;
-      toast({ title: `Renamed to ${q.name}`, kind: "success", timeout: 3000 });
+      toast({ title: t("Renamed to {name}", { name: q.name }), kind: "success", timeout: 3000 });
     } else name.value = q.name;
   });
-  const mode = h("select", { class: "select select--sm", "aria-label": `Routing of ${q.name}` });
+  const mode = h("select", { class: "select select--sm", "aria-label": t("Routing of {name}", { name: q.name }) });
   for (const [value, label] of [["broadcast", t("Broadcast")], ["assign", t("Assign")]]) mode.append(h("option", { value, selected: q.routing_mode === value }, label));
   mode.addEventListener("change", async () => {
-    if (!(await patchQueue(q, { routing_mode: mode.value }, "change routing"))) mode.value = q.routing_mode;
+    if (!(await patchQueue(q, { routing_mode: mode.value }, t("Could not change routing")))) mode.value = q.routing_mode;
   });
   const members = state.members.get(q.id);
-  const membersBtn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "queue-members" }, members ? `${members.length} member${members.length === 1 ? "" : "s"}` : t("Members"));
+  const membersBtn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "queue-members" }, members ? tn("{count} member", "{count} members", members.length) : t("Members"));
   membersBtn.addEventListener("click", () => openMembers(q));
   const nFields = (q.fields || []).length;
-  const fieldsBtn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "queue-fields" }, nFields ? `Start form (${nFields})` : t("Start form"));
+  const fieldsBtn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "queue-fields" }, nFields ? tn("Start form ({count})", "Start form ({count})", nFields) : t("Start form"));
   fieldsBtn.addEventListener("click", () => openFieldsBuilder(q, renderQueues));
   const settingsBtn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "queue-settings" }, t("Settings"));
   settingsBtn.addEventListener("click", () =>
     openQueueSettings(q, renderQueues, { fields: (queue) => openFieldsBuilder(queue, renderQueues), retention: () => showSection("data") }),
   );
-  const toggle = h("button", { class: `btn btn--sm ${q.active ? "btn--danger-ghost" : ""}`, type: "button", "data-testid": q.active ? "queue-deactivate" : "queue-reactivate" }, q.active ? "Deactivate" : t("Reactivate"));
+  const toggle = h("button", { class: `btn btn--sm ${q.active ? "btn--danger-ghost" : ""}`, type: "button", "data-testid": q.active ? "queue-deactivate" : "queue-reactivate" }, q.active ? t("Deactivate") : t("Reactivate"));
   toggle.addEventListener("click", async () => {
     if (q.active) {
       const ok = await confirmAction({
-        title: `Deactivate ${q.name}?`,
+        title: t("Deactivate {name}?", { name: q.name }),
         text: t("Customers can no longer pick it. Chats already in it carry on."),
         ok: t("Deactivate"),
       });
       if (!ok) return;
     }
-    if (await patchQueue(q, { active: !q.active }, "change the queue")) renderQueues();
+    if (await patchQueue(q, { active: !q.active }, t("Could not change the queue"))) renderQueues();
   });
   const status = q.active
-    ? h("span", { class: `badge ${q.open_now ? "badge--solved" : "badge--waiting"}` }, q.open_now ? "Open" : t("Closed now"))
+    ? h("span", { class: `badge ${q.open_now ? "badge--solved" : "badge--waiting"}` }, q.open_now ? t("Open") : t("Closed now"))
     : h("span", { class: "badge" }, t("Inactive"));
   return h(
     "tr",
@@ -204,14 +205,14 @@ function queueRow(q) {
     h("td", {}, name, q.description ? h("div", { class: "muted small" }, q.description) : null),
     h("td", {}, mode),
     h("td", { class: "actions" }, settingsBtn, membersBtn, fieldsBtn),
-    h("td", {}, status, " ", h("span", { class: "muted small" }, `${q.agents_available} free`)),
+    h("td", {}, status, " ", h("span", { class: "muted small" }, tn("{count} free", "{count} free", q.agents_available))),
     h("td", { class: "actions" }, toggle),
   );
 }
 
 function openMembers(q) {
   const dialog = $("#members-dialog");
-  $("#members-title").textContent = `Members of ${q.name}`;
+  $("#members-title").textContent = t("Members of {name}", { name: q.name });
   const current = new Set((state.members.get(q.id) || []).map((m) => m.id));
   const staff = state.users.filter((u) => STAFF.has(u.role) && (u.active || current.has(u.id))).sort((a, b) => a.name.localeCompare(b.name));
   const list = $('[data-role="member-list"]', dialog);
@@ -245,7 +246,7 @@ function wireQueueForms() {
       routing_mode: form.elements.routing_mode.value,
     };
     if (!body.name) {
-      showFormError(form, { message: "A queue needs a name." });
+      showFormError(form, { message: t("A queue needs a name.") });
       return;
     }
     await submitForm(form, async () => {
@@ -254,7 +255,7 @@ function wireQueueForms() {
       state.members.set(q.id, []);
       renderQueues();
       form.reset();
-      toast({ title: `Queue ${q.name} added`, text: t("Add members so someone answers it."), kind: "success" });
+      toast({ title: t("Queue {name} added", { name: q.name }), text: t("Add members so someone answers it."), kind: "success" });
     });
   });
   const dialog = $("#members-dialog");

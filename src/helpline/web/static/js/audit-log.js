@@ -21,7 +21,21 @@ const ACTIONS = {
   "webhook_endpoint.created": t("Webhook added"),
   "webhook_endpoint.updated": t("Webhook changed"),
   "webhook_endpoint.deleted": t("Webhook removed"),
+  "webhook_endpoint.tested": t("Webhook test sent"),
+  "webhook_delivery.retried": t("Webhook delivery retried"),
+  "widget.sites_changed": t("Widget sites changed"),
   "retention.run": t("Retention run"),
+};
+// What an entry is about, in words; unknown kinds show as the API names them.
+const TARGETS = {
+  user: t("user"),
+  queue: t("queue"),
+  token: t("API token"),
+  customer: t("customer"),
+  webhook_endpoint: t("webhook"),
+  webhook_delivery: t("webhook delivery"),
+  widget: t("widget"),
+  retention: t("retention"),
 };
 const PAGE = 50;
 
@@ -44,12 +58,12 @@ export function describe(entry, nameOf) {
   const d = entry.details || {};
   if (Array.isArray(d.fields) && d.from && d.to) {
     return d.fields
-      .map((f) => (f in (d.to || {}) ? `${f}: ${value(d.from?.[f])} → ${value(d.to[f])}` : `${f} changed`))
+      .map((f) => (f in (d.to || {}) ? `${f}: ${value(d.from?.[f])} → ${value(d.to[f])}` : t("{field} changed", { field: f })))
       .join("; ");
   }
   if (Array.isArray(d.added) || Array.isArray(d.removed)) {
     const names = (ids) => (ids || []).map((id) => nameOf(id) || id).join(", ");
-    return [d.added?.length ? `added ${names(d.added)}` : "", d.removed?.length ? `removed ${names(d.removed)}` : ""]
+    return [d.added?.length ? t("added {names}", { names: names(d.added) }) : "", d.removed?.length ? t("removed {names}", { names: names(d.removed) }) : ""]
       .filter(Boolean)
       .join("; ");
   }
@@ -107,7 +121,8 @@ export function wireAuditLog({ users, queues }) {
     let name = null;
     if (type === "user") name = userName(id);
     if (type === "queue") name = queues().find((q) => q.id === id)?.name;
-    return name ? `${type} ${name}` : id ? `${type} ${id.slice(0, 8)}` : type;
+    const kind = TARGETS[type] || type;
+    return name ? `${kind} ${name}` : id ? `${kind} ${id.slice(0, 8)}` : kind;
   }
 
   function row(entry) {
@@ -118,7 +133,8 @@ export function wireAuditLog({ users, queues }) {
       h("td", {}, entry.actor ? entry.actor.name || entry.actor.id : h("span", { class: "muted" }, t("System"))),
       h("td", {}, h("span", { class: "badge" }, ACTIONS[entry.action] || entry.action)),
       h("td", {}, target(entry)),
-      h("td", { class: "audit-details" }, describe(entry, userName)),
+      // The recorded values under the API's own field names: not for translation.
+      h("td", { class: "audit-details", translate: "no" }, describe(entry, userName)),
       h("td", { class: "nowrap muted" }, entry.ip || ""),
     );
   }

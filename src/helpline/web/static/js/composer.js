@@ -182,7 +182,7 @@ export class Composer {
         const item = row.cloneNode(true);
         $('[data-role="upload-file-name"]', item).textContent = file.name;
         $('[data-role="upload-file-size"]', item).textContent =
-          file.size >= 1024 ? `${formatSize(file.size)} (${t("{count} bytes", { count: formatNumber(file.size) })})` : formatSize(file.size);
+          file.size >= 1024 ? `${formatSize(file.size)} (${tn("{count} byte", "{count} bytes", file.size)})` : formatSize(file.size);
         return item;
       }),
     );
@@ -225,11 +225,11 @@ export class Composer {
       total > 1 ? t("{file} ({index} of {total})", { file: file.name, index: formatNumber(index), total: formatNumber(total) }) : file.name;
     bar.value = 0;
     bar.hidden = false;
-    pct.textContent = "0%";
+    pct.textContent = formatNumber(0, { style: "percent" });
     const { promise } = upload(path, file, (fraction) => {
       const p = Math.round(fraction * 100);
       bar.value = p;
-      pct.textContent = `${p}%`;
+      pct.textContent = formatNumber(p / 100, { style: "percent" });
     });
     return promise.then(
       (event) => {

@@ -4,7 +4,7 @@
 // requests and average rating (GET /customers/{id}). Collapsible; on a phone it covers the
 // conversation until closed.
 
-import { t, tn } from "./i18n.js";
+import { formatNumber, t, tn } from "./i18n.js";
 import { api } from "./api.js";
 import { mayDo, state, upsert } from "./console-store.js";
 import { TagPicker } from "./tags.js";
@@ -42,8 +42,8 @@ export function browserName(ua) {
     }
   }
   const os = systems.find(([re]) => re.test(ua))?.[1];
-  if (!browser) return os ? `A browser on ${os}` : ua.slice(0, 60);
-  return os ? `${browser} on ${os}` : browser;
+  if (!browser) return os ? t("A browser on {system}", { system: os }) : ua.slice(0, 60);
+  return os ? t("{browser} on {system}", { browser, system: os }) : browser;
 }
 
 function languageName(locale) {
@@ -89,7 +89,7 @@ function answers(chat) {
   const fields = chat.context?.fields || {};
   const keys = Object.keys(fields);
   if (!keys.length) return null;
-  const value = (v) => (v === true ? "Yes" : v === false ? "No" : String(v));
+  const value = (v) => (v === true ? t("Yes") : v === false ? t("No") : typeof v === "number" ? formatNumber(v) : String(v));
   return section(
     t("Pre-chat answers"),
     "cp-answers",
@@ -98,7 +98,7 @@ function answers(chat) {
 }
 
 function history(chat, profile) {
-  if (!profile) return section(t("Earlier chats"), "cp-chats", h("p", { class: "muted small" }, panel.loading ? "Loading…" : t("Not available.")));
+  if (!profile) return section(t("Earlier chats"), "cp-chats", h("p", { class: "muted small" }, panel.loading ? t("Loading…") : t("Not available.")));
   const earlier = profile.chats.filter((c) => c.id !== chat.id);
   if (!earlier.length) return section(t("Earlier chats"), "cp-chats", h("p", { class: "muted small" }, t("This is their first chat.")));
   return section(
@@ -110,7 +110,7 @@ function history(chat, profile) {
       ...earlier.slice(0, 20).map((c) => {
         const b = h(
           "button",
-          { class: "cp-item", type: "button", "data-testid": "cp-chat", "data-chat-id": c.id, title: `Open ${c.reference}` },
+          { class: "cp-item", type: "button", "data-testid": "cp-chat", "data-chat-id": c.id, title: t("Open {reference}", { reference: c.reference }) },
           h("span", { class: "cp-item__top" }, h("strong", {}, c.reference), h("span", { class: `badge badge--${c.status}` }, CHAT_STATUS[c.status] || c.status)),
           h("span", { class: "cp-item__meta" }, [state.queuesById.get(c.queue_id)?.name, formatDateTime(c.created_at)].filter(Boolean).join(" · ")),
         );
@@ -118,7 +118,7 @@ function history(chat, profile) {
         return h("li", {}, b);
       }),
     ),
-    earlier.length > 20 ? h("p", { class: "muted small" }, `and ${earlier.length - 20} more`) : null,
+    earlier.length > 20 ? h("p", { class: "muted small" }, tn("and {count} more", "and {count} more", earlier.length - 20)) : null,
   );
 }
 
@@ -157,7 +157,7 @@ function rating(profile) {
     "cp-rating",
     avg === null || avg === undefined
       ? h("p", { class: "muted small" }, t("Not rated yet."))
-      : h("p", { class: "cp-rating" }, h("span", { class: "cp-stars", "aria-hidden": "true" }, "★".repeat(Math.round(avg)) + "☆".repeat(5 - Math.round(avg))), h("strong", { "data-testid": "cp-rating-value" }, `${Number(avg).toFixed(1)} / 5`)),
+      : h("p", { class: "cp-rating" }, h("span", { class: "cp-stars", "aria-hidden": "true" }, "★".repeat(Math.round(avg)) + "☆".repeat(5 - Math.round(avg))), h("strong", { "data-testid": "cp-rating-value" }, `${formatNumber(Number(avg), { minimumFractionDigits: 1, maximumFractionDigits: 1 })} / ${formatNumber(5)}`)),
   );
 }
 
@@ -192,7 +192,7 @@ function render(chat) {
       { class: "cp-who" },
       h("strong", { class: "cp-who__name", "data-testid": "cp-name" }, chat.customer?.name || profile?.name || t("Customer")),
       email ? h("a", { href: `mailto:${email}`, "data-testid": "cp-email" }, email) : null,
-      profile?.created_at ? h("span", { class: "muted small" }, `Customer since ${formatDateTime(profile.created_at)}`) : null,
+      profile?.created_at ? h("span", { class: "muted small" }, t("Customer since {date}", { date: formatDateTime(profile.created_at) })) : null,
     ),
     section(t("Tags"), "cp-tags", tagsBox),
     section(

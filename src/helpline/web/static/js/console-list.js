@@ -1,7 +1,7 @@
 // The console's chat list: filters, search, sort order, rows, the open-chat tabs and the
 // badges (unread and waiting counts, the tab title).
 
-import { t, tn } from "./i18n.js";
+import { formatNumber, t, tn } from "./i18n.js";
 import { api } from "./api.js";
 import { setTitle } from "./alerts.js";
 import { BASE_TITLE, LONG_WAIT_S, customerName, isMine, queueName, state, upsert } from "./console-store.js";
@@ -17,10 +17,10 @@ export function updateBadges(counts) {
   for (const n of state.unread.values()) unread += n;
   const total = unread + counts.waiting;
   const badge = $('[data-role="total-count"]');
-  badge.textContent = total ? String(total) : "";
+  badge.textContent = total ? formatNumber(total) : "";
   badge.dataset.count = String(total);
-  $('[data-role="total-count-label"]').textContent = `${counts.waiting} waiting, ${unread} unread`;
-  setTitle(total ? `(${total}) ${BASE_TITLE}` : BASE_TITLE);
+  $('[data-role="total-count-label"]').textContent = `${tn("{count} waiting", "{count} waiting", counts.waiting)}, ${tn("{count} unread", "{count} unread", unread)}`;
+  setTitle(total ? `(${formatNumber(total)}) ${BASE_TITLE}` : BASE_TITLE);
 }
 
 export function matchesFilter(chat) {
@@ -52,9 +52,9 @@ export function compareChats(a, b) {
 export function timeLabel(chat) {
   if (chat.status === "waiting") {
     const s = since(chat.waiting_since || chat.created_at);
-    return { text: `waiting ${formatDuration(s)}`, long: s >= LONG_WAIT_S };
+    return { text: t("waiting {duration}", { duration: formatDuration(s) }), long: s >= LONG_WAIT_S };
   }
-  if (chat.status === "in_progress") return { text: `talking ${formatDuration(since(chat.accepted_at || chat.created_at))}`, long: false };
+  if (chat.status === "in_progress") return { text: t("talking {duration}", { duration: formatDuration(since(chat.accepted_at || chat.created_at)) }), long: false };
   return { text: relative(chat.closed_at || chat.updated_at || chat.created_at), long: false };
 }
 
@@ -87,7 +87,7 @@ export function renderList() {
   listEl.replaceChildren(...rows.map(chatRow));
   for (const key of ["all", "waiting", "mine"]) {
     const n = $(`[data-count-for="${key}"]`);
-    if (n) n.textContent = counts[key] ? String(counts[key]) : "";
+    if (n) n.textContent = counts[key] ? formatNumber(counts[key]) : "";
   }
   const empty = $('[data-role="list-empty"]');
   empty.hidden = rows.length > 0;
@@ -110,7 +110,7 @@ export function chatRow(chat) {
   const badge = h("span", {});
   statusBadge(badge, chat.status);
   const unread = state.unread.get(chat.id) || 0;
-  const t = timeLabel(chat);
+  const time = timeLabel(chat);
   const btn = h(
     "button",
     { class: "chat-row__btn", type: "button" },
@@ -118,7 +118,7 @@ export function chatRow(chat) {
     h(
       "span",
       { class: "chat-row__side" },
-      unread ? h("span", { class: "count", "data-testid": "unread-count", "aria-label": `${unread} unread` }, String(unread)) : null,
+      unread ? h("span", { class: "count", "data-testid": "unread-count", "aria-label": tn("{count} unread", "{count} unread", unread) }, formatNumber(unread)) : null,
       badge,
     ),
     h(
@@ -126,8 +126,8 @@ export function chatRow(chat) {
       { class: "chat-row__meta" },
       h("span", { class: "chat-row__ref" }, chat.reference || ""),
       h("span", {}, queueName(chat.queue_id)),
-      chat.agent ? h("span", {}, isMine(chat) ? "you" : chat.agent.name) : null,
-      h("span", { class: `chat-row__time${t.long ? " chat-row__time--long" : ""}` }, t.text),
+      chat.agent ? h("span", {}, isMine(chat) ? t("you") : chat.agent.name) : null,
+      h("span", { class: `chat-row__time${time.long ? " chat-row__time--long" : ""}` }, time.text),
       slaChip(chatClock(chat)),
     ),
     chat.tags?.length ? h("span", { class: "chat-row__tags" }, ...chat.tags.map((tag) => tagChip(tag, { testid: "chat-row-tag" }))) : null,
@@ -162,10 +162,10 @@ export function renderTabs() {
           { class: "open-tab__btn", type: "button", "aria-current": sel ? "true" : null, title: `${customerName(chat)} · ${chat.reference}` },
           h("span", { class: `dot dot--${chat.status === "waiting" ? "connecting" : isOpenStatus(chat.status) ? "open" : ""}` }),
           h("span", {}, customerName(chat)),
-          unread ? h("span", { class: "count" }, String(unread)) : null,
+          unread ? h("span", { class: "count" }, formatNumber(unread)) : null,
         );
         main.addEventListener("click", () => actions.open(chat.id));
-        const close = h("button", { class: "icon-btn open-tab__close", type: "button", "aria-label": `Close ${customerName(chat)}` }, icon("close"));
+        const close = h("button", { class: "icon-btn open-tab__close", type: "button", "aria-label": t("Close {name}", { name: customerName(chat) }) }, icon("close"));
         close.addEventListener("click", () => actions.close(chat.id));
         // A list of buttons, not an ARIA tablist: the tabs have no tab panels or arrow keys.
         return h("li", { class: "open-tab", "data-testid": "open-chat-tab", "data-chat-id": chat.id, "data-selected": String(sel) }, main, close);

@@ -2,7 +2,7 @@
 // notes, snippets), the accept/observe/closed bars and the chat options (solve, move, cancel,
 // raise a request, join and part), each enabled by what the transition table lets me do.
 
-import { t, tn } from "./i18n.js";
+import { formatNumber, t, tn } from "./i18n.js";
 import { ApiError, api } from "./api.js";
 import { stopRepeat } from "./alerts.js";
 import { Composer } from "./composer.js";
@@ -34,7 +34,7 @@ const AVAILABILITY = { available: t("available"), away: t("away"), offline: t("o
 export function failPending(chatId) {
   for (const p of state.rt.pending(chatId)) {
     state.rt.discard(p.client_id);
-    if (chatId === state.shownId) state.conv.failPending(p.client_id, "the chat has ended");
+    if (chatId === state.shownId) state.conv.failPending(p.client_id, t("the chat has ended"));
   }
 }
 
@@ -162,7 +162,7 @@ export function renderWindow(full) {
   const refEl = $('[data-role="chat-request"]');
   refEl.hidden = !ref;
   refEl.textContent = ref || "";
-  $('[data-role="chat-agent"]').textContent = chat.agent ? `· ${isMine(chat) ? "you" : chat.agent.name}` : "";
+  $('[data-role="chat-agent"]').textContent = chat.agent ? `· ${isMine(chat) ? t("you") : chat.agent.name}` : "";
   showSla($('[data-role="chat-sla"]'), chatClock(chat));
 
   const gone = Boolean(chat.gone);
@@ -218,7 +218,7 @@ export function setNoteMode(on) {
   const toggle = $('[data-role="note-toggle"]');
   toggle.checked = on;
   $('.chat-window [data-role="composer"]').classList.toggle("composer--note", on);
-  $('.chat-window [data-testid="message-input"]').placeholder = on ? "Write an internal note (agents only)…" : t("Write a message…");
+  $('.chat-window [data-testid="message-input"]').placeholder = on ? t("Write an internal note (agents only)…") : t("Write a message…");
 }
 
 /** Why this agent cannot accept now (checked here so no request is made to fail), or null. */
@@ -344,7 +344,7 @@ function colleagueOption(c) {
     input,
     h("span", { class: `dot dot--${c.status}`, "aria-hidden": "true" }),
     h("span", { class: "agent-option__name" }, c.name),
-    h("span", { class: "agent-option__meta" }, `${STATUS_LABEL[c.status] || c.status} · ${c.chats}/${c.max_chats} chats`),
+    h("span", { class: "agent-option__meta" }, t("{status} · {chats}/{max} chats", { status: STATUS_LABEL[c.status] || c.status, chats: formatNumber(c.chats), max: formatNumber(c.max_chats) })),
     why ? h("span", { class: "agent-option__why" }, why) : null,
   );
 }
@@ -438,7 +438,7 @@ export async function openRaise() {
   const dialog = $("#request-dialog");
   const events = chatEvents(chat.id);
   const first = events.find((e) => e.type === "message.posted" && e.actor?.role === "customer");
-  const summary = (first?.data?.text || chat.subject || `Chat ${chat.reference}`).replace(/\s+/g, " ").trim();
+  const summary = (first?.data?.text || chat.subject || t("Chat {reference}", { reference: chat.reference })).replace(/\s+/g, " ").trim();
   $("#request-summary").value = summary.length > 200 ? `${summary.slice(0, 197)}…` : summary;
   $("#request-priority").value = "medium";
   const team = $("#request-team");
@@ -464,7 +464,7 @@ export async function submitRaise(e) {
   const form = e.currentTarget;
   const summary = $("#request-summary").value.trim();
   if (!summary) {
-    showFormError(form, { message: "A request needs a summary." });
+    showFormError(form, { message: t("A request needs a summary.") });
     $("#request-summary").focus();
     return;
   }
@@ -481,7 +481,7 @@ export async function submitRaise(e) {
       state.requests.set(chat.id, req.reference);
       $("#request-dialog").close("done");
       renderWindow(false);
-      toast({ title: `Request ${req.reference} raised`, text: req.summary, kind: "success", timeout: 8000, testid: "request-raised-notification" });
+      toast({ title: t("Request {reference} raised", { reference: req.reference }), text: req.summary, kind: "success", timeout: 8000, testid: "request-raised-notification" });
     },
     $('[data-testid="request-submit"]'),
   );

@@ -29,7 +29,7 @@ import {
 } from "./console-store.js";
 import { wireCustomerPanel } from "./console-customer.js";
 import { closeTab, failPending, hideTyping, openChat, readShown, renderWindow, saveDraft, setNotice, wireWindow } from "./console-window.js";
-import { bindLanguageSwitchers, t, tn } from "./i18n.js";
+import { bindLanguageSwitchers, formatNumber, t, tn } from "./i18n.js";
 import { initReports, showReports } from "./reports.js";
 import { initRequests, requestSlaWarned, showRequests } from "./requests.js";
 import { initSearch, showSearch } from "./search.js";
@@ -172,7 +172,7 @@ function markGone(id) {
 }
 
 function notifyNewChat(chat) {
-  const q = queueName(chat.queue_id) || "a queue";
+  const q = queueName(chat.queue_id) || t("a queue");
   const title = t("New chat started by {name} in queue {queue}", { name: customerName(chat), queue: q });
   state.offerToast?.close();
   const note = toast({
@@ -298,7 +298,7 @@ function wire() {
   const updateBell = () => {
     bell.hidden = audioReady() && !("Notification" in window && Notification.permission === "default");
   };
-  bell.title = canAsk ? "Turn on sound and desktop alerts" : t("Turn on sound alerts");
+  bell.title = canAsk ? t("Turn on sound and desktop alerts") : t("Turn on sound alerts");
   bell.addEventListener("click", async () => {
     unlockAudio();
     if ("Notification" in window && Notification.permission === "default") {
@@ -455,8 +455,8 @@ function wireRealtime() {
     }
   });
   rt.on("send-error", (frame) => {
-    if (frame.chat_id === state.shownId) state.conv.failPending(frame.client_id, frame.error?.message || "not delivered");
-    else toast({ title: "A message was not sent", text: frame.error?.message || "", kind: "error" });
+    if (frame.chat_id === state.shownId) state.conv.failPending(frame.client_id, frame.error?.message || t("not delivered"));
+    else toast({ title: t("A message was not sent"), text: frame.error?.message || "", kind: "error" });
   });
   rt.on("error", (frame) => {
     if (frame.chat_id && frame.chat_id === state.shownId && frame.error?.message) setNotice(frame.error.message, "error");
@@ -468,8 +468,8 @@ function wireRealtime() {
     const [cls, text] = map[s] || map.connecting;
     dot.className = `dot dot--${cls}`;
     label.textContent = text;
-    $('[data-role="conn"]').title = s === "open" ? "Connected: updates arrive live" : t("Not connected: retrying");
-    if (state.conv) state.conv.setPendingStatus(s === "open" ? "Sending…" : t("Waiting for connection…"));
+    $('[data-role="conn"]').title = s === "open" ? t("Connected: updates arrive live") : t("Not connected: retrying");
+    if (state.conv) state.conv.setPendingStatus(s === "open" ? t("Sending…") : t("Waiting for connection…"));
   });
   rt.on("open", ({ reconnect }) => {
     if (!reconnect) return;
@@ -498,9 +498,16 @@ async function loadOverview() {
       ...queues.map((q) =>
         h(
           "span",
-          { class: "overview__queue", title: `${q.in_progress} in progress · longest wait ${formatDuration(q.longest_wait_s || 0)} · ${q.agents_available} agents free` },
+          {
+            class: "overview__queue",
+            title: t("{in_progress} in progress · longest wait {wait} · {free} agents free", {
+              in_progress: formatNumber(q.in_progress),
+              wait: formatDuration(q.longest_wait_s || 0),
+              free: formatNumber(q.agents_available),
+            }),
+          },
           h("strong", {}, q.name),
-          `${q.waiting} waiting · ${q.agents_available} free`,
+          `${tn("{count} waiting", "{count} waiting", q.waiting)} · ${tn("{count} free", "{count} free", q.agents_available)}`,
         ),
       ),
     );

@@ -416,14 +416,16 @@ export class Conversation {
 export function transcriptText(events, ctx) {
   const lines = [];
   for (const ev of events) {
-    const t = formatTime(ev.at);
-    if (ev.type === "message.posted") lines.push(`[${t}] ${name(ev.actor)}: ${ev.data.text}`);
+    const at = formatTime(ev.at);
+    if (ev.type === "message.posted") lines.push(`[${at}] ${name(ev.actor)}: ${ev.data.text}`);
     else if (ev.type === "file.shared")
-      lines.push(`[${t}] ${name(ev.actor)} sent a file: ${ev.data.attachment?.filename}`);
+      lines.push(`[${at}] ${t("{name} sent a file: {file}", { name: name(ev.actor), file: ev.data.attachment?.filename || "" })}`);
     else if (ev.type === "note.added") continue;
     else {
       const node = eventNode(ev, { ...ctx, staff: true });
-      if (node) lines.push(`[${t}] ${node.textContent.replace(/\d{1,2}:\d{2}$/, "").trim()}`);
+      if (!node) continue;
+      for (const time of node.querySelectorAll("time")) time.remove(); // the line's own clock
+      lines.push(`[${at}] ${node.textContent.trim()}`);
     }
   }
   return lines.join("\n");

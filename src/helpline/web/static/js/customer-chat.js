@@ -91,7 +91,7 @@ export class CustomerChat {
     rt.on("read", (frame) => {
       if (mine(frame) && frame.role === "agent") this.conv.setSeen(frame.seq);
     });
-    rt.on("send-error", (frame) => this.conv.failPending(frame.client_id, frame.error?.message || "the message could not be sent"));
+    rt.on("send-error", (frame) => this.conv.failPending(frame.client_id, frame.error?.message || t("the message could not be sent")));
     rt.on("state", (s) => {
       if (s === "open") this.conv.setPendingStatus(t("Sending…"));
       else if (s === "closed" && rt.everOpened) this.conv.setPendingStatus(t("Waiting for connection…"));
@@ -146,7 +146,7 @@ export class CustomerChat {
     if (!isOpen(chat.status)) {
       for (const p of this.rt.pending(chat.id)) {
         this.rt.discard(p.client_id);
-        this.conv.failPending(p.client_id, "the chat has ended");
+        this.conv.failPending(p.client_id, t("the chat has ended"));
       }
     }
   }

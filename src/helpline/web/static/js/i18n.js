@@ -63,8 +63,8 @@ export function formatDateTime(value, options = { dateStyle: "medium", timeStyle
   return new Intl.DateTimeFormat(intlLocale, options).format(date);
 }
 
-export function formatTime(value) {
-  return formatDateTime(value, { hour: "2-digit", minute: "2-digit" });
+export function formatTime(value, options = { hour: "2-digit", minute: "2-digit" }) {
+  return formatDateTime(value, options);
 }
 
 export function formatDate(value, options = { dateStyle: "medium" }) {

@@ -465,7 +465,7 @@ async function loadRequests(expand = null) {
   try {
     items = await getAll("/requests", 100);
   } catch (err) {
-    list.replaceChildren(h("li", { class: "alert alert--error" }, `Could not load your requests: ${err.message}`));
+    list.replaceChildren(h("li", { class: "alert alert--error" }, t("Could not load your requests: {reason}", { reason: err.message })));
     empty.hidden = true;
     return;
   }
@@ -494,7 +494,7 @@ function requestRow(r, expanded) {
     h("span", { class: "badge badge--ref" }, r.reference),
     h("span", { class: "request-row__summary" }, r.summary),
     statusEl,
-    h("span", { class: "request-row__when" }, `Updated ${relative(r.updated_at || r.created_at)}`),
+    h("span", { class: "request-row__when" }, t("Updated {when}", { when: relative(r.updated_at || r.created_at) })),
   );
   const detail = h("div", { class: "request-detail", id: detailId, hidden: true });
   const row = h(
@@ -658,7 +658,7 @@ function wireSearch() {
     const terms = queryTerms(q);
     if (!terms.length) {
       card.hidden = true;
-      status.textContent = q ? "Type a word to search for." : "";
+      status.textContent = q ? t("Type a word to search for.") : "";
       return;
     }
     try {

@@ -13,7 +13,7 @@ function control(f, id) {
     return h(
       "select",
       { ...common, class: "select", required: Boolean(f.required) },
-      h("option", { value: "" }, f.required ? "Choose…" : "—"),
+      h("option", { value: "" }, f.required ? t("Choose…") : "—"),
       ...(f.options || []).map((o) => h("option", { value: o }, o)),
     );
   }
@@ -46,7 +46,7 @@ export function renderFields(box, queue) {
       const label =
         f.type === "checkbox"
           ? h("label", { class: "checkbox", for: id }, input, h("span", {}, f.label, mark))
-          : h("label", { for: id }, f.label, mark, f.required ? null : h("span", { class: "muted" }, " (optional)"));
+          : h("label", { for: id }, f.label, mark, f.required ? null : h("span", { class: "muted" }, " ", t("(optional)")));
       return h(
         "div",
         { class: "field prechat-field", "data-testid": "prechat-field", "data-key": f.key, "data-type": f.type },

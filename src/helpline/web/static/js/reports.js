@@ -5,7 +5,7 @@
 // with its CSV download (GET /reports/export.csv?table=…). Charts are inline SVG built here;
 // colours come from the stylesheet (classes), never from inline styles (CSP).
 
-import { formatNumber, parts, t, tn } from "./i18n.js";
+import { formatDate, formatNumber, parts, t, tn } from "./i18n.js";
 import { api } from "./api.js";
 import { $, formatDuration, h } from "./ui.js";
 
@@ -22,6 +22,10 @@ function svg(tag, attrs = {}, ...children) {
 
 const isoDay = (d) => d.toISOString().slice(0, 10);
 const secs = (v) => (v === null || v === undefined ? "—" : formatDuration(v));
+const num = (v) => formatNumber(v ?? 0);
+const oneDecimal = (v) => formatNumber(Number(v), { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+// The report's days are UTC calendar days ("2026-12-01"): formatted as such, in the page's language.
+const day = (iso, options = { dateStyle: "medium", timeZone: "UTC" }) => formatDate(`${iso}T00:00:00Z`, options);
 
 export function initReports({ queues, tags = [] }) {
   rp.queues = queues;
@@ -173,8 +177,8 @@ function render(d) {
   ];
   const r = d.ratings || { count: 0, average: null, distribution: [] };
   $('[data-role="report-body"]').replaceChildren(
-    h("p", { class: "muted small" }, tn("{from} to {to} · {count} day · UTC", "{from} to {to} · {count} days · UTC", d.days, { from: d.from, to: d.to })),
-    h("div", { class: "report-tiles" }, ...tiles.map(([label, value, key]) => h("div", { class: "report-tile card" }, h("span", { class: "report-tile__label" }, label), h("strong", { "data-testid": `report-total-${key}` }, String(value ?? 0))))),
+    h("p", { class: "muted small" }, tn("{from} to {to} · {count} day · UTC", "{from} to {to} · {count} days · UTC", d.days, { from: day(d.from), to: day(d.to) })),
+    h("div", { class: "report-tiles" }, ...tiles.map(([label, value, key]) => h("div", { class: "report-tile card" }, h("span", { class: "report-tile__label" }, label), h("strong", { "data-testid": `report-total-${key}` }, num(value))))),
     h(
       "div",
       { class: "report-grid" },
@@ -187,9 +191,9 @@ function render(d) {
         h(
           "p",
           { class: "report-rating" },
-          h("strong", { "data-testid": "report-ratings-average" }, r.average === null || r.average === undefined ? "—" : Number(r.average).toFixed(1)),
+          h("strong", { "data-testid": "report-ratings-average" }, r.average === null || r.average === undefined ? "—" : oneDecimal(r.average)),
           " ",
-          ...parts(tn("average from {ratings} rating", "average from {ratings} ratings", r.count), { ratings: h("strong", { "data-testid": "report-ratings-count" }, String(r.count)) }),
+          ...parts(tn("average from {ratings} rating", "average from {ratings} ratings", r.count), { ratings: h("strong", { "data-testid": "report-ratings-count" }, num(r.count)) }),
         ),
         ratingsChart(r.distribution || []),
       ),
@@ -220,7 +224,7 @@ const SLA_HEADERS = () => [t("Chats answered in time"), t("Requests answered in 
 const slaCells = (row) => [rowShare(row, "sla_"), rowShare(row, "request_response_"), rowShare(row, "request_resolution_")];
 
 function rating(row) {
-  return row.ratings ? `${Number(row.rating_avg).toFixed(1)} (${row.ratings})` : "—";
+  return row.ratings ? `${oneDecimal(row.rating_avg)} (${num(row.ratings)})` : "—";
 }
 
 function table(headers, rows, testid) {
@@ -232,7 +236,7 @@ function table(headers, rows, testid) {
       "table",
       { class: "table report-table" },
       h("thead", {}, h("tr", {}, ...headers.map((x, i) => h("th", { scope: "col", class: i ? "num" : null }, x)))),
-      h("tbody", {}, ...rows.map((cells) => h("tr", { "data-testid": testid }, ...cells.map((c, i) => (i ? h("td", { class: "num" }, String(c)) : h("th", { scope: "row" }, String(c))))))),
+      h("tbody", {}, ...rows.map((cells) => h("tr", { "data-testid": testid }, ...cells.map((c, i) => (i ? h("td", { class: "num" }, typeof c === "number" ? num(c) : String(c)) : h("th", { scope: "row" }, String(c))))))),
     ),
   );
 }
@@ -250,17 +254,17 @@ function chatsPerDay(daily) {
   const total = daily.reduce((s, x) => s + x.chats, 0);
   const chart = svg(
     "svg",
-    { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": t("Chats per day: {total} in {days} days, at most {max} a day", { total: formatNumber(total), days: formatNumber(daily.length), max: formatNumber(max) }), "data-testid": "report-chart-daily" },
+    { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": t("Chats per day: {total} in {days} days, at most {max} a day", { total: num(total), days: num(daily.length), max: num(max) }), "data-testid": "report-chart-daily" },
     svg("line", { x1: left, y1: H - bottom, x2: W, y2: H - bottom, class: "chart__axis" }),
-    svg("text", { x: left - 6, y: 12, class: "chart__label", "text-anchor": "end" }, String(max)),
-    svg("text", { x: left - 6, y: H - bottom, class: "chart__label", "text-anchor": "end" }, "0"),
+    svg("text", { x: left - 6, y: 12, class: "chart__label", "text-anchor": "end" }, num(max)),
+    svg("text", { x: left - 6, y: H - bottom, class: "chart__label", "text-anchor": "end" }, num(0)),
   );
   const labelEvery = Math.ceil(n / 8);
   daily.forEach((x, i) => {
     const hgt = ((H - bottom - 16) * x.chats) / max;
     const cx = left + step * i + step / 2;
-    chart.appendChild(svg("rect", { x: cx - bw / 2, y: H - bottom - hgt, width: bw, height: Math.max(hgt, x.chats ? 1 : 0), class: "chart__bar", rx: 2 }, svg("title", {}, tn("{date}: {count} chat", "{date}: {count} chats", x.chats, { date: x.date }))));
-    if (i % labelEvery === 0) chart.appendChild(svg("text", { x: cx, y: H - 6, class: "chart__label", "text-anchor": "middle" }, x.date.slice(5)));
+    chart.appendChild(svg("rect", { x: cx - bw / 2, y: H - bottom - hgt, width: bw, height: Math.max(hgt, x.chats ? 1 : 0), class: "chart__bar", rx: 2 }, svg("title", {}, tn("{date}: {count} chat", "{date}: {count} chats", x.chats, { date: day(x.date) }))));
+    if (i % labelEvery === 0) chart.appendChild(svg("text", { x: cx, y: H - 6, class: "chart__label", "text-anchor": "middle" }, day(x.date, { month: "numeric", day: "numeric", timeZone: "UTC" })));
   });
   return chart;
 }
@@ -284,12 +288,12 @@ function outcomeChart(totals) {
     [t("Open"), totals.open, "chart__bar chart__bar--soft"],
   ];
   const sum = rows.reduce((s, r) => s + (r[1] || 0), 0);
-  return hbars(rows.map(([label, v, cls]) => ({ label, value: v || 0, text: sum ? `${v || 0} (${Math.round((100 * (v || 0)) / sum)}%)` : "0", cls })), t("Outcome of chats"), "report-chart-outcome");
+  return hbars(rows.map(([label, v, cls]) => ({ label, value: v || 0, text: sum ? `${num(v)} (${formatNumber((v || 0) / sum, { style: "percent" })})` : num(0), cls })), t("Outcome of chats"), "report-chart-outcome");
 }
 
 function ratingsChart(distribution) {
   const byScore = new Map(distribution.map((x) => [x.score, x.count]));
-  const rows = [5, 4, 3, 2, 1].map((s) => ({ label: `${"★".repeat(s)} ${s}`, value: byScore.get(s) || 0, text: String(byScore.get(s) || 0), cls: "chart__bar chart__bar--star" }));
+  const rows = [5, 4, 3, 2, 1].map((s) => ({ label: `${"★".repeat(s)} ${num(s)}`, value: byScore.get(s) || 0, text: num(byScore.get(s)), cls: "chart__bar chart__bar--star" }));
   return hbars(rows, t("Ratings distribution"), "report-chart-ratings");
 }
 

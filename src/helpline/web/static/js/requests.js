@@ -112,7 +112,7 @@ async function loadList(more = false) {
     page = await api.get(`/requests?${params}`);
   } catch (err) {
     if (seq !== st.loadSeq) return;
-    list.replaceChildren(h("li", { class: "alert alert--error" }, `Could not load requests: ${err.message}`));
+    list.replaceChildren(h("li", { class: "alert alert--error" }, t("Could not load requests: {reason}", { reason: err.message })));
     return;
   }
   if (seq !== st.loadSeq) return;
@@ -145,7 +145,7 @@ function row(r) {
       h(
         "span",
         { class: "req-row__meta" },
-        [r.customer?.name, r.team?.name, r.assignee ? `→ ${r.assignee.name}` : t("Unassigned"), `updated ${relative(r.updated_at)}`].filter(Boolean).join(" · "),
+        [r.customer?.name, r.team?.name, r.assignee ? `→ ${r.assignee.name}` : t("Unassigned"), t("updated {when}", { when: relative(r.updated_at) })].filter(Boolean).join(" · "),
       ),
     ),
   );
@@ -173,7 +173,7 @@ async function openRequest(reference) {
   } catch (err) {
     if (st.current !== reference) return;
     pane.replaceChildren(
-      h("div", { class: "empty" }, h("strong", {}, err.status === 404 ? `${reference} was not found` : t("Could not load the request")), h("span", { class: "small" }, err.status === 404 ? "It does not exist or is not visible to you." : err.message)),
+      h("div", { class: "empty" }, h("strong", {}, err.status === 404 ? t("{reference} was not found", { reference }) : t("Could not load the request")), h("span", { class: "small" }, err.status === 404 ? t("It does not exist or is not visible to you.") : err.message)),
     );
     return;
   }
@@ -205,7 +205,7 @@ function renderDetail(pane, r, timeline) {
         // Moved to a team I am not in (and not assigned to me): it left my view.
         st.current = null;
         pane.replaceChildren(
-          h("div", { class: "empty" }, h("strong", {}, `${r.reference} moved to ${updated.team?.name || "another team"}`), h("span", { class: "small" }, t("It is no longer in your teams' requests."))),
+          h("div", { class: "empty" }, h("strong", {}, t("{reference} moved to {team}", { reference: r.reference, team: updated.team?.name || t("another team") })), h("span", { class: "small" }, t("It is no longer in your teams' requests."))),
         );
       }
       loadList();
@@ -221,7 +221,7 @@ function renderDetail(pane, r, timeline) {
     "select",
     { class: "select", id: "sr-status", "data-testid": "sr-status", disabled: allowed.length === 0 },
     h("option", { value: r.status }, `${REQUEST_STATUS[r.status]} (current)`),
-    ...allowed.map((s) => h("option", { value: s }, r.status === "resolved" && s === "open" ? "Open (reopen)" : REQUEST_STATUS[s])),
+    ...allowed.map((s) => h("option", { value: s }, r.status === "resolved" && s === "open" ? t("Open (reopen)") : REQUEST_STATUS[s])),
   );
   status.addEventListener("change", () => status.value !== r.status && patch({ status: status.value }, status));
 
@@ -251,7 +251,7 @@ function renderDetail(pane, r, timeline) {
     const btn = h(
       "button",
       { class: "btn btn--sm", type: "button", id: "sr-assignee", "data-testid": mine ? "sr-unassign" : "sr-assign-me" },
-      mine ? "Unassign me" : t("Assign to me"),
+      mine ? t("Unassign me") : t("Assign to me"),
     );
     btn.addEventListener("click", () => patch({ assignee_id: mine ? null : st.me.id }, btn));
     const unassign = r.assignee && !mine ? h("button", { class: "btn btn--sm btn--ghost", type: "button", "data-testid": "sr-unassign" }, t("Unassign")) : null;
@@ -269,7 +269,7 @@ function renderDetail(pane, r, timeline) {
     h(
       "div",
       { class: "sr-comment__foot" },
-      h("label", { class: "checkbox" }, h("input", { type: "checkbox", name: "internal", "data-testid": "sr-comment-internal" }), " Internal (agents only)"),
+      h("label", { class: "checkbox" }, h("input", { type: "checkbox", name: "internal", "data-testid": "sr-comment-internal" }), " ", t("Internal (agents only)")),
       h("button", { class: "btn btn--primary btn--sm", type: "submit", "data-testid": "sr-comment-submit" }, t("Add comment")),
     ),
   );
@@ -296,7 +296,7 @@ function renderDetail(pane, r, timeline) {
   let transcript = null;
   if (r.chat_id) {
     const pre = h("pre", { class: "sr-transcript", "data-testid": "sr-transcript", hidden: true });
-    const btn = h("button", { class: "btn btn--sm", type: "button", "aria-expanded": "false", "data-testid": "sr-transcript-toggle" }, `Chat transcript${r.chat_reference ? ` (${r.chat_reference})` : ""}`);
+    const btn = h("button", { class: "btn btn--sm", type: "button", "aria-expanded": "false", "data-testid": "sr-transcript-toggle" }, r.chat_reference ? t("Chat transcript ({reference})", { reference: r.chat_reference }) : t("Chat transcript"));
     btn.addEventListener("click", async () => {
       if (!pre.hidden) {
         pre.hidden = true;
@@ -316,7 +316,7 @@ function renderDetail(pane, r, timeline) {
     transcript = h("section", { class: "sr-section" }, btn, pre);
   }
 
-  const back = h("a", { class: "btn btn--ghost btn--sm sr-back", href: "#requests" }, "← All requests");
+  const back = h("a", { class: "btn btn--ghost btn--sm sr-back", href: "#requests" }, t("← All requests"));
   pane.replaceChildren(
     h(
       "article",

@@ -142,7 +142,11 @@ async function run(more) {
     button.hidden = !st.next;
     $('[data-role="search-empty"]').hidden = list.children.length > 0;
     const n = list.children.length;
-    summary.textContent = n ? `${n}${st.next ? "+" : ""} result${n === 1 ? "" : "s"} for “${q}”` : "";
+    summary.textContent = !n
+      ? ""
+      : st.next
+        ? tn("{count}+ result for “{query}”", "{count}+ results for “{query}”", n, { query: q })
+        : tn("{count} result for “{query}”", "{count} results for “{query}”", n, { query: q });
     if (more) list.children[n - (page.items || []).length]?.querySelector("button")?.focus();
   } catch (err) {
     if (mine !== st.run) return;
@@ -154,7 +158,7 @@ async function run(more) {
 }
 
 function row(item) {
-  const where = item.kind === "request" ? "Open the request" : item.seq ? "Open the chat at this message" : t("Open the chat");
+  const where = item.kind === "request" ? t("Open the request") : item.seq ? t("Open the chat at this message") : t("Open the chat");
   return h(
     "li",
     {},

@@ -2,19 +2,22 @@
 // chip that says its state in words and an icon (never by colour alone), and one ticker that
 // refreshes every chip on the page each second without re-rendering the lists around them.
 
-import { t } from "./i18n.js";
+import { formatNumber, t } from "./i18n.js";
 import { formatDateTime, h } from "./ui.js";
 
 const MARKS = { ok: "○", warning: "⚠", breached: "!" };
 
 function short(seconds) {
   const s = Math.max(0, Math.floor(seconds));
-  if (s < 60) return `${s}s`;
+  const n = (v) => formatNumber(v);
+  const two = (v) => formatNumber(v, { minimumIntegerDigits: 2 });
+  // i18n: short units of a countdown ("5m 03s"); keep them short, they sit in a chip.
+  if (s < 60) return t("{seconds}s", { seconds: n(s) });
   const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
+  if (m < 60) return t("{minutes}m {seconds}s", { minutes: n(m), seconds: two(s % 60) });
   const hrs = Math.floor(m / 60);
-  if (hrs < 48) return `${hrs}h ${String(m % 60).padStart(2, "0")}m`;
-  return `${Math.floor(hrs / 24)}d ${hrs % 24}h`;
+  if (hrs < 48) return t("{hours}h {minutes}m", { hours: n(hrs), minutes: two(m % 60) });
+  return t("{days}d {hours}h", { days: n(Math.floor(hrs / 24)), hours: n(hrs % 24) });
 }
 
 // The clock of one target: {dueAt, warnAt, doneAt, breached, kind}. Returns null once met or

@@ -86,7 +86,7 @@ export class SnippetPicker {
   render() {
     if (!this.items.length) {
       this.list.replaceChildren(
-        h("li", { class: "snippet-list__empty muted small", role: "option", "aria-disabled": "true", "aria-selected": "false" }, cache?.length ? `No snippet matches “${this.filter}”.` : t("No snippets yet — add some under Snippets.")),
+        h("li", { class: "snippet-list__empty muted small", role: "option", "aria-disabled": "true", "aria-selected": "false" }, cache?.length ? t("No snippet matches “{filter}”.", { filter: this.filter }) : t("No snippets yet — add some under Snippets.")),
       );
       this.input.removeAttribute("aria-activedescendant");
       return;
@@ -172,7 +172,7 @@ export function initSnippetManager({ me, queues }) {
       { class: "field" },
       h("label", { for: "snippet-content" }, t("Text")),
       h("textarea", { class: "textarea", id: "snippet-content", name: "content", rows: "5", maxlength: "5000", required: true, "data-testid": "snippet-content" }),
-      h("span", { class: "hint" }, "Placeholders: {customer.name}, {agent.name}, {chat.reference}, {queue.name}. In a chat, type / and a few letters to insert it."),
+      h("span", { class: "hint" }, t("Placeholders: {customer.name}, {agent.name}, {chat.reference}, {queue.name}. In a chat, type / and a few letters to insert it.")),
     ),
     h(
       "div",
@@ -182,7 +182,7 @@ export function initSnippetManager({ me, queues }) {
         "select",
         { class: "select", id: "snippet-queue", name: "queue_id", "data-testid": "snippet-queue", disabled: !seesAll },
         h("option", { value: "" }, t("Only me (personal)")),
-        ...(seesAll ? queues.map((q) => h("option", { value: q.id }, `Everyone in ${q.name}`)) : []),
+        ...(seesAll ? queues.map((q) => h("option", { value: q.id }, t("Everyone in {name}", { name: q.name }))) : []),
       ),
       seesAll ? null : h("span", { class: "hint" }, t("Shared snippets are managed by supervisors.")),
     ),
@@ -221,7 +221,7 @@ async function renderList() {
   list.replaceChildren(
     ...items.map((s) => {
       const editBtn = h("button", { class: "btn btn--sm", type: "button", "data-testid": "snippet-edit" }, t("Edit"));
-      const delBtn = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "snippet-delete" }, "Delete");
+      const delBtn = h("button", { class: "btn btn--sm btn--danger-ghost", type: "button", "data-testid": "snippet-delete" }, t("Delete"));
       editBtn.addEventListener("click", () => edit(s));
       delBtn.addEventListener("click", () => remove(s, delBtn));
       return h(
@@ -231,10 +231,10 @@ async function renderList() {
           "div",
           { class: "snippet-admin-row__head" },
           h("strong", {}, s.title),
-          h("span", { class: s.shared ? "badge badge--open" : "badge badge--ref" }, s.shared ? `Shared · ${s.queue?.name || ""}` : t("Personal")),
+          h("span", { class: s.shared ? "badge badge--open" : "badge badge--ref" }, s.shared ? t("Shared · {queue}", { queue: s.queue?.name || "" }) : t("Personal")),
         ),
         h("p", { class: "snippet-admin-row__text" }, s.content),
-        s.editable ? h("div", { class: "form-actions form-actions--start" }, editBtn, delBtn) : h("p", { class: "muted small" }, `By ${s.owner?.name || "a supervisor"}`),
+        s.editable ? h("div", { class: "form-actions form-actions--start" }, editBtn, delBtn) : h("p", { class: "muted small" }, t("By {name}", { name: s.owner?.name || t("a supervisor") })),
       );
     }),
   );
@@ -246,7 +246,7 @@ function edit(s) {
   form.elements.title.value = s?.title || "";
   form.elements.content.value = s?.content || "";
   form.elements.queue_id.value = s?.queue_id || "";
-  $("#snippet-form-title").textContent = s ? `Edit “${s.title}”` : t("New snippet");
+  $("#snippet-form-title").textContent = s ? t("Edit “{title}”", { title: s.title }) : t("New snippet");
   form.querySelector('[data-action="snippet-cancel-edit"]').hidden = !s;
   showFormError(form, null);
   if (s) form.elements.title.focus();
@@ -268,7 +268,7 @@ async function save(e) {
   try {
     if (mg.editing) await api.patch(`/snippets/${encodeURIComponent(mg.editing.id)}`, body);
     else await api.post("/snippets", body);
-    toast({ title: mg.editing ? "Snippet saved" : t("Snippet created"), kind: "success", timeout: 2500, key: "snippet-saved" });
+    toast({ title: mg.editing ? t("Snippet saved") : t("Snippet created"), kind: "success", timeout: 2500, key: "snippet-saved" });
     edit(null);
     invalidateSnippets();
     await renderList();
@@ -282,7 +282,9 @@ async function save(e) {
 function confirmDelete(s) {
   return confirmAction({
     title: t("Delete this snippet?"),
-    text: `“${s.title}” will no longer be offered in the composer${s.shared ? " to anyone in its queue" : ""}.`,
+    text: s.shared
+      ? t("“{title}” will no longer be offered in the composer to anyone in its queue.", { title: s.title })
+      : t("“{title}” will no longer be offered in the composer.", { title: s.title }),
     ok: t("Delete snippet"),
   });
 }

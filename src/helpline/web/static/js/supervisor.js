@@ -5,11 +5,12 @@
 // WebSocket news (chat.updated, chat.offered, chat.withdrawn, chat.taken, agent.status), every
 // 10 s while shown, and ticks the waiting times every second.
 
-import { t, tn } from "./i18n.js";
+import { formatNumber, formatTime, t, tn } from "./i18n.js";
 import { api, getAll } from "./api.js";
 import { $, formatDuration, h, since, toast } from "./ui.js";
 
 const LONG_WAIT_S = 120;
+const ROLE_LABEL = { agent: t("Agent"), supervisor: t("Supervisor"), admin: t("Administrator") };
 const STATUS_LABEL = { available: t("Available"), away: t("Away"), offline: t("Offline") };
 
 const st = {
@@ -87,7 +88,7 @@ async function refresh() {
       getAll("/chats?status=in_progress&limit=200", 500),
     ]);
   } catch (err) {
-    if (seq === st.seq) $('[data-role="sv-error"]').textContent = `Could not refresh: ${err.message}`;
+    if (seq === st.seq) $('[data-role="sv-error"]').textContent = t("Could not refresh: {reason}", { reason: err.message });
     return;
   }
   if (seq !== st.seq) return;
@@ -113,20 +114,20 @@ async function refresh() {
 
 function render() {
   const { queues = [], agents = [] } = st.data || {};
-  $('[data-role="sv-updated"]').textContent = `Updated ${new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })}`;
+  $('[data-role="sv-updated"]').textContent = t("Updated {when}", { when: formatTime(new Date(), { hour: "2-digit", minute: "2-digit", second: "2-digit" }) });
   $('[data-testid="sv-queues"]').replaceChildren(
     ...queues.map((q) =>
       h(
         "section",
         { class: "sv-queue card", "data-testid": "sv-queue", "data-queue-id": q.id, "aria-label": q.name },
-        h("h3", {}, q.name, " ", h("span", { class: q.open_now === false ? "badge badge--cancelled" : "badge badge--in_progress" }, q.open_now === false ? "Closed now" : t("Open"))),
+        h("h3", {}, q.name, " ", h("span", { class: q.open_now === false ? "badge badge--cancelled" : "badge badge--in_progress" }, q.open_now === false ? t("Closed now") : t("Open"))),
         h(
           "dl",
           { class: "sv-stats" },
-          stat("Waiting", q.waiting, "sv-waiting-count"),
-          stat("In progress", q.in_progress),
-          stat("Longest wait", q.waiting ? formatDuration(q.longest_wait_s || 0) : "—", null, q.waiting && q.longest_wait_s >= LONG_WAIT_S),
-          stat("Agents free", q.agents_available),
+          stat(t("Waiting"), q.waiting, "sv-waiting-count"),
+          stat(t("In progress"), q.in_progress),
+          stat(t("Longest wait"), q.waiting ? formatDuration(q.longest_wait_s || 0) : "—", null, q.waiting && q.longest_wait_s >= LONG_WAIT_S),
+          stat(t("Agents free"), q.agents_available),
         ),
       ),
     ),
@@ -137,9 +138,9 @@ function render() {
       h(
         "tr",
         { "data-testid": "sv-agent", "data-agent-id": a.id, "data-status": a.status },
-        h("td", {}, a.name, a.role && a.role !== "agent" ? h("span", { class: "muted small" }, ` (${a.role})`) : null),
+        h("td", {}, a.name, a.role && a.role !== "agent" ? h("span", { class: "muted small" }, ` (${ROLE_LABEL[a.role] || a.role})`) : null),
         h("td", {}, h("span", { class: `dot dot--${a.status}`, "aria-hidden": "true" }), " ", STATUS_LABEL[a.status] || a.status),
-        h("td", {}, h("span", { class: a.chats >= a.max_chats ? "sv-load sv-load--full" : "sv-load" }, `${a.chats} / ${a.max_chats}`)),
+        h("td", {}, h("span", { class: a.chats >= a.max_chats ? "sv-load sv-load--full" : "sv-load" }, `${formatNumber(a.chats)} / ${formatNumber(a.max_chats)}`)),
       ),
     ),
   );
@@ -162,7 +163,7 @@ function render() {
 }
 
 function stat(label, value, testid = null, warn = false) {
-  return h("div", { class: warn ? "sv-stat sv-stat--warn" : "sv-stat" }, h("dt", {}, label), h("dd", { "data-testid": testid }, String(value)));
+  return h("div", { class: warn ? "sv-stat sv-stat--warn" : "sv-stat" }, h("dt", {}, label), h("dd", { "data-testid": testid }, typeof value === "number" ? formatNumber(value) : String(value)));
 }
 
 function waitingRow(chat, agentsById) {
@@ -170,17 +171,17 @@ function waitingRow(chat, agentsById) {
   const candidates = (members ? members.map((m) => agentsById.get(m.id) || m) : [...agentsById.values()]).filter((a) => a.role !== "customer");
   const agentSel = h(
     "select",
-    { class: "select select--sm", "aria-label": `Agent for ${chat.reference}`, "data-testid": "sv-assign-agent" },
+    { class: "select select--sm", "aria-label": t("Agent for {reference}", { reference: chat.reference }), "data-testid": "sv-assign-agent" },
     h("option", { value: "" }, t("Choose an agent…")),
     ...candidates.map((a) => {
-      const load = typeof a.chats === "number" ? ` — ${a.chats}/${a.max_chats}` : "";
+      const load = typeof a.chats === "number" ? ` — ${formatNumber(a.chats)}/${formatNumber(a.max_chats)}` : "";
       return h("option", { value: a.id }, `${a.name} (${STATUS_LABEL[a.status] || a.status || "?"}${load})`);
     }),
   );
   const assign = h("button", { class: "btn btn--primary btn--sm", type: "button", "data-testid": "sv-assign" }, t("Assign"));
   const queueSel = h(
     "select",
-    { class: "select select--sm", "aria-label": `Move ${chat.reference} to queue`, "data-testid": "sv-move-queue" },
+    { class: "select select--sm", "aria-label": t("Move {reference} to queue", { reference: chat.reference }), "data-testid": "sv-move-queue" },
     h("option", { value: "" }, t("Move to…")),
     ...st.queues.filter((q) => q.id !== chat.queue_id).map((q) => h("option", { value: q.id }, q.name)),
   );
@@ -215,7 +216,7 @@ function waitingRow(chat, agentsById) {
       return;
     }
     const name = agentSel.selectedOptions[0].textContent.split(" (")[0];
-    act(assign, `/chats/${chat.id}/assign`, { agent_id: agentSel.value }, `${chat.reference} assigned to ${name}`);
+    act(assign, `/chats/${chat.id}/assign`, { agent_id: agentSel.value }, t("{reference} assigned to {name}", { reference: chat.reference, name }));
   });
   move.addEventListener("click", () => {
     if (!queueSel.value) {
@@ -223,7 +224,7 @@ function waitingRow(chat, agentsById) {
       queueSel.focus();
       return;
     }
-    act(move, `/chats/${chat.id}/move`, { queue_id: queueSel.value }, `${chat.reference} moved to ${queueSel.selectedOptions[0].textContent}`);
+    act(move, `/chats/${chat.id}/move`, { queue_id: queueSel.value }, t("{reference} moved to {queue}", { reference: chat.reference, queue: queueSel.selectedOptions[0].textContent }));
   });
   const started = chat.waiting_since || chat.created_at;
   const wait = since(started);
@@ -235,7 +236,7 @@ function waitingRow(chat, agentsById) {
       { class: "sv-chat__main" },
       h("strong", {}, chat.customer?.name || t("Customer")),
       h("span", { class: "muted small" }, [chat.reference, chat.queue?.name || st.queues.find((q) => q.id === chat.queue_id)?.name, chat.subject].filter(Boolean).join(" · ")),
-      h("span", { class: wait >= LONG_WAIT_S ? "sv-wait sv-wait--long" : "sv-wait", "data-since": started }, `waiting ${formatDuration(wait)}`),
+      h("span", { class: wait >= LONG_WAIT_S ? "sv-wait sv-wait--long" : "sv-wait", "data-since": started }, t("waiting {duration}", { duration: formatDuration(wait) })),
     ),
     h("div", { class: "sv-chat__actions" }, agentSel, assign, queueSel, move),
     error,
@@ -244,9 +245,9 @@ function waitingRow(chat, agentsById) {
 
 /** Why an agent cannot take a chat now, or null (the server says the same with 409s). */
 function whyNot(agent, chat) {
-  if (chat.agent?.id === agent.id) return "has it";
+  if (chat.agent?.id === agent.id) return t("has it");
   if (agent.status && agent.status !== "available") return (STATUS_LABEL[agent.status] || agent.status).toLowerCase();
-  if (typeof agent.chats === "number" && agent.chats >= agent.max_chats) return "full";
+  if (typeof agent.chats === "number" && agent.chats >= agent.max_chats) return t("full");
   return null;
 }
 
@@ -256,12 +257,12 @@ function activeRow(chat, agentsById) {
   const candidates = (members ? members.map((m) => agentsById.get(m.id) || m) : [...agentsById.values()]).filter((a) => a.role !== "customer");
   const agentSel = h(
     "select",
-    { class: "select select--sm", "aria-label": `Hand ${chat.reference} to`, "data-testid": "sv-reassign-agent" },
+    { class: "select select--sm", "aria-label": t("Hand {reference} to", { reference: chat.reference }), "data-testid": "sv-reassign-agent" },
     h("option", { value: "" }, t("Hand over to…")),
     ...candidates.map((a) => {
       const why = whyNot(a, chat);
-      const load = typeof a.chats === "number" ? ` — ${a.chats}/${a.max_chats}` : "";
-      return h("option", { value: a.id, disabled: Boolean(why) }, `${a.name} (${why || "available"}${load})`);
+      const load = typeof a.chats === "number" ? ` — ${formatNumber(a.chats)}/${formatNumber(a.max_chats)}` : "";
+      return h("option", { value: a.id, disabled: Boolean(why) }, `${a.name} (${why || t("available")}${load})`);
     }),
   );
   const picked = st.picked.get(chat.id)?.agent;
@@ -281,7 +282,7 @@ function activeRow(chat, agentsById) {
     try {
       await api.post(`/chats/${chat.id}/assign`, { agent_id: agentSel.value });
       st.picked.delete(chat.id);
-      toast({ title: `${chat.reference} handed to ${name}`, kind: "success", timeout: 3000 });
+      toast({ title: t("{reference} handed to {name}", { reference: chat.reference, name }), kind: "success", timeout: 3000 });
       refresh();
     } catch (err) {
       error.textContent = err.message;
@@ -296,7 +297,7 @@ function activeRow(chat, agentsById) {
       { class: "sv-chat__main" },
       h("strong", {}, chat.customer?.name || t("Customer")),
       h("span", { class: "muted small" }, [chat.reference, chat.queue?.name || st.queues.find((q) => q.id === chat.queue_id)?.name, chat.subject].filter(Boolean).join(" · ")),
-      h("span", { class: "small", "data-testid": "sv-active-agent" }, `with ${chat.agent?.name || "an agent"}`),
+      h("span", { class: "small", "data-testid": "sv-active-agent" }, t("with {name}", { name: chat.agent?.name || t("an agent") })),
     ),
     h("div", { class: "sv-chat__actions" }, agentSel, assign),
     error,
@@ -306,7 +307,7 @@ function activeRow(chat, agentsById) {
 function tickWaits() {
   for (const el of document.querySelectorAll(".sv-wait[data-since]")) {
     const s = since(el.dataset.since);
-    el.textContent = `waiting ${formatDuration(s)}`;
+    el.textContent = t("waiting {duration}", { duration: formatDuration(s) });
     el.classList.toggle("sv-wait--long", s >= LONG_WAIT_S);
   }
 }

@@ -11,7 +11,7 @@ export function tagChip(tag, { onRemove, testid = "tag-chip" } = {}) {
   const chip = h("span", { class: "tag-chip", "data-testid": testid, "data-tag-id": tag.id }, h("span", { class: "tag-chip__dot", "aria-hidden": "true" }), h("span", {}, tag.name));
   if (tag.color) chip.style.setProperty("--tag", tag.color);
   if (onRemove) {
-    const x = h("button", { class: "tag-chip__remove", type: "button", "aria-label": `Remove tag ${tag.name}`, "data-testid": "tag-remove" }, "×");
+    const x = h("button", { class: "tag-chip__remove", type: "button", "aria-label": t("Remove tag {name}", { name: tag.name }), "data-testid": "tag-remove" }, "×");
     x.addEventListener("click", () => onRemove(tag));
     chip.append(x);
   }
@@ -73,7 +73,7 @@ export class TagPicker {
     const byId = this.tagsById();
     const chips = this.selected.map((id) => byId.get(id)).filter(Boolean);
     const shown = chips.map((t) => tagChip(t, this.enabled ? { onRemove: (tag) => this.toggle(tag.id) } : {}));
-    this.chips.replaceChildren(...(shown.length ? shown : [h("span", { class: "muted small" }, this.enabled ? "No tags yet." : t("No tags."))]));
+    this.chips.replaceChildren(...(shown.length ? shown : [h("span", { class: "muted small" }, this.enabled ? t("No tags yet.") : t("No tags."))]));
   }
 
   open() {
@@ -95,7 +95,7 @@ export class TagPicker {
     this.options = this.getAll().filter((t) => !q || t.name.toLowerCase().includes(q));
     if (this.active >= this.options.length) this.active = this.options.length - 1;
     if (q && this.active < 0 && this.options.length) this.active = 0;
-    const none = h("li", { class: "tag-picker__none muted small", role: "presentation" }, this.getAll().length ? "No tag matches." : t("No tags exist yet; an admin adds them."));
+    const none = h("li", { class: "tag-picker__none muted small", role: "presentation" }, this.getAll().length ? t("No tag matches.") : t("No tags exist yet; an admin adds them."));
     this.list.replaceChildren(
       ...this.options.map((t, i) => {
         const on = this.selected.includes(t.id);
@@ -153,7 +153,7 @@ export class TagPicker {
       this.status.textContent = "";
     } catch (err) {
       this.selected = before;
-      this.status.textContent = `Tags not saved: ${err.message}`;
+      this.status.textContent = t("Tags not saved: {reason}", { reason: err.message });
     }
     this.renderChips();
     if (!this.list.hidden) this.renderList();

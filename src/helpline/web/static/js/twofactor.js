@@ -60,7 +60,7 @@ export function initTwoFactor({ me, required = false }) {
     });
   });
 
-  const codesText = () => `Helpline recovery codes for ${me.email}\nEach one signs you in once.\n\n${codes.join("\n")}\n`;
+  const codesText = () => `${t("Helpline recovery codes for {email}", { email: me.email })}\n${t("Each one signs you in once.")}\n\n${codes.join("\n")}\n`;
   $('[data-action="copy-codes"]', dialog).addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText(codesText());

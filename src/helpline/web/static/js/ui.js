@@ -88,15 +88,16 @@ export function statusBadge(el, status, labels = CHAT_STATUS) {
 
 export function formatSize(bytes) {
   if (!Number.isFinite(bytes)) return "";
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KB", "MB", "GB"];
+  if (bytes < 1024) return t("{size} B", { size: formatNumber(bytes) });
+  const units = [(size) => t("{size} KB", { size }), (size) => t("{size} MB", { size }), (size) => t("{size} GB", { size })];
   let n = bytes / 1024;
   let i = 0;
   while (n >= 1024 && i < units.length - 1) {
     n /= 1024;
     i += 1;
   }
-  return `${n < 10 ? n.toFixed(1) : Math.round(n)} ${units[i]}`;
+  const digits = n < 10 ? 1 : 0;
+  return units[i](formatNumber(n, { minimumFractionDigits: digits, maximumFractionDigits: digits }));
 }
 
 const timeFmt = new Intl.DateTimeFormat(intlLocale, { hour: "2-digit", minute: "2-digit" });

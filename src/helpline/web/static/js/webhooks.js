@@ -4,7 +4,7 @@
 // its answer is shown beside the field it is about.
 
 import { api } from "./api.js";
-import { t } from "./i18n.js";
+import { t, tn } from "./i18n.js";
 import { $, confirmAction, formatDateTime, h, setBusy, showFormError, toast, toastError } from "./ui.js";
 
 // [type, its label in a checkbox, its name in the delivery log]
@@ -164,7 +164,7 @@ async function copySecret() {
 
 function summary(events) {
   const names = events.map((t) => LABEL.get(t) || t);
-  return names.length <= 3 ? names.join(", ") : t("{first} and {count} more", { first: names.slice(0, 2).join(", "), count: names.length - 2 });
+  return names.length <= 3 ? names.join(", ") : tn("{first} and {count} more", "{first} and {count} more", names.length - 2, { first: names.slice(0, 2).join(", ") });
 }
 
 function row(endpoint) {

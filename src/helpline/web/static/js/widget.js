@@ -1,6 +1,7 @@
 // Helpline web-site widget: a "Chat with us" button for any page.
 //   <script src="https://helpline.example/widget.js" data-queue="Billing" async></script>
-// Options (data-*): queue (queue id or name to preselect), label (button text), color,
+// Options (data-*): queue (queue id or name to preselect), label (button text), lang (the
+// language of the button and the panel; default: the page's <html lang>), color,
 // notifications ("on": while the visitor's tab is hidden, an agent's reply also shows as this
 // site's desktop notification, if the visitor already allowed this site's notifications:
 // browsers refuse them to the cross-site panel, and this script never asks); and for
@@ -17,7 +18,12 @@
   window.__helplineWidget = true;
   var origin = new URL(script.src, window.location.href).origin;
   var queue = script.getAttribute("data-queue") || "";
-  var label = script.getAttribute("data-label") || "Chat with us";
+  // The button's words: the site's own (data-label), or Helpline's in the visitor's language
+  // (asked with /widget/allowed; data-lang, else the page's <html lang>, else the browser's).
+  var ownLabel = script.getAttribute("data-label");
+  var lang = script.getAttribute("data-lang") || document.documentElement.lang || "";
+  var label = ownLabel || "Chat with us";
+  var popupLabel = ownLabel || "Chat with us (opens a chat window)";
   var color = script.getAttribute("data-color") || "#3454d1";
   var notifications = script.getAttribute("data-notifications") === "on";
   var lastCount = 0;
@@ -47,7 +53,10 @@
   var baseTitle = null; // the host page's title while the panel counts unseen replies
 
   function popup() {
-    var url = origin + "/" + (queue ? "?queue=" + encodeURIComponent(queue) : "");
+    var params = [];
+    if (queue) params.push("queue=" + encodeURIComponent(queue));
+    if (lang) params.push("lang=" + encodeURIComponent(lang));
+    var url = origin + "/" + (params.length ? "?" + params.join("&") : "");
     var w = window.open(url, "helpline-chat", "width=440,height=700,noopener=no");
     if (!w) window.location.href = url; // pop-ups blocked: go there instead
     else w.focus();
@@ -91,6 +100,7 @@
       frame.src =
         origin + "/widget/chat?host=" + encodeURIComponent(window.location.origin) +
         (queue ? "&queue=" + encodeURIComponent(queue) : "") +
+        (lang ? "&lang=" + encodeURIComponent(lang) : "") +
         // The page the visitor is on, and where they came from, for the agent (context).
         "&page=" + encodeURIComponent(window.location.href.slice(0, 2000)) +
         (document.referrer ? "&ref=" + encodeURIComponent(document.referrer.slice(0, 2000)) : "") +
@@ -121,10 +131,14 @@
 
   function check() {
     // Ask Helpline whether this site may embed the chat panel.
-    return fetch(origin + "/widget/allowed?origin=" + encodeURIComponent(window.location.origin), { credentials: "omit" })
+    var url = origin + "/widget/allowed?origin=" + encodeURIComponent(window.location.origin) +
+      (lang ? "&lang=" + encodeURIComponent(lang) : "");
+    return fetch(url, { credentials: "omit" })
       .then(function (res) { return res.ok ? res.json() : { allowed: false }; })
       .then(function (data) {
         embedded = Boolean(data && data.allowed);
+        if (!ownLabel && data && data.label) label = data.label;
+        if (!ownLabel && data && data.popup_label) popupLabel = data.popup_label;
         if (!embedded && window.console)
           console.warn(
             "Helpline widget: " + window.location.origin + " is not an allowed origin, so the chat opens in a " +
@@ -180,7 +194,7 @@
     ready.then(function () {
       mount();
       if (embedded) button.setAttribute("aria-expanded", "false");
-      else button.setAttribute("aria-label", label + " (opens a chat window)");
+      else button.setAttribute("aria-label", popupLabel);
     });
   }
   if (document.body) start();
