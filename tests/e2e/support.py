@@ -85,7 +85,7 @@ class HelplineServer:
         self.cli("migrate")
         self.cli("demo")
 
-    def start(self, timeout: float = 30) -> None:
+    def start(self, timeout: float = 60) -> None:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "helpline", "serve"],
