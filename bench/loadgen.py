@@ -118,6 +118,10 @@ class LoadResult:
     rate_per_chat: float
     target_msgs_per_s: float
     duration_s: float
+    senders: str = "customer"
+    agent_sockets: str = "per-agent"
+    text_size: int = 0
+    load_average: float = 0.0  # the machine's 1-minute load average as the run started
     sent: int = 0
     delivered: int = 0
     duplicates: int = 0
@@ -179,6 +183,8 @@ class Pair:
     chat_id: str
     customer: Side
     agent: Side
+    # The agent serving the chat: with one socket per agent (a console), its chats share it.
+    agent_key: str = ""
 
 
 @dataclass
@@ -426,6 +432,7 @@ class HelplineSetup:
                 chat_id,
                 Side(c_ws, {"Authorization": f"Bearer {ctoken}"}),
                 Side(a_ws, {"Authorization": f"Bearer {agent_tokens[i % n_agents]}"}),
+                agent_key=f"a{i % n_agents}",
             )
             for i, (chat_id, ctoken) in enumerate(started)
         ]
@@ -436,9 +443,14 @@ class HelplineSetup:
         return [Side(ws, {"Authorization": f"Bearer {t}"}) for t in tokens]
 
 
-def relay_pairs(ws_url: str, chats: int) -> list[Pair]:
+def relay_pairs(ws_url: str, chats: int, per_agent: int = 3) -> list[Pair]:
+    """The relay's chats, grouped by agent the way HelplineSetup.pairs groups Helpline's."""
     run = uuid.uuid4().hex[:8]
-    return [Pair(f"{run}-{i}", Side(ws_url, {}), Side(ws_url, {})) for i in range(chats)]
+    n_agents = max(1, math.ceil(chats / per_agent))
+    return [
+        Pair(f"{run}-{i}", Side(ws_url, {}), Side(ws_url, {}), agent_key=f"a{i % n_agents}")
+        for i in range(chats)
+    ]
 
 
 # -- the load -------------------------------------------------------------------------------
@@ -471,24 +483,28 @@ class Stats:
 
 
 class Conn:
-    """One WebSocket connection of the run and its reader task."""
+    """One WebSocket connection of the run, the chats it subscribes to, and its reader task.
+
+    A customer's connection has one chat; an agent's has one (a socket per chat) or all the
+    agent's chats (one socket per agent, as the console holds)."""
 
     _ids = itertools.count(1)
 
-    def __init__(
-        self, ws: ClientConnection, chat_id: str, stats: Stats, side: Side | None = None
-    ) -> None:
+    def __init__(self, ws: ClientConnection, sides: dict[str, Side], stats: Stats) -> None:
         self.id = next(self._ids)
-        self.side = side
         self.ws = ws
-        self.chat_id = chat_id
+        self.sides = sides  # chat_id -> where that chat resumes (its `after`)
+        self.chat_ids = list(sides)
         self.stats = stats
+        self.waiting = set(sides)  # chats not yet `subscribed`
         self.subscribed = asyncio.Event()
         self.reader: asyncio.Task[None] | None = None
+        self.text = ""  # the message text, padded to the run's size
 
     async def read(self) -> None:
         stats = self.stats
         loads = json.loads
+        sides = self.sides
         try:
             async for raw in self.ws:
                 now = time.perf_counter()
@@ -497,8 +513,9 @@ class Conn:
                 stats.frames[kind] = stats.frames.get(kind, 0) + 1
                 if kind == "event":
                     ev = frame["event"]
-                    if self.side is not None and ev.get("seq", 0) > self.side.after:
-                        self.side.after = ev["seq"]
+                    side = sides.get(ev.get("chat_id"))
+                    if side is not None and ev.get("seq", 0) > side.after:
+                        side.after = ev["seq"]
                     if ev.get("type") != "message.posted":
                         continue
                     cid = str((ev.get("data") or {}).get("client_id"))
@@ -523,16 +540,19 @@ class Conn:
                 elif kind == "error":
                     code = str((frame.get("error") or {}).get("code", "unknown"))
                     stats.errors[code] = stats.errors.get(code, 0) + 1
-                elif kind == "subscribed" and frame.get("chat_id") == self.chat_id:
-                    self.subscribed.set()
+                elif kind == "subscribed" and frame.get("chat_id") in self.waiting:
+                    self.waiting.discard(frame["chat_id"])
+                    if not self.waiting:
+                        self.subscribed.set()
         except ConnectionClosed:
             pass
         finally:
             if not self.stats.closing:
                 self.stats.disconnects += 1  # the server closed it mid-run
 
-    async def send_message(self, n: int) -> None:
-        client_id = f"b{self.id}x{n}"
+    async def send_message(self, slot: int, n: int) -> None:
+        """Message n of this connection's chat number `slot`."""
+        client_id = f"b{self.id}x{slot}x{n}"
         now = time.perf_counter()
         # Sends during the warm-up count for delivery but not for latency.
         self.stats.inflight[client_id] = (now, self.id, now >= self.stats.measure_from)
@@ -542,12 +562,20 @@ class Conn:
             json.dumps(
                 {
                     "type": "message",
-                    "chat_id": self.chat_id,
-                    "text": f"bench message {n} from {self.id}: lorem ipsum dolor sit amet",
+                    "chat_id": self.chat_ids[slot],
+                    "text": f"bench message {n} from {self.id}: {self.text}",
                     "client_id": client_id,
                 }
             )
         )
+
+
+def _text(size: int) -> str:
+    """Filler for a message of about `size` characters (0: the short round-one text)."""
+    base = "lorem ipsum dolor sit amet"
+    if size <= len(base):
+        return base
+    return (base + " ") * (size // (len(base) + 1)) + base[: size % (len(base) + 1)]
 
 
 async def open_ws(side: Side, *, max_queue: int | None = 64) -> ClientConnection:
@@ -569,7 +597,9 @@ async def run_load(
     *,
     rate_per_chat: float,
     duration: float,
-    senders: str = "both",
+    senders: str = "customer",
+    agent_sockets: str = "per-agent",
+    text_size: int = 0,
     drain_s: float = 5.0,
     warmup_s: float = 1.0,
     connect_concurrency: int = 64,
@@ -577,32 +607,52 @@ async def run_load(
 ) -> LoadResult:
     """Connect every pair, subscribe, send on schedule for `duration`, wait for stragglers.
 
+    `senders`: "customer" (the outside view of issue 19: customers send, the agent side
+    times), "agent", or "both" (each side half the rate: round one's scenarios).
+    `agent_sockets`: "per-agent" (one socket per agent subscribed to all its chats, as the
+    console does) or "per-chat" (one agent socket per chat: round one).
     Latency counts messages sent after the first `warmup_s` (at most a quarter of the run):
     connection set-up and cold caches are not what is measured. Delivery counts them all.
     """
     stats = Stats()
     chats = len(pairs)
+    text = _text(text_size)
+
+    async def open_conn(sides: dict[str, Side]) -> Conn:
+        first = next(iter(sides.values()))
+        conn = Conn(await open_ws(first), sides, stats)
+        conn.text = text
+        return conn
+
+    customers = await map_limited(
+        connect_concurrency, open_conn, [{p.chat_id: p.customer} for p in pairs]
+    )
+    if agent_sockets == "per-agent":
+        by_agent: dict[str, dict[str, Side]] = {}
+        for p in pairs:
+            by_agent.setdefault(p.agent_key or p.chat_id, {})[p.chat_id] = p.agent
+        groups = list(by_agent.values())
+    else:
+        groups = [{p.chat_id: p.agent} for p in pairs]
+    agents = await map_limited(connect_concurrency, open_conn, groups)
+    conns = customers + agents
     result = LoadResult(
         target=target.name,
         chats=chats,
-        connections=2 * chats,
+        connections=len(conns),
         rate_per_chat=rate_per_chat,
         target_msgs_per_s=rate_per_chat * chats,
         duration_s=duration,
     )
-
-    async def open_pair(p: Pair) -> tuple[Conn, Conn]:
-        c = Conn(await open_ws(p.customer), p.chat_id, stats, p.customer)
-        a = Conn(await open_ws(p.agent), p.chat_id, stats, p.agent)
-        return c, a
-
-    conn_pairs = await map_limited(connect_concurrency, open_pair, pairs)
-    conns = [c for pair in conn_pairs for c in pair]
+    result.senders, result.agent_sockets, result.text_size = senders, agent_sockets, text_size
+    result.load_average = round(os.getloadavg()[0], 2)
     try:
         for c in conns:
             c.reader = asyncio.create_task(c.read())
-            after = c.side.after if c.side is not None else 0
-            await c.ws.send(json.dumps({"type": "subscribe", "chat_id": c.chat_id, "after": after}))
+            for chat_id, side in c.sides.items():
+                await c.ws.send(
+                    json.dumps({"type": "subscribe", "chat_id": chat_id, "after": side.after})
+                )
         try:
             await asyncio.wait_for(
                 asyncio.gather(*(c.subscribed.wait() for c in conns)), timeout=60
@@ -620,19 +670,19 @@ async def run_load(
         me.start()
 
         # Senders: per chat `rate_per_chat` in all, split between the sides, phases spread.
-        side_conns: list[tuple[Conn, float]] = []
-        for c, a in conn_pairs:
-            if senders == "both":
-                side_conns += [(c, rate_per_chat / 2), (a, rate_per_chat / 2)]
-            elif senders == "customer":
-                side_conns.append((c, rate_per_chat))
-            else:
-                side_conns.append((a, rate_per_chat))
+        side_conns: list[tuple[Conn, int, float]] = []
+        for c in customers:
+            if senders in ("both", "customer"):
+                side_conns.append((c, 0, rate_per_chat / (2 if senders == "both" else 1)))
+        for a in agents:
+            if senders in ("both", "agent"):
+                for slot in range(len(a.chat_ids)):
+                    side_conns.append((a, slot, rate_per_chat / (2 if senders == "both" else 1)))
         t0 = time.perf_counter() + 0.5
         end = t0 + duration
         stats.measure_from = t0 + min(warmup_s, duration / 4)
 
-        async def sender(conn: Conn, rate: float) -> None:
+        async def sender(conn: Conn, slot: int, rate: float) -> None:
             interval = 1.0 / rate
             phase = t0 + random.random() * interval  # spread the senders' phases
             k = 0
@@ -643,7 +693,7 @@ async def run_load(
                 # How late this send is: a saturated generator would blame the server wrongly.
                 stats.send_lag.append(max(0.0, time.perf_counter() - t))
                 try:
-                    await conn.send_message(k)
+                    await conn.send_message(slot, k)
                 except ConnectionClosed:
                     return
                 k += 1
@@ -671,7 +721,7 @@ async def run_load(
         gc.freeze()
         gc.disable()
         try:
-            await asyncio.gather(*(sender(c, r) for c, r in side_conns))
+            await asyncio.gather(*(sender(c, slot, r) for c, slot, r in side_conns))
         finally:
             gc.enable()
             gc.unfreeze()
@@ -705,6 +755,12 @@ async def run_load(
         lag_p99 = result.send_lag_ms.get("p99")
         if lag_p99 is not None and lag_p99 > 20:
             result.notes.append(f"load generator late: send lag p99 {lag_p99} ms")
+        if result.loadgen_cpu_pct > 85:
+            # One Python process cannot use more than one core: past ~85 % its own queueing
+            # shows in every latency it measures.
+            result.notes.append(
+                f"load generator near its limit: {result.loadgen_cpu_pct} % of a core"
+            )
         stall = result.loadgen_loop_lag_ms.get("p99")
         if stall is not None and stall > 10:
             result.notes.append(f"generator loop stalled: lag p99 {stall} ms (busy machine?)")
@@ -838,7 +894,7 @@ def print_load_table(rows: Sequence[LoadResult]) -> None:
     head = (
         f"{'target':<22} {'conns':>6} {'rate/s':>7} {'sent':>7} {'deliv%':>7} {'msg/s':>7} "
         f"{'p50ms':>7} {'p99ms':>7} {'p99.9':>7} {'maxms':>7} {'srvCPU%':>8} {'RSS MB':>7} "
-        f"{'infCPU%':>8} {'genCPU%':>8}"
+        f"{'infCPU%':>8} {'genCPU%':>8} {'load':>5}"
     )
     print(head)
     print("-" * len(head))
@@ -849,7 +905,7 @@ def print_load_table(rows: Sequence[LoadResult]) -> None:
             f"{100 * r.delivery_ratio:>7.2f} {r.msgs_per_s:>7.0f} {_fmt(lat.get('p50')):>7} "
             f"{_fmt(lat.get('p99')):>7} {_fmt(lat.get('p999')):>7} {_fmt(lat.get('max')):>7} "
             f"{r.server_cpu_pct:>8.1f} {r.server_rss_mb:>7.1f} "
-            f"{_fmt(r.infra_cpu_pct, 1):>8} {r.loadgen_cpu_pct:>8.1f}"
+            f"{_fmt(r.infra_cpu_pct, 1):>8} {r.loadgen_cpu_pct:>8.1f} {r.load_average:>5.2f}"
         )
         extra = []
         if r.errors:

@@ -293,7 +293,9 @@ async def load_pair_run(
             target = Target(name, "helpline", customer_base, agent_base, pids, infra)
             repairs = await _repairs({customer_base, agent_base})
             with profiling(args, name, pids):
-                row = await run_load(target, pairs, rate_per_chat=rate, duration=args.duration)
+                row = await run_load(
+                    target, pairs, rate_per_chat=rate, duration=args.duration, **shape(args)
+                )
             repairs = await _repairs({customer_base, agent_base}) - repairs
             row.notes.append(f"gaps filled from the database: {repairs}")
             out.append(row)
@@ -355,9 +357,24 @@ def profiling(args: argparse.Namespace, name: str, pids: Sequence[int]) -> Itera
         print(f"profiles (collapsed stacks): {out}/")
 
 
-async def relay_run(relay: Relay, chats: int, rate: float, duration: float) -> LoadResult:
+def shape(args: argparse.Namespace) -> dict[str, Any]:
+    """How the generator drives both targets (the same for the relay and Helpline)."""
+    return {
+        "senders": args.senders,
+        "agent_sockets": args.agent_sockets,
+        "text_size": args.text_size,
+    }
+
+
+async def relay_run(
+    relay: Relay, chats: int, rate: float, duration: float, args: argparse.Namespace
+) -> LoadResult:
     return await run_load(
-        relay.target(), relay_pairs(relay.url, chats), rate_per_chat=rate, duration=duration
+        relay.target(),
+        relay_pairs(relay.url, chats, args.per_agent),
+        rate_per_chat=rate,
+        duration=duration,
+        **shape(args),
     )
 
 
@@ -390,26 +407,86 @@ async def rate_search(
     return best, rows
 
 
+def _median(values: Sequence[float]) -> float:
+    v = sorted(values)
+    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+
 async def scenario1(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
+    """At each rate (2,000 and 5,000 msg/s by default), `--repeat` times: the relay, then
+    Helpline, one right after the other (both servers up, one loaded at a time)."""
+    rates = [args.rate] + ([args.high_rate] if args.high_rate else [])
     rows: list[LoadResult] = []
-    with Relay(wd) as relay:
-        rows.append(await relay_run(relay, args.chats, args.rate, args.duration))
     errors: list[str] = []
-    if not args.relay_only:
-        with Helpline(wd) as hl:
+    summary: dict[str, Any] = {}
+    label = "helpline sqlite 1p" + (" (no search index)" if args.no_search_index else "")
+    with contextlib.ExitStack() as stack:
+        relay = stack.enter_context(Relay(wd))
+        setup: HelplineSetup | None = None
+        if not args.relay_only:
+            hl = stack.enter_context(Helpline(wd))
             base = hl.prepare(search_index=not args.no_search_index).serve()
-            label = "helpline sqlite 1p" + (" (no search index)" if args.no_search_index else "")
-            rows += await load_pair_run(
-                label, base, base, hl.pids, [], args,
-                chats=args.chats, rates=[args.rate],
-            )  # fmt: skip
+            setup = HelplineSetup(base, base, per_agent=args.per_agent)
+            t = time.perf_counter()
+            pairs = await setup.pairs(args.chats)
+            print(f"set-up of {args.chats} chats: {time.perf_counter() - t:.1f} s", flush=True)
+        try:
+            for rep in range(args.repeat):
+                for rate in rates:
+                    r = await relay_run(relay, args.chats, rate, args.duration, args)
+                    rows.append(r)
+                    print_load_table([r])
+                    if setup is None:
+                        continue
+                    target = Target(label, "helpline", base, base, hl.pids)
+                    before = await _repairs({base})
+                    with profiling(args, f"{label}-{rate:g}-{rep}", hl.pids):
+                        h = await run_load(
+                            target, pairs, rate_per_chat=rate, duration=args.duration,
+                            **shape(args),
+                        )  # fmt: skip
+                    repairs = await _repairs({base}) - before
+                    h.notes.append(f"gaps filled from the database: {repairs}")
+                    rows.append(h)
+                    print_load_table([h])
+        finally:
+            if setup is not None:
+                note_setup(setup, [r for r in rows if r.target == label])
+                await setup.aclose()
+        if not args.relay_only:
             errors = hl.logs_with_errors()
     print_load_table(rows)
-    out: dict[str, Any] = {"rows": [r.as_dict() for r in rows], "server_errors": errors}
-    if len(rows) == 2 and rows[0].server_cpu_pct:
-        out["cpu_vs_relay"] = round(rows[1].server_cpu_pct / rows[0].server_cpu_pct, 2)
-        print(f"server CPU vs relay: {out['cpu_vs_relay']}x (target <= 2.5x)")
-    return out
+    for rate in rates:
+        total = rate * args.chats
+        relay_rows = [r for r in rows if r.target != label and r.rate_per_chat == rate]
+        hl_rows = [r for r in rows if r.target == label and r.rate_per_chat == rate]
+        if not relay_rows or not hl_rows:
+            continue
+        p99_ratios = [
+            (h.latency_ms["p99"] or 0) / (r.latency_ms["p99"] or 1)
+            for r, h in zip(relay_rows, hl_rows, strict=True)
+        ]
+        cpu_ratios = [
+            h.server_cpu_pct / r.server_cpu_pct
+            for r, h in zip(relay_rows, hl_rows, strict=True)
+            if r.server_cpu_pct
+        ]
+        lost = sum(h.sent - h.delivered for h in hl_rows)
+        entry = {
+            "msgs_per_s": total,
+            "p99_vs_relay": [round(x, 2) for x in p99_ratios],
+            "p99_vs_relay_median": round(_median(p99_ratios), 2),
+            "cpu_vs_relay": [round(x, 2) for x in cpu_ratios],
+            "cpu_vs_relay_median": round(_median(cpu_ratios), 2) if cpu_ratios else None,
+            "lost": lost,
+        }
+        summary[f"{total:g}"] = entry
+        print(
+            f"{total:,.0f} msg/s: p99 vs relay {entry['p99_vs_relay']} (median "
+            f"{entry['p99_vs_relay_median']}x), CPU vs relay {entry['cpu_vs_relay']} (median "
+            f"{entry['cpu_vs_relay_median']}x), lost {lost}"
+        )
+    return {"rows": [r.as_dict() for r in rows], "server_errors": errors, "summary": summary}
 
 
 async def scenario2(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
@@ -427,7 +504,7 @@ async def scenario2(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
         with Relay(wd) as relay:
 
             async def relay_at(total: float) -> LoadResult:
-                return await relay_run(relay, chats, total / chats, args.step_duration)
+                return await relay_run(relay, chats, total / chats, args.step_duration, args)
 
             await search("relay", relay_at)
 
@@ -454,6 +531,7 @@ async def scenario2(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
                             pairs,  # noqa: B023
                             rate_per_chat=total / chats,
                             duration=args.step_duration,
+                            **shape(args),
                         )
 
                     await search(name, hl_at)
@@ -577,7 +655,7 @@ async def scenario3(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
 async def scenario4(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
     rows: list[LoadResult] = []
     with Relay(wd) as relay:
-        rows.append(await relay_run(relay, args.chats, args.rate, args.duration))
+        rows.append(await relay_run(relay, args.chats, args.rate, args.duration, args))
     errors: dict[str, list[str]] = {}
     if not args.relay_only:
         with PostgresServer() as pg, RedisServer() as redis:
@@ -852,9 +930,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--skip-relay", action="store_true", help="scenario 2 without the relay (while iterating)"
     )
     p.add_argument("--chats", type=int, default=200)
-    p.add_argument("--rate", type=float, default=5.0, help="messages/s per chat (1 and 4)")
+    p.add_argument("--rate", type=float, default=10.0, help="messages/s per chat (1 and 4)")
+    p.add_argument(
+        "--high-rate", type=float, default=25.0, help="scenario 1: second rate per chat (0: none)"
+    )
+    p.add_argument("--repeat", type=int, default=3, help="scenario 1: runs per rate (median)")
+    p.add_argument(
+        "--senders",
+        choices=["customer", "agent", "both"],
+        default="customer",
+        help="who sends: customers (the outside view, agents time), or both at half the rate",
+    )
+    p.add_argument(
+        "--agent-sockets",
+        choices=["per-agent", "per-chat"],
+        default="per-agent",
+        help="one socket per agent for all its chats (a console), or one per chat (round one)",
+    )
+    p.add_argument("--text-size", type=int, default=0, help="message text size (0: ~60 chars)")
     p.add_argument("--duration", type=float, default=20.0, help="seconds of sending per run")
-    p.add_argument("--per-agent", type=int, default=50, help="chats per bench agent (max_chats)")
+    p.add_argument("--per-agent", type=int, default=3, help="chats per bench agent (max_chats)")
     p.add_argument(
         "--connections", type=int, default=50_000, help="idle connections (3; capped by ulimit -Hn)"
     )
