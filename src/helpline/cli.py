@@ -104,6 +104,8 @@ def serve_config(settings: Settings) -> dict[str, object]:
         # uvicorn's httptools protocol plus a deadline for request heads (helpline.httpproto).
         "http": "helpline.httpproto:HttpToolsProtocol",
         "timeout_keep_alive": settings.keep_alive_s,
+        # uvloop (docs/performance.md); the tests' servers run in the test's own loop instead.
+        "loop": settings.event_loop,
         # uvicorn's websockets-sansio plus one extension: several frames per TCP write.
         "ws": "helpline.wsproto:WebSocketProtocol",
         "ws_max_size": 64 * 1024,

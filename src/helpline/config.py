@@ -178,6 +178,8 @@ class Settings(BaseSettings):
     header_timeout_s: float = Field(default=10, gt=0)
     # Idle keep-alive HTTP connections are closed after this (uvicorn's timeout_keep_alive).
     keep_alive_s: float = Field(default=5, gt=0)
+    # `helpline serve`'s event loop: uvloop (a locked dependency), or the standard library's.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     # Open WebSockets per user and process; one more handshake is refused (close 4429).
     ws_max_per_user: int = Field(default=20, ge=1)
     log_level: str = "INFO"
