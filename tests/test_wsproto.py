@@ -53,8 +53,11 @@ async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         msg = await receive()
         if msg["type"] == "websocket.disconnect":
             return
-        texts = [json.dumps({"n": i}) for i in range(1, int(msg["text"]) + 1)]
-        if SEND_MANY in scope["extensions"]:
+        now, _, count = msg["text"].rpartition(" ")
+        texts = [json.dumps({"n": i}) for i in range(1, int(count) + 1)]
+        if now:  # "now N": synchronously, the way the gateway's flush writes
+            assert scope["extensions"][SEND_MANY]["send_now"]([t.encode() for t in texts])
+        elif SEND_MANY in scope["extensions"]:
             await send({"type": SEND_MANY, "texts": texts})
         else:
             for text in texts:
@@ -111,3 +114,25 @@ async def test_other_servers_lack_the_extension_and_frames_go_one_by_one(plain: 
         await ws.send("3")
         got = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(3)]
         assert got == [{"n": 1}, {"n": 2}, {"n": 3}]
+
+
+async def test_send_now_writes_at_once_in_order_and_refuses_once_closed(ours: str) -> None:
+    async with connect(ours) as ws:
+        WRITES.clear()
+        await ws.send("now 4")
+        got = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(4)]
+        assert got == [{"n": i} for i in range(1, 5)]
+        assert len(WRITES) == 1  # four frames, one write, no await
+        await ws.send("2")  # the awaited way still works after it
+        got = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(2)]
+        assert got == [{"n": 1}, {"n": 2}]
+
+
+async def test_send_now_refuses_without_writing_when_the_socket_cannot_take_it() -> None:
+    proto = WebSocketProtocol.__new__(WebSocketProtocol)
+    proto.disconnected, proto.handshake_complete, proto.close_sent = True, True, False
+    proto.initial_response = None
+    proto.writable = asyncio.Event()
+    assert proto.send_now([b"{}"]) is False  # lost: nothing to write to
+    proto.disconnected = False
+    assert proto.send_now([b"{}"]) is False  # the peer's buffer is full: wait, as send does

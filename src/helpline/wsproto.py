@@ -7,15 +7,23 @@ server's CPU (scenario 1 profile: ~75 % of the event loop's samples). With this 
 gateway hands over every frame waiting for a connection at once and they leave in one write.
 
 Advertised in the scope as `extensions["helpline.send_many"]`; the message is
-`{"type": "helpline.send_many", "texts": [str, ...]}`, valid while the WebSocket is open. Any
+`{"type": "helpline.send_many", "texts": [str | bytes, ...]}` (bytes: UTF-8 text, already
+encoded), valid while the WebSocket is open. Any
 other ASGI server simply lacks the extension and the gateway sends frame by frame.
 
 Once a handshake is accepted, the protocol also lets go of its request and response
 (docs/performance.md, scenario 3: memory per idle connection).
+
+The extension's value holds `send_now(texts) -> bool`: the same write, synchronously, when it
+can happen at once (the WebSocket is open and the peer's buffer has room); False, having
+written nothing, when it cannot (then `send` waits as usual). The gateway flushes every
+connection's pending frames from one callback per loop iteration with it: no task, no awaits
+per write on the hot path.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from uvicorn.protocols.utils import ClientDisconnected
@@ -31,7 +39,34 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         super().handle_connect(event)
         scope = getattr(self, "scope", None)  # absent when the handshake was refused
         if scope is not None:
-            scope["extensions"][SEND_MANY] = {}
+            scope["extensions"][SEND_MANY] = {"send_now": self.send_now}
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        scope = getattr(self, "scope", None)
+        if scope is not None:  # the scope referred back to this protocol: break the cycle
+            scope["extensions"].pop(SEND_MANY, None)
+
+    def send_now(self, texts: Sequence[str | bytes]) -> bool:
+        """Write the frames now if the WebSocket is open and writable; else False, unwritten."""
+        if (
+            self.disconnected
+            or not self.writable.is_set()
+            or not self.handshake_complete
+            or self.close_sent
+            or self.initial_response is not None
+        ):
+            return False
+        self._write_frames(texts)
+        return True
+
+    def _write_frames(self, texts: Sequence[str | bytes]) -> None:
+        try:
+            for text in texts:
+                self.conn.send_text(text if isinstance(text, bytes) else text.encode())
+        except InvalidState:
+            raise ClientDisconnected() from None
+        self.transport.write(b"".join(self.conn.data_to_send()))
 
     async def send(self, message: Any) -> None:
         if message["type"] != SEND_MANY:
@@ -46,9 +81,4 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             raise ClientDisconnected()
         if not self.handshake_complete or self.close_sent or self.initial_response is not None:
             raise RuntimeError(f"'{SEND_MANY}' needs an open WebSocket.")
-        try:
-            for text in message["texts"]:
-                self.conn.send_text(text.encode())
-        except InvalidState:
-            raise ClientDisconnected() from None
-        self.transport.write(b"".join(self.conn.data_to_send()))
+        self._write_frames(message["texts"])

@@ -60,7 +60,8 @@ class Recording(Connection):
     __slots__ = ()
 
     def frames(self) -> list[dict[str, Any]]:
-        return self.next_frames()
+        """What the socket would carry: events come encoded (once for all recipients)."""
+        return [json.loads(f) if isinstance(f, bytes) else f for f in self.next_frames()]
 
 
 def _hub(app: FastAPI) -> Hub:

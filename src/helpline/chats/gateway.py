@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+import re
+import weakref
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Annotated, Any, Literal
 
@@ -33,6 +35,8 @@ from helpline.chats.writer import Author
 from helpline.context import AppContext
 from helpline.db import UnitOfWork
 from helpline.errors import Forbidden, HelplineError, Invalid, NotAuthenticated, Unavailable
+from helpline.kit.frames import decode as decode_frame
+from helpline.kit.frames import encode
 from helpline.kit.origins import is_own_origin
 from helpline.kit.params import BoundedInt
 from helpline.queues import service as queues
@@ -41,8 +45,6 @@ from helpline.wsproto import SEND_MANY
 log = logging.getLogger("helpline.gateway")
 MAX_FRAME = 64 * 1024
 _NO_QUEUES: frozenset[str] = frozenset()
-# One encoder for every frame: json.dumps with options builds a new encoder per call.
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class _Frame(Strict):
@@ -88,6 +90,50 @@ Frame = Annotated[_Frames, Field(discriminator="type")]
 frames: TypeAdapter[_Frames] = TypeAdapter(Frame)
 
 
+class Post:
+    """A `message` frame that passed the fast check (`parse`): the same fields as `Message`."""
+
+    __slots__ = ("chat_id", "text", "client_id")
+
+    def __init__(self, chat_id: str, text: str, client_id: str) -> None:
+        self.chat_id, self.text, self.client_id = chat_id, text, client_id
+
+
+_PING = Ping(type="ping")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}").fullmatch
+_TEXT_MAX = 10_000  # MessageText's max_length
+
+
+def parse(text: str) -> _Frames | Post:
+    """The client's frame. Nearly every frame under load is a plain `message` (or a `ping`):
+    those are decoded with orjson and checked here against the same rules as the models
+    (`Message`: exactly these fields, strings, the lengths and the client_id pattern of
+    `MessageText` and `ClientId`, no NUL); anything else, and anything this check does not
+    accept, goes through the Pydantic models, which give the contract's error frame."""
+    try:
+        data = decode_frame(text)
+    except ValueError:
+        data = None
+    if type(data) is dict:
+        kind = data.get("type")
+        if kind == "message" and len(data) == 4:
+            chat_id, body, client_id = data.get("chat_id"), data.get("text"), data.get("client_id")
+            if (
+                type(chat_id) is str
+                and type(body) is str
+                and type(client_id) is str
+                and len(chat_id) <= 64
+                and 0 < len(body) <= _TEXT_MAX
+                and _CLIENT_ID(client_id)
+                and "\x00" not in chat_id
+                and "\x00" not in body
+            ):
+                return Post(chat_id, body, client_id)
+        elif kind == "ping" and len(data) == 1:
+            return _PING
+    return frames.validate_json(text)
+
+
 def _origin_ok(ws: WebSocket, ctx: AppContext) -> bool:
     """Cookie-authenticated handshakes must come from our own pages (no cross-site hijack)."""
     return is_own_origin(
@@ -117,7 +163,9 @@ async def websocket_endpoint(scope: Scope, receive: Receive, send: Send) -> None
     connection keeps only what it needs, a frame for this and one for `_reader`. It keeps the
     raw `send` for `helpline.send_many`, and reads with the raw `receive`."""
     ws = WebSocket(scope, receive=receive, send=send)
-    send_many = send if SEND_MANY in scope.get("extensions", {}) else None
+    extension = scope.get("extensions", {}).get(SEND_MANY)
+    send_many = send if extension is not None else None
+    send_now = extension.get("send_now") if extension is not None else None
     ctx: AppContext = ws.app.state.ctx
     by_cookie = "authorization" not in ws.headers and ws_bearer(ws) is None
     if by_cookie and token_from(ws) and not _origin_ok(ws, ctx):
@@ -140,7 +188,7 @@ async def websocket_endpoint(scope: Scope, receive: Receive, send: Send) -> None
         return
     first_here = not ctx.hub.is_connected(conn.user_id)
     ctx.hub.register(conn)
-    conn.start_writing(ws, send_many)
+    conn.start_writing(ws, send_many, send_now)
     if first_here:  # customers too: the away mail waits while any process holds them
         await _stamp(ctx, conn.user_id)
     try:
@@ -163,11 +211,14 @@ async def websocket_endpoint(scope: Scope, receive: Receive, send: Send) -> None
 
 
 class Socket(Connection):
-    """A hub connection that writes its frames to its WebSocket: a writer task runs while frames
-    (or a close) are pending, one at a time, so they leave in order; an idle connection has
-    none (docs/performance.md)."""
+    """A hub connection that writes its frames to its WebSocket, in order, and keeps nothing
+    for it while idle (docs/performance.md). Where the server can write at once
+    (`helpline.send_many`'s `send_now`), a socket with frames pending joins its loop's `_Flush`:
+    one callback per loop iteration writes every such socket's frames, one TCP write each, with
+    no task and no await. Otherwise (no such server, the peer's buffer full, a close to send) a
+    writer task runs while frames are pending, one at a time."""
 
-    __slots__ = ("ws", "send_many", "writer", "writes")
+    __slots__ = ("ws", "send_many", "send_now", "writer", "writes", "due")
 
     def __init__(self, *, writes: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -175,15 +226,46 @@ class Socket(Connection):
         self.writes = writes
         self.ws: WebSocket | None = None  # set once accepted
         self.send_many: Send | None = None
+        self.send_now: Callable[[Sequence[str | bytes]], bool] | None = None
         self.writer: asyncio.Task[None] | None = None
+        self.due = False  # waiting in its loop's _Flush
 
-    def start_writing(self, ws: WebSocket, send_many: Send | None) -> None:
+    def start_writing(
+        self,
+        ws: WebSocket,
+        send_many: Send | None,
+        send_now: Callable[[Sequence[str | bytes]], bool] | None = None,
+    ) -> None:
         """The WebSocket is accepted: write what is queued, and whatever comes later."""
-        self.ws, self.send_many = ws, send_many
+        self.ws, self.send_many, self.send_now = ws, send_many, send_now
         self._wake()
 
     def _wake(self) -> None:
-        if self.writer is None and self.ws is not None:
+        if self.writer is not None or self.ws is None:
+            return  # a writer task will find the frame (or the close)
+        if self.send_now is not None and self.close_code is None:
+            if not self.due:
+                self.due = True
+                _flush_of(asyncio.get_running_loop()).add(self)
+            return
+        self.writer = asyncio.get_running_loop().create_task(self._write(self.ws))
+
+    def flush(self) -> None:
+        """Write what is pending now, if the socket can take it; else hand it to a writer."""
+        self.due = False
+        send_now = self.send_now
+        if self.writer is not None or self.ws is None or send_now is None:
+            return
+        try:
+            while pending := self.next_frames():
+                texts = [f if type(f) is bytes else encode(f) for f in pending]
+                if not send_now(texts):  # full or closing: the writer task waits for room
+                    self.put_back(texts)
+                    break
+        except Exception:
+            self.ws = None  # the socket failed: write nothing more; the reader sees it end
+            return
+        if self.has_pending() or self.close_code is not None:
             self.writer = asyncio.get_running_loop().create_task(self._write(self.ws))
 
     async def _write(self, ws: WebSocket) -> None:
@@ -191,12 +273,14 @@ class Socket(Connection):
         try:
             # No await between finding the queue empty and clearing `writer` below: a frame
             # queued after that starts a new writer.
-            while frames := self.next_frames():
+            while pending := self.next_frames():
+                # Events come encoded already (once for all their recipients); the rest here.
+                texts = [f if type(f) is bytes else encode(f) for f in pending]
                 if send_many is not None:
-                    await send_many({"type": SEND_MANY, "texts": [_dumps(f) for f in frames]})
+                    await send_many({"type": SEND_MANY, "texts": texts})
                 else:
-                    for frame in frames:
-                        await ws.send_text(_dumps(frame))
+                    for text in texts:
+                        await ws.send_text(text.decode())
             if self.close_code is not None and ws.application_state == WebSocketState.CONNECTED:
                 with contextlib.suppress(Exception):
                     await ws.close(code=self.close_code, reason=self.close_reason)
@@ -204,6 +288,40 @@ class Socket(Connection):
             self.ws = None  # the socket failed: write nothing more; the reader sees it end
         finally:
             self.writer = None
+
+
+class _Flush:
+    """The sockets of one event loop with frames pending, flushed by one callback."""
+
+    __slots__ = ("loop", "due")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.due: list[Socket] = []
+
+    def add(self, sock: Socket) -> None:
+        if not self.due:
+            self.loop.call_soon(self.run)
+        self.due.append(sock)
+
+    def run(self) -> None:
+        due, self.due = self.due, []
+        for sock in due:
+            try:
+                sock.flush()
+            except Exception:  # never skip the others
+                log.exception("flushing a socket failed")
+                sock.ws = None
+
+
+_flushes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Flush] = weakref.WeakKeyDictionary()
+
+
+def _flush_of(loop: asyncio.AbstractEventLoop) -> _Flush:
+    flush = _flushes.get(loop)
+    if flush is None:
+        flush = _flushes[loop] = _Flush(loop)
+    return flush
 
 
 async def _open(ctx: AppContext, token: str | None) -> tuple[Socket, list[dict[str, Any]]]:
@@ -260,7 +378,7 @@ async def _reader(receive: Receive, conn: Connection, ctx: AppContext) -> None:
             conn.close(1009, "frame too large")
             return
         try:
-            frame = frames.validate_json(text)
+            frame = parse(text)
         except ValidationError as exc:
             conn.send(_error("invalid_frame", _describe(exc)))
             continue
@@ -277,7 +395,7 @@ async def _reader(receive: Receive, conn: Connection, ctx: AppContext) -> None:
 def _about(frame: Any) -> dict[str, Any]:
     """What an error frame says it answers: the message's client_id, the chat."""
     out: dict[str, Any] = {}
-    if isinstance(frame, Message):
+    if isinstance(frame, Message | Post):
         out["client_id"] = frame.client_id
     if hasattr(frame, "chat_id"):
         out["chat_id"] = frame.chat_id
@@ -303,7 +421,10 @@ async def _handle(frame: Any, conn: Connection, ctx: AppContext) -> None:
         case Unsubscribe(chat_id=chat_id):
             await ctx.limiter.check(ctx.settings.rate_limit_subscribe, "ws-sub", conn.user_id)
             ctx.hub.unsubscribe(conn, chat_id)
-        case Message(chat_id=chat_id, text=text, client_id=client_id):
+        case (
+            Post(chat_id=chat_id, text=text, client_id=client_id)
+            | Message(chat_id=chat_id, text=text, client_id=client_id)
+        ):
             _require_writes(conn)
             # Keyed like HTTP posts: one budget per user, however many sockets they open.
             await ctx.limiter.check(ctx.settings.rate_limit_messages, "msg", conn.user_id)

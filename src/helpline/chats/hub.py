@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -50,6 +50,7 @@ from helpline.chats import repository as repo
 from helpline.db import Database, UnitOfWork
 from helpline.kit.clock import now
 from helpline.kit.enums import ChatStatus, Role
+from helpline.kit.frames import encode as encode_frame
 from helpline.queues import service as queues
 
 log = logging.getLogger("helpline.hub")
@@ -87,7 +88,9 @@ class Connection:
 
     __slots__ = (
         "user_id",
-        "role",
+        "_role",
+        "is_customer",
+        "_sees_all",
         "name",
         "session_id",
         "queue_ids",
@@ -109,7 +112,7 @@ class Connection:
         max_queue: int,
     ) -> None:
         self.user_id = user_id
-        self.role = Role(role)
+        self.role = Role(role)  # also sets is_customer
         self.name = name
         self.session_id = session_id
         self.queue_ids = queue_ids
@@ -117,14 +120,22 @@ class Connection:
         self.close_code: int | None = None
         self.close_reason = ""
         # Made when a frame comes and dropped once written: an idle connection keeps none.
-        self._frames: deque[dict[str, Any]] | None = None
+        # A frame is a dict, or bytes already encoded (an event encoded once for everyone).
+        self._frames: deque[dict[str, Any] | bytes] | None = None
         self._max = max_queue
 
     @property
-    def is_customer(self) -> bool:
-        return self.role is Role.customer
+    def role(self) -> Role:
+        return self._role
 
-    def send(self, frame: dict[str, Any]) -> None:
+    @role.setter
+    def role(self, role: Role) -> None:
+        # Asked for every event delivered: plain attributes, not enum properties.
+        self._role = role
+        self.is_customer = role is Role.customer
+        self._sees_all = role.sees_all or self.is_customer
+
+    def send(self, frame: dict[str, Any] | bytes) -> None:
         if self.close_code is not None:
             return
         frames = self._frames
@@ -150,7 +161,7 @@ class Connection:
     def _wake(self) -> None:
         """Frames or a close are pending: the gateway's subclass starts its writer here."""
 
-    def next_frames(self, limit: int = 256) -> list[dict[str, Any]]:
+    def next_frames(self, limit: int = 256) -> list[dict[str, Any] | bytes]:
         """Every frame waiting (up to `limit`), in order; empty once none is left. The writer
         sends them together (one TCP write where it can)."""
         frames = self._frames
@@ -162,8 +173,18 @@ class Connection:
             return list(frames)
         return [frames.popleft() for _ in range(limit)]
 
+    def put_back(self, frames: Sequence[dict[str, Any] | bytes]) -> None:
+        """Frames taken by `next_frames` but not written: first again, in their order."""
+        rest = self._frames
+        self._frames = deque(frames)
+        if rest:
+            self._frames.extend(rest)
+
+    def has_pending(self) -> bool:
+        return bool(self._frames)
+
     def sees(self, sub: Subscription) -> bool:
-        if self.role.sees_all or self.is_customer:
+        if self._sees_all:
             return True
         return sub.queue_id in self.queue_ids or sub.agent_id == self.user_id
 
@@ -182,6 +203,9 @@ class Hub:
         self._reload_again: dict[str, str] = {}
         self.delivered = 0
         self.repairs = 0  # database reads to fill gaps, for tests and diagnostics
+        # The last event encoded, per audience (customer or not): its recipients follow one
+        # another, so each event is encoded once for all of them (None: internal, not shown).
+        self._encoded: tuple[dict[str, Any] | None, dict[bool, bytes | None]] = (None, {})
 
     # --- registry -----------------------------------------------------------------------------
 
@@ -365,9 +389,9 @@ class Hub:
             return
         sub.last_seq = int(env["seq"])
         self._track(sub, env)
-        shown = ev_mod.for_customer(env, internal) if conn.is_customer else env
-        if shown is not None:
-            conn.send({"type": "event", "event": shown})
+        text = self._encode(env, internal, conn.is_customer)
+        if text is not None:
+            conn.send(text)
             self.delivered += 1
             metrics.observe_delivery(env["at"])
         if conn.is_customer and env["type"] == "chat.requeued":
@@ -377,6 +401,19 @@ class Hub:
         if not conn.sees(sub):
             # The chat moved away from this agent: they saw it go, and hear no more of it.
             self._lose(conn, sub.chat_id, NOT_VISIBLE)
+
+    def _encode(self, env: dict[str, Any], internal: bool, customer: bool) -> bytes | None:
+        """The event frame as this audience sees it, encoded once per event and audience."""
+        held, texts = self._encoded
+        if held is not env:
+            texts = {}
+            self._encoded = (env, texts)
+        elif customer in texts:
+            return texts[customer]
+        shown = ev_mod.for_customer(env, internal) if customer else env
+        text = None if shown is None else encode_frame({"type": "event", "event": shown})
+        texts[customer] = text
+        return text
 
     @staticmethod
     def _track(sub: Subscription, env: dict[str, Any]) -> None:

@@ -64,13 +64,14 @@ class _Item:
 
 
 def _envelope(
-    chat_id: str, seq: int, at: datetime, author: Author, data: dict[str, Any]
+    chat_id: str, seq: int, at: datetime | str, author: Author, data: dict[str, Any]
 ) -> dict[str, Any]:
+    """`at` as a datetime, or already formatted (a batch's messages share one time)."""
     return {
         "chat_id": chat_id,
         "seq": seq,
         "type": "message.posted",
-        "at": iso(at),
+        "at": at if isinstance(at, str) else iso(at),
         "actor": {"id": author.id, "role": author.role, "name": author.name},
         "data": data,
     }
@@ -135,6 +136,8 @@ class SqliteBatch:
     def write(self, items: list[_Item], at: datetime) -> list[Written | None]:
         conn = self._connect()
         stamp = _sqlite_time(at)
+        at_iso = iso(at)
+        assert at_iso is not None
         out: list[Written | None] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -144,7 +147,7 @@ class SqliteBatch:
             raise
         try:
             for item in items:
-                out.append(self._one(conn, item, at, stamp))
+                out.append(self._one(conn, item, at_iso, stamp))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -152,7 +155,7 @@ class SqliteBatch:
         return out
 
     @staticmethod
-    def _one(conn: sqlite3.Connection, item: _Item, at: datetime, stamp: str) -> Written | None:
+    def _one(conn: sqlite3.Connection, item: _Item, at: str, stamp: str) -> Written | None:
         a = item.author
         found = conn.execute(_SQL_FIND, (item.chat_id, item.client_id)).fetchone()
         if found is not None:
@@ -237,12 +240,14 @@ async def _pg_write(apg: Any, items: list[_Item], at: datetime) -> list[Written 
         for i, data in zip(order, datas, strict=True)
     ]
     rows = await apg.fetchmany(_PG_SQL, args)
+    at_iso = iso(at)
+    assert at_iso is not None
     results: list[Written | None] = [None] * len(items)
     for i, data, row in zip(order, datas, rows, strict=True):
         item = items[i]
         a = item.author
         if row["new_seq"] is not None:
-            results[i] = Written(_envelope(item.chat_id, row["new_seq"], at, a, data), True)
+            results[i] = Written(_envelope(item.chat_id, row["new_seq"], at_iso, a, data), True)
         elif row["seq"] is not None and row["actor_id"] == a.id:
             first = Author(a.id, row["actor_role"], row["actor_name"])
             results[i] = Written(
