@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 from collections import deque
@@ -33,6 +32,7 @@ from redis.exceptions import RedisError
 
 from helpline.bus import BusListener
 from helpline.bus.messages import BusMessage, decode
+from helpline.kit import frames
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class RedisBus:
 
     async def publish(self, topic: str, message: BusMessage) -> None:
         """Queue for the writer; returns at once. Raises only for a non-JSON message (a bug)."""
-        data = json.dumps(message.to_dict(), separators=(",", ":")).encode()
+        data = frames.encode(message.to_dict())  # orjson (helpline.kit.frames)
         if len(self._pending) == self._pending.maxlen:
             self._count_dropped(1, "backlog full")
         self._pending.append((PREFIX + topic, data))
@@ -267,7 +267,7 @@ class RedisBus:
             channel = msg["channel"]
             topic = (channel.decode() if isinstance(channel, bytes) else str(channel))[prefix_len:]
             try:
-                payload = json.loads(msg["data"])
+                payload = frames.decode(msg["data"])
             except ValueError:
                 log.warning("redis bus: dropped a malformed message", extra={"topic": topic})
                 continue
