@@ -690,7 +690,7 @@ async def scenario5(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if not args.skip_relay:
         with Relay(wd) as relay:
-            rows.append(await relay_run(relay, args.chats, args.rate, args.duration))
+            rows.append(await relay_run(relay, args.chats, args.rate, args.duration, args))
     if args.relay_only:
         print_load_table(rows)
         return {"rows": [r.as_dict() for r in rows]}
@@ -821,6 +821,7 @@ async def scenario6(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
     }
 
 
+DEFAULT_RATES = {"1": 10.0, "4": 10.0, "5": 5.0, "6": 5.0}
 SCENARIOS = {
     "1": scenario1,
     "2": scenario2,
@@ -896,7 +897,10 @@ async def main(args: argparse.Namespace) -> int:
     RESULTS.mkdir(exist_ok=True)
     # `all` is `make bench`; the soak (6) runs alone: `make bench-soak`.
     names = ["1", "2", "3", "4", "5"] if args.scenario == "all" else [args.scenario]
+    rate = args.rate
     for name in names:
+        # Per chat: 10 msg/s (2,000 in all) for 1 and 4, 5 (1,000) for 5 and 6, unless given.
+        args.rate = rate if rate is not None else DEFAULT_RATES.get(name, 10.0)
         load_before = os.getloadavg()
         print(f"\n== scenario {name} == (load average {_load(load_before)})", flush=True)
         started = datetime.now(UTC)
@@ -930,7 +934,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--skip-relay", action="store_true", help="scenario 2 without the relay (while iterating)"
     )
     p.add_argument("--chats", type=int, default=200)
-    p.add_argument("--rate", type=float, default=10.0, help="messages/s per chat (1 and 4)")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="messages/s per chat (default 10 for scenarios 1 and 4, 5 for 5 and 6)",
+    )
     p.add_argument(
         "--high-rate", type=float, default=25.0, help="scenario 1: second rate per chat (0: none)"
     )
