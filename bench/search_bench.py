@@ -3,6 +3,11 @@
     python bench/search_bench.py                  # SQLite in a fresh temporary data dir
     python bench/search_bench.py --postgres       # also a throwaway PostgreSQL (tests' helper)
     python bench/search_bench.py --chats 10000 --per-chat 10 --runs 5   # small, while iterating
+    python bench/search_bench.py --postgres --build DIR      # load only, keep the databases
+    python bench/search_bench.py --postgres --measure DIR    # time the queries on them
+
+`--build`/`--measure` split the slow part (generating and loading, minutes) from the timed
+part, so only the latter needs the machine to itself (`flock /tmp/bench.lock`).
 
 Creates a fresh database with `python -m helpline migrate` (so the index is the migration's,
 kept by its triggers or generated columns while the rows are bulk-inserted), loads the users,
@@ -131,11 +136,10 @@ class Timing:
         return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
 
 
-async def measure(
-    settings: Settings, data: Dataset, tokens: dict[str, str], runs: int
-) -> list[Timing]:
+async def measure(settings: Settings, tokens: dict[str, str], runs: int) -> list[Timing]:
+    """`tokens`: the supervisor's (`admin`), an agent's and a customer's; `queue_id`."""
     month_ago = (datetime.now(UTC) - timedelta(days=30)).date().isoformat()
-    admin = {"Authorization": f"Bearer {data.token}"}
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
     agent = {"Authorization": f"Bearer {tokens['agent']}"}
     customer = {"Authorization": f"Bearer {tokens['customer']}"}
     queries: list[tuple[str, dict[str, str], dict[str, str]]] = [
@@ -144,7 +148,7 @@ async def measure(
         ("common word (order)", {"q": "order"}, admin),
         ("two words (refund invoice)", {"q": "refund invoice"}, admin),
         ("prefix (refu*)", {"q": "refu*"}, admin),
-        ("common word, one queue", {"q": "order", "queue_id": data.queue_id}, admin),
+        ("common word, one queue", {"q": "order", "queue_id": tokens["queue_id"]}, admin),
         ("two words, status solved", {"q": "refund invoice", "status": "solved"}, admin),
         ("prefix, last 30 days", {"q": "refu*", "from": month_ago}, admin),
         ("rare word, as an agent", {"q": RARE}, agent),
@@ -185,31 +189,101 @@ def print_table(title: str, timings: Sequence[Timing]) -> None:
     print(f"worst p95: {worst:.1f} ms (target <= 100 ms)")
 
 
-async def run_sqlite(data: Dataset, tokens: dict[str, str], runs: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="helpline-search-") as tmp:
-        data_dir = Path(tmp)
-        migrate({"HELPLINE_DATA_DIR": str(data_dir)})
-        load_s = load_sqlite(data_dir / "helpline.db", data)
-        n = len(data.tables["chat_events"][1])
-        size = (data_dir / "helpline.db").stat().st_size / 2**20
-        print(f"SQLite: inserted {n:,} messages (index kept by triggers) in {load_s:.1f} s, "
-              f"database {size:,.0f} MiB")  # fmt: skip
-        timings = await measure(bench_settings(data_dir, None), data, tokens, runs)
-        print_table(f"SQLite {sqlite3.sqlite_version}, {n:,} messages, {runs} runs each", timings)
+def _sqlite_load(data_dir: Path, data: Dataset) -> None:
+    migrate({"HELPLINE_DATA_DIR": str(data_dir)})
+    load_s = load_sqlite(data_dir / "helpline.db", data)
+    n = len(data.tables["chat_events"][1])
+    size = (data_dir / "helpline.db").stat().st_size / 2**20
+    print(f"SQLite: inserted {n:,} messages (index kept by triggers) in {load_s:.1f} s, "
+          f"database {size:,.0f} MiB")  # fmt: skip
 
 
-async def run_postgres(data: Dataset, tokens: dict[str, str], runs: int) -> None:
-    from tests.fixtures.servers import PostgresServer, create_database
+async def _sqlite_measure(data_dir: Path, tokens: dict[str, str], runs: int) -> None:
+    timings = await measure(bench_settings(data_dir, None), tokens, runs)
+    n = sqlite3.connect(data_dir / "helpline.db").execute("SELECT count(*) FROM chat_events")
+    print_table(f"SQLite {sqlite3.sqlite_version}, {n.fetchone()[0]:,} events, {runs} runs each",
+                timings)  # fmt: skip
 
-    with PostgresServer() as pg, tempfile.TemporaryDirectory(prefix="helpline-search-") as tmp:
-        dsn = create_database(pg.dsn, "search_bench")
-        url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
-        migrate({"HELPLINE_DATABASE_URL": url, "HELPLINE_DATA_DIR": tmp})
-        load_s = await load_postgres(dsn, data)
-        n = len(data.tables["chat_events"][1])
-        print(f"PostgreSQL: inserted {n:,} messages (generated tsvector + GIN) in {load_s:.1f} s")
-        timings = await measure(bench_settings(Path(tmp), url), data, tokens, runs)
-        print_table(f"PostgreSQL, {n:,} messages, {runs} runs each", timings)
+
+async def _pg_load(pg: Any, data: Dataset, data_dir: Path) -> str:
+    from tests.fixtures.servers import create_database
+
+    dsn = create_database(pg.dsn, "search_bench")
+    migrate({"HELPLINE_DATABASE_URL": _async_url(dsn), "HELPLINE_DATA_DIR": str(data_dir)})
+    load_s = await load_postgres(dsn, data)
+    n = len(data.tables["chat_events"][1])
+    print(f"PostgreSQL: inserted {n:,} messages (generated tsvector + GIN) in {load_s:.1f} s")
+    return dsn
+
+
+def _async_url(dsn: str) -> str:
+    return dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+async def _pg_measure(dsn: str, data_dir: Path, tokens: dict[str, str], runs: int) -> None:
+    timings = await measure(bench_settings(data_dir, _async_url(dsn)), tokens, runs)
+    print_table(f"PostgreSQL, {runs} runs each", timings)
+
+
+def _tokens(data: Dataset, extra: dict[str, str]) -> dict[str, str]:
+    return {"admin": data.token, "queue_id": data.queue_id, **extra}
+
+
+def run_fresh(data: Dataset, tokens: dict[str, str], args: argparse.Namespace) -> None:
+    """Load into throwaway databases and measure at once (the original one-shot run)."""
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory(prefix="helpline-search-") as tmp:
+            _sqlite_load(Path(tmp), data)
+            asyncio.run(_sqlite_measure(Path(tmp), tokens, args.runs))
+    if args.postgres:
+        from tests.fixtures.servers import PostgresServer
+
+        with PostgresServer() as pg, tempfile.TemporaryDirectory(prefix="helpline-search-") as tmp:
+            dsn = asyncio.run(_pg_load(pg, data, Path(tmp)))
+            asyncio.run(_pg_measure(dsn, Path(tmp), tokens, args.runs))
+
+
+def build_kept(data: Dataset, tokens: dict[str, str], args: argparse.Namespace) -> None:
+    """Load into databases kept under args.build: DIR/sqlite/helpline.db, DIR/pg (a stopped
+    PostgreSQL cluster of the tests' helper), DIR/bench.json (tokens and addresses)."""
+    from tests.fixtures.servers import PostgresServer, _cleanup
+
+    root = Path(args.build).resolve()
+    root.mkdir(parents=True, exist_ok=False)
+    saved: dict[str, Any] = {"tokens": tokens}
+    if not args.no_sqlite:
+        (root / "sqlite").mkdir()
+        _sqlite_load(root / "sqlite", data)
+        saved["sqlite"] = str(root / "sqlite")
+    if args.postgres:
+        (root / "pg-app").mkdir()
+        pg = PostgresServer(base_dir=str(root)).start()
+        dsn = asyncio.run(_pg_load(pg, data, root / "pg-app"))
+        pg.stop()
+        _cleanup.remove(id(pg))  # keep the cluster
+        saved["pg"] = {"dir": str(pg.dir), "database": dsn.rsplit("/", 1)[1]}
+    (root / "bench.json").write_text(json.dumps(saved, indent=2))
+    print(f"kept in {root}")
+
+
+def measure_kept(args: argparse.Namespace) -> None:
+    from tests.fixtures.servers import PostgresServer, _cleanup
+
+    root = Path(args.measure).resolve()
+    saved = json.loads((root / "bench.json").read_text())
+    tokens = saved["tokens"]
+    if not args.no_sqlite and "sqlite" in saved:
+        asyncio.run(_sqlite_measure(Path(saved["sqlite"]), tokens, args.runs))
+    if args.postgres and "pg" in saved:
+        pg = PostgresServer()
+        pg.dir = Path(saved["pg"]["dir"])
+        pg.start()
+        try:
+            dsn = pg.dsn.rsplit("/", 1)[0] + "/" + saved["pg"]["database"]
+            asyncio.run(_pg_measure(dsn, root / "pg-app", tokens, args.runs))
+        finally:
+            pg.stop()
+            _cleanup.remove(id(pg))
 
 
 def main() -> None:
@@ -219,19 +293,27 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--postgres", action="store_true", help="also on a throwaway PostgreSQL")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument("--build", metavar="DIR", help="load into databases kept in DIR, no timing")
+    parser.add_argument("--measure", metavar="DIR", help="time the queries on a --build DIR")
     args = parser.parse_args()
-    load = os.getloadavg()[0]
+    load = os.getloadavg()
     print(f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}, "
-          f"{os.cpu_count()} CPUs, load average {load:.2f}")  # fmt: skip
-    t0 = time.perf_counter()
-    data = build(args.chats)
-    tokens = add_messages(data, args.per_chat)
-    n = len(data.tables["chat_events"][1])
-    print(f"generated {args.chats:,} chats, {n:,} messages in {time.perf_counter() - t0:.1f} s")
-    if not args.no_sqlite:
-        asyncio.run(run_sqlite(data, tokens, args.runs))
-    if args.postgres:
-        asyncio.run(run_postgres(data, tokens, args.runs))
+          f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
+          f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")  # fmt: skip
+    if args.measure:
+        measure_kept(args)
+    else:
+        t0 = time.perf_counter()
+        data = build(args.chats)
+        tokens = _tokens(data, add_messages(data, args.per_chat))
+        n = len(data.tables["chat_events"][1])
+        print(f"generated {args.chats:,} chats, {n:,} messages in {time.perf_counter() - t0:.1f} s")
+        if args.build:
+            build_kept(data, tokens, args)
+        else:
+            run_fresh(data, tokens, args)
+    load = os.getloadavg()
+    print(f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
 
 if __name__ == "__main__":
