@@ -196,7 +196,8 @@ class Helpline:
         return self
 
     def drop_search_index(self) -> None:
-        """The write path as it was before search (decision 016): no FTS5 triggers (SQLite)."""
+        """The write path as it was before search (decisions 016, 029): no FTS5 triggers and
+        no backlog for the message writer to index (SQLite)."""
         import sqlite3
 
         conn = sqlite3.connect(self.data_dir / "helpline.db")
@@ -206,6 +207,8 @@ class Helpline:
             ).fetchall()
             for (name,) in names:
                 conn.execute(f'DROP TRIGGER "{name}"')
+            conn.execute("DROP VIEW IF EXISTS search_chat_events_src")
+            conn.execute("DROP TABLE IF EXISTS search_indexed")
         conn.close()
 
     def set_password_hash(self, emails: Sequence[str], password_hash: str) -> None:

@@ -60,6 +60,7 @@ from helpline.openapi import install_openapi
 from helpline.queues import api as queues_api
 from helpline.reports import api as reports_api
 from helpline.search import api as search_api
+from helpline.search import backlog
 from helpline.servicedesk import api as servicedesk_api
 from helpline.snippets import api as snippets_api
 from helpline.storage import make_storage
@@ -253,8 +254,14 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         storage=make_storage(settings),
         limiter=RateLimiter(settings.rate_limits_on, settings.redis_url),
         hub=hub,
-        writer=MessageWriter(db),
+        writer=MessageWriter(
+            db,
+            index_backlog=backlog.index_some if db.is_sqlite else None,
+            index_interval_s=settings.search_index_interval_s,
+        ),
     )
+    if db.is_sqlite:
+        db.services["search_backlog"] = backlog.Backlog(db)  # decision 029
 
     sweeper = Sweeper(ctx)
     outbox = Outbox(settings, ctx.boundary)  # e-mail and webhook deliveries

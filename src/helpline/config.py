@@ -153,6 +153,9 @@ class Settings(BaseSettings):
     # every widget visitor is a guest and POST /auth/widget answers 401 invalid_identity.
     widget_secret: str | None = None
     sweep_interval_s: float = 1.0
+    # SQLite: how often the message writer adds new messages and notes to the search index
+    # (decision 029; a search indexes what is left itself first); 0 leaves it all to searches.
+    search_index_interval_s: float = Field(default=0.1, ge=0)
     # Data governance (docs/operations.md "Retention"): closed chats and requests are removed
     # this many days after closing; unset keeps everything. A queue's retention_days overrides.
     retention_days: int | None = Field(default=None, ge=1, le=36500)

@@ -27,6 +27,7 @@ import contextlib
 import json
 import logging
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -181,6 +182,23 @@ class SqliteBatch:
         )
         return Written(_envelope(item.chat_id, seq, at, a, data), created=True)
 
+    def run(self, work: Callable[[sqlite3.Connection], int]) -> int:
+        """`work` in a write transaction of its own on this connection (the search backlog)."""
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise SqliteBusy from exc
+            raise
+        try:
+            done = work(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return done
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -257,14 +275,31 @@ async def _pg_write(apg: Any, items: list[_Item], at: datetime) -> list[Written 
     return results
 
 
+IndexWork = Callable[[sqlite3.Connection], int]
+
+
 class MessageWriter:
-    def __init__(self, db: Database, *, max_batch: int = 256) -> None:
+    """`index_backlog` (SQLite): work run every `index_interval_s` on the writer's connection
+    between batches, to add what was written meanwhile to the search index (decision 029)."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_batch: int = 256,
+        index_backlog: IndexWork | None = None,
+        index_interval_s: float = 0.1,
+    ) -> None:
         self.db = db
         self.max_batch = max_batch
         path = db.sqlite_path
         self._sqlite = SqliteBatch(path) if path else None
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._index_backlog = index_backlog if self._sqlite is not None else None
+        self.index_interval_s = index_interval_s
+        self.indexed = 0
+        self._index_task: asyncio.Task[None] | None = None
         # SQLite has one writer; PostgreSQL takes several batches at once (row locks per chat).
         self.parallel = 1 if db.is_sqlite else 4
         self.batches = 0
@@ -274,9 +309,11 @@ class MessageWriter:
         loop = asyncio.get_running_loop()
         if self.enabled:
             self._tasks = [loop.create_task(self._run()) for _ in range(self.parallel)]
+        if self._index_backlog is not None and self.index_interval_s > 0:
+            self._index_task = loop.create_task(self._index(self._index_backlog))
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *([self._index_task] if self._index_task else [])]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -314,6 +351,25 @@ class MessageWriter:
             if held is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(held.close())
+
+    async def _index(self, work: IndexWork) -> None:
+        """Index the search backlog between message batches: one FTS5 commit for all that
+        was written in the interval, instead of one per batch inside it."""
+        assert self._sqlite is not None
+        while True:
+            await asyncio.sleep(self.index_interval_s)
+            try:
+                async with self.db.write_lock():
+                    self.indexed += self._sqlite.run(work)
+            except SqliteBusy:
+                continue  # another process is writing: next time (a search catches up itself)
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):
+                    log.warning("no search backlog in this database (%s): not indexing", exc)
+                    return
+                log.warning("indexing the search backlog failed: %s", exc)
+            except Exception as exc:  # a search catches up by itself; try again next time
+                log.warning("indexing the search backlog failed: %s", exc)
 
     async def _write(
         self, batch: list[_Item], held: AsyncConnection | None

@@ -75,6 +75,12 @@ def fts5_match(terms: list[Term], column: str | None = None) -> str:
     return " AND ".join(parts)
 
 
+def owner_terms(customer_id: str) -> list[Term]:
+    """The owner token of a customer's events in SQLite's index (migration 0023: 'u' || id),
+    as the tokenizer cuts it."""
+    return [Term(tuple(t.lower() for t in _TOKEN.findall(f"u{customer_id}")), prefix=False)]
+
+
 def _pattern(term: Term) -> str:
     body = r"[\W_]+".join(re.escape(t) for t in term.tokens)
     return r"(?<![^\W_])" + body + ("" if term.prefix else r"(?![^\W_])")

@@ -21,7 +21,7 @@ from helpline.accounts.models import User
 from helpline.chats.models import Chat, ChatEvent
 from helpline.kit.enums import Role
 from helpline.queues.scope import case_visible
-from helpline.search.query import Filters, Term, fts5_match
+from helpline.search.query import Filters, Term, fts5_match, owner_terms
 from helpline.servicedesk.models import RequestEntry, ServiceRequest
 from helpline.tags.models import ChatTag
 
@@ -101,10 +101,16 @@ class _Engine:
         self.sqlite = dialect == "sqlite"
         self.terms = terms
 
-    def fts(self, name: str, column: str | None = None) -> tuple[Any, ColumnElement[bool]]:
-        """(the FTS5 table, its MATCH condition) on SQLite."""
+    def fts(
+        self, name: str, column: str | None = None, *, owner: str | None = None
+    ) -> tuple[Any, ColumnElement[bool]]:
+        """(the FTS5 table, its MATCH condition) on SQLite; `owner`: only rows whose `owner`
+        column holds that customer's token."""
         fts = table(name, sql_column("rowid"))
-        match = literal_column(name).op("MATCH")(literal(fts5_match(self.terms, column)))
+        expr = fts5_match(self.terms, column)
+        if owner is not None:
+            expr = f"{fts5_match(owner_terms(owner), 'owner')} AND {expr}"
+        match = literal_column(name).op("MATCH")(literal(expr))
         return fts, match
 
     def tsquery(self) -> ColumnElement[Any]:
@@ -128,11 +134,11 @@ class _Engine:
 
 
 def _narrow(user: User) -> bool:
-    """Whether to walk the caller's own rows rather than the whole index (SQLite).
+    """Whether to narrow to the caller's own rows rather than walk the whole index (SQLite).
 
     A customer's chats are a sliver of the desk: walking the index newest first would visit
-    every match of a common word before finding theirs. FTS5 checks a rowid against the match
-    directly, so their few rows are looked up one by one instead."""
+    every match of a common word before finding theirs. Their events are narrowed by the
+    owner token in the index; their chats and requests (few) are looked up one by one."""
     return user.role_enum is Role.customer
 
 
@@ -154,7 +160,10 @@ def _events(e: _Engine, user: User, f: Filters, bound: int | None, *, rare: bool
     types = ["message.posted"] if not user.role_enum.is_staff else list(TEXT_EVENTS)
     where.append(ChatEvent.type.in_(types))
     if e.sqlite:
-        fts, match = e.fts("search_chat_events")
+        # A customer's own events carry their owner token (migration 0023): the match itself
+        # narrows to them, however common the word is on the desk.
+        owner = user.id if _narrow(user) else None
+        fts, match = e.fts("search_chat_events", "body", owner=owner)
         key = fts.c.rowid
         stmt = (
             select(*cols)
@@ -163,9 +172,6 @@ def _events(e: _Engine, user: User, f: Filters, bound: int | None, *, rare: bool
             .join(Chat, Chat.id == ChatEvent.chat_id)
             .where(match)
         )
-        if _narrow(user):
-            own = select(ChatEvent.id).join(Chat, Chat.id == ChatEvent.chat_id)
-            stmt = stmt.where(key.in_(own.where(Chat.customer_id == user.id)))
     else:
         key = ChatEvent.id
         stmt = select(*cols).join(Chat, Chat.id == ChatEvent.chat_id)

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from helpline.accounts.models import User
 from helpline.db import UnitOfWork
+from helpline.search import backlog
 from helpline.search import repository as repo
 from helpline.search.query import SOURCES, Filters, Position, parse, snippet
 from helpline.search.repository import Hit
@@ -62,10 +63,22 @@ def next_position(
     return Position(tuple(bounds))
 
 
+async def caught_up(uow: UnitOfWork) -> None:
+    """SQLite indexes messages a moment after they are written (decision 029): index what is
+    still behind, then read on a fresh snapshot, so every message committed before this
+    search began can be found."""
+    pending = uow.services.get("search_backlog")
+    if pending is None or not await backlog.behind(uow.session):
+        return
+    await uow.session.commit()  # end this read: the catch-up writes on a connection of its own
+    await pending.catch_up()
+
+
 async def search(
     uow: UnitOfWork, user: User, *, q: str, filters: Filters, cursor: str | None, limit: int
 ) -> Page:
     terms = parse(q)
+    await caught_up(uow)
     position = Position.decode(cursor)
     asked = {s: b for s, b in zip(SOURCES, position.bounds, strict=True) if b != 0}
     # One more than a page from each source tells whether that source has more.

@@ -1,0 +1,160 @@
+"""SQLite indexes messages a moment after they are written (decision 029): a search still finds
+everything committed before it, never what was erased or removed meanwhile, and the index
+stays exactly what FTS5's integrity-check expects at every step."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import delete, func, select, text, update
+
+from helpline.chats.models import Chat, ChatEvent
+from helpline.search import backlog
+from tests.conftest import BACKEND
+from tests.fixtures.factories import accepted_chat, ctx_of, make_user
+from tests.search.test_api import _write, assert_index_in_step, find, hits, say, world
+
+pytestmark = [
+    pytest.mark.asyncio,
+    pytest.mark.skipif(BACKEND != "sqlite", reason="PostgreSQL computes its index with the row"),
+]
+__all__ = ["world"]  # the fixture, for pytest
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    # The writer's periodic indexing off: only searches index, so each step is deterministic.
+    return {"search_index_interval_s": 0}
+
+
+async def _behind(app: FastAPI) -> bool:
+    async with ctx_of(app).db.read() as session:
+        return await backlog.behind(session)
+
+
+async def _mark(app: FastAPI) -> int:
+    async with ctx_of(app).db.read() as session:
+        upto = await session.scalar(
+            text("SELECT upto FROM search_indexed WHERE source = 'chat_events'")
+        )
+    return int(upto)
+
+
+async def test_a_message_not_yet_indexed_is_found_by_the_next_search(
+    client: Any, app: FastAPI, world: dict[str, Any]
+) -> None:
+    carla, ana = world["carla"], world["ana"]
+    cid = (await accepted_chat(client, carla, ana, world["q"]))["id"]
+    seq = await say(client, carla, cid, "my walrus ate the charger")
+    assert await _behind(app)
+    assert await hits(client, ana, "walrus") == [("message", cid, seq)]
+    assert not await _behind(app)
+    await assert_index_in_step(app)
+
+
+async def test_text_erased_or_deleted_before_it_was_indexed_is_never_found(
+    client: Any, app: FastAPI, world: dict[str, Any]
+) -> None:
+    carla, ana = world["carla"], world["ana"]
+    cid = (await accepted_chat(client, carla, ana, world["q"]))["id"]
+    await hits(client, ana, "anything")  # everything so far indexed
+    erased = await say(client, carla, cid, "pelican password hunter2")
+    gone = await say(client, carla, cid, "pelican second thoughts")
+    assert await _behind(app)
+    await _write(
+        app,
+        update(ChatEvent)
+        .where(ChatEvent.chat_id == cid, ChatEvent.seq == erased)
+        .values(data={"text": "[erased]"}),
+        delete(ChatEvent).where(ChatEvent.chat_id == cid, ChatEvent.seq == gone),
+    )
+    assert await hits(client, ana, "pelican") == []
+    assert await hits(client, ana, "hunter2") == []
+    assert await hits(client, ana, "erased") == [("message", cid, erased)]
+    await assert_index_in_step(app)
+
+
+async def test_a_reused_id_below_the_mark_is_indexed_at_once(
+    client: Any, app: FastAPI, world: dict[str, Any]
+) -> None:
+    """SQLite hands the highest rowid out again once its row is deleted: such a row is at or
+    below the mark, so the trigger indexes it in its own transaction."""
+    carla, ana = world["carla"], world["ana"]
+    cid = (await accepted_chat(client, carla, ana, world["q"]))["id"]
+    seq = await say(client, carla, cid, "kiwi one")
+    assert await hits(client, ana, "kiwi") == [("message", cid, seq)]
+    async with ctx_of(app).db.read() as session:
+        top = await session.scalar(select(func.max(ChatEvent.id)))
+        last = await session.scalar(
+            select(ChatEvent.id).where(ChatEvent.chat_id == cid, ChatEvent.seq == seq)
+        )
+    assert top == last == await _mark(app)
+    await _write(app, delete(ChatEvent).where(ChatEvent.id == top))
+    seq2 = await say(client, carla, cid, "kiwi two")
+    async with ctx_of(app).db.read() as session:
+        assert await session.scalar(select(func.max(ChatEvent.id))) == top  # the same id again
+    assert not await _behind(app)  # nothing left for the backlog: the trigger indexed it
+    assert await hits(client, ana, "kiwi") == [("message", cid, seq2)]
+    assert await hits(client, ana, "one") == []
+    await assert_index_in_step(app)
+
+
+async def test_a_chat_given_to_another_customer_is_found_by_them_only(
+    client: Any, app: FastAPI, world: dict[str, Any]
+) -> None:
+    """A customer's search narrows by the owner token of their events in the index; a chat
+    that changes customer takes its indexed events along."""
+    carla, dan, ana = world["carla"], world["dan"], world["ana"]
+    cid = (await accepted_chat(client, carla, ana, world["q"]))["id"]
+    seq = await say(client, carla, cid, "ocelot sighting")
+    assert await hits(client, carla, "ocelot") == [("message", cid, seq)]  # indexed now
+    assert await hits(client, dan, "ocelot") == []
+    await _write(app, update(Chat).where(Chat.id == cid).values(customer_id=dan.id))
+    assert await hits(client, dan, "ocelot") == [("message", cid, seq)]
+    assert await hits(client, carla, "ocelot") == []
+    await assert_index_in_step(app)
+
+
+async def test_a_customer_finds_their_own_words_among_many_of_others(
+    client: Any, app: FastAPI, world: dict[str, Any]
+) -> None:
+    carla, dan, ana = world["carla"], world["dan"], world["ana"]
+    mine = (await accepted_chat(client, carla, ana, world["q"]))["id"]
+    theirs = (await accepted_chat(client, dan, ana, world["q"]))["id"]
+    for i in range(5):
+        await say(client, dan, theirs, f"order {i}")
+    seq = await say(client, carla, mine, "Order placed")
+    page = await find(client, carla, "order")
+    assert [(i["chat_id"], i["seq"]) for i in page["items"]] == [(mine, seq)]
+    assert len((await find(client, dan, "order"))["items"]) == 5
+
+
+@pytest.mark.parametrize("settings_overrides", [{"search_index_interval_s": 0.02}])
+async def test_the_message_writer_indexes_the_backlog_by_itself(
+    client: Any, app: FastAPI, world: dict[str, Any], settings_overrides: dict[str, Any]
+) -> None:
+    carla, ana = world["carla"], world["ana"]
+    cid = (await accepted_chat(client, carla, ana, world["q"]))["id"]
+    await say(client, carla, cid, "heron")
+    for _ in range(250):  # bounded: 5 s
+        if not await _behind(app):
+            break
+        await asyncio.sleep(0.02)
+    assert not await _behind(app)
+    assert ctx_of(app).writer.indexed > 0
+    await assert_index_in_step(app)
+
+
+async def test_a_customer_created_later_is_not_matched_by_an_owner_word(
+    client: Any, app: FastAPI, world: dict[str, Any]
+) -> None:
+    """The owner column is not searched by words: typing someone's owner token finds nothing."""
+    carla, ana = world["carla"], world["ana"]
+    cid = (await accepted_chat(client, carla, ana, world["q"]))["id"]
+    await say(client, carla, cid, "plain words")
+    assert await hits(client, ana, f"u{carla.id}") == []
+    eve = await make_user(app, "customer", name="Eve", email="eve@x.test")
+    assert await hits(client, eve, "plain") == []
