@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,7 +13,7 @@ import pytest_asyncio
 import uvicorn
 from websockets.asyncio.client import connect
 
-from helpline.wsproto import SEND_MANY, WebSocketProtocol
+from helpline.wsproto import SEND_MANY, Flag, Inbox, WebSocketProtocol
 from tests.fixtures.servers import free_port
 
 pytestmark = pytest.mark.asyncio
@@ -136,3 +137,45 @@ async def test_send_now_refuses_without_writing_when_the_socket_cannot_take_it()
     assert proto.send_now([b"{}"]) is False  # lost: nothing to write to
     proto.disconnected = False
     assert proto.send_now([b"{}"]) is False  # the peer's buffer is full: wait, as send does
+
+
+# --- the protocol's light inbox and writable flag (memory per idle connection) -------------
+
+
+async def test_inbox_hands_over_in_order_and_waits_for_the_next() -> None:
+    inbox = Inbox()
+    assert inbox.empty()
+    inbox.put_nowait({"n": 1})
+    inbox.put_nowait({"n": 2})
+    assert not inbox.empty()
+    assert await inbox.get() == {"n": 1}
+    assert await inbox.get() == {"n": 2}
+    assert inbox.empty()
+    waiting = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    inbox.put_nowait({"n": 3})
+    assert await asyncio.wait_for(waiting, 5) == {"n": 3}
+
+
+async def test_inbox_loses_nothing_when_its_reader_is_cancelled() -> None:
+    inbox = Inbox()
+    reader = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    inbox.put_nowait("kept")
+    reader.cancel()  # woken and cancelled before it ran: the item stays queued
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
+    assert await asyncio.wait_for(inbox.get(), 5) == "kept"
+
+
+async def test_flag_holds_writers_while_cleared() -> None:
+    flag = Flag()
+    assert flag.is_set()
+    await asyncio.wait_for(flag.wait(), 5)
+    flag.clear()
+    writers = [asyncio.ensure_future(flag.wait()) for _ in range(2)]
+    await asyncio.sleep(0)
+    assert not any(w.done() for w in writers)
+    flag.set()
+    await asyncio.wait_for(asyncio.gather(*writers), 5)
