@@ -8,6 +8,7 @@ import asyncio
 import itertools
 import os
 import shutil
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,11 +44,44 @@ def pytest_report_header() -> str:
     return f"helpline database backend: {BACKEND}"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`, docs/testing.md) each
+# The fixtures through which a test reaches the database backend under test.
+BACKEND_FIXTURES = frozenset({"fresh_database"})
+
+
+def uses_backend(item: pytest.Item) -> bool:
+    """Whether a test can reach the database backend under test (HELPLINE_TEST_BACKEND): it
+    uses `fresh_database` (through `settings`, `app`, `client`, `live_server`, ... ), or its
+    module or one of its fixtures' modules reads `BACKEND` (e.g. to ask for `postgres_dsn`
+    itself), or it is marked `pytest.mark.backend`. Everything else runs the same on both
+    backends and is left out of the PostgreSQL pass (docs/testing.md)."""
+    if item.get_closest_marker("backend") is not None:
+        return True
+    if BACKEND_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    modules = {getattr(item, "module", None)}
+    info = getattr(item, "_fixtureinfo", None)
+    for defs in info.name2fixturedefs.values() if info is not None else ():
+        modules.update(sys.modules.get(d.func.__module__) for d in defs)
+    # This module defines BACKEND; its fixtures reach the backend only via fresh_database.
+    modules.discard(sys.modules[__name__])
+    return any(m is not None and "BACKEND" in vars(m) for m in modules)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL (HELPLINE_TEST_BACKEND=postgres) only the tests that reach the database
+    backend run (`uses_backend`); the others ran in the SQLite pass already and are
+    deselected, so the PostgreSQL pass repeats no backend-independent work.
+
+    Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`, docs/testing.md) each
     module's tests stay on one worker, so module-scoped fixtures (a browser, a fuzzed app) start
     once, and tests/scaleout stays whole (its package-scoped cluster). Without xdist the marks
     do nothing. A test may name a group of its own with `pytest.mark.xdist_group`."""
+    if BACKEND != "sqlite":
+        kept = [item for item in items if uses_backend(item)]
+        if len(kept) != len(items):
+            keep = set(kept)
+            config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+            items[:] = kept
     for item in items:
         if item.get_closest_marker("xdist_group") is not None:
             continue

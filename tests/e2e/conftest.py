@@ -44,12 +44,26 @@ def smtp() -> Iterator[SmtpServer]:
         srv.stop()
 
 
+@pytest.fixture(scope="session")
+def seeded_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory after `helpline migrate` and `helpline demo`, made once per worker
+    (two processes, ~2.5 s of CPU); each test's server starts from a copy of it, a fresh
+    database of its own (docs/testing.md). Seeded with the base environment: `server_env`
+    reaches the server, not the seeding."""
+    data = tmp_path_factory.mktemp("seeded") / "data"
+    data.mkdir()
+    HelplineServer(data, free_port()).setup()
+    return data
+
+
 @pytest.fixture
-def server(tmp_path: Path, server_env: dict[str, str]) -> Iterator[HelplineServer]:
+def server(
+    tmp_path: Path, server_env: dict[str, str], seeded_data: Path
+) -> Iterator[HelplineServer]:
     srv = HelplineServer(tmp_path / "data", free_port())
     srv.env.update(server_env)
     srv.data_dir.mkdir()
-    srv.setup()
+    srv.copy_data(seeded_data)
     srv.start()
     try:
         yield srv

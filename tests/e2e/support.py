@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -85,6 +88,24 @@ class HelplineServer:
         self.cli("migrate")
         self.cli("demo")
 
+    def copy_data(self, seeded: Path) -> None:
+        """Instead of `setup()`: start from a copy of a data directory `setup()` made (the
+        database and its files), as `helpline migrate` and `helpline demo` would leave it for
+        this server, without two more processes. The secret key stays this server's own, and
+        the shared settings `migrate` recorded with the seeding server's values (its port,
+        its key) are cleared, so this server records its own at start-up (deployment.py)."""
+        self.data_dir.mkdir(exist_ok=True)
+        self.data_dir.chmod(0o700)  # as `helpline migrate` leaves it
+        for path in seeded.iterdir():
+            if path.name in ("secret_key", "server.log") or path.name.endswith("-lock"):
+                continue
+            if path.is_dir():
+                shutil.copytree(path, self.data_dir / path.name)
+            else:
+                shutil.copy2(path, self.data_dir / path.name)
+        with contextlib.closing(sqlite3.connect(self.data_dir / "helpline.db")) as db, db:
+            db.execute("DELETE FROM deployment_settings")
+
     def start(self, timeout: float = 60) -> None:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
@@ -105,6 +126,7 @@ class HelplineServer:
             except OSError:
                 pass
             time.sleep(0.1)
+        self.stop(kill=True)  # not left running after the test
         raise RuntimeError(f"server did not start in {timeout}s:\n{self.log()}")
 
     def stop(self, *, kill: bool = False) -> None:

@@ -21,7 +21,7 @@ GROUP = f"helpdesk-agents-{os.urandom(3).hex()}"
 
 
 @pytest.fixture
-def server(tmp_path: Path, canaille: Canaille) -> Iterator[HelplineServer]:
+def server(tmp_path: Path, canaille: Canaille, seeded_data: Path) -> Iterator[HelplineServer]:
     """Helpline with the provider connected and password sign-in for customers only."""
     srv = HelplineServer(tmp_path / "data", free_port())
     srv.data_dir.mkdir()
@@ -34,7 +34,7 @@ def server(tmp_path: Path, canaille: Canaille) -> Iterator[HelplineServer]:
         HELPLINE_OIDC_ROLE_MAP=f"{GROUP}=agent",
         HELPLINE_PASSWORD_LOGIN="customers",
     )
-    srv.setup()
+    srv.copy_data(seeded_data)
     srv.start()
     try:
         yield srv

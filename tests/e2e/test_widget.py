@@ -77,12 +77,12 @@ def shop() -> Iterator[Shop]:
 
 
 @pytest.fixture
-def server(tmp_path: Path, shop: Shop) -> Iterator[HelplineServer]:
+def server(tmp_path: Path, shop: Shop, seeded_data: Path) -> Iterator[HelplineServer]:
     """Helpline allowing the shop (on `localhost`, another site than 127.0.0.1) to embed it."""
     srv = HelplineServer(tmp_path / "data", free_port())
     srv.env["HELPLINE_WIDGET_ORIGINS"] = f"http://localhost:{shop.port}, https://other.example"
     srv.data_dir.mkdir()
-    srv.setup()
+    srv.copy_data(seeded_data)
     srv.start()
     try:
         yield srv
