@@ -75,6 +75,7 @@ def test_admin_sets_retention_and_erases_a_customer(
     watched = people.open_page("admin")
     # The first erasure is refused (open chat), on purpose.
     watched.allow(r"status of 409 .*/erase")
+    watched.allow(r"status of 422")  # the refused retention of 0 days
     admin = watched.page
     sign_in(admin, "/console/admin", "admin@example.com")
     expect(admin.get_by_test_id("user-row").first).to_be_visible()  # the page's script runs
@@ -83,9 +84,16 @@ def test_admin_sets_retention_and_erases_a_customer(
     # Every process runs retention at start: the last run shows (nothing old enough yet).
     expect(admin.get_by_test_id("last-run-chats")).to_have_text("0")
     row = admin.locator(f'[data-testid="retention-row"][data-queue-id="{q}"]')
+    # 0 days is the API's 422, shown beside the field; nothing changes.
+    row.get_by_test_id("queue-retention").fill("0")
+    row.get_by_test_id("queue-retention").press("Tab")
+    expect(row.get_by_test_id("queue-retention-error")).to_contain_text("greater than or equal")
+    expect(row.get_by_test_id("queue-retention")).to_have_attribute("aria-invalid", "true")
+    expect(row.get_by_test_id("queue-retention-effective")).to_have_text("400 days")
     row.get_by_test_id("queue-retention").fill("30")
     row.get_by_test_id("queue-retention").press("Tab")
     expect(row.get_by_test_id("queue-retention-effective")).to_have_text("30 days")
+    expect(row.get_by_test_id("queue-retention-error")).to_be_empty()
     admin_token = token_for(server, "admin@example.com")
     billing = next(
         x

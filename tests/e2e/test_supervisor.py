@@ -87,10 +87,13 @@ def test_out_of_hours_topic_offers_leave_a_message(
     patch_queue(server, "Technical", hours={"timezone": "UTC", "weekly": {}, "exceptions": []})
     customer = guest_sign_in(people.open_page("customer"), "Ivy Guest", "ivy@example.org")
     expect(customer.get_by_test_id("queue-closed")).to_be_hidden()
+    # Typed first, then the closed topic picked: the notice stands instead of the message box
+    # and "Start chat", and "Leave a message" takes what was typed.
+    customer.get_by_test_id("start-message").fill("The VPN drops every hour")
     customer.get_by_test_id("start-queue").select_option(label="Technical (closed now)")
     closed = customer.get_by_test_id("queue-closed")
     expect(closed).to_contain_text("Technical is closed right now")
-    customer.get_by_test_id("start-message").fill("The VPN drops every hour")
+    expect(customer.get_by_test_id("start-chat")).to_be_hidden()
     shot(customer, "portal-topic-closed")
     customer.get_by_test_id("leave-message-closed").click()
     expect(customer.get_by_test_id("leave-message-summary")).to_have_value(

@@ -45,23 +45,34 @@ function policyRow(q) {
     value: q.retention_days == null ? "" : String(q.retention_days),
     placeholder: state.policy.retention_days ? String(state.policy.retention_days) : t("forever"),
     "aria-label": t("Days to keep the closed chats and requests of {name}", { name: q.name }),
+    "aria-describedby": `retention-error-${q.id}`,
     "data-testid": "queue-retention",
   });
+  // The API's refusal (e.g. 0 days) beside the field; the value typed stays to be corrected.
+  const error = h("span", { class: "field-error", id: `retention-error-${q.id}`, role: "alert", "data-testid": "queue-retention-error" });
   const effective = h("span", { "data-testid": "queue-retention-effective" }, days(q.effective_days));
   input.addEventListener("change", async () => {
     const value = input.value.trim() === "" ? null : Number(input.value);
+    error.textContent = "";
+    input.removeAttribute("aria-invalid");
     try {
       const saved = await api.patch(`/queues/${q.id}`, { retention_days: value });
       q.retention_days = saved.retention_days;
       q.effective_days = saved.retention_days ?? state.policy.retention_days;
       effective.textContent = days(q.effective_days);
-      toast({ title: `${q.name}: ${days(q.effective_days)}`, kind: "success", timeout: 3000 });
+      toast({ title: t("{queue}: {days}", { queue: q.name, days: days(q.effective_days) }), kind: "success", timeout: 3000 });
     } catch (err) {
+      if (err.status === 422) {
+        error.textContent = String(err.message || "").replace(/^retention_days:\s*/, "");
+        input.setAttribute("aria-invalid", "true");
+        input.focus();
+        return;
+      }
       input.value = q.retention_days == null ? "" : String(q.retention_days);
       toastError(err, t("Could not change the retention"));
     }
   });
-  return h("tr", { "data-testid": "retention-row", "data-queue-id": q.id }, h("td", {}, q.name), h("td", {}, input), h("td", {}, effective));
+  return h("tr", { "data-testid": "retention-row", "data-queue-id": q.id }, h("td", {}, q.name), h("td", {}, h("div", {}, input, error)), h("td", {}, effective));
 }
 
 async function loadPolicy() {

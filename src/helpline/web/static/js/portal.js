@@ -100,15 +100,19 @@ function updateQueueHint() {
   if (!q) {
     hint.textContent = "";
     $('[data-testid="queue-closed"]').hidden = true;
+    $('[data-role="start-parts"]').hidden = false;
     return;
   }
   const parts = [];
   if (q.description) parts.push(q.description);
   const closed = $('[data-testid="queue-closed"]');
-  // The queue's away text (CONTRACT-2 "Automatic messages") while it is closed or nobody is free.
-  closed.hidden = !(q.open_now === false || (q.agents_available === 0 && q.away_text));
+  // The queue's away text (CONTRACT-2 "Automatic messages") stands instead of the start form
+  // while it is closed or nobody is free; its "Leave a message" is the way on.
+  const away = q.open_now === false || (q.agents_available === 0 && Boolean(q.away_text));
+  closed.hidden = !away;
+  $('[data-role="start-parts"]').hidden = away;
   $('[data-role="queue-closed-text"]').textContent = q.away_text || t("{queue} is closed right now, so no one can chat. Leave a message and we'll reply by e-mail.", { queue: q.name });
-  if (q.open_now === false) {
+  if (away) {
     // The notice above says it; the hint keeps the description only.
   } else if (q.agents_available === 0)
     parts.push(t("No agent is free at the moment. You can wait in the queue, or leave a message."));
@@ -192,7 +196,8 @@ function wireStart() {
   );
   document.querySelector('[data-action="closed-leave-message"]').addEventListener("click", () => {
     const q = state.queuesById.get(form.elements.queue_id.value);
-    showLeaveMessage(form.elements.message.value.trim(), q ? t("{queue} is closed right now. Leave a message and we'll get back to you.", { queue: q.name }) : "");
+    const intro = q && q.open_now === false ? t("{queue} is closed right now. Leave a message and we'll get back to you.", { queue: q.name }) : "";
+    showLeaveMessage(form.elements.message.value.trim(), intro);
   });
   document.querySelector('[data-action="hide-leave-message"]').addEventListener("click", hideLeaveMessage);
 
