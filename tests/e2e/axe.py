@@ -4,8 +4,11 @@ A/AA and the best practices (one `main`, a level-one heading, content in landmar
 
 `Scanner.scan(page, label)` records the result of one page, view or open dialog; `Scanner.check()`
 fails listing every violation of every scan, so one run shows all that is wrong. Each scan's
-count is also kept in `RESULTS` (printed at the end of the run and written to
-test-output/axe-results.txt) so the lead can report the numbers per page.
+count is also kept per test module: `Scanner(module=...)` writes the module's counts so far to
+test-output/axe/<module>.txt (a module runs whole on one pytest-xdist worker, so the file is
+the module's complete list once it ends), and `write_report()` (the end of the run, in the
+process that prints the summary) joins those files into test-output/axe-results.txt, so the
+lead can report the numbers per page whether the run had one process or several.
 """
 
 from __future__ import annotations
@@ -15,16 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page
+from playwright.sync_api import Frame, Page
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "test-output" / "axe-results.txt"
+PER_MODULE = ROOT / "test-output" / "axe"
 
 _AXE = Axe()
-RESULTS: list[tuple[str, int]] = []
+# This process's counts per test module: {module: [(label, count), ...]}.
+RESULTS: dict[str, list[tuple[str, int]]] = {}
 
 
-def violations(page: Page, context: str | None = None) -> list[str]:
+def violations(page: Page | Frame, context: str | None = None) -> list[str]:
     """One line per failing element: rule, impact, selector and axe's summary of the fix."""
     # Transitions finish before axe measures contrast (a half-faded colour is not the page's).
     page.evaluate(
@@ -44,19 +49,23 @@ def violations(page: Page, context: str | None = None) -> list[str]:
 class Scanner:
     """Scans pages one after the other; `check()` fails with everything found."""
 
+    module: str = "scans"
     found: dict[str, list[str]] = field(default_factory=dict)
 
-    def scan(self, page: Page, label: str) -> None:
+    def scan(self, page: Page | Frame, label: str) -> None:
         lines = violations(page)
         self.found[label] = lines
-        RESULTS.append((label, len(lines)))
+        RESULTS.setdefault(self.module, []).append((label, len(lines)))
+        save_module(self.module)
 
-    def scan_both_themes(self, page: Page, label: str) -> None:
-        """The light theme, then the dark one (prefers-color-scheme), then back to light."""
+    def scan_both_themes(self, page: Page, label: str, frame: Frame | None = None) -> None:
+        """The light theme, then the dark one (prefers-color-scheme), then back to light.
+        `frame`: scan that frame of the page (the widget's panel on its host page)."""
+        target = frame or page
         page.emulate_media(color_scheme="light")
-        self.scan(page, f"{label} [light]")
+        self.scan(target, f"{label} [light]")
         page.emulate_media(color_scheme="dark")
-        self.scan(page, f"{label} [dark]")
+        self.scan(target, f"{label} [dark]")
         page.emulate_media(color_scheme="light")
 
     def check(self) -> None:
@@ -67,10 +76,30 @@ class Scanner:
         assert not bad, f"axe-core violations on {len(bad)} of {len(self.found)} scans:\n{report}"
 
 
+def save_module(module: str) -> None:
+    """Write this process's counts of `module` to test-output/axe/<module>.txt."""
+    PER_MODULE.mkdir(parents=True, exist_ok=True)
+    lines = [f"{count:3d}  {label}" for label, count in RESULTS.get(module, [])]
+    (PER_MODULE / f"{module}.txt").write_text("".join(f"{line}\n" for line in lines))
+
+
 def write_report() -> list[str]:
-    """The per-scan counts as lines (also written to test-output/axe-results.txt)."""
-    lines = [f"{count:3d}  {label}" for label, count in RESULTS]
+    """The per-scan counts of every module's latest run as lines, also written to
+    test-output/axe-results.txt (modules that did not run this time keep their last counts)."""
+    lines: list[str] = []
+    files = sorted(PER_MODULE.glob("*.txt")) if PER_MODULE.is_dir() else []
+    for path in files:
+        rows = path.read_text().splitlines()
+        if rows:
+            lines.append(f"# {path.stem}")
+            lines.extend(rows)
     if lines:
+        scans = sum(1 for line in lines if not line.startswith("#"))
+        bad = sum(1 for line in lines if not line.startswith("#") and int(line.split()[0]))
         REPORT.parent.mkdir(parents=True, exist_ok=True)
-        REPORT.write_text("axe-core violations per scan\n" + "\n".join(lines) + "\n")
+        REPORT.write_text(
+            f"axe-core violations per scan ({scans} scans, {bad} with violations)\n"
+            + "\n".join(lines)
+            + "\n"
+        )
     return lines

@@ -1,9 +1,11 @@
 """axe-core over every page, view and open dialog, in the light and the dark theme: zero
 violations of any impact (CONTRACT-2 "Languages and accessibility"). The counts per scan are
-printed at the end of the run and written to test-output/axe-results.txt."""
+printed at the end of the run and written to test-output/axe-results.txt. One seeded server
+for the module; views that came later and the phone width: test_accessibility_views.py."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -13,9 +15,11 @@ from tests.e2e.axe import Scanner
 from tests.e2e.support import (
     PASSWORD,
     Browsers,
+    HelplineServer,
     agent_sign_in,
     api_call,
     chat_row,
+    free_port,
     guest_sign_in,
     message,
     patch_queue,
@@ -31,8 +35,8 @@ Shot = Callable[[Page, str], None]
 
 
 @pytest.fixture
-def axe() -> Iterator[Scanner]:
-    scanner = Scanner()
+def axe(request: pytest.FixtureRequest) -> Iterator[Scanner]:
+    scanner = Scanner(module=request.module.__name__.rsplit(".", 1)[-1])
     yield scanner
     scanner.check()
 
@@ -47,9 +51,14 @@ def dialog_scan(axe: Scanner, page: Page, opener: Locator, dialog: str, label: s
     expect(box).to_be_hidden()
 
 
-def customer(people: Browsers) -> None:
-    """A customer with a password (the demo has none)."""
-    people.server.cli(
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HelplineServer]:
+    """One seeded server for the module (its tests only add data), plus a customer with a
+    password (the demo has none)."""
+    srv = HelplineServer(tmp_path_factory.mktemp("a11y") / "data", free_port())
+    srv.data_dir.mkdir()
+    srv.setup()
+    srv.cli(
         "create-user",
         "--email",
         "egon@example.org",
@@ -60,6 +69,11 @@ def customer(people: Browsers) -> None:
         "--password",
         PASSWORD,
     )
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
 
 
 def test_signed_out_and_message_pages(people: Browsers, axe: Scanner) -> None:
@@ -80,7 +94,6 @@ def test_signed_out_and_message_pages(people: Browsers, axe: Scanner) -> None:
     arabic.goto("/?lang=ar")
     expect(arabic.locator("html")).to_have_attribute("dir", "rtl")
     axe.scan_both_themes(arabic, "portal: sign-in in Arabic (right to left)")
-    customer(people)
     sign_in(page, "/console", "egon@example.org")
     expect(page.get_by_role("heading", name="This page is for the support team")).to_be_visible()
     axe.scan_both_themes(page, "console: signed in as a customer")
@@ -245,7 +258,8 @@ def test_portal_and_console(people: Browsers, axe: Scanner) -> None:
     expect(ana.locator("#request-dialog")).to_be_visible()
     axe.scan_both_themes(ana, "console: raise request dialog")
     ana.get_by_test_id("request-submit").click()
-    expect(ana.get_by_test_id("request-reference")).to_have_text("SR-000001")
+    expect(ana.get_by_test_id("request-reference")).to_have_text(re.compile(r"^SR-\d{6}$"))
+    reference = ana.get_by_test_id("request-reference").inner_text().strip()
 
     ana.get_by_test_id("mark-solved").click()
     expect(customer.get_by_test_id("rating-submit")).to_be_visible()
@@ -257,7 +271,7 @@ def test_portal_and_console(people: Browsers, axe: Scanner) -> None:
     expect(customer.get_by_test_id("transcript")).to_be_visible()
     axe.scan_both_themes(customer, "portal: rated, transcript open")
 
-    customer.goto("/#requests/SR-000001")
+    customer.goto(f"/#requests/{reference}")
     customer.wait_for_load_state("networkidle")
     axe.scan_both_themes(customer, "portal: a request")
     customer.goto(f"/transcript/{chat_id}")
@@ -268,7 +282,7 @@ def test_portal_and_console(people: Browsers, axe: Scanner) -> None:
         expect(ana.locator(f"#{view}-view")).to_be_visible()
         ana.wait_for_load_state("networkidle")
         axe.scan_both_themes(ana, f"console: {view}")
-    ana.goto("/console#requests/SR-000001")
+    ana.goto(f"/console#requests/{reference}")
     expect(ana.get_by_test_id("sr-status")).to_be_visible()
     axe.scan_both_themes(ana, "console: a request")
     ana.goto("/console#search")
@@ -279,7 +293,6 @@ def test_portal_and_console(people: Browsers, axe: Scanner) -> None:
 
 
 def test_admin_sections_and_dialogs(people: Browsers, axe: Scanner) -> None:
-    customer(people)
     admin = agent_sign_in(people.open_page("admin"), "admin@example.com")
     admin.goto("/console/admin")
     expect(admin.get_by_test_id("user-row").first).to_be_visible()
