@@ -4,15 +4,16 @@ A/AA and the best practices (one `main`, a level-one heading, content in landmar
 
 `Scanner.scan(page, label)` records the result of one page, view or open dialog; `Scanner.check()`
 fails listing every violation of every scan, so one run shows all that is wrong. Each scan's
-count is also kept per test module: `Scanner(module=...)` writes the module's counts so far to
-test-output/axe/<module>.txt (a module runs whole on one pytest-xdist worker, so the file is
-the module's complete list once it ends), and `write_report()` (the end of the run, in the
+count is also kept per test module (the running test's): the scanner writes the module's
+counts so far to test-output/axe/<module>.txt (a module runs whole on one pytest-xdist worker,
+so the file is the module's complete list once it ends), and `write_report()` (the end of the run, in the
 process that prints the summary) joins those files into test-output/axe-results.txt, so the
 lead can report the numbers per page whether the run had one process or several.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,14 +50,15 @@ def violations(page: Page | Frame, context: str | None = None) -> list[str]:
 class Scanner:
     """Scans pages one after the other; `check()` fails with everything found."""
 
-    module: str = "scans"
+    module: str = ""  # the test module's name; by default the running test's
     found: dict[str, list[str]] = field(default_factory=dict)
 
     def scan(self, page: Page | Frame, label: str) -> None:
         lines = violations(page)
         self.found[label] = lines
-        RESULTS.setdefault(self.module, []).append((label, len(lines)))
-        save_module(self.module)
+        module = self.module or current_module()
+        RESULTS.setdefault(module, []).append((label, len(lines)))
+        save_module(module)
 
     def scan_both_themes(self, page: Page, label: str, frame: Frame | None = None) -> None:
         """The light theme, then the dark one (prefers-color-scheme), then back to light.
@@ -74,6 +76,13 @@ class Scanner:
             f"- {label}:\n    " + "\n    ".join(lines) for label, lines in bad.items()
         )
         assert not bad, f"axe-core violations on {len(bad)} of {len(self.found)} scans:\n{report}"
+
+
+def current_module() -> str:
+    """The running test's module, e.g. `test_accessibility` (pytest names the test in the
+    environment while it runs)."""
+    test = os.environ.get("PYTEST_CURRENT_TEST", "scans")
+    return Path(test.split("::", 1)[0]).stem or "scans"
 
 
 def save_module(module: str) -> None:

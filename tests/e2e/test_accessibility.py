@@ -35,8 +35,8 @@ Shot = Callable[[Page, str], None]
 
 
 @pytest.fixture
-def axe(request: pytest.FixtureRequest) -> Iterator[Scanner]:
-    scanner = Scanner(module=request.module.__name__.rsplit(".", 1)[-1])
+def axe() -> Iterator[Scanner]:
+    scanner = Scanner()
     yield scanner
     scanner.check()
 

@@ -3,8 +3,8 @@ the widget's earlier chats for a verified visitor, image thumbnails and the imag
 "Seen" receipts and the sound switch, the data export, a created API token and the confirm
 dialog, the SLA chips at risk and overdue, the supervisor's chats in progress, the transfer
 dialog with an agent to pick, the admin Webhooks tab, the queue settings with the weekly grid,
-service levels and automatic messages, the widget settings with their snippets, the away-link
-pages; and the main screens of portal, widget and console on a phone (375 px). Light and dark
+service levels and automatic messages, the widget settings with their snippets; and the main
+screens of portal, widget and console on a phone (375 px). Light and dark
 theme, zero violations of any impact.
 
 One seeded server for the whole module (tests here only add data, each its own customers and
@@ -12,9 +12,7 @@ chats), one Chromium (the module's), so the scans cost one server start, not one
 
 from __future__ import annotations
 
-import hashlib
 import re
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -90,8 +88,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, shop: Shop) -> Iterator[Hel
 
 
 @pytest.fixture
-def axe(request: pytest.FixtureRequest) -> Iterator[Scanner]:
-    scanner = Scanner(module=request.module.__name__.rsplit(".", 1)[-1])
+def axe() -> Iterator[Scanner]:
+    scanner = Scanner()
     yield scanner
     scanner.check()
 
@@ -378,50 +376,6 @@ def test_admin_webhooks_queue_settings_and_widget(
     admin.get_by_test_id("admin-tab-widget").click()
     expect(admin.get_by_test_id("widget-snippet-python")).to_contain_text(SECRET)
     axe.scan_both_themes(admin, "admin: Widget, identity snippets")
-
-
-def _away_link(server: HelplineServer, chat_id: str, token: str) -> None:
-    """An away mail's link for the chat's customer, as the sweeper stores it (its hash)."""
-    db = sqlite3.connect(server.data_dir / "helpline.db")
-    try:
-        (customer_id,) = db.execute(
-            "SELECT customer_id FROM chats WHERE id = ?", (chat_id,)
-        ).fetchone()
-        at = datetime.now(UTC).replace(tzinfo=None)
-        db.execute(
-            "INSERT INTO away_links (id, chat_id, user_id, token_hash, created_at, expires_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                hashlib.sha256(token.encode()).hexdigest()[:32],
-                chat_id,
-                customer_id,
-                hashlib.sha256(token.encode()).hexdigest(),
-                at.isoformat(sep=" "),
-                (at + timedelta(hours=24)).isoformat(sep=" "),
-            ),
-        )
-        db.commit()
-    finally:
-        db.close()
-
-
-def test_away_link_pages(people: Browsers, server: HelplineServer, axe: Scanner) -> None:
-    customer = guest_sign_in(people.open_page("customer"), "Alma Away", "alma@example.org")
-    chat_id = start_chat(customer, "General support", "Mail me the answer")
-    _away_link(server, chat_id, "away-token-for-the-scan")
-    w = people.open_page("mail-reader")
-    w.allow(r"status of 410")
-    page = w.page
-    page.goto("/away?token=away-token-for-the-scan")
-    expect(page.get_by_test_id("away-link-continue")).to_be_visible()
-    axe.scan_both_themes(page, "away link: continue to the chat")
-    page.get_by_test_id("away-link-continue").click()
-    expect(message(page, "Mail me the answer")).to_be_visible()
-    page.goto("/away?token=away-token-for-the-scan")
-    expect(page.get_by_test_id("away-link-page")).to_have_attribute(
-        "data-code", "away_link_invalid"
-    )
-    axe.scan_both_themes(page, "away link: used or expired (410)")
 
 
 def test_main_screens_on_a_phone(people: Browsers, server: HelplineServer, axe: Scanner) -> None:
