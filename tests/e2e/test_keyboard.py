@@ -1,5 +1,6 @@
 """Keyboard-only journeys (no mouse, no element.click()): an agent accepts, answers and ends a
-chat in the console; a customer starts a chat, writes and rates it in the portal. Every
+chat in the console; a customer starts a chat, writes and rates it in the portal; a visitor
+starts a chat in the widget, writes, attaches a file and leaves. Every
 control the Tab key lands on shows a visible focus indicator. Plus the dark theme and
 `prefers-reduced-motion` as the browser asks for them."""
 
@@ -25,10 +26,12 @@ pytestmark = pytest.mark.e2e
 
 Shot = Callable[[Page, str], None]
 
-# How the focused element shows it: an outline, or a ring drawn with box-shadow.
+# How the focused element shows it: an outline, or a ring drawn with box-shadow. A control
+# hidden from sight (the paperclip's file input) shows its focus on its visible label.
 FOCUS_STYLE = """() => {
-  const el = document.activeElement;
+  let el = document.activeElement;
   if (!el || el === document.body) return null;
+  if (getComputedStyle(el).opacity === "0" && el.labels && el.labels.length) el = el.labels[el.labels.length - 1];
   const s = getComputedStyle(el);
   const outline = s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0;
   const ring = s.boxShadow !== "none";
@@ -152,6 +155,9 @@ def test_portal_journey_with_the_keyboard_alone(people: Browsers, shot: Shot) ->
     announcer = page.get_by_test_id("announcer")
     expect(announcer).to_contain_text("Hello back")
     expect(announcer).not_to_contain_text("Hello from the keyboard")
+    for scheme in ("dark", "light"):  # the chat's controls, the sound switch, my data, search
+        page.emulate_media(color_scheme=scheme)
+        assert walk_focus(page, 25) > 6
 
     agent.get_by_test_id("mark-solved").click()
     score = page.get_by_test_id("rating-score")
@@ -166,8 +172,73 @@ def test_portal_journey_with_the_keyboard_alone(people: Browsers, shot: Shot) ->
     shot(page, "keyboard-portal-rated")
 
 
+def test_widget_journey_with_the_keyboard_alone(people: Browsers, shot: Shot) -> None:
+    """The widget's panel: who you are, start, write, attach a file, leave; new messages and
+    status changes reach screen readers through live regions."""
+    page = people.open_page("visitor").page
+    page.goto("/widget/chat?queue=General%20support")
+    type_into(page, page.get_by_test_id("guest-name"), "Vic Visitor")
+    type_into(page, page.get_by_test_id("guest-email"), "vic@example.org")
+    page.keyboard.press("Enter")
+    type_into(page, page.get_by_test_id("start-message"), "Keys only in the widget")
+    tab_to(page, page.get_by_test_id("start-chat"))
+    page.keyboard.press("Enter")
+    status = page.get_by_test_id("chat-status")
+    expect(status).to_have_text("Waiting")
+    expect(status).to_have_attribute("role", "status")  # a live region: changes are read out
+    expect(page.get_by_test_id("queue-position")).to_have_attribute("aria-live", "polite")
+
+    agent = agent_sign_in(people.open_page("agent"), "agent1@example.com")
+    row = agent.locator('[data-testid="chat-row"]').filter(has_text="Vic Visitor")
+    row.click()
+    agent.get_by_test_id("accept-chat").click()
+    expect(status).to_have_text("In Progress")
+    send(agent, "Hello, how can I help?")
+    expect(message(page, "how can I help")).to_have_count(1)
+    announcer = page.get_by_test_id("announcer")
+    expect(announcer).to_contain_text("Hello, how can I help?")
+
+    box = page.get_by_test_id("message-input")
+    tab_to(page, box)
+    page.keyboard.type("Typed in the widget")
+    page.keyboard.press("Enter")
+    expect(message(agent, "Typed in the widget")).to_have_count(1)
+    expect(announcer).not_to_contain_text("Typed in the widget")  # one's own line is not read
+    for scheme in ("dark", "light"):  # the panel's controls, the sound switch among them
+        page.emulate_media(color_scheme=scheme)
+        assert walk_focus(page, 12) > 4
+
+    # The paperclip: Shift+Tab back from the message box to the file input, Space opens the
+    # file chooser; the confirm dialog is answered with Tab and Enter.
+    attach = page.get_by_test_id("attach-file")
+    tab_to(page, attach, back=True)
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Space")
+    chooser.value.set_files(
+        files=[{"name": "serial.txt", "mimeType": "text/plain", "buffer": b"SN-2231"}]
+    )
+    expect(page.get_by_test_id("upload-file-name")).to_have_text("serial.txt")
+    tab_to(page, page.get_by_test_id("confirm-upload"))
+    page.keyboard.press("Enter")
+    expect(agent.get_by_test_id("file-link").filter(has_text="serial.txt")).to_have_count(1)
+    shot(page, "keyboard-widget-file")
+
+    # Leave: the header's button, back through the panel.
+    tab_to(page, page.get_by_test_id("leave-chat"), back=True)
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("chat-ended")).to_be_visible()
+    expect(status).not_to_have_text("In Progress")
+    expect(chat_row(agent, page.evaluate(CHAT_ID))).not_to_have_attribute(
+        "data-status", "in_progress"
+    )
+
+
+CHAT_ID = "document.querySelector('[data-view=\"chat\"]').dataset.chatId"
+
+
 def test_every_tab_stop_shows_the_focus(people: Browsers) -> None:
-    """Admin sections and the console's other views, light and dark: no invisible focus."""
+    """Admin sections, the queue settings dialog and the console's other views, light and
+    dark: no invisible focus."""
     admin = agent_sign_in(people.open_page("admin"), "admin@example.com")
     for scheme in ("light", "dark"):
         admin.emulate_media(color_scheme=scheme)
@@ -178,3 +249,23 @@ def test_every_tab_stop_shows_the_focus(people: Browsers) -> None:
         admin.goto("/console/admin")
         expect(admin.get_by_test_id("user-row").first).to_be_visible()
         assert walk_focus(admin, 60) > 20
+        # Every other section, and the queue settings dialog with its weekly grid open.
+        for section in ("queues", "tags", "webhooks", "audit", "data", "widget"):
+            admin.get_by_test_id(f"admin-tab-{section}").focus()
+            admin.keyboard.press("Enter")
+            expect(admin.locator(f"#{section}-section")).to_be_visible()
+            admin.wait_for_load_state("networkidle")
+            assert walk_focus(admin, 30) > 5, section
+        admin.get_by_test_id("admin-tab-queues").focus()
+        admin.keyboard.press("Enter")
+        admin.get_by_test_id("queue-row").first.get_by_test_id("queue-settings").focus()
+        admin.keyboard.press("Enter")
+        dialog = admin.get_by_test_id("queue-settings-dialog")
+        expect(dialog).to_be_visible()
+        always = dialog.get_by_test_id("qs-always-open")
+        if always.is_checked():
+            always.focus()
+            admin.keyboard.press("Space")
+        expect(dialog.get_by_test_id("hours-grid")).to_be_visible()
+        assert walk_focus(admin, 60) > 30
+        admin.keyboard.press("Escape")
