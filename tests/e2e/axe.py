@@ -4,9 +4,8 @@ A/AA and the best practices (one `main`, a level-one heading, content in landmar
 
 `Scanner.scan(page, label)` records the result of one page, view or open dialog; `Scanner.check()`
 fails listing every violation of every scan, so one run shows all that is wrong. Each scan's
-count is also kept per test module (the running test's): the scanner writes the module's
-counts so far to test-output/axe/<module>.txt (a module runs whole on one pytest-xdist worker,
-so the file is the module's complete list once it ends), and `write_report()` (the end of the run, in the
+count is also kept per test module (the running test's) and process: the scanner writes them
+to test-output/axe/<module>.<xdist worker>.txt (removed once the report has them), and `write_report()` (the end of the run, in the
 process that prints the summary) joins those files into test-output/axe-results.txt, so the
 lead can report the numbers per page whether the run had one process or several.
 """
@@ -86,19 +85,21 @@ def current_module() -> str:
 
 
 def save_module(module: str) -> None:
-    """Write this process's counts of `module` to test-output/axe/<module>.txt."""
+    """Write this process's counts of `module` to test-output/axe/<module>.<worker>.txt."""
     PER_MODULE.mkdir(parents=True, exist_ok=True)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     lines = [f"{count:3d}  {label}" for label, count in RESULTS.get(module, [])]
-    (PER_MODULE / f"{module}.txt").write_text("".join(f"{line}\n" for line in lines))
+    (PER_MODULE / f"{module}.{worker}.txt").write_text("".join(f"{line}\n" for line in lines))
 
 
 def write_report() -> list[str]:
-    """The per-scan counts of every module's latest run as lines, also written to
-    test-output/axe-results.txt (modules that did not run this time keep their last counts)."""
+    """The per-scan counts of this run as lines, per module (from every worker's file), also
+    written to test-output/axe-results.txt."""
     lines: list[str] = []
     files = sorted(PER_MODULE.glob("*.txt")) if PER_MODULE.is_dir() else []
     for path in files:
         rows = path.read_text().splitlines()
+        path.unlink()  # read once: the next run starts clean
         if rows:
             lines.append(f"# {path.stem}")
             lines.extend(rows)
