@@ -108,6 +108,9 @@ def test_console_journey_with_the_keyboard_alone(people: Browsers, shot: Shot) -
     send(customer, "Great, thanks")
     expect(message(agent, "Great, thanks")).to_have_count(1)
     shot(agent, "keyboard-console-reply")
+    for scheme in ("dark", "light"):  # the open chat's controls: tabs, header, composer, panel
+        agent.emulate_media(color_scheme=scheme)
+        assert walk_focus(agent, 30) > 10
 
     # End it: back through the header to "Mark as Solved".
     solve = agent.get_by_test_id("mark-solved")
