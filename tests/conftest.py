@@ -67,27 +67,51 @@ def uses_backend(item: pytest.Item) -> bool:
     return any(m is not None and "BACKEND" in vars(m) for m in modules)
 
 
+def xdist_group_of(nodeid: str) -> str:
+    """The tests that must share one pytest-xdist worker: a module (its module-scoped browser,
+    server or fuzzed app start once), and all of tests/scaleout (its package-scoped cluster)."""
+    module = nodeid.split("::", 1)[0]
+    return "tests/scaleout" if module.startswith("tests/scaleout/") else module
+
+
+def _cost_rank(item: pytest.Item) -> int:
+    """The long groups go first, so no worker is left alone with one at the end."""
+    group = xdist_group_of(item.nodeid)
+    return 0 if group == "tests/scaleout" else 1 if group.startswith("tests/e2e/") else 2
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On PostgreSQL (HELPLINE_TEST_BACKEND=postgres) only the tests that reach the database
     backend run (`uses_backend`); the others ran in the SQLite pass already and are
     deselected, so the PostgreSQL pass repeats no backend-independent work.
 
-    Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`, docs/testing.md) each
-    module's tests stay on one worker, so module-scoped fixtures (a browser, a fuzzed app) start
-    once, and tests/scaleout stays whole (its package-scoped cluster). Without xdist the marks
-    do nothing. A test may name a group of its own with `pytest.mark.xdist_group`."""
+    The long groups (tests/scaleout, then the browser modules) are put first; the order of the
+    rest, and of the tests within each group, is kept."""
     if BACKEND != "sqlite":
         kept = [item for item in items if uses_backend(item)]
         if len(kept) != len(items):
             keep = set(kept)
             config.hook.pytest_deselected(items=[i for i in items if i not in keep])
             items[:] = kept
-    for item in items:
-        if item.get_closest_marker("xdist_group") is not None:
-            continue
-        module = item.nodeid.split("::", 1)[0]
-        group = "tests/scaleout" if module.startswith("tests/scaleout/") else module
-        item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=_cost_rank)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test` runs `-n 2 --dist loadgroup` (docs/testing.md): each group of
+    `xdist_group_of` runs whole on one worker, in collection order. Grouping by our own rule
+    rather than xdist_group marks: with pytest 9.2, xdist 3.8's worker can no longer tag node
+    ids with a mark's group, so marks were silently ignored and modules split over workers."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleGroups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group_of(nodeid)
+
+    config.option.loadscopereorder = False  # keep the cost order of pytest_collection_modifyitems
+    return ModuleGroups(config, log)
 
 
 @pytest.fixture(scope="session")
