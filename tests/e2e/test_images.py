@@ -232,14 +232,9 @@ def test_widget_paste_and_thumbnails_without_cookies(
     expect(ana.get_by_test_id("file-thumbnail")).to_have_count(1)
     assert natural_size(ana.get_by_test_id("file-thumbnail")) == [480, 320]
 
-    # The agent drops one back; the panel fetches the thumbnail with its token (a blob URL).
-    ana.evaluate(
-        DROP,
-        [
-            ".chat-window [data-testid='message-list']",
-            *_args(jpeg_with_gps(), "answer.jpg", "image/jpeg"),
-        ],
-    )
+    # The agent pastes one back in the console (the console's drop: the test above); the
+    # panel fetches the thumbnail with its token (a blob URL).
+    assert ana.evaluate(PASTE, _args(jpeg_with_gps(), "answer.jpg", "image/jpeg"))
     confirm_upload(ana, "answer.jpg")
     thumbs = panel.get_by_test_id("file-thumbnail")
     expect(thumbs).to_have_count(2)
