@@ -236,7 +236,8 @@ def guest_sign_in(w: Watched, name: str, email: str) -> Page:
     page.get_by_test_id("guest-name").fill(name)
     page.get_by_test_id("guest-email").fill(email)
     page.get_by_test_id("guest-submit").click()
-    expect(page.get_by_test_id("start-chat")).to_be_visible()
+    # The topic picker, not the start button: a closed first topic shows its notice instead.
+    expect(page.get_by_test_id("start-queue")).to_be_visible()
     return page
 
 

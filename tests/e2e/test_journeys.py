@@ -349,12 +349,12 @@ def test_closed_queue_offers_leave_a_message(people: Browsers, shot: Shot) -> No
 
     customer = guest_sign_in(people.open_page("customer"), "Lea Late", "lea@example.org")
     customer.get_by_test_id("start-queue").select_option(label="Billing (closed now)")
-    expect(customer.get_by_test_id("queue-closed")).to_contain_text("closed right now")
-    customer.get_by_test_id("start-message").fill("Please refund invoice 42\nIt was charged twice.")
-    customer.get_by_test_id("start-chat").click()
-    expect(customer.get_by_test_id("leave-message-summary")).to_have_value(
-        "Please refund invoice 42"
-    )
+    closed_notice = customer.get_by_test_id("queue-closed")
+    expect(closed_notice).to_contain_text("closed right now")
+    # The notice replaces the start form (CONTRACT-2: the away text, with "leave a message").
+    expect(customer.get_by_test_id("start-chat")).to_be_hidden()
+    closed_notice.get_by_test_id("leave-message-closed").click()
+    customer.get_by_test_id("leave-message-summary").fill("Please refund invoice 42")
     shot(customer, "portal-leave-message")
     customer.get_by_test_id("leave-message-submit").click()
     row = customer.get_by_test_id("request-row").filter(has_text="Please refund invoice 42")

@@ -196,10 +196,10 @@ def test_widget_journey_with_the_keyboard_alone(people: Browsers, shot: Shot) ->
     row.click()
     agent.get_by_test_id("accept-chat").click()
     expect(status).to_have_text("In Progress")
-    send(agent, "Hello, how can I help?")
-    expect(message(page, "how can I help")).to_have_count(1)
+    send(agent, "Hello, what do you need?")
+    expect(message(page, "what do you need")).to_have_count(1)
     announcer = page.get_by_test_id("announcer")
-    expect(announcer).to_contain_text("Hello, how can I help?")
+    expect(announcer).to_contain_text("Hello, what do you need?")
 
     box = page.get_by_test_id("message-input")
     tab_to(page, box)

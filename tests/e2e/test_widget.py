@@ -398,7 +398,13 @@ def test_widget_refused_on_a_site_that_is_not_allowed(
     with urllib.request.urlopen(
         f"{server.url}/widget/allowed?origin=http://127.0.0.1:{shop.port}", timeout=5
     ) as res:
-        assert res.read() == b'{"allowed":false}'
+        # Refused, yet the launcher still opens the chat in a window, in the visitor's words.
+        assert json.loads(res.read()) == {
+            "allowed": False,
+            "label": "Chat with us",
+            "popup_label": "Chat with us (opens a chat window)",
+            "lang": "en",
+        }
         assert res.headers["Access-Control-Allow-Origin"] == "*"
 
 

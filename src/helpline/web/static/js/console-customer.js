@@ -89,7 +89,9 @@ function answers(chat) {
   const fields = chat.context?.fields || {};
   const keys = Object.keys(fields);
   if (!keys.length) return null;
-  const value = (v) => (v === true ? t("Yes") : v === false ? t("No") : typeof v === "number" ? formatNumber(v) : String(v));
+  // Answers are shown as the customer gave them: a number field often holds an order or
+  // account number, which grouping digits ("1,234") would misquote.
+  const value = (v) => (v === true ? t("Yes") : v === false ? t("No") : String(v));
   return section(
     t("Pre-chat answers"),
     "cp-answers",
