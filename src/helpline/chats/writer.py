@@ -30,7 +30,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -90,6 +90,8 @@ _AGENT_MAY = _statuses(Action.agent_message)
 
 # --- SQLite: a dedicated stdlib connection, one batch per transaction, in the event loop ---------
 
+_T = TypeVar("_T")
+
 _SQL_FIND = (
     "SELECT seq, at, actor_role, actor_name, data, actor_id FROM chat_events "
     "WHERE chat_id = ? AND client_id = ?"
@@ -135,25 +137,10 @@ class SqliteBatch:
         return self._conn
 
     def write(self, items: list[_Item], at: datetime) -> list[Written | None]:
-        conn = self._connect()
         stamp = _sqlite_time(at)
         at_iso = iso(at)
         assert at_iso is not None
-        out: list[Written | None] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-                raise SqliteBusy from exc
-            raise
-        try:
-            for item in items:
-                out.append(self._one(conn, item, at_iso, stamp))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return out
+        return self._transaction(lambda conn: [self._one(conn, i, at_iso, stamp) for i in items])
 
     @staticmethod
     def _one(conn: sqlite3.Connection, item: _Item, at: str, stamp: str) -> Written | None:
@@ -184,6 +171,9 @@ class SqliteBatch:
 
     def run(self, work: Callable[[sqlite3.Connection], int]) -> int:
         """`work` in a write transaction of its own on this connection (the search backlog)."""
+        return self._transaction(work)
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
