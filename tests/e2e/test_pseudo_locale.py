@@ -75,6 +75,7 @@ DATA_PATTERNS = re.compile(
     r"|https?://\S+"
     r"|\b(?:image|text|application|audio|video)/[\w.+-]+"  # a file's type
     r"|\b(?:chat|request|webhook)\.[a-z_]+\b"  # an event's type, as the API names it
+    r"|\b[0-9a-f]{8}\b"  # a record's id, shortened as the audit log shows it (random: 5ca6eece)
     # A language's name, which the page asks Intl for in its own language (English for qps).
     r"|\bAmerican English \(en-US\)"
 )
