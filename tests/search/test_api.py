@@ -412,14 +412,24 @@ async def assert_index_in_step(app: FastAPI) -> None:
             )
 
 
-@pytest.mark.parametrize("rare", [0, 2000])
-async def test_both_plans_for_messages_find_the_same(
-    client: httpx.AsyncClient, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, rare: int
+@pytest.mark.parametrize(
+    ("window", "rare"), [(10**9, 2000), (0, 2000), (0, 0), (2, 2000), (2, 0), (1, 2000)]
+)
+async def test_every_plan_for_messages_and_subjects_finds_the_same(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    world: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    window: int,
+    rare: int,
 ) -> None:
-    """PostgreSQL reads few matches through the GIN index first and walks many newest first
-    (repository.RARE); both answer alike, paging included."""
+    """PostgreSQL walks the newest `repository.WINDOW` keys of messages and subjects first,
+    then reads the rest through the GIN index (fewer than `repository.RARE` matches) or walks
+    on: the whole walk, the index alone, the walk alone past the window, and a page split
+    between the window and the rest all answer alike, paging included."""
     from helpline.search import repository
 
+    monkeypatch.setattr(repository, "WINDOW", window)
     monkeypatch.setattr(repository, "RARE", rare)
     carla, ana = world["carla"], world["ana"]
     cid = (await accepted_chat(client, carla, ana, world["q"]))["id"]
@@ -428,3 +438,18 @@ async def test_both_plans_for_messages_find_the_same(
     assert [i["seq"] for i in page["items"]] == [seqs[2], seqs[1]]
     rest = await find(client, ana, "gadget", limit=2, cursor=page["next"])
     assert [i["seq"] for i in rest["items"]] == [seqs[0]] and rest["next"] is None
+    # Subjects: four chats, one of them in a queue Ana does not see, between the others.
+    chats = []
+    for n, queue in enumerate([world["q"], world["other"], world["q"], world["q"]]):
+        customer = await make_user(app, "customer", name=f"Customer {n}")
+        r = await client.post(
+            "/api/v1/chats",
+            json={"queue_id": queue, "subject": f"Widget trouble {n}", "message": "hello"},
+            headers=customer.headers,
+        )
+        assert r.status_code == 201, r.text
+        chats.append(r.json()["id"])
+    page = await find(client, ana, "widget", limit=2)
+    assert [i["chat_id"] for i in page["items"]] == [chats[3], chats[2]]
+    rest = await find(client, ana, "widget", limit=2, cursor=page["next"])
+    assert [i["chat_id"] for i in rest["items"]] == [chats[0]] and rest["next"] is None

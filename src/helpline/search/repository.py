@@ -2,20 +2,37 @@
 
 The indexes are kept by the database (migration 0011, decision 016): SQLite FTS5 tables whose
 rowid is the source row's integer key, PostgreSQL `search_tsv` generated columns with GIN
-indexes. Each query walks its source newest first by that key, so a page stops early, and
-applies who may see what in the same statement (queues/scope.py, as chats and requests do).
+indexes. Each query reads its source newest first by that key, so a page stops early, and
+applies who may see what in the same statement (queues/scope.py, as chats and requests do). On
+PostgreSQL, messages and subjects are walked for the newest keys first, then read through the
+GIN index or walked on, by what the walk and a bounded probe found (`_newest`, decision 030).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import reduce
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal, literal_column, select, table
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Row,
+    Select,
+    any_,
+    bindparam,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+)
 from sqlalchemy import column as sql_column
+from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from helpline.accounts.models import User
 from helpline.chats.models import Chat, ChatEvent
@@ -146,7 +163,9 @@ def _bounded(key: Any, bound: int | None) -> list[ColumnElement[bool]]:
     return [] if bound is None else [key < bound]
 
 
-def _events(e: _Engine, user: User, f: Filters, bound: int | None, *, rare: bool = False) -> Stmt:
+def _events(
+    e: _Engine, user: User, f: Filters, bound: int | None, *extra: ColumnElement[bool]
+) -> Stmt:
     cols = (
         ChatEvent.id,
         ChatEvent.chat_id,
@@ -174,29 +193,20 @@ def _events(e: _Engine, user: User, f: Filters, bound: int | None, *, rare: bool
         )
     else:
         key = ChatEvent.id
-        stmt = select(*cols).join(Chat, Chat.id == ChatEvent.chat_id)
-        if rare:
-            # Few matches: read them through the GIN index first. Left to itself the planner
-            # walks the primary key backwards testing every row (fast for common words only).
-            found = select(ChatEvent.id).where(e.matches("chat_events")).cte("found")
-            stmt = stmt.where(ChatEvent.id.in_(select(found.prefix_with("MATERIALIZED").c.id)))
-        else:
-            stmt = stmt.where(e.matches("chat_events"))
-    return stmt.where(*where, *_bounded(key, bound)).order_by(key.desc())
+        stmt = (
+            select(*cols).join(Chat, Chat.id == ChatEvent.chat_id).where(e.matches("chat_events"))
+        )
+    return stmt.where(*where, *extra, *_bounded(key, bound)).order_by(key.desc())
 
 
-RARE = 2000  # matches below which the GIN index leads (PostgreSQL; docs/performance.md)
-
-
-async def _few_events(session: AsyncSession, e: _Engine) -> bool:
-    """Whether the terms match fewer than RARE messages and notes: a bitmap probe through the
-    GIN index that stops counting at RARE (a few ms at 1,000,000 messages)."""
-    probe = select(literal(1)).select_from(ChatEvent).where(e.matches("chat_events")).limit(RARE)
-    count = await session.scalar(select(func.count()).select_from(probe.subquery()))
-    return (count or 0) < RARE
-
-
-def _chats(e: _Engine, user: User, f: Filters, bound: int | None, *, customer: bool) -> Stmt:
+def _chats(
+    e: _Engine,
+    user: User,
+    f: Filters,
+    bound: int | None,
+    *extra: ColumnElement[bool],
+    customer: bool,
+) -> Stmt:
     cols = (
         Chat.number,
         Chat.id,
@@ -223,7 +233,7 @@ def _chats(e: _Engine, user: User, f: Filters, bound: int | None, *, customer: b
     else:
         key = Chat.number
         stmt = stmt.where(e.matches("users" if customer else "chats"))
-    return stmt.where(*where, *_bounded(key, bound)).order_by(key.desc())
+    return stmt.where(*where, *extra, *_bounded(key, bound)).order_by(key.desc())
 
 
 _REQUEST_COLS = (
@@ -294,6 +304,72 @@ def _comments(e: _Engine, user: User, f: Filters, bound: int | None) -> Stmt:
     return stmt.where(*where, *_bounded(key, bound)).order_by(key.desc())
 
 
+WINDOW = 5000  # keys walked newest first before the GIN index is asked (PostgreSQL)
+RARE = 2000  # matches below which the GIN index leads the rest of the walk (PostgreSQL)
+
+
+async def _newest(
+    session: AsyncSession,
+    statement: Callable[..., Stmt],
+    key: InstrumentedAttribute[int],
+    matches: ColumnElement[bool],
+    bound: int | None,
+    limit: int,
+) -> list[Row[Any]]:
+    """PostgreSQL: the newest `limit` rows of `statement(*extra)` (a source's query, newest
+    first by `key`, below `bound`), without trusting the planner to guess how common a word is.
+
+    The statistics cannot tell a rare word from one in 0.5 % of the rows, and the planner's
+    choice between walking `key` backwards (cheap when matches are dense) and reading every
+    match through the GIN index first (cheap when they are few) is off by orders of magnitude
+    either way (docs/performance.md, "Search"). So: walk the newest WINDOW keys; if they hold
+    a page, done (a common word, the usual case). Otherwise read the keys of the matches below
+    them through the GIN index, stopping at RARE: if there are fewer, look those rows up newest
+    first, a few at a time, until the page is full; if not, walk on. `matches`: the source's
+    own match condition on `key`'s table."""
+    top = bound
+    if top is None:
+        newest = await session.scalar(select(func.max(key)))
+        if newest is None:
+            return []
+        top = newest + 1
+    low = top - WINDOW
+    rows = list((await session.execute(statement(key >= low).limit(limit))).all())
+    if len(rows) == limit or low <= 0:
+        return rows
+    probe = select(key).where(matches, key < low).limit(RARE).subquery()
+    keys = sorted((await session.scalars(select(probe.c[0]))).all(), reverse=True)
+    if len(keys) >= RARE:
+        rest = statement(key < low).limit(limit - len(rows))
+        rows.extend((await session.execute(rest)).all())
+        return rows
+    chunk = 4 * limit  # visibility and filters may drop some: a few more than a page
+    while keys and len(rows) < limit:
+        some, keys = keys[:chunk], keys[chunk:]
+        them = key == any_(bindparam("keys", some, type_=ARRAY(key.type)))
+        rows.extend((await session.execute(statement(them).limit(limit - len(rows)))).all())
+        chunk *= 4
+    return rows
+
+
+async def _rows(
+    session: AsyncSession,
+    e: _Engine,
+    user: User,
+    statement: Callable[..., Stmt],
+    source: tuple[InstrumentedAttribute[int], str] | None,
+    bound: int | None,
+    limit: int,
+) -> Sequence[Row[Any]]:
+    """The newest `limit` rows of a source. `source`: its key and the table whose `search_tsv`
+    it matches, for the PostgreSQL walk of `_newest` (None: one statement, the planner's plan:
+    small tables, and a customer's own rows, reached through their chats)."""
+    if e.sqlite or source is None or _narrow(user):
+        return (await session.execute(statement().limit(limit))).all()
+    key, tsv_table = source
+    return await _newest(session, statement, key, e.matches(tsv_table), bound, limit)
+
+
 def _request_text(summary: str, description: str) -> str:
     return f"{summary} — {description}" if description else summary
 
@@ -309,13 +385,21 @@ async def find(
     """Up to `limit` hits from each source asked for (`bounds`: source → key bound), each
     list newest first by the source's key."""
     e = _Engine(session.get_bind().dialect.name, terms)
+    if not e.sqlite:
+        # Plan each statement for its own words and ids: a prepared statement's generic plan
+        # (chosen after five runs) cannot know how common a word is, and read every match of a
+        # common word for each of a customer's chats (0.7 s instead of 1 ms at 1,000,000).
+        await session.execute(sql_text("SET LOCAL plan_cache_mode = force_custom_plan"))
     found: dict[str, list[Hit]] = {}
     for source, bound in bounds.items():
         hits: list[Hit] = []
         if source == "events":
-            rare = not e.sqlite and await _few_events(session, e)
-            stmt = _events(e, user, filters, bound, rare=rare).limit(limit)
-            for r in (await session.execute(stmt)).all():
+
+            def events(*extra: ColumnElement[bool], bound: int | None = bound) -> Stmt:
+                return _events(e, user, filters, bound, *extra)
+
+            by_id = (ChatEvent.id, "chat_events")
+            for r in await _rows(session, e, user, events, by_id, bound, limit):
                 hits.append(
                     Hit(
                         source,
@@ -330,8 +414,15 @@ async def find(
                 )
         elif source in ("subjects", "customers"):
             customer = source == "customers"
-            stmt = _chats(e, user, filters, bound, customer=customer).limit(limit)
-            for r in (await session.execute(stmt)).all():
+
+            def chats(
+                *extra: ColumnElement[bool], bound: int | None = bound, customer: bool = customer
+            ) -> Stmt:
+                return _chats(e, user, filters, bound, *extra, customer=customer)
+
+            # By customer: the users' GIN index leads (few users match; the planner knows).
+            by_number = None if customer else (Chat.number, "chats")
+            for r in await _rows(session, e, user, chats, by_number, bound, limit):
                 text = (f"{r.name} <{r.email}>" if r.email else r.name) if customer else r.subject
                 kind = "customer" if customer else "subject"
                 hits.append(
