@@ -10,7 +10,6 @@ import shutil
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from playwright.sync_api import (
     expect,
 )
 
+from tests.fixtures import forkserver
 from tests.notify.support import SmtpServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,13 +50,13 @@ def free_port() -> int:
 
 
 class HelplineServer:
-    """`helpline serve` as a subprocess; restartable on the same port and data dir."""
+    """`helpline serve` as a process of its own; restartable on the same port and data dir."""
 
     def __init__(self, data_dir: Path, port: int) -> None:
         self.data_dir = data_dir
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: forkserver.ForkedProcess | subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "server.log"
         self.env = {
             **os.environ,
@@ -72,17 +72,11 @@ class HelplineServer:
             self.env.pop(key, None)
 
     def cli(self, *args: str) -> str:
-        out = subprocess.run(
-            [sys.executable, "-m", "helpline", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        if out.returncode != 0:
-            raise RuntimeError(f"helpline {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
-        return out.stdout
+        """`helpline ARGS` (a process forked from the fork server: tests/fixtures/forkserver.py)."""
+        code, stdout, stderr = forkserver.run(list(args), self.env, timeout=60)
+        if code != 0:
+            raise RuntimeError(f"helpline {' '.join(args)} failed:\n{stdout}\n{stderr}")
+        return stdout
 
     def setup(self) -> None:
         self.cli("migrate")
@@ -107,14 +101,7 @@ class HelplineServer:
             db.execute("DELETE FROM deployment_settings")
 
     def start(self, timeout: float = 60) -> None:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "helpline", "serve"],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
+        self.proc = forkserver.spawn(["serve"], self.env, stdout=self.log_path)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

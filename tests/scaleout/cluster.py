@@ -20,7 +20,6 @@ import itertools
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -31,6 +30,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from tests.fixtures import forkserver
 from tests.fixtures.servers import PostgresServer, RedisServer, create_database, free_port
 
 API = "/api/v1"
@@ -77,19 +77,14 @@ class HelplineProcess:
             "HELPLINE_PORT": str(self.port),
             "HELPLINE_PUBLIC_URL": self.base_url,
         }
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: forkserver.ForkedProcess | subprocess.Popen[bytes] | None = None
 
     def spawn(self) -> None:
-        with self.log.open("ab") as f:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "helpline", "serve", *self.args],
-                env=self.env,
-                stdout=f,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                # Its own process group: with --workers, a forced stop takes the workers too.
-                start_new_session=True,
-            )
+        # Forked from the fork server (tests/fixtures/forkserver.py), or with --workers a new
+        # interpreter. Its own process group: with --workers, a forced stop takes the workers.
+        self.proc = forkserver.spawn(
+            ["serve", *self.args], self.env, stdout=self.log, new_session=True
+        )
         _running.add(self)
 
     def wait_ready(self, timeout: float = 60) -> None:
@@ -198,18 +193,10 @@ class Cluster:
         }
 
     def _cli(self, env: dict[str, str], *args: str) -> None:
+        code, stdout, stderr = forkserver.run(list(args), env, timeout=120)
         log = self.workdir / f"cli-{args[0]}.log"
-        with log.open("ab") as f:
-            proc = subprocess.run(
-                [sys.executable, "-m", "helpline", *args],
-                env=env,
-                stdout=f,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                timeout=120,
-                check=False,
-            )
-        assert proc.returncode == 0, f"helpline {' '.join(args)} failed:\n{_tail(log)}"
+        log.write_text(stdout + stderr)
+        assert code == 0, f"helpline {' '.join(args)} failed:\n{_tail(log)}"
 
     def database(self, label: str) -> tuple[str, Path]:
         """A fresh copy of the template database, and a data directory: (URL, directory)."""
