@@ -25,7 +25,7 @@ from starlette_csrf.middleware import CSRFMiddleware
 
 from helpline import __version__, apidocs, deployment, flows
 from helpline.accounts import api as accounts_api
-from helpline.accounts import passwords
+from helpline.accounts import passwords, presence
 from helpline.accounts.deps import CSRF_COOKIE, SESSION_COOKIE
 from helpline.audit import api as audit_api
 from helpline.boundary import UNREACHABLE, Boundary, unavailable
@@ -40,6 +40,7 @@ from helpline.db import Database, WalCheckpointer
 from helpline.errors import ERROR_RESPONSES, HelplineError, Invalid, NotFound, Unavailable
 from helpline.gcpolicy import GcPolicy
 from helpline.governance import api as governance_api
+from helpline.kit.batching import Batcher
 from helpline.kit.private import make_private_dir, use_private_umask
 from helpline.kit.ratelimit import RateLimiter
 from helpline.middleware import MIB, BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -260,6 +261,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
             index_interval_s=settings.search_index_interval_s,
         ),
     )
+    ctx.stamps = Batcher(functools.partial(presence.stamp, ctx))
     if db.is_sqlite:
         db.services["search_backlog"] = backlog.Backlog(db)  # decision 029
 

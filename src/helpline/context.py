@@ -11,6 +11,7 @@ from helpline.bus import Bus
 from helpline.config import Settings
 from helpline.db import Database
 from helpline.kit.background import Background
+from helpline.kit.batching import Batcher
 from helpline.kit.ratelimit import RateLimiter
 from helpline.storage import Storage
 
@@ -29,6 +30,8 @@ class AppContext:
     limiter: RateLimiter
     hub: Hub
     writer: MessageWriter
+    # Presence stamps of connections opening or closing, written together (group commit).
+    stamps: Batcher[str] | None = None
     background: Background = field(default_factory=Background)  # work answers don't wait for
     # Shared settings whose values differ from those the database recorded (deployment.py).
     settings_drift: list[str] = field(default_factory=list)

@@ -359,7 +359,10 @@ async def _open(ctx: AppContext, token: str | None) -> tuple[Socket, list[dict[s
 
 async def _stamp(ctx: AppContext, user_id: str) -> None:
     try:
-        await presence.stamp(ctx, {user_id})
+        if ctx.stamps is not None:  # with everyone else connecting or leaving right now
+            await ctx.stamps.add(user_id)
+        else:
+            await presence.stamp(ctx, {user_id})
     except Unavailable:
         log.warning("could not record presence; the next sweep will")
 

@@ -1,0 +1,111 @@
+"""Group commit of small writes (`helpline.kit.batching.Batcher`) and its use for presence
+stamps: many connections opening at once are stamped in a few writes, each one really stamped."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from helpline.accounts.models import User
+from helpline.kit.batching import Batcher
+from tests.conftest import LiveServer
+from tests.fixtures.factories import ctx_of, make_user
+from tests.fixtures.wsclient import WSClient
+
+pytestmark = pytest.mark.asyncio
+
+
+class Recorder:
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.calls: list[set[str]] = []
+        self.fail_on = fail_on
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def __call__(self, items: set[str]) -> None:
+        self.calls.append(set(items))
+        await self.gate.wait()
+        if self.fail_on in items:
+            raise RuntimeError(f"could not write {self.fail_on}")
+
+
+async def test_callers_arriving_together_share_one_flush() -> None:
+    rec = Recorder()
+    batcher = Batcher(rec)
+    await asyncio.gather(*(batcher.add(f"u{i}") for i in range(50)))
+    assert rec.calls == [{f"u{i}" for i in range(50)}]
+    assert batcher.batches == 1
+
+
+async def test_what_arrives_during_a_flush_goes_into_the_next() -> None:
+    rec = Recorder()
+    batcher = Batcher(rec)
+    rec.gate.clear()
+    first = asyncio.create_task(batcher.add("a"))
+    await asyncio.sleep(0)  # the flush of {"a"} has started and waits at the gate
+    later = [asyncio.create_task(batcher.add(x)) for x in ("b", "c")]
+    await asyncio.sleep(0)
+    assert rec.calls == [{"a"}]
+    assert not first.done()
+    rec.gate.set()
+    await asyncio.wait_for(asyncio.gather(first, *later), 5)
+    assert rec.calls == [{"a"}, {"b", "c"}]
+    # Idle again: the next caller starts a new flush of its own.
+    await batcher.add("d")
+    assert rec.calls[-1] == {"d"} and batcher.batches == 3
+
+
+async def test_a_failed_flush_fails_its_own_callers_only() -> None:
+    rec = Recorder(fail_on="bad")
+    batcher = Batcher(rec)
+    results = await asyncio.gather(batcher.add("bad"), batcher.add("fine"), return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) for r in results)  # one write: both learn it failed
+    await batcher.add("next")  # the batcher goes on
+    assert rec.calls[-1] == {"next"}
+
+
+async def test_a_caller_that_gives_up_does_not_cancel_the_others() -> None:
+    rec = Recorder()
+    batcher = Batcher(rec)
+    rec.gate.clear()
+    quitter = asyncio.create_task(batcher.add("quits"))
+    stayer = asyncio.create_task(batcher.add("stays"))
+    await asyncio.sleep(0)
+    quitter.cancel()
+    await asyncio.sleep(0)
+    rec.gate.set()
+    await asyncio.wait_for(stayer, 5)
+    assert rec.calls == [{"quits", "stays"}]
+
+
+async def test_connections_opening_together_are_all_stamped_in_few_writes(
+    live_server: LiveServer,
+) -> None:
+    app = live_server.app
+    people = [await make_user(app, "customer", is_guest=True) for _ in range(40)]
+    ctx = ctx_of(app)
+    assert ctx.stamps is not None
+    before = ctx.stamps.batches
+    clients = await asyncio.gather(*(WSClient.open(live_server.ws_url, p.token) for p in people))
+    try:
+        # A connection reads its frames only after its stamp is written: a pong proves it.
+        await asyncio.gather(
+            *(c.request({"type": "ping"}, lambda f: f["type"] == "pong") for c in clients)
+        )
+        async with ctx.db.read() as session:
+            seen = dict(
+                (
+                    await session.execute(
+                        select(User.id, User.last_seen_at).where(
+                            User.id.in_([p.id for p in people])
+                        )
+                    )
+                ).all()
+            )
+        assert all(seen[p.id] is not None for p in people)
+        # All in fewer writes than connections (they arrived while others were written).
+        assert ctx.stamps.batches - before < len(people)
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))
