@@ -87,6 +87,7 @@ async def _drive(path: Path, variant: str, args: argparse.Namespace) -> dict[str
     writer = MessageWriter(
         db,
         index_backlog=backlog.index_some if variant == "backlog" else None,
+        index_merge=backlog.merge_some if variant == "backlog" else None,
         index_interval_s=0.1,
     )
     writer.start()

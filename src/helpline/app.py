@@ -258,6 +258,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         writer=MessageWriter(
             db,
             index_backlog=backlog.index_some if db.is_sqlite else None,
+            index_merge=backlog.merge_some if db.is_sqlite else None,
             index_interval_s=settings.search_index_interval_s,
         ),
     )

@@ -5,6 +5,7 @@ stays exactly what FTS5's integrity-check expects at every step."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from typing import Any
 
 import pytest
@@ -158,3 +159,65 @@ async def test_a_customer_created_later_is_not_matched_by_an_owner_word(
     assert await hits(client, ana, f"u{carla.id}") == []
     eve = await make_user(app, "customer", name="Eve", email="eve@x.test")
     assert await hits(client, eve, "plain") == []
+
+
+async def test_the_message_index_never_merges_inside_an_insert(app: FastAPI) -> None:
+    """Migration 0024: FTS5's own merging inside each insert is off (it held the event loop up
+    to ~50 ms a step); a full merge of a level waits for 64 segments, as a backstop only."""
+    async with ctx_of(app).db.read() as session:
+        config = dict(
+            (await session.execute(text("SELECT k, v FROM search_chat_events_config"))).all()
+        )
+    assert config["automerge"] == 0
+    assert config["crisismerge"] == 64
+
+
+@pytest.mark.parametrize("settings_overrides", [{"search_index_interval_s": 0.02}])
+async def test_the_message_writer_merges_the_index_in_small_steps(
+    client: Any, app: FastAPI, world: dict[str, Any], settings_overrides: dict[str, Any]
+) -> None:
+    carla, ana = world["carla"], world["ana"]
+    cid = (await accepted_chat(client, carla, ana, world["q"]))["id"]
+    writer = ctx_of(app).writer
+    for word in ("heron", "egret", "stork", "crane", "ibis", "avocet"):
+        await say(client, carla, cid, word)
+        for _ in range(250):  # bounded: 5 s. Each step indexes one message: one new segment.
+            if not await _behind(app):
+                break
+            await asyncio.sleep(0.02)
+    for _ in range(250):  # FTS5 merges once a level holds four segments
+        if writer.merged:
+            break
+        await asyncio.sleep(0.02)
+    assert writer.merged > 0
+    await assert_index_in_step(app)
+    for word in ("heron", "avocet"):  # merged segments still find what they held
+        assert len(await hits(client, ana, word)) == 1
+
+
+async def test_a_bounded_merge_joins_segments_and_keeps_every_word(
+    client: Any, app: FastAPI, world: dict[str, Any]
+) -> None:
+    carla, ana = world["carla"], world["ana"]
+    cid = (await accepted_chat(client, carla, ana, world["q"]))["id"]
+    db = ctx_of(app).db
+    conn = sqlite3.connect(db.sqlite_path, isolation_level=None)
+    try:
+        for n in range(6):  # six index commits: six level-0 segments
+            await say(client, carla, cid, f"word{n} shared")
+            async with db.write_lock():
+                conn.execute("BEGIN IMMEDIATE")
+                assert backlog.index_some(conn) > 0
+                conn.execute("COMMIT")
+        segments = "SELECT count(*) FROM search_chat_events_data"
+        before = conn.execute(segments).fetchone()[0]
+        async with db.write_lock():
+            conn.execute("BEGIN IMMEDIATE")
+            assert backlog.merge_some(conn, 64) > 0
+            conn.execute("COMMIT")
+        assert conn.execute(segments).fetchone()[0] < before
+    finally:
+        conn.close()
+    await assert_index_in_step(app)
+    assert len(await hits(client, ana, "shared")) == 6
+    assert len(await hits(client, ana, "word5")) == 1
