@@ -430,79 +430,108 @@ def _median(values: Sequence[float]) -> float:
 
 async def scenario1(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
     """At each rate (2,000 and 5,000 msg/s by default), `--repeat` times: the relay, then
-    Helpline, one right after the other (both servers up, one loaded at a time)."""
+    Helpline, one right after the other (both servers up, one loaded at a time). With
+    `--compare-search-index` a second Helpline without the search index runs in each round
+    too, right after the first, so the write path's cost of the index is measured in the same
+    minutes as its baseline (issue 13)."""
     rates = [args.rate] + ([args.high_rate] if args.high_rate else [])
     rows: list[LoadResult] = []
     errors: list[str] = []
     summary: dict[str, Any] = {}
-    label = "helpline sqlite 1p" + (" (no search index)" if args.no_search_index else "")
+    plain = "helpline sqlite 1p (no search index)"
+    label = plain if args.no_search_index else "helpline sqlite 1p"
+    variants = [(label, not args.no_search_index)]
+    if args.compare_search_index and not args.no_search_index:
+        variants.append((plain, False))
     with contextlib.ExitStack() as stack:
         relay = stack.enter_context(Relay(wd))
-        setup: HelplineSetup | None = None
+        servers: list[tuple[str, Helpline, str, HelplineSetup]] = []
         if not args.relay_only:
-            hl = stack.enter_context(Helpline(wd))
-            base = hl.prepare(search_index=not args.no_search_index).serve()
-            setup = HelplineSetup(base, base, per_agent=args.per_agent)
+            for name, indexed in variants:
+                hl = stack.enter_context(Helpline(wd / ("plain" if not indexed else "indexed")))
+                base = hl.prepare(search_index=indexed).serve()
+                setup = HelplineSetup(base, base, per_agent=args.per_agent)
+                servers.append((name, hl, base, setup))
+        pairs_of: dict[str, Any] = {}
+        for name, _hl, _base, setup in servers:
             t = time.perf_counter()
-            pairs = await setup.pairs(args.chats)
-            print(f"set-up of {args.chats} chats: {time.perf_counter() - t:.1f} s", flush=True)
+            pairs_of[name] = await setup.pairs(args.chats)
+            print(f"set-up of {args.chats} chats ({name}): {time.perf_counter() - t:.1f} s",
+                  flush=True)  # fmt: skip
         try:
             for rep in range(args.repeat):
                 for rate in rates:
                     r = await relay_run(relay, args.chats, rate, args.duration, args)
                     rows.append(r)
                     print_load_table([r])
-                    if setup is None:
-                        continue
-                    target = Target(label, "helpline", base, base, hl.pids)
-                    before = await _repairs({base})
-                    with profiling(args, f"{label}-{rate:g}-{rep}", hl.pids):
-                        h = await run_load(
-                            target, pairs, rate_per_chat=rate, duration=args.duration,
-                            **shape(args),
-                        )  # fmt: skip
-                    repairs = await _repairs({base}) - before
-                    h.notes.append(f"gaps filled from the database: {repairs}")
-                    rows.append(h)
-                    print_load_table([h])
+                    for name, hl, base, _setup in servers:
+                        target = Target(name, "helpline", base, base, hl.pids)
+                        before = await _repairs({base})
+                        with profiling(args, f"{name}-{rate:g}-{rep}", hl.pids):
+                            h = await run_load(
+                                target, pairs_of[name], rate_per_chat=rate,
+                                duration=args.duration, **shape(args),
+                            )  # fmt: skip
+                        repairs = await _repairs({base}) - before
+                        h.notes.append(f"gaps filled from the database: {repairs}")
+                        rows.append(h)
+                        print_load_table([h])
         finally:
-            if setup is not None:
-                note_setup(setup, [r for r in rows if r.target == label])
+            for name, _hl, _base, setup in servers:
+                note_setup(setup, [r for r in rows if r.target == name])
                 await setup.aclose()
-        if not args.relay_only:
-            errors = hl.logs_with_errors()
+        for _name, hl, _base, _setup in servers:
+            errors += hl.logs_with_errors()
     print_load_table(rows)
+    names = [name for name, _indexed in variants]
     for rate in rates:
         total = rate * args.chats
-        relay_rows = [r for r in rows if r.target != label and r.rate_per_chat == rate]
-        hl_rows = [r for r in rows if r.target == label and r.rate_per_chat == rate]
-        if not relay_rows or not hl_rows:
-            continue
-        p99_ratios = [
-            (h.latency_ms["p99"] or 0) / (r.latency_ms["p99"] or 1)
-            for r, h in zip(relay_rows, hl_rows, strict=True)
-        ]
-        cpu_ratios = [
-            h.server_cpu_pct / r.server_cpu_pct
-            for r, h in zip(relay_rows, hl_rows, strict=True)
-            if r.server_cpu_pct
-        ]
-        lost = sum(h.sent - h.delivered for h in hl_rows)
-        entry = {
-            "msgs_per_s": total,
-            "p99_vs_relay": [round(x, 2) for x in p99_ratios],
-            "p99_vs_relay_median": round(_median(p99_ratios), 2),
-            "cpu_vs_relay": [round(x, 2) for x in cpu_ratios],
-            "cpu_vs_relay_median": round(_median(cpu_ratios), 2) if cpu_ratios else None,
-            "lost": lost,
-        }
-        summary[f"{total:g}"] = entry
-        print(
-            f"{total:,.0f} msg/s: p99 vs relay {entry['p99_vs_relay']} (median "
-            f"{entry['p99_vs_relay_median']}x), CPU vs relay {entry['cpu_vs_relay']} (median "
-            f"{entry['cpu_vs_relay_median']}x), lost {lost}"
-        )
+        relay_rows = [r for r in rows if r.target not in names and r.rate_per_chat == rate]
+        for name in names:
+            hl_rows = [r for r in rows if r.target == name and r.rate_per_chat == rate]
+            if not relay_rows or not hl_rows:
+                continue
+            entry = _ratios(relay_rows, hl_rows)
+            entry["msgs_per_s"] = total
+            entry["lost"] = sum(h.sent - h.delivered for h in hl_rows)
+            key = f"{total:g}" if name == label else f"{total:g} {name}"
+            summary[key] = entry
+            print(
+                f"{total:,.0f} msg/s, {name}: p99 vs relay {entry['p99_vs_relay']} (median "
+                f"{entry['p99_vs_relay_median']}x), CPU vs relay {entry['cpu_vs_relay']} "
+                f"(median {entry['cpu_vs_relay_median']}x), lost {entry['lost']}"
+            )
+        if len(names) == 2:
+            with_index = [r for r in rows if r.target == names[0] and r.rate_per_chat == rate]
+            without = [r for r in rows if r.target == names[1] and r.rate_per_chat == rate]
+            if with_index and without:
+                cost = _ratios(without, with_index)
+                summary[f"{total:g} index vs none"] = cost
+                print(
+                    f"{total:,.0f} msg/s, search index vs none in the same round: p99 "
+                    f"{cost['p99_vs_relay']} (median {cost['p99_vs_relay_median']}x), CPU "
+                    f"{cost['cpu_vs_relay']} (median {cost['cpu_vs_relay_median']}x)"
+                )
     return {"rows": [r.as_dict() for r in rows], "server_errors": errors, "summary": summary}
+
+
+def _ratios(base_rows: list[LoadResult], rows: list[LoadResult]) -> dict[str, Any]:
+    """p99 and server CPU of `rows` as multiples of `base_rows`, round by round."""
+    p99 = [
+        (h.latency_ms["p99"] or 0) / (r.latency_ms["p99"] or 1)
+        for r, h in zip(base_rows, rows, strict=True)
+    ]
+    cpu = [
+        h.server_cpu_pct / r.server_cpu_pct
+        for r, h in zip(base_rows, rows, strict=True)
+        if r.server_cpu_pct
+    ]
+    return {
+        "p99_vs_relay": [round(x, 2) for x in p99],
+        "p99_vs_relay_median": round(_median(p99), 2),
+        "cpu_vs_relay": [round(x, 2) for x in cpu],
+        "cpu_vs_relay_median": round(_median(cpu), 2) if cpu else None,
+    }
 
 
 async def scenario2(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
@@ -996,6 +1025,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--no-search-index",
         action="store_true",
         help="scenario 1 without the search triggers (the write path before search)",
+    )
+    p.add_argument(
+        "--compare-search-index",
+        action="store_true",
+        help="scenario 1: also a Helpline without the search index in each round (issue 13)",
     )
     p.add_argument("--keep", action="store_true", help="keep server logs and data")
     p.add_argument("--profile", metavar="DIR", help="py-spy the servers during each load")
