@@ -14,10 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from argon2 import extract_parameters
+from argon2 import PasswordHasher, extract_parameters
 from fastapi import FastAPI
+from sqlalchemy import select, update
 
 from helpline.accounts import passwords
+from helpline.accounts import repository as accounts_repo
+from helpline.accounts.models import User
 from helpline.config import Settings
 from tests.fixtures.factories import PASSWORD, ctx_of, make_user
 
@@ -174,6 +177,59 @@ async def test_with_rate_limits_off_nothing_is_limited(app: FastAPI) -> None:
         assert (await login(c, agent.email, PASSWORD)).status_code == 200
 
 
+class TestHashUpgrade:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"password_fast_hash": False}  # production hashing: what the upgrade is about
+
+    async def test_a_hash_with_older_parameters_is_upgraded_at_the_next_sign_in(
+        self, app: FastAPI
+    ) -> None:
+        agent = await make_user(app, "agent")
+        older = PasswordHasher().hash(PASSWORD)  # argon2-cffi's defaults: 64 MiB, t=3, p=4
+        await _set_hash(app, agent.id, older)
+        async with client_from(app, "203.0.113.80") as c:
+            assert (await login(c, agent.email, "wrong")).status_code == 401
+            assert await _hash_of(app, agent.id) == older  # no password, no upgrade
+            assert (await login(c, agent.email, PASSWORD)).status_code == 200
+            upgraded = await _hash_of(app, agent.id)
+            assert upgraded != older
+            params = extract_parameters(upgraded)
+            today = passwords.hasher()
+            assert (params.time_cost, params.memory_cost, params.parallelism) == (
+                today.time_cost,
+                today.memory_cost,
+                today.parallelism,
+            )
+            assert passwords.verify_password(upgraded, PASSWORD)
+            assert (await login(c, agent.email, PASSWORD)).status_code == 200
+            assert await _hash_of(app, agent.id) == upgraded  # once only
+
+    async def test_a_password_changed_meanwhile_is_not_overwritten(self, app: FastAPI) -> None:
+        agent = await make_user(app, "agent")
+        older = PasswordHasher().hash(PASSWORD)
+        changed = passwords.hash_password("a new password")
+        await _set_hash(app, agent.id, changed)
+        async with ctx_of(app).db.write() as uow:
+            swapped = await accounts_repo.replace_password_hash(
+                uow.session, agent.id, older, passwords.hash_password(PASSWORD)
+            )
+        assert not swapped
+        assert await _hash_of(app, agent.id) == changed
+
+
+async def _set_hash(app: FastAPI, user_id: str, value: str) -> None:
+    async with ctx_of(app).db.write() as uow:
+        await uow.session.execute(
+            update(User).where(User.id == user_id).values(password_hash=value)
+        )
+
+
+async def _hash_of(app: FastAPI, user_id: str) -> str | None:
+    async with ctx_of(app).db.read() as session:
+        return await session.scalar(select(User.password_hash).where(User.id == user_id))
+
+
 # --- timing does not tell which accounts exist ---------------------------------------------
 
 
@@ -186,6 +242,10 @@ async def test_dummy_hash_has_the_real_hashes_parameters() -> None:
         hasher.memory_cost,
         hasher.parallelism,
     )
+    # Never below OWASP's first Argon2id configuration (decision 032).
+    assert real.type.name == "ID"
+    assert (real.time_cost, real.memory_cost, real.parallelism) >= (2, 19 * 1024, 1)
+    assert real.memory_cost >= 19 * 1024
     # The test setting lowers both alike.
     fast = extract_parameters(passwords.hash_password("x", fast=True))
     assert extract_parameters(passwords.dummy_hash(fast=True)) == fast

@@ -1,8 +1,9 @@
 """Password hashing (argon2id).
 
-Hashing costs ~0.2 s of CPU on purpose (the library's defaults: 3 passes over 64 MiB), so the
-async callers (`hash_async`, `verify_async`) never run it on the event loop. They hand it to a
-bounded pool of its own (`HashPool`):
+Hashing costs ~35 ms of CPU on purpose (argon2id, 2 passes over 19 MiB, one lane: the first
+configuration of OWASP's Password Storage Cheat Sheet; decision 032), so the async callers
+(`hash_async`, `verify_async`) never run it on the event loop. They hand it to a bounded pool
+of its own (`HashPool`):
 
 - at most `workers` hashes at once (default: one per core). argon2-cffi releases the GIL while
   it hashes, so these threads really run on other cores;
@@ -32,7 +33,11 @@ from helpline.errors import Busy
 
 T = TypeVar("T")
 
-_default = PasswordHasher()
+# OWASP's first Argon2id configuration (m=19 MiB, t=2, p=1): ~35 ms of one core a hash here,
+# against ~260 ms for argon2-cffi's default (64 MiB, t=3, four lanes), which made a shift's
+# 300 sign-ins a minute cost more than a core (decision 032). Hashes made with other parameters
+# still verify (they carry their own) and are upgraded at the next sign-in (`needs_rehash`).
+_default = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # For tests and benchmarks only (HELPLINE_PASSWORD_FAST_HASH): same algorithm, tiny cost.
 _fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
@@ -54,6 +59,15 @@ def verify_password(password_hash: str, password: str) -> bool:
     try:
         return _default.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Whether a stored hash was made with other parameters than today's (upgrade it at the
+    next sign-in, when the password is at hand)."""
+    try:
+        return _default.check_needs_rehash(password_hash)
+    except InvalidHashError:
         return False
 
 

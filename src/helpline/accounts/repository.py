@@ -231,6 +231,19 @@ async def end_resets(session: AsyncSession, user_id: str, at: datetime) -> None:
     )
 
 
+async def replace_password_hash(
+    session: AsyncSession, user_id: str, old: str | None, new: str
+) -> bool:
+    """Swap a user's hash only if it is still `old`; whether it was swapped."""
+    result = await session.execute(
+        update(User)
+        .where(User.id == user_id, User.password_hash == old)
+        .values(password_hash=new)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
 # --- presence ---------------------------------------------------------------------------------
 
 

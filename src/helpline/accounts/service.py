@@ -11,7 +11,7 @@ from helpline.accounts import repository as repo
 from helpline.accounts import twofactor
 from helpline.accounts.login_limits import LoginLimits
 from helpline.accounts.models import AuthSession, User, UserIdentity
-from helpline.accounts.passwords import hash_async, verify_async
+from helpline.accounts.passwords import hash_async, needs_rehash, verify_async
 from helpline.accounts.schemas import MeUpdate, UserCreate, UserUpdate
 from helpline.audit import service as audit
 from helpline.boundary import Boundary
@@ -115,6 +115,8 @@ async def check_sign_in(
             await attempt.failed(user.id if user else None)
             await _record_failed_login(boundary, user, address)
             raise NotAuthenticated("Wrong e-mail or password.", code="invalid_credentials")
+        if not settings.password_fast_hash and needs_rehash(user.password_hash or ""):
+            await _upgrade_hash(boundary, user, password)
         # Before the second step: no code is asked of someone who may not sign in this way.
         require_password_login(settings, user.role)
         factor = None
@@ -133,6 +135,15 @@ async def check_sign_in(
                     code="totp_required",
                 )
     return user, factor
+
+
+async def _upgrade_hash(boundary: Boundary, user: User, password: str) -> None:
+    """The password again with today's parameters (decision 032), kept only if nobody changed
+    the password meanwhile."""
+    old = user.password_hash
+    new = await hash_async(password)
+    async with boundary.write() as uow:
+        await repo.replace_password_hash(uow.session, user.id, old, new)
 
 
 async def _record_failed_login(
