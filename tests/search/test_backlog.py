@@ -36,6 +36,15 @@ async def _behind(app: FastAPI) -> bool:
         return await backlog.behind(session)
 
 
+async def _caught_up(app: FastAPI) -> None:
+    """Wait (bounded: 5 s) until the writer has indexed everything written."""
+    for _ in range(250):
+        if not await _behind(app):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the writer did not index the backlog within 5 s")
+
+
 async def _mark(app: FastAPI) -> int:
     async with ctx_of(app).db.read() as session:
         upto = await session.scalar(
@@ -133,22 +142,6 @@ async def test_a_customer_finds_their_own_words_among_many_of_others(
     assert len((await find(client, dan, "order"))["items"]) == 5
 
 
-@pytest.mark.parametrize("settings_overrides", [{"search_index_interval_s": 0.02}])
-async def test_the_message_writer_indexes_the_backlog_by_itself(
-    client: Any, app: FastAPI, world: dict[str, Any], settings_overrides: dict[str, Any]
-) -> None:
-    carla, ana = world["carla"], world["ana"]
-    cid = (await accepted_chat(client, carla, ana, world["q"]))["id"]
-    await say(client, carla, cid, "heron")
-    for _ in range(250):  # bounded: 5 s
-        if not await _behind(app):
-            break
-        await asyncio.sleep(0.02)
-    assert not await _behind(app)
-    assert ctx_of(app).writer.indexed > 0
-    await assert_index_in_step(app)
-
-
 async def test_a_customer_created_later_is_not_matched_by_an_owner_word(
     client: Any, app: FastAPI, world: dict[str, Any]
 ) -> None:
@@ -173,7 +166,7 @@ async def test_the_message_index_never_merges_inside_an_insert(app: FastAPI) -> 
 
 
 @pytest.mark.parametrize("settings_overrides", [{"search_index_interval_s": 0.02}])
-async def test_the_message_writer_merges_the_index_in_small_steps(
+async def test_the_message_writer_indexes_the_backlog_and_merges_it_by_itself(
     client: Any, app: FastAPI, world: dict[str, Any], settings_overrides: dict[str, Any]
 ) -> None:
     carla, ana = world["carla"], world["ana"]
@@ -181,15 +174,12 @@ async def test_the_message_writer_merges_the_index_in_small_steps(
     writer = ctx_of(app).writer
     for word in ("heron", "egret", "stork", "crane", "ibis", "avocet"):
         await say(client, carla, cid, word)
-        for _ in range(250):  # bounded: 5 s. Each step indexes one message: one new segment.
-            if not await _behind(app):
-                break
-            await asyncio.sleep(0.02)
-    for _ in range(250):  # FTS5 merges once a level holds four segments
+        await _caught_up(app)  # each step indexes one message: one new segment
+    for _ in range(250):  # bounded: 5 s. FTS5 merges once a level holds four segments.
         if writer.merged:
             break
         await asyncio.sleep(0.02)
-    assert writer.merged > 0
+    assert writer.indexed > 0 and writer.merged > 0
     await assert_index_in_step(app)
     for word in ("heron", "avocet"):  # merged segments still find what they held
         assert len(await hits(client, ana, word)) == 1
