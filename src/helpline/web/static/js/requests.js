@@ -65,7 +65,12 @@ export function requestSlaWarned(frame) {
 }
 
 /** Show the view; `reference` (or null) selects the request shown on the right. */
+// Each navigation to the requests view; an older one still loading the list must not undo a
+// newer one (#requests, then #requests/SR-1 before the list arrived, showed "No request open").
+let shown = 0;
+
 export async function showRequests(reference) {
+  const mine = ++shown;
   const layout = $(".requests-layout");
   layout.dataset.view = reference ? "detail" : "list";
   if (!st.loaded) {
@@ -80,6 +85,7 @@ export async function showRequests(reference) {
     }
     await loadList();
   }
+  if (mine !== shown) return;
   if (reference && reference !== st.current) await openRequest(reference);
   else if (!reference) {
     st.current = null;
