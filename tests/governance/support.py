@@ -125,15 +125,26 @@ async def _tables(session: AsyncSession) -> list[str]:
     return sorted(str(n) for n in (await session.execute(stmt)).scalars())
 
 
-async def dump(app: FastAPI) -> str:
+async def dump(app: FastAPI, *, merged: bool = False) -> str:
     """Every row of every table as text, lower-cased, bytes included as they are stored: what a
-    person's data could hide in."""
+    person's data could hide in. `merged` first merges the message index's segments, for two
+    dumps that must be equal (see below); never for a search of what erasure left behind, whose
+    own merging is under test there."""
     out = []
     # SQLite indexes new messages in the background (decision 029): settle that first, so two
     # dumps differ only by what the code under test changed.
-    pending = ctx_of(app).db.services.get("search_backlog")
+    db = ctx_of(app).db
+    pending = db.services.get("search_backlog")
     if pending is not None:
         await pending.catch_up()
+    if pending is not None and merged:
+        # The writer merges the index's segments a little every 0.1 s (decision 031), which
+        # rewrites its pages without changing what it holds: merge them all now, so a merge
+        # step between two dumps has nothing left to do.
+        async with db.write() as uow:
+            await uow.session.execute(
+                sql("INSERT INTO search_chat_events(search_chat_events) VALUES('optimize')")
+            )
     async with ctx_of(app).db.read() as session:
         for name in await _tables(session):
             for row in (await session.execute(sql(f'SELECT * FROM "{name}"'))).all():
