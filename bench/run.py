@@ -342,8 +342,11 @@ def note_setup(setup: HelplineSetup, rows: Sequence[LoadResult]) -> None:
 
 
 @contextlib.contextmanager
-def profiling(args: argparse.Namespace, name: str, pids: Sequence[int]) -> Iterator[None]:
-    """With --profile DIR: py-spy samples each server process while the load runs."""
+def profiling(
+    args: argparse.Namespace, name: str, pids: Sequence[int], duration: float | None = None
+) -> Iterator[None]:
+    """With --profile DIR: py-spy samples each server process while the load runs (the GIL
+    holder only, so idle threads do not count)."""
     if not args.profile:
         yield
         return
@@ -356,7 +359,7 @@ def profiling(args: argparse.Namespace, name: str, pids: Sequence[int]) -> Itera
         procs.append(
             subprocess.Popen(
                 [spy, "record", "--pid", str(pid), "--rate", "250", "--nonblocking", "--gil",
-                 "--duration", str(int(args.duration) + 2), "--format", "raw",
+                 "--duration", str(int(duration or args.duration) + 2), "--format", "raw",
                  "-o", f"{stem}.txt"],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -617,6 +620,51 @@ async def scrape_stalls(base: str) -> dict[str, dict[float, float]]:
     return out
 
 
+BURST_ROUTES = tuple(
+    (m, "/api/v1" + r)
+    for m, r in (("POST", "/auth/login"), ("POST", "/auth/guest"), ("PUT", "/me/status"))
+)
+
+
+async def scrape_routes(base: str) -> dict[str, dict[float, float]]:
+    """The server's own request latency (`helpline_http_request_seconds`) for the burst's
+    routes, successful answers only: per route, the cumulative count at each bucket bound."""
+    async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
+        text = (await http.get(base + "/metrics")).text
+    out: dict[str, dict[float, float]] = {}
+    for line in text.splitlines():
+        name, _, rest = line.partition("_bucket{")
+        if name != "helpline_http_request_seconds" or not rest:
+            continue
+        labels, _, value = rest.rpartition("} ")
+        parts = {k: v.strip('"') for k, v in (p.split("=", 1) for p in labels.split(","))}
+        if (parts.get("method"), parts.get("route")) not in BURST_ROUTES:
+            continue
+        if parts.get("status") != "200":
+            continue
+        key = f"{parts['method']} {parts['route']}"
+        le = parts["le"]
+        buckets = out.setdefault(key, {})
+        bound = math.inf if le == "inf" or le == "+Inf" else float(le)
+        buckets[bound] = buckets.get(bound, 0.0) + float(value)
+    return out
+
+
+def slow_between(
+    before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]
+) -> dict[str, dict[str, int]]:
+    """Per route: answers in the interval, and how many took the server over 0.1, 0.25, 0.5
+    and 1 s (from the request's first byte to its last, as the server saw it)."""
+    out = {}
+    for key, buckets in after.items():
+        diff = {le: n - before.get(key, {}).get(le, 0.0) for le, n in buckets.items()}
+        total = diff.get(math.inf, 0.0)
+        out[key] = {"count": int(total)} | {
+            f"over_{int(b * 1000)}ms": int(total - diff.get(b, 0.0)) for b in (0.1, 0.25, 0.5, 1.0)
+        }
+    return out
+
+
 def stalls_between(
     before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]
 ) -> dict[str, dict[str, Any]]:
@@ -779,10 +827,14 @@ async def scenario5(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
             )  # fmt: skip
             burst_cpu = ProcMeter([burst.pid], children=False)
             burst_cpu.start()
-            during = await run_load(
-                target, pairs, rate_per_chat=args.rate, duration=args.shift_window + 5
-            )
+            routes_before, stalls_before = await scrape_routes(base), await scrape_stalls(base)
+            with profiling(args, "shift-burst", hl.pids, args.shift_window + 5):
+                during = await run_load(
+                    target, pairs, rate_per_chat=args.rate, duration=args.shift_window + 5
+                )
             during.target = "helpline, shift burst"
+            out["server_side"] = slow_between(routes_before, await scrape_routes(base))
+            out["stalls"] = stalls_between(stalls_before, await scrape_stalls(base))
             gen_cpu = round(burst_cpu.cpu_percent(), 1)
             if await burst.wait() != 0:
                 raise RuntimeError("the burst driver failed (bench/shiftstart.py)")
@@ -803,6 +855,10 @@ async def scenario5(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
         f"{b['guest']['ms'].get('p99')} ms; WebSockets open at the end {b['connected_at_end']}; "
         f"driver CPU {b['driver_cpu_pct']} %"
     )
+    for route, slow in out.get("server_side", {}).items():
+        print(f"server-side {route}: {slow}")
+    for key, stall in out.get("stalls", {}).items():
+        print(f"during the burst {key}: {stall}")
     ratio = round(p99_burst / p99_quiet, 2) if p99_quiet and p99_burst else None
     met = (
         ratio is not None
