@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from helpline.boundary import Boundary
+from helpline.boundary import Boundary, Inserts
 from helpline.bus import Bus
 from helpline.config import Settings
 from helpline.db import Database
@@ -32,6 +32,11 @@ class AppContext:
     writer: MessageWriter
     # Presence stamps of connections opening or closing, written together (group commit).
     stamps: Batcher[str] | None = None
+    # New rows of sign-ins and guests arriving together, written together (group commit).
+    inserts: Inserts = field(init=False)
     background: Background = field(default_factory=Background)  # work answers don't wait for
     # Shared settings whose values differ from those the database recorded (deployment.py).
     settings_drift: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.inserts = Inserts(self.boundary)

@@ -6,7 +6,9 @@ drops the announcements.
 
 SQLite allows one writer at a time. Write units begin with `BEGIN IMMEDIATE` (so two
 writers never deadlock upgrading a read lock) and, inside one process, also queue on an
-asyncio lock so waiting happens in the event loop rather than in busy-looping threads.
+asyncio lock so waiting happens in the event loop rather than in busy-looping threads. The
+message writer's batches are urgent on that lock: they wait for the unit holding it, not for
+every unit queued behind it (`helpline.locks.PriorityLock`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from helpline.locks import PriorityLock
 
 if TYPE_CHECKING:  # the bus's types only: the bus's factory reads the settings, which need db
     from helpline.bus.messages import BusMessage
@@ -132,7 +136,7 @@ class Database:
             kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self.services: dict[str, Any] = {}
-        self._write_lock = asyncio.Lock()
+        self._write_lock = PriorityLock()
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -158,10 +162,11 @@ class Database:
                 uow.committed = True
 
     @asynccontextmanager
-    async def write_lock(self) -> AsyncIterator[None]:
-        """The in-process SQLite writer lock alone, for writers with their own connection."""
+    async def write_lock(self, *, urgent: bool = False) -> AsyncIterator[None]:
+        """The in-process SQLite writer lock alone, for writers with their own connection.
+        `urgent` (the message writer's batches): ahead of every waiter that is not."""
         if self.is_sqlite:
-            async with self._write_lock:
+            async with self._write_lock.hold(urgent=urgent):
                 yield
         else:
             yield

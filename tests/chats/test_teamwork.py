@@ -237,7 +237,7 @@ async def _hold_chat_row(app: FastAPI, chat_id: str) -> Any:
 async def _writers_waiting(app: FastAPI) -> int:
     db = ctx_of(app).db
     if db.is_sqlite:
-        return len(db._write_lock._waiters or ())  # type: ignore[attr-defined]
+        return db._write_lock.waiting
     async with db.engine.connect() as conn:
         found = await conn.execute(
             text(

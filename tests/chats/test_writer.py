@@ -197,6 +197,66 @@ async def test_a_message_waits_while_another_process_holds_the_sqlite_write_lock
     await agent.close()
 
 
+async def test_a_message_batch_goes_before_write_units_queued_earlier(
+    live_server: LiveServer, chats: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a shift start many sign-ins queue for SQLite's writer: a message waits for the unit
+    writing now, not for every unit queued behind it (the batch is urgent on the lock)."""
+    ctx = live_server.app.state.ctx
+    db = ctx.db
+    if db.sqlite_path is None or ctx.writer._sqlite is None:
+        pytest.skip("SQLite's in-process writer lock, with the batch writer")
+    c = chats[0]
+    cid = c["chat"]["id"]
+    customer = await WSClient.open(live_server.ws_url, c["customer"].token)
+    await customer.subscribe(cid)
+    order: list[str] = []
+
+    async def unit(i: int) -> None:
+        async with ctx.boundary.write() as uow:
+            order.append(f"unit{i}")
+            await uow.session.execute(
+                update(Chat).where(Chat.id == cid).values(subject=Chat.subject)
+            )
+
+    sqlite = ctx.writer._sqlite
+    write = sqlite.write
+
+    def recorded(items: Any, at: Any) -> Any:
+        order.append("batch")
+        return write(items, at)
+
+    monkeypatch.setattr(sqlite, "write", recorded)
+
+    holder = db.write_lock()
+    await holder.__aenter__()
+    try:
+        units = [asyncio.create_task(unit(i)) for i in range(3)]
+        for _ in range(100):  # bounded: all three queued
+            if db._write_lock.waiting == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert db._write_lock.waiting == 3
+        await customer.send(
+            {"type": "message", "chat_id": cid, "text": "urgent", "client_id": "urgent-1"}
+        )
+        for _ in range(100):  # bounded: the batch waits too
+            if db._write_lock.waiting == 4:
+                break
+            await asyncio.sleep(0.01)
+        assert db._write_lock.waiting == 4
+    finally:
+        await holder.__aexit__(None, None, None)
+    ack = await customer.wait_for(lambda f: f["type"] == "ack" and f["client_id"] == "urgent-1")
+    await asyncio.wait_for(asyncio.gather(*units), 5)
+    assert order == ["batch", "unit0", "unit1", "unit2"]
+    event = await customer.wait_for(
+        lambda f: f["type"] == "event" and f["event"]["seq"] == ack["seq"]
+    )
+    assert event["event"]["data"]["text"] == "urgent"
+    await customer.close()
+
+
 async def test_the_write_ahead_log_is_checkpointed_in_the_background(tmp_path: Any) -> None:
     import sqlite3
 

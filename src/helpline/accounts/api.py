@@ -81,25 +81,24 @@ async def login(body: Login, request: Request, response: Response, ctx: Ctx) -> 
         settings=ctx.settings,
         totp=body.totp,
     )
-    async with ctx.boundary.write() as uow:
-        token = await service.sign_in(
-            uow,
-            user,
-            ip=client_address(request),
-            user_agent=request.headers.get("user-agent"),
-            second_factor=second_factor,
-        )
+    # The session and its audit entry: one write with the other sign-ins of this moment.
+    token = await service.sign_in_together(
+        ctx.inserts,
+        user,
+        ip=client_address(request),
+        user_agent=request.headers.get("user-agent"),
+        second_factor=second_factor,
+    )
     _set_session_cookie(response, ctx, token)
     return AuthResult(token=token, user=UserOut.model_validate(user))
 
 
 @router.post("/auth/guest", response_model=AuthResult)
-async def guest(
-    body: Guest, request: Request, response: Response, ctx: Ctx, uow: Uow
-) -> AuthResult:
+async def guest(body: Guest, request: Request, response: Response, ctx: Ctx) -> AuthResult:
     await ctx.limiter.check(ctx.settings.rate_limit_guest, "guest", client_address(request))
-    token, user = await service.guest(
-        uow,
+    # No unit of its own: one write with the other guests arriving at this moment.
+    token, user = await service.guest_together(
+        ctx.inserts,
         body.name,
         str(body.email),
         ip=client_address(request),

@@ -14,14 +14,14 @@ from helpline.accounts.models import AuthSession, User, UserIdentity
 from helpline.accounts.passwords import hash_async, needs_rehash, verify_async
 from helpline.accounts.schemas import MeUpdate, UserCreate, UserUpdate
 from helpline.audit import service as audit
-from helpline.boundary import Boundary
+from helpline.boundary import Boundary, Inserts
 from helpline.bus.messages import AccessChanged, AgentStatus, CloseConnections, StatusChanged
 from helpline.config import Settings
 from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
 from helpline.kit.clock import now
 from helpline.kit.enums import Availability, Role
-from helpline.kit.ids import new_token
+from helpline.kit.ids import new_id, new_token
 from helpline.kit.models import add_unique
 
 
@@ -40,21 +40,26 @@ def require_staff(user: User) -> None:
 SEEN_EVERY = timedelta(minutes=1)
 
 
+def _new_session(user: User, *, ip: str | None, user_agent: str | None) -> tuple[str, AuthSession]:
+    """A session for `user` (whose id must be set), not yet added anywhere, and its token."""
+    token = new_token()
+    at = now()
+    return token, AuthSession(
+        id=new_id(),
+        user_id=user.id,
+        token_hash=repo.hash_token(token),
+        created_at=at,
+        last_seen_at=at,
+        ip=ip,
+        user_agent=user_agent[:255] if user_agent else None,
+    )
+
+
 async def _open_session(
     uow: UnitOfWork, user: User, *, ip: str | None, user_agent: str | None
 ) -> str:
-    token = new_token()
-    at = now()
-    uow.session.add(
-        AuthSession(
-            user_id=user.id,
-            token_hash=repo.hash_token(token),
-            created_at=at,
-            last_seen_at=at,
-            ip=ip,
-            user_agent=user_agent[:255] if user_agent else None,
-        )
-    )
+    token, auth_session = _new_session(user, ip=ip, user_agent=user_agent)
+    uow.session.add(auth_session)
     await uow.session.flush()
     return token
 
@@ -203,6 +208,32 @@ async def sign_in(
     return token
 
 
+async def sign_in_together(
+    inserts: Inserts,
+    user: User,
+    *,
+    ip: str | None,
+    user_agent: str | None,
+    second_factor: str | None = None,
+) -> str:
+    """`sign_in` for a password sign-in, its session and audit entry committed together with
+    those of other sign-ins arriving at the same moment (a shift start): one write for all."""
+    token, auth_session = _new_session(user, ip=ip, user_agent=user_agent)
+    details = {"method": "password"}
+    if second_factor:
+        details["second_factor"] = second_factor
+    entry = audit.new_entry(
+        actor=user,
+        action="login.succeeded",
+        target_type="user",
+        target_id=user.id,
+        details=details,
+        ip=ip,
+    )
+    await inserts.add(auth_session, entry)
+    return token
+
+
 async def guest(
     uow: UnitOfWork,
     name: str,
@@ -217,6 +248,30 @@ async def guest(
     uow.session.add(user)
     await uow.session.flush()
     return await _open_session(uow, user, ip=ip, user_agent=user_agent), user
+
+
+async def guest_together(
+    inserts: Inserts,
+    name: str,
+    email: str,
+    *,
+    ip: str | None,
+    user_agent: str | None,
+    locale: str | None = None,
+) -> tuple[str, User]:
+    """`guest`, the account and its session committed together with those of other guests
+    arriving at the same moment (customers opening the portal at a shift start)."""
+    user = User(
+        id=new_id(),  # now: the session refers to it (the other defaults are set when written)
+        email=email.lower(),
+        name=name,
+        role=Role.customer,
+        is_guest=True,
+        locale=locale,
+    )
+    token, auth_session = _new_session(user, ip=ip, user_agent=user_agent)
+    await inserts.add(user, auth_session)
+    return token, user
 
 
 # The issuer under which a site's user ids are kept as identities (user_identities).

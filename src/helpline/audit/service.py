@@ -65,19 +65,40 @@ async def record(
     """Append an entry in `uow`'s transaction. `actor` None is the system (a sweeper run);
     `ip` defaults to the address of the request the unit serves. `details` is JSON and must
     never hold a secret (a password, a token, a hash): name changed fields, not their values."""
+    entry = new_entry(
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        details=details,
+        ip=ip if ip is not None else uow.ip,
+    )
+    await repo.add(uow.session, entry)
+    return entry
+
+
+def new_entry(
+    *,
+    actor: Actor | None,
+    action: str,
+    target_type: str,
+    target_id: str | None,
+    details: dict[str, Any] | None = None,
+    ip: str | None = None,
+) -> AuditEntry:
+    """An entry not yet added anywhere, for a caller that writes it with other new rows
+    (`helpline.boundary.Inserts`: a sign-in's session and its entry commit together)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    entry = AuditEntry(
+    return AuditEntry(
         at=now(),
         actor_id=actor.id if actor is not None else None,
         action=action,
         target_type=target_type,
         target_id=target_id,
-        ip=ip if ip is not None else uow.ip,
+        ip=ip,
         details=details or {},
     )
-    await repo.add(uow.session, entry)
-    return entry
 
 
 def require_reader(user: Actor) -> None:

@@ -343,7 +343,7 @@ async def _open(ctx: AppContext, token: str | None) -> tuple[Socket, list[dict[s
         queue_ids: AbstractSet[str] = (
             set(await queues.member_queue_ids(uow, user.id)) if staff else _NO_QUEUES
         )
-        offers = await routing.waiting_offers(uow, user) if staff else []
+        offers = await routing.waiting_offers(uow, user, queue_ids) if staff else []
         conn = Socket(
             user_id=user.id,
             role=user.role,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import timedelta
 from typing import Any
 
@@ -69,15 +69,21 @@ async def offer_next(uow: UnitOfWork, chat: Chat, queue: Queue) -> str | None:
     return chosen
 
 
-async def waiting_offers(uow: UnitOfWork, user: User) -> list[dict[str, Any]]:
+async def waiting_offers(
+    uow: UnitOfWork, user: User, queue_ids: Collection[str] | None = None
+) -> list[dict[str, Any]]:
     """Chats already waiting that this agent may be offered now: in their queues, while they
-    are available and below their limit; in `assign` queues only those offered to them."""
+    are available and below their limit; in `assign` queues only those offered to them.
+    `queue_ids`: their queues, when the caller has just read them in the same unit."""
     if not user.role_enum.is_staff:
         return []
-    queue_ids = await queues.member_queue_ids(uow, user.id)
+    if queue_ids is None:
+        queue_ids = await queues.member_queue_ids(uow, user.id)
+    if not queue_ids:
+        return []
     out = []
     eligible: dict[str, bool] = {}
-    waiting = await repo.waiting_rows_in_queues(uow.session, queue_ids)
+    waiting = await repo.waiting_rows_in_queues(uow.session, list(queue_ids))
     for r in await with_tags(uow, waiting):
         if r.queue.routing_mode == RoutingMode.assign:
             if r.chat.offered_to_id == user.id:

@@ -380,8 +380,10 @@ class MessageWriter:
     ) -> AsyncConnection | None:
         try:
             if self._sqlite is not None:
-                # The in-process writer lock first: our own sessions never make it busy.
-                async with self.db.write_lock():
+                # The in-process writer lock first: our own sessions never make it busy. Urgent:
+                # a batch waits for the unit writing now, not for every one queued (a shift
+                # start's sign-ins), docs/performance.md.
+                async with self.db.write_lock(urgent=True):
                     results = await self._sqlite_write(self._sqlite, batch)
             else:
                 if held is None:

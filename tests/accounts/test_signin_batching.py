@@ -1,0 +1,202 @@
+"""Sign-ins and guests arriving together are written together (`helpline.boundary.Inserts`, a
+group commit): each still gets its own working session and audit entry, in fewer writes than
+callers; one caller's conflicting row fails that caller only; an outage fails them all; a
+caller that gives up does not stop the others' write."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from helpline.accounts.models import AuthSession, User
+from helpline.accounts.repository import hash_token
+from helpline.audit.models import AuditEntry
+from helpline.audit.service import new_entry
+from helpline.errors import Unavailable
+from helpline.kit.ids import new_id, new_token
+from tests.conftest import BACKEND
+from tests.fixtures.factories import PASSWORD, ctx_of, make_user
+
+pytestmark = pytest.mark.asyncio
+
+
+async def _count(app: FastAPI, stmt: object) -> int:
+    async with ctx_of(app).db.read() as session:
+        return int((await session.execute(stmt)).scalar_one())  # type: ignore[call-overload]
+
+
+async def test_guests_arriving_together_each_get_their_own_account_in_fewer_writes(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    inserts = ctx_of(app).inserts
+    before = inserts.batches
+    answers = await asyncio.gather(
+        *(
+            client.post("/api/v1/auth/guest", json={"name": f"G{i}", "email": f"g{i}@example.com"})
+            for i in range(30)
+        )
+    )
+    assert all(r.status_code == 200 for r in answers), [r.text for r in answers]
+    bodies = [r.json() for r in answers]
+    assert len({b["user"]["id"] for b in bodies}) == 30
+    assert all(b["user"]["role"] == "customer" and b["user"]["is_guest"] for b in bodies)
+    assert inserts.batches - before < 30
+    for i, b in enumerate(bodies):  # every token works, for its own guest
+        me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {b['token']}"})
+        assert me.status_code == 200 and me.json()["name"] == f"G{i}"
+        assert me.json()["email"] == f"g{i}@example.com"
+
+
+async def test_sign_ins_arriving_together_each_get_a_session_and_an_audit_entry(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    agents = [await make_user(app, "agent") for _ in range(12)]
+    inserts = ctx_of(app).inserts
+    before = inserts.batches
+    answers = await asyncio.gather(
+        *(
+            client.post("/api/v1/auth/login", json={"email": a.email, "password": PASSWORD})
+            for a in agents
+        )
+    )
+    assert [r.status_code for r in answers] == [200] * 12, [r.text for r in answers]
+    assert inserts.batches - before < 12
+    for agent, r in zip(agents, answers, strict=True):
+        token = r.json()["token"]
+        assert r.json()["user"]["id"] == agent.id
+        me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.json()["id"] == agent.id
+        assert (
+            await _count(
+                app,
+                select(func.count()).where(
+                    AuditEntry.action == "login.succeeded", AuditEntry.target_id == agent.id
+                ),
+            )
+            == 1
+        )
+    # A wrong password among them still fails alone, and writes no session.
+    sessions = await _count(app, select(func.count(AuthSession.id)))
+    wrong, right = await asyncio.gather(
+        client.post("/api/v1/auth/login", json={"email": agents[0].email, "password": "nope"}),
+        client.post("/api/v1/auth/login", json={"email": agents[1].email, "password": PASSWORD}),
+    )
+    assert wrong.status_code == 401 and right.status_code == 200
+    assert await _count(app, select(func.count(AuthSession.id))) == sessions + 1
+
+
+def _sign_in_rows(user_id: str, token_hash: str | None = None) -> list[object]:
+    session = AuthSession(
+        id=new_id(), user_id=user_id, token_hash=token_hash or hash_token(new_token())
+    )
+    entry = new_entry(actor=None, action="login.succeeded", target_type="user", target_id=user_id)
+    return [session, entry]
+
+
+async def test_a_conflicting_row_fails_its_own_caller_only(app: FastAPI) -> None:
+    ctx = ctx_of(app)
+    people = [await make_user(app, "agent") for _ in range(4)]
+    taken = hash_token(new_token())
+    await ctx.inserts.add(*_sign_in_rows(people[0].id, taken))  # type: ignore[arg-type]
+    entries = await _count(app, select(func.count(AuditEntry.id)))
+    # Arriving together: one of them repeats a token hash (unique), the others are fine.
+    rows = [
+        _sign_in_rows(people[1].id, taken),
+        _sign_in_rows(people[2].id),
+        _sign_in_rows(people[3].id),
+    ]
+    results = await asyncio.gather(
+        *(ctx.inserts.add(*r) for r in rows),  # type: ignore[arg-type]
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], IntegrityError)
+    assert results[1] is None and results[2] is None
+    for p in people[2:]:
+        n = await _count(app, select(func.count(AuthSession.id)).where(AuthSession.user_id == p.id))
+        assert n == 2  # make_user's session and this one
+    assert (
+        await _count(
+            app, select(func.count(AuthSession.id)).where(AuthSession.user_id == people[1].id)
+        )
+        == 1
+    )  # make_user's only
+    # Two audit entries written (the conflicting caller's was not), numbered afresh.
+    assert await _count(app, select(func.count(AuditEntry.id))) == entries + 2
+    # And the writer goes on.
+    await ctx.inserts.add(*_sign_in_rows(people[1].id))  # type: ignore[arg-type]
+
+
+async def test_an_outage_fails_every_caller_of_the_write(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = ctx_of(app)
+    people = [await make_user(app, "agent") for _ in range(3)]
+
+    async def down(groups: object) -> None:
+        raise Unavailable("The database is unavailable; try again shortly.")
+
+    monkeypatch.setattr(ctx.inserts, "_write", down)
+    results = await asyncio.gather(
+        *(ctx.inserts.add(*_sign_in_rows(p.id)) for p in people),  # type: ignore[arg-type]
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, Unavailable) for r in results)
+    monkeypatch.undo()
+    await ctx.inserts.add(*_sign_in_rows(people[0].id))  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="holds SQLite's in-process writer lock")
+async def test_a_caller_that_gives_up_leaves_the_write_to_finish(app: FastAPI) -> None:
+    ctx = ctx_of(app)
+    people = [await make_user(app, "agent") for _ in range(2)]
+    rows = [_sign_in_rows(p.id) for p in people]
+    holder = ctx.db.write_lock()
+    await holder.__aenter__()  # the shared write waits for SQLite's writer
+    try:
+        quitter = asyncio.create_task(ctx.inserts.add(*rows[0]))  # type: ignore[arg-type]
+        stayer = asyncio.create_task(ctx.inserts.add(*rows[1]))  # type: ignore[arg-type]
+        for _ in range(100):  # bounded: the write is waiting for the lock
+            if ctx.db._write_lock.waiting:
+                break
+            await asyncio.sleep(0.01)
+        quitter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await quitter
+    finally:
+        await holder.__aexit__(None, None, None)
+    await asyncio.wait_for(stayer, 5)
+    for r in rows:  # both written: the write was under way for both
+        session = r[0]
+        assert isinstance(session, AuthSession)
+        n = await _count(
+            app, select(func.count(AuthSession.id)).where(AuthSession.id == session.id)
+        )
+        assert n == 1
+
+
+async def test_a_guest_is_a_customer_with_the_usual_defaults(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    r = await client.post(
+        "/api/v1/auth/guest",
+        json={"name": "Gina", "email": "Gina@Example.com"},
+        headers={"Accept-Language": "de"},
+    )
+    assert r.status_code == 200, r.text
+    async with ctx_of(app).db.read() as session:
+        user = await session.get(User, r.json()["user"]["id"])
+    assert user is not None
+    assert (user.email, user.role, user.is_guest, user.active) == (
+        "gina@example.com",
+        "customer",
+        True,
+        True,
+    )
+    assert user.password_hash is None and user.created_at is not None
+    assert user.locale == "de"
+    assert r.json()["user"]["status"] == user.status
