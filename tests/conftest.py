@@ -77,7 +77,10 @@ def xdist_group_of(nodeid: str) -> str:
 def _cost_rank(item: pytest.Item) -> int:
     """The long groups go first, so no worker is left alone with one at the end."""
     group = xdist_group_of(item.nodeid)
-    return 0 if group == "tests/scaleout" else 1 if group.startswith("tests/e2e/") else 2
+    if group == "tests/scaleout":
+        return 0
+    # The fuzzer (~90 s on one worker) is as long as a browser module.
+    return 1 if group.startswith(("tests/e2e/", "tests/fuzz/")) else 2
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
