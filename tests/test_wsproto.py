@@ -12,8 +12,10 @@ import pytest
 import pytest_asyncio
 import uvicorn
 from websockets.asyncio.client import connect
+from websockets.protocol import State
+from websockets.server import ServerProtocol
 
-from helpline.wsproto import SEND_MANY, Flag, Inbox, WebSocketProtocol
+from helpline.wsproto import SEND_MANY, Flag, Inbox, WebSocketProtocol, text_frames
 from tests.fixtures.servers import free_port
 
 pytestmark = pytest.mark.asyncio
@@ -54,6 +56,11 @@ async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         msg = await receive()
         if msg["type"] == "websocket.disconnect":
             return
+        if msg["text"].startswith("sizes "):  # one frame of each size, the fast way
+            sizes = [int(n) for n in msg["text"].split()[1:]]
+            texts = [(str(n) + ":" + "é" * n)[:n].encode() for n in sizes]
+            assert scope["extensions"][SEND_MANY]["send_now"](texts)
+            continue
         now, _, count = msg["text"].rpartition(" ")
         texts = [json.dumps({"n": i}) for i in range(1, int(count) + 1)]
         if now:  # "now N": synchronously, the way the gateway's flush writes
@@ -127,6 +134,28 @@ async def test_send_now_writes_at_once_in_order_and_refuses_once_closed(ours: st
         await ws.send("2")  # the awaited way still works after it
         got = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(2)]
         assert got == [{"n": 1}, {"n": 2}]
+
+
+SIZES = [0, 1, 125, 126, 127, 65_535, 65_536, 70_000]  # each length encoding and its edges
+
+
+async def test_text_frames_are_byte_for_byte_what_websockets_writes() -> None:
+    proto = ServerProtocol()
+    proto.state = State.OPEN
+    texts: list[str | bytes] = [("x" * n).encode() for n in SIZES] + ["é ü", ""]
+    for text in texts:
+        proto.send_text(text if isinstance(text, bytes) else text.encode())
+    assert b"".join(text_frames(texts)) == b"".join(proto.data_to_send())
+
+
+async def test_frames_of_every_length_encoding_arrive_whole(ours: str) -> None:
+    sizes = [1, 125, 126, 127, 65_535, 65_536, 70_000]
+    async with connect(ours, max_size=None) as ws:
+        await ws.send("sizes " + " ".join(map(str, sizes)))
+        for n in sizes:
+            got = await asyncio.wait_for(ws.recv(), 5)
+            assert isinstance(got, str)
+            assert got.encode() == (str(n) + ":" + "é" * n)[:n].encode()
 
 
 async def test_send_now_refuses_without_writing_when_the_socket_cannot_take_it() -> None:

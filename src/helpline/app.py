@@ -260,6 +260,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
             index_backlog=backlog.index_some if db.is_sqlite else None,
             index_merge=backlog.merge_some if db.is_sqlite else None,
             index_interval_s=settings.search_index_interval_s,
+            batch_wait_s=settings.message_batch_wait_ms / 1000,
         ),
     )
     ctx.stamps = Batcher(functools.partial(presence.stamp, ctx))

@@ -156,6 +156,10 @@ class Settings(BaseSettings):
     # SQLite: how often the message writer adds new messages and notes to the search index
     # (decision 029; a search indexes what is left itself first); 0 leaves it all to searches.
     search_index_interval_s: float = Field(default=0.1, ge=0)
+    # How long the message writer waits after a message arrives for others to join its batch
+    # (one transaction, one commit for all of them); 0 writes each batch at once. Under 0.5 ms,
+    # uvloop makes it one more turn of the loop: what reached the sockets meanwhile joins.
+    message_batch_wait_ms: float = Field(default=0.2, ge=0, le=50)
     # Data governance (docs/operations.md "Retention"): closed chats and requests are removed
     # this many days after closing; unset keeps everything. A queue's retention_days overrides.
     retention_days: int | None = Field(default=None, ge=1, le=36500)

@@ -18,12 +18,15 @@ The extension's value holds `send_now(texts) -> bool`: the same write, synchrono
 can happen at once (the WebSocket is open and the peer's buffer has room); False, having
 written nothing, when it cannot (then `send` waits as usual). The gateway flushes every
 connection's pending frames from one callback per loop iteration with it: no task, no awaits
-per write on the hot path.
+per write on the hot path. While the connection is open and has no extension (Helpline turns
+per-message deflate off), the frames are built here (`text_frames`), byte for byte what
+`websockets` would write, without its per-frame `Frame` objects and checks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -32,8 +35,32 @@ from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
 from websockets.http11 import Request
+from websockets.protocol import State
 
 SEND_MANY = "helpline.send_many"
+
+
+_LEN16 = struct.Struct("!BBH").pack
+_LEN64 = struct.Struct("!BBQ").pack
+
+
+def text_frames(texts: Sequence[str | bytes]) -> list[bytes]:
+    """Unmasked, unfragmented WebSocket text frames without extensions (RFC 6455 5.2), header
+    and payload for each text: what `websockets` serialises for a server, at a tenth of the
+    CPU (its `send_text` builds a `Frame` and checks it; this was ~10 % of scenario 1's
+    profile)."""
+    out: list[bytes] = []
+    for text in texts:
+        data = text if isinstance(text, bytes) else text.encode()
+        n = len(data)
+        if n < 126:
+            out.append(bytes((0x81, n)))
+        elif n < 65536:
+            out.append(_LEN16(0x81, 126, n))
+        else:
+            out.append(_LEN64(0x81, 127, n))
+        out.append(data)
+    return out
 
 
 class Inbox:
@@ -142,12 +169,25 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         return True
 
     def _write_frames(self, texts: Sequence[str | bytes]) -> None:
+        conn = self.conn
+        if (
+            conn.state is State.OPEN
+            and not conn.extensions
+            and not conn.expect_continuation_frame
+            and not conn.debug
+        ):
+            # What `send_text` would queue, framed here: a server's frames are not masked and,
+            # without extensions, are the header and the payload (`text_frames`).
+            out = conn.data_to_send()  # anything queued before them goes first
+            out.extend(text_frames(texts))
+            self.transport.write(b"".join(out))
+            return
         try:
             for text in texts:
-                self.conn.send_text(text if isinstance(text, bytes) else text.encode())
+                conn.send_text(text if isinstance(text, bytes) else text.encode())
         except InvalidState:
             raise ClientDisconnected() from None
-        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.transport.write(b"".join(conn.data_to_send()))
 
     async def send(self, message: Any) -> None:
         if message["type"] != SEND_MANY:

@@ -14,6 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from helpline.chats.gateway import Message, Post, frames, parse
+from helpline.chats.hub import Hub
 from helpline.kit.frames import decode, encode
 
 OK = {"type": "message", "chat_id": "c1", "text": "Hello there", "client_id": "m-1.a:b_C"}
@@ -114,3 +115,38 @@ def test_encoded_frames_are_json_the_standard_library_reads_back(frame: dict[str
 def test_what_orjson_cannot_encode_falls_back_to_the_standard_library() -> None:
     big = {"type": "x", "n": 2**70, 3: "int key"}
     assert json.loads(encode(big)) == {"type": "x", "n": 2**70, "3": "int key"}
+
+
+# --- each event encoded once per audience, once for both where both see the same -------------
+
+_ENV: dict[str, Any] = {
+    "chat_id": "c1",
+    "seq": 4,
+    "type": "message.posted",
+    "at": "2026-12-03T14:00:00.000001Z",
+    "actor": {"id": "u1", "role": "customer", "name": "Carla"},
+    "data": {"text": "hi", "client_id": "m1"},
+}
+
+
+@pytest.mark.parametrize("customer_first", [True, False])
+def test_an_event_both_audiences_see_alike_is_encoded_once_for_both(customer_first: bool) -> None:
+    hub = Hub(db=None)  # type: ignore[arg-type]  # encoding never touches the database
+    first = hub._encode(_ENV, False, customer_first)
+    second = hub._encode(_ENV, False, not customer_first)
+    assert first is second
+    assert decode(first or b"") == {"type": "event", "event": _ENV}
+
+
+@pytest.mark.parametrize("customer_first", [True, False])
+def test_what_only_agents_may_see_stays_out_of_the_customers_frame(customer_first: bool) -> None:
+    hub = Hub(db=None)  # type: ignore[arg-type]
+    moved = {**_ENV, "type": "chat.moved", "data": {"to_queue_id": "q2", "note": "VIP"}}
+    order = [customer_first, not customer_first]
+    texts = {customer: hub._encode(moved, False, customer) for customer in order}
+    assert decode(texts[False] or b"")["event"]["data"] == {"to_queue_id": "q2", "note": "VIP"}
+    assert decode(texts[True] or b"")["event"]["data"] == {"to_queue_id": "q2"}
+    note = {**_ENV, "seq": 5, "type": "note.added", "data": {"text": "internal"}}
+    texts = {customer: hub._encode(note, True, customer) for customer in order}
+    assert texts[True] is None
+    assert decode(texts[False] or b"")["event"] == note

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -14,7 +14,8 @@ from sqlalchemy import update
 
 from helpline.chats.lifecycle import TABLE, Action
 from helpline.chats.models import Chat
-from helpline.chats.writer import Author
+from helpline.chats.writer import Author, MessageWriter, _batch_times, _sqlite_time
+from helpline.kit.clock import iso
 from helpline.kit.enums import ChatStatus
 from tests.conftest import LiveServer
 from tests.fixtures.factories import accepted_chat, ctx_of, make_queue, make_user
@@ -299,3 +300,111 @@ def _rows_in_main_file(path: str, tmp_path: Any) -> int:
     finally:
         conn.close()
         copy.unlink()
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        datetime(2026, 12, 3, 14, 0, 0, 123456, tzinfo=UTC),
+        datetime(2026, 12, 3, 14, 0, 0, tzinfo=UTC),  # no microseconds: still six digits
+        datetime(2026, 12, 3, 15, 30, tzinfo=timezone(timedelta(hours=1, minutes=30))),
+        datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),  # strftime does not pad such years
+    ],
+)
+async def test_a_batch_time_is_formatted_once_exactly_as_the_slow_forms(at: datetime) -> None:
+    assert _batch_times(at) == (_sqlite_time(at), iso(at))
+
+
+async def test_messages_arriving_while_a_batch_waits_share_its_commit(
+    live_server: LiveServer, chats: list[dict[str, Any]]
+) -> None:
+    """HELPLINE_MESSAGE_BATCH_WAIT_MS: a batch waits for others to join it, one commit for
+    all; each message still gets its own seq and is written before its sender hears back."""
+    writer = live_server.app.state.ctx.writer
+    before = (writer.batches, writer.written)
+    writer.batch_wait_s = 0.5
+    try:
+        posts = []
+        for i, c in enumerate(chats):
+            author = Author(c["customer"].id, "customer", c["customer"].name)
+            posts.append(asyncio.ensure_future(writer.post(author, c["chat"]["id"], "w", f"w-{i}")))
+            for _ in range(3):  # each in loop iterations of its own: without the wait, alone
+                await asyncio.sleep(0)
+        results = await asyncio.gather(*posts)
+    finally:
+        writer.batch_wait_s = 0.0
+    assert [r is not None and r.created for r in results] == [True] * len(chats)
+    assert writer.written - before[1] == len(chats)
+    assert writer.batches - before[0] <= writer.parallel  # one per batch task (SQLite: one)
+    for c, r in zip(chats, results, strict=True):
+        assert r is not None and r.envelope["seq"] == c["chat"]["last_seq"] + 3
+        assert r.envelope["data"] == {"text": "w", "client_id": r.envelope["data"]["client_id"]}
+
+
+async def test_a_writer_stopped_while_its_batch_waits_leaves_no_sender_waiting(
+    live_server: LiveServer, chats: list[dict[str, Any]]
+) -> None:
+    writer = MessageWriter(live_server.app.state.ctx.db, batch_wait_s=10)
+    writer.start()
+    c = chats[0]
+    author = Author(c["customer"].id, "customer", c["customer"].name)
+    post = asyncio.ensure_future(writer.post(author, c["chat"]["id"], "late", "stop-1"))
+    for _ in range(100):  # until a batch task has taken it and waits
+        await asyncio.sleep(0)
+        if writer._queue.empty():
+            break
+    assert writer._queue.empty()
+    await writer.stop()
+    assert await asyncio.wait_for(post, 5) is None  # its sender takes the service path instead
+
+
+async def test_the_fast_path_moves_the_chat_as_the_service_path_does_and_replays_resends(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """SQLite writes the event first and then moves the chat: the chat's last_seq, its times
+    and the customer's warning end as before, and a client_id the chat has is never written
+    twice: the first event comes back, even once the chat is closed."""
+    ctx = ctx_of(app)
+    q = await make_queue(app, "Support")
+    customer = await make_user(app, "customer", name="Carla")
+    agent = await make_user(app, "agent", name="Ana", queues=[q])
+    cid = (await accepted_chat(client, customer, agent, q))["id"]
+    carla = Author(customer.id, "customer", customer.name)
+    ana = Author(agent.id, "agent", agent.name)
+    assert await ctx.writer.post(ana, cid, "first answer", "a0") is None  # the service path's
+    async with ctx.db.write() as uow:
+        answered = datetime.now(UTC)
+        await uow.session.execute(
+            update(Chat)
+            .where(Chat.id == cid)
+            .values(sla_first_response_at=answered, warned_at=answered)
+        )
+    sent = await ctx.writer.post(carla, cid, "hello", "c1")
+    assert sent is not None and sent.created
+    async with ctx.db.read() as session:
+        chat = await session.get(Chat, cid)
+        assert chat is not None
+        assert chat.last_seq == sent.envelope["seq"]
+        assert chat.warned_at is None
+        assert iso(chat.last_customer_at) == iso(chat.updated_at) == sent.envelope["at"]
+    reply = await ctx.writer.post(ana, cid, "hi Carla", "a1")
+    assert reply is not None and reply.created and reply.envelope["seq"] == sent.envelope["seq"] + 1
+    async with ctx.db.read() as session:
+        chat = await session.get(Chat, cid)
+        assert chat is not None
+        assert chat.last_seq == reply.envelope["seq"]
+        assert iso(chat.updated_at) == reply.envelope["at"]
+        assert iso(chat.last_customer_at) == sent.envelope["at"]  # an agent's leaves it
+    again = await ctx.writer.post(carla, cid, "hello (resent)", "c1")
+    assert again is not None and not again.created and again.envelope == sent.envelope
+    assert await ctx.writer.post(ana, cid, "not mine", "c1") is None  # someone else's client_id
+    async with ctx.db.write() as uow:
+        await uow.session.execute(
+            update(Chat).where(Chat.id == cid).values(status=ChatStatus.solved)
+        )
+    late = await ctx.writer.post(carla, cid, "hello", "c1")
+    assert late is not None and not late.created and late.envelope == sent.envelope
+    assert await ctx.writer.post(carla, cid, "new", "c2") is None  # closed: the service path
+    async with ctx.db.read() as session:
+        chat = await session.get(Chat, cid)
+        assert chat is not None and chat.last_seq == reply.envelope["seq"]

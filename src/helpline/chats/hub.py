@@ -413,6 +413,9 @@ class Hub:
         shown = ev_mod.for_customer(env, internal) if customer else env
         text = None if shown is None else encode_frame({"type": "event", "event": shown})
         texts[customer] = text
+        # Most events look the same to both audiences (a message): encoded once for both.
+        if shown is env and (customer or ev_mod.for_customer(env, internal) is env):
+            texts[not customer] = text
         return text
 
     @staticmethod

@@ -1,7 +1,8 @@
 """The hot path: chat messages from WebSocket connections, written in batches (group commit).
 
 Concurrent messages queue here; one task writes everything queued in a single transaction,
-commits once, then each sender acks and publishes its own. On SQLite the batch runs on a
+commits once, then each sender acks and publishes its own. A batch's first message waits
+`batch_wait_s` (HELPLINE_MESSAGE_BATCH_WAIT_MS) for others to join it. On SQLite the batch runs on a
 dedicated stdlib connection, right in the event loop: a batch takes a fraction of a
 millisecond (no fsync: WAL with synchronous=NORMAL, checkpoints on their own thread), which is
 less than handing it to a worker thread and waiting for the GIL to come back (up to 5 ms at
@@ -117,6 +118,21 @@ def _sqlite_time(at: datetime) -> str:
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
+def _batch_times(at: datetime) -> tuple[str, str]:
+    """A batch's time as SQLite stores it and as the envelope says it (`iso`), formatted
+    once: the two differ only in the separator and the Z (`isoformat` is C, `strftime` was
+    half of a batch's fixed Python cost). Years before 1000 take the slow forms (`%Y` does not
+    pad them)."""
+    if at.tzinfo is not UTC:
+        at = at.astimezone(UTC)
+    if at.year < 1000:
+        at_iso = iso(at)
+        assert at_iso is not None
+        return _sqlite_time(at), at_iso
+    stamp = at.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return stamp, f"{stamp[:10]}T{stamp[11:]}Z"
+
+
 class SqliteBusy(Exception):
     """Another process holds SQLite's write lock; try again shortly."""
 
@@ -137,9 +153,7 @@ class SqliteBatch:
         return self._conn
 
     def write(self, items: list[_Item], at: datetime) -> list[Written | None]:
-        stamp = _sqlite_time(at)
-        at_iso = iso(at)
-        assert at_iso is not None
+        stamp, at_iso = _batch_times(at)
         return self._transaction(lambda conn: [self._one(conn, i, at_iso, stamp) for i in items])
 
     @staticmethod
@@ -258,9 +272,10 @@ async def _pg_write(apg: Any, items: list[_Item], at: datetime) -> list[Written 
             results[i] = Written(_envelope(item.chat_id, row["new_seq"], at_iso, a, data), True)
         elif row["seq"] is not None and row["actor_id"] == a.id:
             first = Author(a.id, row["actor_role"], row["actor_name"])
+            found = row["data"]  # decoded already where the connection has a JSON codec
+            found = json.loads(found) if isinstance(found, str | bytes) else found
             results[i] = Written(
-                _envelope(item.chat_id, row["seq"], row["at"], first, json.loads(row["data"])),
-                created=False,
+                _envelope(item.chat_id, row["seq"], row["at"], first, found), created=False
             )
     return results
 
@@ -281,9 +296,11 @@ class MessageWriter:
         index_backlog: IndexWork | None = None,
         index_merge: IndexWork | None = None,
         index_interval_s: float = 0.1,
+        batch_wait_s: float = 0.0,
     ) -> None:
         self.db = db
         self.max_batch = max_batch
+        self.batch_wait_s = batch_wait_s
         path = db.sqlite_path
         self._sqlite = SqliteBatch(path) if path else None
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
@@ -335,13 +352,20 @@ class MessageWriter:
         # PostgreSQL: each batch task keeps its own connection (no pool checkout and pre-ping
         # round trip per batch); a failure drops it and the next batch opens a fresh one.
         held: AsyncConnection | None = None
+        batch: list[_Item] = []
         try:
             while True:
                 batch = [await self._queue.get()]
+                if self.batch_wait_s > 0 and self._queue.qsize() + 1 < self.max_batch:
+                    await asyncio.sleep(self.batch_wait_s)  # others join this batch meanwhile
                 while len(batch) < self.max_batch and not self._queue.empty():
                     batch.append(self._queue.get_nowait())
                 held = await self._write(batch, held)
+                batch = []
         finally:
+            for item in batch:  # stopped before writing them: their senders take the service path
+                if not item.future.done():
+                    item.future.set_result(None)
             if held is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(held.close())
