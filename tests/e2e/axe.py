@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from axe_playwright_python.sync_playwright import Axe
+from axe_playwright_python.sync_playwright import DEFAULT_OPTIONS, Axe
 from playwright.sync_api import Frame, Page
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +36,13 @@ def violations(page: Page | Frame, context: str | None = None) -> list[str]:
         "document.getAnimations().forEach(a => {"
         " if (a.effect && a.effect.getComputedTiming().endTime !== Infinity) a.finish(); })"
     )
-    result: dict[str, Any] = _AXE.run(page, context=context).response
+    # axe-core (570 KB) goes into a document once: a single-page view scanned again (another
+    # view, a dialog, the dark theme) reuses it instead of sending and compiling it anew,
+    # which `Axe.run` does on every call.
+    if not page.evaluate("() => typeof window.axe === 'object' && 'run' in window.axe"):
+        page.evaluate(_AXE.axe_script)
+    args = _AXE._format_script_args(context=context, options=DEFAULT_OPTIONS)
+    result: dict[str, Any] = page.evaluate(f"axe.run({args}).then(results => results)")
     lines: list[str] = []
     for v in result["violations"]:
         for node in v["nodes"]:
