@@ -1,5 +1,6 @@
 """CPU per message of the SQLite write path: no search index, the index written inside each
-message batch (migration 0011's triggers), and the backlog indexed between batches (0023).
+message batch (migration 0011's triggers), and the backlog indexed in the index's own file by
+the indexer's thread (decisions 029, 034).
 
     python bench/index_write_bench.py                 # 20,000 messages per variant, 1,000/s
     python bench/index_write_bench.py --messages 5000 # shorter
@@ -7,7 +8,9 @@ message batch (migration 0011's triggers), and the backlog indexed between batch
 Drives the real `MessageWriter` in-process (no network, no JSON, no WebSocket: only the write
 path) at a steady rate in small batches, as scenario 1 does (`--per-tick` messages every
 `--tick-ms`), and reads the process's CPU time, which unlike latency hardly moves with the
-machine's load. Each variant gets a fresh database with `--prefill` messages already indexed.
+machine's load: of the whole process, and of the event loop's thread alone (the indexer works
+on a thread of its own). Each variant gets a fresh database with `--prefill` messages already
+indexed.
 """
 
 from __future__ import annotations
@@ -72,25 +75,23 @@ def _setup(path: Path, variant: str, prefill: int) -> None:
         ).fetchall()
         for (name,) in names:
             conn.execute(f'DROP TRIGGER "{name}"')
-        conn.execute("DROP VIEW search_chat_events_src")
-        conn.execute("DROP TABLE search_indexed")
-    elif variant == "backlog":
-        while backlog.index_some(conn):
-            pass
     conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
+    if variant == "backlog":
+        conn = backlog.connect(str(path))
+        while backlog.index_some(conn)[2]:
+            pass
+        conn.close()
 
 
 async def _drive(path: Path, variant: str, args: argparse.Namespace) -> dict[str, float]:
     db = Database(f"sqlite+aiosqlite:///{path}")
-    writer = MessageWriter(
-        db,
-        index_backlog=backlog.index_some if variant == "backlog" else None,
-        index_merge=backlog.merge_some if variant == "backlog" else None,
-        index_interval_s=0.1,
-    )
+    indexer = backlog.Indexer(db) if variant == "backlog" else None
+    writer = MessageWriter(db)
     writer.start()
+    if indexer is not None:
+        indexer.start()
     authors = [Author(f"u{i:04d}", "customer", f"Customer {i}") for i in range(CHATS)]
     latencies: list[float] = []
     n = 0
@@ -107,6 +108,7 @@ async def _drive(path: Path, variant: str, args: argparse.Namespace) -> dict[str
     loop = asyncio.get_running_loop()
     start = loop.time()
     cpu0 = time.process_time()
+    loop0 = time.thread_time()
     tasks = []
     tick = 0
     while n < args.messages:
@@ -118,17 +120,21 @@ async def _drive(path: Path, variant: str, args: argparse.Namespace) -> dict[str
     await asyncio.gather(*tasks)
     await asyncio.sleep(0.25)  # the backlog's last round
     cpu = time.process_time() - cpu0
+    in_loop = time.thread_time() - loop0
     wall = loop.time() - start
     await writer.stop()
+    if indexer is not None:
+        await indexer.close()
     await db.dispose()
     ordered = sorted(latencies)
     return {
         "cpu_us_per_msg": cpu / n * 1e6,
+        "loop_us_per_msg": in_loop / n * 1e6,
         "cpu_share": cpu / wall,
         "p50_ms": statistics.median(ordered),
         "p99_ms": ordered[int(0.99 * (len(ordered) - 1))],
         "batches": writer.batches,
-        "indexed": writer.indexed,
+        "indexed": indexer.indexed if indexer is not None else 0,
     }
 
 
@@ -158,6 +164,7 @@ def main() -> None:
             rows.setdefault(variant, []).append(result)
             print(
                 f"{variant:8} {result['cpu_us_per_msg']:7.1f} us CPU/message "
+                f"(event loop {result['loop_us_per_msg']:6.1f}) "
                 f"({result['cpu_share'] * 100:4.1f} % of a core), p50 {result['p50_ms']:.2f} ms, "
                 f"p99 {result['p99_ms']:.2f} ms, {result['batches']:,} batches, "
                 f"load {os.getloadavg()[0]:.1f}",
@@ -165,10 +172,21 @@ def main() -> None:
             )
     none = [r["cpu_us_per_msg"] for r in rows.get("none", [])]
     base = statistics.median(none) if none else 0
+    loop_base = statistics.median(r["loop_us_per_msg"] for r in rows["none"]) if none else 0
     for variant, results in rows.items():
         cpu = statistics.median(r["cpu_us_per_msg"] for r in results)
-        extra = f", {100 * (cpu / base - 1):+.0f} % vs none" if base and variant != "none" else ""
-        print(f"median {variant:8} {cpu:7.1f} us CPU/message{extra}")
+        in_loop = statistics.median(r["loop_us_per_msg"] for r in results)
+        p99 = statistics.median(r["p99_ms"] for r in results)
+        extra = (
+            f" ({100 * (cpu / base - 1):+.0f} % vs none; event loop "
+            f"{100 * (in_loop / loop_base - 1):+.0f} %)"
+            if base and variant != "none"
+            else ""
+        )
+        print(
+            f"median {variant:8} {cpu:7.1f} us CPU/message, event loop {in_loop:6.1f}, "
+            f"p99 {p99:.2f} ms{extra}"
+        )
 
 
 if __name__ == "__main__":

@@ -197,8 +197,8 @@ class Helpline:
         return self
 
     def drop_search_index(self) -> None:
-        """The write path as it was before search (decisions 016, 029): no FTS5 triggers and
-        no backlog for the message writer to index (SQLite)."""
+        """The write path as it was before search (decisions 016, 029, 034): no change
+        triggers, and no indexer keeping the message index's file in step (SQLite)."""
         import sqlite3
 
         conn = sqlite3.connect(self.data_dir / "helpline.db")
@@ -208,9 +208,8 @@ class Helpline:
             ).fetchall()
             for (name,) in names:
                 conn.execute(f'DROP TRIGGER "{name}"')
-            conn.execute("DROP VIEW IF EXISTS search_chat_events_src")
-            conn.execute("DROP TABLE IF EXISTS search_indexed")
         conn.close()
+        self.env["HELPLINE_SEARCH_INDEX_INTERVAL_S"] = "0"  # only a search would index
 
     def set_password_hash(self, emails: Sequence[str], password_hash: str) -> None:
         """Give these users this password hash, straight in the (SQLite) database."""

@@ -255,17 +255,14 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         storage=make_storage(settings),
         limiter=RateLimiter(settings.rate_limits_on, settings.redis_url),
         hub=hub,
-        writer=MessageWriter(
-            db,
-            index_backlog=backlog.index_some if db.is_sqlite else None,
-            index_merge=backlog.merge_some if db.is_sqlite else None,
-            index_interval_s=settings.search_index_interval_s,
-            batch_wait_s=settings.message_batch_wait_ms / 1000,
-        ),
+        writer=MessageWriter(db, batch_wait_s=settings.message_batch_wait_ms / 1000),
     )
     ctx.stamps = Batcher(functools.partial(presence.stamp, ctx))
-    if db.is_sqlite:
-        db.services["search_backlog"] = backlog.Backlog(db)  # decision 029
+    indexer: backlog.Indexer | None = None
+    if db.sqlite_path:
+        # Before any session connects: sessions attach the index file it creates (decision 034).
+        indexer = backlog.Indexer(db, interval_s=settings.search_index_interval_s)
+        db.services["search_backlog"] = indexer
 
     sweeper = Sweeper(ctx)
     outbox = Outbox(settings, ctx.boundary)  # e-mail and webhook deliveries
@@ -280,6 +277,8 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         if checkpointer is not None:
             checkpointer.start()
         ctx.writer.start()
+        if indexer is not None:
+            indexer.start()
         if settings.sweep_interval_s > 0:
             sweeper.start()
         outbox.start()
@@ -309,6 +308,8 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
             await sweeper.stop()
             await ctx.background.close()
             await ctx.writer.stop()
+            if indexer is not None:
+                await indexer.close()
             if checkpointer is not None:
                 await asyncio.to_thread(checkpointer.stop)
             await outbox.close()

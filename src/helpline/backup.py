@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 
 from helpline import __version__
 from helpline.config import Settings
-from helpline.db import Database
+from helpline.db import Database, search_file
 from helpline.kit.private import create_private_file, make_private_dir
 from helpline.storage import Storage, make_storage
 
@@ -290,6 +290,10 @@ async def restore(settings: Settings, source: Path, say: Any = print) -> Summary
     if sqlite_target:
         say(f"Restoring the SQLite database to {sqlite_target}…")
         make_private_dir(Path(sqlite_target).parent)
+        # A message index left beside it belongs to another database: it is rebuilt from this
+        # one on first start (decision 034).
+        for suffix in ("", "-wal", "-shm"):
+            Path(search_file(sqlite_target) + suffix).unlink(missing_ok=True)  # noqa: ASYNC240
         await asyncio.to_thread(_sqlite_snapshot, str(source / SQLITE_COPY), Path(sqlite_target))
     else:
         say("Restoring the PostgreSQL database (pg_restore)…")

@@ -165,6 +165,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
     from helpline.db import Database
     from helpline.governance import retention
     from helpline.migrate import NotMigrated, check_current
+    from helpline.search.backlog import Indexer
     from helpline.storage import Storage, make_storage
 
     settings = _settings()
@@ -186,6 +187,9 @@ def cmd_retention(args: argparse.Namespace) -> int:
                 plan = await retention.plan(env)
                 _print_plan(plan)
                 return 0
+            if db.sqlite_path:
+                # The message index applies what this run removes before it ends (decision 034).
+                db.services["search_backlog"] = Indexer(db, interval_s=0)
             removed = await retention.run(env, f"cli:{os.getpid()}", force=True)
             if removed is None:
                 print("Nothing has a retention policy, or another process is running it now.")
@@ -193,6 +197,9 @@ def cmd_retention(args: argparse.Namespace) -> int:
                 print("Removed: " + ", ".join(f"{v} {k}" for k, v in removed.as_dict().items()))
             return 0
         finally:
+            indexer = db.services.get("search_backlog")
+            if indexer is not None:
+                await indexer.close()
             await storage.aclose()
             await db.dispose()
 

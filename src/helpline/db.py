@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import threading
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import DateTime, MetaData, event, make_url, text
@@ -129,7 +131,8 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": 30}
+            # uri: the index file is attached by a read-only URI (attach_search).
+            kwargs["connect_args"] = {"timeout": 30, "uri": True}
         else:
             kwargs["pool_pre_ping"] = True
         if ":memory:" not in url:  # in-memory SQLite keeps one connection of its own
@@ -245,8 +248,30 @@ def sqlite_pragmas(execute: Callable[[str], Any], *, busy_timeout_ms: int) -> No
     execute("PRAGMA wal_autocheckpoint=0")
 
 
+SEARCH_SCHEMA = "search"  # the name the message index's file is attached under
+
+
+def search_file(path: str) -> str:
+    """The file of the message index of the SQLite database at `path` (decision 034):
+    `helpline.db` -> `helpline-search.db`. Migration 0025 names it the same way."""
+    root, ext = os.path.splitext(path)
+    return f"{root}-search{ext}"
+
+
+def attach_search(execute: Callable[[str], Any], path: str) -> bool:
+    """Attach the message index's file read-only, if it exists, as `search`. Read-only, so a
+    unit of work's BEGIN IMMEDIATE never takes that file's lock: only the indexer writes it."""
+    index = search_file(path)
+    if not os.path.exists(index):
+        return False
+    uri = Path(os.path.abspath(index)).as_uri() + "?mode=ro"
+    execute(f"ATTACH DATABASE '{uri.replace(chr(39), chr(39) * 2)}' AS {SEARCH_SCHEMA}")
+    return True
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     sync_engine = engine.sync_engine
+    path = make_url(str(engine.url)).database
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -254,6 +279,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         sqlite_pragmas(cur.execute, busy_timeout_ms=30000)
+        if path and path != ":memory:":
+            attach_search(cur.execute, path)
         cur.close()
 
     @event.listens_for(sync_engine, "begin")

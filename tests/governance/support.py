@@ -116,7 +116,11 @@ async def _tables(session: AsyncSession) -> list[str]:
     """Every table in the database, not only the models': the search index's tables (SQLite's
     FTS5 tables and their shadow tables) and whatever else a migration made."""
     if session.get_bind().dialect.name == "sqlite":
-        stmt = sql("SELECT name FROM sqlite_master WHERE type = 'table'")
+        # The message index's file too (decision 034), attached as `search`.
+        stmt = sql(
+            "SELECT name FROM sqlite_master WHERE type = 'table' UNION ALL "
+            "SELECT 'search.' || name FROM search.sqlite_master WHERE type = 'table'"
+        )
     else:
         stmt = sql(
             "SELECT table_name FROM information_schema.tables "
@@ -138,16 +142,14 @@ async def dump(app: FastAPI, *, merged: bool = False) -> str:
     if pending is not None:
         await pending.catch_up()
     if pending is not None and merged:
-        # The writer merges the index's segments a little every 0.1 s (decision 031), which
+        # The indexer merges the index's segments a little every 0.1 s (decision 031), which
         # rewrites its pages without changing what it holds: merge them all now, so a merge
         # step between two dumps has nothing left to do.
-        async with db.write() as uow:
-            await uow.session.execute(
-                sql("INSERT INTO search_chat_events(search_chat_events) VALUES('optimize')")
-            )
+        await pending.settle()
     async with ctx_of(app).db.read() as session:
         for name in await _tables(session):
-            for row in (await session.execute(sql(f'SELECT * FROM "{name}"'))).all():
+            quoted = ".".join(f'"{part}"' for part in name.split("."))
+            for row in (await session.execute(sql(f"SELECT * FROM {quoted}"))).all():
                 cells = [
                     bytes(v).decode("latin-1") if isinstance(v, bytes | memoryview) else str(v)
                     for v in row

@@ -14,6 +14,7 @@ from sqlalchemy import delete, text, update
 
 from helpline.accounts.models import User
 from helpline.chats.models import Chat, ChatEvent, ChatParticipant
+from helpline.search import backlog
 from helpline.servicedesk.models import RequestEntry, ServiceRequest
 from tests.conftest import BACKEND
 from tests.fixtures.factories import Person, accepted_chat, ctx_of, make_queue, make_user
@@ -397,19 +398,31 @@ async def test_removed_chats_and_requests_are_never_found(
 
 
 async def assert_index_in_step(app: FastAPI) -> None:
-    """SQLite: FTS5's own check that every external-content index matches its content."""
+    """SQLite: FTS5's own check that every external-content index matches its content, and
+    that the message index's file holds exactly the indexed events as they are now."""
     if BACKEND != "sqlite":
         return
-    async with ctx_of(app).db.write() as uow:
-        for fts in (
-            "search_chat_events",
-            "search_chats",
-            "search_requests",
-            "search_request_comments",
-        ):
+    db = ctx_of(app).db
+    async with db.write() as uow:
+        for fts in ("search_chats", "search_requests", "search_request_comments"):
             await uow.session.execute(
                 text(f"INSERT INTO {fts}({fts}, rank) VALUES ('integrity-check', 1)")
             )
+    indexer = db.services["search_backlog"]
+    await indexer.catch_up()
+    assert db.sqlite_path is not None
+    conn = backlog.connect(db.sqlite_path)
+    try:
+        conn.execute("INSERT INTO search.message_index(message_index) VALUES ('integrity-check')")
+        held = conn.execute("SELECT rowid, body, owner FROM search.message_index ORDER BY rowid")
+        expected = conn.execute(
+            "SELECT e.id, json_extract(e.data, '$.text'), 'u' || c.customer_id "
+            "FROM chat_events e JOIN chats c ON c.id = e.chat_id "
+            "WHERE e.type IN ('message.posted', 'note.added') ORDER BY e.id"
+        )
+        assert held.fetchall() == expected.fetchall()
+    finally:
+        conn.close()
 
 
 @pytest.mark.parametrize(

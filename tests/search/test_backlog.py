@@ -1,6 +1,7 @@
-"""SQLite indexes messages a moment after they are written (decision 029): a search still finds
-everything committed before it, never what was erased or removed meanwhile, and the index
-stays exactly what FTS5's integrity-check expects at every step."""
+"""SQLite indexes messages a moment after they are written (decision 029), in a file of its own
+written by a thread of its own (decision 034): a search still finds everything committed before
+it, never what was erased or removed meanwhile, the index stays exactly the indexed events at
+every step, and the message writer never waits for it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import delete, func, select, text, update
 
 from helpline.chats.models import Chat, ChatEvent
+from helpline.db import search_file
 from helpline.search import backlog
 from tests.conftest import BACKEND
 from tests.fixtures.factories import accepted_chat, ctx_of, make_user
@@ -27,7 +29,7 @@ __all__ = ["world"]  # the fixture, for pytest
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    # The writer's periodic indexing off: only searches index, so each step is deterministic.
+    # The indexer's periodic steps off: only searches index, so each step is deterministic.
     return {"search_index_interval_s": 0}
 
 
@@ -37,19 +39,17 @@ async def _behind(app: FastAPI) -> bool:
 
 
 async def _caught_up(app: FastAPI) -> None:
-    """Wait (bounded: 5 s) until the writer has indexed everything written."""
+    """Wait (bounded: 5 s) until the indexer has indexed everything written."""
     for _ in range(250):
         if not await _behind(app):
             return
         await asyncio.sleep(0.02)
-    raise AssertionError("the writer did not index the backlog within 5 s")
+    raise AssertionError("the indexer did not index the backlog within 5 s")
 
 
 async def _mark(app: FastAPI) -> int:
     async with ctx_of(app).db.read() as session:
-        upto = await session.scalar(
-            text("SELECT upto FROM search_indexed WHERE source = 'chat_events'")
-        )
+        upto = await session.scalar(text("SELECT upto FROM search.marks WHERE name = 'events'"))
     return int(upto)
 
 
@@ -87,11 +87,11 @@ async def test_text_erased_or_deleted_before_it_was_indexed_is_never_found(
     await assert_index_in_step(app)
 
 
-async def test_a_reused_id_below_the_mark_is_indexed_at_once(
+async def test_a_reused_id_below_the_mark_is_indexed(
     client: Any, app: FastAPI, world: dict[str, Any]
 ) -> None:
     """SQLite hands the highest rowid out again once its row is deleted: such a row is at or
-    below the mark, so the trigger indexes it in its own transaction."""
+    below the mark, so the deletion's change record brings it into the index."""
     carla, ana = world["carla"], world["ana"]
     cid = (await accepted_chat(client, carla, ana, world["q"]))["id"]
     seq = await say(client, carla, cid, "kiwi one")
@@ -106,9 +106,15 @@ async def test_a_reused_id_below_the_mark_is_indexed_at_once(
     seq2 = await say(client, carla, cid, "kiwi two")
     async with ctx_of(app).db.read() as session:
         assert await session.scalar(select(func.max(ChatEvent.id))) == top  # the same id again
-    assert not await _behind(app)  # nothing left for the backlog: the trigger indexed it
     assert await hits(client, ana, "kiwi") == [("message", cid, seq2)]
     assert await hits(client, ana, "one") == []
+    await assert_index_in_step(app)
+    # Deleted again, before any step: the mark comes down, and the next new row is indexed.
+    await _write(app, delete(ChatEvent).where(ChatEvent.id == top))
+    assert await hits(client, ana, "kiwi") == []
+    assert await _mark(app) == top - 1
+    seq3 = await say(client, carla, cid, "kiwi three")
+    assert await hits(client, ana, "kiwi") == [("message", cid, seq3)]
     await assert_index_in_step(app)
 
 
@@ -155,31 +161,32 @@ async def test_a_customer_created_later_is_not_matched_by_an_owner_word(
 
 
 async def test_the_message_index_never_merges_inside_an_insert(app: FastAPI) -> None:
-    """Migration 0024: FTS5's own merging inside each insert is off (it held the event loop up
+    """Decision 031: FTS5's own merging inside each insert is off (it held the event loop up
     to ~50 ms a step); a full merge of a level waits for 64 segments, as a backstop only."""
     async with ctx_of(app).db.read() as session:
         config = dict(
-            (await session.execute(text("SELECT k, v FROM search_chat_events_config"))).all()
+            (await session.execute(text("SELECT k, v FROM search.message_index_config"))).all()
         )
     assert config["automerge"] == 0
     assert config["crisismerge"] == 64
 
 
 @pytest.mark.parametrize("settings_overrides", [{"search_index_interval_s": 0.02}])
-async def test_the_message_writer_indexes_the_backlog_and_merges_it_by_itself(
+async def test_the_indexer_indexes_the_backlog_and_merges_it_by_itself(
     client: Any, app: FastAPI, world: dict[str, Any], settings_overrides: dict[str, Any]
 ) -> None:
     carla, ana = world["carla"], world["ana"]
     cid = (await accepted_chat(client, carla, ana, world["q"]))["id"]
-    writer = ctx_of(app).writer
+    indexer = ctx_of(app).db.services["search_backlog"]
     for word in ("heron", "egret", "stork", "crane", "ibis", "avocet"):
         await say(client, carla, cid, word)
         await _caught_up(app)  # each step indexes one message: one new segment
     for _ in range(250):  # bounded: 5 s. FTS5 merges once a level holds four segments.
-        if writer.merged:
+        if indexer.merged:
             break
         await asyncio.sleep(0.02)
-    assert writer.indexed > 0 and writer.merged > 0
+    assert indexer.indexed > 0 and indexer.merged > 0
+    assert indexer.catch_ups == 0  # the periodic steps did it, not a search
     await assert_index_in_step(app)
     for word in ("heron", "avocet"):  # merged segments still find what they held
         assert len(await hits(client, ana, word)) == 1
@@ -191,23 +198,76 @@ async def test_a_bounded_merge_joins_segments_and_keeps_every_word(
     carla, ana = world["carla"], world["ana"]
     cid = (await accepted_chat(client, carla, ana, world["q"]))["id"]
     db = ctx_of(app).db
-    conn = sqlite3.connect(db.sqlite_path, isolation_level=None)
+    assert db.sqlite_path is not None
+    conn = backlog.connect(db.sqlite_path)
     try:
         for n in range(6):  # six index commits: six level-0 segments
             await say(client, carla, cid, f"word{n} shared")
-            async with db.write_lock():
-                conn.execute("BEGIN IMMEDIATE")
-                assert backlog.index_some(conn) > 0
-                conn.execute("COMMIT")
-        segments = "SELECT count(*) FROM search_chat_events_data"
+            assert backlog.index_some(conn)[1] > 0
+        segments = "SELECT count(*) FROM search.message_index_data"
         before = conn.execute(segments).fetchone()[0]
-        async with db.write_lock():
-            conn.execute("BEGIN IMMEDIATE")
-            assert backlog.merge_some(conn, 64) > 0
-            conn.execute("COMMIT")
+        assert backlog.merge_some(conn, 64) > 0
         assert conn.execute(segments).fetchone()[0] < before
     finally:
         conn.close()
     await assert_index_in_step(app)
     assert len(await hits(client, ana, "shared")) == 6
     assert len(await hits(client, ana, "word5")) == 1
+
+
+async def test_messages_are_written_and_delivered_while_the_index_is_locked(
+    client: Any, app: FastAPI, world: dict[str, Any]
+) -> None:
+    """The point of the index's own file: while its lock is held (an index step, a merge),
+    the message writer goes on; searches wait for the index and then find everything."""
+    carla, ana = world["carla"], world["ana"]
+    cid = (await accepted_chat(client, carla, ana, world["q"]))["id"]
+    db = ctx_of(app).db
+    assert db.sqlite_path is not None
+    holder = sqlite3.connect(search_file(db.sqlite_path), isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # the index file's write lock, held
+        said = [await say(client, carla, cid, f"gannet {n}") for n in range(3)]
+        r = await client.get(f"/api/v1/chats/{cid}/events", headers=ana.headers)
+        assert r.status_code == 200, r.text
+        texts = [e["data"].get("text") for e in r.json()["items"] if e["seq"] in said]
+        assert texts == ["gannet 0", "gannet 1", "gannet 2"]
+        assert await _behind(app)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert [h[2] for h in await hits(client, ana, "gannet")] == sorted(said, reverse=True)
+    await assert_index_in_step(app)
+
+
+async def test_an_index_ahead_of_its_database_is_rebuilt(
+    client: Any, app: FastAPI, world: dict[str, Any], tmp_path: Any
+) -> None:
+    """A database restored from a copy older than its index file: the file is rebuilt from
+    the database, so it holds nothing the database no longer has."""
+    carla, ana = world["carla"], world["ana"]
+    cid = (await accepted_chat(client, carla, ana, world["q"]))["id"]
+    await say(client, carla, cid, "puffin early")
+    db = ctx_of(app).db
+    assert db.sqlite_path is not None
+    copy = str(tmp_path / "restored.db")
+    with sqlite3.connect(db.sqlite_path) as live, sqlite3.connect(copy) as target:
+        live.backup(target)  # the backup: "puffin early" only
+    await say(client, carla, cid, "puffin late")
+    await hits(client, ana, "puffin")  # the live index now holds both
+    with (
+        sqlite3.connect(search_file(db.sqlite_path)) as live,
+        sqlite3.connect(search_file(copy)) as target,
+    ):
+        live.backup(target)  # the newer index file left beside the restored database
+    conn = backlog.connect(copy)
+    try:
+        assert conn.execute("SELECT count(*) FROM search.message_index").fetchone()[0] == 0
+        while backlog.index_some(conn)[2]:
+            pass
+        found = conn.execute(
+            "SELECT body FROM search.message_index WHERE message_index MATCH 'puffin'"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert found == [("puffin early",)]

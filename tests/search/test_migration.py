@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from helpline.migrate import upgrade
+from helpline.db import search_file
+from helpline.migrate import alembic_config, upgrade
+from helpline.search import backlog
 from helpline.search.query import fts5_match, parse
 from tests.conftest import BACKEND
 
@@ -50,7 +52,6 @@ def _database(tmp_path: Path, request: pytest.FixtureRequest) -> str:
 
 QUERIES = {
     "sqlite": {
-        "search_chat_events": "radiator",
         "search_chats": "subject : boiler AND customer : olga",
         "search_requests": "thermostat",
         "search_request_comments": "plumber",
@@ -83,6 +84,55 @@ async def test_existing_rows_are_indexed_by_the_migration(
             else:
                 sql = f"SELECT count(*) FROM {source} WHERE search_tsv @@ to_tsquery('simple', :q)"
             assert (await conn.execute(text(sql), {"q": q})).scalar() == 1, source
+    await engine.dispose()
+    if BACKEND == "sqlite":  # messages: in the index's own file, filled by its indexer
+        conn = backlog.connect(str(tmp_path / "old.db"))
+        try:
+            while backlog.index_some(conn)[2]:
+                pass
+            match = "SELECT rowid FROM search.message_index WHERE message_index MATCH 'radiator'"
+            assert len(conn.execute(match).fetchall()) == 1
+        finally:
+            conn.close()
+
+
+def downgrade(url: str, revision: str) -> None:
+    from alembic import command
+
+    command.downgrade(alembic_config(url), revision)
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="the message index's file is SQLite's")
+@pytest.mark.asyncio
+async def test_migration_0025_moves_the_message_index_and_back(tmp_path: Path) -> None:
+    """Up: the in-file index and its triggers go, an old index file is deleted, changes are
+    recorded; down: 0024's in-file index is back, built from the rows."""
+    path = tmp_path / "old.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await asyncio.to_thread(upgrade, url, "0010")
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        for row in ROWS:
+            await conn.execute(text(row))
+    await asyncio.to_thread(upgrade, url, "0024_search_merge_budget")
+    stale = Path(search_file(str(path)))
+    stale.write_bytes(b"an index file left by an earlier upgrade")
+    await asyncio.to_thread(upgrade, url)
+    assert not stale.exists()
+    async with engine.begin() as conn:
+        names = set((await conn.execute(text("SELECT name FROM sqlite_master"))).scalars())
+        assert "search_chat_events" not in names and "search_indexed" not in names
+        await conn.execute(text('UPDATE chat_events SET data = \'{"text": "quiet"}\''))
+        await conn.execute(text("UPDATE chats SET customer_id = 'u1'"))
+        changes = (await conn.execute(text("SELECT event_id FROM search_changes"))).scalars()
+        assert list(changes) == [1, 1]
+    await asyncio.to_thread(downgrade, url, "0024_search_merge_budget")
+    async with engine.connect() as conn:
+        q = "SELECT count(*) FROM search_chat_events WHERE search_chat_events MATCH :q"
+        assert (await conn.execute(text(q), {"q": "quiet"})).scalar() == 1
+        assert (await conn.execute(text(q), {"q": "radiator"})).scalar() == 0
+        names = set((await conn.execute(text("SELECT name FROM sqlite_master"))).scalars())
+        assert "search_changes" not in names
     await engine.dispose()
 
 

@@ -280,22 +280,16 @@ async def _pg_write(apg: Any, items: list[_Item], at: datetime) -> list[Written 
     return results
 
 
-IndexWork = Callable[[sqlite3.Connection], int]
-
-
 class MessageWriter:
-    """`index_backlog` (SQLite): work run every `index_interval_s` on the writer's connection
-    between batches, to add what was written meanwhile to the search index (decision 029);
-    `index_merge`, run after it, merges a bounded part of that index (migration 0024)."""
+    """Writes chat messages in batches on a connection of its own. On SQLite the search
+    index is kept in step elsewhere, in a file of its own (`helpline.search.backlog`,
+    decision 034): nothing here waits for it."""
 
     def __init__(
         self,
         db: Database,
         *,
         max_batch: int = 256,
-        index_backlog: IndexWork | None = None,
-        index_merge: IndexWork | None = None,
-        index_interval_s: float = 0.1,
         batch_wait_s: float = 0.0,
     ) -> None:
         self.db = db
@@ -305,12 +299,6 @@ class MessageWriter:
         self._sqlite = SqliteBatch(path) if path else None
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        self._index_backlog = index_backlog if self._sqlite is not None else None
-        self.index_interval_s = index_interval_s
-        self._merge = index_merge if self._index_backlog is not None else None
-        self.indexed = 0
-        self.merged = 0
-        self._index_task: asyncio.Task[None] | None = None
         # SQLite has one writer; PostgreSQL takes several batches at once (row locks per chat).
         self.parallel = 1 if db.is_sqlite else 4
         self.batches = 0
@@ -320,11 +308,9 @@ class MessageWriter:
         loop = asyncio.get_running_loop()
         if self.enabled:
             self._tasks = [loop.create_task(self._run()) for _ in range(self.parallel)]
-        if self._index_backlog is not None and self.index_interval_s > 0:
-            self._index_task = loop.create_task(self._index(self._index_backlog))
 
     async def stop(self) -> None:
-        for task in [*self._tasks, *([self._index_task] if self._index_task else [])]:
+        for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -369,35 +355,6 @@ class MessageWriter:
             if held is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(held.close())
-
-    async def _index(self, work: IndexWork) -> None:
-        """Index the search backlog between message batches: one FTS5 commit for all that
-        was written in the interval, instead of one per batch inside it; then, as a step of
-        its own, a bounded merge of the index (`merge`), so no step holds the loop long."""
-        assert self._sqlite is not None
-        steps = [work] if self._merge is None else [work, self._merge]
-        while True:
-            await asyncio.sleep(self.index_interval_s)
-            for step in steps:
-                try:
-                    async with self.db.write_lock():
-                        done = self._sqlite.run(step)
-                    if step is work:
-                        self.indexed += done
-                    else:
-                        self.merged += done
-                except SqliteBusy:
-                    break  # another process is writing: next time (a search catches up itself)
-                except sqlite3.OperationalError as exc:
-                    if "no such table" in str(exc):
-                        log.warning("no search backlog in this database (%s): not indexing", exc)
-                        return
-                    log.warning("indexing the search backlog failed: %s", exc)
-                    break
-                except Exception as exc:  # a search catches up by itself; try again next time
-                    log.warning("indexing the search backlog failed: %s", exc)
-                    break
-                await asyncio.sleep(0)  # message batches waiting for the lock go first
 
     async def _write(
         self, batch: list[_Item], held: AsyncConnection | None

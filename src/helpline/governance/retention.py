@@ -117,6 +117,15 @@ async def plan(ctx: Env, at: datetime | None = None) -> Plan:
     return result
 
 
+def settle_message_index(uow: UnitOfWork) -> None:
+    """Once `uow` commits, have SQLite's message index apply the events it removed or changed
+    and merge them away (decision 034), so the words are gone from its file too before the
+    caller answers. PostgreSQL's index is part of the rows: nothing to do."""
+    indexer = uow.services.get("search_backlog")
+    if indexer is not None:
+        uow.on_commit(indexer.settle)
+
+
 async def delete_bytes(storage: Storage, keys: list[str]) -> None:
     """After commit: the files' bytes. A failure leaves bytes nothing refers to; it is logged."""
     for key in keys:
@@ -195,6 +204,7 @@ async def run(ctx: Env, holder: str, *, force: bool = False) -> Removed | None:
         async with ctx.boundary.write() as uow:
             if removed.chats or removed.requests:
                 await repo.compact_text_indexes(uow.session)
+                settle_message_index(uow)
             run_row = RetentionRun(started_at=at, finished_at=now(), **removed.as_dict())
             uow.session.add(run_row)
             await uow.session.flush()

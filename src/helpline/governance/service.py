@@ -18,7 +18,7 @@ from helpline.db import UnitOfWork
 from helpline.errors import Conflict, Forbidden, Invalid, NotFound
 from helpline.governance import repository as repo
 from helpline.governance.models import Export
-from helpline.governance.retention import delete_bytes, last_run
+from helpline.governance.retention import delete_bytes, last_run, settle_message_index
 from helpline.kit.clock import now
 from helpline.kit.enums import Role
 from helpline.notify.outbox import recipient_key
@@ -180,6 +180,7 @@ async def erase(
     customer.updated_at = now()
     await session.flush()
     await repo.compact_text_indexes(session)
+    settle_message_index(uow)
     uow.announce(f"user:{customer.id}", CloseConnections("erased"))
     # The customer's id only: the log outlives the person's data.
     await audit.record(

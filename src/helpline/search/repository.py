@@ -38,6 +38,7 @@ from helpline.accounts.models import User
 from helpline.chats.models import Chat, ChatEvent
 from helpline.kit.enums import Role
 from helpline.queues.scope import case_visible
+from helpline.search import backlog
 from helpline.search.query import Filters, Term, fts5_match, owner_terms
 from helpline.servicedesk.models import RequestEntry, ServiceRequest
 from helpline.tags.models import ChatTag
@@ -119,11 +120,16 @@ class _Engine:
         self.terms = terms
 
     def fts(
-        self, name: str, column: str | None = None, *, owner: str | None = None
+        self,
+        name: str,
+        column: str | None = None,
+        *,
+        owner: str | None = None,
+        schema: str | None = None,
     ) -> tuple[Any, ColumnElement[bool]]:
         """(the FTS5 table, its MATCH condition) on SQLite; `owner`: only rows whose `owner`
-        column holds that customer's token."""
-        fts = table(name, sql_column("rowid"))
+        column holds that customer's token; `schema`: the attached file it lives in."""
+        fts = table(name, sql_column("rowid"), schema=schema)
         expr = fts5_match(self.terms, column)
         if owner is not None:
             expr = f"{fts5_match(owner_terms(owner), 'owner')} AND {expr}"
@@ -182,7 +188,7 @@ def _events(
         # A customer's own events carry their owner token (migration 0023): the match itself
         # narrows to them, however common the word is on the desk.
         owner = user.id if _narrow(user) else None
-        fts, match = e.fts("search_chat_events", "body", owner=owner)
+        fts, match = e.fts(backlog.TABLE, "body", owner=owner, schema=backlog.S)
         key = fts.c.rowid
         stmt = (
             select(*cols)
