@@ -25,7 +25,9 @@ columns are computed with the row.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -78,11 +80,17 @@ T = TypeVar("T")
 def connect(path: str) -> sqlite3.Connection:
     """The indexer's connection: the database, and its index file attached for writing
     (created with its tables when missing; rebuilt when it is ahead of the database)."""
+    index = search_file(path)
+    # It holds the messages' words: private like the database, whoever calls (SQLite gives
+    # its -wal and -shm files the same mode).
+    os.close(os.open(index, os.O_RDWR | os.O_CREAT, 0o600))
+    with contextlib.suppress(OSError):  # a file someone copied in with a wider mode
+        os.chmod(index, 0o600)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     sqlite_pragmas(conn.execute, busy_timeout_ms=5000)  # waits happen on the indexer's thread
     # This connection checkpoints its own commits: they run on the indexer's thread too.
     conn.execute("PRAGMA wal_autocheckpoint=1000")
-    conn.execute(f"ATTACH DATABASE ? AS {S}", (search_file(path),))
+    conn.execute(f"ATTACH DATABASE ? AS {S}", (index,))
     conn.execute(f"PRAGMA {S}.journal_mode=WAL")
     conn.execute(f"PRAGMA {S}.synchronous=NORMAL")
     created = conn.execute(
