@@ -29,6 +29,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -209,6 +210,14 @@ async def behind(session: AsyncSession) -> bool:
     return bool((await session.execute(text(_BEHIND))).scalar())
 
 
+def _yield_cpu() -> None:
+    """The indexer's thread runs at the lowest priority: when the cores are busy, the event
+    loop's thread (the message path) goes first, and the index catches up when they are not
+    (Linux schedules threads one by one; elsewhere this is a no-op)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
 class Indexer:
     """Keeps the message index in step (registered as `db.services["search_backlog"]`).
 
@@ -222,7 +231,9 @@ class Indexer:
         self.db = db
         self.interval_s = interval_s
         self._conn = connect(path)
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="helpline-index")
+        self._thread = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="helpline-index", initializer=_yield_cpu
+        )
         self._task: asyncio.Task[None] | None = None
         self.indexed = 0
         self.applied = 0
