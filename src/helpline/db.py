@@ -141,7 +141,7 @@ class Database:
         self.services: dict[str, Any] = {}
         self._write_lock = PriorityLock()
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, self.sqlite_path)
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writer = async_sessionmaker(
             self.engine.execution_options(helpline_immediate=True), expire_on_commit=False
@@ -269,9 +269,9 @@ def attach_search(execute: Callable[[str], Any], path: str) -> bool:
     return True
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, path: str | None) -> None:
+    """`path`: the database file (None in memory), whose message index sessions attach."""
     sync_engine = engine.sync_engine
-    path = make_url(str(engine.url)).database
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -279,7 +279,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         sqlite_pragmas(cur.execute, busy_timeout_ms=30000)
-        if path and path != ":memory:":
+        if path is not None:
             attach_search(cur.execute, path)
         cur.close()
 

@@ -107,39 +107,40 @@ def connect(path: str) -> sqlite3.Connection:
         conn.execute(f"INSERT INTO {S}.{TABLE} ({TABLE}, rank) VALUES ('crisismerge', 64)")
     marks = dict(conn.execute(_MARKS).fetchall())
     if _ahead(conn, marks):
-        log.warning(
-            "the search index %s is ahead of its database: rebuilding it", search_file(path)
-        )
+        log.warning("the search index %s is ahead of its database: rebuilding it", index)
         conn.execute(f"DELETE FROM {S}.{TABLE}")
         marks = {}
     if "events" not in marks or "changes" not in marks:
         conn.execute(_SET_MARK, ("events", 0))
         # Changes recorded so far are older than anything this empty index will hold.
-        conn.execute(_SET_MARK, ("changes", _top(conn, "search_changes")))
+        conn.execute(_SET_MARK, ("changes", _top_change(conn)))
     conn.execute("COMMIT")
     return conn
 
 
-def _top(conn: sqlite3.Connection, table: str) -> int:
-    """The highest id ever given in `table` (AUTOINCREMENT's record, else the rows'), or 0
-    (also for a database older than migration 0025)."""
-    try:
-        if table == "search_changes":
-            row = conn.execute(
-                "SELECT seq FROM main.sqlite_sequence WHERE name = 'search_changes'"
-            ).fetchone()
-            return int(row[0]) if row else 0
-        return int(conn.execute(f"SELECT coalesce(max(id), 0) FROM main.{table}").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
+def _top_event(conn: sqlite3.Connection) -> int:
+    """The highest chat event id, or 0 (also for a database not migrated yet)."""
+    with contextlib.suppress(sqlite3.OperationalError):
+        return int(conn.execute("SELECT coalesce(max(id), 0) FROM main.chat_events").fetchone()[0])
+    return 0
+
+
+def _top_change(conn: sqlite3.Connection) -> int:
+    """The highest id ever given in `search_changes` (AUTOINCREMENT's record, which applied
+    and deleted rows leave behind), or 0 (also for a database older than migration 0025)."""
+    with contextlib.suppress(sqlite3.OperationalError):
+        row = conn.execute(
+            "SELECT seq FROM main.sqlite_sequence WHERE name = 'search_changes'"
+        ).fetchone()
+        return int(row[0]) if row else 0
+    return 0
 
 
 def _ahead(conn: sqlite3.Connection, marks: dict[str, int]) -> bool:
     """Whether the index covers events or changes the database never had (it was restored
     from a copy, or replaced): then it must be rebuilt."""
-    return marks.get("events", 0) > _top(conn, "chat_events") or marks.get("changes", 0) > _top(
-        conn, "search_changes"
-    )
+    events, changes = marks.get("events", 0), marks.get("changes", 0)
+    return events > _top_event(conn) or changes > _top_change(conn)
 
 
 def _ids(values: list[int]) -> str:
@@ -169,7 +170,7 @@ def index_some(conn: sqlite3.Connection, limit: int = CHUNK) -> tuple[int, int, 
             conn.execute(_ROWS + f"e.id IN ({part})")  # what they are now, if anything
         if changes:
             conn.execute(_SET_MARK, ("changes", int(changes[-1][0])))
-        top = _top(conn, "chat_events")
+        top = _top_event(conn)
         if len(changes) < limit and upto > top:
             # The newest events were deleted: SQLite gives their ids again, so lower the mark
             # to keep the next ones in the backlog.
