@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hmac
 import logging
@@ -273,7 +272,11 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
             await check_current(db)
             ctx.settings_drift = await deployment.differing(db, settings)
         await bus.start(hub)
-        checkpointer = WalCheckpointer(db.sqlite_path) if db.sqlite_path else None
+        checkpointer = (
+            WalCheckpointer(db.sqlite_path, write_lock=lambda: db.write_lock(urgent=True))
+            if db.sqlite_path
+            else None
+        )
         if checkpointer is not None:
             checkpointer.start()
         ctx.writer.start()
@@ -311,7 +314,7 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
             if indexer is not None:
                 await indexer.close()
             if checkpointer is not None:
-                await asyncio.to_thread(checkpointer.stop)
+                await checkpointer.close()
             await outbox.close()
             await hub.close()
             await bus.close()

@@ -14,13 +14,14 @@ every unit queued behind it (`helpline.locks.PriorityLock`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
 import threading
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from helpline.locks import PriorityLock
+from helpline.observability import sqlite_wal_bytes, sqlite_wal_restarts_total
 
 if TYPE_CHECKING:  # the bus's types only: the bus's factory reads the settings, which need db
     from helpline.bus.messages import BusMessage
@@ -190,23 +192,64 @@ class Database:
         return path if path and path != ":memory:" else None
 
 
+# The write-ahead log is started over once it holds this much (WalCheckpointer), and a log file
+# left larger than WAL_FILE_LIMIT is cut back when it is (`journal_size_limit`).
+WAL_RESTART_BYTES = 64 * 2**20
+WAL_FILE_LIMIT = 2 * WAL_RESTART_BYTES
+
+
 class WalCheckpointer:
-    """Keeps SQLite's write-ahead log short from a thread of its own.
+    """Keeps SQLite's write-ahead log short from a thread of its own (decision 035).
 
     Passive checkpoints never wait for readers or writers, and this thread holds no lock of
     ours, so neither the event loop nor a unit of work ever waits for a checkpoint's fsync.
     It checkpoints only when `PRAGMA data_version` says another connection committed.
+
+    A passive checkpoint copies the log into the database file but never starts the log over:
+    only a writer that begins when all of it is copied and no reader still reads from it does.
+    Under steady load some reader always does, and the log grew by ~11 MB a second (2 GB in
+    the soak's first three minutes) until a quiet moment. So once the log holds `limit_bytes`,
+    the loop takes the writer lock (`write_lock`: no unit of ours writes meanwhile) and a
+    RESTART checkpoint copies what is left and waits, at most `restart_wait_ms`, for readers
+    to move off the log; the next commit writes the log from its start. If readers stay longer
+    the restart is tried again after the next passive checkpoint.
     """
 
-    def __init__(self, path: str, *, interval_s: float = 0.2) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        interval_s: float = 0.2,
+        limit_bytes: int = WAL_RESTART_BYTES,
+        write_lock: Callable[[], AbstractAsyncContextManager[None]] | None = None,
+        restart_wait_ms: int = 50,
+    ) -> None:
         self.path = path
         self.interval_s = interval_s
+        self.limit_bytes = limit_bytes
+        self.restart_wait_ms = restart_wait_ms
         self.checkpoints = 0
+        self.restarts = 0  # RESTART checkpoints that completed
+        self.restarts_busy = 0  # ... that timed out waiting for readers
+        self.log_bytes = 0  # the log's size after the last checkpoint
+        self._write_lock = write_lock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._restarter: asyncio.Task[None] | None = None
+        self._wanted: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending = False  # a restart is asked for and not yet done (this thread's view)
+        self._restart_conn: sqlite3.Connection | None = None
+        # A restart cancelled with the app keeps running on its thread: stop() waits for it.
+        self._restart_mutex = threading.Lock()
 
     def start(self) -> None:
+        """From the event loop when `write_lock` is given (the restarts run there)."""
         self._stop.clear()
+        if self._write_lock is not None:
+            self._loop = asyncio.get_running_loop()
+            self._wanted = asyncio.Event()
+            self._restarter = self._loop.create_task(self._restarts(self._wanted, self._write_lock))
         self._thread = threading.Thread(
             target=self._run, name="helpline-wal-checkpoint", daemon=True
         )
@@ -217,23 +260,82 @@ class WalCheckpointer:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        with self._restart_mutex:
+            if self._restart_conn is not None:
+                self._restart_conn.close()
+                self._restart_conn = None
+
+    async def close(self) -> None:
+        if self._restarter is not None:
+            self._restarter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._restarter
+            self._restarter = None
+        await asyncio.to_thread(self.stop)
 
     def _run(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             conn.execute("PRAGMA busy_timeout=1000")
+            page = int(conn.execute("PRAGMA page_size").fetchone()[0])
             seen = None
             while not self._stop.wait(self.interval_s):
                 try:
                     version = conn.execute("PRAGMA data_version").fetchone()[0]
                     if version != seen:
-                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                        _busy, frames, _copied = conn.execute(
+                            "PRAGMA wal_checkpoint(PASSIVE)"
+                        ).fetchone()
                         seen = version
                         self.checkpoints += 1
+                        self._logged(max(0, frames) * (page + 24))  # 24: a frame's header
                 except sqlite3.Error as exc:  # e.g. the file went away in a test; try again
                     log.warning("WAL checkpoint failed: %s", exc)
         finally:
             conn.close()
+
+    def _logged(self, size: int) -> None:
+        self.log_bytes = size
+        sqlite_wal_bytes.set(size)
+        loop, wanted = self._loop, self._wanted
+        if size >= self.limit_bytes and loop is not None and wanted is not None:
+            if not self._pending:
+                self._pending = True
+                with contextlib.suppress(RuntimeError):  # the loop is closing
+                    loop.call_soon_threadsafe(wanted.set)
+
+    async def _restarts(
+        self, wanted: asyncio.Event, write_lock: Callable[[], AbstractAsyncContextManager[None]]
+    ) -> None:
+        while True:
+            await wanted.wait()
+            wanted.clear()
+            try:
+                async with write_lock():
+                    await asyncio.to_thread(self.restart)
+            except sqlite3.Error as exc:
+                log.warning("WAL restart failed: %s", exc)
+            finally:
+                self._pending = False
+
+    def restart(self) -> bool:
+        """A RESTART checkpoint; the caller holds the writer lock. True when the next commit
+        will start the log over; False when readers stayed on it past `restart_wait_ms`."""
+        with self._restart_mutex:
+            if self._restart_conn is None:
+                self._restart_conn = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False
+                )
+                self._restart_conn.execute(f"PRAGMA busy_timeout={int(self.restart_wait_ms)}")
+            busy, _frames, _copied = self._restart_conn.execute(
+                "PRAGMA wal_checkpoint(RESTART)"
+            ).fetchone()
+        if busy:
+            self.restarts_busy += 1
+            return False
+        self.restarts += 1
+        sqlite_wal_restarts_total.inc()
+        return True
 
 
 def sqlite_pragmas(execute: Callable[[str], Any], *, busy_timeout_ms: int) -> None:
@@ -246,6 +348,8 @@ def sqlite_pragmas(execute: Callable[[str], Any], *, busy_timeout_ms: int) -> No
     # the write lock) for an fsync. WalCheckpointer does it from a thread of its own; short
     # command-line uses are checkpointed when their last connection closes.
     execute("PRAGMA wal_autocheckpoint=0")
+    # The commit that starts the log over also cuts a longer log file back to this size.
+    execute(f"PRAGMA journal_size_limit={WAL_FILE_LIMIT}")
 
 
 SEARCH_SCHEMA = "search"  # the name the message index's file is attached under

@@ -10,6 +10,8 @@ Metrics live in the default registry, served at GET /metrics by `metrics_respons
     helpline_gc_pause_seconds             histogram  collector pauses, by generation
     helpline_event_loop_lag_seconds       histogram  how late the loop runs a 25 ms timer
     helpline_chats_waiting{queue}         gauge      set by `set_chats_waiting()`
+    helpline_sqlite_wal_bytes             gauge      SQLite's write-ahead log after a checkpoint
+    helpline_sqlite_wal_restarts_total    counter    times the log was started over (decision 035)
 
 Several processes: with PROMETHEUS_MULTIPROC_DIR set (an empty directory shared by the
 processes, see prometheus-client's multiprocess mode), `/metrics` adds them all up.
@@ -103,6 +105,18 @@ chats_waiting = Gauge(
     "Chats waiting for an agent, per queue",
     ["queue"],
     multiprocess_mode="livemax",
+)
+
+# SQLite only (helpline.db.WalCheckpointer): a log that keeps growing means readers never let
+# it start over; every read then searches a longer log.
+sqlite_wal_bytes = Gauge(
+    "helpline_sqlite_wal_bytes",
+    "Size of SQLite's write-ahead log after the last checkpoint",
+    multiprocess_mode="livemax",
+)
+sqlite_wal_restarts_total = Counter(
+    "helpline_sqlite_wal_restarts",
+    "Times SQLite's write-ahead log was started over by a RESTART checkpoint",
 )
 
 
