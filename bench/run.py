@@ -323,12 +323,17 @@ async def load_pair_run(
 
 async def _repairs(bases: set[str]) -> int:
     """helpline_delivery_repairs_total summed over the servers (each its own /metrics)."""
+    return await _metric_sum(bases, "helpline_delivery_repairs_total")
+
+
+async def _metric_sum(bases: set[str], name: str) -> int:
+    """A counter without labels, summed over the servers (each its own /metrics)."""
     total = 0.0
     async with httpx.AsyncClient(trust_env=False, timeout=5) as http:
         for base in bases:
             text = (await http.get(base + "/metrics")).text
             for line in text.splitlines():
-                if line.startswith("helpline_delivery_repairs_total "):
+                if line.startswith(name + " "):
                     total += float(line.split()[1])
     return int(total)
 
@@ -887,10 +892,24 @@ async def scenario6(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
         try:
             pairs = await setup.pairs(args.chats)
             target = Target("helpline sqlite 1p", "helpline", base, base, hl.pids)
-            row = await run_load(
-                target, pairs, rate_per_chat=args.rate, duration=duration, windows=(60, span)
-            )
+            wal = hl.data_dir / "helpline.db-wal"
+            wal_sizes: list[int] = []
+
+            async def watch_wal() -> None:  # the log's file, every 5 s (decision 035)
+                while True:
+                    with contextlib.suppress(OSError):
+                        wal_sizes.append(wal.stat().st_size)
+                    await asyncio.sleep(5)
+
+            watcher = asyncio.create_task(watch_wal())
+            try:
+                row = await run_load(
+                    target, pairs, rate_per_chat=args.rate, duration=duration, windows=(60, span)
+                )
+            finally:
+                watcher.cancel()
             rows.append(row)
+            restarts = await _metric_sum({base}, "helpline_sqlite_wal_restarts_total")
         finally:
             await setup.aclose()
         errors = hl.logs_with_errors()
@@ -902,6 +921,8 @@ async def scenario6(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
             f"{w['from_s'] / 60:>6.0f} {w['messages']:>7} {w['p50'] or 0:>7.2f} "
             f"{w['p99'] or 0:>7.2f} {w['max'] or 0:>8.1f} {w['rss_mb'] or 0:>7.1f}"
         )
+    wal_max = round(max(wal_sizes, default=0) / 2**20, 1)
+    print(f"write-ahead log: started over {restarts} times; its file at most {wal_max} MB")
     fives = row.windows[f"{span:g}"]
     rss_warm, rss_end = fives[0]["rss_mb"], fives[-1]["rss_mb"]
     growth = round(100 * (rss_end - rss_warm) / rss_warm, 1) if rss_warm and rss_end else None
@@ -924,6 +945,8 @@ async def scenario6(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
     return {
         "rows": [r.as_dict() for r in rows],
         "rss_growth_pct": growth,
+        "wal_restarts": restarts,
+        "wal_file_max_mb": wal_max,
         "p99_drift_pct": drift,
         "target_met": met,
         "server_errors": errors,
