@@ -814,9 +814,11 @@ async def run_idle(
     sample: int = 200,
     connect_concurrency: int = 100,
     connected: Callable[[], Awaitable[None]] | None = None,
+    measured: Callable[[], Awaitable[None]] | None = None,
 ) -> IdleResult:
     """Open len(sides) idle connections, then measure RSS per connection and ping latency.
-    `connected` is awaited once they are all open (before the settling and the pings)."""
+    `connected` is awaited once they are all open (before the settling and the pings),
+    `measured` after the pings, before the connections close."""
     result = IdleResult(target=target.name, connections=len(sides))
     meter = ProcMeter(target.server_pids)
     await asyncio.sleep(settle_s)
@@ -876,6 +878,8 @@ async def run_idle(
                     result.pongs += 1
         result.liveness_ms = percentiles_ms(lat)
         result.server_cpu_pct = round(meter.cpu_percent(), 1)
+        if measured is not None:
+            await measured()
         return result
     finally:
         await close_all(conns)

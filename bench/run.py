@@ -448,15 +448,21 @@ async def scenario1(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     plain = "helpline sqlite 1p (no search index)"
     label = plain if args.no_search_index else "helpline sqlite 1p"
-    variants = [(label, not args.no_search_index)]
+    variants: list[tuple[str, bool, dict[str, str]]] = [(label, not args.no_search_index, {})]
     if args.compare_search_index and not args.no_search_index:
-        variants.append((plain, False))
+        variants.append((plain, False, {}))
+    for i, pair in enumerate(args.compare_env or []):
+        # Another server in each round, with settings of its own (an A/B of one setting).
+        key, _, value = pair.partition("=")
+        variants.append((f"{label} {key.removeprefix('HELPLINE_').lower()}={value}",
+                         not args.no_search_index, {key: value} | {"_i": str(i)}))  # fmt: skip
     with contextlib.ExitStack() as stack:
         relay = stack.enter_context(Relay(wd))
         servers: list[tuple[str, Helpline, str, HelplineSetup]] = []
         if not args.relay_only:
-            for name, indexed in variants:
-                hl = stack.enter_context(Helpline(wd / ("plain" if not indexed else "indexed")))
+            for name, indexed, env in variants:
+                sub = ("plain" if not indexed else "indexed") + env.pop("_i", "")
+                hl = stack.enter_context(Helpline(wd / sub, extra_env=env))
                 base = hl.prepare(search_index=indexed).serve()
                 setup = HelplineSetup(base, base, per_agent=args.per_agent)
                 servers.append((name, hl, base, setup))
@@ -475,6 +481,7 @@ async def scenario1(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
                     for name, hl, base, _setup in servers:
                         target = Target(name, "helpline", base, base, hl.pids)
                         before = await _repairs({base})
+                        stalls_before = await scrape_stalls(base)
                         with profiling(args, f"{name}-{rate:g}-{rep}", hl.pids):
                             h = await run_load(
                                 target, pairs_of[name], rate_per_chat=rate,
@@ -482,6 +489,14 @@ async def scenario1(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
                             )  # fmt: skip
                         repairs = await _repairs({base}) - before
                         h.notes.append(f"gaps filled from the database: {repairs}")
+                        # The server's own stalls during the run (helpline.gcpolicy's metrics).
+                        h.notes.append("server stalls: " + "; ".join(
+                            f"{k.removeprefix('helpline_').removesuffix('_seconds')} "
+                            f"{v['count']}, >10 ms {v['over_10ms']}, max <= {v['max_le_ms']} ms"
+                            for k, v in stalls_between(
+                                stalls_before, await scrape_stalls(base)
+                            ).items()
+                        ))  # fmt: skip
                         rows.append(h)
                         print_load_table([h])
         finally:
@@ -491,7 +506,7 @@ async def scenario1(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
         for _name, hl, _base, _setup in servers:
             errors += hl.logs_with_errors()
     print_load_table(rows)
-    names = [name for name, _indexed in variants]
+    names = [name for name, _indexed, _env in variants]
     for rate in rates:
         total = rate * args.chats
         relay_rows = [r for r in rows if r.target not in names and r.rate_per_chat == rate]
@@ -509,7 +524,7 @@ async def scenario1(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
                 f"{entry['p99_vs_relay_median']}x), CPU vs relay {entry['cpu_vs_relay']} "
                 f"(median {entry['cpu_vs_relay_median']}x), lost {entry['lost']}"
             )
-        if len(names) == 2:
+        if args.compare_search_index and len(names) >= 2:
             with_index = [r for r in rows if r.target == names[0] and r.rate_per_chat == rate]
             without = [r for r in rows if r.target == names[1] and r.rate_per_chat == rate]
             if with_index and without:
@@ -517,6 +532,17 @@ async def scenario1(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
                 summary[f"{total:g} index vs none"] = cost
                 print(
                     f"{total:,.0f} msg/s, search index vs none in the same round: p99 "
+                    f"{cost['p99_vs_relay']} (median {cost['p99_vs_relay_median']}x), CPU "
+                    f"{cost['cpu_vs_relay']} (median {cost['cpu_vs_relay_median']}x)"
+                )
+        for name in names[1:] if args.compare_env else []:
+            first = [r for r in rows if r.target == names[0] and r.rate_per_chat == rate]
+            other = [r for r in rows if r.target == name and r.rate_per_chat == rate]
+            if first and other:
+                cost = _ratios(first, other)
+                summary[f"{total:g} {name} vs default"] = cost
+                print(
+                    f"{total:,.0f} msg/s, {name} vs the default in the same round: p99 "
                     f"{cost['p99_vs_relay']} (median {cost['p99_vs_relay_median']}x), CPU "
                     f"{cost['cpu_vs_relay']} (median {cost['cpu_vs_relay_median']}x)"
                 )
@@ -682,6 +708,7 @@ def stalls_between(
         bound = min((le for le, n in diff.items() if n >= total), default=math.inf)
         out[key] = {
             "count": int(total),
+            "over_10ms": int(total - diff.get(0.01, 0.0)),
             "over_50ms": int(total - under_50),
             "max_le_ms": None if bound == math.inf else round(bound * 1000, 1),
         }
@@ -725,14 +752,18 @@ async def scenario3(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
             target = Target("helpline sqlite 1p", "helpline", base, base, hl.pids)
             scraped = [await scrape_stalls(base)]
 
-            async def connected() -> None:
+            async def scrape() -> None:
                 scraped.append(await scrape_stalls(base))
 
-            row = await run_idle(target, sides, connected=connected)
+            row = await run_idle(target, sides, connected=scrape, measured=scrape)
+            await asyncio.sleep(3.0)  # the server handles the closes
             scraped.append(await scrape_stalls(base))
             stalls = {
                 "while_arriving": stalls_between(scraped[0], scraped[1]),
+                # Settling and pings, all connections open.
                 "while_idle": stalls_between(scraped[1], scraped[2]),
+                # All connections closing at once, and 3 s after.
+                "while_closing": stalls_between(scraped[2], scraped[3]),
             }
             rows.append(row)
             errors = hl.logs_with_errors()
@@ -1110,6 +1141,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--compare-search-index",
         action="store_true",
         help="scenario 1: also a Helpline without the search index in each round (issue 13)",
+    )
+    p.add_argument(
+        "--compare-env",
+        action="append",
+        metavar="KEY=VALUE",
+        help="scenario 1: also a Helpline with this setting in each round (repeatable: one each)",
     )
     p.add_argument("--keep", action="store_true", help="keep server logs and data")
     p.add_argument("--profile", metavar="DIR", help="py-spy the servers during each load")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
+import weakref
 from collections.abc import AsyncIterator
 
 import pytest
@@ -62,6 +64,77 @@ async def test_survivors_of_a_full_collection_are_frozen(thawed: None) -> None:
         del kept
     finally:
         await policy.close()
+
+
+async def test_survivors_are_frozen_by_the_collection_itself(thawed: None) -> None:
+    policy = GcPolicy(freeze_survivors=True, thaw_s=0)
+    policy.install()
+    try:
+        kept = [Node() for _ in range(1000)]
+        gc.collect()
+        # No turn of the loop needed: frozen in the collector's own callback.
+        assert tracked(kept) == 0
+        del kept
+    finally:
+        await policy.close()
+
+
+async def test_garbage_made_right_after_a_full_collection_is_not_frozen(thawed: None) -> None:
+    policy = GcPolicy(freeze_survivors=True, thaw_s=0)
+    policy.install()
+    try:
+        gc.collect()
+        young = Node()  # a cycle made after the collection, dead before the loop's next turn
+        gone = weakref.ref(young)
+        del young
+        await settle()
+        assert gc.get_freeze_count() > 0  # the collection's survivors are frozen ...
+        gc.collect(1)  # ... the young garbage is not: a collection of the young frees it
+        assert gone() is None
+    finally:
+        await policy.close()
+
+
+async def test_full_collections_come_every_full_every_collections_of_generation_1(
+    thawed: None,
+) -> None:
+    before = gc.get_threshold()
+    policy = GcPolicy(freeze_survivors=True, thaw_s=0, full_every=2)
+    policy.install()
+    try:
+        assert gc.get_threshold() == (before[0], before[1], 2)
+        stats = gc.get_stats()
+        kept = [Node() for _ in range(200_000)]  # long-lived objects arriving, like connections
+        after = gc.get_stats()
+        middle = after[1]["collections"] - stats[1]["collections"]
+        full = after[2]["collections"] - stats[2]["collections"]
+        assert middle >= 10
+        # Python's own threshold (10): a full collection at most every 11th of generation 1;
+        # with 2, every 3rd, and another quarter grown since the last full collection's
+        # survivors (frozen: a quarter of a small number).
+        assert full * 5 >= middle
+        assert tracked(kept) < len(kept)  # most of them already frozen on the way
+        del kept
+    finally:
+        await policy.close()
+    assert gc.get_threshold() == before
+
+
+async def test_the_switch_interval_is_set_while_installed_and_restored(thawed: None) -> None:
+    before = sys.getswitchinterval()
+    policy = GcPolicy(thaw_s=0, switch_s=0.001)
+    policy.install()
+    try:
+        assert sys.getswitchinterval() == pytest.approx(0.001)
+    finally:
+        await policy.close()
+    assert sys.getswitchinterval() == before
+    untouched = GcPolicy(thaw_s=0, switch_s=0)
+    untouched.install()
+    try:
+        assert sys.getswitchinterval() == before
+    finally:
+        await untouched.close()
 
 
 async def test_without_the_policy_survivors_stay_with_the_collector(thawed: None) -> None:

@@ -301,7 +301,10 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         # full passes, which otherwise walk every module and mapper (~80 ms, measured); and
         # what survives a full collection later too (long-lived connections): helpline.gcpolicy.
         gc_policy = GcPolicy(
-            freeze_survivors=settings.gc_freeze_survivors, thaw_s=settings.gc_thaw_s
+            freeze_survivors=settings.gc_freeze_survivors,
+            thaw_s=settings.gc_thaw_s,
+            full_every=settings.gc_full_every,
+            switch_s=settings.gil_switch_ms / 1000,
         )
         gc_policy.install()
         try:

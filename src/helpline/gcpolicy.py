@@ -9,14 +9,24 @@ long-lived objects grow by a quarter (connections arriving). docs/performance.md
 The policy (`install`):
 - after start-up everything is frozen (`gc.freeze()`: moved to the permanent generation, which
   no collection walks);
-- after every full collection, what survived it is frozen too. So the next full collection
-  walks only what became long-lived since the last one, and CPython's own rule (a full
-  collection only when the long-lived objects grew by a quarter of the last full collection's
-  survivors) makes those small: the pauses no longer grow with the connections held;
+- after every full collection, what survived it is frozen too, at once (in the collector's
+  "stop" callback, when the young generations are empty: exactly the survivors, never garbage
+  made after it). So the next full collection walks only what became long-lived since the last
+  one: the pauses no longer grow with the connections held;
+- a full collection comes once more than `full_every` (2) collections of generation 1 were
+  made since the last, i.e. every 3rd instead of CPython's every 11th (threshold 10;
+  HELPLINE_GC_FULL_EVERY): while connections arrive, each full collection then walks about a
+  quarter of what it walked before, so the pauses stay short (each object still becomes
+  long-lived, is walked once by a full collection and frozen, as before; only the pieces are
+  smaller). CPython's own rule stays: a full collection only when the long-lived objects grew
+  by a quarter of the last one's survivors — which, the survivors being frozen each time, is
+  nearly always true. docs/decisions/035-smaller-full-collections.md;
 - frozen objects that later become unreachable *and* sit in a reference cycle are not freed
   until they are thawed (plain reference counting frees the rest at once): every `thaw_s`
   seconds everything is unfrozen, and the next full collection walks it all once (one longer
   pause per `thaw_s`; HELPLINE_GC_THAW_S, 0 = never thaw, for measuring).
+- the interpreter's switch interval (`switch_s`, HELPLINE_GIL_SWITCH_MS) when set: how long a
+  thread waiting for the GIL lets the holder run before asking it to let go;
 - each collection's pause is observed in `helpline_gc_pause_seconds{generation}`, and how late
   the loop runs a 25 ms timer in `helpline_event_loop_lag_seconds` (any stall, whatever made it).
 """
@@ -27,6 +37,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import sys
 import time
 from typing import Any
 
@@ -36,9 +47,20 @@ log = logging.getLogger("helpline.gc")
 
 
 class GcPolicy:
-    def __init__(self, *, freeze_survivors: bool = True, thaw_s: float = 3600.0) -> None:
+    def __init__(
+        self,
+        *,
+        freeze_survivors: bool = True,
+        thaw_s: float = 3600.0,
+        full_every: int = 2,
+        switch_s: float = 0.0,
+    ) -> None:
         self.freeze_survivors = freeze_survivors
         self.thaw_s = thaw_s
+        self.full_every = full_every
+        self.switch_s = switch_s
+        self._thresholds: tuple[int, int, int] | None = None
+        self._switch: float | None = None
         self._started = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thaw: asyncio.TimerHandle | None = None
@@ -56,15 +78,24 @@ class GcPolicy:
         if generation == 2:
             self.full_collections += 1
             if self.freeze_survivors and self._loop is not None:
-                # Not from inside the collector (it may run in any thread): on the loop, next.
-                with contextlib.suppress(RuntimeError):  # the loop closed
-                    self._loop.call_soon_threadsafe(gc.freeze)
+                # Now, whichever thread collected (the GIL is held): the collection is over and
+                # every tracked object is in the oldest generation, having survived it. A turn
+                # of the loop later the young generations would hold new objects too, some of
+                # them garbage in cycles that nothing would free until the thaw.
+                gc.freeze()
 
     def install(self) -> None:
         """At the end of start-up, on the event loop."""
         self._loop = asyncio.get_running_loop()
         gc.collect()
         gc.freeze()
+        if self.full_every > 0:
+            young, middle, _ = gc.get_threshold()
+            self._thresholds = gc.get_threshold()
+            gc.set_threshold(young, middle, self.full_every)
+        if self.switch_s > 0:
+            self._switch = sys.getswitchinterval()
+            sys.setswitchinterval(self.switch_s)
         gc.callbacks.append(self._callback)
         if self.thaw_s > 0:
             self._thaw = self._loop.call_later(self.thaw_s, self._unfreeze)
@@ -80,6 +111,12 @@ class GcPolicy:
             gc.callbacks.remove(self._callback)
         if self._thaw is not None:
             self._thaw.cancel()
+        if self._thresholds is not None:
+            gc.set_threshold(*self._thresholds)
+            self._thresholds = None
+        if self._switch is not None:
+            sys.setswitchinterval(self._switch)
+            self._switch = None
         self._loop = None
         if self._lag is not None:
             self._lag.cancel()
