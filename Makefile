@@ -85,6 +85,12 @@ lint: $(STAMP)
 TEST_WORKERS ?= 2
 PYTEST_PASS := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
+# Bytecode caches on, whatever the environment says: with PYTHONDONTWRITEBYTECODE set, every
+# pytest process (three per pass), fork server and `python -m helpline` compiles Helpline and
+# the tests from source again, and pytest rewrites the asserts of its plugins' whole packages
+# (schemathesis, hypothesis, anyio) again: ~4.5 s of CPU per pytest process (docs/testing.md).
+test: export PYTHONDONTWRITEBYTECODE :=
+
 test: $(STAMP) system-deps canaille lint
 	$(PYTEST_PASS)
 	HELPLINE_TEST_BACKEND=postgres $(PYTEST_PASS) --ignore=tests/e2e --ignore=tests/scaleout tests

@@ -103,6 +103,13 @@ def _strategy(operation: schemathesis.APIOperation, seeded: Seeded) -> st.Search
     return st.one_of(parts)
 
 
+# Each operation's cases, generated once, by the first role that fuzzes it, and sent again
+# as each of the other roles. The cases never depend on the role (the same strategy with the
+# same derandomized seed: before, each role generated the very same cases again, ~5 s of CPU
+# per role in this process), so every role still gets every case (docs/testing.md).
+GENERATED: dict[str, list[schemathesis.Case]] = {}
+
+
 def fuzz_operation(
     operation: schemathesis.APIOperation, role: str, seeded: Seeded, tally: Tally
 ) -> None:
@@ -111,16 +118,7 @@ def fuzz_operation(
     # Keep no cookie a sign-in sets: each case is exactly its role (bearer or nobody), no CSRF.
     session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
 
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(case=_strategy(operation, seeded))
-    def run(case: schemathesis.Case) -> None:
+    def check(case: schemathesis.Case) -> None:
         t0 = time.monotonic()
         response = case.call(base_url=seeded.url, headers=headers, session=session, timeout=30)
         tally.call_s += time.monotonic() - t0
@@ -135,8 +133,30 @@ def fuzz_operation(
             key = (operation.label, next((x for x in lines if x.startswith("- ")), lines[0]))
             tally.failures.setdefault(key, f"{exc}\n{case.as_curl_command(headers=headers)}")
 
+    cases = GENERATED.get(operation.label)
+    if cases is not None:
+        with session:
+            for case in cases:
+                check(case)
+        return
+    made: list[schemathesis.Case] = []
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=_strategy(operation, seeded))
+    def run(case: schemathesis.Case) -> None:
+        made.append(case)
+        check(case)
+
     with session:
         run()
+    GENERATED[operation.label] = made
 
 
 @pytest.mark.parametrize("role", ROLES)
