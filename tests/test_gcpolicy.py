@@ -120,6 +120,16 @@ async def test_full_collections_come_every_full_every_collections_of_generation_
     assert gc.get_threshold() == before
 
 
+async def test_by_default_the_thresholds_are_pythons(thawed: None) -> None:
+    before = gc.get_threshold()
+    policy = GcPolicy(thaw_s=0)
+    policy.install()
+    try:
+        assert gc.get_threshold() == before
+    finally:
+        await policy.close()
+
+
 async def test_the_switch_interval_is_set_while_installed_and_restored(thawed: None) -> None:
     before = sys.getswitchinterval()
     policy = GcPolicy(thaw_s=0, switch_s=0.001)

@@ -176,8 +176,9 @@ class Settings(BaseSettings):
     gc_freeze_survivors: bool = True
     gc_thaw_s: float = Field(default=3600, ge=0)
     # A full collection once more than this many collections of generation 1 (CPython: 10):
-    # smaller, more frequent ones while connections arrive (0 = CPython's own threshold).
-    gc_full_every: int = Field(default=2, ge=0, le=100)
+    # 2 makes them smaller and more frequent, for bursts of connections, at a cost to message
+    # latency under steady load (decision 036). 0 = CPython's own threshold.
+    gc_full_every: int = Field(default=0, ge=0, le=100)
     # How long another thread holding the GIL may keep it from the event loop's thread, and the
     # loop from a database thread whose result is ready (Python's default 5 ms; 0 = leave it).
     gil_switch_ms: float = Field(default=5, ge=0, le=100)

@@ -13,14 +13,16 @@ The policy (`install`):
   "stop" callback, when the young generations are empty: exactly the survivors, never garbage
   made after it). So the next full collection walks only what became long-lived since the last
   one: the pauses no longer grow with the connections held;
-- a full collection comes once more than `full_every` (2) collections of generation 1 were
-  made since the last, i.e. every 3rd instead of CPython's every 11th (threshold 10;
-  HELPLINE_GC_FULL_EVERY): while connections arrive, each full collection then walks about a
-  quarter of what it walked before, so the pauses stay short (each object still becomes
+- optionally (`full_every`, HELPLINE_GC_FULL_EVERY; off by default) a full collection comes
+  once more than `full_every` collections of generation 1 were made since the last: with 2,
+  every 3rd instead of CPython's every 11th (threshold 10). While connections arrive, each
+  full collection then walks about a quarter of what it walked before, so the pauses stay
+  short; under steady message load the more frequent pauses raise the messages' p99 instead
+  (measured; decision 036), hence off by default (each object still becomes
   long-lived, is walked once by a full collection and frozen, as before; only the pieces are
   smaller). CPython's own rule stays: a full collection only when the long-lived objects grew
   by a quarter of the last one's survivors — which, the survivors being frozen each time, is
-  nearly always true. docs/decisions/035-smaller-full-collections.md;
+  nearly always true. docs/decisions/036-smaller-full-collections.md;
 - frozen objects that later become unreachable *and* sit in a reference cycle are not freed
   until they are thawed (plain reference counting frees the rest at once): every `thaw_s`
   seconds everything is unfrozen, and the next full collection walks it all once (one longer
@@ -52,7 +54,7 @@ class GcPolicy:
         *,
         freeze_survivors: bool = True,
         thaw_s: float = 3600.0,
-        full_every: int = 2,
+        full_every: int = 0,
         switch_s: float = 0.0,
     ) -> None:
         self.freeze_survivors = freeze_survivors
