@@ -12,6 +12,7 @@ import itertools
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
@@ -108,6 +109,13 @@ def _strategy(operation: schemathesis.APIOperation, seeded: Seeded) -> st.Search
 # same derandomized seed: before, each role generated the very same cases again, ~5 s of CPU
 # per role in this process), so every role still gets every case (docs/testing.md).
 GENERATED: dict[str, list[schemathesis.Case]] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_cases() -> Iterator[None]:
+    """The cases (and the schema they hold) go when the module is done, not at exit."""
+    yield
+    GENERATED.clear()
 
 
 def fuzz_operation(
