@@ -273,7 +273,11 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
             ctx.settings_drift = await deployment.differing(db, settings)
         await bus.start(hub)
         checkpointer = (
-            WalCheckpointer(db.sqlite_path, write_lock=lambda: db.write_lock(urgent=True))
+            WalCheckpointer(
+                db.sqlite_path,
+                limit_bytes=settings.sqlite_wal_restart_mb * 2**20,
+                write_lock=lambda: db.write_lock(urgent=True),
+            )
             if db.sqlite_path
             else None
         )

@@ -156,6 +156,9 @@ class Settings(BaseSettings):
     # SQLite: how often the message writer adds new messages and notes to the search index
     # (decision 029; a search indexes what is left itself first); 0 leaves it all to searches.
     search_index_interval_s: float = Field(default=0.1, ge=0)
+    # SQLite: the write-ahead log is started over once it holds this many MB (decision 035):
+    # each restart holds the writer for a few ms, a longer log makes every read search more.
+    sqlite_wal_restart_mb: int = Field(default=256, ge=1, le=4096)
     # How long the message writer waits after a message arrives for others to join its batch
     # (one transaction, one commit for all of them); 0 writes each batch at once. Under 0.5 ms,
     # uvloop makes it one more turn of the loop: what reached the sockets meanwhile joins.

