@@ -524,25 +524,20 @@ async def scenario1(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
                 f"{entry['p99_vs_relay_median']}x), CPU vs relay {entry['cpu_vs_relay']} "
                 f"(median {entry['cpu_vs_relay_median']}x), lost {entry['lost']}"
             )
+        # Same-round A/Bs: the index against none, or each changed setting against the default.
+        pairs: list[tuple[str, str, str, str]] = []
         if args.compare_search_index and len(names) >= 2:
-            with_index = [r for r in rows if r.target == names[0] and r.rate_per_chat == rate]
-            without = [r for r in rows if r.target == names[1] and r.rate_per_chat == rate]
-            if with_index and without:
-                cost = _ratios(without, with_index)
-                summary[f"{total:g} index vs none"] = cost
-                print(
-                    f"{total:,.0f} msg/s, search index vs none in the same round: p99 "
-                    f"{cost['p99_vs_relay']} (median {cost['p99_vs_relay_median']}x), CPU "
-                    f"{cost['cpu_vs_relay']} (median {cost['cpu_vs_relay_median']}x)"
-                )
+            pairs.append((names[1], names[0], "index vs none", "search index vs none"))
         for name in names[1:] if args.compare_env else []:
-            first = [r for r in rows if r.target == names[0] and r.rate_per_chat == rate]
-            other = [r for r in rows if r.target == name and r.rate_per_chat == rate]
-            if first and other:
-                cost = _ratios(first, other)
-                summary[f"{total:g} {name} vs default"] = cost
+            pairs.append((names[0], name, f"{name} vs default", f"{name} vs the default"))
+        for base_name, other_name, key, label in pairs:
+            base_rows = [r for r in rows if r.target == base_name and r.rate_per_chat == rate]
+            other = [r for r in rows if r.target == other_name and r.rate_per_chat == rate]
+            if base_rows and other:
+                cost = _ratios(base_rows, other)
+                summary[f"{total:g} {key}"] = cost
                 print(
-                    f"{total:,.0f} msg/s, {name} vs the default in the same round: p99 "
+                    f"{total:,.0f} msg/s, {label} in the same round: p99 "
                     f"{cost['p99_vs_relay']} (median {cost['p99_vs_relay_median']}x), CPU "
                     f"{cost['cpu_vs_relay']} (median {cost['cpu_vs_relay_median']}x)"
                 )
