@@ -179,6 +179,10 @@ def test_widget_journey_with_the_keyboard_alone(people: Browsers, shot: Shot) ->
     """The widget's panel: who you are, start, write, attach a file, leave; new messages and
     status changes reach screen readers through live regions."""
     page = people.open_page("visitor").page
+    # Playwright turns the browser's file-chooser interception on without waiting for it when
+    # the first listener comes: under load `expect_file_chooser` could lose that race against
+    # the Space press below (a fifth-round CI run). A listener from the start turns it on early.
+    page.on("filechooser", lambda _chooser: None)
     page.goto("/widget/chat?queue=General%20support")
     type_into(page, page.get_by_test_id("guest-name"), "Vic Visitor")
     type_into(page, page.get_by_test_id("guest-email"), "vic@example.org")
