@@ -233,7 +233,6 @@ class WalCheckpointer:
         self.checkpoints = 0
         self.restarts = 0  # RESTART checkpoints that completed
         self.restarts_busy = 0  # ... that timed out waiting for readers
-        self.log_bytes = 0  # the log's size after the last checkpoint
         self._write_lock = write_lock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -297,7 +296,6 @@ class WalCheckpointer:
             conn.close()
 
     def _logged(self, size: int) -> None:
-        self.log_bytes = size
         sqlite_wal_bytes.set(size)
         loop, wanted = self._loop, self._wanted
         if size >= self.limit_bytes and loop is not None and wanted is not None:
