@@ -136,23 +136,42 @@ def test_request_from_chat_to_resolution(
     expect(ana.get_by_test_id("sr-status-badge")).to_have_text("Open")
 
 
-def test_customer_cancels_own_request(people: Browsers) -> None:
-    """A request left as a message can be cancelled by its customer from My requests."""
+def test_customer_cancels_own_request(people: Browsers, shot: Shot) -> None:
+    """A request left as a message can be cancelled by its customer from My requests. Its long
+    description shows folded, and opens whole: nothing of it is cut away."""
     customer = guest_sign_in(people.open_page("customer"), "Dora", "dora@example.org")
+    lines = [f"Step {i}: the printer blinks {i} times." for i in range(1, 31)]
     ref = customer.evaluate(
-        """async () => {
+        """async (description) => {
             const csrf = document.cookie.split('; ').find((c) => c.startsWith('helpline_csrf='))
                 .split('=')[1];
             const res = await fetch('/api/v1/requests', {method: 'POST', headers: {
                 'Content-Type': 'application/json', 'X-CSRF-Token': decodeURIComponent(csrf)},
-                body: JSON.stringify({summary: 'Call me back please'})});
+                body: JSON.stringify({summary: 'Call me back please', description})});
             return (await res.json()).reference;
-        }"""
+        }""",
+        "\n".join(lines),
     )
     customer.goto(f"/#requests/{ref}")
     row = customer.get_by_test_id("request-row").filter(has_text=ref)
     expect(row).to_have_attribute("data-expanded", "true")
+    description = row.get_by_test_id("request-description")
+    toggle = row.get_by_test_id("request-description-toggle")
+    expect(description).to_have_text("\n".join(lines))
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    folded = "e => e.scrollHeight > e.clientHeight"
+    assert description.evaluate(folded), "a 30-line description should show folded"
+    description.scroll_into_view_if_needed()
+    shot(customer, "portal-request-description-folded")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    assert not description.evaluate(folded), "opened, the whole description should show"
+    shot(customer, "portal-request-long-description")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+
     row.get_by_test_id("request-cancel").click()
+    expect(customer.locator(".toast__title").filter(has_text=f"{ref} cancelled")).to_be_visible()
     row = customer.get_by_test_id("request-row").filter(has_text=ref)
     expect(row).to_have_attribute("data-status", "cancelled")
     expect(row.get_by_test_id("request-cancel")).to_have_count(0)

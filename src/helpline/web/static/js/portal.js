@@ -555,11 +555,28 @@ async function renderRequestDetail(r, detail) {
     }
   });
   detail.replaceChildren(
-    r.description ? h("p", { class: "small timeline__text" }, r.description.length > 600 ? `${r.description.slice(0, 600)}…` : r.description) : null,
+    r.description ? requestDescription(r) : null,
     h("ol", { class: "timeline", "aria-label": t("Updates") }, items.length ? items : h("li", {}, t("No updates yet."))),
     ["new", "open", "in_progress", "on_hold", "resolved"].includes(r.status) ? form : null,
     statusActions(r),
   );
+}
+
+/** The whole description (a raised chat's is its transcript), folded to a few lines when long;
+ * cutting the text itself would leave the customer no way to read the rest of their request. */
+function requestDescription(r) {
+  const id = `desc-${r.reference}`;
+  const text = h("p", { class: "small timeline__text request-desc", id, "data-testid": "request-description" }, r.description);
+  if (r.description.length <= 600 && r.description.split("\n").length <= 8) return text;
+  text.classList.add("request-desc--folded");
+  const toggle = h("button", { class: "btn btn--ghost btn--sm", type: "button", "aria-expanded": "false", "aria-controls": id, "data-testid": "request-description-toggle" }, t("Show the whole description"));
+  toggle.addEventListener("click", () => {
+    const open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    text.classList.toggle("request-desc--folded", !open);
+    toggle.textContent = open ? t("Show less") : t("Show the whole description");
+  });
+  return h("div", { class: "request-desc-box" }, text, toggle);
 }
 
 /** Customers may cancel their own new/open request and reopen a resolved one. */
@@ -580,7 +597,8 @@ async function changeStatus(r, status, button) {
   button.disabled = true;
   try {
     await api.patch(`/requests/${encodeURIComponent(r.reference)}`, { status });
-    toast({ title: status === "cancelled" ? `${r.reference} cancelled` : `${r.reference} reopened`, kind: "success", timeout: 3000 });
+    const title = status === "cancelled" ? t("{reference} cancelled", { reference: r.reference }) : t("{reference} reopened", { reference: r.reference });
+    toast({ title, kind: "success", timeout: 3000 });
     await loadRequests(r.reference);
   } catch (err) {
     button.disabled = false;
