@@ -478,7 +478,10 @@ async def scenario1(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
                     r = await relay_run(relay, args.chats, rate, args.duration, args)
                     rows.append(r)
                     print_load_table([r])
-                    for name, hl, base, _setup in servers:
+                    # An A/B's servers take turns going first, so neither always runs
+                    # right after the relay (the machine's state then) and order cancels out.
+                    order = servers[::-1] if args.compare_env and rep % 2 else servers
+                    for name, hl, base, _setup in order:
                         target = Target(name, "helpline", base, base, hl.pids)
                         before = await _repairs({base})
                         stalls_before = await scrape_stalls(base)
@@ -1144,7 +1147,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--compare-env",
         action="append",
         metavar="KEY=VALUE",
-        help="scenario 1: also a Helpline with this setting in each round (repeatable: one each)",
+        help="scenario 1: also a Helpline with this setting in each round (repeatable: one "
+        "each); the servers swap order every other round",
     )
     p.add_argument("--keep", action="store_true", help="keep server logs and data")
     p.add_argument("--profile", metavar="DIR", help="py-spy the servers during each load")
