@@ -103,8 +103,11 @@ async def test_the_app_s_checkpointer_restarts_the_log_under_steady_reads(
         async with db.read() as session:
             count = (await session.execute(text("SELECT count(*) FROM t"))).scalar_one()
         assert count == 600
-        # The log file stays near its limit: it was written from its start again and again.
-        assert (tmp_path / "helpline.db-wal").stat().st_size < 2**20
+        # The log file was written from its start again and again: without restarts these
+        # writes leave a 6.0 MB file. How near the 128 kB limit it stays depends on when the
+        # readers let a restart through, i.e. on the machine's load (1.9 MB seen under a whole
+        # `make test`), so the bound is half the unrestarted size, not the limit.
+        assert (tmp_path / "helpline.db-wal").stat().st_size < 3 * 2**20
     finally:
         stop.set()
         await asyncio.gather(*readers)
