@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 from sqlalchemy import update
 
+from helpline.chats import writer as writer_sql
 from helpline.chats.lifecycle import TABLE, Action
 from helpline.chats.models import Chat
 from helpline.chats.writer import Author, MessageWriter, _batch_times, _sqlite_time
@@ -408,3 +410,20 @@ async def test_the_fast_path_moves_the_chat_as_the_service_path_does_and_replays
     async with ctx.db.read() as session:
         chat = await session.get(Chat, cid)
         assert chat is not None and chat.last_seq == reply.envelope["seq"]
+
+
+async def test_a_message_updates_no_indexed_column_of_its_chat() -> None:
+    """Every message updates its chat's row; an indexed column among what it sets would make
+    each message an index change too (on PostgreSQL a row version every index of `chats`
+    points at anew, no heap-only update). Decision 037."""
+    indexed = {c.name for ix in Chat.__table__.indexes for c in ix.columns}
+    indexed |= {c.name for c in Chat.__table__.primary_key.columns}
+    indexed |= {
+        c.name for u in Chat.__table__.constraints if hasattr(u, "columns") for c in u.columns
+    } - {"customer_id", "queue_id", "agent_id"}  # foreign keys index nothing by themselves
+    for sql in (writer_sql._SQL_CUSTOMER, writer_sql._SQL_AGENT, writer_sql._PG_SQL):
+        assignments = re.search(r"UPDATE chats SET (.*?) WHERE", sql, re.S)
+        assert assignments is not None
+        columns = set(re.findall(r"(\w+) = ", assignments.group(1))) - {"THEN", "ELSE"}
+        assert columns >= {"last_seq", "updated_at"}
+        assert not columns & indexed, f"indexed columns set per message: {columns & indexed}"

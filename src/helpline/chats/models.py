@@ -30,7 +30,6 @@ class Chat(Base):
         Index("ix_chats_agent_status", "agent_id", "status"),
         Index("ix_chats_status_created", "status", "created_at"),
         Index("ix_chats_status_offer", "status", "offer_expires_at"),
-        Index("ix_chats_status_customer_at", "status", "last_customer_at"),
         Index("ix_chats_sla_next_at", "sla_next_at"),
     )
 
