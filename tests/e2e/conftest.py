@@ -9,7 +9,7 @@ logged while the server is deliberately down). Screenshots go to test-output/scr
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -71,25 +71,76 @@ def server(
         srv.stop()
 
 
-# Module scope, not session: Playwright's sync API keeps an event loop running in this thread
-# while it is open, and the async tests that run after the browser modules need that thread.
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as pw:
-        yield pw
+class _SharedChromium:
+    """One Playwright driver and one Chromium for the browser modules a worker runs one after
+    the other (the long groups go first, so that is all of its browser modules), instead of a
+    new driver and browser per module: each test still gets contexts of its own (cookies,
+    storage, permissions, downloads), as the tests of one module always had. Playwright's sync
+    API keeps an event loop running in this thread while it is open, and the async tests that
+    run after the browser modules need that thread: so the browser and the driver are closed
+    as soon as the worker's next test is not a browser test (`pytest_runtest_teardown`), not at
+    the end of the session. A driver and a browser per module cost ~1.3 s of set-up and
+    teardown per module, 36 modules a pass (docs/testing.md, "Sixth round")."""
+
+    def __init__(self) -> None:
+        self.playwright: Playwright | None = None
+        self.browser: Browser | None = None
+
+    def get_playwright(self) -> Playwright:
+        if self.playwright is None:
+            self.playwright = sync_playwright().start()
+        return self.playwright
+
+    def get_browser(self) -> Browser:
+        if self.browser is None or not self.browser.is_connected():
+            executable = shutil.which("chromium") or shutil.which("chromium-browser")
+            if executable is None:
+                # Skips locally; fails under CI=true, where every part must run.
+                unavailable("Chromium is not installed (apt-get install chromium)")
+            self.browser = self.get_playwright().chromium.launch(
+                executable_path=executable, headless=True, args=CHROMIUM_ARGS
+            )
+        return self.browser
+
+    def close(self) -> None:
+        browser, pw = self.browser, self.playwright
+        self.browser = self.playwright = None
+        try:
+            if browser is not None:
+                browser.close()
+        finally:
+            if pw is not None:
+                pw.stop()
+
+
+_SHARED = _SharedChromium()
+
+
+def _is_browser_test(item: pytest.Item | None) -> bool:
+    return item is not None and Path(str(item.path)).parent == Path(__file__).parent
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, None, None]:
+    """After the last browser test before a test of another kind (or the end), once its
+    fixtures are torn down (even if one of them failed): close the browser and the driver."""
+    try:
+        return (yield)
+    finally:
+        if not _is_browser_test(nextitem):
+            _SHARED.close()
 
 
 @pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        # Skips locally; fails under CI=true, where every part must run.
-        unavailable("Chromium is not installed (apt-get install chromium)")
-    browser = playwright.chromium.launch(
-        executable_path=executable, headless=True, args=CHROMIUM_ARGS
-    )
-    yield browser
-    browser.close()
+def playwright() -> Playwright:
+    return _SHARED.get_playwright()
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Browser:
+    return _SHARED.get_browser()
 
 
 @pytest.fixture
