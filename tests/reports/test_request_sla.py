@@ -90,6 +90,8 @@ async def test_request_targets_met_per_queue_agent_and_priority_with_csv_kept_af
     admin = await make_user(app, "admin")
     desk = Desk(client, await make_user(app, "customer"), admin)
     sweeper = Sweeper(ctx_of(app))
+    # The frozen clock starts at the real time: the hour it moves on may cross midnight.
+    first_day = now().date().isoformat()
 
     answered = await desk.raise_(support, "critical", ana)  # both targets met
     swept = await desk.raise_(support, "critical", ana)  # both breached by the sweeper
@@ -112,12 +114,12 @@ async def test_request_targets_met_per_queue_agent_and_priority_with_csv_kept_af
     frozen_clock.advance(1800)  # 3700 s: the urgent resolution was due at 3600
     await sweeper.run_once()
     await desk.resolve(swept)
-    day = now().date().isoformat()
+    last_day = now().date().isoformat()
 
     async def report(**params: str) -> dict[str, Any]:
         r = await client.get(
             "/api/v1/reports/summary",
-            params={"from": day, "to": day, **params},
+            params={"from": first_day, "to": last_day, **params},
             headers=admin.headers,
         )
         assert r.status_code == 200, r.text
@@ -150,7 +152,7 @@ async def test_request_targets_met_per_queue_agent_and_priority_with_csv_kept_af
     async def csv_rows(table: str) -> list[dict[str, str]]:
         r = await client.get(
             "/api/v1/reports/export.csv",
-            params={"table": table, "from": day, "to": day},
+            params={"table": table, "from": first_day, "to": last_day},
             headers=admin.headers,
         )
         assert r.status_code == 200, r.text

@@ -62,6 +62,8 @@ async def test_share_met_per_queue_and_agent_with_csv_kept_after_retention(
     ben = await make_user(app, "agent", name="Ben", queues=[support], max_chats=10)
     admin = await make_user(app, "admin")
     sweeper = Sweeper(ctx_of(app))
+    # The frozen clock starts at the real time: the hour it moves on may cross midnight.
+    first_day = now().date().isoformat()
 
     # Ana: answers one in time (met), one breached by the sweeper (missed).
     met = await _chat(client, app, support, ana)
@@ -83,11 +85,13 @@ async def test_share_met_per_queue_and_agent_with_csv_kept_after_retention(
     await _answer(client, other, ana)
     for cid, who in ((met, ana), (late, ana), (slow, ben), (quick, ben), (other, ana)):
         await _solve(client, cid, who)
-    day = now().date().isoformat()
+    last_day = now().date().isoformat()
 
     async def report() -> dict[str, Any]:
         r = await client.get(
-            "/api/v1/reports/summary", params={"from": day, "to": day}, headers=admin.headers
+            "/api/v1/reports/summary",
+            params={"from": first_day, "to": last_day},
+            headers=admin.headers,
         )
         assert r.status_code == 200, r.text
         return dict(r.json())
@@ -106,7 +110,7 @@ async def test_share_met_per_queue_and_agent_with_csv_kept_after_retention(
     for table, (name, numbers) in expected.items():
         r = await client.get(
             "/api/v1/reports/export.csv",
-            params={"table": table, "from": day, "to": day},
+            params={"table": table, "from": first_day, "to": last_day},
             headers=admin.headers,
         )
         assert r.status_code == 200, r.text
