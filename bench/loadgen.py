@@ -604,6 +604,7 @@ async def run_load(
     warmup_s: float = 1.0,
     connect_concurrency: int = 64,
     windows: Sequence[float] = (),
+    on_ready: Callable[[], Awaitable[None]] | None = None,
 ) -> LoadResult:
     """Connect every pair, subscribe, send on schedule for `duration`, wait for stragglers.
 
@@ -613,6 +614,8 @@ async def run_load(
     console does) or "per-chat" (one agent socket per chat: round one).
     Latency counts messages sent after the first `warmup_s` (at most a quarter of the run):
     connection set-up and cold caches are not what is measured. Delivery counts them all.
+    `on_ready` is awaited once every connection is subscribed, just before the sending starts
+    (scenario 5 starts its burst there, not during the connections' own set-up).
     """
     stats = Stats()
     chats = len(pairs)
@@ -661,6 +664,8 @@ async def run_load(
             missing = sum(not c.subscribed.is_set() for c in conns)
             raise SetupError(f"{missing} connections got no 'subscribed' within 60 s") from None
 
+        if on_ready is not None:
+            await on_ready()
         meter = ProcMeter(target.server_pids)
         infra = ProcMeter(target.infra_pids) if target.infra_pids else None
         me = ProcMeter([os.getpid()], children=False)  # the servers may be our children

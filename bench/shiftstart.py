@@ -34,6 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from loadgen import API, Side, close_all, open_ws, percentiles_ms
 
+BORN = time.perf_counter()
+
 
 class Step:
     """Latencies and failures of one kind of request."""
@@ -140,6 +142,8 @@ async def burst(args: argparse.Namespace) -> dict[str, Any]:
             "connected_at_end": sum(1 for ws in sockets if ws.close_code is None),
             **{k: s.summary() for k, s in steps.items()},
             "transport_errors": errors,
+            # Its own CPU over its whole life (measured from outside it had often exited).
+            "driver_cpu_pct": round(100 * time.process_time() / (time.perf_counter() - BORN), 1),
         }
     finally:
         await close_all(sockets)

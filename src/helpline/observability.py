@@ -100,6 +100,14 @@ http_request_seconds = Histogram(
     ["method", "route", "status"],
     buckets=LATENCY_BUCKETS,
 )
+# The password hashing pool (helpline.accounts.passwords): waiting for a hashing thread, then
+# hashing. A wait that grows while messages flow means the hashes get too little CPU.
+password_hash_seconds = Histogram(
+    "helpline_password_hash_seconds",
+    "Password hashes: time waiting for a hashing thread (phase=wait) and hashing (phase=run)",
+    ["phase"],
+    buckets=LATENCY_BUCKETS,
+)
 chats_waiting = Gauge(
     "helpline_chats_waiting",
     "Chats waiting for an agent, per queue",

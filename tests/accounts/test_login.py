@@ -18,6 +18,7 @@ from argon2 import PasswordHasher, extract_parameters
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
+from helpline import observability as metrics
 from helpline.accounts import passwords
 from helpline.accounts import repository as accounts_repo
 from helpline.accounts.models import User
@@ -393,6 +394,14 @@ class Gate:
         return bool(self.real(password_hash, password))
 
 
+_HASH_SAMPLES = [(phase, kind) for phase in ("wait", "run") for kind in ("count", "sum")]
+
+
+def _hash_metric(phase: str, kind: str) -> float:
+    name = f"helpline_password_hash_seconds_{kind}"
+    return metrics.REGISTRY.get_sample_value(name, {"phase": phase}) or 0.0
+
+
 async def pending(n: int) -> None:
     """Until the pool holds n hashes (running or waiting); bounded."""
     for _ in range(1000):
@@ -435,6 +444,7 @@ class TestHashPool:
         people = [await make_user(app, "agent") for _ in range(3)]
         gate = Gate(passwords.verify_password)
         monkeypatch.setattr(passwords, "verify_password", gate)
+        before = {k: _hash_metric(*k) for k in _HASH_SAMPLES}
         async with client_from(app, "198.51.100.91") as c:
             tasks = []
             for n, p in enumerate(people, start=1):
@@ -443,6 +453,10 @@ class TestHashPool:
             gate.open.set()
             assert [(await t).status_code for t in tasks] == [401, 401, 401]
         assert gate.order == ["wrong-1", "wrong-2", "wrong-3"]
+        # /metrics tells the pool's waits from its hashes: three of each.
+        grew = {k: _hash_metric(*k) - v for k, v in before.items()}
+        assert grew[("wait", "count")] == grew[("run", "count")] == 3
+        assert grew[("wait", "sum")] > 0 and grew[("run", "sum")] > 0
 
     async def test_login_limits_still_refuse_before_the_pool(
         self, app: FastAPI, monkeypatch: pytest.MonkeyPatch

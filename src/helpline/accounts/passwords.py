@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
@@ -30,6 +31,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from helpline.errors import Busy
+from helpline.observability import password_hash_seconds
 
 T = TypeVar("T")
 
@@ -109,7 +111,7 @@ class HashPool:
                 raise Busy("Too many sign-ins at once; try again in a moment.", retry_after=1)
             self.pending += 1
         try:
-            future = self._executor.submit(fn)
+            future = self._executor.submit(_timed, fn, time.perf_counter())
         except BaseException:
             with self._lock:
                 self.pending -= 1
@@ -119,6 +121,20 @@ class HashPool:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=False)
+
+
+_WAIT = password_hash_seconds.labels("wait")
+_RUN = password_hash_seconds.labels("run")
+
+
+def _timed(fn: Callable[[], T], submitted: float) -> T:
+    """`fn` in a hashing thread, its wait for the thread and its run recorded (/metrics)."""
+    started = time.perf_counter()
+    _WAIT.observe(started - submitted)
+    try:
+        return fn()
+    finally:
+        _RUN.observe(time.perf_counter() - started)
 
 
 _pool: HashPool | None = None
