@@ -15,19 +15,22 @@ sweeper and the outbox open their units here, and nowhere else.
   (`409` over HTTP).
 - `Inserts` writes the new rows of many callers arriving together (sign-ins, guests) in one
   unit: a group commit, so a shift start does not queue a unit per sign-in behind SQLite's
-  single writer.
+  single writer; and that unit is written at once (`Boundary.write_now`), holding the writer
+  only for its statements' time.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
 
 from helpline.bus import Bus
 from helpline.bus.messages import BusMessage, EventPosted
@@ -37,6 +40,7 @@ from helpline.kit.batching import Batcher
 from helpline.observability import events_published_total
 
 log = logging.getLogger("helpline.boundary")
+T = TypeVar("T")
 
 # What a database outage can surface as. asyncpg reports a refused connection as a bare
 # OSError; SQLAlchemy wraps the rest (including SQLite's "database is locked") as DBAPIError.
@@ -81,6 +85,11 @@ class Boundary:
                 yield uow
         # Reached only once the commit succeeded.
         await self.publish(uow)
+
+    async def write_now(self, work: Callable[[Session], T]) -> T:
+        """A small unit that announces nothing, written at once (`Database.write_now`)."""
+        with guard():
+            return await self.db.write_now(work)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[UnitOfWork]:
@@ -158,11 +167,14 @@ class Inserts:
                     group.error = exc
 
     async def _write(self, groups: list[NewRows]) -> None:
-        async with self.boundary.write() as uow:
-            # Rank by rank, so rows that refer to an earlier one of the same caller follow it.
-            for rank in range(max(len(g.rows) for g in groups)):
-                uow.session.add_all([g.rows[rank] for g in groups if len(g.rows) > rank])
-                await uow.session.flush()
+        await self.boundary.write_now(functools.partial(_insert, groups))
+
+
+def _insert(groups: list[NewRows], session: Session) -> None:
+    # Rank by rank, so rows that refer to an earlier one of the same caller follow it.
+    for rank in range(max(len(g.rows) for g in groups)):
+        session.add_all([g.rows[rank] for g in groups if len(g.rows) > rank])
+        session.flush()
 
 
 def _renumber(rows: list[Base]) -> None:

@@ -9,6 +9,11 @@ writers never deadlock upgrading a read lock) and, inside one process, also queu
 asyncio lock so waiting happens in the event loop rather than in busy-looping threads. The
 message writer's batches are urgent on that lock: they wait for the unit holding it, not for
 every unit queued behind it (`helpline.locks.PriorityLock`).
+
+Small units that announce nothing (`Database.write_now`: new sign-ins' and guests' rows,
+presence stamps) run synchronously on SQLite, on a connection of the event loop's own: they
+hold the writer for their statements' time only, not across a trip to a database thread per
+statement (docs/decisions/038-small-writes-in-the-loop.md).
 """
 
 from __future__ import annotations
@@ -25,17 +30,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import DateTime, MetaData, event, make_url, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import DateTime, MetaData, StaticPool, create_engine, event, make_url, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from helpline.locks import PriorityLock
@@ -45,6 +51,10 @@ if TYPE_CHECKING:  # the bus's types only: the bus's factory reads the settings,
     from helpline.bus.messages import BusMessage
 
 log = logging.getLogger("helpline.db")
+T = TypeVar("T")
+# How long a write waits for another process holding SQLite's write lock: the sessions' busy
+# timeout (`connect_args`), and `write_now`'s and the message writer's retries.
+BUSY_WAIT_S = 30
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -135,7 +145,7 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             # uri: the index file is attached by a read-only URI (attach_search).
-            kwargs["connect_args"] = {"timeout": 30, "uri": True}
+            kwargs["connect_args"] = {"timeout": BUSY_WAIT_S, "uri": True}
         else:
             kwargs["pool_pre_ping"] = True
         if ":memory:" not in url:  # in-memory SQLite keeps one connection of its own
@@ -149,6 +159,20 @@ class Database:
         self._writer = async_sessionmaker(
             self.engine.execution_options(helpline_immediate=True), expire_on_commit=False
         )
+        # SQLite on disk: `write_now`'s connection, used from the event loop only, made when
+        # first needed. It never waits in SQLite for a lock (busy timeout 0): `write_now` does,
+        # in the loop.
+        self._now_engine: Engine | None = None
+        self._now: sessionmaker[Session] | None = None
+        if self.sqlite_path is not None:
+            path = self.sqlite_path
+
+            def connect() -> sqlite3.Connection:
+                return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+            self._now_engine = create_engine("sqlite://", creator=connect, poolclass=StaticPool)
+            _configure_sqlite_now(self._now_engine)
+            self._now = sessionmaker(self._now_engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -167,6 +191,38 @@ class Database:
                 await session.commit()
                 uow.committed = True
 
+    async def write_now(self, work: Callable[[Session], T]) -> T:
+        """`work(session)` in a unit of its own, committed; for small units that announce
+        nothing. On SQLite on disk it runs synchronously in the loop, on a connection of the
+        loop's own, once the in-process writer lock is ours: it holds SQLite's writer only for
+        its statements' time. Through the async session a unit holds the writer across a round
+        trip to a database thread per statement, each waiting for a busy loop (5–40 ms each at
+        a shift start, while message batches wait: docs/decisions/038-small-writes-in-the-loop.md).
+        Another process holding SQLite's write lock is waited for in the loop, up to
+        `BUSY_WAIT_S`, never in SQLite's busy timeout. Elsewhere: a plain unit (`run_sync`).
+
+        `work` must not await, and runs again from the start if SQLite was busy."""
+        if self._now is None:
+            async with self.write() as uow:
+                return await uow.session.run_sync(work)
+        loop = asyncio.get_running_loop()
+        async with self.write_lock():
+            deadline = loop.time() + BUSY_WAIT_S
+            delay = 0.001
+            while True:
+                try:
+                    with self._now() as session, session.begin():
+                        session.connection()  # BEGIN IMMEDIATE before `work`: busy or ours
+                        return work(session)
+                except OperationalError as exc:
+                    code = getattr(exc.orig, "sqlite_errorcode", None)
+                    if code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                        raise
+                    if loop.time() > deadline:
+                        raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.05)
+
     @asynccontextmanager
     async def write_lock(self, *, urgent: bool = False) -> AsyncIterator[None]:
         """The in-process SQLite writer lock alone, for writers with their own connection.
@@ -183,6 +239,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._now_engine is not None:
+            self._now_engine.dispose()
 
     @property
     def sqlite_path(self) -> str | None:
@@ -391,6 +449,19 @@ def attach_search(execute: Callable[[str], Any], path: str) -> bool:
     return True
 
 
+def _configure_sqlite_now(engine: Engine) -> None:
+    """`Database.write_now`'s connection: the app's pragmas, but SQLite never waits for a lock
+    (the caller waits in the loop), and every transaction begins IMMEDIATE."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        sqlite_pragmas(dbapi_conn.execute, busy_timeout_ms=0)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _configure_sqlite(engine: AsyncEngine, path: str | None) -> None:
     """`path`: the database file (None in memory), whose message index sessions attach."""
     sync_engine = engine.sync_engine
@@ -400,7 +471,7 @@ def _configure_sqlite(engine: AsyncEngine, path: str | None) -> None:
         # Take over transaction control from the driver so we can say BEGIN IMMEDIATE.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        sqlite_pragmas(cur.execute, busy_timeout_ms=30000)
+        sqlite_pragmas(cur.execute, busy_timeout_ms=BUSY_WAIT_S * 1000)
         if path is not None:
             attach_search(cur.execute, path)
         cur.close()

@@ -20,8 +20,8 @@ from helpline.kit.enums import Availability
 async def stamp(ctx: AppContext, user_ids: set[str]) -> None:
     if not user_ids:
         return
-    async with ctx.boundary.write() as uow:
-        await repo.stamp_seen(uow.session, user_ids, now())
+    at = now()
+    await ctx.boundary.write_now(lambda session: repo.stamp_seen(session, user_ids, at))
 
 
 async def sweep(

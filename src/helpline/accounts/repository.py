@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from helpline.accounts.models import (
     ApiToken,
@@ -247,8 +248,9 @@ async def replace_password_hash(
 # --- presence ---------------------------------------------------------------------------------
 
 
-async def stamp_seen(session: AsyncSession, user_ids: set[str], at: datetime) -> None:
-    await session.execute(
+def stamp_seen(session: Session, user_ids: set[str], at: datetime) -> None:
+    """Synchronous: a small unit of its own, written at once (`Boundary.write_now`)."""
+    session.execute(
         update(User)
         .where(User.id.in_(user_ids))
         .values(last_seen_at=at)

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from helpline.chats.lifecycle import Action, allowed_from
-from helpline.db import Database, sqlite_pragmas
+from helpline.db import BUSY_WAIT_S, Database, sqlite_pragmas
 from helpline.kit.clock import iso, now
 from helpline.kit.enums import Role
 
@@ -393,7 +393,7 @@ class MessageWriter:
         """Write now, or (another process writing) wait in the loop and retry, for as long as
         the sessions' busy timeout would."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + 30
+        deadline = loop.time() + BUSY_WAIT_S
         delay = 0.001
         while True:
             try:

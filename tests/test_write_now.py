@@ -1,0 +1,145 @@
+"""`Boundary.write_now`: small units that announce nothing (new sign-ins' and guests' rows,
+presence stamps), committed whole or not at all. On SQLite they run in the event loop on a
+connection of its own and hold the writer only while their statements run; another process
+holding SQLite's write lock is waited for in the loop, never in SQLite (decision 038)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from helpline import db as dbmod
+from helpline.accounts.models import User
+from helpline.errors import Unavailable
+from tests.conftest import BACKEND
+from tests.fixtures.factories import ctx_of, make_user
+
+pytestmark = pytest.mark.asyncio
+
+
+async def _name(app: FastAPI, user_id: str) -> str:
+    async with ctx_of(app).db.read() as session:
+        return str((await session.execute(select(User.name).where(User.id == user_id))).scalar())
+
+
+def _rename(user_id: str, name: str) -> object:
+    def work(session: Session) -> str:
+        session.execute(update(User).where(User.id == user_id).values(name=name))
+        return "done"
+
+    return work
+
+
+async def test_a_unit_is_committed_and_its_answer_returned(app: FastAPI) -> None:
+    person = await make_user(app, "agent", name="Before")
+    done = await ctx_of(app).boundary.write_now(_rename(person.id, "After"))  # type: ignore[arg-type]
+    assert done == "done"
+    assert await _name(app, person.id) == "After"
+
+
+async def test_a_failing_unit_changes_nothing_and_raises_its_error(app: FastAPI) -> None:
+    ctx = ctx_of(app)
+    person = await make_user(app, "agent", name="Kept")
+    other = await make_user(app, "agent")
+    users = await _users(app)
+
+    def work(session: Session) -> None:
+        session.execute(update(User).where(User.id == person.id).values(name="Lost"))
+        session.add(User(email=other.email, name="Twin", role="agent"))  # the e-mail is taken
+        session.flush()
+
+    with pytest.raises(IntegrityError):
+        await ctx.boundary.write_now(work)
+    assert await _name(app, person.id) == "Kept"
+    assert await _users(app) == users
+    # And the next unit goes through.
+    await ctx.boundary.write_now(_rename(person.id, "Next"))  # type: ignore[arg-type]
+    assert await _name(app, person.id) == "Next"
+
+
+async def _users(app: FastAPI) -> int:
+    async with ctx_of(app).db.read() as session:
+        return int((await session.execute(select(func.count(User.id)))).scalar_one())
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's file lock")
+async def test_another_process_writing_is_waited_for_in_the_loop(app: FastAPI) -> None:
+    ctx = ctx_of(app)
+    path = ctx.db.sqlite_path
+    assert path is not None
+    person = await make_user(app, "agent", name="Before")
+    other = sqlite3.connect(path, isolation_level=None)  # as another process would
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        unit = asyncio.create_task(ctx.boundary.write_now(_rename(person.id, "After")))  # type: ignore[arg-type]
+        # The loop stays free meanwhile: other tasks run, many times over, while it waits.
+        ticks = 0
+        for _ in range(20):
+            await asyncio.sleep(0.005)
+            ticks += 1
+        assert ticks == 20 and not unit.done()
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    assert await asyncio.wait_for(unit, 5) == "done"
+    assert await _name(app, person.id) == "After"
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's file lock")
+async def test_a_write_lock_held_past_the_wait_is_an_outage(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = ctx_of(app)
+    path = ctx.db.sqlite_path
+    assert path is not None
+    person = await make_user(app, "agent", name="Before")
+    monkeypatch.setattr(dbmod, "BUSY_WAIT_S", 0.05)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(Unavailable):
+            await ctx.boundary.write_now(_rename(person.id, "After"))  # type: ignore[arg-type]
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    assert await _name(app, person.id) == "Before"
+    # The in-process writer lock went with it.
+    assert not ctx.db._write_lock.locked()
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's in-process writer lock")
+async def test_the_writer_is_held_only_while_the_statements_run(app: FastAPI) -> None:
+    """No await between BEGIN IMMEDIATE and COMMIT: nothing else on the loop runs while the
+    unit holds SQLite's writer, so a message batch waits for its statements alone."""
+    ctx = ctx_of(app)
+    person = await make_user(app, "agent")
+    ran: list[str] = []
+    seen: list[tuple[bool, list[str]]] = []
+
+    async def neighbour() -> None:
+        while True:
+            ran.append("tick")
+            await asyncio.sleep(0)
+
+    def work(session: Session) -> None:
+        before = list(ran)
+        session.execute(update(User).where(User.id == person.id).values(name="A"))
+        session.flush()
+        session.execute(update(User).where(User.id == person.id).values(name="B"))
+        seen.append((ctx.db._write_lock.locked(), ran[len(before) :]))
+
+    task = asyncio.create_task(neighbour())
+    try:
+        await asyncio.sleep(0)
+        await ctx.boundary.write_now(work)
+    finally:
+        task.cancel()
+    assert seen == [(True, [])]
+    assert await _name(app, person.id) == "B"
+    assert not ctx.db._write_lock.locked()
