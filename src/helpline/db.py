@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import DateTime, MetaData, StaticPool, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -205,23 +204,15 @@ class Database:
         if self._now is None:
             async with self.write() as uow:
                 return await uow.session.run_sync(work)
-        loop = asyncio.get_running_loop()
+        now_session = self._now
+
+        def attempt() -> T:
+            with now_session() as session, session.begin():
+                session.connection()  # BEGIN IMMEDIATE before `work`: busy or ours
+                return work(session)
+
         async with self.write_lock():
-            deadline = loop.time() + BUSY_WAIT_S
-            delay = 0.001
-            while True:
-                try:
-                    with self._now() as session, session.begin():
-                        session.connection()  # BEGIN IMMEDIATE before `work`: busy or ours
-                        return work(session)
-                except OperationalError as exc:
-                    code = getattr(exc.orig, "sqlite_errorcode", None)
-                    if code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-                        raise
-                    if loop.time() > deadline:
-                        raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 0.05)
+            return await retry_while_busy(attempt)
 
     @asynccontextmanager
     async def write_lock(self, *, urgent: bool = False) -> AsyncIterator[None]:
@@ -412,6 +403,31 @@ class WalCheckpointer:
         self.restarts += 1
         sqlite_wal_restarts_total.inc()
         return True
+
+
+def sqlite_busy(exc: BaseException) -> bool:
+    """Another connection holds SQLite's write lock: the driver's error, or SQLAlchemy's
+    wrapping it."""
+    err = getattr(exc, "orig", exc)
+    return getattr(err, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+async def retry_while_busy(attempt: Callable[[], T]) -> T:
+    """`attempt()` (a whole write transaction, rolled back when refused), tried again while
+    another process holds SQLite's write lock: waiting in the event loop with back-off, never
+    in SQLite's busy timeout (which would block the loop), up to `BUSY_WAIT_S`; then the
+    refusal itself. The message writer's batches and `Database.write_now`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BUSY_WAIT_S
+    delay = 0.001
+    while True:
+        try:
+            return attempt()
+        except Exception as exc:
+            if not sqlite_busy(exc) or loop.time() > deadline:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 def sqlite_pragmas(execute: Callable[[str], Any], *, busy_timeout_ms: int) -> None:

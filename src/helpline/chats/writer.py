@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from helpline.chats.lifecycle import Action, allowed_from
-from helpline.db import BUSY_WAIT_S, Database, sqlite_pragmas
+from helpline.db import Database, retry_while_busy, sqlite_pragmas
 from helpline.kit.clock import iso, now
 from helpline.kit.enums import Role
 
@@ -133,10 +133,6 @@ def _batch_times(at: datetime) -> tuple[str, str]:
     return stamp, f"{stamp[:10]}T{stamp[11:]}Z"
 
 
-class SqliteBusy(Exception):
-    """Another process holds SQLite's write lock; try again shortly."""
-
-
 class SqliteBatch:
     """Owns one sqlite3 connection, used only from the event loop."""
 
@@ -189,12 +185,7 @@ class SqliteBatch:
 
     def _transaction(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
         conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-                raise SqliteBusy from exc
-            raise
+        conn.execute("BEGIN IMMEDIATE")  # busy: another process writes (`retry_while_busy`)
         try:
             done = work(conn)
             conn.execute("COMMIT")
@@ -364,8 +355,9 @@ class MessageWriter:
                 # The in-process writer lock first: our own sessions never make it busy. Urgent:
                 # a batch waits for the unit writing now, not for every one queued (a shift
                 # start's sign-ins), docs/performance.md.
+                sqlite = self._sqlite
                 async with self.db.write_lock(urgent=True):
-                    results = await self._sqlite_write(self._sqlite, batch)
+                    results = await retry_while_busy(lambda: sqlite.write(batch, now()))
             else:
                 if held is None:
                     held = await self.db.engine.connect()
@@ -387,19 +379,3 @@ class MessageWriter:
             if not item.future.done():
                 item.future.set_result(result)
         return held
-
-    @staticmethod
-    async def _sqlite_write(sqlite: SqliteBatch, batch: list[_Item]) -> list[Written | None]:
-        """Write now, or (another process writing) wait in the loop and retry, for as long as
-        the sessions' busy timeout would."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + BUSY_WAIT_S
-        delay = 0.001
-        while True:
-            try:
-                return sqlite.write(batch, now())
-            except SqliteBusy:
-                if loop.time() > deadline:
-                    raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 0.05)
