@@ -179,10 +179,6 @@ class SqliteBatch:
         )
         return Written(_envelope(item.chat_id, seq, at, a, data), created=True)
 
-    def run(self, work: Callable[[sqlite3.Connection], int]) -> int:
-        """`work` in a write transaction of its own on this connection (the search backlog)."""
-        return self._transaction(work)
-
     def _transaction(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
         conn = self._connect()
         conn.execute("BEGIN IMMEDIATE")  # busy: another process writes (`retry_while_busy`)
