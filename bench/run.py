@@ -630,23 +630,36 @@ async def scenario2(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
 STALL_METRICS = ("helpline_event_loop_lag_seconds", "helpline_gc_pause_seconds")
 
 
+async def _metrics_text(base: str) -> str:
+    async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
+        return (await http.get(base + "/metrics")).text
+
+
+def _histogram_lines(
+    text: str, names: Sequence[str], suffixes: Sequence[str] = ("_bucket",)
+) -> Iterator[tuple[str, str, dict[str, str], float]]:
+    """Each histogram sample of `names` in a /metrics text: (metric, suffix, labels, value)."""
+    for line in text.splitlines():
+        for suffix in suffixes:
+            name, _, rest = line.partition(suffix + "{")
+            if name not in names or not rest:
+                continue
+            labels, _, value = rest.rpartition("} ")
+            parts = {k: v.strip('"') for k, v in (p.split("=", 1) for p in labels.split(","))}
+            yield name, suffix, parts, float(value)
+
+
+def _bound(le: str) -> float:
+    return math.inf if le in ("inf", "+Inf") else float(le)
+
+
 async def scrape_stalls(base: str) -> dict[str, dict[float, float]]:
     """The servers' stall histograms (helpline.gcpolicy): per metric (GC pauses by generation),
     the cumulative count at each bucket's upper bound."""
-    async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
-        text = (await http.get(base + "/metrics")).text
     out: dict[str, dict[float, float]] = {}
-    for line in text.splitlines():
-        name, _, rest = line.partition("_bucket{")
-        if name not in STALL_METRICS or not rest:
-            continue
-        labels, _, value = rest.rpartition("} ")
-        parts = dict(p.split("=", 1) for p in labels.split(","))
-        key = name + (
-            f"[gen {parts['generation'].strip(chr(34))}]" if "generation" in parts else ""
-        )
-        le = parts["le"].strip('"')
-        out.setdefault(key, {})[math.inf if le == "+Inf" else float(le)] = float(value)
+    for name, _, parts, value in _histogram_lines(await _metrics_text(base), STALL_METRICS):
+        key = name + (f"[gen {parts['generation']}]" if "generation" in parts else "")
+        out.setdefault(key, {})[_bound(parts["le"])] = value
     return out
 
 
@@ -659,46 +672,28 @@ BURST_ROUTES = tuple(
 async def scrape_routes(base: str) -> dict[str, dict[float, float]]:
     """The server's own request latency (`helpline_http_request_seconds`) for the burst's
     routes, successful answers only: per route, the cumulative count at each bucket bound."""
-    async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
-        text = (await http.get(base + "/metrics")).text
     out: dict[str, dict[float, float]] = {}
-    for line in text.splitlines():
-        name, _, rest = line.partition("_bucket{")
-        if name != "helpline_http_request_seconds" or not rest:
-            continue
-        labels, _, value = rest.rpartition("} ")
-        parts = {k: v.strip('"') for k, v in (p.split("=", 1) for p in labels.split(","))}
+    text = await _metrics_text(base)
+    for _, _, parts, value in _histogram_lines(text, ("helpline_http_request_seconds",)):
         if (parts.get("method"), parts.get("route")) not in BURST_ROUTES:
             continue
         if parts.get("status") != "200":
             continue
-        key = f"{parts['method']} {parts['route']}"
-        le = parts["le"]
-        buckets = out.setdefault(key, {})
-        bound = math.inf if le == "inf" or le == "+Inf" else float(le)
-        buckets[bound] = buckets.get(bound, 0.0) + float(value)
+        buckets = out.setdefault(f"{parts['method']} {parts['route']}", {})
+        bound = _bound(parts["le"])
+        buckets[bound] = buckets.get(bound, 0.0) + value
     return out
 
 
 async def scrape_hash_pool(base: str) -> dict[str, dict[float, float]]:
     """The password hashing pool's histogram (`helpline_password_hash_seconds`): per phase
     (`hash wait`, `hash run`), the cumulative count at each bucket bound, and the sum (as -1)."""
-    async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
-        text = (await http.get(base + "/metrics")).text
     out: dict[str, dict[float, float]] = {}
-    for line in text.splitlines():
-        for suffix in ("_bucket{", "_sum{"):
-            name, _, rest = line.partition(suffix)
-            if name != "helpline_password_hash_seconds" or not rest:
-                continue
-            labels, _, value = rest.rpartition("} ")
-            parts = {k: v.strip('"') for k, v in (p.split("=", 1) for p in labels.split(","))}
-            buckets = out.setdefault(f"hash {parts['phase']}", {})
-            if suffix == "_sum{":
-                buckets[-1.0] = float(value)
-            else:
-                le = parts["le"]
-                buckets[math.inf if le in ("inf", "+Inf") else float(le)] = float(value)
+    text = await _metrics_text(base)
+    names = ("helpline_password_hash_seconds",)
+    for _, suffix, parts, value in _histogram_lines(text, names, ("_bucket", "_sum")):
+        bound = -1.0 if suffix == "_sum" else _bound(parts["le"])
+        out.setdefault(f"hash {parts['phase']}", {})[bound] = value
     return out
 
 
