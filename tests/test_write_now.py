@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 
 import pytest
 from fastapi import FastAPI
@@ -28,7 +29,7 @@ async def _name(app: FastAPI, user_id: str) -> str:
         return str((await session.execute(select(User.name).where(User.id == user_id))).scalar())
 
 
-def _rename(user_id: str, name: str) -> object:
+def _rename(user_id: str, name: str) -> Callable[[Session], str]:
     def work(session: Session) -> str:
         session.execute(update(User).where(User.id == user_id).values(name=name))
         return "done"
@@ -38,7 +39,7 @@ def _rename(user_id: str, name: str) -> object:
 
 async def test_a_unit_is_committed_and_its_answer_returned(app: FastAPI) -> None:
     person = await make_user(app, "agent", name="Before")
-    done = await ctx_of(app).boundary.write_now(_rename(person.id, "After"))  # type: ignore[arg-type]
+    done = await ctx_of(app).boundary.write_now(_rename(person.id, "After"))
     assert done == "done"
     assert await _name(app, person.id) == "After"
 
@@ -59,7 +60,7 @@ async def test_a_failing_unit_changes_nothing_and_raises_its_error(app: FastAPI)
     assert await _name(app, person.id) == "Kept"
     assert await _users(app) == users
     # And the next unit goes through.
-    await ctx.boundary.write_now(_rename(person.id, "Next"))  # type: ignore[arg-type]
+    await ctx.boundary.write_now(_rename(person.id, "Next"))
     assert await _name(app, person.id) == "Next"
 
 
@@ -77,7 +78,7 @@ async def test_another_process_writing_is_waited_for_in_the_loop(app: FastAPI) -
     other = sqlite3.connect(path, isolation_level=None)  # as another process would
     other.execute("BEGIN IMMEDIATE")
     try:
-        unit = asyncio.create_task(ctx.boundary.write_now(_rename(person.id, "After")))  # type: ignore[arg-type]
+        unit = asyncio.create_task(ctx.boundary.write_now(_rename(person.id, "After")))
         # The loop stays free meanwhile: other tasks run, many times over, while it waits.
         ticks = 0
         for _ in range(20):
@@ -104,7 +105,7 @@ async def test_a_write_lock_held_past_the_wait_is_an_outage(
     other.execute("BEGIN IMMEDIATE")
     try:
         with pytest.raises(Unavailable):
-            await ctx.boundary.write_now(_rename(person.id, "After"))  # type: ignore[arg-type]
+            await ctx.boundary.write_now(_rename(person.id, "After"))
     finally:
         other.execute("COMMIT")
         other.close()
