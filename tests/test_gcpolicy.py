@@ -12,7 +12,7 @@ import weakref
 import pytest
 
 from helpline import observability as metrics
-from helpline.gcpolicy import GcPolicy
+from helpline.gcpolicy import BUSY_FULL_EVERY, CALM_S, GcPolicy
 
 pytestmark = pytest.mark.asyncio
 
@@ -200,3 +200,77 @@ async def test_loop_lag_is_observed_and_close_removes_the_hooks() -> None:
     gc.collect()
     await settle()
     assert tracked(kept) == 100
+
+
+class Opened:
+    """A hub's count of connections ever opened, moved by the test."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self) -> int:
+        return self.count
+
+
+async def test_full_collections_are_smaller_only_while_connections_arrive_in_numbers() -> None:
+    before = gc.get_threshold()
+    opened = Opened()
+    policy = GcPolicy(thaw_s=0, arrivals=opened, arrival_rate=50)
+    policy.install()
+    try:
+        t = policy._seen_at  # the loop's clock at install; the test moves it by hand
+        opened.count += 40  # 40 in a second: not a burst
+        policy.sample(t + 1)
+        assert gc.get_threshold() == before and not policy.busy
+        opened.count += 300  # 300 in a second: a shift start, a reconnection storm
+        policy.sample(t + 2)
+        assert policy.busy
+        assert gc.get_threshold() == (before[0], before[1], BUSY_FULL_EVERY)
+        opened.count += 10
+        policy.sample(t + 3)  # slower for a moment: still the burst's threshold ...
+        opened.count += 200
+        policy.sample(t + 4)  # ... and the burst goes on
+        opened.count += 5
+        policy.sample(t + 5)
+        policy.sample(t + 4 + CALM_S - 0.5)
+        assert gc.get_threshold()[2] == BUSY_FULL_EVERY
+        policy.sample(t + 4 + CALM_S)  # calm for CALM_S: the steady threshold is back
+        assert gc.get_threshold() == before and not policy.busy
+        opened.count += 60
+        policy.sample(t + 4 + CALM_S + 1)  # a second burst moves it again
+        assert gc.get_threshold()[2] == BUSY_FULL_EVERY
+    finally:
+        await policy.close()
+    assert gc.get_threshold() == before  # closed mid-burst: Python's own again
+
+
+async def test_a_configured_full_threshold_is_the_steady_one() -> None:
+    before = gc.get_threshold()
+    opened = Opened()
+    policy = GcPolicy(thaw_s=0, full_every=5, arrivals=opened, arrival_rate=50)
+    policy.install()
+    try:
+        t = policy._seen_at
+        assert gc.get_threshold()[2] == 5
+        opened.count += 100
+        policy.sample(t + 0.5)  # 200 a second
+        assert gc.get_threshold()[2] == BUSY_FULL_EVERY
+        policy.sample(t + 0.5 + CALM_S)
+        assert gc.get_threshold()[2] == 5
+    finally:
+        await policy.close()
+    assert gc.get_threshold() == before
+
+
+async def test_without_a_rate_arrivals_never_move_the_threshold() -> None:
+    before = gc.get_threshold()
+    opened = Opened()
+    policy = GcPolicy(thaw_s=0, arrivals=opened, arrival_rate=0)
+    policy.install()
+    try:
+        opened.count += 10_000
+        policy.sample(policy._seen_at + 1)
+        assert gc.get_threshold() == before and not policy.busy
+        assert policy._sampler is None
+    finally:
+        await policy.close()

@@ -309,8 +309,11 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
             thaw_s=settings.gc_thaw_s,
             full_every=settings.gc_full_every,
             switch_s=settings.gil_switch_ms / 1000,
+            arrivals=lambda: hub.opened,
+            arrival_rate=settings.gc_arrivals_per_s,
         )
         gc_policy.install()
+        app.state.gc_policy = gc_policy  # for tests and diagnostics
         try:
             yield
         finally:

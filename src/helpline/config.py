@@ -182,6 +182,10 @@ class Settings(BaseSettings):
     # 2 makes them smaller and more frequent, for bursts of connections, at a cost to message
     # latency under steady load (decision 036). 0 = CPython's own threshold.
     gc_full_every: int = Field(default=0, ge=0, le=100)
+    # While WebSocket connections open faster than this (a second's count), full collections
+    # come every 3rd collection of generation 1: smaller pauses while they arrive; the steady
+    # threshold 3 s after (decision 039). 0 = never.
+    gc_arrivals_per_s: float = Field(default=50, ge=0)
     # How long another thread holding the GIL may keep it from the event loop's thread, and the
     # loop from a database thread whose result is ready (Python's default 5 ms; 0 = leave it).
     gil_switch_ms: float = Field(default=5, ge=0, le=100)

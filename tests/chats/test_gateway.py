@@ -395,3 +395,26 @@ async def test_me_lists_an_agents_queues(http: httpx.AsyncClient, world: dict[st
     assert (await http.get("/api/v1/me", headers=world["customer"].headers)).json()[
         "queue_ids"
     ] is None
+
+
+async def test_connections_opened_are_counted_for_the_collectors_policy(
+    live_server: LiveServer, world: dict[str, Any]
+) -> None:
+    """The garbage collector's policy reads the hub's count of connections opened: how fast
+    they arrive decides how big its full collections may grow (decision 039)."""
+    app = live_server.app
+    policy = app.state.gc_policy
+    assert policy.arrival_rate == app.state.ctx.settings.gc_arrivals_per_s > 0
+    before = policy.arrivals()
+    with pytest.raises(InvalidStatus):  # refused handshakes open nothing
+        await connect(live_server.ws_url, open_timeout=5)
+    clients = [
+        await WSClient.open(live_server.ws_url, who.token)
+        for who in (world["customer"], world["agent"], world["agent2"])
+    ]
+    try:
+        assert policy.arrivals() == before + 3 == app.state.ctx.hub.opened
+    finally:
+        for c in clients:
+            await c.close()
+    assert policy.arrivals() == before + 3  # closing opens nothing either

@@ -203,6 +203,7 @@ class Hub:
         self._reload_again: dict[str, str] = {}
         self.delivered = 0
         self.repairs = 0  # database reads to fill gaps, for tests and diagnostics
+        self.opened = 0  # connections ever registered: their rate moves the collector's policy
         # The last event encoded, per audience (customer or not): its recipients follow one
         # another, so each event is encoded once for all of them (None: internal, not shown).
         self._encoded: tuple[dict[str, Any] | None, dict[bool, bytes | None]] = (None, {})
@@ -211,6 +212,7 @@ class Hub:
 
     def register(self, conn: Connection) -> None:
         self.connections.add(conn)
+        self.opened += 1
         self._users[conn.user_id] += 1
         metrics.ws_connections.inc()
         for topic in self._base_topics(conn):
