@@ -89,6 +89,24 @@ class ProcMeter:
         return 100.0 * (self._cpu() - self._cpu0) / wall if wall > 0 else 0.0
 
 
+class StealMeter:
+    """The share of the machine's CPU time its hypervisor gave to other guests (`steal` in
+    /proc/stat) while a run lasted. On a shared virtual machine the same code measures
+    differently from hour to hour; this says how much of that the host took."""
+
+    def __init__(self) -> None:
+        self._t0 = psutil.cpu_times()
+
+    def percent(self) -> float:
+        t1 = psutil.cpu_times()
+        total = sum(t1) - sum(self._t0)
+        steal = getattr(t1, "steal", 0.0) - getattr(self._t0, "steal", 0.0)
+        return round(100.0 * steal / total, 1) if total > 0 else 0.0
+
+
+STEAL_NOTE_PCT = 2.0  # above this the run says so beside its numbers
+
+
 # -- results --------------------------------------------------------------------------------
 
 
@@ -140,6 +158,7 @@ class LoadResult:
     server_rss_peak_mb: float = 0.0
     infra_cpu_pct: float | None = None
     loadgen_cpu_pct: float = 0.0
+    steal_pct: float = 0.0  # the machine's CPU time taken by its hypervisor meanwhile (StealMeter)
     # With `windows` (sizes in s): per window of the run, by size, the latency percentiles of
     # the messages sent in it and the servers' RSS at its end.
     windows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -161,6 +180,7 @@ class IdleResult:
     pongs: int = 0
     liveness_ms: dict[str, float | None] = field(default_factory=dict)
     server_cpu_pct: float = 0.0
+    steal_pct: float = 0.0
     failed_connections: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -673,6 +693,7 @@ async def run_load(
         if infra:
             infra.start()
         me.start()
+        steal = StealMeter()
 
         # Senders: per chat `rate_per_chat` in all, split between the sides, phases spread.
         side_conns: list[tuple[Conn, int, float]] = []
@@ -742,6 +763,7 @@ async def run_load(
         result.server_rss_peak_mb = round(meter.peak_rss / 2**20, 1)
         result.infra_cpu_pct = round(infra.cpu_percent(), 1) if infra else None
         result.loadgen_cpu_pct = round(me.cpu_percent(), 1)
+        result.steal_pct = steal.percent()
         result.sent = stats.sent
         result.delivered = len(stats.delivered)
         result.duplicates = stats.duplicates
@@ -826,6 +848,7 @@ async def run_idle(
     `measured` after the pings, before the connections close."""
     result = IdleResult(target=target.name, connections=len(sides))
     meter = ProcMeter(target.server_pids)
+    steal = StealMeter()
     await asyncio.sleep(settle_s)
     result.rss_before_mb = round(meter.rss() / 2**20, 1)
     t = time.perf_counter()
@@ -883,6 +906,7 @@ async def run_idle(
                     result.pongs += 1
         result.liveness_ms = percentiles_ms(lat)
         result.server_cpu_pct = round(meter.cpu_percent(), 1)
+        result.steal_pct = steal.percent()  # from the first connection to the last ping
         if measured is not None:
             await measured()
         return result
@@ -903,7 +927,7 @@ def print_load_table(rows: Sequence[LoadResult]) -> None:
     head = (
         f"{'target':<22} {'conns':>6} {'rate/s':>7} {'sent':>7} {'deliv%':>7} {'msg/s':>7} "
         f"{'p50ms':>7} {'p99ms':>7} {'p99.9':>7} {'maxms':>7} {'srvCPU%':>8} {'RSS MB':>7} "
-        f"{'infCPU%':>8} {'genCPU%':>8} {'load':>5}"
+        f"{'infCPU%':>8} {'genCPU%':>8} {'load':>5} {'steal%':>6}"
     )
     print(head)
     print("-" * len(head))
@@ -914,7 +938,8 @@ def print_load_table(rows: Sequence[LoadResult]) -> None:
             f"{100 * r.delivery_ratio:>7.2f} {r.msgs_per_s:>7.0f} {_fmt(lat.get('p50')):>7} "
             f"{_fmt(lat.get('p99')):>7} {_fmt(lat.get('p999')):>7} {_fmt(lat.get('max')):>7} "
             f"{r.server_cpu_pct:>8.1f} {r.server_rss_mb:>7.1f} "
-            f"{_fmt(r.infra_cpu_pct, 1):>8} {r.loadgen_cpu_pct:>8.1f} {r.load_average:>5.2f}"
+            f"{_fmt(r.infra_cpu_pct, 1):>8} {r.loadgen_cpu_pct:>8.1f} {r.load_average:>5.2f} "
+            f"{r.steal_pct:>6.1f}"
         )
         extra = []
         if r.errors:
@@ -942,6 +967,8 @@ def print_idle_table(rows: Sequence[IdleResult]) -> None:
             f"{_fmt(r.liveness_ms.get('p50')):>9} {_fmt(r.liveness_ms.get('p99')):>9} "
             f"{r.server_cpu_pct:>8.1f}"
         )
+        if r.steal_pct > STEAL_NOTE_PCT:
+            print(f"{'':<22} the hypervisor took {r.steal_pct} % of the machine (steal)")
 
 
 # -- standalone use -------------------------------------------------------------------------
