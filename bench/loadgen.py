@@ -162,7 +162,8 @@ class LoadResult:
     # With `windows` (sizes in s): per window of the run, by size, the latency percentiles of
     # the messages sent in it and the servers' RSS at its end.
     windows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # about the generator: a run that fails
+    server_notes: list[str] = field(default_factory=list)  # what the server itself saw
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -948,7 +949,7 @@ def print_load_table(rows: Sequence[LoadResult]) -> None:
             extra.append(f"duplicates={r.duplicates}")
         if r.disconnects:
             extra.append(f"disconnects={r.disconnects}")
-        extra += r.notes
+        extra += r.notes + r.server_notes
         if extra:
             print(f"{'':<22} " + "; ".join(extra))
 

@@ -602,13 +602,18 @@ async def scenario2(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
 
                     async def hl_at(total: float) -> LoadResult:
                         target = Target(name, "helpline", base, base, hl.pids, infra)  # noqa: B023
-                        return await run_load(
+                        before = await step_stalls(base)  # noqa: B023
+                        r = await run_load(
                             target,
                             pairs,  # noqa: B023
                             rate_per_chat=total / chats,
                             duration=args.step_duration,
                             **shape(args),
                         )
+                        # What the server itself saw in the step: a failed step with long
+                        # stalls is a stall, one without them is saturation or the generator.
+                        r.server_notes.append(stalls_note(before, await step_stalls(base)))  # noqa: B023
+                        return r
 
                     await search(name, hl_at)
                     if setup.retries:
@@ -732,6 +737,27 @@ def stalls_between(
             "max_le_ms": None if bound == math.inf else round(bound * 1000, 1),
         }
     return out
+
+
+async def step_stalls(base: str) -> tuple[dict[str, dict[float, float]], int]:
+    """The server's stall histograms and its count of SQLite log restarts, now."""
+    restarts = await _metric_sum({base}, "helpline_sqlite_wal_restarts_total")
+    return await scrape_stalls(base), restarts
+
+
+def stalls_note(
+    before: tuple[dict[str, dict[float, float]], int],
+    after: tuple[dict[str, dict[float, float]], int],
+) -> str:
+    """One line: loop lag and full collections over 10 ms in a step, and log restarts."""
+    by = stalls_between(before[0], after[0])
+    lag = by.get("helpline_event_loop_lag_seconds", {})
+    full = by.get("helpline_gc_pause_seconds[gen 2]", {})
+    return (
+        f"server: loop lag > 10 ms {lag.get('over_10ms', 0)} of {lag.get('count', 0)} "
+        f"(max <= {lag.get('max_le_ms')} ms); full collections {full.get('count', 0)} "
+        f"(max <= {full.get('max_le_ms')} ms); log restarts {after[1] - before[1]}"
+    )
 
 
 def fd_capacity(wanted: int) -> tuple[int, str | None]:
