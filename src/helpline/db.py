@@ -214,6 +214,11 @@ class Database:
         async with self.write_lock():
             return await retry_while_busy(attempt)
 
+    @property
+    def writer_lock(self) -> PriorityLock:
+        """The in-process writer lock itself (SQLite: `write_lock` is the usual way in)."""
+        return self._write_lock
+
     @asynccontextmanager
     async def write_lock(self, *, urgent: bool = False) -> AsyncIterator[None]:
         """The in-process SQLite writer lock alone, for writers with their own connection.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -11,11 +12,11 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint, update
+from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint, select, update
 
 from helpline.chats import writer as writer_sql
 from helpline.chats.lifecycle import TABLE, Action
-from helpline.chats.models import Chat
+from helpline.chats.models import Chat, ChatEvent
 from helpline.chats.writer import Author, MessageWriter, _batch_times, _sqlite_time
 from helpline.kit.clock import iso
 from helpline.kit.enums import ChatStatus
@@ -426,3 +427,37 @@ async def test_a_message_updates_no_indexed_column_of_its_chat() -> None:
         columns = set(re.findall(r"(\w+) = ", assignments.group(1))) - {"THEN", "ELSE"}
         assert columns >= {"last_seq", "updated_at"}
         assert not columns & indexed, f"indexed columns set per message: {columns & indexed}"
+
+
+async def test_the_fast_path_stores_any_text_as_the_service_path_reads_it(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """The event's data is encoded by orjson, not the standard library (docs/performance.md):
+    text beyond ASCII is stored as UTF-8, not escaped, and comes back from the database as it
+    was sent, with the replay of its client_id."""
+    text = 'héllo 👋 «ok» \u2028 "q" \\ end'
+
+    ctx = ctx_of(app)
+    q = await make_queue(app, "Support")
+    customer = await make_user(app, "customer", name="Carla")
+    agent = await make_user(app, "agent", name="Ana", queues=[q])
+    cid = (await accepted_chat(client, customer, agent, q))["id"]
+    carla = Author(customer.id, "customer", customer.name)
+    sent = await ctx.writer.post(carla, cid, text, "c1")
+    assert sent is not None and sent.created
+    assert sent.envelope["data"] == {"text": text, "client_id": "c1"}
+    async with ctx.db.read() as session:
+        event = await session.scalar(
+            select(ChatEvent).where(ChatEvent.chat_id == cid, ChatEvent.seq == sent.envelope["seq"])
+        )
+        assert event is not None and event.data == {"text": text, "client_id": "c1"}
+    again = await ctx.writer.post(carla, cid, text, "c1")
+    assert again is not None and not again.created and again.envelope == sent.envelope
+
+
+async def test_event_data_orjson_refuses_is_written_by_the_standard_library() -> None:
+    """A lone surrogate cannot arrive in a frame or a request body (their JSON parsers refuse
+    it), but the writer's encoder must not fail on one either."""
+    data = {"text": "broken \ud800 half", "client_id": "c1"}
+    assert json.loads(writer_sql._json_text(data)) == data
+    assert writer_sql._json_text({"text": "é"}) == '{"text":"é"}'  # UTF-8, compact

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from helpline.chats.lifecycle import Action, allowed_from
@@ -77,6 +78,16 @@ def _envelope(
         "actor": {"id": author.id, "role": author.role, "name": author.name},
         "data": data,
     }
+
+
+def _json_text(data: dict[str, Any]) -> str:
+    """The event's data as JSON text: orjson (a tenth of the standard library's time, which
+    was ~2 % of the server's CPU at 2,000 msg/s), the standard library for what orjson refuses
+    (a lone surrogate)."""
+    try:
+        return orjson.dumps(data).decode()
+    except (TypeError, UnicodeDecodeError):
+        return json.dumps(data)
 
 
 def _statuses(action: Action) -> str:
@@ -175,7 +186,7 @@ class SqliteBatch:
         data = {"text": item.text, "client_id": item.client_id}
         conn.execute(
             _SQL_INSERT,
-            (item.chat_id, seq, stamp, a.id, a.role, a.name, json.dumps(data), item.client_id),
+            (item.chat_id, seq, stamp, a.id, a.role, a.name, _json_text(data), item.client_id),
         )
         return Written(_envelope(item.chat_id, seq, at, a, data), created=True)
 
@@ -243,7 +254,7 @@ async def _pg_write(apg: Any, items: list[_Item], at: datetime) -> list[Written 
             items[i].author.id,
             items[i].author.role,
             items[i].author.name,
-            json.dumps(data),
+            _json_text(data),
             items[i].author.role == Role.customer,
         )
         for i, data in zip(order, datas, strict=True)
@@ -351,9 +362,14 @@ class MessageWriter:
                 # The in-process writer lock first: our own sessions never make it busy. Urgent:
                 # a batch waits for the unit writing now, not for every one queued (a shift
                 # start's sign-ins), docs/performance.md.
-                sqlite = self._sqlite
-                async with self.db.write_lock(urgent=True):
+                sqlite, lock = self._sqlite, self.db.writer_lock
+                # The lock itself, not `Database.write_lock`'s context managers: a batch a
+                # millisecond or two at 2,000 msg/s, and two async context managers each.
+                await lock.acquire(urgent=True)
+                try:
                     results = await retry_while_busy(lambda: sqlite.write(batch, now()))
+                finally:
+                    lock.release()
             else:
                 if held is None:
                     held = await self.db.engine.connect()
