@@ -361,6 +361,19 @@ async def test_a_writer_stopped_while_its_batch_waits_leaves_no_sender_waiting(
     assert await asyncio.wait_for(post, 5) is None  # its sender takes the service path instead
 
 
+async def _carla_and_ana(app: FastAPI, client: httpx.AsyncClient) -> tuple[str, Author, Author]:
+    """A chat Ana accepted from Carla, and each as the writer's author."""
+    q = await make_queue(app, "Support")
+    customer = await make_user(app, "customer", name="Carla")
+    agent = await make_user(app, "agent", name="Ana", queues=[q])
+    cid = (await accepted_chat(client, customer, agent, q))["id"]
+    return (
+        cid,
+        Author(customer.id, "customer", customer.name),
+        Author(agent.id, "agent", agent.name),
+    )
+
+
 async def test_the_fast_path_moves_the_chat_as_the_service_path_does_and_replays_resends(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
@@ -368,12 +381,7 @@ async def test_the_fast_path_moves_the_chat_as_the_service_path_does_and_replays
     and the customer's warning end as before, and a client_id the chat has is never written
     twice: the first event comes back, even once the chat is closed."""
     ctx = ctx_of(app)
-    q = await make_queue(app, "Support")
-    customer = await make_user(app, "customer", name="Carla")
-    agent = await make_user(app, "agent", name="Ana", queues=[q])
-    cid = (await accepted_chat(client, customer, agent, q))["id"]
-    carla = Author(customer.id, "customer", customer.name)
-    ana = Author(agent.id, "agent", agent.name)
+    cid, carla, ana = await _carla_and_ana(app, client)
     assert await ctx.writer.post(ana, cid, "first answer", "a0") is None  # the service path's
     async with ctx.db.write() as uow:
         answered = datetime.now(UTC)
@@ -436,13 +444,8 @@ async def test_the_fast_path_stores_any_text_as_the_service_path_reads_it(
     text beyond ASCII is stored as UTF-8, not escaped, and comes back from the database as it
     was sent, with the replay of its client_id."""
     text = 'héllo 👋 «ok» \u2028 "q" \\ end'
-
     ctx = ctx_of(app)
-    q = await make_queue(app, "Support")
-    customer = await make_user(app, "customer", name="Carla")
-    agent = await make_user(app, "agent", name="Ana", queues=[q])
-    cid = (await accepted_chat(client, customer, agent, q))["id"]
-    carla = Author(customer.id, "customer", customer.name)
+    cid, carla, _ = await _carla_and_ana(app, client)
     sent = await ctx.writer.post(carla, cid, text, "c1")
     assert sent is not None and sent.created
     assert sent.envelope["data"] == {"text": text, "client_id": "c1"}
