@@ -203,6 +203,9 @@ class Settings(BaseSettings):
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     # Open WebSockets per user and process; one more handshake is refused (close 4429).
     ws_max_per_user: int = Field(default=20, ge=1)
+    # WebSocket handshakes authenticated at once per process; the others wait their turn, so
+    # a reconnection storm is not a hundred database reads (and threads) at once. 0: no limit.
+    ws_open_concurrency: int = Field(default=8, ge=0)
     log_level: str = "INFO"
     log_json: bool = True
     # Lower argon2 cost is for tests and benchmarks only; production keeps the library default.

@@ -3,6 +3,7 @@ background work."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,10 @@ class AppContext:
     background: Background = field(default_factory=Background)  # work answers don't wait for
     # Shared settings whose values differ from those the database recorded (deployment.py).
     settings_drift: list[str] = field(default_factory=list)
+    # Handshakes authenticating now (`ws_open_concurrency`; None: no limit).
+    opening: asyncio.Semaphore | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.inserts = Inserts(self.boundary)
+        limit = self.settings.ws_open_concurrency
+        self.opening = asyncio.Semaphore(limit) if limit > 0 else None

@@ -12,6 +12,7 @@ import pytest_asyncio
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from helpline.chats import gateway
 from tests.conftest import LiveServer
 from tests.fixtures.factories import Person, make_queue, make_user
 from tests.fixtures.wsclient import WSClient
@@ -418,3 +419,54 @@ async def test_connections_opened_are_counted_for_the_collectors_policy(
         for c in clients:
             await c.close()
     assert policy.arrivals() == before + 3  # closing opens nothing either
+
+
+async def test_handshakes_authenticate_a_few_at_a_time(
+    live_server: LiveServer, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reconnection storm is let in `ws_open_concurrency` at a time (8 by default; 2 here):
+    the others wait for a turn, and every one of them then opens."""
+    ctx = live_server.app.state.ctx
+    assert ctx.opening is not None and ctx.settings.ws_open_concurrency == 8
+    ctx.opening = asyncio.Semaphore(2)
+    inside, most = 0, 0
+    release = asyncio.Event()
+    real = gateway._open
+
+    async def held(app_ctx: Any, token: str | None) -> Any:
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        try:
+            await release.wait()
+            return await real(app_ctx, token)
+        finally:
+            inside -= 1
+
+    monkeypatch.setattr(gateway, "_open", held)
+    people = ["customer", "agent", "agent2", "billing", "stranger"]
+    opening = [
+        asyncio.create_task(WSClient.open(live_server.ws_url, world[p].token)) for p in people
+    ]
+    for _ in range(500):  # bounded: until all five handshakes have arrived
+        if inside == 2 and len(ctx.opening._waiters or ()) == 3:
+            break
+        await asyncio.sleep(0.01)
+    assert inside == 2 and len(ctx.opening._waiters or ()) == 3
+    release.set()
+    clients = await asyncio.wait_for(asyncio.gather(*opening), 10)
+    try:
+        assert most == 2
+        for c in clients:
+            await c.send({"type": "ping"})
+            await c.wait_for(lambda f: f["type"] == "pong")
+    finally:
+        for c in clients:
+            await c.close()
+
+
+async def test_without_a_limit_handshakes_are_not_queued(settings: Any) -> None:
+    from helpline.app import create_app
+
+    app = create_app(settings.model_copy(update={"ws_open_concurrency": 0}))
+    assert app.state.ctx.opening is None

@@ -172,7 +172,11 @@ async def websocket_endpoint(scope: Scope, receive: Receive, send: Send) -> None
         await ws.close(code=1008, reason="origin not allowed")
         return
     try:
-        conn, offers = await _open(ctx, token_from(ws))
+        if ctx.opening is None:
+            conn, offers = await _open(ctx, token_from(ws))
+        else:
+            async with ctx.opening:
+                conn, offers = await _open(ctx, token_from(ws))
     except (NotAuthenticated, Forbidden) as exc:
         await _refuse(ws, exc)
         return
