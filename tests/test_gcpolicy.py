@@ -5,9 +5,12 @@ back to the collector; pauses and loop lag are observed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import sys
 import weakref
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -212,12 +215,23 @@ class Opened:
         return self.count
 
 
-async def test_full_collections_are_smaller_only_while_connections_arrive_in_numbers() -> None:
+@contextlib.asynccontextmanager
+async def watching(**kwargs: Any) -> AsyncIterator[tuple[GcPolicy, Opened]]:
+    """A policy counting a fake hub's connections; Python's thresholds again once closed."""
     before = gc.get_threshold()
     opened = Opened()
-    policy = GcPolicy(thaw_s=0, arrivals=opened, arrival_rate=50)
+    policy = GcPolicy(thaw_s=0, arrivals=opened, **kwargs)
     policy.install()
     try:
+        yield policy, opened
+    finally:
+        await policy.close()
+    assert gc.get_threshold() == before  # closed mid-burst too
+
+
+async def test_full_collections_are_smaller_only_while_connections_arrive_in_numbers() -> None:
+    before = gc.get_threshold()
+    async with watching(arrival_rate=50) as (policy, opened):
         t = policy._seen_at  # the loop's clock at install; the test moves it by hand
         opened.count += 40  # 40 in a second: not a burst
         policy.sample(t + 1)
@@ -239,17 +253,10 @@ async def test_full_collections_are_smaller_only_while_connections_arrive_in_num
         opened.count += 60
         policy.sample(t + 4 + CALM_S + 1)  # a second burst moves it again
         assert gc.get_threshold()[2] == BUSY_FULL_EVERY
-    finally:
-        await policy.close()
-    assert gc.get_threshold() == before  # closed mid-burst: Python's own again
 
 
 async def test_a_configured_full_threshold_is_the_steady_one() -> None:
-    before = gc.get_threshold()
-    opened = Opened()
-    policy = GcPolicy(thaw_s=0, full_every=5, arrivals=opened, arrival_rate=50)
-    policy.install()
-    try:
+    async with watching(full_every=5, arrival_rate=50) as (policy, opened):
         t = policy._seen_at
         assert gc.get_threshold()[2] == 5
         opened.count += 100
@@ -257,20 +264,12 @@ async def test_a_configured_full_threshold_is_the_steady_one() -> None:
         assert gc.get_threshold()[2] == BUSY_FULL_EVERY
         policy.sample(t + 0.5 + CALM_S)
         assert gc.get_threshold()[2] == 5
-    finally:
-        await policy.close()
-    assert gc.get_threshold() == before
 
 
 async def test_without_a_rate_arrivals_never_move_the_threshold() -> None:
     before = gc.get_threshold()
-    opened = Opened()
-    policy = GcPolicy(thaw_s=0, arrivals=opened, arrival_rate=0)
-    policy.install()
-    try:
+    async with watching(arrival_rate=0) as (policy, opened):
         opened.count += 10_000
         policy.sample(policy._seen_at + 1)
         assert gc.get_threshold() == before and not policy.busy
         assert policy._sampler is None
-    finally:
-        await policy.close()
