@@ -115,3 +115,27 @@ def test_drafts_survive_switching_chats_and_reloading(people: Browsers) -> None:
     expect(chat_row(ana, two).get_by_test_id("unread-count")).to_have_count(0)
     chat_row(ana, one).click()
     expect(ana.get_by_test_id("message-input")).to_have_value("half-typed answer for Fay")
+
+
+def test_a_click_on_a_chat_lands_while_the_list_renders(people: Browsers) -> None:
+    """On a busy desk the list renders many times a second: a row clicked while an event
+    re-renders it (between the mouse going down and up) still opens its chat."""
+    ana = agent_sign_in(people.open_page("ana"), "agent1@example.com")
+    first = guest_sign_in(people.open_page("first"), "Fay First", "fay@example.org")
+    second = guest_sign_in(people.open_page("second"), "Sid Second", "sid@example.org")
+    one = start_chat(first, "General support", "First question")
+    two = start_chat(second, "Technical", "Second question")
+    for chat_id in (two, one):
+        chat_row(ana, chat_id).click()
+        ana.get_by_test_id("accept-chat").click()
+        expect(ana.get_by_test_id("message-input")).to_be_visible()
+
+    box = chat_row(ana, two).locator("button").bounding_box()
+    assert box is not None
+    ana.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    ana.mouse.down()
+    send(second, "Are you there?")  # the row shows its unread count: the list renders
+    expect(chat_row(ana, two).get_by_test_id("unread-count")).to_have_text("1")
+    ana.mouse.up()
+    expect(chat_row(ana, two)).to_have_attribute("aria-current", "true")
+    expect(message(ana, "Are you there?")).to_have_count(1)

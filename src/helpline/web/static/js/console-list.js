@@ -84,7 +84,7 @@ export function renderList() {
     .filter((c) => !state.tagFilter || (c.tags || []).some((t) => t.id === state.tagFilter))
     .filter((c) => !q || (c.reference || "").toLowerCase().includes(q) || customerName(c).toLowerCase().includes(q))
     .sort(compareChats);
-  listEl.replaceChildren(...rows.map(chatRow));
+  placeRows(listEl, rows);
   for (const key of ["all", "waiting", "mine"]) {
     const n = $(`[data-count-for="${key}"]`);
     if (n) n.textContent = counts[key] ? formatNumber(counts[key]) : "";
@@ -104,6 +104,37 @@ export function renderList() {
   }
   if (focusedId) listEl.querySelector(`[data-chat-id="${CSS.escape(focusedId)}"] button`)?.focus();
   updateBadges(counts);
+}
+
+// The rows on the page, by chat id, with what each showed when it was placed.
+const placed = new Map();
+
+/** Show `rows` in `listEl`, keeping each row's element across renders: a row whose contents
+ * changed gets new contents in the same button, and rows move only when the order changed.
+ * On a busy desk the list renders many times a second, and the browser drops a click whose
+ * button left the page between the mouse going down and up: rebuilt rows lost clicks. */
+function placeRows(listEl, rows) {
+  const seen = new Set();
+  const els = rows.map((chat) => {
+    seen.add(chat.id);
+    const fresh = chatRow(chat);
+    const shows = fresh.outerHTML;
+    const kept = placed.get(chat.id);
+    if (!kept) {
+      placed.set(chat.id, { el: fresh, shows });
+      return fresh;
+    }
+    if (kept.shows !== shows) {
+      for (const { name } of Array.from(kept.el.attributes)) if (!fresh.hasAttribute(name)) kept.el.removeAttribute(name);
+      for (const { name, value } of Array.from(fresh.attributes)) kept.el.setAttribute(name, value);
+      kept.el.firstChild.replaceChildren(...fresh.firstChild.childNodes);
+      kept.shows = shows;
+    }
+    return kept.el;
+  });
+  for (const id of placed.keys()) if (!seen.has(id)) placed.delete(id);
+  const now = listEl.children;
+  if (now.length !== els.length || els.some((el, i) => now[i] !== el)) listEl.replaceChildren(...els);
 }
 
 export function chatRow(chat) {
