@@ -104,9 +104,12 @@ class Boundary:
         for fn in uow.after_commit:
             await fn()
 
-    async def publish_event(self, envelope: dict[str, Any], *, internal: bool) -> None:
-        """After commit, for an event written outside a unit of work (the message writer)."""
-        await self._send(f"chat:{envelope['chat_id']}", EventPosted(envelope, internal))
+    def publish_event(self, envelope: dict[str, Any], *, internal: bool) -> None:
+        """After commit, for an event written outside a unit of work (the message writer,
+        from its own task: no await)."""
+        assert self.bus is not None, "news announced on a boundary without a bus"
+        events_published_total.inc()
+        self.bus.publish_nowait(f"chat:{envelope['chat_id']}", EventPosted(envelope, internal))
 
     async def _send(self, topic: str, message: BusMessage) -> None:
         assert self.bus is not None, "news announced on a boundary without a bus"

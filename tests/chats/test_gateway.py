@@ -207,6 +207,60 @@ async def test_resent_message_is_acked_with_the_first_seq(
     await c.close()
 
 
+async def test_frames_sent_without_waiting_are_answered_in_the_order_they_came(
+    live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    """Decision 041: the writer acks a message from its own task, and a message the writer
+    cannot take goes the service path in a task of its own; the connection's next frame waits
+    for either, so a client sending without waiting hears back in its own order."""
+    customer, agent = world["customer"], world["agent"]
+    chat = await _start(http, customer, world["q1"])
+    cid = chat["id"]
+    await http.post(f"/api/v1/chats/{cid}/accept", headers=agent.headers)
+    c = await WSClient.open(live_server.ws_url, customer.token)
+    a = await WSClient.open(live_server.ws_url, agent.token)
+    await c.subscribe(cid)
+    await a.subscribe(cid)
+
+    def msg(chat_id: str, client_id: str) -> dict[str, Any]:
+        return {"type": "message", "chat_id": chat_id, "text": client_id, "client_id": client_id}
+
+    # The agent's first message stops the first-response clock: the service path. The next
+    # one, right behind it, is the writer's; it must not overtake the first.
+    for frame in (msg(cid, "a1"), msg(cid, "a2"), {"type": "ping"}):
+        await a.send(frame)
+    await a.wait_for(lambda f: f["type"] == "pong")
+    answers = [f for f in a.frames if f["type"] in ("ack", "error", "pong")]
+    assert [(f["type"], f.get("client_id")) for f in answers] == [
+        ("ack", "a1"),
+        ("ack", "a2"),
+        ("pong", None),
+    ]
+    assert answers[1]["seq"] == answers[0]["seq"] + 1
+
+    # The customer: the writer's path, a refusal from the service path, a ping, the writer's.
+    for frame in (msg(cid, "c1"), msg("no-such-chat", "c2"), {"type": "ping"}, msg(cid, "c3")):
+        await c.send(frame)
+    await c.wait_for(lambda f: f["type"] == "ack" and f["client_id"] == "c3")
+    answers = [f for f in c.frames if f["type"] in ("ack", "error", "pong")]
+    assert [(f["type"], f.get("client_id")) for f in answers] == [
+        ("ack", "c1"),
+        ("error", "c2"),
+        ("pong", None),
+        ("ack", "c3"),
+    ]
+    assert answers[1]["error"]["code"] == "not_found"
+    assert answers[3]["seq"] == answers[0]["seq"] + 1
+    # The agent saw the customer's two messages once each, in order, with the acks' seqs.
+    await a.wait_for(lambda f: f["type"] == "event" and f["event"]["data"].get("text") == "c3")
+    texts = [
+        (e["seq"], e["data"].get("text")) for e in a.events(cid) if e["type"] == "message.posted"
+    ]
+    assert texts[-2:] == [(answers[0]["seq"], "c1"), (answers[3]["seq"], "c3")]
+    await c.close()
+    await a.close()
+
+
 async def test_internal_notes_do_not_reach_customer_sockets(
     live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]
 ) -> None:

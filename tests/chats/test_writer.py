@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -342,6 +343,54 @@ async def test_messages_arriving_while_a_batch_waits_share_its_commit(
     for c, r in zip(chats, results, strict=True):
         assert r is not None and r.envelope["seq"] == c["chat"]["last_seq"] + 3
         assert r.envelope["data"] == {"text": "w", "client_id": r.envelope["data"]["client_id"]}
+
+
+async def test_each_message_is_answered_in_order_from_the_writers_own_task(
+    live_server: LiveServer, chats: list[dict[str, Any]]
+) -> None:
+    """Decision 041: `submit`'s callbacks run in the writer's task once the batch committed,
+    in the order the messages came (one batch here); one that raises costs the others nothing."""
+    writer = live_server.app.state.ctx.writer
+    answered: list[tuple[str, bool, asyncio.Task[Any] | None]] = []
+    all_in = asyncio.get_running_loop().create_future()
+
+    def on_written(client_id: str, *, fail: bool = False) -> Callable[[Any], None]:
+        def done(result: Any) -> None:
+            answered.append((client_id, result is not None, asyncio.current_task()))
+            if len(answered) == 2 * len(chats):
+                all_in.set_result(None)
+            if fail:
+                raise RuntimeError("a sender's callback failed")
+
+        return done
+
+    # One batch: with a wait, PostgreSQL's parallel batch tasks would take one message each.
+    wait, writer.batch_wait_s = writer.batch_wait_s, 0.0
+    try:
+        for i, c in enumerate(chats):
+            author = Author(c["customer"].id, "customer", c["customer"].name)
+            for n in (1, 2):  # the first of each chat's two raises
+                client_id = f"t-{i}-{n}"
+                assert writer.submit(
+                    author, c["chat"]["id"], "x", client_id, on_written(client_id, fail=n == 1)
+                )
+        await asyncio.wait_for(all_in, 5)
+    finally:
+        writer.batch_wait_s = wait
+    assert [a[0] for a in answered] == [f"t-{i}-{n}" for i in range(len(chats)) for n in (1, 2)]
+    assert all(written for _, written, _ in answered)
+    assert {task for _, _, task in answered} <= set(writer._tasks)
+    # Written, in order: each chat's second message got the seq after its first.
+    async with ctx_of(live_server.app).boundary.read() as uow:
+        for i, c in enumerate(chats):
+            rows = (
+                await uow.session.execute(
+                    select(ChatEvent.client_id)
+                    .where(ChatEvent.chat_id == c["chat"]["id"], ChatEvent.client_id.like("t-%"))
+                    .order_by(ChatEvent.seq)
+                )
+            ).scalars()
+            assert list(rows) == [f"t-{i}-1", f"t-{i}-2"]
 
 
 async def test_a_writer_stopped_while_its_batch_waits_leaves_no_sender_waiting(

@@ -30,4 +30,8 @@ class Bus(Protocol):
     async def publish(self, topic: str, message: BusMessage) -> None:
         """Send after commit. Never raises for a bus outage: the database has the truth."""
 
+    def publish_nowait(self, topic: str, message: BusMessage) -> None:
+        """`publish` from code that cannot await (the message writer's callbacks): the same
+        send, which never waits in either bus."""
+
     async def close(self) -> None: ...

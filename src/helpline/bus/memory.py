@@ -16,6 +16,9 @@ class MemoryBus:
         self._listener = listener
 
     async def publish(self, topic: str, message: BusMessage) -> None:
+        self.publish_nowait(topic, message)
+
+    def publish_nowait(self, topic: str, message: BusMessage) -> None:
         if self._listener is not None:
             self._listener.on_message(topic, message)
 

@@ -112,6 +112,9 @@ class RedisBus:
         self._started = True
 
     async def publish(self, topic: str, message: BusMessage) -> None:
+        self.publish_nowait(topic, message)
+
+    def publish_nowait(self, topic: str, message: BusMessage) -> None:
         """Queue for the writer; returns at once. Raises only for a non-JSON message (a bug)."""
         data = frames.encode(message.to_dict())  # orjson (helpline.kit.frames)
         if len(self._pending) == self._pending.maxlen:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import re
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Annotated, Any, Literal
 
@@ -31,7 +32,7 @@ from helpline.chats import access, reads, service
 from helpline.chats import offers as routing
 from helpline.chats.hub import CLOSE_TOO_MANY, Connection
 from helpline.chats.schemas import ClientId, MessageText
-from helpline.chats.writer import Author
+from helpline.chats.writer import Author, Written
 from helpline.context import AppContext
 from helpline.db import UnitOfWork
 from helpline.errors import Forbidden, HelplineError, Invalid, NotAuthenticated, Unavailable
@@ -222,7 +223,7 @@ class Socket(Connection):
     no task and no await. Otherwise (no such server, the peer's buffer full, a close to send) a
     writer task runs while frames are pending, one at a time."""
 
-    __slots__ = ("ws", "send_many", "send_now", "writer", "writes", "due")
+    __slots__ = ("ws", "send_many", "send_now", "writer", "writes", "due", "posting")
 
     def __init__(self, *, writes: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -233,6 +234,7 @@ class Socket(Connection):
         self.send_now: Callable[[Sequence[str | bytes]], bool] | None = None
         self.writer: asyncio.Task[None] | None = None
         self.due = False  # waiting in its loop's _Flush
+        self.posting: Posting | None = None  # its last message frame, until answered
 
     def start_writing(
         self,
@@ -328,6 +330,75 @@ def _flush_of(loop: asyncio.AbstractEventLoop) -> _Flush:
     return flush
 
 
+class Posting:
+    """A message frame handed to the message writer, answered from the writer's own task
+    (decision 041): the ack goes out and the event is announced in the turn of the loop that
+    committed it, without waking the sender's reader for it. Anything but the plain case (the
+    writer says None) takes the service path in a task of its own. The reader waits for the
+    answer before it handles the connection's next frame, so each connection's frames are
+    answered in the order they came, as before."""
+
+    __slots__ = ("conn", "ctx", "chat_id", "text", "client_id", "finished", "_waiter", "_context")
+
+    def __init__(
+        self, conn: Socket, ctx: AppContext, chat_id: str, text: str, client_id: str
+    ) -> None:
+        self.conn, self.ctx = conn, ctx
+        self.chat_id, self.text, self.client_id = chat_id, text, client_id
+        self.finished = False
+        self._waiter: asyncio.Future[None] | None = None  # made only if the reader waits
+        self._context = contextvars.copy_context()  # the connection's (its request id, for logs)
+
+    def __call__(self, written: Written | None) -> None:
+        if written is None:
+            task = asyncio.get_running_loop().create_task(self._slowly(), context=self._context)
+            _slow_posts.add(task)  # a strong reference until done
+            task.add_done_callback(_slow_posts.discard)
+            return
+        if written.created:
+            self.ctx.boundary.publish_event(written.envelope, internal=False)
+        self._ack(int(written.envelope["seq"]))
+        self._finish()
+
+    def _ack(self, seq: int) -> None:
+        self.conn.send(
+            {"type": "ack", "client_id": self.client_id, "chat_id": self.chat_id, "seq": seq}
+        )
+
+    async def _slowly(self) -> None:
+        """The service path, which gives the precise error (a closed chat, a helper, …)."""
+        conn, ctx = self.conn, self.ctx
+        try:
+            with _answering(conn, self):
+                async with ctx.boundary.write() as uow:
+                    user = await _user(uow, conn)
+                    event, _ = await service.post_message(
+                        uow, user, self.chat_id, self.text, self.client_id
+                    )
+                self._ack(event.seq)
+        except Exception:  # a bug: as an exception in the reader would, end the connection
+            log.exception("posting a message failed")
+            conn.close(1011, "internal error")
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        self.finished = True
+        if self.conn.posting is self:
+            self.conn.posting = None  # an idle connection keeps none
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def wait(self) -> None:
+        if not self.finished:
+            if self._waiter is None:
+                self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+
+
+_slow_posts: set[asyncio.Task[None]] = set()
+
+
 async def _open(ctx: AppContext, token: str | None) -> tuple[Socket, list[dict[str, Any]]]:
     """Who is connecting, their queues, and (agents) the chats already waiting for them.
     No ORM object outlives this: a connection may stay open for days."""
@@ -371,7 +442,7 @@ async def _stamp(ctx: AppContext, user_id: str) -> None:
         log.warning("could not record presence; the next sweep will")
 
 
-async def _reader(receive: Receive, conn: Connection, ctx: AppContext) -> None:
+async def _reader(receive: Receive, conn: Socket, ctx: AppContext) -> None:
     # The ASGI receive, not `ws.receive`: after the accept that adds only checks, and a frame.
     while conn.close_code is None:
         msg = await receive()
@@ -384,25 +455,34 @@ async def _reader(receive: Receive, conn: Connection, ctx: AppContext) -> None:
         if len(text) > MAX_FRAME:
             conn.close(1009, "frame too large")
             return
+        if conn.posting is not None:  # the message before this frame is answered first
+            await conn.posting.wait()
         try:
             frame = parse(text)
         except ValidationError as exc:
             conn.send(_error("invalid_frame", _describe(exc)))
             continue
-        try:
-            with guard():  # the hub reads outside the command's unit of work
-                await _handle(frame, conn, ctx)
-        except HelplineError as exc:
-            conn.send({"type": "error", **_about(frame), "error": exc.to_dict()["error"]})
-            if isinstance(exc, Unavailable):
-                # Try again shortly: the client reconnects, resumes by seq, resends.
-                conn.close(1013, "database unavailable")
+        with _answering(conn, frame):
+            await _handle(frame, conn, ctx)
+
+
+@contextlib.contextmanager
+def _answering(conn: Connection, frame: Any) -> Iterator[None]:
+    """A command's refusal as an error frame about `frame`; an outage also closes (1013)."""
+    try:
+        with guard():  # the hub reads outside the command's unit of work
+            yield
+    except HelplineError as exc:
+        conn.send({"type": "error", **_about(frame), "error": exc.to_dict()["error"]})
+        if isinstance(exc, Unavailable):
+            # Try again shortly: the client reconnects, resumes by seq, resends.
+            conn.close(1013, "database unavailable")
 
 
 def _about(frame: Any) -> dict[str, Any]:
     """What an error frame says it answers: the message's client_id, the chat."""
     out: dict[str, Any] = {}
-    if isinstance(frame, Message | Post):
+    if isinstance(frame, Message | Post | Posting):
         out["client_id"] = frame.client_id
     if hasattr(frame, "chat_id"):
         out["chat_id"] = frame.chat_id
@@ -415,7 +495,7 @@ def _describe(exc: ValidationError) -> str:
     return f"{where}: {err['msg']}" if where else str(err["msg"])
 
 
-async def _handle(frame: Any, conn: Connection, ctx: AppContext) -> None:
+async def _handle(frame: Any, conn: Socket, ctx: AppContext) -> None:
     match frame:
         case Ping():
             conn.send({"type": "pong"})
@@ -438,17 +518,9 @@ async def _handle(frame: Any, conn: Connection, ctx: AppContext) -> None:
             if not text.strip():
                 raise Invalid("The message is empty.", code="empty_message")
             author = Author(conn.user_id, str(conn.role), conn.name)
-            written = await ctx.writer.post(author, chat_id, text, client_id)
-            if written is not None:
-                if written.created:
-                    await ctx.boundary.publish_event(written.envelope, internal=False)
-                seq = int(written.envelope["seq"])
-            else:
-                async with ctx.boundary.write() as uow:
-                    user = await _user(uow, conn)
-                    event, _ = await service.post_message(uow, user, chat_id, text, client_id)
-                    seq = event.seq
-            conn.send({"type": "ack", "client_id": client_id, "chat_id": chat_id, "seq": seq})
+            posting = conn.posting = Posting(conn, ctx, chat_id, text, client_id)
+            if not ctx.writer.submit(author, chat_id, text, client_id, posting):
+                posting(None)  # no writer (in-memory SQLite): the service path
         case Typing(chat_id=chat_id, active=active):
             _require_writes(conn)
             if chat_id not in conn.subs:

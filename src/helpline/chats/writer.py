@@ -1,7 +1,8 @@
 """The hot path: chat messages from WebSocket connections, written in batches (group commit).
 
 Concurrent messages queue here; one task writes everything queued in a single transaction,
-commits once, then each sender acks and publishes its own. A batch's first message waits
+commits once, then answers each message in order (the gateway's callback acks and publishes it,
+decision 041). A batch's first message waits
 `batch_wait_s` (HELPLINE_MESSAGE_BATCH_WAIT_MS) for others to join it. On SQLite the batch runs on a
 dedicated stdlib connection, right in the event loop: a batch takes a fraction of a
 millisecond (no fsync: WAL with synchronous=NORMAL, checkpoints on their own thread), which is
@@ -57,13 +58,31 @@ class Written:
     created: bool
 
 
-@dataclass
+OnWritten = Callable[[Written | None], None]
+
+
+@dataclass(slots=True)
 class _Item:
     author: Author
     chat_id: str
     text: str
     client_id: str
-    future: asyncio.Future[Written | None]
+    done: OnWritten  # called once, from the writer's task
+
+
+def _settle(future: asyncio.Future[Written | None]) -> OnWritten:
+    def done(result: Written | None) -> None:
+        if not future.done():  # the sender may have been cancelled meanwhile
+            future.set_result(result)
+
+    return done
+
+
+def _answer(item: _Item, result: Written | None) -> None:
+    try:
+        item.done(result)
+    except Exception:  # one sender's callback never costs the others their answers
+        log.exception("a message's callback failed")
 
 
 def _envelope(
@@ -313,9 +332,7 @@ class MessageWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         while not self._queue.empty():
-            item = self._queue.get_nowait()
-            if not item.future.done():
-                item.future.set_result(None)
+            _answer(self._queue.get_nowait(), None)
         if self._sqlite is not None:
             self._sqlite.close()
 
@@ -326,11 +343,22 @@ class MessageWriter:
 
     async def post(self, author: Author, chat_id: str, text: str, client_id: str) -> Written | None:
         """Written (or found again by client_id), or None: take the service path instead."""
-        if not self.enabled or not self._tasks or all(t.done() for t in self._tasks):
-            return None
         future: asyncio.Future[Written | None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Item(author, chat_id, text, client_id, future))
+        if not self.submit(author, chat_id, text, client_id, _settle(future)):
+            return None
         return await future
+
+    def submit(
+        self, author: Author, chat_id: str, text: str, client_id: str, done: OnWritten
+    ) -> bool:
+        """Queue a message; once its batch committed (or failed) the writer's own task calls
+        `done` with what `post` would return, in the batch's order. The WebSocket gateway
+        acknowledges and announces from there: the sender's task is not woken for it
+        (decision 041). False, queueing nothing, when the writer is not running."""
+        if not self.enabled or not self._tasks or all(t.done() for t in self._tasks):
+            return False
+        self._queue.put_nowait(_Item(author, chat_id, text, client_id, done))
+        return True
 
     async def _run(self) -> None:
         # PostgreSQL: each batch task keeps its own connection (no pool checkout and pre-ping
@@ -348,8 +376,7 @@ class MessageWriter:
                 batch = []
         finally:
             for item in batch:  # stopped before writing them: their senders take the service path
-                if not item.future.done():
-                    item.future.set_result(None)
+                _answer(item, None)
             if held is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(held.close())
@@ -378,8 +405,7 @@ class MessageWriter:
         except Exception as exc:  # each sender then takes the service path; none is left hanging
             log.warning("message batch of %d failed (%s); falling back one by one", len(batch), exc)
             for item in batch:
-                if not item.future.done():
-                    item.future.set_result(None)
+                _answer(item, None)
             if held is not None:
                 with contextlib.suppress(Exception):
                     await held.invalidate()
@@ -388,6 +414,5 @@ class MessageWriter:
         self.batches += 1
         self.written += len(batch)
         for item, result in zip(batch, results, strict=True):
-            if not item.future.done():
-                item.future.set_result(result)
+            _answer(item, result)
         return held
