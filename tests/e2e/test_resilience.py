@@ -139,3 +139,15 @@ def test_a_click_on_a_chat_lands_while_the_list_renders(people: Browsers) -> Non
     ana.mouse.up()
     expect(chat_row(ana, two)).to_have_attribute("aria-current", "true")
     expect(message(ana, "Are you there?")).to_have_count(1)
+
+    # The same for the open chats' tabs, which show the unread count too.
+    tab = ana.locator(f'[data-testid="open-chat-tab"][data-chat-id="{one}"]')
+    box = tab.locator("button").first.bounding_box()
+    assert box is not None
+    ana.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    ana.mouse.down()
+    send(first, "Still there?")
+    expect(tab.locator(".count")).to_have_text("1")
+    ana.mouse.up()
+    expect(tab).to_have_attribute("data-selected", "true")
+    expect(message(ana, "Still there?")).to_have_count(1)

@@ -84,7 +84,7 @@ export function renderList() {
     .filter((c) => !state.tagFilter || (c.tags || []).some((t) => t.id === state.tagFilter))
     .filter((c) => !q || (c.reference || "").toLowerCase().includes(q) || customerName(c).toLowerCase().includes(q))
     .sort(compareChats);
-  placeRows(listEl, rows);
+  placeRows(listEl, placedRows, rows.map((chat) => [chat.id, chatRow(chat)]));
   for (const key of ["all", "waiting", "mine"]) {
     const n = $(`[data-count-for="${key}"]`);
     if (n) n.textContent = counts[key] ? formatNumber(counts[key]) : "";
@@ -106,28 +106,29 @@ export function renderList() {
   updateBadges(counts);
 }
 
-// The rows on the page, by chat id, with what each showed when it was placed.
-const placed = new Map();
-
-/** Show `rows` in `listEl`, keeping each row's element across renders: a row whose contents
- * changed gets new contents in the same button, and rows move only when the order changed.
- * On a busy desk the list renders many times a second, and the browser drops a click whose
- * button left the page between the mouse going down and up: rebuilt rows lost clicks. */
-function placeRows(listEl, rows) {
+/** Show `rows` (`[chat id, freshly built element]`) in `listEl`, keeping each chat's element
+ * across renders (`placed`: chat id -> the element and what it showed). A row whose contents
+ * changed keeps its element and its buttons, which get new attributes and contents; rows
+ * move only when the order changed. On a busy desk the list renders many times a second, and
+ * the browser drops a click whose button left the page between the mouse going down and up:
+ * rebuilt rows lost clicks. */
+function placeRows(listEl, placed, rows) {
   const seen = new Set();
-  const els = rows.map((chat) => {
-    seen.add(chat.id);
-    const fresh = chatRow(chat);
+  const els = rows.map(([id, fresh]) => {
+    seen.add(id);
     const shows = fresh.outerHTML;
-    const kept = placed.get(chat.id);
-    if (!kept) {
-      placed.set(chat.id, { el: fresh, shows });
+    const kept = placed.get(id);
+    if (!kept || kept.el.children.length !== fresh.children.length) {
+      placed.set(id, { el: fresh, shows });
       return fresh;
     }
     if (kept.shows !== shows) {
-      for (const { name } of Array.from(kept.el.attributes)) if (!fresh.hasAttribute(name)) kept.el.removeAttribute(name);
-      for (const { name, value } of Array.from(fresh.attributes)) kept.el.setAttribute(name, value);
-      kept.el.firstChild.replaceChildren(...fresh.firstChild.childNodes);
+      const pairs = [[kept.el, fresh], ...Array.from(kept.el.children, (el, i) => [el, fresh.children[i]])];
+      for (const [old, now] of pairs) {
+        for (const { name } of Array.from(old.attributes)) if (!now.hasAttribute(name)) old.removeAttribute(name);
+        for (const { name, value } of Array.from(now.attributes)) old.setAttribute(name, value);
+      }
+      for (const [old, now] of pairs.slice(1)) old.replaceChildren(...now.childNodes);
       kept.shows = shows;
     }
     return kept.el;
@@ -136,6 +137,9 @@ function placeRows(listEl, rows) {
   const now = listEl.children;
   if (now.length !== els.length || els.some((el, i) => now[i] !== el)) listEl.replaceChildren(...els);
 }
+
+const placedRows = new Map();
+const placedTabs = new Map();
 
 export function chatRow(chat) {
   const badge = h("span", {});
@@ -181,8 +185,10 @@ export function chatRow(chat) {
 export function renderTabs() {
   const bar = $('[data-role="open-tabs"]');
   bar.hidden = state.openIds.length === 0;
-  bar.replaceChildren(
-    ...state.openIds
+  placeRows(
+    bar,
+    placedTabs,
+    state.openIds
       .map((id) => state.chats.get(id))
       .filter(Boolean)
       .map((chat) => {
@@ -199,7 +205,7 @@ export function renderTabs() {
         const close = h("button", { class: "icon-btn open-tab__close", type: "button", "aria-label": t("Close {name}", { name: customerName(chat) }) }, icon("close"));
         close.addEventListener("click", () => actions.close(chat.id));
         // A list of buttons, not an ARIA tablist: the tabs have no tab panels or arrow keys.
-        return h("li", { class: "open-tab", "data-testid": "open-chat-tab", "data-chat-id": chat.id, "data-selected": String(sel) }, main, close);
+        return [chat.id, h("li", { class: "open-tab", "data-testid": "open-chat-tab", "data-chat-id": chat.id, "data-selected": String(sel) }, main, close)];
       }),
   );
 }
