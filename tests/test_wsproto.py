@@ -21,8 +21,6 @@ from tests.fixtures.servers import free_port
 pytestmark = pytest.mark.asyncio
 
 WRITES: list[bytes] = []
-READING: list[str] = []  # the protocol's pause_reading and resume_reading calls, in order
-HELD = asyncio.Event()  # while unset, the app reads nothing after a "hold"
 
 
 class _CountingTransport:
@@ -34,14 +32,6 @@ class _CountingTransport:
     def write(self, data: bytes) -> None:
         WRITES.append(bytes(data))
         self._inner.write(data)
-
-    def pause_reading(self) -> None:
-        READING.append("pause")
-        self._inner.pause_reading()
-
-    def resume_reading(self) -> None:
-        READING.append("resume")
-        self._inner.resume_reading()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -66,20 +56,10 @@ async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         msg = await receive()
         if msg["type"] == "websocket.disconnect":
             return
-        if msg["text"] == "hold":  # stop reading until the test lets go, then say what came
-            await HELD.wait()
-            came = []
-            while (msg := await receive())["text"] != "end":
-                came.append(msg["text"])
-            await send({"type": "websocket.send", "text": json.dumps(came)})
-            continue
-        if msg["text"].startswith("echo "):
-            await send({"type": "websocket.send", "text": msg["text"]})
-            continue
         if msg["text"].startswith("sizes "):  # one frame of each size, the fast way
             sizes = [int(n) for n in msg["text"].split()[1:]]
-            encoded = [(str(n) + ":" + "é" * n)[:n].encode() for n in sizes]
-            assert scope["extensions"][SEND_MANY]["send_now"](encoded)
+            texts = [(str(n) + ":" + "é" * n)[:n].encode() for n in sizes]
+            assert scope["extensions"][SEND_MANY]["send_now"](texts)
             continue
         now, _, count = msg["text"].rpartition(" ")
         texts = [json.dumps({"n": i}) for i in range(1, int(count) + 1)]
@@ -154,37 +134,6 @@ async def test_send_now_writes_at_once_in_order_and_refuses_once_closed(ours: st
         await ws.send("2")  # the awaited way still works after it
         got = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(2)]
         assert got == [{"n": 1}, {"n": 2}]
-
-
-async def test_reading_goes_on_while_the_app_keeps_up(ours: str) -> None:
-    """uvicorn pauses reading after every frame and resumes when the app takes it: two epoll
-    system calls a message under uvloop. Ours reads on while few frames wait."""
-    async with connect(ours) as ws:
-        READING.clear()
-        for i in range(50):
-            await ws.send(f"echo {i}")
-            assert await asyncio.wait_for(ws.recv(), 5) == f"echo {i}"
-        assert READING == []
-
-
-async def test_reading_pauses_once_frames_pile_up_and_nothing_is_lost(ours: str) -> None:
-    global HELD
-    HELD = asyncio.Event()
-    async with connect(ours) as ws:
-        READING.clear()
-        await ws.send("hold")
-        sent = [f"f{i}" for i in range(100)]
-        for text in sent:  # the app reads none of these until HELD is set
-            await ws.send(text)
-        await ws.send("end")
-        for _ in range(100):  # until the protocol has paused (its inbox full)
-            if READING:
-                break
-            await asyncio.sleep(0.01)
-        assert READING == ["pause"]  # once, at INBOX_HIGH frames, not once per frame
-        HELD.set()
-        assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == sent
-        assert READING[:2] == ["pause", "resume"]
 
 
 SIZES = [0, 1, 125, 126, 127, 65_535, 65_536, 70_000]  # each length encoding and its edges

@@ -86,9 +86,6 @@ class Inbox:
     def empty(self) -> bool:
         return not self._items
 
-    def __len__(self) -> int:
-        return len(self._items) if self._items else 0
-
     async def get(self) -> Any:
         # The item stays queued until taken: a reader cancelled while waiting loses nothing.
         while not self._items:
@@ -140,32 +137,11 @@ class Flag:
                     self._waiters.remove(waiter)
 
 
-# Frames waiting for the app before the protocol stops reading from the socket.
-INBOX_HIGH = 16
-
-
 class WebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.inbox = Inbox()
-        self.queue = self.inbox  # type: ignore[assignment]
+        self.queue = Inbox()  # type: ignore[assignment]
         self.writable = Flag()  # type: ignore[assignment]
-
-    def send_receive_event_to_app(self) -> None:
-        """uvicorn's, except that reading from the socket pauses only once `INBOX_HIGH` frames
-        wait for the app, not after every frame: uvicorn pauses on each message and resumes
-        when the app takes it, and under uvloop each pause and resume costs the event loop's
-        epoll a system call or two per message (decision 042, docs/performance.md). The
-        bound on what a flooding peer can queue stays (uvicorn's `receive` resumes once the
-        app has taken them all)."""
-        if self.read_paused or len(self.inbox) + 1 >= INBOX_HIGH:
-            super().send_receive_event_to_app()
-            return
-        self.read_paused = True  # uvicorn's method pauses only when not paused already
-        try:
-            super().send_receive_event_to_app()
-        finally:
-            self.read_paused = False
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
