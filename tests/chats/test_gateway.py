@@ -52,6 +52,20 @@ async def _start(
     return dict(r.json())
 
 
+async def _talking(
+    live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]
+) -> tuple[str, WSClient, WSClient]:
+    """Carla's chat, accepted by Ana; each subscribed to it on a socket of their own."""
+    customer, agent = world["customer"], world["agent"]
+    cid = (await _start(http, customer, world["q1"]))["id"]
+    await http.post(f"/api/v1/chats/{cid}/accept", headers=agent.headers)
+    c = await WSClient.open(live_server.ws_url, customer.token)
+    a = await WSClient.open(live_server.ws_url, agent.token)
+    await c.subscribe(cid)
+    await a.subscribe(cid)
+    return cid, c, a
+
+
 async def test_whole_session_over_websocket(
     live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]
 ) -> None:
@@ -213,14 +227,7 @@ async def test_frames_sent_without_waiting_are_answered_in_the_order_they_came(
     """Decision 041: the writer acks a message from its own task, and a message the writer
     cannot take goes the service path in a task of its own; the connection's next frame waits
     for either, so a client sending without waiting hears back in its own order."""
-    customer, agent = world["customer"], world["agent"]
-    chat = await _start(http, customer, world["q1"])
-    cid = chat["id"]
-    await http.post(f"/api/v1/chats/{cid}/accept", headers=agent.headers)
-    c = await WSClient.open(live_server.ws_url, customer.token)
-    a = await WSClient.open(live_server.ws_url, agent.token)
-    await c.subscribe(cid)
-    await a.subscribe(cid)
+    cid, c, a = await _talking(live_server, http, world)
 
     def msg(chat_id: str, client_id: str) -> dict[str, Any]:
         return {"type": "message", "chat_id": chat_id, "text": client_id, "client_id": client_id}
@@ -264,14 +271,8 @@ async def test_frames_sent_without_waiting_are_answered_in_the_order_they_came(
 async def test_internal_notes_do_not_reach_customer_sockets(
     live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]
 ) -> None:
-    customer, agent = world["customer"], world["agent"]
-    chat = await _start(http, customer, world["q1"])
-    cid = chat["id"]
-    await http.post(f"/api/v1/chats/{cid}/accept", headers=agent.headers)
-    c = await WSClient.open(live_server.ws_url, customer.token)
-    a = await WSClient.open(live_server.ws_url, agent.token)
-    await c.subscribe(cid)
-    await a.subscribe(cid)
+    agent = world["agent"]
+    cid, c, a = await _talking(live_server, http, world)
     await http.post(
         f"/api/v1/chats/{cid}/notes", json={"text": "internal only"}, headers=agent.headers
     )

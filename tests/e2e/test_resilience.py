@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.support import (
     Browsers,
@@ -82,16 +82,25 @@ def test_server_restart_mid_chat_loses_and_doubles_nothing(people: Browsers, sho
     assert seqs(customer) == sorted(set(seqs(customer)))
 
 
-def test_drafts_survive_switching_chats_and_reloading(people: Browsers) -> None:
+def _ana_with_fay_and_sid(
+    people: Browsers, *, last: str = "sid"
+) -> tuple[Page, Page, Page, str, str]:
+    """Ana has accepted Fay's chat and Sid's, the `last` one accepted last (and in front).
+    Returns Ana's, Fay's and Sid's pages and the two chat ids."""
     ana = agent_sign_in(people.open_page("ana"), "agent1@example.com")
     first = guest_sign_in(people.open_page("first"), "Fay First", "fay@example.org")
     second = guest_sign_in(people.open_page("second"), "Sid Second", "sid@example.org")
     one = start_chat(first, "General support", "First question")
     two = start_chat(second, "Technical", "Second question")
-    for chat_id in (one, two):
+    for chat_id in (one, two) if last == "sid" else (two, one):
         chat_row(ana, chat_id).click()
         ana.get_by_test_id("accept-chat").click()
         expect(ana.get_by_test_id("message-input")).to_be_visible()
+    return ana, first, second, one, two
+
+
+def test_drafts_survive_switching_chats_and_reloading(people: Browsers) -> None:
+    ana, first, second, one, two = _ana_with_fay_and_sid(people)
 
     chat_row(ana, one).click()
     ana.get_by_test_id("message-input").fill("half-typed answer for Fay")
@@ -117,37 +126,36 @@ def test_drafts_survive_switching_chats_and_reloading(people: Browsers) -> None:
     expect(ana.get_by_test_id("message-input")).to_have_value("half-typed answer for Fay")
 
 
-def test_a_click_on_a_chat_lands_while_the_list_renders(people: Browsers) -> None:
-    """On a busy desk the list renders many times a second: a row clicked while an event
-    re-renders it (between the mouse going down and up) still opens its chat."""
-    ana = agent_sign_in(people.open_page("ana"), "agent1@example.com")
-    first = guest_sign_in(people.open_page("first"), "Fay First", "fay@example.org")
-    second = guest_sign_in(people.open_page("second"), "Sid Second", "sid@example.org")
-    one = start_chat(first, "General support", "First question")
-    two = start_chat(second, "Technical", "Second question")
-    for chat_id in (two, one):
-        chat_row(ana, chat_id).click()
-        ana.get_by_test_id("accept-chat").click()
-        expect(ana.get_by_test_id("message-input")).to_be_visible()
-
-    box = chat_row(ana, two).locator("button").bounding_box()
+def _press_while(page: Page, target: Locator, meanwhile: Callable[[], None]) -> None:
+    """Mouse down on `target`, `meanwhile()` (which re-renders it), mouse up."""
+    box = target.bounding_box()
     assert box is not None
-    ana.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    ana.mouse.down()
-    send(second, "Are you there?")  # the row shows its unread count: the list renders
-    expect(chat_row(ana, two).get_by_test_id("unread-count")).to_have_text("1")
-    ana.mouse.up()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    meanwhile()
+    page.mouse.up()
+
+
+def test_a_click_on_a_chat_lands_while_the_list_renders(people: Browsers) -> None:
+    """On a busy desk the list renders many times a second: a row or tab clicked while an
+    event re-renders it (between the mouse going down and up) still opens its chat."""
+    ana, first, second, one, two = _ana_with_fay_and_sid(people, last="fay")
+
+    def sid_writes() -> None:  # the row shows its unread count: the list renders
+        send(second, "Are you there?")
+        expect(chat_row(ana, two).get_by_test_id("unread-count")).to_have_text("1")
+
+    _press_while(ana, chat_row(ana, two).locator("button"), sid_writes)
     expect(chat_row(ana, two)).to_have_attribute("aria-current", "true")
     expect(message(ana, "Are you there?")).to_have_count(1)
 
     # The same for the open chats' tabs, which show the unread count too.
     tab = ana.locator(f'[data-testid="open-chat-tab"][data-chat-id="{one}"]')
-    box = tab.locator("button").first.bounding_box()
-    assert box is not None
-    ana.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    ana.mouse.down()
-    send(first, "Still there?")
-    expect(tab.locator(".count")).to_have_text("1")
-    ana.mouse.up()
+
+    def fay_writes() -> None:
+        send(first, "Still there?")
+        expect(tab.locator(".count")).to_have_text("1")
+
+    _press_while(ana, tab.locator("button").first, fay_writes)
     expect(tab).to_have_attribute("data-selected", "true")
     expect(message(ana, "Still there?")).to_have_count(1)
