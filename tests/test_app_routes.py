@@ -56,3 +56,33 @@ async def test_two_apps_share_routes_and_keep_their_own_data(
 
 def serving_app(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+async def test_requests_take_no_trip_through_the_thread_pool(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastAPI runs a plain `def` dependency or endpoint on a worker thread: ~0.5 ms of CPU a
+    request, and the event loop's thread handing the interpreter lock back and forth
+    (docs/performance.md). Ours are all `async`."""
+    import fastapi.dependencies.utils
+    import fastapi.routing
+
+    trips: list[str] = []
+
+    async def counted(func: Callable[..., object], *args: object, **kwargs: object) -> object:
+        trips.append(getattr(func, "__qualname__", repr(func)))
+        return func(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.dependencies.utils, "run_in_threadpool", counted)
+    monkeypatch.setattr(fastapi.routing, "run_in_threadpool", counted)
+    queue = await make_queue(app, "Support")
+    r = await client.post("/api/v1/auth/guest", json={"name": "Gus", "email": "gus@example.org"})
+    assert r.status_code == 200, r.text
+    headers = {"Authorization": f"Bearer {r.json()['token']}"}
+    r = await client.post(
+        "/api/v1/chats", json={"queue_id": queue, "message": "Hello"}, headers=headers
+    )
+    assert r.status_code == 201, r.text
+    for path in ("/api/v1/me", "/api/v1/chats", f"/api/v1/chats/{r.json()['id']}/events"):
+        assert (await client.get(path, headers=headers)).status_code == 200
+    assert trips == []

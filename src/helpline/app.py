@@ -131,7 +131,7 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "Invalid request."
 
 
-def no_nul_in_url(request: Request) -> None:
+async def no_nul_in_url(request: Request) -> None:  # async: no worker thread (see get_ctx)
     """A NUL character in a path or query parameter is bad input, never a database error."""
     if "\x00" in request.scope["path"] or b"%00" in request.scope["query_string"]:
         raise Invalid("The URL may not contain NUL characters.")

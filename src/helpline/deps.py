@@ -19,7 +19,9 @@ from helpline.db import UnitOfWork
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_ctx(conn: HTTPConnection) -> AppContext:
+async def get_ctx(conn: HTTPConnection) -> AppContext:
+    # `async`, though it never waits: FastAPI runs a plain `def` dependency on a worker
+    # thread, a round trip through the thread pool for each request (docs/performance.md).
     ctx: AppContext = conn.app.state.ctx
     return ctx
 
