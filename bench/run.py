@@ -632,7 +632,11 @@ async def scenario2(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
     return out
 
 
-STALL_METRICS = ("helpline_event_loop_lag_seconds", "helpline_gc_pause_seconds")
+STALL_METRICS = (
+    "helpline_event_loop_lag_seconds",
+    "helpline_gc_pause_seconds",
+    "helpline_message_commit_wait_seconds",  # a message's wait before its commit, per batch
+)
 
 
 async def _metrics_text(base: str) -> str:

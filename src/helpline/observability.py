@@ -94,6 +94,12 @@ event_loop_lag_seconds = Histogram(
     "How late the event loop ran a 25 ms timer (a stall delays every connection)",
     buckets=STALL_BUCKETS,
 )
+message_commit_wait_seconds = Histogram(
+    "helpline_message_commit_wait_seconds",
+    "How long the first message of each batch of the message writer waited for its commit "
+    "(the writer's queue and lock, a busy database, the commit itself)",
+    buckets=STALL_BUCKETS,
+)
 http_request_seconds = Histogram(
     "helpline_http_request_seconds",
     "HTTP request latency, by route template",

@@ -13,13 +13,14 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint, select, update
 
 from helpline.chats import writer as writer_sql
 from helpline.chats.lifecycle import TABLE, Action
 from helpline.chats.models import Chat, ChatEvent
 from helpline.chats.writer import Author, MessageWriter, _batch_times, _sqlite_time
-from helpline.kit.clock import iso
+from helpline.kit.clock import FrozenClock, iso
 from helpline.kit.enums import ChatStatus
 from tests.conftest import LiveServer
 from tests.fixtures.factories import accepted_chat, ctx_of, make_queue, make_user
@@ -391,6 +392,30 @@ async def test_each_message_is_answered_in_order_from_the_writers_own_task(
                 )
             ).scalars()
             assert list(rows) == [f"t-{i}-1", f"t-{i}-2"]
+
+
+async def test_each_batch_says_how_long_its_first_message_waited_for_the_commit(
+    live_server: LiveServer, chats: list[dict[str, Any]], frozen_clock: FrozenClock
+) -> None:
+    """`helpline_message_commit_wait_seconds`: a message's way before its commit, observed
+    once a batch (its first message waited longest)."""
+
+    def observed(le: str) -> float:
+        name = "helpline_message_commit_wait_seconds_" + ("count" if le == "count" else "bucket")
+        return REGISTRY.get_sample_value(name, {} if le == "count" else {"le": le}) or 0.0
+
+    before = {le: observed(le) for le in ("count", "0.25", "0.5")}
+    writer = live_server.app.state.ctx.writer
+    c = chats[0]
+    author = Author(c["customer"].id, "customer", c["customer"].name)
+    post = asyncio.ensure_future(writer.post(author, c["chat"]["id"], "waited", "wait-1"))
+    await asyncio.sleep(0)  # queued (the writer has not run yet) ...
+    frozen_clock.advance(0.3)  # ... and 0.3 s pass before its batch commits
+    written = await asyncio.wait_for(post, 5)
+    assert written is not None and written.created
+    assert observed("count") == before["count"] + 1
+    assert observed("0.25") == before["0.25"]  # it waited over 0.25 s
+    assert observed("0.5") == before["0.5"] + 1  # and under 0.5 s
 
 
 async def test_a_writer_stopped_while_its_batch_waits_leaves_no_sender_waiting(

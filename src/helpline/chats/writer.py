@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from helpline import observability as metrics
 from helpline.chats.lifecycle import Action, allowed_from
 from helpline.db import Database, retry_while_busy, sqlite_pragmas
 from helpline.kit.clock import iso, now
@@ -68,6 +69,7 @@ class _Item:
     text: str
     client_id: str
     done: OnWritten  # called once, from the writer's task
+    at: datetime  # when it came (helpline_message_commit_wait_seconds)
 
 
 def _settle(future: asyncio.Future[Written | None]) -> OnWritten:
@@ -357,7 +359,7 @@ class MessageWriter:
         (decision 041). False, queueing nothing, when the writer is not running."""
         if not self.enabled or not self._tasks or all(t.done() for t in self._tasks):
             return False
-        self._queue.put_nowait(_Item(author, chat_id, text, client_id, done))
+        self._queue.put_nowait(_Item(author, chat_id, text, client_id, done, now()))
         return True
 
     async def _run(self) -> None:
@@ -402,6 +404,10 @@ class MessageWriter:
                     held = await self.db.engine.connect()
                 raw = await held.get_raw_connection()
                 results = await _pg_write(raw.driver_connection, batch, now())
+            # Once a batch: its first message waited longest (a message's path before its
+            # commit; `helpline_event_delivery_seconds` has the path after it).
+            waited = (now() - batch[0].at).total_seconds()
+            metrics.message_commit_wait_seconds.observe(max(0.0, waited))
         except Exception as exc:  # each sender then takes the service path; none is left hanging
             log.warning("message batch of %d failed (%s); falling back one by one", len(batch), exc)
             for item in batch:
