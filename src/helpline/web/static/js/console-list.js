@@ -134,8 +134,8 @@ function placeRows(listEl, placed, rows) {
     return kept.el;
   });
   for (const id of placed.keys()) if (!seen.has(id)) placed.delete(id);
-  const now = listEl.children;
-  if (now.length !== els.length || els.some((el, i) => now[i] !== el)) listEl.replaceChildren(...els);
+  const shown = listEl.children;
+  if (shown.length !== els.length || els.some((el, i) => shown[i] !== el)) listEl.replaceChildren(...els);
 }
 
 const placedRows = new Map();
