@@ -31,6 +31,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, TypeVar
 
@@ -780,6 +781,20 @@ async def run_load(
         result.loadgen_loop_lag_ms = percentiles_ms(loop_lag)
         for size in windows:
             result.windows[f"{size:g}"] = _windows(stats, rss_at, t0, duration, size)
+        dump = os.environ.get("BENCH_DUMP_LATENCIES")
+        if dump:  # each measured message, for bench/timeline.py: when were the slow ones?
+            path = f"{dump}.{datetime.now(UTC):%H%M%S}.json"
+            with open(path, "w") as f:
+                json.dump(
+                    {
+                        "t0": t0,
+                        "t0_wall": time.time() - (time.perf_counter() - t0),
+                        "at": stats.latency_at,
+                        "lat": stats.latencies,
+                    },
+                    f,
+                )
+            result.notes.append(f"latencies in {path}")
         lag_p99 = result.send_lag_ms.get("p99")
         if lag_p99 is not None and lag_p99 > 20:
             result.notes.append(f"load generator late: send lag p99 {lag_p99} ms")

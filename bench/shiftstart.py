@@ -7,6 +7,9 @@ Within `--window` seconds, at random moments spread evenly over it:
 - each of the customers signs in as a guest (`POST /auth/guest`) and opens a WebSocket, kept
   until the end (the portal or widget open on their screen).
 
+Then everyone leaves at once: after `--hold` s beyond the window, or with `--leave-on-stdin`
+when a line arrives on stdin (bench/run.py measures that moment with a load of its own).
+
 Writes a JSON summary: per step the count, failures by status and latency percentiles.
 
     python bench/shiftstart.py --url http://127.0.0.1:8000 --agents-file agents.json \
@@ -132,14 +135,21 @@ async def burst(args: argparse.Namespace) -> dict[str, Any]:
     try:
         await asyncio.gather(*work)
         done_at = time.time() - args.start_at
-        # Keep everyone connected to the end of the window (and a little beyond).
+        # Keep everyone connected to the end of the window (and a little beyond) and, with
+        # --leave-on-stdin, until told: everyone leaving at once is measured on its own.
         await asyncio.sleep(max(0.0, args.start_at + args.window + args.hold - time.time()))
+        if args.leave_on_stdin:
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        connected = sum(1 for ws in sockets if ws.close_code is None)
+        t = time.perf_counter()
+        await close_all(sockets)
         return {
             "agents": len(agents),
             "customers": args.customers,
             "window_s": args.window,
             "arrivals_done_after_s": round(done_at, 2),
-            "connected_at_end": sum(1 for ws in sockets if ws.close_code is None),
+            "connected_at_end": connected,
+            "all_closed_in_s": round(time.perf_counter() - t, 2),
             **{k: s.summary() for k, s in steps.items()},
             "transport_errors": errors,
             # Its own CPU over its whole life (measured from outside it had often exited).
@@ -160,6 +170,11 @@ def main() -> None:
     p.add_argument("--customers", type=int, default=1000)
     p.add_argument("--window", type=float, default=60.0)
     p.add_argument("--hold", type=float, default=2.0, help="seconds to stay after the window")
+    p.add_argument(
+        "--leave-on-stdin",
+        action="store_true",
+        help="after the hold, stay until a line (or the end) on stdin, then everyone leaves",
+    )
     p.add_argument("--start-at", type=float, required=True, help="epoch seconds")
     p.add_argument("--run-id", default="x")
     p.add_argument("--seed", type=int, default=5)
