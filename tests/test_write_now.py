@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from helpline import db as dbmod
 from helpline.accounts.models import User
+from helpline.bus.messages import BusMessage, StatusChanged
+from helpline.db import Announcement
 from helpline.errors import Unavailable
 from tests.conftest import BACKEND
 from tests.fixtures.factories import ctx_of, make_user
@@ -144,3 +146,72 @@ async def test_the_writer_is_held_only_while_the_statements_run(app: FastAPI) ->
     assert seen == [(True, [])]
     assert await _name(app, person.id) == "B"
     assert not ctx.db._write_lock.locked()
+
+
+async def _recording(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """What the boundary publishes, in order (topic and the message's kind)."""
+    sent: list[tuple[str, str]] = []
+    boundary = ctx_of(app).boundary
+
+    async def send(topic: str, message: BusMessage) -> None:
+        sent.append((topic, type(message).__name__))
+
+    monkeypatch.setattr(boundary, "_send", send)
+    return sent
+
+
+async def test_a_change_with_news_publishes_it_once_committed(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`change_now` (decision 043): the news appended by `work` goes out after the commit, and
+    a failing unit's news never does."""
+    ctx = ctx_of(app)
+    person = await make_user(app, "agent", name="Before")
+    sent = await _recording(app, monkeypatch)
+
+    def work(session: Session, news: list[Announcement]) -> str:
+        session.execute(update(User).where(User.id == person.id).values(name="After"))
+        news.append((f"user:{person.id}", StatusChanged("away")))
+        assert sent == []  # not before the commit
+        return "done"
+
+    assert await ctx.boundary.change_now(work) == "done"
+    assert sent == [(f"user:{person.id}", "StatusChanged")]
+    assert await _name(app, person.id) == "After"
+
+    def failing(session: Session, news: list[Announcement]) -> None:
+        session.execute(update(User).where(User.id == person.id).values(name="Lost"))
+        news.append((f"user:{person.id}", StatusChanged("offline")))
+        raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError):
+        await ctx.boundary.change_now(failing)
+    assert sent == [(f"user:{person.id}", "StatusChanged")]
+    assert await _name(app, person.id) == "After"
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's busy retries")
+async def test_a_change_run_again_after_busy_publishes_its_news_once(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit refused as busy after `work` announced is rolled back and run again: only the
+    run that committed has news."""
+    ctx = ctx_of(app)
+    person = await make_user(app, "agent", name="Before")
+    sent = await _recording(app, monkeypatch)
+    runs: list[str] = []
+
+    def work(session: Session, news: list[Announcement]) -> None:
+        name = f"Run {len(runs)}"
+        runs.append(name)
+        session.execute(update(User).where(User.id == person.id).values(name=name))
+        news.append((f"user:{person.id}", StatusChanged("away")))
+        if len(runs) == 1:  # as if another process had held SQLite's writer
+            busy = sqlite3.OperationalError("database is locked")
+            busy.sqlite_errorcode = sqlite3.SQLITE_BUSY
+            raise busy
+
+    await ctx.boundary.change_now(work)
+    assert runs == ["Run 0", "Run 1"]
+    assert sent == [(f"user:{person.id}", "StatusChanged")]
+    assert await _name(app, person.id) == "Run 1"

@@ -17,6 +17,8 @@ sweeper and the outbox open their units here, and nowhere else.
   unit: a group commit, so a shift start does not queue a unit per sign-in behind SQLite's
   single writer; and that unit is written at once (`Boundary.write_now`), holding the writer
   only for its statements' time.
+- `Boundary.change_now(work)` is `write_now` for a small change with news (an agent's
+  availability): published once committed, like `write`'s (decision 043).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from helpline.bus import Bus
 from helpline.bus.messages import BusMessage, EventPosted
-from helpline.db import Base, Database, UnitOfWork
+from helpline.db import Announcement, Base, Database, UnitOfWork
 from helpline.errors import Unavailable
 from helpline.kit.batching import Batcher
 from helpline.observability import events_published_total
@@ -90,6 +92,20 @@ class Boundary:
         """A small unit that announces nothing, written at once (`Database.write_now`)."""
         with guard():
             return await self.db.write_now(work)
+
+    async def change_now(self, work: Callable[[Session, list[Announcement]], T]) -> T:
+        """`write_now` for a small unit with news: `work` appends what it announces, published
+        once the unit committed, as `write` does (decision 043)."""
+        news: list[Announcement] = []
+
+        def attempt(session: Session) -> T:
+            news.clear()  # run again from the start when SQLite was busy
+            return work(session, news)
+
+        result = await self.write_now(attempt)
+        for topic, message in news:
+            await self._send(topic, message)
+        return result
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[UnitOfWork]:

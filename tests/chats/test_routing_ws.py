@@ -9,7 +9,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from tests.conftest import LiveServer
+from tests.conftest import BACKEND, LiveServer
 from tests.fixtures.factories import make_queue, make_user
 from tests.fixtures.wsclient import WSClient
 
@@ -131,3 +131,52 @@ async def test_capacity_holds_under_twenty_concurrent_accepts(
     assert {r.json()["error"]["code"] for r in results if r.status_code == 409} == {"at_capacity"}
     mine = await http.get("/api/v1/chats", params={"status": "in_progress"}, headers=agent.headers)
     assert len(mine.json()["items"]) == 3
+
+
+async def test_availability_is_one_short_write_with_the_same_news(
+    live_server: LiveServer, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decision 043: becoming available or away opens no unit of work holding the writer
+    while the caller is authenticated; the agent and the supervisors hear of it once, and a
+    repeat changes nothing and says nothing."""
+    app = live_server.app
+    q = await make_queue(app, "Support")
+    ana = await make_user(app, "agent", queues=[q], status="away")
+    sup = await make_user(app, "supervisor")
+    own, watching = [await WSClient.open(live_server.ws_url, p.token) for p in (ana, sup)]
+    db = app.state.ctx.db
+    units: list[str] = []
+    real_write = db.write
+
+    def counted_write() -> Any:
+        units.append("write")
+        return real_write()
+
+    monkeypatch.setattr(db, "write", counted_write)
+
+    async def status_frames() -> tuple[int, int]:
+        for ws in (own, watching):  # whatever was sent before the pong has arrived
+            await ws.request({"type": "ping"}, lambda f: f["type"] == "pong")
+        mine = [f for f in own.frames if f["type"] == "status"]
+        seen = [f for f in watching.frames if f["type"] == "agent.status"]
+        return len(mine), len(seen)
+
+    for status, expected in (("available", (1, 1)), ("available", (1, 1)), ("away", (2, 2))):
+        r = await http.put("/api/v1/me/status", json={"status": status}, headers=ana.headers)
+        assert r.status_code == 200 and r.json()["status"] == status, r.text
+        assert await status_frames() == expected
+    assert [f["status"] for f in own.frames if f["type"] == "status"] == ["available", "away"]
+    assert [f for f in watching.frames if f["type"] == "agent.status"] == [
+        {"type": "agent.status", "user_id": ana.id, "status": s} for s in ("available", "away")
+    ]
+    # SQLite: no unit of work, one conditional UPDATE in the loop. PostgreSQL has no single
+    # writer to hold: there `write_now` is a plain unit, one a change.
+    assert units == ([] if BACKEND == "sqlite" else ["write", "write", "write"])
+    r = await http.get("/api/v1/me", headers=ana.headers)
+    assert r.json()["status"] == "away"
+    # Offline with requeueing hands chats back in the same unit: it keeps its unit of work.
+    r = await http.put("/api/v1/me/status", json={"status": "offline"}, headers=ana.headers)
+    assert r.status_code == 200 and r.json()["status"] == "offline"
+    assert units[-1:] == ["write"] and len(units) == (1 if BACKEND == "sqlite" else 4)
+    for ws in (own, watching):
+        await ws.close()

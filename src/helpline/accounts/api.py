@@ -12,6 +12,7 @@ from helpline.accounts.deps import (
     SESSION_COOKIE,
     CurrentCaller,
     CurrentUser,
+    authenticate_request,
     client_address,
     set_session_cookie,
 )
@@ -49,6 +50,7 @@ from helpline.deps import Ctx, Uow
 from helpline.errors import Conflict
 from helpline.kit import i18n
 from helpline.kit.clock import now
+from helpline.kit.enums import Availability
 from helpline.kit.params import BoundedInt, Cursor, cursor_offset
 from helpline.queues import service as queues
 
@@ -321,10 +323,19 @@ async def revoke_token(token_id: str, caller: CurrentCaller, uow: Uow) -> Respon
 
 
 @router.put("/me/status", response_model=UserOut)
-async def set_status(body: StatusUpdate, user: CurrentUser, ctx: Ctx, uow: Uow) -> UserOut:
+async def set_status(body: StatusUpdate, request: Request, ctx: Ctx) -> UserOut:
+    """Who is asking is read without the writer, and the change is one short write: at a shift
+    start hundreds of these come at once (decision 043). Going offline with requeueing hands
+    chats back in the same unit, so it keeps a unit of work of its own."""
     requeue = ctx.settings.requeue_enabled
-    changed = await flows.set_status(uow, user, user.id, body.status, requeue=requeue)
-    return UserOut.model_validate(changed)
+    if requeue and body.status is Availability.offline:
+        async with ctx.boundary.write() as uow:
+            user = (await authenticate_request(request, ctx, uow)).user
+            changed = await flows.set_status(uow, user, user.id, body.status, requeue=True)
+        return UserOut.model_validate(changed)
+    async with ctx.boundary.read() as read:
+        user = (await authenticate_request(request, ctx, read, read_only=True)).user
+    return UserOut.model_validate(await service.set_status_now(ctx.boundary, user, body.status))
 
 
 @router.put("/users/{user_id}/status", response_model=UserOut)

@@ -245,6 +245,18 @@ async def replace_password_hash(
     return bool(getattr(result, "rowcount", 0))
 
 
+def change_status(session: Session, user_id: str, status: str, at: datetime) -> bool:
+    """Synchronous (`Boundary.change_now`): True when this statement changed the status, False
+    when it already was `status`."""
+    result = session.execute(
+        update(User)
+        .where(User.id == user_id, User.status != status)
+        .values(status=status, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
 # --- presence ---------------------------------------------------------------------------------
 
 

@@ -7,6 +7,8 @@ import hmac
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from helpline.accounts import repository as repo
 from helpline.accounts import twofactor
 from helpline.accounts.login_limits import LoginLimits
@@ -17,7 +19,7 @@ from helpline.audit import service as audit
 from helpline.boundary import Boundary, Inserts
 from helpline.bus.messages import AccessChanged, AgentStatus, CloseConnections, StatusChanged
 from helpline.config import Settings
-from helpline.db import UnitOfWork
+from helpline.db import Announcement, UnitOfWork
 from helpline.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
 from helpline.kit.clock import now
 from helpline.kit.enums import Availability, Role
@@ -419,6 +421,26 @@ async def set_agent_status(
     _change_status(uow, user, status)
     # Someone else's availability: written down like any change to their account.
     await _record_updated(uow, actor, user, audit.changes(before, {"status": user.status}))
+    return user
+
+
+async def set_status_now(boundary: Boundary, user: User, status: Availability) -> User:
+    """`set_status` in one short write of its own, for a caller read in another unit: the
+    shift start's hundreds of agents becoming available no longer hold SQLite's writer across
+    their authentication (decision 043). The same news, only when the status changed."""
+    require_staff(user)
+    at = now()
+
+    def work(session: Session, news: list[Announcement]) -> bool:
+        if not repo.change_status(session, user.id, str(status), at):
+            return False
+        news.append((f"user:{user.id}", StatusChanged(str(status))))
+        news.append(("agents", AgentStatus(user.id, str(status))))
+        return True
+
+    if await boundary.change_now(work):
+        user.updated_at = at
+    user.status = status  # what the database holds now, changed by us or before us
     return user
 
 
