@@ -525,3 +525,38 @@ async def test_without_a_limit_handshakes_are_not_queued(settings: Any) -> None:
 
     app = create_app(settings.model_copy(update={"ws_open_concurrency": 0}))
     assert app.state.ctx.opening is None
+
+
+async def test_a_socket_closed_by_its_peer_starts_no_writer_of_ours(
+    live_server: LiveServer, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server answers a peer's close itself: the gateway then writes nothing more and
+    starts no writer only to find the socket gone (everyone leaving at once costs the loop
+    less). A close from our side still goes out with its code."""
+    hub = live_server.app.state.ctx.hub
+    writers: list[str] = []
+    real = gateway.Socket._write
+
+    async def counted(self: gateway.Socket, ws: Any) -> None:
+        writers.append(self.user_id)
+        await real(self, ws)
+
+    monkeypatch.setattr(gateway.Socket, "_write", counted)
+    customer, agent = world["customer"], world["agent"]
+    c = await WSClient.open(live_server.ws_url, customer.token)
+    await c.request({"type": "ping"}, lambda f: f["type"] == "pong")
+    await c.close()
+    for _ in range(500):  # bounded: the server notices the close within a few loop turns
+        if not hub.is_connected(customer.id):
+            break
+        await asyncio.sleep(0.01)
+    assert not hub.is_connected(customer.id)
+    assert writers == []
+
+    a = await WSClient.open(live_server.ws_url, agent.token)
+    await a.request({"type": "ping"}, lambda f: f["type"] == "pong")
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        assert (await http.post("/api/v1/auth/logout", headers=agent.headers)).status_code == 204
+    code, _ = await asyncio.wait_for(a.closed, 5)
+    assert code == 4401
+    assert writers == [agent.id]

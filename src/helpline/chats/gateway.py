@@ -196,16 +196,20 @@ async def websocket_endpoint(scope: Scope, receive: Receive, send: Send) -> None
     conn.start_writing(ws, send_many, send_now)
     if first_here:  # customers too: the away mail waits while any process holds them
         await _stamp(ctx, conn.user_id)
+    left = False
     try:
         for chat in offers:
             conn.send({"type": "chat.offered", "chat": chat})
         del offers
-        await _reader(receive, conn, ctx)
+        left = await _reader(receive, conn, ctx)
     except WebSocketDisconnect:
-        pass
+        left = True
     finally:
         ctx.hub.unregister(conn)
-        conn.close(1000, "bye")
+        if left:
+            conn.left()
+        else:
+            conn.close(1000, "bye")
         if not ctx.hub.is_connected(conn.user_id):
             # The offline grace period (staff) and the away mail's wait (customers) count
             # from the last connection closing.
@@ -255,6 +259,13 @@ class Socket(Connection):
                 _flush_of(asyncio.get_running_loop()).add(self)
             return
         self.writer = asyncio.get_running_loop().create_task(self._write(self.ws))
+
+    def left(self) -> None:
+        """Its peer closed it: the server has answered that close already, so nothing more is
+        written, and no writer starts only to find the socket gone (everyone leaving at once
+        costs the loop less: docs/performance.md)."""
+        self.ws = None
+        self.close(1000, "bye", drop=True)
 
     def flush(self) -> None:
         """Write what is pending now, if the socket can take it; else hand it to a writer."""
@@ -442,19 +453,20 @@ async def _stamp(ctx: AppContext, user_id: str) -> None:
         log.warning("could not record presence; the next sweep will")
 
 
-async def _reader(receive: Receive, conn: Socket, ctx: AppContext) -> None:
+async def _reader(receive: Receive, conn: Socket, ctx: AppContext) -> bool:
+    """Handles the connection's frames until it closes; True when its peer closed it."""
     # The ASGI receive, not `ws.receive`: after the accept that adds only checks, and a frame.
     while conn.close_code is None:
         msg = await receive()
         if msg["type"] == "websocket.disconnect":
-            return
+            return True
         text = msg.get("text")
         if text is None:
             conn.send(_error("invalid_frame", "Frames are JSON text."))
             continue
         if len(text) > MAX_FRAME:
             conn.close(1009, "frame too large")
-            return
+            return False
         if conn.posting is not None:  # the message before this frame is answered first
             await conn.posting.wait()
         try:
@@ -464,6 +476,7 @@ async def _reader(receive: Receive, conn: Socket, ctx: AppContext) -> None:
             continue
         with _answering(conn, frame):
             await _handle(frame, conn, ctx)
+    return False  # closed from this side (a sign-out, a revoked token, a slow consumer)
 
 
 @contextlib.contextmanager
