@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from helpline.accounts import repository as repo
-from helpline.bus.messages import AgentStatus, StatusChanged
+from helpline.accounts import service
 from helpline.context import AppContext
 from helpline.db import UnitOfWork
 from helpline.kit.clock import now
@@ -39,8 +39,8 @@ async def sweep(
             continue  # connected here; the stamp is on its way
         async with ctx.boundary.write() as uow:
             if await repo.set_offline_if_unseen(uow.session, user_id, cutoff, now()):
-                uow.announce(f"user:{user_id}", StatusChanged(Availability.offline.value))
-                uow.announce("agents", AgentStatus(user_id, Availability.offline.value))
+                for topic, message in service.status_news(user_id, Availability.offline):
+                    uow.announce(topic, message)
                 if on_offline is not None:
                     await on_offline(uow, user_id)
                 changed += 1

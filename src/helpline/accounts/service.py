@@ -434,8 +434,7 @@ async def set_status_now(boundary: Boundary, user: User, status: Availability) -
     def work(session: Session, news: list[Announcement]) -> bool:
         if not repo.change_status(session, user.id, str(status), at):
             return False
-        news.append((f"user:{user.id}", StatusChanged(str(status))))
-        news.append(("agents", AgentStatus(user.id, str(status))))
+        news.extend(status_news(user.id, status))
         return True
 
     if await boundary.change_now(work):
@@ -448,9 +447,18 @@ def _change_status(uow: UnitOfWork, user: User, status: Availability) -> User:
     if user.status != status:
         user.status = status
         user.updated_at = now()
-        uow.announce(f"user:{user.id}", StatusChanged(str(status)))
-        uow.announce("agents", AgentStatus(user.id, str(status)))
+        for topic, message in status_news(user.id, status):
+            uow.announce(topic, message)
     return user
+
+
+def status_news(user_id: str, status: Availability) -> list[Announcement]:
+    """What an availability change announces, however it was made: to the agent's own
+    sockets (`status`) and to supervisors (`agent.status`)."""
+    return [
+        (f"user:{user_id}", StatusChanged(str(status))),
+        ("agents", AgentStatus(user_id, str(status))),
+    ]
 
 
 async def create_user(uow: UnitOfWork, actor: User, data: UserCreate, *, fast: bool) -> User:
