@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +23,7 @@ import psutil  # type: ignore[import-untyped]
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import Helpline
+from run import Helpline, leave, start_burst
 
 
 async def measure(customers: int, window: float) -> str:
@@ -34,19 +33,21 @@ async def measure(customers: int, window: float) -> str:
         agents = wd / "agents.json"
         agents.write_text("[]")
         out = wd / "burst.json"
-        driver = await asyncio.create_subprocess_exec(
-            sys.executable, str(Path(__file__).parent / "shiftstart.py"), "--url", base,
-            "--agents-file", str(agents), "--password", "-", "--customers", str(customers),
-            "--window", str(window), "--hold", "1", "--start-at", str(time.time() + 1.0),
-            "--run-id", str(int(time.time())), "--out", str(out), "--leave-on-stdin",
-            stdin=subprocess.PIPE,
-        )  # fmt: skip
+        driver = await start_burst(
+            base,
+            agents,
+            "-",
+            customers=customers,
+            window=window,
+            start_in=1.0,
+            run_id=str(int(time.time())),
+            out=out,
+            hold=1.0,
+        )
         await asyncio.sleep(window + 3.5)  # all arrived and settled
         server = psutil.Process(hl.pids[0])
         before = server.cpu_times()
-        assert driver.stdin is not None
-        driver.stdin.write(b"leave\n")
-        await driver.stdin.drain()
+        await leave(driver)
         if await driver.wait() != 0:
             raise RuntimeError("the driver failed (bench/shiftstart.py)")
         await asyncio.sleep(1.5)

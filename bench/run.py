@@ -860,6 +860,36 @@ async def scenario4(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
     return {"rows": [r.as_dict() for r in rows], "server_errors": errors}
 
 
+async def start_burst(
+    base: str,
+    agents_file: Path,
+    password: str,
+    *,
+    customers: int,
+    window: float,
+    start_in: float,
+    run_id: str,
+    out: Path,
+    hold: float = 2.0,
+) -> asyncio.subprocess.Process:
+    """bench/shiftstart.py in a process of its own: the burst starts `start_in` s from now,
+    and its connections stay open until `leave` (everyone at once)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, str(Path(__file__).parent / "shiftstart.py"),
+        "--url", base, "--agents-file", str(agents_file), "--password", password,
+        "--customers", str(customers), "--window", str(window), "--hold", str(hold),
+        "--start-at", str(time.time() + start_in), "--run-id", run_id, "--out", str(out),
+        "--leave-on-stdin", stdin=subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def leave(driver: asyncio.subprocess.Process) -> None:
+    """Tell a burst driver that everyone leaves now."""
+    assert driver.stdin is not None
+    driver.stdin.write(b"leave\n")
+    await driver.stdin.drain()
+
+
 async def scenario5(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
     """Shift start: while messages flow, agents sign in and customers connect. The message
     p99 with the burst is compared with the p99 of the same chats without it, measured first
@@ -903,19 +933,23 @@ async def scenario5(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
             hashes_before = await scrape_hash_pool(base)
             started: list[asyncio.subprocess.Process] = []
 
-            async def start_burst() -> None:
+            async def begin_burst() -> None:
                 # Once the load's own connections are subscribed (their reconnection is not
                 # the shift): the load sends from ~0.5 s on and measures from 1.5 s, the burst
                 # starts 2 s on (the driver's start-up included), and the load runs past its
                 # window by 3 s.
-                proc = await asyncio.create_subprocess_exec(
-                    sys.executable, str(Path(__file__).parent / "shiftstart.py"),
-                    "--url", base, "--agents-file", str(agents_file), "--password", password,
-                    "--customers", str(args.shift_customers), "--window", str(args.shift_window),
-                    "--start-at", str(time.time() + 2.0), "--run-id", setup.run_id,
-                    "--out", str(burst_out), "--leave-on-stdin", stdin=subprocess.PIPE,
-                )  # fmt: skip
-                started.append(proc)
+                started.append(
+                    await start_burst(
+                        base,
+                        agents_file,
+                        password,
+                        customers=args.shift_customers,
+                        window=args.shift_window,
+                        start_in=2.0,
+                        run_id=setup.run_id,
+                        out=burst_out,
+                    )
+                )
 
             with profiling(args, "shift-burst", hl.pids, args.shift_window + 5):
                 during = await run_load(
@@ -923,7 +957,7 @@ async def scenario5(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
                     pairs,
                     rate_per_chat=args.rate,
                     duration=args.shift_window + 5,
-                    on_ready=start_burst,
+                    on_ready=begin_burst,
                 )
             during.target = "helpline, shift burst"
             out["server_side"] = slow_between(routes_before, await scrape_routes(base))
@@ -938,9 +972,7 @@ async def scenario5(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
 
             async def tell_leave() -> None:
                 await asyncio.sleep(2.5)  # the load sends from 0.5 s and measures from 1.5 s
-                assert driver.stdin is not None
-                driver.stdin.write(b"leave\n")
-                await driver.stdin.drain()
+                await leave(driver)
 
             async def leave_soon() -> None:
                 telling.append(asyncio.create_task(tell_leave()))
