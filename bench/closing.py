@@ -1,9 +1,14 @@
-"""What everyone leaving at once costs the server: `--customers` guests open a WebSocket each
-(bench/shiftstart.py, within `--window` s), then all close together; prints the server
-process's CPU from just before the close to 1.5 s after it (psutil: 10 ms ticks; that 1.5 s
-of idle is in it, the same for any code measured). No message load: the close's own cost.
+"""What a shift's arrivals and everyone leaving at once cost the server, with no message load:
+`--agents` sign in (production password hash) and become available, `--customers` guests
+sign in, each opens a WebSocket (bench/shiftstart.py, within `--window` s); then all close
+together. Prints, for each phase, the server process's CPU and its event loop thread's alone
+(psutil: 10 ms ticks), in all and per arrival or close:
 
-    python bench/closing.py [--customers 1000] [--window 15]
+- arriving: from just before the first arrival to 2 s after the last, less what the idle
+  server spends in as long (its timers; measured for 3 s before);
+- leaving: from just before the close to 1.5 s after it.
+
+    python bench/closing.py [--agents 0] [--customers 1000] [--window 15]
 
 For an A/B, run it alternately with `PYTHONPATH=<other checkout>/src` (the server is started
 with this environment).
@@ -18,56 +23,108 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from helpline.accounts import passwords
+from loadgen import HelplineSetup
 from run import Helpline, leave, start_burst
 
+IDLE_S = 3.0
 
-async def measure(customers: int, window: float) -> str:
+
+def _cpu(server: Any) -> tuple[float, float]:
+    """(process, event loop thread) CPU seconds; the loop runs on the main thread."""
+    times = server.cpu_times()
+    loop = next((t for t in server.threads() if t.id == server.pid), None)
+    return times.user + times.system, (loop.user_time + loop.system_time) if loop else 0.0
+
+
+def _line(
+    what: str,
+    n: int,
+    before: tuple[float, float],
+    after: tuple[float, float],
+    idle: tuple[float, float] = (0.0, 0.0),
+) -> str:
+    cpu, loop = after[0] - before[0] - idle[0], after[1] - before[1] - idle[1]
+    n = max(1, n)
+    return (
+        f"{what}: server CPU {1000 * cpu:.0f} ms, its event loop {1000 * loop:.0f} ms; "
+        f"a {'close' if what.startswith('leaving') else 'arrival'}: "
+        f"{1000 * cpu / n:.2f} ms, loop {1000 * loop / n:.2f} ms"
+    )
+
+
+async def measure(agents: int, customers: int, window: float) -> list[str]:
     wd = Path(tempfile.mkdtemp(prefix="helpline-closing-"))
     with Helpline(wd) as hl:
         base = hl.prepare().serve()
-        agents = wd / "agents.json"
-        agents.write_text("[]")
+        setup = HelplineSetup(base, base, per_agent=3)
+        try:
+            password = "shift-" + setup.run_id + "-pw"
+            emails = await setup.create_agents(agents, password) if agents else []
+            if emails:  # a sign-in costs what it costs in production (as in scenario 5)
+                hl.set_password_hash(emails, passwords.hash_password(password))
+        finally:
+            await setup.aclose()
+        agents_file = wd / "agents.json"
+        agents_file.write_text(json.dumps(emails))
         out = wd / "burst.json"
+        server = psutil.Process(hl.pids[0])
+        await asyncio.sleep(1.0)  # the set-up's requests are done
+        quiet = _cpu(server)
+        await asyncio.sleep(IDLE_S)
+        idle_rate = [(b - a) / IDLE_S for a, b in zip(quiet, _cpu(server), strict=True)]
+        start_in = 1.0
         driver = await start_burst(
             base,
-            agents,
-            "-",
+            agents_file,
+            password,
             customers=customers,
             window=window,
-            start_in=1.0,
-            run_id=str(int(time.time())),
+            start_in=start_in,
+            run_id=setup.run_id,
             out=out,
             hold=1.0,
         )
-        await asyncio.sleep(window + 3.5)  # all arrived and settled
-        server = psutil.Process(hl.pids[0])
-        before = server.cpu_times()
+        # The driver's own start-up (before its first arrival) costs the server nothing.
+        await asyncio.sleep(start_in - 0.2)
+        arriving, t = _cpu(server), time.perf_counter()
+        await asyncio.sleep(window + 0.2 + 2.0)  # all arrived and settled
+        arrived, took = _cpu(server), time.perf_counter() - t
+        idle = (idle_rate[0] * took, idle_rate[1] * took)
+        leaving = _cpu(server)
         await leave(driver)
         if await driver.wait() != 0:
             raise RuntimeError("the driver failed (bench/shiftstart.py)")
         await asyncio.sleep(1.5)
-        after = server.cpu_times()
+        left = _cpu(server)
         b = json.loads(out.read_text())
-        user, system = after.user - before.user, after.system - before.system
-        n = max(1, b["connected_at_end"])
-        return (
-            f"{b['connected_at_end']} WebSockets closed by the driver in {b['all_closed_in_s']} s;"
-            f" server CPU {1000 * (user + system):.0f} ms (user {1000 * user:.0f}, system "
-            f"{1000 * system:.0f}), {1e6 * (user + system) / n:.0f} µs a close"
-        )
+        n_in = sum(b[k]["ok"] for k in ("agent_ws", "customer_ws"))
+        return [
+            f"{agents} agents and {customers} customers arrived in {window:g} s "
+            f"({n_in} WebSockets open; sign-in p99 {b['login']['ms'].get('p99')} ms, guest p99 "
+            f"{b['guest']['ms'].get('p99')} ms)",
+            f"the idle server: {1000 * idle_rate[0]:.0f} ms of CPU a second, its event loop "
+            f"{1000 * idle_rate[1]:.0f} ms",
+            _line("arriving, less the idle server's", agents + customers, arriving, arrived, idle),
+            f"{b['connected_at_end']} WebSockets closed by the driver in {b['all_closed_in_s']} s",
+            _line("leaving", b["connected_at_end"], leaving, left),
+        ]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--agents", type=int, default=0, help="agents signing in (production hash)")
     p.add_argument("--customers", type=int, default=1000)
     p.add_argument("--window", type=float, default=15.0, help="seconds for them to arrive")
     args = p.parse_args()
-    print(asyncio.run(measure(args.customers, args.window)))
+    for line in asyncio.run(measure(args.agents, args.customers, args.window)):
+        print(line)
 
 
 if __name__ == "__main__":

@@ -27,8 +27,9 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+from sqlalchemy import Column, Table, insert
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -179,7 +180,6 @@ class Inserts:
             if len(together) == 1:
                 raise
             for group in together:  # each alone: only the conflicting caller fails
-                _renumber(group.rows)
                 try:
                     await self._write([group])
                 except Exception as exc:
@@ -190,17 +190,46 @@ class Inserts:
 
 
 def _insert(groups: list[NewRows], session: Session) -> None:
-    # Rank by rank, so rows that refer to an earlier one of the same caller follow it.
+    """The callers' rows as plain INSERTs: per rank (rows that refer to an earlier one of the
+    same caller follow it) and table, one multi-row statement of the rows' column values. The
+    ORM's flush (identity map, dependency sort, per-row state) was most of what writing a
+    guest cost the event loop, and nothing in this unit reads the rows back
+    (docs/performance.md, "Arrivals without the ORM's flush")."""
+    conn = session.connection()
     for rank in range(max(len(g.rows) for g in groups)):
-        session.add_all([g.rows[rank] for g in groups if len(g.rows) > rank])
-        session.flush()
+        tables: dict[Table, dict[tuple[str, ...], list[dict[str, Any]]]] = {}
+        for group in groups:
+            if len(group.rows) > rank:
+                table, values = _values(group.rows[rank])
+                tables.setdefault(table, {}).setdefault(tuple(values), []).append(values)
+        for table, shapes in tables.items():
+            for rows in shapes.values():  # executemany wants the same columns in every row
+                conn.execute(insert(table), rows)
 
 
-def _renumber(rows: list[Base]) -> None:
-    """Rows of a unit rolled back keep the numbers the database gave them (an audit entry's
-    autoincrement id), which may be taken by now: let the next insert number them again."""
-    for row in rows:
-        mapper = sa_inspect(row).mapper
-        for column in mapper.primary_key:
-            if column.autoincrement is True:
-                setattr(row, mapper.get_property_by_column(column).key, None)
+def _values(row: Base) -> tuple[Table, dict[str, Any]]:
+    """The row's table and column values, its Python-side defaults (ids, times, flags) set on
+    the object first, as a flush would, so the caller's answer shows them. A column left to
+    the database (an autoincrement id, a server default) is left out."""
+    mapper = sa_inspect(row).mapper
+    table = cast(Table, mapper.local_table)
+    state = row.__dict__
+    values: dict[str, Any] = {}
+    for prop in mapper.column_attrs:
+        column = cast(Column[Any], prop.columns[0])
+        value = state.get(prop.key)
+        if value is None and prop.key not in state and column.default is not None:
+            default = column.default
+            if default.is_scalar:
+                value = default.arg  # type: ignore[attr-defined]
+            elif default.is_callable:
+                value = default.arg(None)  # type: ignore[attr-defined]
+            if value is not None:
+                setattr(row, prop.key, value)
+        if value is None and (
+            column.server_default is not None
+            or (column.primary_key and column.autoincrement in (True, "auto"))
+        ):
+            continue
+        values[column.key] = value
+    return table, values

@@ -71,15 +71,18 @@ async def test_sign_ins_arriving_together_each_get_a_session_and_an_audit_entry(
         assert r.json()["user"]["id"] == agent.id
         me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert me.json()["id"] == agent.id
-        assert (
-            await _count(
-                app,
-                select(func.count()).where(
-                    AuditEntry.action == "login.succeeded", AuditEntry.target_id == agent.id
-                ),
-            )
-            == 1
-        )
+        async with ctx_of(app).db.read() as session:
+            entries = (
+                await session.scalars(
+                    select(AuditEntry).where(
+                        AuditEntry.action == "login.succeeded", AuditEntry.target_id == agent.id
+                    )
+                )
+            ).all()
+        # Written as plain INSERTs: the database numbers the entry, its JSON and time intact.
+        assert len(entries) == 1
+        assert entries[0].id > 0 and entries[0].actor_id == agent.id
+        assert entries[0].details == {"method": "password"} and entries[0].at is not None
     # A wrong password among them still fails alone, and writes no session.
     sessions = await _count(app, select(func.count(AuthSession.id)))
     wrong, right = await asyncio.gather(
@@ -200,3 +203,7 @@ async def test_a_guest_is_a_customer_with_the_usual_defaults(
     assert user.password_hash is None and user.created_at is not None
     assert user.locale == "de"
     assert r.json()["user"]["status"] == user.status
+    # The answer shows what was stored, defaults included (set before the INSERT, not read back).
+    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {r.json()['token']}"})
+    fields = ("id", "email", "role", "is_guest", "active", "status", "max_chats", "created_at")
+    assert {k: r.json()["user"][k] for k in fields} == {k: me.json()[k] for k in fields}
