@@ -19,8 +19,6 @@ sweeper and the outbox open their units here, and nowhere else.
   only for its statements' time.
 - `Boundary.change_now(work)` is `write_now` for a small change with news (an agent's
   availability): published once committed, like `write`'s (decision 043).
-- `Boundary.read(now=True)` reads a few indexed rows in the event loop on SQLite (a
-  WebSocket handshake's caller: decision 044).
 """
 
 from __future__ import annotations
@@ -111,10 +109,9 @@ class Boundary:
         return result
 
     @asynccontextmanager
-    async def read(self, *, now: bool = False) -> AsyncIterator[UnitOfWork]:
-        """`now`: a few indexed rows, read in the event loop on SQLite (`Database.read_now`)."""
+    async def read(self) -> AsyncIterator[UnitOfWork]:
         with guard():
-            async with self.db.read_now() if now else self.db.read() as session:
+            async with self.db.read() as session:
                 yield UnitOfWork(session, self.db.services)
 
     async def publish(self, uow: UnitOfWork) -> None:

@@ -14,17 +14,12 @@ Small units that announce nothing (`Database.write_now`: new sign-ins' and guest
 presence stamps) run synchronously on SQLite, on a connection of the event loop's own: they
 hold the writer for their statements' time only, not across a trip to a database thread per
 statement (docs/decisions/038-small-writes-in-the-loop.md).
-
-Short reads on a path taken by everyone arriving at once (`Database.read_now`: a WebSocket
-handshake's authentication) run the same way: the async session's calls are made at once on
-the loop's thread, not a trip to a database thread and back each (decision 044).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import sqlite3
@@ -37,7 +32,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import aiosqlite
 from sqlalchemy import DateTime, MetaData, StaticPool, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import (
@@ -161,9 +155,6 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine, self.sqlite_path)
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
-        # SQLite on disk: `read_now`'s sessions, whose calls run at once on the loop's thread.
-        self._now_reader: async_sessionmaker[AsyncSession] | None = None
-        self._now_read_engine: AsyncEngine | None = None
         self._writer = async_sessionmaker(
             self.engine.execution_options(helpline_immediate=True), expire_on_commit=False
         )
@@ -181,32 +172,11 @@ class Database:
             self._now_engine = create_engine("sqlite://", creator=connect, poolclass=StaticPool)
             _configure_sqlite_now(self._now_engine)
             self._now = sessionmaker(self._now_engine, expire_on_commit=False)
-            self._now_read_engine = create_async_engine(
-                url, async_creator=functools.partial(_inline_connect, path), echo=echo
-            )
-            # A read waits for no writer (write-ahead log); a lock held while the log is
-            # recovered or restarted is waited for briefly, not for the busy timeout.
-            _configure_sqlite(self._now_read_engine, path, busy_timeout_ms=READ_NOW_BUSY_MS)
-            self._now_reader = async_sessionmaker(self._now_read_engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         with _release_on_cancel():
             async with self._reader() as session:
-                yield session
-
-    @asynccontextmanager
-    async def read_now(self) -> AsyncIterator[AsyncSession]:
-        """A read session whose statements run at once in the event loop (SQLite on disk):
-        for a few indexed rows only, where the trips to a database thread and back (about
-        eight for a one-query unit: begin, cursor, execute, fetch, close, rollback) cost the
-        loop more than the read itself. Elsewhere `read()`."""
-        if self._now_reader is None:
-            async with self.read() as session:
-                yield session
-            return
-        with _release_on_cancel():
-            async with self._now_reader() as session:
                 yield session
 
     @asynccontextmanager
@@ -267,8 +237,6 @@ class Database:
         await self.engine.dispose()
         if self._now_engine is not None:
             self._now_engine.dispose()
-        if self._now_read_engine is not None:
-            await self._now_read_engine.dispose()
 
     @property
     def sqlite_path(self) -> str | None:
@@ -515,50 +483,7 @@ def _configure_sqlite_now(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-# How long `read_now` lets SQLite wait for a lock, in the event loop (see `read_now`).
-READ_NOW_BUSY_MS = 50
-
-
-class _AtOnce:
-    """In place of the queue to an aiosqlite connection's thread: each call is made as it is
-    put, and its future is done before the caller awaits it (so awaiting it never yields)."""
-
-    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
-        future, fn = item
-        try:
-            result = fn()
-        except Exception as exc:
-            if future is not None and not future.done():
-                future.set_exception(exc)
-            return
-        if future is not None and not future.done():
-            future.set_result(result)
-
-
-class _InlineSqlite(aiosqlite.Connection):
-    """aiosqlite's connection with its calls made at once on the calling thread (the event
-    loop's), for `Database.read_now`: SQLAlchemy's aiosqlite dialect drives it unchanged. Its
-    thread is never started. Both aiosqlite and SQLAlchemy's dialect hand calls to the thread
-    through the connection's `_tx` queue, which `_AtOnce` replaces (aiosqlite is locked;
-    tests/test_read_now.py fails if a call leaves the loop's thread)."""
-
-    def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
-        super().__init__(connector, 64)
-        self._tx = _AtOnce()  # type: ignore[assignment]
-
-    def __await__(self) -> Any:
-        return self._connect().__await__()  # no thread to start
-
-
-async def _inline_connect(path: str) -> _InlineSqlite:
-    connection = _InlineSqlite(lambda: sqlite3.connect(path, uri=True))
-    await connection._connect()
-    return connection
-
-
-def _configure_sqlite(
-    engine: AsyncEngine, path: str | None, *, busy_timeout_ms: int = BUSY_WAIT_S * 1000
-) -> None:
+def _configure_sqlite(engine: AsyncEngine, path: str | None) -> None:
     """`path`: the database file (None in memory), whose message index sessions attach."""
     sync_engine = engine.sync_engine
 
@@ -567,7 +492,7 @@ def _configure_sqlite(
         # Take over transaction control from the driver so we can say BEGIN IMMEDIATE.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        sqlite_pragmas(cur.execute, busy_timeout_ms=busy_timeout_ms)
+        sqlite_pragmas(cur.execute, busy_timeout_ms=BUSY_WAIT_S * 1000)
         if path is not None:
             attach_search(cur.execute, path)
         cur.close()

@@ -333,7 +333,7 @@ async def set_status(body: StatusUpdate, request: Request, ctx: Ctx) -> UserOut:
             user = (await authenticate_request(request, ctx, uow)).user
             changed = await flows.set_status(uow, user, user.id, body.status, requeue=True)
         return UserOut.model_validate(changed)
-    async with ctx.boundary.read(now=True) as read:  # one indexed row (decision 044)
+    async with ctx.boundary.read() as read:
         user = (await authenticate_request(request, ctx, read, read_only=True)).user
     return UserOut.model_validate(await service.set_status_now(ctx.boundary, user, body.status))
 

@@ -412,9 +412,8 @@ _slow_posts: set[asyncio.Task[None]] = set()
 
 async def _open(ctx: AppContext, token: str | None) -> tuple[Socket, list[dict[str, Any]]]:
     """Who is connecting, their queues, and (agents) the chats already waiting for them.
-    No ORM object outlives this: a connection may stay open for days. Read in the event loop
-    on SQLite (a handful of indexed rows; everyone arriving at once: decision 044)."""
-    async with ctx.boundary.read(now=True) as uow:
+    No ORM object outlives this: a connection may stay open for days."""
+    async with ctx.boundary.read() as uow:
         cred = await tokens.authenticate(uow, token, ctx.settings)
         granted = cred.scopes
         if granted is not None and TokenScope.chats_read not in granted:
