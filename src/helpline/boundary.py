@@ -193,8 +193,8 @@ def _insert(groups: list[NewRows], session: Session) -> None:
     """The callers' rows as plain INSERTs: per rank (rows that refer to an earlier one of the
     same caller follow it) and table, one multi-row statement of the rows' column values. The
     ORM's flush (identity map, dependency sort, per-row state) was most of what writing a
-    guest cost the event loop, and nothing in this unit reads the rows back
-    (docs/performance.md, "Arrivals without the ORM's flush")."""
+    guest's rows cost the event loop, and nothing in this unit reads them back
+    (docs/performance.md, "Shift start: what an arrival costs the loop")."""
     conn = session.connection()
     for rank in range(max(len(g.rows) for g in groups)):
         tables: dict[Table, dict[tuple[str, ...], list[dict[str, Any]]]] = {}

@@ -263,8 +263,9 @@ def change_status(session: Session, user_id: str, status: str, at: datetime) -> 
 
 def stamp_seen(session: Session, user_ids: set[str], at: datetime) -> None:
     """Synchronous: a small unit of its own, written at once (`Boundary.write_now`). On the
-    table, not the ORM entity: an ORM-enabled UPDATE costs several times the statement's own
-    work in the event loop, once for every connection that arrives or leaves."""
+    table, not the ORM entity: an ORM-enabled UPDATE adds the ORM's bulk-update machinery to
+    the event loop's work for every connection that arrives or leaves (docs/performance.md,
+    "Shift start: what an arrival costs the loop")."""
     users = cast(Table, User.__table__)
     session.execute(update(users).where(users.c.id.in_(user_ids)).values(last_seen_at=at))
 
