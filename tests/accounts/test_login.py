@@ -16,7 +16,7 @@ import httpx
 import pytest
 from argon2 import PasswordHasher, extract_parameters
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from helpline import observability as metrics
 from helpline.accounts import passwords
@@ -485,3 +485,25 @@ async def test_hashing_threads_run_below_the_callers_priority() -> None:
         assert pool.pending == 0
     finally:
         pool.shutdown()
+
+
+async def test_an_account_is_found_by_its_address_in_any_case_through_an_index(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """A sign-in looks its account up by `lower(email)`; `ix_users_email_lower` serves that, so
+    it does not read every user, guests included (migration 0027)."""
+    person = await make_user(app, "agent", email="Mixed.Case@Example.com")
+    r = await client.post(LOGIN, json={"email": "mixed.case@EXAMPLE.com", "password": PASSWORD})
+    assert r.status_code == 200 and r.json()["user"]["id"] == person.id, r.text
+    stmt = accounts_repo.registered_by_email("Mixed.Case@Example.com")
+    async with ctx_of(app).db.read() as session:
+        dialect = session.get_bind().dialect
+        sql = str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        if dialect.name == "sqlite":
+            plan = " ".join(
+                str(row) for row in await session.execute(text(f"EXPLAIN QUERY PLAN {sql}"))
+            )
+        else:  # a table this small is read whole by choice: ask whether the index could serve
+            await session.execute(text("SET LOCAL enable_seqscan = off"))
+            plan = " ".join(str(row) for row in await session.execute(text(f"EXPLAIN {sql}")))
+    assert "ix_users_email_lower" in plan, plan

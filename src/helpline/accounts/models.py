@@ -33,6 +33,9 @@ class User(Base):
             sqlite_where=text("is_guest = 0 AND email <> ''"),
             postgresql_where=text("is_guest = false AND email <> ''"),
         ),
+        # A sign-in finds its account by `lower(email)`: without this, a scan of every user,
+        # guests included (migration 0027).
+        Index("ix_users_email_lower", text("lower(email)")),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)

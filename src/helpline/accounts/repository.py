@@ -4,7 +4,7 @@ import hashlib
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, delete, func, or_, select, update
+from sqlalchemy import Select, Table, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -29,11 +29,13 @@ async def get(session: AsyncSession, user_id: str) -> User | None:
     return await session.get(User, user_id)
 
 
+def registered_by_email(email: str) -> Select[User]:
+    """The account registered with this address, whatever its case (`ix_users_email_lower`)."""
+    return select(User).where(func.lower(User.email) == email.lower(), User.is_guest.is_(False))
+
+
 async def get_registered_by_email(session: AsyncSession, email: str) -> User | None:
-    result = await session.execute(
-        select(User).where(func.lower(User.email) == email.lower(), User.is_guest.is_(False))
-    )
-    return result.scalar_one_or_none()
+    return (await session.execute(registered_by_email(email))).scalar_one_or_none()
 
 
 async def get_identity(session: AsyncSession, issuer: str, subject: str) -> UserIdentity | None:
