@@ -248,14 +248,20 @@ async def replace_password_hash(
     return bool(getattr(result, "rowcount", 0))
 
 
+# The synchronous statements below run in the event loop (`Boundary.write_now`, `change_now`),
+# at a shift start once for every connection and every agent arriving: on the table, not the
+# ORM entity, whose UPDATE adds the ORM's bulk-update machinery to the loop's work
+# (docs/performance.md, "Shift start: what an arrival costs the loop").
+_users = cast(Table, User.__table__)
+
+
 def change_status(session: Session, user_id: str, status: str, at: datetime) -> bool:
     """Synchronous (`Boundary.change_now`): True when this statement changed the status, False
     when it already was `status`."""
     result = session.execute(
-        update(User)
-        .where(User.id == user_id, User.status != status)
+        update(_users)
+        .where(_users.c.id == user_id, _users.c.status != status)
         .values(status=status, updated_at=at)
-        .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0))
 
@@ -264,12 +270,8 @@ def change_status(session: Session, user_id: str, status: str, at: datetime) -> 
 
 
 def stamp_seen(session: Session, user_ids: set[str], at: datetime) -> None:
-    """Synchronous: a small unit of its own, written at once (`Boundary.write_now`). On the
-    table, not the ORM entity: an ORM-enabled UPDATE adds the ORM's bulk-update machinery to
-    the event loop's work for every connection that arrives or leaves (docs/performance.md,
-    "Shift start: what an arrival costs the loop")."""
-    users = cast(Table, User.__table__)
-    session.execute(update(users).where(users.c.id.in_(user_ids)).values(last_seen_at=at))
+    """Synchronous: a small unit of its own, written at once (`Boundary.write_now`)."""
+    session.execute(update(_users).where(_users.c.id.in_(user_ids)).values(last_seen_at=at))
 
 
 async def unseen_since(session: AsyncSession, cutoff: datetime) -> list[str]:
