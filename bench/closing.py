@@ -29,9 +29,8 @@ import psutil  # type: ignore[import-untyped]
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from helpline.accounts import passwords
 from loadgen import HelplineSetup
-from run import Helpline, leave, start_burst
+from run import Helpline, leave, shift_agents, start_burst
 
 IDLE_S = 3.0
 
@@ -65,10 +64,7 @@ async def measure(agents: int, customers: int, window: float) -> list[str]:
         base = hl.prepare().serve()
         setup = HelplineSetup(base, base, per_agent=3)
         try:
-            password = "shift-" + setup.run_id + "-pw"
-            emails = await setup.create_agents(agents, password) if agents else []
-            if emails:  # a sign-in costs what it costs in production (as in scenario 5)
-                hl.set_password_hash(emails, passwords.hash_password(password))
+            emails, password = await shift_agents(hl, setup, agents)
         finally:
             await setup.aclose()
         agents_file = wd / "agents.json"

@@ -860,6 +860,18 @@ async def scenario4(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
     return {"rows": [r.as_dict() for r in rows], "server_errors": errors}
 
 
+async def shift_agents(hl: Helpline, setup: HelplineSetup, n: int) -> tuple[list[str], str]:
+    """n agents a shift start signs in (not signed in yet), and their password. Created quickly
+    (the bench's fast hash), then given a hash at the production cost: a sign-in verifies with
+    the parameters stored in the hash, so each costs what it costs in production."""
+    password = "shift-" + setup.run_id + "-pw"
+    if n == 0:
+        return [], password
+    emails = await setup.create_agents(n, password)
+    hl.set_password_hash(emails, passwords.hash_password(password))
+    return emails, password
+
+
 async def start_burst(
     base: str,
     agents_file: Path,
@@ -910,12 +922,7 @@ async def scenario5(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
         try:
             t = time.perf_counter()
             pairs = await setup.pairs(args.chats)
-            password = "shift-" + setup.run_id + "-pw"
-            emails = await setup.create_agents(args.shift_agents, password)
-            # Created quickly (the bench's fast hash), then given a hash at the production
-            # cost: a sign-in verifies with the parameters stored in the hash, so every
-            # sign-in of the burst costs what it costs in production.
-            hl.set_password_hash(emails, passwords.hash_password(password))
+            emails, password = await shift_agents(hl, setup, args.shift_agents)
             print(
                 f"set-up: {args.chats} chats and {args.shift_agents} agents "
                 f"in {time.perf_counter() - t:.1f} s",
