@@ -22,12 +22,17 @@ pytestmark = pytest.mark.redis
 class Recorder:
     """A BusListener that keeps what it got, filtered to this test's topics."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, only: set[str] | None = None) -> None:
         self.prefix = prefix
+        self.only = only  # the topics (without the prefix) it listens to; None: all of its own
         self.messages: list[tuple[str, BusMessage]] = []
         self.resyncs = 0
         self.loop = asyncio.get_running_loop()
         self.calls_off_loop = 0
+
+    def wants(self, topic: str) -> bool:
+        own = topic.startswith(self.prefix)
+        return own and (self.only is None or topic.removeprefix(self.prefix) in self.only)
 
     def on_message(self, topic: str, message: BusMessage) -> None:
         if asyncio.get_running_loop() is not self.loop:
@@ -89,6 +94,35 @@ async def test_message_published_by_one_process_reaches_the_other(
         assert len(got_a.on(prefix + "chat:1")) == 1
         assert got_b.calls_off_loop == 0
         assert got_b.resyncs == 0
+
+
+@pytest.mark.asyncio
+async def test_news_nobody_here_listens_to_is_dropped_unread(
+    redis_server: RedisServer, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each process gets every process's news; what its listener does not want is skipped
+    before decoding (even bytes that would not decode), the rest arrives as before."""
+    listening = Recorder(prefix, only={"chat:1"})
+    async with (
+        running_bus(redis_server.url, Recorder(prefix, only=set())) as publisher,
+        running_bus(redis_server.url, listening) as bus,
+    ):
+        raw = Redis.from_url(redis_server.url)
+        try:
+            await raw.publish(PREFIX + prefix + "chat:2", b"not json at all")
+        finally:
+            await raw.aclose()
+        await publisher.publish(prefix + "chat:2", news(seq=1))
+        await publisher.publish(prefix + "chat:1", news(seq=1))
+        await publisher.publish(prefix + "chat:2", news(seq=2))
+        await publisher.publish(prefix + "chat:1", news(seq=2))
+        await eventually(lambda: len(listening.on(prefix + "chat:1")) == 2)
+        assert listening.on(prefix + "chat:1") == [news(seq=1), news(seq=2)]
+        assert listening.on(prefix + "chat:2") == []
+        # One connection, in order: the three on chat:2 came before the last on chat:1.
+        assert bus.skipped >= 3
+        assert not [r for r in caplog.records if "malformed" in r.getMessage()]
+        assert bus.healthy
 
 
 @pytest.mark.asyncio

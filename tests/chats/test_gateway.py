@@ -560,3 +560,32 @@ async def test_a_socket_closed_by_its_peer_starts_no_writer_of_ours(
     code, _ = await asyncio.wait_for(a.closed, 5)
     assert code == 4401
     assert writers == [agent.id]
+
+
+async def test_the_process_takes_news_only_for_who_is_connected_and_subscribed_here(
+    live_server: LiveServer, http: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    """Between processes every process gets all news (the Redis bus), and decodes only what
+    `Hub.wants`: a chat's news while someone here is subscribed to it, a user's while they
+    are connected here, and every queue's (customers waiting in it hear their positions)."""
+    hub = live_server.app.state.ctx.hub
+    cid, c, a = await _talking(live_server, http, world)
+    other = (await _start(http, world["stranger"], world["q1"]))["id"]
+    customer, agent = world["customer"], world["agent"]
+    assert hub.wants(f"chat:{cid}")
+    assert hub.wants(f"user:{customer.id}") and hub.wants(f"user:{agent.id}")
+    assert not hub.wants(f"chat:{other}")  # nobody here is subscribed to Eve's chat
+    assert not hub.wants(f"user:{world['stranger'].id}")  # Eve has no socket here
+    assert hub.wants(f"queue:{world['q2']}")
+    await c.close()
+    await a.close()
+    await eventually_true(lambda: not hub.wants(f"chat:{cid}"))
+    assert not hub.wants(f"user:{customer.id}")
+    assert not hub.wants(f"user:{agent.id}")
+
+
+async def eventually_true(predicate: Any, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "not within the time allowed"
+        await asyncio.sleep(0.01)

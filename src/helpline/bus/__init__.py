@@ -15,8 +15,13 @@ if TYPE_CHECKING:
 
 
 class BusListener(Protocol):
+    def wants(self, topic: str) -> bool:
+        """Whether news on `topic` could reach anyone here now. A bus between processes asks
+        before decoding a message, and drops what nobody here would hear: each process gets
+        every process's news. Must be cheap, and True whenever `on_message` would act."""
+
     def on_message(self, topic: str, message: BusMessage) -> None:
-        """Called for every message on every topic; must not block or await."""
+        """Called for every message on every topic it wants; must not block or await."""
 
     def on_resync(self) -> None:
         """Called after the bus lost and regained its connection: messages may be missing."""

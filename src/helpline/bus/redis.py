@@ -12,6 +12,8 @@ Invariants (see "Real-time delivery" in ARCHITECTURE.md):
   is lost, the reader reconnects with backoff and, once subscribed again, calls
   `listener.on_resync()` so that connections re-read what they missed from the database.
 - `healthy` is False while either side (subscription or last publish) is failing.
+- Every process gets every process's news, so each message's topic is put to
+  `listener.wants()` first: news nobody here listens to is dropped before it is decoded.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class RedisBus:
         self.url = url
         self.healthy = False
         self.dropped = 0  # messages dropped from the backlog or in failed sends, for diagnostics
+        self.skipped = 0  # messages received for topics nobody here listens to (not decoded)
         self._max_batch = max_batch
         self._connect_timeout_s = connect_timeout_s
         self._ping_interval_s = ping_interval_s
@@ -269,6 +272,9 @@ class RedisBus:
                 continue  # pong, or subscription bookkeeping
             channel = msg["channel"]
             topic = (channel.decode() if isinstance(channel, bytes) else str(channel))[prefix_len:]
+            if self._listener is not None and not self._listener.wants(topic):
+                self.skipped += 1  # nobody here would hear it: not decoded at all
+                continue
             try:
                 payload = frames.decode(msg["data"])
             except ValueError:

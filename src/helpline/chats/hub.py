@@ -445,6 +445,11 @@ class Hub:
 
     # --- bus listener -------------------------------------------------------------------------
 
+    def wants(self, topic: str) -> bool:
+        """News is for the topic's connections here; a queue's also moves the positions of the
+        customers waiting in it (`on_message`), so queue news is always taken."""
+        return bool(self.topics.get(topic)) or topic.startswith("queue:")
+
     def on_message(self, topic: str, message: BusMessage) -> None:
         """The one dispatcher: each kind of news has its handler (`_HANDLERS`), given the
         topic's connections here. News on a queue may also move customers' positions."""
