@@ -89,6 +89,51 @@ async def test_queue_position_is_pushed_on_every_change(
     await third.close()
 
 
+def _position(n: int) -> Any:
+    return lambda f: f["type"] == "queue.position" and f["position"] == n
+
+
+async def test_a_moved_customer_hears_the_positions_of_their_new_queue(
+    live_server: LiveServer, http: httpx.AsyncClient
+) -> None:
+    """Which queues' news move positions here is kept as customers subscribe, their chats
+    move and they leave (the hub's count, not a walk over every connection per news)."""
+    app = live_server.app
+    first, second = await make_queue(app, "Support"), await make_queue(app, "Billing")
+    agent = await make_user(app, "agent", queues=[first])
+    billing = await make_user(app, "agent", queues=[second])
+    carla, dan = await make_user(app, "customer"), await make_user(app, "customer")
+    waiting = await _start(http, dan, second)  # Dan waits in Billing first
+    chat = await _start(http, carla, first)
+    ws = await WSClient.open(live_server.ws_url, carla.token)
+    await ws.subscribe(chat["id"])
+    await ws.wait_for(lambda f: f["type"] == "queue.position" and f["position"] == 1)
+    r = await http.post(f"/api/v1/chats/{chat['id']}/accept", headers=agent.headers)
+    assert r.status_code == 200
+    r = await http.post(
+        f"/api/v1/chats/{chat['id']}/move", json={"queue_id": second}, headers=agent.headers
+    )
+    assert r.status_code == 200, r.text
+    await ws.event(chat["id"], "chat.moved")
+    moved = next(
+        i
+        for i, f in enumerate(ws.frames)
+        if f["type"] == "event" and f["event"]["type"] == "chat.moved"
+    )
+    behind = await ws.wait_for(_position(2), start=moved)  # in Billing, behind Dan
+    # Billing's news moves Carla: Dan is taken, so she is first.
+    r = await http.post(f"/api/v1/chats/{waiting['id']}/accept", headers=billing.headers)
+    assert r.status_code == 200
+    await ws.wait_for(_position(1), start=ws.frames.index(behind))
+    await ws.close()
+    hub = app.state.ctx.hub
+    for _ in range(500):
+        if not hub.connections:
+            break
+        await asyncio.sleep(0.01)
+    assert not hub._customer_subs  # nobody left here whose position could move
+
+
 async def test_assign_mode_offers_go_to_one_agent(
     live_server: LiveServer, http: httpx.AsyncClient
 ) -> None:

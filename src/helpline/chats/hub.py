@@ -198,6 +198,9 @@ class Hub:
         self._tasks: set[asyncio.Task[None]] = set()
         self._refreshing: set[str] = set()
         self._refresh_again: set[str] = set()
+        # Customers' subscriptions here by their chat's queue: whether a queue's news moves
+        # anyone's position here, without walking every connection for each such news.
+        self._customer_subs: Counter[str] = Counter()
         # Users whose access is being re-read, and why it was asked for again meanwhile.
         self._reloading: set[str] = set()
         self._reload_again: dict[str, str] = {}
@@ -234,7 +237,16 @@ class Hub:
         self.connections.discard(conn)
         for topic in self._base_topics(conn) + [f"chat:{c}" for c in conn.subs]:
             self._drop(topic, conn)
+        for sub in conn.subs.values():
+            self._count(conn, sub.queue_id, -1)
         conn.subs.clear()
+
+    def _count(self, conn: Connection, queue_id: str, n: int) -> None:
+        if conn.is_customer:
+            counts = self._customer_subs
+            counts[queue_id] += n
+            if counts[queue_id] <= 0:
+                del counts[queue_id]
 
     def _drop(self, topic: str, conn: Connection) -> None:
         members = self.topics.get(topic)
@@ -304,7 +316,10 @@ class Hub:
             agent_id=chat.agent_id,
             status=chat.status,
         )
+        if old is not None:
+            self._count(conn, old.queue_id, -1)
         conn.subs[chat.id] = sub
+        self._count(conn, sub.queue_id, 1)
         self.topics[f"chat:{chat.id}"].add(conn)
         await self._fill(conn, sub)
         sub.ready = True
@@ -313,7 +328,9 @@ class Hub:
             await self._send_position(conn, sub)
 
     def unsubscribe(self, conn: Connection, chat_id: str) -> None:
-        conn.subs.pop(chat_id, None)
+        sub = conn.subs.pop(chat_id, None)
+        if sub is not None:
+            self._count(conn, sub.queue_id, -1)
         self._drop(f"chat:{chat_id}", conn)
 
     async def _fill(self, conn: Connection, sub: Subscription) -> None:
@@ -390,7 +407,11 @@ class Hub:
             self._lose(conn, sub.chat_id, NOT_VISIBLE)
             return
         sub.last_seq = int(env["seq"])
+        queue_id = sub.queue_id
         self._track(sub, env)
+        if sub.queue_id != queue_id:  # moved to another queue
+            self._count(conn, queue_id, -1)
+            self._count(conn, sub.queue_id, 1)
         text = self._encode(env, internal, conn.is_customer)
         if text is not None:
             conn.send(text)
@@ -697,11 +718,7 @@ class Hub:
     # --- queue positions ----------------------------------------------------------------------
 
     def _schedule_positions(self, queue_id: str) -> None:
-        if not any(
-            c.is_customer and s.queue_id == queue_id
-            for c in self.connections
-            for s in c.subs.values()
-        ):
+        if not self._customer_subs.get(queue_id):
             return
         if queue_id in self._refreshing:
             self._refresh_again.add(queue_id)
