@@ -567,7 +567,8 @@ async def test_the_process_takes_news_only_for_who_is_connected_and_subscribed_h
 ) -> None:
     """Between processes every process gets all news (the Redis bus), and decodes only what
     `Hub.wants`: a chat's news while someone here is subscribed to it, a user's while they
-    are connected here, and every queue's (customers waiting in it hear their positions)."""
+    are connected here, a queue's while an agent of it is connected here or a customer here
+    is subscribed to a chat in it (their position moves)."""
     hub = live_server.app.state.ctx.hub
     cid, c, a = await _talking(live_server, http, world)
     other = (await _start(http, world["stranger"], world["q1"]))["id"]
@@ -576,12 +577,15 @@ async def test_the_process_takes_news_only_for_who_is_connected_and_subscribed_h
     assert hub.wants(f"user:{customer.id}") and hub.wants(f"user:{agent.id}")
     assert not hub.wants(f"chat:{other}")  # nobody here is subscribed to Eve's chat
     assert not hub.wants(f"user:{world['stranger'].id}")  # Eve has no socket here
-    assert hub.wants(f"queue:{world['q2']}")
-    await c.close()
+    assert hub.wants(f"queue:{world['q1']}")  # Ana's queue
+    assert not hub.wants(f"queue:{world['q2']}")  # nobody of Billing, no chat in it here
     await a.close()
+    await eventually_true(lambda: not hub.wants(f"user:{agent.id}"))
+    assert hub.wants(f"queue:{world['q1']}")  # Carla's chat is in it
+    await c.close()
     await eventually_true(lambda: not hub.wants(f"chat:{cid}"))
     assert not hub.wants(f"user:{customer.id}")
-    assert not hub.wants(f"user:{agent.id}")
+    assert not hub.wants(f"queue:{world['q1']}")
 
 
 async def eventually_true(predicate: Any, timeout: float = 5.0) -> None:

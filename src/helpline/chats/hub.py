@@ -467,9 +467,11 @@ class Hub:
     # --- bus listener -------------------------------------------------------------------------
 
     def wants(self, topic: str) -> bool:
-        """News is for the topic's connections here; a queue's also moves the positions of the
-        customers waiting in it (`on_message`), so queue news is always taken."""
-        return bool(self.topics.get(topic)) or topic.startswith("queue:")
+        """Whether `on_message` would act: the topic has connections here, or it is a queue
+        some customer here is subscribed in (their positions move)."""
+        if self.topics.get(topic):
+            return True
+        return topic.startswith("queue:") and bool(self._customer_subs.get(topic[6:]))
 
     def on_message(self, topic: str, message: BusMessage) -> None:
         """The one dispatcher: each kind of news has its handler (`_HANDLERS`), given the
