@@ -126,6 +126,33 @@ async def test_news_nobody_here_listens_to_is_dropped_unread(
 
 
 @pytest.mark.asyncio
+async def test_the_subscription_signs_in_with_the_urls_user_and_password(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    """A Redis that requires a password: the subscriber's own connection sends AUTH from the
+    URL; a wrong password is refused and the bus says it is unhealthy."""
+    admin = Redis.from_url(redis_server.url)
+    user = f"bus-{prefix.strip(':')}"
+    await admin.execute_command("ACL", "SETUSER", user, "on", ">s3cret", "~*", "&*", "+@all")
+    base = redis_server.url.removeprefix("redis://")
+    try:
+        got = Recorder(prefix)
+        async with running_bus(f"redis://{user}:s3cret@{base}", got) as bus:
+            assert bus.healthy
+            await bus.publish(prefix + "chat:1", news(seq=1))
+            await eventually(lambda: got.on(prefix + "chat:1") == [news(seq=1)])
+        refused = RedisBus(f"redis://{user}:wrong@{base}", connect_timeout_s=0.5)
+        try:
+            await refused.start(Recorder(prefix))
+            assert not refused.healthy
+        finally:
+            await refused.close()
+    finally:
+        await admin.execute_command("ACL", "DELUSER", user)
+        await admin.aclose()
+
+
+@pytest.mark.asyncio
 async def test_many_concurrent_publishes_all_arrive_in_order_per_topic(
     redis_server: RedisServer, prefix: str
 ) -> None:

@@ -4,6 +4,10 @@ Invariants (see "Real-time delivery" in ARCHITECTURE.md):
 
 - One pattern subscription (`helpline:*`) per process, made eagerly in `start()`: per-topic
   subscribes would race inside redis-py's lazily connected `PubSub` and silently go missing.
+  It is read on a connection of its own by `_Subscription`, a protocol that feeds hiredis'
+  reader and delivers each message from the loop's read callback: redis-py's `PubSub` spent
+  ~20 µs of the loop per message (a timeout, a retry wrapper and a handler each) before the
+  message was even looked at (docs/performance.md).
 - One writer task publishes everything, in `publish()` order, pipelining whatever queued up
   meanwhile: many coroutines publishing directly would exhaust redis-py's connection pool
   (`MaxConnectionsError`) and could reorder messages of one topic.
@@ -22,14 +26,16 @@ import asyncio
 import contextlib
 import logging
 import random
+import ssl
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
+import hiredis
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.connection import SSLConnection, parse_url
 from redis.exceptions import RedisError
 
 from helpline.bus import BusListener
@@ -84,7 +90,6 @@ class RedisBus:
             "health_check_interval": 0,
         }
         self._pub = Redis.from_url(url, **options)
-        self._sub = Redis.from_url(url, **options)
 
     # -- Bus protocol -----------------------------------------------------------------------------
 
@@ -144,9 +149,8 @@ class RedisBus:
                     await task
         self._reader = self._writer = None
         self._listener = None
-        for client in (self._pub, self._sub):
-            with contextlib.suppress(Exception):
-                await client.aclose()
+        with contextlib.suppress(Exception):
+            await self._pub.aclose()
         self._set_health(reader_ok=False)
 
     # -- internals --------------------------------------------------------------------------------
@@ -219,74 +223,99 @@ class RedisBus:
         assert self._attempted is not None
         delay = self._backoff_min_s
         while True:
-            pubsub = self._sub.pubsub()
+            subscription: _Subscription | None = None
             try:
-                await self._subscribe(pubsub)
+                subscription = await self._subscribe()
                 delay = self._backoff_min_s
                 # Redis answers again: the writer's last failure is no longer news.
                 self._set_health(reader_ok=True, writer_ok=True)
                 self._attempted.set()
                 if self._started and self._listener is not None:
                     self._call_listener(self._listener.on_resync)
-                await self._consume(pubsub)
+                await self._watch(subscription)
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError) as exc:
                 if self._reader_ok:
                     log.warning("redis bus: subscription lost: %s", exc)
             finally:
                 self._attempted.set()
                 self._set_health(reader_ok=False)
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                if subscription is not None:
+                    subscription.close()
             await self._sleep_jitter(delay)
             delay = self._backoff(delay)
 
-    async def _subscribe(self, pubsub: PubSub) -> None:
-        """PSUBSCRIBE, then wait for Redis to confirm: only then are we sure to see news."""
-        await asyncio.wait_for(pubsub.psubscribe(PREFIX + "*"), self._connect_timeout_s)
-        deadline = asyncio.get_running_loop().time() + self._connect_timeout_s
-        while True:
-            remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                raise TimeoutError("no psubscribe confirmation")
-            msg = await pubsub.get_message(timeout=remaining)
-            if msg is not None and msg["type"] == "psubscribe":
-                return
-
-    async def _consume(self, pubsub: PubSub) -> None:
-        """Deliver messages until the connection fails or goes silent past two pings."""
+    async def _subscribe(self) -> _Subscription:
+        """Connect, sign in if the URL says so, PSUBSCRIBE, and wait for Redis to confirm:
+        only then are we sure to see news."""
         loop = asyncio.get_running_loop()
-        last_seen = loop.time()
-        prefix_len = len(PREFIX)
+        options: dict[str, Any] = parse_url(self.url)  # type: ignore[no-untyped-call]
+        subscription = _Subscription(self._deliver)
+        try:
+            async with asyncio.timeout(self._connect_timeout_s):
+                if "path" in options:
+                    await loop.create_unix_connection(lambda: subscription, options["path"])
+                else:
+                    tls = None
+                    if options.get("connection_class") is SSLConnection:  # rediss://
+                        tls = ssl.create_default_context(cafile=options.get("ssl_ca_certs"))
+                    await loop.create_connection(
+                        lambda: subscription,
+                        options.get("host", "localhost"),
+                        options.get("port", 6379),
+                        ssl=tls,
+                    )
+                if options.get("password") is not None:
+                    user = options.get("username")
+                    await subscription.call("AUTH", *([user] if user else []), options["password"])
+                subscription.send("PSUBSCRIBE", PREFIX + "*")
+                await asyncio.shield(subscription.confirmed)
+        except BaseException:
+            subscription.close()
+            raise
+        return subscription
+
+    async def _watch(self, subscription: _Subscription) -> None:
+        """Return (raise) when the connection fails or goes silent past two pings; the news
+        itself is delivered by the protocol meanwhile."""
+        loop = asyncio.get_running_loop()
+        interval = self._ping_interval_s
         while True:
-            msg = await pubsub.get_message(timeout=self._ping_interval_s)
-            if msg is None:
+            # `wait`, not `wait_for`: Python 3.11's `wait_for` can swallow a cancellation (the
+            # bus closing) that comes as the connection is lost, and this task would go on.
+            await asyncio.wait({subscription.lost}, timeout=interval)
+            if subscription.lost.done():
+                why = subscription.lost.result()
+                raise ConnectionError(f"redis closed the subscription: {why}")
+            silent = loop.time() - subscription.last_seen
+            if silent > 3 * interval:
+                raise TimeoutError("redis did not answer PING")
+            if silent >= interval:
                 # Silence: ask for a pong, so that a dead peer (whose RST never comes) is noticed.
-                if loop.time() - last_seen > 3 * self._ping_interval_s:
-                    raise TimeoutError("redis did not answer PING")
-                await pubsub.ping()
-                continue
-            last_seen = loop.time()
-            if msg["type"] != "pmessage":
-                continue  # pong, or subscription bookkeeping
-            channel = msg["channel"]
-            topic = (channel.decode() if isinstance(channel, bytes) else str(channel))[prefix_len:]
-            if self._listener is not None and not self._listener.wants(topic):
-                self.skipped += 1  # nobody here would hear it: not decoded at all
-                continue
+                subscription.send("PING")
+
+    def _deliver(self, channel: bytes, data: bytes) -> None:
+        """One message of the subscription, in the loop's read callback."""
+        topic = channel[len(PREFIX) :].decode()
+        listener = self._listener
+        if listener is None:
+            return
+        if not listener.wants(topic):
+            self.skipped += 1  # nobody here would hear it: not decoded at all
+            return
+        try:
+            payload = frames.decode(data)
+        except ValueError:
+            log.warning("redis bus: dropped a malformed message", extra={"topic": topic})
+            return
+        news = decode(payload) if isinstance(payload, dict) else None
+        if news is not None:
+            # A failing listener must not take the subscription down for everyone else.
             try:
-                payload = frames.decode(msg["data"])
-            except ValueError:
-                log.warning("redis bus: dropped a malformed message", extra={"topic": topic})
-                continue
-            news = decode(payload) if isinstance(payload, dict) else None
-            if self._listener is not None and news is not None:
-                # A failing listener must not take the subscription down for everyone else.
-                try:
-                    self._listener.on_message(topic, news)
-                except Exception:
-                    log.exception("redis bus: listener failed", extra={"topic": topic})
+                listener.on_message(topic, news)
+            except Exception:
+                log.exception("redis bus: listener failed", extra={"topic": topic})
 
     def _call_listener(self, fn: Callable[[], None]) -> None:
         try:
@@ -303,3 +332,83 @@ def _redacted(url: str) -> str:
     creds, host = rest.rsplit("@", 1)
     user = creds.split(":", 1)[0]
     return f"{scheme}://{user}:***@{host}" if scheme else f"{user}:***@{host}"
+
+
+class _Subscription(asyncio.Protocol):
+    """The subscriber's connection: what arrives is fed to hiredis' reader, and each complete
+    `pmessage` is handed to `deliver` at once, in the read callback. Replies to commands sent
+    before subscribing (AUTH) resolve `call`'s futures in order."""
+
+    def __init__(self, deliver: Callable[[bytes, bytes], None]) -> None:
+        loop = asyncio.get_running_loop()
+        self.deliver = deliver
+        self.reader = hiredis.Reader()
+        self.transport: asyncio.Transport | None = None
+        self.confirmed: asyncio.Future[None] = loop.create_future()
+        self.lost: asyncio.Future[str] = loop.create_future()
+        self.last_seen = loop.time()
+        self._loop = loop
+        self._replies: deque[asyncio.Future[Any]] = deque()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports have the methods, not the class.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(str(exc) if exc else "closed")
+
+    def send(self, *args: str) -> None:
+        if self.transport is None or self.transport.is_closing():
+            raise ConnectionError("redis subscription is closed")
+        out = [b"*%d\r\n" % len(args)]
+        for arg in args:
+            raw = arg.encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(raw), raw))
+        self.transport.write(b"".join(out))
+
+    async def call(self, *args: str) -> Any:
+        """A command answered before subscribing; a refusal raises ConnectionError."""
+        reply: asyncio.Future[Any] = self._loop.create_future()
+        self._replies.append(reply)
+        self.send(*args)
+        return await asyncio.shield(reply)
+
+    def data_received(self, data: bytes) -> None:
+        self.last_seen = self._loop.time()
+        reader = self.reader
+        try:
+            reader.feed(data)
+            while (reply := reader.gets()) is not False:
+                if type(reply) is list and reply and reply[0] == b"pmessage":
+                    self.deliver(reply[2], reply[3])
+                elif type(reply) is list and reply and reply[0] == b"psubscribe":
+                    if not self.confirmed.done():
+                        self.confirmed.set_result(None)
+                elif type(reply) is list and reply and reply[0] == b"pong":
+                    pass
+                elif self._replies:
+                    waiter = self._replies.popleft()
+                    if isinstance(reply, hiredis.ReplyError):
+                        waiter.set_exception(ConnectionError(f"redis refused: {reply}"))
+                    else:
+                        waiter.set_result(reply)
+                elif isinstance(reply, hiredis.ReplyError):
+                    raise ConnectionError(f"redis refused: {reply}")
+        except (hiredis.ProtocolError, ConnectionError) as exc:
+            self._fail(str(exc))
+            self.close()
+
+    def _fail(self, why: str) -> None:
+        if not self.lost.done():
+            self.lost.set_result(why)
+        waiters: list[asyncio.Future[Any]] = [self.confirmed, *self._replies]
+        self._replies.clear()
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(ConnectionError(f"redis subscription lost: {why}"))
+                waiter.exception()  # retrieved here: nobody may be waiting for it any more
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+        self._fail("closed here")
