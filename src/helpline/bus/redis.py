@@ -90,6 +90,8 @@ class RedisBus:
             "health_check_interval": 0,
         }
         self._pub = Redis.from_url(url, **options)
+        # The subscriber's own connection (`_Subscription`): where, and as whom.
+        self._sub_options: dict[str, Any] = parse_url(url)  # type: ignore[no-untyped-call]
 
     # -- Bus protocol -----------------------------------------------------------------------------
 
@@ -250,7 +252,7 @@ class RedisBus:
         """Connect, sign in if the URL says so, PSUBSCRIBE, and wait for Redis to confirm:
         only then are we sure to see news."""
         loop = asyncio.get_running_loop()
-        options: dict[str, Any] = parse_url(self.url)  # type: ignore[no-untyped-call]
+        options = self._sub_options
         subscription = _Subscription(self._deliver)
         try:
             async with asyncio.timeout(self._connect_timeout_s):
@@ -297,7 +299,7 @@ class RedisBus:
 
     def _deliver(self, channel: bytes, data: bytes) -> None:
         """One message of the subscription, in the loop's read callback."""
-        topic = channel[len(PREFIX) :].decode()
+        topic = channel[len(PREFIX) :].decode(errors="replace")
         listener = self._listener
         if listener is None:
             return
@@ -380,7 +382,10 @@ class _Subscription(asyncio.Protocol):
             reader.feed(data)
             while (reply := reader.gets()) is not False:
                 if type(reply) is list and reply and reply[0] == b"pmessage":
-                    self.deliver(reply[2], reply[3])
+                    try:
+                        self.deliver(reply[2], reply[3])
+                    except Exception:  # a bug: the other messages of this read still count
+                        log.exception("redis bus: delivering a message failed")
                 elif type(reply) is list and reply and reply[0] == b"psubscribe":
                     if not self.confirmed.done():
                         self.confirmed.set_result(None)
