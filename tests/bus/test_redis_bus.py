@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,6 +16,7 @@ from helpline.bus.messages import BusMessage, EventPosted
 from helpline.bus.redis import PREFIX, RedisBus
 from tests.bus.examples import EXAMPLES
 from tests.fixtures.servers import RedisServer, find_redis_server, free_port
+from tests.fixtures.waits import eventually
 
 pytestmark = pytest.mark.redis
 
@@ -50,15 +51,6 @@ class Recorder:
 
 def news(**event: Any) -> EventPosted:
     return EventPosted(event)
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait (bounded) until predicate() holds; the assertion is the predicate, not the wait."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(0.01)
 
 
 @asynccontextmanager

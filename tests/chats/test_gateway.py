@@ -15,6 +15,7 @@ from websockets.exceptions import InvalidStatus
 from helpline.chats import gateway
 from tests.conftest import LiveServer
 from tests.fixtures.factories import Person, make_queue, make_user
+from tests.fixtures.waits import eventually
 from tests.fixtures.wsclient import WSClient
 
 pytestmark = pytest.mark.asyncio
@@ -580,16 +581,9 @@ async def test_the_process_takes_news_only_for_who_is_connected_and_subscribed_h
     assert hub.wants(f"queue:{world['q1']}")  # Ana's queue
     assert not hub.wants(f"queue:{world['q2']}")  # nobody of Billing, no chat in it here
     await a.close()
-    await eventually_true(lambda: not hub.wants(f"user:{agent.id}"))
+    await eventually(lambda: not hub.wants(f"user:{agent.id}"), timeout=5)
     assert hub.wants(f"queue:{world['q1']}")  # Carla's chat is in it
     await c.close()
-    await eventually_true(lambda: not hub.wants(f"chat:{cid}"))
+    await eventually(lambda: not hub.wants(f"chat:{cid}"), timeout=5)
     assert not hub.wants(f"user:{customer.id}")
     assert not hub.wants(f"queue:{world['q1']}")
-
-
-async def eventually_true(predicate: Any, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "not within the time allowed"
-        await asyncio.sleep(0.01)

@@ -11,6 +11,7 @@ import pytest_asyncio
 
 from tests.conftest import BACKEND, LiveServer
 from tests.fixtures.factories import make_queue, make_user
+from tests.fixtures.waits import eventually
 from tests.fixtures.wsclient import WSClient
 
 pytestmark = pytest.mark.asyncio
@@ -127,10 +128,7 @@ async def test_a_moved_customer_hears_the_positions_of_their_new_queue(
     await ws.wait_for(_position(1), start=ws.frames.index(behind))
     await ws.close()
     hub = app.state.ctx.hub
-    for _ in range(500):
-        if not hub.connections:
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: not hub.connections, timeout=5)
     assert not hub._customer_subs  # nobody left here whose position could move
 
 
