@@ -407,11 +407,7 @@ class Hub:
             self._lose(conn, sub.chat_id, NOT_VISIBLE)
             return
         sub.last_seq = int(env["seq"])
-        queue_id = sub.queue_id
-        self._track(sub, env)
-        if sub.queue_id != queue_id:  # moved to another queue
-            self._count(conn, queue_id, -1)
-            self._count(conn, sub.queue_id, 1)
+        self._track(conn, sub, env)
         text = self._encode(env, internal, conn.is_customer)
         if text is not None:
             conn.send(text)
@@ -441,8 +437,7 @@ class Hub:
             texts[not customer] = text
         return text
 
-    @staticmethod
-    def _track(sub: Subscription, env: dict[str, Any]) -> None:
+    def _track(self, conn: Connection, sub: Subscription, env: dict[str, Any]) -> None:
         data = env.get("data") or {}
         match env["type"]:
             case "chat.accepted":
@@ -455,7 +450,9 @@ class Hub:
                 sub.agent_id = None
             case "chat.moved":
                 sub.status = ChatStatus.waiting
+                self._count(conn, sub.queue_id, -1)  # a customer's position moves with it
                 sub.queue_id = data.get("to_queue_id", sub.queue_id)
+                self._count(conn, sub.queue_id, 1)
                 sub.agent_id = None
             case "chat.solved":
                 sub.status = ChatStatus.solved
@@ -471,7 +468,7 @@ class Hub:
         some customer here is subscribed in (their positions move)."""
         if self.topics.get(topic):
             return True
-        return topic.startswith("queue:") and bool(self._customer_subs.get(topic[6:]))
+        return topic.startswith("queue:") and self._positions_here(topic.removeprefix("queue:"))
 
     def on_message(self, topic: str, message: BusMessage) -> None:
         """The one dispatcher: each kind of news has its handler (`_HANDLERS`), given the
@@ -719,8 +716,12 @@ class Hub:
 
     # --- queue positions ----------------------------------------------------------------------
 
+    def _positions_here(self, queue_id: str) -> bool:
+        """Whether a customer here has a chat in the queue (its news may move their place)."""
+        return bool(self._customer_subs.get(queue_id))
+
     def _schedule_positions(self, queue_id: str) -> None:
-        if not self._customer_subs.get(queue_id):
+        if not self._positions_here(queue_id):
             return
         if queue_id in self._refreshing:
             self._refresh_again.add(queue_id)
