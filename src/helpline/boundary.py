@@ -191,7 +191,7 @@ class Inserts:
 
 def _insert(groups: list[NewRows], session: Session) -> None:
     """The callers' rows as plain INSERTs: per rank (rows that refer to an earlier one of the
-    same caller follow it) and table, one multi-row statement of the rows' column values. The
+    same caller follow it) and table, one executemany of the rows' column values. The
     ORM's flush (identity map, dependency sort, per-row state) was most of what writing a
     guest's rows cost the event loop, and nothing in this unit reads them back
     (docs/performance.md, "Shift start: what an arrival costs the loop")."""

@@ -2,12 +2,13 @@
 
 Invariants (see "Real-time delivery" in ARCHITECTURE.md):
 
-- One pattern subscription (`helpline:*`) per process, made eagerly in `start()`: per-topic
-  subscribes would race inside redis-py's lazily connected `PubSub` and silently go missing.
-  It is read on a connection of its own by `_Subscription`, a protocol that feeds hiredis'
-  reader and delivers each message from the loop's read callback: redis-py's `PubSub` spent
-  ~20 µs of the loop per message (a timeout, a retry wrapper and a handler each) before the
-  message was even looked at (docs/performance.md).
+- One pattern subscription (`helpline:*`) per process, made eagerly in `start()`: a
+  subscription per topic, made as a socket subscribes, would miss the news published before
+  Redis confirmed it, and cost a round trip per subscribe (decision 045). It is read on a
+  connection of its own by `_Subscription`, a protocol that feeds hiredis' reader and delivers
+  each message from the loop's read callback: redis-py's `PubSub` spent ~20 µs of the loop per
+  message (a timeout, a retry wrapper and a handler each) before the message was even looked
+  at (docs/performance.md).
 - One writer task publishes everything, in `publish()` order, pipelining whatever queued up
   meanwhile: many coroutines publishing directly would exhaust redis-py's connection pool
   (`MaxConnectionsError`) and could reorder messages of one topic.
