@@ -37,8 +37,12 @@ from typing import Any, TypeVar
 
 import httpx
 import psutil  # type: ignore[import-untyped]
+from orjson import dumps, loads
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+
+import wsclient
+from wsclient import LeanWebSocket
 
 API = "/api/v1"
 T = TypeVar("T")
@@ -512,9 +516,9 @@ class Conn:
 
     _ids = itertools.count(1)
 
-    def __init__(self, ws: ClientConnection, sides: dict[str, Side], stats: Stats) -> None:
+    def __init__(self, sides: dict[str, Side], stats: Stats) -> None:
         self.id = next(self._ids)
-        self.ws = ws
+        self.ws: LeanWebSocket | None = None
         self.sides = sides  # chat_id -> where that chat resumes (its `after`)
         self.chat_ids = list(sides)
         self.stats = stats
@@ -523,56 +527,62 @@ class Conn:
         self.reader: asyncio.Task[None] | None = None
         self.text = ""  # the message text, padded to the run's size
 
-    async def read(self) -> None:
-        stats = self.stats
-        loads = json.loads
-        sides = self.sides
-        try:
-            async for raw in self.ws:
-                now = time.perf_counter()
-                frame = loads(raw)
-                kind = frame.get("type")
-                stats.frames[kind] = stats.frames.get(kind, 0) + 1
-                if kind == "event":
-                    ev = frame["event"]
-                    side = sides.get(ev.get("chat_id"))
-                    if side is not None and ev.get("seq", 0) > side.after:
-                        side.after = ev["seq"]
-                    if ev.get("type") != "message.posted":
-                        continue
-                    cid = str((ev.get("data") or {}).get("client_id"))
-                    entry = stats.inflight.get(cid)
-                    if entry is None or entry[1] == self.id:
-                        continue  # not ours, or the echo to the sender
-                    if cid in stats.delivered:
-                        stats.duplicates += 1
-                        continue
-                    stats.delivered.add(cid)
-                    if entry[2]:
-                        stats.latencies.append(now - entry[0])
-                        stats.latency_at.append(entry[0])
-                    if stats.sending_done:
-                        stats.check_done()
-                elif kind == "ack":
-                    t = stats.ack_pending.pop(frame.get("client_id"), None)
-                    if t is not None:
-                        stats.acked += 1
-                        if t >= stats.measure_from:
-                            stats.ack_latencies.append(now - t)
-                elif kind == "error":
-                    code = str((frame.get("error") or {}).get("code", "unknown"))
-                    stats.errors[code] = stats.errors.get(code, 0) + 1
-                elif kind == "subscribed" and frame.get("chat_id") in self.waiting:
-                    self.waiting.discard(frame["chat_id"])
-                    if not self.waiting:
-                        self.subscribed.set()
-        except ConnectionClosed:
-            pass
-        finally:
-            if not self.stats.closing:
-                self.stats.disconnects += 1  # the server closed it mid-run
+    async def open(self) -> None:
+        first = next(iter(self.sides.values()))
+        self.ws = await wsclient.connect(first.ws_url, first.headers, self.on_frame)
 
-    async def send_message(self, slot: int, n: int) -> None:
+    def send(self, frame: dict[str, Any]) -> None:
+        assert self.ws is not None
+        self.ws.send(dumps(frame).decode())
+
+    async def read(self) -> None:
+        """Until the connection is gone (its frames go to `on_frame` as they arrive)."""
+        assert self.ws is not None
+        await self.ws.done
+        if not self.stats.closing:
+            self.stats.disconnects += 1  # the server closed it mid-run
+
+    def on_frame(self, raw: bytes) -> None:
+        now = time.perf_counter()
+        stats = self.stats
+        frame = loads(raw)
+        kind = frame.get("type")
+        stats.frames[kind] = stats.frames.get(kind, 0) + 1
+        if kind == "event":
+            ev = frame["event"]
+            side = self.sides.get(ev.get("chat_id"))
+            if side is not None and ev.get("seq", 0) > side.after:
+                side.after = ev["seq"]
+            if ev.get("type") != "message.posted":
+                return
+            cid = str((ev.get("data") or {}).get("client_id"))
+            entry = stats.inflight.get(cid)
+            if entry is None or entry[1] == self.id:
+                return  # not ours, or the echo to the sender
+            if cid in stats.delivered:
+                stats.duplicates += 1
+                return
+            stats.delivered.add(cid)
+            if entry[2]:
+                stats.latencies.append(now - entry[0])
+                stats.latency_at.append(entry[0])
+            if stats.sending_done:
+                stats.check_done()
+        elif kind == "ack":
+            t = stats.ack_pending.pop(frame.get("client_id"), None)
+            if t is not None:
+                stats.acked += 1
+                if t >= stats.measure_from:
+                    stats.ack_latencies.append(now - t)
+        elif kind == "error":
+            code = str((frame.get("error") or {}).get("code", "unknown"))
+            stats.errors[code] = stats.errors.get(code, 0) + 1
+        elif kind == "subscribed" and frame.get("chat_id") in self.waiting:
+            self.waiting.discard(frame["chat_id"])
+            if not self.waiting:
+                self.subscribed.set()
+
+    def send_message(self, slot: int, n: int) -> None:
         """Message n of this connection's chat number `slot`."""
         client_id = f"b{self.id}x{slot}x{n}"
         now = time.perf_counter()
@@ -580,15 +590,13 @@ class Conn:
         self.stats.inflight[client_id] = (now, self.id, now >= self.stats.measure_from)
         self.stats.ack_pending[client_id] = now
         self.stats.sent += 1
-        await self.ws.send(
-            json.dumps(
-                {
-                    "type": "message",
-                    "chat_id": self.chat_ids[slot],
-                    "text": f"bench message {n} from {self.id}: {self.text}",
-                    "client_id": client_id,
-                }
-            )
+        self.send(
+            {
+                "type": "message",
+                "chat_id": self.chat_ids[slot],
+                "text": f"bench message {n} from {self.id}: {self.text}",
+                "client_id": client_id,
+            }
         )
 
 
@@ -644,9 +652,9 @@ async def run_load(
     text = _text(text_size)
 
     async def open_conn(sides: dict[str, Side]) -> Conn:
-        first = next(iter(sides.values()))
-        conn = Conn(await open_ws(first), sides, stats)
+        conn = Conn(sides, stats)
         conn.text = text
+        await conn.open()
         return conn
 
     customers = await map_limited(
@@ -675,9 +683,7 @@ async def run_load(
         for c in conns:
             c.reader = asyncio.create_task(c.read())
             for chat_id, side in c.sides.items():
-                await c.ws.send(
-                    json.dumps({"type": "subscribe", "chat_id": chat_id, "after": side.after})
-                )
+                c.send({"type": "subscribe", "chat_id": chat_id, "after": side.after})
         try:
             await asyncio.wait_for(
                 asyncio.gather(*(c.subscribed.wait() for c in conns)), timeout=60
@@ -715,14 +721,13 @@ async def run_load(
             phase = t0 + random.random() * interval  # spread the senders' phases
             k = 0
             while (t := phase + k * interval) < end:
-                delay = t - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                # A late sender still yields once a message, so the replies keep being read.
+                await asyncio.sleep(max(0.0, t - time.perf_counter()))
                 # How late this send is: a saturated generator would blame the server wrongly.
                 stats.send_lag.append(max(0.0, time.perf_counter() - t))
                 try:
-                    await conn.send_message(slot, k)
-                except ConnectionClosed:
+                    conn.send_message(slot, k)
+                except wsclient.Closed:
                     return
                 k += 1
 
@@ -810,7 +815,7 @@ async def run_load(
         return result
     finally:
         stats.closing = True
-        await close_all(c.ws for c in conns)
+        await asyncio.gather(*(c.ws.close() for c in conns if c.ws is not None))
         for c in conns:
             if c.reader is not None:
                 c.reader.cancel()
