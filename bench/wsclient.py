@@ -69,7 +69,7 @@ class LeanWebSocket(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         buf = self._buf
         buf += data
-        if not self.open and not self._handshake():
+        if not self.opened.done() and not self._handshake():
             return
         while len(buf) >= 2:
             b0, b1 = buf[0], buf[1]
