@@ -285,6 +285,7 @@ class HelplineSetup:
         self.presence_frames: dict[str, int] = {}
         self.retries: dict[str, int] = {}  # transient errors the setup had to retry
         self.queue_id: str | None = None
+        self.shift_queue_id: str | None = None  # the queue of `create_agents`' agents
 
     async def aclose(self) -> None:
         await close_all(self.presence)
@@ -391,7 +392,7 @@ class HelplineSetup:
             headers=h,
             json={"name": f"Bench {tag} {self.run_id}", "description": "load test"},
         )
-        queue_id = str(_check(q, "create queue")["id"])
+        queue_id = self.shift_queue_id = str(_check(q, "create queue")["id"])
         emails = [f"bench-{self.run_id}-{tag}{i}@example.com" for i in range(n)]
 
         async def make(email: str) -> str:

@@ -674,7 +674,12 @@ async def scrape_stalls(base: str) -> dict[str, dict[float, float]]:
 
 BURST_ROUTES = tuple(
     (m, "/api/v1" + r)
-    for m, r in (("POST", "/auth/login"), ("POST", "/auth/guest"), ("PUT", "/me/status"))
+    for m, r in (
+        ("POST", "/auth/login"),
+        ("POST", "/auth/guest"),
+        ("PUT", "/me/status"),
+        ("POST", "/chats"),  # with --shift-chats
+    )
 )
 
 
@@ -883,15 +888,18 @@ async def start_burst(
     run_id: str,
     out: Path,
     hold: float = 2.0,
+    queue_id: str | None = None,
 ) -> asyncio.subprocess.Process:
     """bench/shiftstart.py in a process of its own: the burst starts `start_in` s from now,
-    and its connections stay open until `leave` (everyone at once)."""
+    and its connections stay open until `leave` (everyone at once). With `queue_id` each
+    customer also starts a chat there."""
+    chats = ["--queue-id", queue_id] if queue_id else []
     return await asyncio.create_subprocess_exec(
         sys.executable, str(Path(__file__).parent / "shiftstart.py"),
         "--url", base, "--agents-file", str(agents_file), "--password", password,
         "--customers", str(customers), "--window", str(window), "--hold", str(hold),
         "--start-at", str(time.time() + start_in), "--run-id", run_id, "--out", str(out),
-        "--leave-on-stdin", stdin=subprocess.PIPE,
+        "--leave-on-stdin", *chats, stdin=subprocess.PIPE,
     )  # fmt: skip
 
 
@@ -955,6 +963,7 @@ async def scenario5(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
                         start_in=2.0,
                         run_id=setup.run_id,
                         out=burst_out,
+                        queue_id=setup.shift_queue_id if args.shift_chats else None,
                     )
                 )
 
@@ -1006,6 +1015,13 @@ async def scenario5(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
         f"{b['guest']['ms'].get('p99')} ms; WebSockets open at the end {b['connected_at_end']}; "
         f"driver CPU {b['driver_cpu_pct']} %"
     )
+    chats = b.get("chat", {})
+    if chats.get("ok") or chats.get("failed"):
+        print(
+            f"chats started by the customers: {chats['ok']}, p50 {chats['ms'].get('p50')} / "
+            f"p99 {chats['ms'].get('p99')} / max {chats['ms'].get('max')} ms, "
+            f"failed {chats['failed'] or 0}"
+        )
     for route, slow in out.get("server_side", {}).items():
         print(f"server-side {route}: {slow}")
     for key, stall in out.get("stalls", {}).items():
@@ -1278,6 +1294,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--shift-agents", type=int, default=300, help="scenario 5: agents signing in")
     p.add_argument("--shift-customers", type=int, default=1000, help="scenario 5: customers")
     p.add_argument("--shift-window", type=float, default=60.0, help="scenario 5: seconds")
+    p.add_argument(
+        "--shift-chats",
+        action="store_true",
+        help="scenario 5: each customer also starts a chat in the shift's queue",
+    )
     p.add_argument("--soak-minutes", type=float, default=30.0, help="scenario 6: minutes")
     return p.parse_args(argv)
 

@@ -5,7 +5,9 @@ Within `--window` seconds, at random moments spread evenly over it:
 - each of the agents signs in with their password (`POST /auth/login`: the timed sign-in),
   becomes available (`PUT /me/status`) and opens a console WebSocket, kept until the end;
 - each of the customers signs in as a guest (`POST /auth/guest`) and opens a WebSocket, kept
-  until the end (the portal or widget open on their screen).
+  until the end (the portal or widget open on their screen); with `--queue-id`, each also
+  starts a chat in that queue (`POST /chats`, with a first message) before connecting, as a
+  customer at the portal does: the shift's agents are offered those chats.
 
 Then everyone leaves at once: after `--hold` s beyond the window, or with `--leave-on-stdin`
 when a line arrives on stdin (bench/run.py measures that moment with a load of its own).
@@ -67,7 +69,7 @@ async def burst(args: argparse.Namespace) -> dict[str, Any]:
     agents: list[str] = json.loads(Path(args.agents_file).read_text())
     password = args.password
     ws_url = args.url.replace("http", "ws", 1) + API + "/ws"
-    steps = {k: Step() for k in ("login", "status", "agent_ws", "guest", "customer_ws")}
+    steps = {k: Step() for k in ("login", "status", "agent_ws", "guest", "chat", "customer_ws")}
     errors: dict[str, int] = {}
     sockets: list[ClientConnection] = []
     readers: list[asyncio.Task[None]] = []
@@ -118,7 +120,16 @@ async def burst(args: argparse.Namespace) -> dict[str, Any]:
             steps["guest"].add(t, str(r.status_code))
             return
         steps["guest"].add(t, None)
-        await connect(r.json()["token"], "customer_ws")
+        token = r.json()["token"]
+        if args.queue_id:
+            t = time.perf_counter()
+            r = await http.post(
+                "/chats",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"queue_id": args.queue_id, "message": f"Hello, shift customer {i} here"},
+            )
+            steps["chat"].add(t, None if r.status_code == 201 else str(r.status_code))
+        await connect(token, "customer_ws")
 
     async def at(offset: float, coro: Any) -> None:
         delay = args.start_at + offset - time.time()
@@ -175,6 +186,7 @@ def main() -> None:
         action="store_true",
         help="after the hold, stay until a line (or the end) on stdin, then everyone leaves",
     )
+    p.add_argument("--queue-id", help="each customer also starts a chat in this queue")
     p.add_argument("--start-at", type=float, required=True, help="epoch seconds")
     p.add_argument("--run-id", default="x")
     p.add_argument("--seed", type=int, default=5)
