@@ -43,6 +43,8 @@ def iso(dt: datetime | None) -> str | None:
         dt = dt.replace(tzinfo=UTC)
     elif dt.tzinfo is not UTC:
         dt = dt.astimezone(UTC)
+    if dt.year < 1000:  # `isoformat` pads such years, `%Y` does not: the text stays as it was
+        return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     # `isoformat` (in C) rather than `strftime`: a waiting queue's offers shape thousands of
     # these per handshake (docs/performance.md). Same text: "+00:00" becomes the "Z".
     return dt.isoformat(timespec="microseconds")[:-6] + "Z"
