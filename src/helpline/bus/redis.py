@@ -363,11 +363,8 @@ class _Subscription(asyncio.Protocol):
     def send(self, *args: str) -> None:
         if self.transport is None or self.transport.is_closing():
             raise ConnectionError("redis subscription is closed")
-        out = [b"*%d\r\n" % len(args)]
-        for arg in args:
-            raw = arg.encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(raw), raw))
-        self.transport.write(b"".join(out))
+        # hiredis' stub types `pack_command`'s argument as a 1-tuple; it takes any length.
+        self.transport.write(hiredis.pack_command(args))  # type: ignore[arg-type]
 
     async def call(self, *args: str) -> Any:
         """A command answered before subscribing; a refusal raises ConnectionError."""
@@ -382,15 +379,16 @@ class _Subscription(asyncio.Protocol):
         try:
             reader.feed(data)
             while (reply := reader.gets()) is not False:
-                if type(reply) is list and reply and reply[0] == b"pmessage":
+                kind = reply[0] if type(reply) is list and reply else None
+                if kind == b"pmessage":
                     try:
                         self.deliver(reply[2], reply[3])
                     except Exception:  # a bug: the other messages of this read still count
                         log.exception("redis bus: delivering a message failed")
-                elif type(reply) is list and reply and reply[0] == b"psubscribe":
+                elif kind == b"psubscribe":
                     if not self.confirmed.done():
                         self.confirmed.set_result(None)
-                elif type(reply) is list and reply and reply[0] == b"pong":
+                elif kind == b"pong":
                     pass
                 elif self._replies:
                     waiter = self._replies.popleft()
