@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +14,7 @@ from redis.asyncio import Redis
 from helpline.bus.messages import BusMessage, EventPosted
 from helpline.bus.redis import PREFIX, RedisBus
 from tests.bus.examples import EXAMPLES
-from tests.fixtures.servers import RedisServer, find_redis_server, free_port
+from tests.fixtures.servers import RedisServer, free_port
 from tests.fixtures.waits import eventually
 
 pytestmark = pytest.mark.redis
@@ -146,29 +145,17 @@ async def test_the_subscription_signs_in_with_the_urls_user_and_password(
 
 
 @pytest.mark.asyncio
-async def test_the_bus_works_over_a_unix_socket(
-    redis_server: RedisServer, prefix: str, tmp_path: Any
-) -> None:
+async def test_the_bus_works_over_a_unix_socket(prefix: str) -> None:
     """`unix:///path`: a Redis beside the server, reached without TCP (docs/operations.md)."""
-    binary = find_redis_server()
-    assert binary is not None  # the fixture found it too
-    sock = tmp_path / "redis.sock"
-    proc = subprocess.Popen(
-        [binary, "--port", "0", "--unixsocket", str(sock), "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    server = RedisServer(unix_socket=True).start()
     try:
-        await eventually(sock.exists)
         got = Recorder(prefix)
-        async with running_bus(f"unix://{sock}", got) as bus:
+        async with running_bus(server.unix_url, got) as bus:
             assert bus.healthy
             await bus.publish(prefix + "chat:1", news(seq=1))
             await eventually(lambda: got.on(prefix + "chat:1") == [news(seq=1)])
     finally:
-        proc.terminate()
-        proc.wait(10)
+        server.close()
 
 
 @pytest.mark.asyncio
