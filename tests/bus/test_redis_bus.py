@@ -147,15 +147,12 @@ async def test_the_subscription_signs_in_with_the_urls_user_and_password(
 @pytest.mark.asyncio
 async def test_the_bus_works_over_a_unix_socket(prefix: str) -> None:
     """`unix:///path`: a Redis beside the server, reached without TCP (docs/operations.md)."""
-    server = RedisServer(unix_socket=True).start()
-    try:
+    with RedisServer(unix_socket=True) as server:
         got = Recorder(prefix)
         async with running_bus(server.unix_url, got) as bus:
             assert bus.healthy
             await bus.publish(prefix + "chat:1", news(seq=1))
             await eventually(lambda: got.on(prefix + "chat:1") == [news(seq=1)])
-    finally:
-        server.close()
 
 
 @pytest.mark.asyncio
