@@ -3,17 +3,22 @@ caller stands to the chat (the relations the transition table's who-rules are wr
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+from sqlalchemy import Select
+
 from helpline.accounts.models import User
 from helpline.chats import repository as repo
 from helpline.chats.lifecycle import TABLE, Action, Relation
 from helpline.chats.models import Attachment, Chat
-from helpline.chats.repository import ChatRow
+from helpline.chats.repository import ChatRow, ChatView
 from helpline.db import UnitOfWork
 from helpline.errors import NotFound
 from helpline.kit.enums import Role
 from helpline.tags import service as tags
 
 R = Relation
+Shown = TypeVar("Shown", ChatRow, ChatView)
 _AGENT = frozenset({R.owner, R.helper, R.member})
 
 
@@ -33,9 +38,14 @@ async def fresh_row(uow: UnitOfWork, chat_id: str) -> ChatRow:
     return (await with_tags(uow, [row]))[0]
 
 
-async def with_tags(uow: UnitOfWork, rows: list[ChatRow]) -> list[ChatRow]:
-    """The rows with their tags loaded (one query), for staff's eyes."""
-    found = await tags.tags_of_chats(uow, [r.chat.id for r in rows])
+async def with_tags(
+    uow: UnitOfWork, rows: list[Shown], ids: Select[str] | None = None
+) -> list[Shown]:
+    """The rows with their tags loaded (one query), for staff's eyes. `ids`: the query that
+    found the rows' ids, instead of a list of them (a waiting queue's thousand)."""
+    if not rows:
+        return rows
+    found = await tags.tags_of_chats(uow, ids if ids is not None else [r.chat.id for r in rows])
     for r in rows:
         r.tags = found.get(r.chat.id, [])
     return rows

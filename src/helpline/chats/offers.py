@@ -83,9 +83,10 @@ async def waiting_offers(
         return []
     out = []
     eligible: dict[str, bool] = {}
-    waiting = await repo.waiting_rows_in_queues(uow.session, list(queue_ids))
-    for r in await with_tags(uow, waiting):
-        if r.queue.routing_mode == RoutingMode.assign:
+    queue_ids = list(queue_ids)
+    waiting = await repo.waiting_views_in_queues(uow.session, queue_ids)
+    for r in await with_tags(uow, waiting, repo.waiting_ids(queue_ids)):
+        if r.routing_mode == RoutingMode.assign:
             if r.chat.offered_to_id == user.id:
                 out.append(chat_dict(r))
             continue

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, Table, and_, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +39,27 @@ class ChatRow:
     agent: User | None
     queue: Queue
     # The chat's tags as {id, name, color}, when the reader loaded them (`with_tags`).
+    tags: list[dict[str, Any]] | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Ref:
+    """Someone or something a chat names: its id and name, read as columns."""
+
+    id: str
+    name: str
+
+
+@dataclass(slots=True)
+class ChatView:
+    """A chat read to be shown, not changed: its columns in a Core row (`chat.id`, ...) and
+    what it names. No ORM objects: a handshake at a shift start shapes a thousand of these."""
+
+    chat: Row[*tuple[Any, ...]]
+    customer: Ref
+    agent: Ref | None
+    queue: Ref
+    routing_mode: str
     tags: list[dict[str, Any]] | None = None
 
 
@@ -211,15 +232,54 @@ async def waiting_in_queue(session: AsyncSession, queue_id: str) -> list[Chat]:
     return list((await session.execute(stmt)).scalars())
 
 
-async def waiting_rows_in_queues(session: AsyncSession, queue_ids: list[str]) -> list[ChatRow]:
+# The columns `chat_dict` reads, and routing's `offered_to_id`: a view carries no others
+# (tests/chats/test_offers_view.py shapes both kinds of row and compares).
+_SHOWN = (
+    "id", "reference", "status", "queue_id", "customer_id", "agent_id", "subject",
+    "created_at", "waiting_since", "accepted_at", "closed_at", "updated_at", "last_seq",
+    "rating_score", "rating_comment", "context", "offered_to_id",
+    "sla_due_at", "sla_first_response_at", "sla_breached", "sla_warn_at",
+)  # fmt: skip
+
+
+def waiting_ids(queue_ids: list[str]) -> Select[str]:
+    """The ids of the chats waiting in these queues, as a subquery."""
+    return select(Chat.id).where(Chat.queue_id.in_(queue_ids), Chat.status == ChatStatus.waiting)
+
+
+async def waiting_views_in_queues(session: AsyncSession, queue_ids: list[str]) -> list[ChatView]:
+    """The chats waiting in these queues, oldest first; one Core query, no ORM objects (a
+    connecting agent is offered each of them)."""
     if not queue_ids:
         return []
+    chats, users = cast(Table, Chat.__table__), cast(Table, User.__table__)
+    queues = cast(Table, Queue.__table__)
+    customer, agent = users.alias("customer"), users.alias("agent")
     stmt = (
-        _rows()
-        .where(Chat.queue_id.in_(queue_ids), Chat.status == ChatStatus.waiting)
-        .order_by(Chat.waiting_since, Chat.id)
+        select(
+            *(chats.c[name] for name in _SHOWN),
+            customer.c.name.label("customer_name_"),
+            agent.c.name.label("agent_name_"),
+            queues.c.name.label("queue_name_"),
+            queues.c.routing_mode.label("routing_mode_"),
+        )
+        .select_from(chats)
+        .join(customer, customer.c.id == chats.c.customer_id)
+        .outerjoin(agent, agent.c.id == chats.c.agent_id)
+        .join(queues, queues.c.id == chats.c.queue_id)
+        .where(chats.c.queue_id.in_(queue_ids), chats.c.status == ChatStatus.waiting)
+        .order_by(chats.c.waiting_since, chats.c.id)
     )
-    return [_row(r) for r in (await session.execute(stmt)).all()]
+    return [
+        ChatView(
+            chat=r,
+            customer=Ref(r.customer_id, r.customer_name_),
+            agent=Ref(r.agent_id, r.agent_name_) if r.agent_id is not None else None,
+            queue=Ref(r.queue_id, r.queue_name_),
+            routing_mode=r.routing_mode_,
+        )
+        for r in (await session.execute(stmt)).all()
+    ]
 
 
 async def position(session: AsyncSession, chat: Chat) -> int:

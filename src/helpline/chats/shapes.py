@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from helpline.accounts.models import User
-from helpline.chats.repository import ChatRow
+from helpline.chats.repository import ChatRow, ChatView, Ref
 from helpline.kit.clock import iso
 
 
-def user_ref(user: User | None) -> dict[str, str] | None:
+def user_ref(user: User | Ref | None) -> dict[str, str] | None:
     return {"id": user.id, "name": user.name} if user is not None else None
 
 
 def chat_dict(
-    row: ChatRow, *, position: int | None = None, estimate: int | None = None
+    row: ChatRow | ChatView, *, position: int | None = None, estimate: int | None = None
 ) -> dict[str, Any]:
     c = row.chat
     rating = (

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
 
 from helpline.accounts import service as accounts
@@ -93,7 +94,7 @@ async def set_chat_tags(uow: UnitOfWork, chat_id: str, tag_ids: Sequence[str]) -
 
 
 async def tags_of_chats(
-    uow: UnitOfWork, chat_ids: Sequence[str]
+    uow: UnitOfWork, chat_ids: Sequence[str] | Select[str]
 ) -> dict[str, list[dict[str, Any]]]:
     found = await repo.tags_of_chats(uow.session, chat_ids)
     return {chat_id: [ref(t) for t in tags] for chat_id, tags in found.items()}
