@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from helpline.accounts.models import User
 from helpline.chats import repository as repo
 from helpline.chats.access import with_tags
 from helpline.chats.shapes import chat_dict
@@ -87,3 +88,28 @@ async def test_no_queues_or_no_waiting_chats_read_nothing(
         assert await repo.waiting_views_in_queues(uow.session, []) == []
         views = await repo.waiting_views_in_queues(uow.session, [q])
         assert await with_tags(uow, views, repo.waiting_ids([q])) == []
+
+
+async def test_who_is_eligible_for_an_offer_read_as_ids(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """Each new chat asks which connected agents may be offered it: the ids-only query gives
+    exactly the members that routing's candidates give."""
+    q = await make_queue(app, "Support")
+    ready = await make_user(app, "agent", queues=[q])
+    lead = await make_user(app, "supervisor", queues=[q])
+    away = await make_user(app, "agent", queues=[q], status="away")
+    full = await make_user(app, "agent", queues=[q], max_chats=1)
+    gone = await make_user(app, "agent", queues=[q])
+    elsewhere = await make_user(app, "agent")
+    await accepted_chat(client, await make_user(app, "customer"), full, q)
+    async with ctx_of(app).db.write() as uow:
+        user = await uow.session.get(User, gone.id)
+        assert user is not None
+        user.active = False
+    asked = [p.id for p in (ready, lead, away, full, gone, elsewhere)]
+    async with ctx_of(app).boundary.read() as uow:
+        ids = await repo.eligible_ids(uow.session, q, asked)
+        found = await repo.candidates(uow.session, q, user_ids=asked)
+        assert await repo.eligible_ids(uow.session, q, []) == set()
+    assert ids == {ready.id, lead.id} == {u.id for u, _ in found}

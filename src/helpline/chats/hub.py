@@ -652,13 +652,13 @@ class Hub:
             ok = set()
         # Access may have been taken away while the database answered.
         members = self.topics.get(f"queue:{chat['queue_id']}", set())
+        offered: list[Connection] = []
+        updated: list[Connection] = []
         for conn in conns:
-            if conn not in members:
-                continue
-            if conn.user_id in ok:
-                conn.send({"type": "chat.offered", "chat": chat})
-            else:
-                conn.send({"type": "chat.updated", "chat": chat})
+            if conn in members:
+                (offered if conn.user_id in ok else updated).append(conn)
+        _send_all(offered, {"type": "chat.offered", "chat": chat})
+        _send_all(updated, {"type": "chat.updated", "chat": chat})
 
     async def _reoffer(self, conn: Connection) -> None:
         """An agent became available: offer what is waiting for them now."""
@@ -799,8 +799,13 @@ def _warned(topic: str, conns: list[Connection], queue_id: str) -> list[Connecti
 
 
 def _send_all(conns: list[Connection], frame: dict[str, Any]) -> None:
-    for conn in conns:
-        conn.send(frame)
+    """The frame to each of them, encoded once for all (a queue's news goes to its agents)."""
+    if len(conns) > 1:
+        text = encode_frame(frame)
+        for conn in conns:
+            conn.send(text)
+    elif conns:
+        conns[0].send(frame)
 
 
 # A Hub method taking (topic, the topic's connections here, news of its kind).

@@ -91,7 +91,7 @@ async def waiting_offers(
                 out.append(chat_dict(r))
             continue
         if r.queue.id not in eligible:
-            found = await repo.candidates(uow.session, r.queue.id, user_ids=[user.id])
+            found = await repo.eligible_ids(uow.session, r.queue.id, [user.id])
             eligible[r.queue.id] = bool(found)
         if eligible[r.queue.id]:
             out.append(chat_dict(r))
@@ -100,8 +100,7 @@ async def waiting_offers(
 
 async def eligible_for_offer(uow: UnitOfWork, queue_id: str, user_ids: list[str]) -> set[str]:
     """Which of these agents may be offered a chat of this queue now."""
-    found = await repo.candidates(uow.session, queue_id, user_ids=user_ids)
-    return {u.id for u, _ in found}
+    return await repo.eligible_ids(uow.session, queue_id, user_ids)
 
 
 async def estimate_wait(uow: UnitOfWork, queue_id: str, position: int) -> int | None:

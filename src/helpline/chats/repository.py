@@ -7,7 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Select, Table, and_, case, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    ScalarSelect,
+    Select,
+    Table,
+    and_,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -534,7 +546,7 @@ async def claim_sla_warning(session: AsyncSession, chat_id: str, next_at: dateti
 STAFF = (Role.agent, Role.supervisor, Role.admin)
 
 
-def _load() -> object:
+def _load() -> ScalarSelect[int]:
     return (
         select(func.count(Chat.id))
         .where(Chat.agent_id == User.id, Chat.status == ChatStatus.in_progress)
@@ -554,7 +566,7 @@ async def available_counts(session: AsyncSession) -> dict[str, int]:
                 User.active.is_(True),
                 User.status == Availability.available,
                 User.role.in_(STAFF),
-                load < User.max_chats,  # type: ignore[operator]
+                load < User.max_chats,
             )
         )
         .group_by(QueueMember.queue_id)
@@ -566,7 +578,7 @@ async def candidates(
     session: AsyncSession, queue_id: str, *, user_ids: list[str] | None = None
 ) -> list[tuple[User, int]]:
     """Members who may be offered a chat now, with their load: available, active, below limit."""
-    load = _load().label("load")  # type: ignore[attr-defined]
+    load = _load().label("load")
     stmt = (
         select(User, load)
         .join(QueueMember, QueueMember.user_id == User.id)
@@ -581,6 +593,27 @@ async def candidates(
         stmt = stmt.where(User.id.in_(user_ids))
     rows = (await session.execute(stmt)).all()
     return [(u, int(n)) for u, n in rows if int(n) < u.max_chats]
+
+
+async def eligible_ids(session: AsyncSession, queue_id: str, user_ids: list[str]) -> set[str]:
+    """Which of these members `candidates` would give: only their ids, read as columns (each
+    new chat asks it for every agent of its queue connected here)."""
+    if not user_ids:
+        return set()
+    load = _load()
+    stmt = (
+        select(User.id)
+        .join(QueueMember, QueueMember.user_id == User.id)
+        .where(
+            QueueMember.queue_id == queue_id,
+            User.id.in_(user_ids),
+            User.active.is_(True),
+            User.status == Availability.available,
+            User.role.in_(STAFF),
+            load < User.max_chats,
+        )
+    )
+    return set((await session.execute(stmt)).scalars())
 
 
 async def queue_stats(session: AsyncSession) -> dict[str, dict[str, object]]:
@@ -606,7 +639,7 @@ async def queue_stats(session: AsyncSession) -> dict[str, dict[str, object]]:
 
 
 async def agents_with_load(session: AsyncSession) -> list[tuple[User, int]]:
-    load = _load().label("load")  # type: ignore[attr-defined]
+    load = _load().label("load")
     stmt = (
         select(User, load)
         .where(User.active.is_(True), User.role.in_((Role.agent, Role.supervisor)))
@@ -617,7 +650,7 @@ async def agents_with_load(session: AsyncSession) -> list[tuple[User, int]]:
 
 async def members_with_load(session: AsyncSession, queue_id: str) -> list[tuple[User, int]]:
     """The queue's active staff with their chats in progress, by name."""
-    load = _load().label("load")  # type: ignore[attr-defined]
+    load = _load().label("load")
     stmt = (
         select(User, load)
         .join(QueueMember, QueueMember.user_id == User.id)
