@@ -8,7 +8,7 @@ together. Prints, for each phase, the server process's CPU and its event loop th
   server spends in as long (its timers; measured for 3 s before);
 - leaving: from just before the close to 1.5 s after it.
 
-    python bench/closing.py [--agents 0] [--customers 1000] [--window 15]
+    python bench/closing.py [--agents 0] [--customers 1000] [--window 15] [--profile DIR]
 
 For an A/B, run it alternately with `PYTHONPATH=<other checkout>/src` (the server is started
 with this environment).
@@ -30,7 +30,7 @@ import psutil  # type: ignore[import-untyped]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from loadgen import HelplineSetup
-from run import Helpline, leave, shift_agents, start_burst
+from run import Helpline, leave, profiling, shift_agents, start_burst
 
 IDLE_S = 3.0
 
@@ -58,7 +58,8 @@ def _line(
     )
 
 
-async def measure(agents: int, customers: int, window: float) -> list[str]:
+async def measure(args: argparse.Namespace) -> list[str]:
+    agents, customers, window = args.agents, args.customers, args.window
     wd = Path(tempfile.mkdtemp(prefix="helpline-closing-"))
     with Helpline(wd) as hl:
         base = hl.prepare().serve()
@@ -89,9 +90,10 @@ async def measure(agents: int, customers: int, window: float) -> list[str]:
         )
         # The driver's own start-up (before its first arrival) costs the server nothing.
         await asyncio.sleep(start_in - 0.2)
-        arriving, t = _cpu(server), time.perf_counter()
-        await asyncio.sleep(window + 0.2 + 2.0)  # all arrived and settled
-        arrived, took = _cpu(server), time.perf_counter() - t
+        with profiling(args, "arriving", [server.pid], duration=window):
+            arriving, t = _cpu(server), time.perf_counter()
+            await asyncio.sleep(window + 0.2 + 2.0)  # all arrived and settled
+            arrived, took = _cpu(server), time.perf_counter() - t
         idle = (idle_rate[0] * took, idle_rate[1] * took)
         leaving = _cpu(server)
         await leave(driver)
@@ -118,8 +120,9 @@ def main() -> None:
     p.add_argument("--agents", type=int, default=0, help="agents signing in (production hash)")
     p.add_argument("--customers", type=int, default=1000)
     p.add_argument("--window", type=float, default=15.0, help="seconds for them to arrive")
+    p.add_argument("--profile", metavar="DIR", help="py-spy the server while they arrive")
     args = p.parse_args()
-    for line in asyncio.run(measure(args.agents, args.customers, args.window)):
+    for line in asyncio.run(measure(args)):
         print(line)
 
 
