@@ -24,6 +24,7 @@ from helpline.kit.clock import FrozenClock, iso
 from helpline.kit.enums import ChatStatus
 from tests.conftest import LiveServer
 from tests.fixtures.factories import accepted_chat, ctx_of, make_queue, make_user
+from tests.fixtures.waits import eventually
 from tests.fixtures.wsclient import WSClient
 
 pytestmark = pytest.mark.asyncio
@@ -538,3 +539,69 @@ async def test_event_data_orjson_refuses_is_written_by_the_standard_library() ->
     data = {"text": "broken \ud800 half", "client_id": "c1"}
     assert json.loads(writer_sql._json_text(data)) == data
     assert writer_sql._json_text({"text": "é"}) == '{"text":"é"}'  # UTF-8, compact
+
+
+async def _gated_writer(app: FastAPI) -> tuple[MessageWriter, list[int], list[int], asyncio.Event]:
+    """A writer with four batch tasks whose batches are recorded and held until `gate` opens:
+    the batch tasks' rule without a database's timing (PostgreSQL's four on either backend)."""
+    writer = MessageWriter(ctx_of(app).db, backlog=8)
+    writer.parallel = 4
+    sizes: list[int] = []
+    flying: list[int] = [0, 0]  # now, most at once
+    gate = asyncio.Event()
+
+    async def write(batch: list[Any], held: Any) -> Any:
+        sizes.append(len(batch))
+        flying[0] += 1
+        flying[1] = max(flying)
+        await gate.wait()
+        flying[0] -= 1
+        return held
+
+    writer._write = write  # type: ignore[method-assign]
+    writer.start()
+    return writer, sizes, flying, gate
+
+
+def _submit(writer: MessageWriter, n: int) -> None:
+    author = Author("u", "customer", "U")
+    for i in range(n):
+        assert writer.submit(author, f"chat-{i}", "hi", f"c-{i}", lambda _: None)
+
+
+async def test_one_batch_in_flight_until_a_backlog_waits(app: FastAPI) -> None:
+    """Messages that come while a batch is written join the next one: the extra batch tasks
+    stay idle below the backlog (fewer, larger batches cost less CPU on both sides)."""
+    writer, sizes, flying, gate = await _gated_writer(app)
+    try:
+        _submit(writer, 1)
+        await eventually(lambda: sizes == [1])
+        _submit(writer, 7)  # below the backlog of 8
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert sizes == [1] and flying[1] == 1
+        gate.set()
+        await eventually(lambda: sizes == [1, 7])
+        assert flying[1] == 1
+    finally:
+        gate.set()
+        await writer.stop()
+
+
+async def test_a_backlog_brings_the_extra_batch_tasks_in(app: FastAPI) -> None:
+    writer, sizes, flying, gate = await _gated_writer(app)
+    try:
+        _submit(writer, 1)
+        await eventually(lambda: sizes == [1])
+        _submit(writer, 20)  # the backlog: another task takes all of it at once
+        await eventually(lambda: sizes == [1, 20])
+        assert flying[1] == 2
+        _submit(writer, 3)  # the backlog is gone: these wait for a task to be free
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert sizes == [1, 20]
+        gate.set()
+        await eventually(lambda: sizes[2:] == [3])
+    finally:
+        gate.set()
+        await writer.stop()

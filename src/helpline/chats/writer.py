@@ -10,7 +10,8 @@ less than handing it to a worker thread and waiting for the GIL to come back (up
 each of a batch's statements while the loop is busy; that was the p99). When another process
 holds SQLite's write lock the batch waits in the loop, asynchronously, never in a busy
 timeout. On PostgreSQL each message is one statement on the raw asyncpg connection, a batch
-pipelined in one round trip, rows locked in chat-id order.
+pipelined in one round trip, rows locked in chat-id order; one batch is in flight at a time, up
+to four while a backlog waits (decision 046).
 
 Per message, three plain statements: the idempotency lookup on (chat_id, client_id), the
 conditional `UPDATE chats … RETURNING last_seq` that checks the sender may write now and
@@ -310,6 +311,7 @@ class MessageWriter:
         *,
         max_batch: int = 256,
         batch_wait_s: float = 0.0,
+        backlog: int = 32,
     ) -> None:
         self.db = db
         self.max_batch = max_batch
@@ -318,15 +320,21 @@ class MessageWriter:
         self._sqlite = SqliteBatch(path) if path else None
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        # SQLite has one writer; PostgreSQL takes several batches at once (row locks per chat).
+        # SQLite has one writer. PostgreSQL takes several batches at once (row locks per chat),
+        # but the extra tasks write only while a backlog waits (`backlog` messages queued):
+        # four tasks each taking whatever came, one message a batch at 2,000 msg/s, cost us
+        # ~15 % and PostgreSQL ~20 % more CPU than one batch at a time, and had the longest
+        # waits (docs/performance.md); at higher rates the extra tasks keep up.
         self.parallel = 1 if db.is_sqlite else 4
+        self.backlog = backlog
+        self._backlog = asyncio.Event()
         self.batches = 0
         self.written = 0
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         if self.enabled:
-            self._tasks = [loop.create_task(self._run()) for _ in range(self.parallel)]
+            self._tasks = [loop.create_task(self._run(extra=i > 0)) for i in range(self.parallel)]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -360,18 +368,30 @@ class MessageWriter:
         if not self.enabled or not self._tasks or all(t.done() for t in self._tasks):
             return False
         self._queue.put_nowait(_Item(author, chat_id, text, client_id, done, now()))
+        if self.parallel > 1 and self._queue.qsize() >= self.backlog:
+            self._backlog.set()
         return True
 
-    async def _run(self) -> None:
+    async def _run(self, *, extra: bool = False) -> None:
+        """One batch task. An `extra` one (PostgreSQL) takes a batch only while a backlog of
+        `backlog` messages waits, so at ordinary rates one batch is in flight at a time and
+        what comes meanwhile joins the next."""
         # PostgreSQL: each batch task keeps its own connection (no pool checkout and pre-ping
         # round trip per batch); a failure drops it and the next batch opens a fresh one.
         held: AsyncConnection | None = None
         batch: list[_Item] = []
         try:
             while True:
-                batch = [await self._queue.get()]
-                if self.batch_wait_s > 0 and self._queue.qsize() + 1 < self.max_batch:
-                    await asyncio.sleep(self.batch_wait_s)  # others join this batch meanwhile
+                if extra:
+                    await self._backlog.wait()
+                    if self._queue.qsize() < self.backlog:
+                        self._backlog.clear()
+                        continue
+                    batch = [self._queue.get_nowait()]
+                else:
+                    batch = [await self._queue.get()]
+                    if self.batch_wait_s > 0 and self._queue.qsize() + 1 < self.max_batch:
+                        await asyncio.sleep(self.batch_wait_s)  # others join this batch
                 while len(batch) < self.max_batch and not self._queue.empty():
                     batch.append(self._queue.get_nowait())
                 held = await self._write(batch, held)
