@@ -71,7 +71,10 @@ async def measure(args: argparse.Namespace) -> list[str]:
                 )
                 _check(r, "start chat")
 
+            server = psutil.Process(hl.pids[0])
+            before, t = _cpu(server), time.perf_counter()
             await map_limited(setup.concurrency, start_chat, range(waiting))
+            starting = (_cpu(server) - before, time.perf_counter() - t)
             token = await setup.login(base, email, password)
             r = await setup.http.put(
                 base + API + "/me/status",
@@ -81,12 +84,16 @@ async def measure(args: argparse.Namespace) -> list[str]:
             _check(r, "set status")
         finally:
             await setup.aclose()
+        per_chat = 1000 * starting[0] / max(1, waiting)
+        lines = [
+            f"{waiting} guests started a chat each ({setup.concurrency} at a time) in "
+            f"{starting[1]:.1f} s: server CPU {per_chat:.2f} ms a guest and chat",
+            f"{waiting} chats waiting; {handshakes} handshakes a round, one at a time",
+        ]
         side = Side(
             base.replace("http", "ws", 1) + API + "/ws", {"Authorization": f"Bearer {token}"}
         )
-        server = psutil.Process(hl.pids[0])
         await _handshake(side, waiting)  # warm: the first pays for imports and caches
-        lines = [f"{waiting} chats waiting; {handshakes} handshakes a round, one at a time"]
         # py-spy (--profile) for about as long as the rounds take: ~0.2 s a handshake.
         with profiling(args, "handshakes", [server.pid], duration=0.2 * handshakes * rounds):
             for n in range(rounds):

@@ -32,7 +32,10 @@ async def test_waiting_views_shape_exactly_as_the_chats_rows(
     admin = await make_user(app, "admin")
     sue = await make_user(app, "supervisor")
     ana = await make_user(app, "agent", name="Ana", queues=[q, other])
-    customers = [await make_user(app, "customer", name=n) for n in ("Carla", "Dörte", "Eli", "Fay", "Gus", "Hal")]
+    customers = [
+        await make_user(app, "customer", name=n)
+        for n in ("Carla", "Dörte", "Eli", "Fay", "Gus", "Hal")
+    ]
     plain = await start_chat(client, customers[0], q)
     r = await client.post(
         "/api/v1/chats",
