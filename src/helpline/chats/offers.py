@@ -20,6 +20,7 @@ from helpline.bus.messages import (
 from helpline.chats import repository as repo
 from helpline.chats.access import fresh_row, with_tags
 from helpline.chats.models import Chat
+from helpline.chats.repository import ChatRow
 from helpline.chats.shapes import chat_dict
 from helpline.db import UnitOfWork
 from helpline.kit.clock import now
@@ -31,20 +32,23 @@ from helpline.queues.routing import Candidate, next_assignee
 
 async def announce_chat(
     uow: UnitOfWork, chat_id: str, news: Callable[[dict[str, Any]], BusMessage]
-) -> None:
-    """Tell the queue's agents (offers, takes, list updates). Reads the row after the change."""
-    summary = chat_dict(await fresh_row(uow, chat_id))
+) -> ChatRow:
+    """Tell the queue's agents (offers, takes, list updates). Reads the row after the change,
+    and returns it: the caller's answer, with no second read of the same row."""
+    row = await fresh_row(uow, chat_id)
+    summary = chat_dict(row)
     uow.announce(f"queue:{summary['queue_id']}", news(summary))
     uow.announce("supervisors", ChatUpdated(summary))
+    return row
 
 
-async def route(uow: UnitOfWork, chat: Chat, queue: Queue) -> None:
-    """A chat starts waiting in `queue`: offer it as the queue's routing mode says."""
+async def route(uow: UnitOfWork, chat: Chat, queue: Queue) -> ChatRow:
+    """A chat starts waiting in `queue`: offer it as the queue's routing mode says. Returns
+    the chat's row as announced."""
     if queue.routing_mode == RoutingMode.assign:
         await offer_next(uow, chat, queue)
-        await announce_chat(uow, chat.id, ChatQueued)
-    else:
-        await announce_chat(uow, chat.id, ChatOffered)
+        return await announce_chat(uow, chat.id, ChatQueued)
+    return await announce_chat(uow, chat.id, ChatOffered)
 
 
 async def offer_next(uow: UnitOfWork, chat: Chat, queue: Queue) -> str | None:

@@ -221,8 +221,7 @@ async def start(
             ),
         ],
     )
-    await offers.route(uow, chat, queue)
-    return await fresh_row(uow, chat.id)
+    return await offers.route(uow, chat, queue)
 
 
 def _context(data: ChatCreate, answers: dict[str, Any], user_agent: str | None) -> dict[str, Any]:
@@ -493,8 +492,7 @@ async def _take(
     agent.last_accept_at = at
     if offered_to and offered_to != agent.id:
         uow.announce(f"user:{offered_to}", ChatWithdrawn(chat.id))
-    await offers.announce_chat(uow, chat.id, partial(ChatTaken, agent=user_ref(agent)))
-    return await fresh_row(uow, chat.id)
+    return await offers.announce_chat(uow, chat.id, partial(ChatTaken, agent=user_ref(agent)))
 
 
 def _fill(template: str, row: ChatRow, agent: User | None) -> str:
@@ -549,8 +547,7 @@ async def move(
     if was_waiting:
         uow.announce(f"queue:{from_queue}", ChatWithdrawn(chat.id))
     uow.announce(f"queue:{from_queue}", ChatUpdated(left))
-    await offers.route(uow, chat, target)
-    return await fresh_row(uow, chat.id)
+    return await offers.route(uow, chat, target)
 
 
 async def solve(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
@@ -702,8 +699,7 @@ async def _close(
         uow.announce(f"queue:{chat.queue_id}", ChatWithdrawn(chat.id))
     if offered_to:
         uow.announce(f"user:{offered_to}", ChatWithdrawn(chat.id))
-    await offers.announce_chat(uow, chat.id, ChatUpdated)
-    return await fresh_row(uow, chat.id)
+    return await offers.announce_chat(uow, chat.id, ChatUpdated)
 
 
 async def post_message(
@@ -900,8 +896,7 @@ async def join(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
         [NewEvent(_event(Action.join_agent), {"agent": user_ref(user)}, user)],
     )
     await repo.add_helper(uow.session, chat.id, user.id, now())
-    await offers.announce_chat(uow, chat.id, ChatUpdated)
-    return await fresh_row(uow, chat.id)
+    return await offers.announce_chat(uow, chat.id, ChatUpdated)
 
 
 async def part(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
@@ -919,8 +914,7 @@ async def part(uow: UnitOfWork, user: User, chat_id: str) -> ChatRow:
         [NewEvent(_event(Action.part_agent), {"agent": user_ref(user)}, user)],
     )
     await repo.remove_helpers(uow.session, chat.id, now(), user_id=user.id)
-    await offers.announce_chat(uow, chat.id, ChatUpdated)
-    return await fresh_row(uow, chat.id)
+    return await offers.announce_chat(uow, chat.id, ChatUpdated)
 
 
 async def set_tags(uow: UnitOfWork, user: User, chat_id: str, tag_ids: list[str]) -> ChatRow:
