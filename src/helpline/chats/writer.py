@@ -152,18 +152,14 @@ def _sqlite_time(at: datetime) -> str:
 
 
 def _batch_times(at: datetime) -> tuple[str, str]:
-    """A batch's time as SQLite stores it and as the envelope says it (`iso`), formatted
-    once: the two differ only in the separator and the Z (`isoformat` is C, `strftime` was
-    half of a batch's fixed Python cost). Years before 1000 take the slow forms (`%Y` does not
-    pad them)."""
-    if at.tzinfo is not UTC:
-        at = at.astimezone(UTC)
-    if at.year < 1000:
-        at_iso = iso(at)
-        assert at_iso is not None
+    """A batch's time as SQLite stores it and as the envelope says it (`iso`), formatted once:
+    the two differ only in the separator and the Z. Years before 1000: `iso` does not pad
+    them, SQLite's text does."""
+    at_iso = iso(at)
+    assert at_iso is not None
+    if at.astimezone(UTC).year < 1000:
         return _sqlite_time(at), at_iso
-    stamp = at.replace(tzinfo=None).isoformat(" ", "microseconds")
-    return stamp, f"{stamp[:10]}T{stamp[11:]}Z"
+    return f"{at_iso[:10]} {at_iso[11:-1]}", at_iso
 
 
 class SqliteBatch:
