@@ -31,11 +31,17 @@ from helpline.queues.routing import Candidate, next_assignee
 
 
 async def announce_chat(
-    uow: UnitOfWork, chat_id: str, news: Callable[[dict[str, Any]], BusMessage]
+    uow: UnitOfWork,
+    chat_id: str,
+    news: Callable[[dict[str, Any]], BusMessage],
+    *,
+    row: ChatRow | None = None,
 ) -> ChatRow:
-    """Tell the queue's agents (offers, takes, list updates). Reads the row after the change,
-    and returns it: the caller's answer, with no second read of the same row."""
-    row = await fresh_row(uow, chat_id)
+    """Tell the queue's agents (offers, takes, list updates). Reads the row after the change
+    (`row`: the caller has just read it, after the change), and returns it: the caller's
+    answer, with no second read of the same row."""
+    if row is None:
+        row = await fresh_row(uow, chat_id)
     summary = chat_dict(row)
     uow.announce(f"queue:{summary['queue_id']}", news(summary))
     uow.announce("supervisors", ChatUpdated(summary))
@@ -46,15 +52,15 @@ async def route(uow: UnitOfWork, chat: Chat, queue: Queue) -> ChatRow:
     """A chat starts waiting in `queue`: offer it as the queue's routing mode says. Returns
     the chat's row as announced."""
     if queue.routing_mode == RoutingMode.assign:
-        await offer_next(uow, chat, queue)
-        return await announce_chat(uow, chat.id, ChatQueued)
+        offered = await offer_next(uow, chat, queue)
+        return await announce_chat(uow, chat.id, ChatQueued, row=offered)
     return await announce_chat(uow, chat.id, ChatOffered)
 
 
-async def offer_next(uow: UnitOfWork, chat: Chat, queue: Queue) -> str | None:
+async def offer_next(uow: UnitOfWork, chat: Chat, queue: Queue) -> ChatRow | None:
     """`assign` mode: offer the chat to the next agent (most free slots, then longest idle).
-
-    With nobody eligible, it is retried shortly by the sweeper."""
+    Returns the chat's row as offered, or None when nobody was eligible (it is retried
+    shortly by the sweeper)."""
     found = await repo.candidates(uow.session, queue.id)
     candidates = [Candidate(u.id, load, u.max_chats, u.last_accept_at) for u, load in found]
     chosen, offered = next_assignee(candidates, list(chat.offered_ids or []))
@@ -67,10 +73,11 @@ async def offer_next(uow: UnitOfWork, chat: Chat, queue: Queue) -> str | None:
     await uow.session.flush()
     if previous and previous != chosen:
         uow.announce(f"user:{previous}", ChatWithdrawn(chat.id))
-    if chosen:
-        row = await fresh_row(uow, chat.id)
-        uow.announce(f"user:{chosen}", ChatOffered(chat_dict(row)))
-    return chosen
+    if not chosen:
+        return None
+    row = await fresh_row(uow, chat.id)
+    uow.announce(f"user:{chosen}", ChatOffered(chat_dict(row)))
+    return row
 
 
 async def waiting_offers(

@@ -364,8 +364,7 @@ async def _hand_over(
     await repo.remove_helpers(uow.session, chat.id, now(), user_id=target.id)
     fresh = await fresh_row(uow, chat.id)
     uow.announce(f"user:{target.id}", ChatAssigned(chat_dict(fresh)))
-    await offers.announce_chat(uow, chat.id, ChatUpdated)
-    return fresh
+    return await offers.announce_chat(uow, chat.id, ChatUpdated, row=fresh)
 
 
 async def _handover_target(uow: UnitOfWork, row: ChatRow, agent_id: str) -> User:
@@ -936,7 +935,7 @@ async def set_tags(uow: UnitOfWork, user: User, chat_id: str, tag_ids: list[str]
             Action.tag,
             [NewEvent(_event(Action.tag), {"tag_ids": sorted(wanted)}, user, internal=True)],
         )
-        await offers.announce_chat(uow, row.chat.id, ChatUpdated)
+        return await offers.announce_chat(uow, row.chat.id, ChatUpdated)
     return await fresh_row(uow, row.chat.id)
 
 
