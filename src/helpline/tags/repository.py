@@ -56,9 +56,12 @@ async def tags_of_chats(
     """Each chat's tags, by name; one query for a page of chats. `chat_ids` may be a query
     of them: a thousand ids cost more to bind than a subquery to run."""
     out: dict[str, list[Tag]] = defaultdict(list)
-    if not isinstance(chat_ids, Select) and not chat_ids:
+    if isinstance(chat_ids, Select):
+        among: Select[str] | list[str] = chat_ids
+    elif chat_ids:
+        among = list(chat_ids)
+    else:
         return out
-    among = chat_ids if isinstance(chat_ids, Select) else list(chat_ids)
     stmt = (
         select(ChatTag.chat_id, Tag)
         .join(Tag, Tag.id == ChatTag.tag_id)
