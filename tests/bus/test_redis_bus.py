@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from helpline.bus.messages import BusMessage, EventPosted
 from helpline.bus.redis import PREFIX, RedisBus
+from helpline.kit import frames
 from tests.bus.examples import EXAMPLES
 from tests.fixtures.servers import RedisServer, free_port
 from tests.fixtures.waits import eventually
@@ -81,9 +82,14 @@ async def test_message_published_by_one_process_reaches_the_other(
         await bus_a.publish(prefix + "chat:1", news(seq=1, text="héllo"))
         await eventually(lambda: bool(got_b.on(prefix + "chat:1")))
         assert got_b.on(prefix + "chat:1") == [news(seq=1, text="héllo")]
-        # Every process, the publisher included, hears everything once.
-        await eventually(lambda: bool(got_a.on(prefix + "chat:1")))
-        assert len(got_a.on(prefix + "chat:1")) == 1
+        # Every process, the publisher included, hears everything once: the publisher when it
+        # publishes (the object itself), its copy from Redis dropped unread as its own.
+        assert got_a.on(prefix + "chat:1") == [news(seq=1, text="héllo")]
+        await bus_a.publish(prefix + "chat:1", news(seq=2))
+        await eventually(lambda: len(got_b.on(prefix + "chat:1")) == 2)
+        await eventually(lambda: bus_a.own == 2)
+        assert len(got_a.on(prefix + "chat:1")) == 2
+        assert bus_b.own == 0
         assert got_b.calls_off_loop == 0
         assert got_b.resyncs == 0
 
@@ -129,9 +135,10 @@ async def test_the_subscription_signs_in_with_the_urls_user_and_password(
     base = redis_server.url.removeprefix("redis://")
     try:
         got = Recorder(prefix)
-        async with running_bus(f"redis://{user}:s3cret@{base}", got) as bus:
+        url = f"redis://{user}:s3cret@{base}"
+        async with running_bus(url, got) as bus, running_bus(url, Recorder(prefix)) as other:
             assert bus.healthy
-            await bus.publish(prefix + "chat:1", news(seq=1))
+            await other.publish(prefix + "chat:1", news(seq=1))
             await eventually(lambda: got.on(prefix + "chat:1") == [news(seq=1)])
         refused = RedisBus(f"redis://{user}:wrong@{base}", connect_timeout_s=0.5)
         try:
@@ -145,13 +152,73 @@ async def test_the_subscription_signs_in_with_the_urls_user_and_password(
 
 
 @pytest.mark.asyncio
+async def test_a_redis_that_refuses_publish_leaves_the_bus_unhealthy(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    """An ACL that lets the bus subscribe but not publish: the refusal is counted as dropped
+    news and the bus says it is unhealthy; this process still heard its own news."""
+    admin = Redis.from_url(redis_server.url)
+    user = f"nopub-{prefix.strip(':')}"
+    await admin.execute_command(
+        "ACL", "SETUSER", user, "on", ">s3cret", "~*", "&*", "+@all", "-publish"
+    )
+    base = redis_server.url.removeprefix("redis://")
+    try:
+        got = Recorder(prefix)
+        async with running_bus(f"redis://{user}:s3cret@{base}", got) as bus:
+            await bus.publish(prefix + "chat:1", news(seq=1))
+            await eventually(lambda: not bus.healthy)
+            assert bus.dropped == 1
+            assert got.on(prefix + "chat:1") == [news(seq=1)]
+    finally:
+        await admin.execute_command("ACL", "DELUSER", user)
+        await admin.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_publish_redis_does_not_answer_times_out_and_the_next_goes_through(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    """Redis stops answering publishes (`CLIENT PAUSE ... WRITE`): the batch waiting for its
+    answers gives up after the publish timeout (dropped, unhealthy); once Redis answers again
+    (`UNPAUSE`) the bus publishes on a new connection and is healthy."""
+    got = Recorder(prefix)
+    admin = Redis.from_url(redis_server.url)
+    try:
+        async with (
+            running_bus(redis_server.url, Recorder(prefix), publish_timeout_s=0.3) as bus,
+            running_bus(redis_server.url, got),
+        ):
+            await bus.publish(prefix + "chat:1", news(seq=1))
+            await eventually(lambda: got.on(prefix + "chat:1") == [news(seq=1)])
+            await admin.execute_command("CLIENT", "PAUSE", "30000", "WRITE")
+            try:
+                await bus.publish(prefix + "chat:1", news(seq=2))
+                await eventually(lambda: not bus.healthy)
+                assert bus.dropped == 1
+            finally:
+                await admin.execute_command("CLIENT", "UNPAUSE")
+            await bus.publish(prefix + "chat:1", news(seq=3))
+            await eventually(lambda: news(seq=3) in got.on(prefix + "chat:1"), timeout=10)
+            await eventually(lambda: bus.healthy)
+            # seq 2 may have reached Redis before the timeout gave up on its answer.
+            assert got.on(prefix + "chat:1")[0] == news(seq=1)
+            assert got.on(prefix + "chat:1")[-1] == news(seq=3)
+    finally:
+        await admin.aclose()
+
+
+@pytest.mark.asyncio
 async def test_the_bus_works_over_a_unix_socket(prefix: str) -> None:
     """`unix:///path`: a Redis beside the server, reached without TCP (docs/operations.md)."""
     with RedisServer(unix_socket=True) as server:
         got = Recorder(prefix)
-        async with running_bus(server.unix_url, got) as bus:
+        async with (
+            running_bus(server.unix_url, got) as bus,
+            running_bus(server.unix_url, Recorder(prefix)) as other,
+        ):
             assert bus.healthy
-            await bus.publish(prefix + "chat:1", news(seq=1))
+            await other.publish(prefix + "chat:1", news(seq=1))
             await eventually(lambda: got.on(prefix + "chat:1") == [news(seq=1)])
 
 
@@ -199,8 +266,15 @@ async def test_redis_restart_marks_unhealthy_then_recovers_and_resyncs(
             redis_server.start()
         await eventually(lambda: bus.healthy and got.resyncs >= 1, timeout=15)
         assert got.resyncs == 1
-        await bus.publish(prefix + "chat:2", news(seq=1))
-        await eventually(lambda: bool(got.on(prefix + "chat:2")))
+        # Both directions work again: what this bus publishes reaches another process, and
+        # another process's news reaches this one.
+        async with running_bus(redis_server.url, other := Recorder(prefix)) as other_bus:
+            await bus.publish(prefix + "chat:2", news(seq=1))
+            await eventually(lambda: other.on(prefix + "chat:2") == [news(seq=1)])
+            await other_bus.publish(prefix + "chat:3", news(seq=1))
+            await eventually(lambda: got.on(prefix + "chat:3") == [news(seq=1)])
+        # The outage's news was heard here when published, whatever Redis missed.
+        assert [m.event["seq"] for m in got.on(prefix + "chat:1")] == list(range(100))
         assert got.on(prefix + "chat:2") == [news(seq=1)]
 
 
@@ -213,12 +287,17 @@ async def test_start_without_redis_serves_on_and_connects_later(prefix: str) -> 
         await asyncio.wait_for(bus.start(got), timeout=5)
         assert not bus.healthy
         await bus.publish(prefix + "chat:1", news(seq=1))
+        assert got.on(prefix + "chat:1") == [news(seq=1)]  # heard here without Redis
         with server:
             await eventually(lambda: bus.healthy and got.resyncs == 1)
-            await bus.publish(prefix + "chat:1", news(seq=2))
-            # The backlog (seq 1) may or may not have made it: only seq 2 is promised.
-            await eventually(lambda: news(seq=2) in got.on(prefix + "chat:1"))
-            assert got.on(prefix + "chat:1")[-1] == news(seq=2)
+            other = Recorder(prefix)
+            async with running_bus(server.url, other) as other_bus:
+                await bus.publish(prefix + "chat:1", news(seq=2))
+                # The backlog (seq 1) may or may not have made it: only seq 2 is promised.
+                await eventually(lambda: news(seq=2) in other.on(prefix + "chat:1"))
+                await other_bus.publish(prefix + "chat:2", news(seq=1))
+                await eventually(lambda: got.on(prefix + "chat:2") == [news(seq=1)])
+            assert got.on(prefix + "chat:1") == [news(seq=1), news(seq=2)]
     finally:
         await bus.close()
 
@@ -248,10 +327,19 @@ async def test_a_failing_listener_does_not_stop_delivery(
                 raise RuntimeError("listener bug")
 
     got = Flaky(prefix)
-    async with running_bus(redis_server.url, got) as bus:
-        await bus.publish(prefix + "chat:1", news(boom=True))
-        await bus.publish(prefix + "chat:1", news(seq=2))
+    async with (
+        running_bus(redis_server.url, got) as bus,
+        running_bus(redis_server.url, Recorder(prefix)) as other,
+    ):
+        # From the subscription...
+        await other.publish(prefix + "chat:1", news(boom=True))
+        await other.publish(prefix + "chat:1", news(seq=2))
         await eventually(lambda: len(got.on(prefix + "chat:1")) == 2)
+        # ...and when published here: the publisher is not failed (its commit is done).
+        await bus.publish(prefix + "chat:2", news(boom=True))
+        await bus.publish(prefix + "chat:2", news(seq=2))
+        assert len(got.on(prefix + "chat:2")) == 2
+        await eventually(lambda: bus.own == 2)
         assert bus.healthy
 
 
@@ -269,9 +357,12 @@ async def test_every_kind_of_news_crosses_redis_as_itself(
     redis_server: RedisServer, prefix: str
 ) -> None:
     got = Recorder(prefix)
-    async with running_bus(redis_server.url, got) as bus:
+    async with (
+        running_bus(redis_server.url, got),
+        running_bus(redis_server.url, Recorder(prefix)) as other,
+    ):
         for message in EXAMPLES:
-            await bus.publish(prefix + "user:1", message)
+            await other.publish(prefix + "user:1", message)
         await eventually(lambda: len(got.on(prefix + "user:1")) == len(EXAMPLES))
         assert got.on(prefix + "user:1") == EXAMPLES
 
@@ -282,14 +373,19 @@ async def test_news_of_an_unknown_or_malformed_kind_is_dropped_and_delivery_goes
 ) -> None:
     """A newer process may publish a kind this one does not know (a rolling upgrade)."""
     got = Recorder(prefix)
-    async with running_bus(redis_server.url, got) as bus:
+    async with (
+        running_bus(redis_server.url, got) as bus,
+        running_bus(redis_server.url, Recorder(prefix)) as other,
+    ):
         raw = Redis.from_url(redis_server.url)
         try:
             for data in (b'{"kind":"later.kind","x":1}', b'{"kind":"typing"}', b"[1]"):
                 await raw.publish(PREFIX + prefix + "chat:1", data)
+            # An older process's news carries no mark: heard as any other process's.
+            await raw.publish(PREFIX + prefix + "chat:1", frames.encode(news(seq=0).to_dict()))
         finally:
             await raw.aclose()
-        await bus.publish(prefix + "chat:1", news(seq=1))
-        await eventually(lambda: bool(got.on(prefix + "chat:1")))
-        assert got.on(prefix + "chat:1") == [news(seq=1)]
+        await other.publish(prefix + "chat:1", news(seq=1))
+        await eventually(lambda: len(got.on(prefix + "chat:1")) == 2)
+        assert got.on(prefix + "chat:1") == [news(seq=0), news(seq=1)]
         assert bus.healthy
