@@ -307,12 +307,17 @@ async def load_pair_run(
         for rate in rates:
             target = Target(name, "helpline", customer_base, agent_base, pids, infra)
             repairs = await _repairs({customer_base, agent_base})
+            bases = sorted({customer_base, agent_base})
+            stalls_before = [await scrape_stalls(base) for base in bases]
             with profiling(args, name, pids):
                 row = await run_load(
                     target, pairs, rate_per_chat=rate, duration=args.duration, **shape(args)
                 )
             repairs = await _repairs({customer_base, agent_base}) - repairs
             row.notes.append(f"gaps filled from the database: {repairs}")
+            for base, before in zip(bases, stalls_before, strict=True):
+                who = "" if len(bases) == 1 else f" ({base.rsplit(':', 1)[1]})"
+                row.notes.append(run_stalls_note(before, await scrape_stalls(base), who))
             out.append(row)
         note_setup(setup, out)
         return out
@@ -491,14 +496,7 @@ async def scenario1(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
                             )  # fmt: skip
                         repairs = await _repairs({base}) - before
                         h.notes.append(f"gaps filled from the database: {repairs}")
-                        # The server's own stalls during the run (helpline.gcpolicy's metrics).
-                        h.notes.append("server stalls: " + "; ".join(
-                            f"{k.removeprefix('helpline_').removesuffix('_seconds')} "
-                            f"{v['count']}, >10 ms {v['over_10ms']}, max <= {v['max_le_ms']} ms"
-                            for k, v in stalls_between(
-                                stalls_before, await scrape_stalls(base)
-                            ).items()
-                        ))  # fmt: skip
+                        h.notes.append(run_stalls_note(stalls_before, await scrape_stalls(base)))
                         rows.append(h)
                         print_load_table([h])
         finally:
@@ -746,6 +744,17 @@ def stalls_between(
             "max_le_ms": None if bound == math.inf else round(bound * 1000, 1),
         }
     return out
+
+
+def run_stalls_note(
+    before: dict[str, dict[float, float]], after: dict[str, dict[float, float]], who: str = ""
+) -> str:
+    """The server's own stalls during a run (helpline.gcpolicy's metrics), as a note."""
+    return f"server{who} stalls: " + "; ".join(
+        f"{k.removeprefix('helpline_').removesuffix('_seconds')} "
+        f"{v['count']}, >10 ms {v['over_10ms']}, max <= {v['max_le_ms']} ms"
+        for k, v in stalls_between(before, after).items()
+    )
 
 
 async def step_stalls(base: str) -> tuple[dict[str, dict[float, float]], int]:

@@ -209,6 +209,37 @@ async def test_a_publish_redis_does_not_answer_times_out_and_the_next_goes_throu
 
 
 @pytest.mark.asyncio
+async def test_batches_go_out_without_waiting_for_the_answers_to_those_before(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    """While Redis holds its answers (`CLIENT PAUSE ... WRITE`), each new batch is still sent;
+    once it answers, everything arrives in order and nothing is left in flight."""
+    got = Recorder(prefix)
+    admin = Redis.from_url(redis_server.url)
+    try:
+        async with (
+            running_bus(redis_server.url, Recorder(prefix)) as bus,
+            running_bus(redis_server.url, got),
+        ):
+            await bus.publish(prefix + "chat:1", news(seq=0))  # the connection is made
+            await eventually(lambda: len(got.on(prefix + "chat:1")) == 1)
+            await admin.execute_command("CLIENT", "PAUSE", "30000", "WRITE")
+            try:
+                for seq in (1, 2, 3):
+                    await bus.publish(prefix + "chat:1", news(seq=seq))
+                    await eventually(lambda seq=seq: bus.in_flight == seq)
+            finally:
+                await admin.execute_command("CLIENT", "UNPAUSE")
+            await eventually(lambda: len(got.on(prefix + "chat:1")) == 4)
+            assert got.on(prefix + "chat:1") == [news(seq=s) for s in range(4)]
+            await eventually(lambda: bus.in_flight == 0)
+            assert bus.dropped == 0
+            assert bus.healthy
+    finally:
+        await admin.aclose()
+
+
+@pytest.mark.asyncio
 async def test_the_bus_works_over_a_unix_socket(prefix: str) -> None:
     """`unix:///path`: a Redis beside the server, reached without TCP (docs/operations.md)."""
     with RedisServer(unix_socket=True) as server:

@@ -47,6 +47,7 @@ from helpline.kit import frames
 log = logging.getLogger(__name__)
 
 PREFIX = "helpline:"
+MAX_IN_FLIGHT = 64  # batches sent to Redis and not yet answered, at most
 
 _C = TypeVar("_C", bound="_Connection")
 
@@ -94,6 +95,11 @@ class RedisBus:
         self._closing = False
         # Where both connections (`_Subscription`, `_Publisher`) go, and as whom.
         self._options: dict[str, Any] = parse_url(url)  # type: ignore[no-untyped-call]
+
+    @property
+    def in_flight(self) -> int:
+        """Batches sent to Redis and not answered yet (for diagnostics and tests)."""
+        return self._publisher.in_flight if self._publisher is not None else 0
 
     # -- Bus protocol -----------------------------------------------------------------------------
 
@@ -202,45 +208,79 @@ class RedisBus:
         await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
 
     async def _write_loop(self) -> None:
-        """Send what is queued, a batch at a time (all of it in one write, the replies awaited
-        before the next), on a connection of its own, made again after a failure."""
-        assert self._wakeup is not None
+        """Send what is queued, a batch per write, on a connection of its own, without waiting
+        for Redis' answers before the next batch (at most `MAX_IN_FLIGHT` batches unanswered):
+        a batch that waited for the one before it waited a Redis round trip, and the wake-ups
+        of both ends, for nothing. A batch not answered in `publish_timeout_s`, a refusal or a
+        lost connection drops what is unanswered, and the next batch connects again."""
+        wakeup = self._wakeup
+        assert wakeup is not None
+        loop = asyncio.get_running_loop()
         delay = self._backoff_min_s
         while True:
-            if not self._pending:
-                if self._closing:
-                    return
-                self._wakeup.clear()
-                await self._wakeup.wait()
+            publisher = self._publisher
+            if publisher is not None and publisher.lost.done():
+                self._publisher = None
+                lost = publisher.unanswered()
+                if lost:
+                    why = publisher.lost.result()
+                    if self._writer_ok:
+                        log.warning("redis bus: publish failed: %s", why)
+                    self._set_health(writer_ok=False)
+                    self._count_dropped(lost, "publish failed")
+                    if self._closing:
+                        return
+                    await self._sleep_jitter(delay)
+                    delay = self._backoff(delay)
                 continue
-            batch = [
-                self._pending.popleft() for _ in range(min(len(self._pending), self._max_batch))
-            ]
+            if publisher is not None and publisher.answered_any:
+                publisher.answered_any = False
+                delay = self._backoff_min_s
+                self._set_health(writer_ok=True)
+            if self._pending and (publisher is None or publisher.in_flight < MAX_IN_FLIGHT):
+                batch = [
+                    self._pending.popleft() for _ in range(min(len(self._pending), self._max_batch))
+                ]
+                try:
+                    if publisher is None:
+                        publisher = await self._connect(_Publisher(wakeup.set))
+                        self._publisher = publisher
+                    publisher.send_batch(batch)
+                except asyncio.CancelledError:
+                    raise
+                except (OSError, TimeoutError) as exc:  # ConnectionError is an OSError
+                    # The database has the record; subscribers resync when their link is back.
+                    if self._writer_ok:
+                        log.warning("redis bus: publish failed: %s", str(exc) or repr(exc))
+                    self._set_health(writer_ok=False)
+                    self._count_dropped(len(batch), "publish failed")
+                    if self._closing:
+                        return
+                    await self._sleep_jitter(delay)
+                    delay = self._backoff(delay)
+                continue
+            if (
+                self._closing
+                and not self._pending
+                and (publisher is None or not publisher.in_flight)
+            ):
+                return
+            # Wait for news to send, an answer, or the loss of the connection (each sets
+            # `wakeup`); while answers are due, no longer than the oldest batch may wait.
+            wakeup.clear()
+            sent_at = publisher.oldest_sent_at() if publisher is not None else None
+            if sent_at is None:
+                await wakeup.wait()
+                continue
+            left = sent_at + self._publish_timeout_s - loop.time()
             try:
-                publisher = self._publisher
-                if publisher is None or publisher.lost.done():
-                    self._publisher = None
-                    publisher = self._publisher = await self._connect(_Publisher())
-                async with asyncio.timeout(self._publish_timeout_s):
-                    await publisher.publish(batch)
-            except asyncio.CancelledError:
-                raise
-            except (OSError, TimeoutError) as exc:  # ConnectionError is an OSError
-                # The database has the record; subscribers resync when their link comes back.
-                if self._publisher is not None:
-                    self._publisher.close()  # its replies may be out of step now
-                    self._publisher = None
-                if self._writer_ok:
-                    log.warning("redis bus: publish failed: %s", str(exc) or type(exc).__name__)
-                self._set_health(writer_ok=False)
-                self._count_dropped(len(batch), "publish failed")
-                if self._closing:
-                    return
-                await self._sleep_jitter(delay)
-                delay = self._backoff(delay)
-                continue
-            delay = self._backoff_min_s
-            self._set_health(writer_ok=True)
+                async with asyncio.timeout(max(left, 0.0)):
+                    await wakeup.wait()
+            except TimeoutError:
+                if publisher is not None and publisher.oldest_sent_at() == sent_at:
+                    # Unanswered too long: what is due is dropped when `lost` is seen.
+                    publisher.lost_why = f"no answer in {self._publish_timeout_s:g} s"
+                    publisher.close()
 
     async def _read_loop(self) -> None:
         assert self._attempted is not None
@@ -448,41 +488,53 @@ class _Connection(asyncio.Protocol):
 
 
 class _Publisher(_Connection):
-    """The writer's connection: a batch of PUBLISH commands goes out in one write and
-    `publish` returns when Redis has answered each (how many heard it is of no interest).
-    redis-py's pipeline cost ~4 % of a process's loop at 2,000 msg/s (decision 048)."""
+    """The writer's connection: each batch of PUBLISH commands goes out in one write, and the
+    answers are counted as they come, batch by batch (how many heard a message is of no
+    interest). redis-py's pipeline cost ~4 % of a process's loop at 2,000 msg/s (decision 048).
+    `on_change` is called when a batch is answered or the connection is lost."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_change: Callable[[], None]) -> None:
         super().__init__()
-        self._expected = 0
-        self._answered: asyncio.Future[None] | None = None
+        self._on_change = on_change
+        # Per batch sent and not fully answered: [answers still due, when it was sent].
+        self._due: deque[list[float]] = deque()
+        self.answered_any = False  # a batch was answered since the writer last looked
+        self.lost_why: str | None = None
 
-    async def publish(self, batch: list[tuple[str, bytes]]) -> None:
-        assert self._answered is None, "one batch at a time"
+    @property
+    def in_flight(self) -> int:
+        return len(self._due)
+
+    def oldest_sent_at(self) -> float | None:
+        return self._due[0][1] if self._due else None
+
+    def unanswered(self) -> int:
+        return int(sum(due for due, _ in self._due))
+
+    def send_batch(self, batch: list[tuple[str, bytes]]) -> None:
         # hiredis' stub types `pack_command`'s argument as a 1-tuple; it takes any length.
         pack = cast(Callable[[tuple[str | bytes, ...]], bytes], hiredis.pack_command)
-        data = b"".join([pack(("PUBLISH", channel, payload)) for channel, payload in batch])
-        self._expected = len(batch)
-        self._answered = answered = self._loop.create_future()
-        try:
-            self.write(data)
-            await answered
-        finally:
-            self._answered = None
+        self.write(b"".join([pack(("PUBLISH", channel, payload)) for channel, payload in batch]))
+        self._due.append([float(len(batch)), self._loop.time()])
 
     def on_reply(self, reply: Any) -> None:
-        answered = self._answered
-        if self._replies or answered is None:
+        if self._replies or not self._due:
             super().on_reply(reply)  # AUTH's answer, or an unasked one
             return
         if isinstance(reply, hiredis.ReplyError):  # e.g. an ACL without PUBLISH
             raise ConnectionError(f"redis refused: {reply}")
-        self._expected -= 1
-        if self._expected == 0 and not answered.done():
-            answered.set_result(None)
+        head = self._due[0]
+        head[0] -= 1
+        if head[0] <= 0:
+            self._due.popleft()
+            self.answered_any = True
+            self._on_change()
 
-    def waiters(self) -> list[asyncio.Future[Any]]:
-        return [*super().waiters(), *([self._answered] if self._answered else [])]
+    def _fail(self, why: str) -> None:
+        first = not self.lost.done()
+        super()._fail(self.lost_why or why)
+        if first:
+            self._on_change()
 
 
 class _Subscription(_Connection):
