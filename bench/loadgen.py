@@ -65,6 +65,7 @@ class ProcMeter:
                     self.procs.extend(p.children(recursive=True))
         self._t0 = 0.0
         self._cpu0 = 0.0
+        self._wait0 = 0.0
         self.peak_rss = 0
 
     def _cpu(self) -> float:
@@ -74,6 +75,18 @@ class ProcMeter:
                 t = p.cpu_times()
                 total += t.user + t.system
         return total
+
+    def _waited(self) -> float:
+        """Seconds their threads were ready to run and waited for a free CPU (Linux's
+        per-thread schedstat; 0 elsewhere). Threads gone since are not counted."""
+        total = 0
+        for p in self.procs:
+            with contextlib.suppress(OSError):
+                for tid in os.listdir(f"/proc/{p.pid}/task"):
+                    with contextlib.suppress(OSError, ValueError, IndexError):
+                        with open(f"/proc/{p.pid}/task/{tid}/schedstat") as f:
+                            total += int(f.read().split()[1])
+        return total / 1e9
 
     def rss(self) -> int:
         total = 0
@@ -86,12 +99,19 @@ class ProcMeter:
     def start(self) -> None:
         self._t0 = time.perf_counter()
         self._cpu0 = self._cpu()
+        self._wait0 = self._waited()
         self.peak_rss = self.rss()
 
     def cpu_percent(self) -> float:
         """CPU used since start(), in % of one core."""
         wall = time.perf_counter() - self._t0
         return 100.0 * (self._cpu() - self._cpu0) / wall if wall > 0 else 0.0
+
+    def wait_percent(self) -> float:
+        """Time spent waiting for a CPU since start(), in % of the wall time (summed over the
+        threads): on a machine whose cores are all busy, every hop of a message can wait."""
+        wall = time.perf_counter() - self._t0
+        return 100.0 * (self._waited() - self._wait0) / wall if wall > 0 else 0.0
 
 
 class StealMeter:
@@ -164,6 +184,10 @@ class LoadResult:
     infra_cpu_pct: float | None = None
     loadgen_cpu_pct: float = 0.0
     steal_pct: float = 0.0  # the machine's CPU time taken by its hypervisor meanwhile (StealMeter)
+    # Time ready to run but waiting for a free CPU, in % of the run (ProcMeter.wait_percent).
+    server_cpu_wait_pct: float = 0.0
+    infra_cpu_wait_pct: float | None = None
+    loadgen_cpu_wait_pct: float = 0.0
     # With `windows` (sizes in s): per window of the run, by size, the latency percentiles of
     # the messages sent in it and the servers' RSS at its end.
     windows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -772,6 +796,9 @@ async def run_load(
         result.infra_cpu_pct = round(infra.cpu_percent(), 1) if infra else None
         result.loadgen_cpu_pct = round(me.cpu_percent(), 1)
         result.steal_pct = steal.percent()
+        result.server_cpu_wait_pct = round(meter.wait_percent(), 1)
+        result.infra_cpu_wait_pct = round(infra.wait_percent(), 1) if infra else None
+        result.loadgen_cpu_wait_pct = round(me.wait_percent(), 1)
         result.sent = stats.sent
         result.delivered = len(stats.delivered)
         result.duplicates = stats.duplicates
@@ -973,6 +1000,11 @@ def print_load_table(rows: Sequence[LoadResult]) -> None:
         extra += r.notes + r.server_notes
         if extra:
             print(f"{'':<22} " + "; ".join(extra))
+        waits = [f"server {r.server_cpu_wait_pct} %"]
+        if r.infra_cpu_wait_pct is not None:
+            waits.append(f"PostgreSQL + Redis {r.infra_cpu_wait_pct} %")
+        waits.append(f"generator {r.loadgen_cpu_wait_pct} %")
+        print(f"{'':<22} waited for a free CPU: " + ", ".join(waits) + " of the run")
 
 
 def print_idle_table(rows: Sequence[IdleResult]) -> None:
