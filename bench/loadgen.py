@@ -66,6 +66,7 @@ class ProcMeter:
         self._t0 = 0.0
         self._cpu0 = 0.0
         self._wait0 = 0.0
+        self._main_wait0 = 0.0
         self.peak_rss = 0
 
     def _cpu(self) -> float:
@@ -76,13 +77,14 @@ class ProcMeter:
                 total += t.user + t.system
         return total
 
-    def _waited(self) -> float:
-        """Seconds their threads were ready to run and waited for a free CPU (Linux's
-        per-thread schedstat; 0 elsewhere). Threads gone since are not counted."""
+    def _waited(self, *, main: bool = False) -> float:
+        """Seconds their threads (`main`: their main threads, a server's event loop) were
+        ready to run and waited for a free CPU (Linux's per-thread schedstat; 0 elsewhere).
+        Threads gone since are not counted."""
         total = 0
         for p in self.procs:
             with contextlib.suppress(OSError):
-                for tid in os.listdir(f"/proc/{p.pid}/task"):
+                for tid in [str(p.pid)] if main else os.listdir(f"/proc/{p.pid}/task"):
                     with contextlib.suppress(OSError, ValueError, IndexError):
                         with open(f"/proc/{p.pid}/task/{tid}/schedstat") as f:
                             total += int(f.read().split()[1])
@@ -100,6 +102,7 @@ class ProcMeter:
         self._t0 = time.perf_counter()
         self._cpu0 = self._cpu()
         self._wait0 = self._waited()
+        self._main_wait0 = self._waited(main=True)
         self.peak_rss = self.rss()
 
     def cpu_percent(self) -> float:
@@ -107,10 +110,13 @@ class ProcMeter:
         wall = time.perf_counter() - self._t0
         return 100.0 * (self._cpu() - self._cpu0) / wall if wall > 0 else 0.0
 
-    def wait_percent(self) -> float:
+    def wait_percent(self, *, main: bool = False) -> float:
         """Time spent waiting for a CPU since start(), in % of the wall time (summed over the
-        threads): on a machine whose cores are all busy, every hop of a message can wait."""
+        threads, or the main threads'): on a machine whose cores are all busy, every hop of a
+        message can wait for one."""
         wall = time.perf_counter() - self._t0
+        if main:
+            return 100.0 * (self._waited(main=True) - self._main_wait0) / wall if wall else 0.0
         return 100.0 * (self._waited() - self._wait0) / wall if wall > 0 else 0.0
 
 
@@ -186,6 +192,7 @@ class LoadResult:
     steal_pct: float = 0.0  # the machine's CPU time taken by its hypervisor meanwhile (StealMeter)
     # Time ready to run but waiting for a free CPU, in % of the run (ProcMeter.wait_percent).
     server_cpu_wait_pct: float = 0.0
+    server_loop_cpu_wait_pct: float = 0.0  # the servers' main threads: their event loops
     infra_cpu_wait_pct: float | None = None
     loadgen_cpu_wait_pct: float = 0.0
     # With `windows` (sizes in s): per window of the run, by size, the latency percentiles of
@@ -797,6 +804,7 @@ async def run_load(
         result.loadgen_cpu_pct = round(me.cpu_percent(), 1)
         result.steal_pct = steal.percent()
         result.server_cpu_wait_pct = round(meter.wait_percent(), 1)
+        result.server_loop_cpu_wait_pct = round(meter.wait_percent(main=True), 1)
         result.infra_cpu_wait_pct = round(infra.wait_percent(), 1) if infra else None
         result.loadgen_cpu_wait_pct = round(me.wait_percent(), 1)
         result.sent = stats.sent
@@ -1000,7 +1008,9 @@ def print_load_table(rows: Sequence[LoadResult]) -> None:
         extra += r.notes + r.server_notes
         if extra:
             print(f"{'':<22} " + "; ".join(extra))
-        waits = [f"server {r.server_cpu_wait_pct} %"]
+        waits = [
+            f"server {r.server_cpu_wait_pct} % (its event loop {r.server_loop_cpu_wait_pct} %)"
+        ]
         if r.infra_cpu_wait_pct is not None:
             waits.append(f"PostgreSQL + Redis {r.infra_cpu_wait_pct} %")
         waits.append(f"generator {r.loadgen_cpu_wait_pct} %")
