@@ -88,6 +88,7 @@ class RedisBus:
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._publisher: _Publisher | None = None  # the writer's connection, when it has one
+        self._write_delay = backoff_min_s  # the writer's next back-off after a failure
         self._reader_ok = False
         self._writer_ok = True
         self._attempted: asyncio.Event | None = None  # set once the first subscribe is decided
@@ -216,26 +217,18 @@ class RedisBus:
         wakeup = self._wakeup
         assert wakeup is not None
         loop = asyncio.get_running_loop()
-        delay = self._backoff_min_s
         while True:
             publisher = self._publisher
             if publisher is not None and publisher.lost.done():
                 self._publisher = None
-                lost = publisher.unanswered()
-                if lost:
-                    why = publisher.lost.result()
-                    if self._writer_ok:
-                        log.warning("redis bus: publish failed: %s", why)
-                    self._set_health(writer_ok=False)
-                    self._count_dropped(lost, "publish failed")
-                    if self._closing:
-                        return
-                    await self._sleep_jitter(delay)
-                    delay = self._backoff(delay)
+                if (due := publisher.unanswered()) and not await self._failed(
+                    due, publisher.lost.result()
+                ):
+                    return
                 continue
             if publisher is not None and publisher.answered_any:
                 publisher.answered_any = False
-                delay = self._backoff_min_s
+                self._write_delay = self._backoff_min_s
                 self._set_health(writer_ok=True)
             if self._pending and (publisher is None or publisher.in_flight < MAX_IN_FLIGHT):
                 batch = [
@@ -246,24 +239,11 @@ class RedisBus:
                         publisher = await self._connect(_Publisher(wakeup.set))
                         self._publisher = publisher
                     publisher.send_batch(batch)
-                except asyncio.CancelledError:
-                    raise
                 except (OSError, TimeoutError) as exc:  # ConnectionError is an OSError
-                    # The database has the record; subscribers resync when their link is back.
-                    if self._writer_ok:
-                        log.warning("redis bus: publish failed: %s", str(exc) or repr(exc))
-                    self._set_health(writer_ok=False)
-                    self._count_dropped(len(batch), "publish failed")
-                    if self._closing:
+                    if not await self._failed(len(batch), str(exc) or repr(exc)):
                         return
-                    await self._sleep_jitter(delay)
-                    delay = self._backoff(delay)
                 continue
-            if (
-                self._closing
-                and not self._pending
-                and (publisher is None or not publisher.in_flight)
-            ):
+            if self._closing and not self._pending and not self.in_flight:
                 return
             # Wait for news to send, an answer, or the loss of the connection (each sets
             # `wakeup`); while answers are due, no longer than the oldest batch may wait.
@@ -272,15 +252,26 @@ class RedisBus:
             if sent_at is None:
                 await wakeup.wait()
                 continue
-            left = sent_at + self._publish_timeout_s - loop.time()
             try:
-                async with asyncio.timeout(max(left, 0.0)):
+                async with asyncio.timeout(sent_at + self._publish_timeout_s - loop.time()):
                     await wakeup.wait()
             except TimeoutError:
                 if publisher is not None and publisher.oldest_sent_at() == sent_at:
-                    # Unanswered too long: what is due is dropped when `lost` is seen.
-                    publisher.lost_why = f"no answer in {self._publish_timeout_s:g} s"
-                    publisher.close()
+                    # What is due is dropped when the loss is seen, at the top of the loop.
+                    publisher.close(f"no answer in {self._publish_timeout_s:g} s")
+
+    async def _failed(self, dropped: int, why: str) -> bool:
+        """Publishing failed and `dropped` messages with it: the database has the record, and
+        subscribers resync when their link is back. Waits the back-off; False when closing."""
+        if self._writer_ok:
+            log.warning("redis bus: publish failed: %s", why)
+        self._set_health(writer_ok=False)
+        self._count_dropped(dropped, "publish failed")
+        if self._closing:
+            return False
+        await self._sleep_jitter(self._write_delay)
+        self._write_delay = self._backoff(self._write_delay)
+        return True
 
     async def _read_loop(self) -> None:
         assert self._attempted is not None
@@ -481,10 +472,10 @@ class _Connection(asyncio.Protocol):
                 waiter.set_exception(ConnectionError(f"redis connection lost: {why}"))
                 waiter.exception()  # retrieved here: nobody may be waiting for it any more
 
-    def close(self) -> None:
+    def close(self, why: str = "closed here") -> None:
         if self.transport is not None:
             self.transport.close()
-        self._fail("closed here")
+        self._fail(why)
 
 
 class _Publisher(_Connection):
@@ -499,7 +490,6 @@ class _Publisher(_Connection):
         # Per batch sent and not fully answered: [answers still due, when it was sent].
         self._due: deque[list[float]] = deque()
         self.answered_any = False  # a batch was answered since the writer last looked
-        self.lost_why: str | None = None
 
     @property
     def in_flight(self) -> int:
@@ -532,7 +522,7 @@ class _Publisher(_Connection):
 
     def _fail(self, why: str) -> None:
         first = not self.lost.done()
-        super()._fail(self.lost_why or why)
+        super()._fail(why)
         if first:
             self._on_change()
 
