@@ -63,6 +63,19 @@ async def running_bus(url: str, listener: Recorder, **options: Any) -> AsyncIter
         await bus.close()
 
 
+@asynccontextmanager
+async def acl_user(url: str, name: str, *rules: str) -> AsyncIterator[str]:
+    """A Redis user `name` with password `s3cret` and these ACL rules for the block; yields the
+    URL that signs in as it."""
+    admin = Redis.from_url(url)
+    await admin.execute_command("ACL", "SETUSER", name, "on", ">s3cret", *rules)
+    try:
+        yield f"redis://{name}:s3cret@{url.removeprefix('redis://')}"
+    finally:
+        await admin.execute_command("ACL", "DELUSER", name)
+        await admin.aclose()
+
+
 @pytest.fixture
 def prefix() -> str:
     return f"test-{uuid.uuid4().hex[:8]}:"
@@ -129,26 +142,19 @@ async def test_the_subscription_signs_in_with_the_urls_user_and_password(
 ) -> None:
     """A Redis that requires a password: the subscriber's own connection sends AUTH from the
     URL; a wrong password is refused and the bus says it is unhealthy."""
-    admin = Redis.from_url(redis_server.url)
     user = f"bus-{prefix.strip(':')}"
-    await admin.execute_command("ACL", "SETUSER", user, "on", ">s3cret", "~*", "&*", "+@all")
-    base = redis_server.url.removeprefix("redis://")
-    try:
+    async with acl_user(redis_server.url, user, "~*", "&*", "+@all") as url:
         got = Recorder(prefix)
-        url = f"redis://{user}:s3cret@{base}"
         async with running_bus(url, got) as bus, running_bus(url, Recorder(prefix)) as other:
             assert bus.healthy
             await other.publish(prefix + "chat:1", news(seq=1))
             await eventually(lambda: got.on(prefix + "chat:1") == [news(seq=1)])
-        refused = RedisBus(f"redis://{user}:wrong@{base}", connect_timeout_s=0.5)
+        refused = RedisBus(url.replace(":s3cret@", ":wrong@"), connect_timeout_s=0.5)
         try:
             await refused.start(Recorder(prefix))
             assert not refused.healthy
         finally:
             await refused.close()
-    finally:
-        await admin.execute_command("ACL", "DELUSER", user)
-        await admin.aclose()
 
 
 @pytest.mark.asyncio
@@ -157,22 +163,14 @@ async def test_a_redis_that_refuses_publish_leaves_the_bus_unhealthy(
 ) -> None:
     """An ACL that lets the bus subscribe but not publish: the refusal is counted as dropped
     news and the bus says it is unhealthy; this process still heard its own news."""
-    admin = Redis.from_url(redis_server.url)
     user = f"nopub-{prefix.strip(':')}"
-    await admin.execute_command(
-        "ACL", "SETUSER", user, "on", ">s3cret", "~*", "&*", "+@all", "-publish"
-    )
-    base = redis_server.url.removeprefix("redis://")
-    try:
+    async with acl_user(redis_server.url, user, "~*", "&*", "+@all", "-publish") as url:
         got = Recorder(prefix)
-        async with running_bus(f"redis://{user}:s3cret@{base}", got) as bus:
+        async with running_bus(url, got) as bus:
             await bus.publish(prefix + "chat:1", news(seq=1))
             await eventually(lambda: not bus.healthy)
             assert bus.dropped == 1
             assert got.on(prefix + "chat:1") == [news(seq=1)]
-    finally:
-        await admin.execute_command("ACL", "DELUSER", user)
-        await admin.aclose()
 
 
 @pytest.mark.asyncio
