@@ -115,9 +115,8 @@ class ProcMeter:
         threads, or the main threads'): on a machine whose cores are all busy, every hop of a
         message can wait for one."""
         wall = time.perf_counter() - self._t0
-        if main:
-            return 100.0 * (self._waited(main=True) - self._main_wait0) / wall if wall else 0.0
-        return 100.0 * (self._waited() - self._wait0) / wall if wall > 0 else 0.0
+        waited = self._waited(main=main) - (self._main_wait0 if main else self._wait0)
+        return 100.0 * waited / wall if wall > 0 else 0.0
 
 
 class StealMeter:

@@ -35,6 +35,7 @@ import secrets
 import ssl
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import hiredis
@@ -143,10 +144,7 @@ class RedisBus:
             # own sockets, and its copy from the subscription, marked as ours, is dropped
             # unread (decision 048). Other processes ignore the mark (unknown keys are).
             data = self._mark + data[1:]
-            try:
-                listener.on_message(topic, message)
-            except Exception:  # after the commit: the news still goes to the other processes
-                log.exception("redis bus: listener failed", extra={"topic": topic})
+            self._hear(listener, topic, message)  # after the commit: a failure is logged
         if len(self._pending) == self._pending.maxlen:
             self._count_dropped(1, "backlog full")
         self._pending.append((PREFIX + topic, data))
@@ -377,11 +375,16 @@ class RedisBus:
             return
         news = decode(payload) if isinstance(payload, dict) else None
         if news is not None:
-            # A failing listener must not take the subscription down for everyone else.
-            try:
-                listener.on_message(topic, news)
-            except Exception:
-                log.exception("redis bus: listener failed", extra={"topic": topic})
+            self._hear(listener, topic, news)
+
+    @staticmethod
+    def _hear(listener: BusListener, topic: str, message: BusMessage) -> None:
+        """Hand `message` to the listener. A failing listener must not take the subscription
+        down for everyone else, nor fail a publish whose change is committed: it is logged."""
+        try:
+            listener.on_message(topic, message)
+        except Exception:
+            log.exception("redis bus: listener failed", extra={"topic": topic})
 
     def _call_listener(self, fn: Callable[[], None]) -> None:
         try:
@@ -478,6 +481,14 @@ class _Connection(asyncio.Protocol):
         self._fail(why)
 
 
+@dataclass(slots=True)
+class _Sent:
+    """A batch of PUBLISH commands sent: how many answers are still due, and when it went."""
+
+    due: int
+    at: float
+
+
 class _Publisher(_Connection):
     """The writer's connection: each batch of PUBLISH commands goes out in one write, and the
     answers are counted as they come, batch by batch (how many heard a message is of no
@@ -487,8 +498,7 @@ class _Publisher(_Connection):
     def __init__(self, on_change: Callable[[], None]) -> None:
         super().__init__()
         self._on_change = on_change
-        # Per batch sent and not fully answered: [answers still due, when it was sent].
-        self._due: deque[list[float]] = deque()
+        self._due: deque[_Sent] = deque()  # the batches sent and not fully answered, in order
         self.answered_any = False  # a batch was answered since the writer last looked
 
     @property
@@ -496,16 +506,16 @@ class _Publisher(_Connection):
         return len(self._due)
 
     def oldest_sent_at(self) -> float | None:
-        return self._due[0][1] if self._due else None
+        return self._due[0].at if self._due else None
 
     def unanswered(self) -> int:
-        return int(sum(due for due, _ in self._due))
+        return sum(sent.due for sent in self._due)
 
     def send_batch(self, batch: list[tuple[str, bytes]]) -> None:
         # hiredis' stub types `pack_command`'s argument as a 1-tuple; it takes any length.
         pack = cast(Callable[[tuple[str | bytes, ...]], bytes], hiredis.pack_command)
         self.write(b"".join([pack(("PUBLISH", channel, payload)) for channel, payload in batch]))
-        self._due.append([float(len(batch)), self._loop.time()])
+        self._due.append(_Sent(len(batch), self._loop.time()))
 
     def on_reply(self, reply: Any) -> None:
         if self._replies or not self._due:
@@ -514,8 +524,8 @@ class _Publisher(_Connection):
         if isinstance(reply, hiredis.ReplyError):  # e.g. an ACL without PUBLISH
             raise ConnectionError(f"redis refused: {reply}")
         head = self._due[0]
-        head[0] -= 1
-        if head[0] <= 0:
+        head.due -= 1
+        if head.due == 0:
             self._due.popleft()
             self.answered_any = True
             self._on_change()
