@@ -95,12 +95,16 @@ def axe() -> Iterator[Scanner]:
 
 
 def accept(agent: Page, chat_id: str) -> None:
-    # The server is the module's: the close of an earlier test's page may have set this agent
-    # offline after they signed in here.
+    # The server is the module's: the grace after an earlier test's page closed may have set
+    # this agent offline while they signed in here. Ask the server, not the select, and wait
+    # for the console to show what the server says before changing it.
     status = agent.get_by_test_id("availability")
-    if status.input_value() != "available":
+    on_server = agent.evaluate("fetch('/api/v1/me').then((r) => r.json()).then((u) => u.status)")
+    expect(status).to_have_value(on_server)
+    if on_server != "available":
         status.select_option("available")
-        expect(status).to_have_value("available")
+        # The dot changes once the server has taken the change.
+        expect(agent.locator('[data-role="availability-dot"]')).to_have_class("dot dot--available")
     chat_row(agent, chat_id).click()
     agent.get_by_test_id("accept-chat").click()
     expect(agent.get_by_test_id("message-input")).to_be_enabled()

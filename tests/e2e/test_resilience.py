@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, WebSocketRoute, expect
 
 from tests.e2e.support import (
     Browsers,
     agent_sign_in,
+    api_call,
     chat_row,
     guest_sign_in,
     message,
     send,
+    sign_in,
     start_chat,
+    token_for,
 )
 
 pytestmark = pytest.mark.e2e
@@ -159,3 +163,35 @@ def test_a_click_on_a_chat_lands_while_the_list_renders(people: Browsers) -> Non
     _press_while(ana, tab.locator("button").first, fay_writes)
     expect(tab).to_have_attribute("data-selected", "true")
     expect(message(ana, "Still there?")).to_have_count(1)
+
+
+def test_a_status_change_before_the_console_first_connects_shows_once_it_does(
+    people: Browsers,
+) -> None:
+    """The page shows the availability it was rendered with; a change before its socket first
+    opens (the offline grace of an earlier page, a supervisor) has no socket to arrive by."""
+    w = people.open_page("cara")
+    w.allow(r"WebSocket connection to .* failed")
+    page = w.page
+    held = {"on": True}
+
+    def socket(ws: WebSocketRoute) -> None:
+        if held["on"]:
+            ws.close()  # as if the connection failed: the console retries
+        else:
+            ws.connect_to_server()
+
+    page.route_web_socket(re.compile(r"/api/v1/ws"), socket)
+    sign_in(page, "/console", "agent3@example.com")
+    status = page.get_by_test_id("availability")
+    expect(status).to_have_value("available")
+    expect(page.locator('[data-role="conn-label"]')).not_to_have_text("Live")
+
+    server = people.server
+    sup = token_for(server, "supervisor@example.com")
+    cara = api_call(server, "GET", "/me", token=token_for(server, "agent3@example.com"))
+    api_call(server, "PUT", f"/users/{cara['id']}/status", {"status": "offline"}, sup)
+    held["on"] = False
+    expect(page.locator('[data-role="conn-label"]')).to_have_text("Live", timeout=20_000)
+    expect(status).to_have_value("offline")
+    expect(page.locator('[data-role="availability-dot"]')).to_have_class("dot dot--offline")

@@ -280,8 +280,7 @@ function wire() {
     availability.disabled = true;
     try {
       await api.put("/me/status", { status });
-      me.status = status;
-      $('[data-role="availability-dot"]').className = `dot dot--${status}`;
+      showStatus(status);
       toast({ title: t("You are now {status}", { status: availability.selectedOptions[0].textContent.toLowerCase() }), kind: "success", timeout: 3000 });
     } catch (err) {
       availability.value = me.status;
@@ -407,9 +406,7 @@ function wireRealtime() {
   // My availability changed elsewhere: another tab, the offline grace, or a supervisor.
   rt.on("status", (frame) => {
     if (!frame.status || frame.status === me.status) return;
-    me.status = frame.status;
-    $("#availability").value = frame.status;
-    $('[data-role="availability-dot"]').className = `dot dot--${frame.status}`;
+    showStatus(frame.status);
     if (frame.status === "offline")
       toast({ title: t("You are now offline"), text: t("You will not be offered chats until you set yourself available."), kind: "info", testid: "offline-notification" });
   });
@@ -472,19 +469,24 @@ function wireRealtime() {
     if (state.conv) state.conv.setPendingStatus(s === "open" ? t("Sending…") : t("Waiting for connection…"));
   });
   rt.on("open", ({ reconnect }) => {
-    if (!reconnect) return;
-    loadChats().catch(() => {});
-    // Availability may have changed while we were away (offline after the grace period).
+    if (reconnect) loadChats().catch(() => {});
+    // Availability may have changed while no socket was open to hear it: the offline grace
+    // of an earlier page may end between this page's rendering and its first connection.
     api
       .get("/me")
       .then((user) => {
-        me.status = user.status;
         me.max_chats = user.max_chats;
-        $("#availability").value = user.status;
-        $('[data-role="availability-dot"]').className = `dot dot--${user.status}`;
+        showStatus(user.status);
       })
       .catch(() => {});
   });
+}
+
+/** My availability as the header shows it: the select and its dot. */
+function showStatus(status) {
+  me.status = status;
+  $("#availability").value = status;
+  $('[data-role="availability-dot"]').className = `dot dot--${status}`;
 }
 
 async function loadOverview() {
