@@ -925,14 +925,39 @@ async def scenario5(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
     in the same run; the agents' passwords are hashed at the production cost (Helpline's own
     argon2id parameters, decision 032, not the bench's fast hash), so each sign-in costs what
     it costs in production."""
-    rows: list[LoadResult] = []
-    out: dict[str, Any] = {}
+    relay_rows: list[LoadResult] = []
     if not args.skip_relay:
         with Relay(wd) as relay:
-            rows.append(await relay_run(relay, args.chats, args.rate, args.duration, args))
+            relay_rows.append(await relay_run(relay, args.chats, args.rate, args.duration, args))
     if args.relay_only:
-        print_load_table(rows)
-        return {"rows": [r.as_dict() for r in rows]}
+        print_load_table(relay_rows)
+        return {"rows": [r.as_dict() for r in relay_rows]}
+    runs = []
+    for i in range(max(1, args.repeat)):
+        if args.repeat > 1:
+            print(f"--- shift start, run {i + 1} of {args.repeat}", flush=True)
+        runs.append(await _shift_start(args, wd / f"run{i}", relay_rows if i == 0 else []))
+    if len(runs) == 1:
+        return runs[0]
+    # One run's ratio swings with the host (the two p99s are a minute apart): the target is
+    # judged by the median of the runs, as target 1's, and every run's sign-ins.
+    ratios = [r["p99_ratio"] for r in runs]
+    ratio = round(_median(ratios), 2) if None not in ratios else None
+    logins = [r["burst"]["login"]["ms"].get("max") for r in runs]
+    met = ratio is not None and ratio <= 2.0 and all(r["complete"] for r in runs)
+    print(f"{len(runs)} runs: message p99 with the burst / without {ratios} (median {ratio}x, "
+          f"target <= 2x); sign-in max {logins} ms (target <= 1000 ms): "
+          f"{'met' if met else 'NOT met'}")  # fmt: skip
+    return {"runs": runs, "p99_ratio": ratio, "target_met": met}
+
+
+async def _shift_start(
+    args: argparse.Namespace, wd: Path, relay_rows: list[LoadResult]
+) -> dict[str, Any]:
+    """One shift start on a server of its own: the quiet load, the burst, everyone leaving."""
+    wd.mkdir(parents=True, exist_ok=True)
+    rows: list[LoadResult] = list(relay_rows)
+    out: dict[str, Any] = {}
     with Helpline(wd) as hl:
         base = hl.prepare().serve()
         setup = HelplineSetup(base, base, per_agent=args.per_agent)
@@ -1036,15 +1061,15 @@ async def scenario5(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
     for key, stall in out.get("stalls", {}).items():
         print(f"during the burst {key}: {stall}")
     ratio = round(p99_burst / p99_quiet, 2) if p99_quiet and p99_burst else None
-    met = (
-        ratio is not None
-        and ratio <= 2.0
-        and login_max is not None
+    # Every sign-in within its bound, every arrival in, every message delivered.
+    complete = (
+        login_max is not None
         and login_max <= 1000
         and b["login"]["ok"] == b["agents"]
         and b["customer_ws"]["ok"] == b["customers"]
         and during.delivered == during.sent
     )
+    met = complete and ratio is not None and ratio <= 2.0
     p99_leave = rows[-1].latency_ms.get("p99")
     leave_ratio = round(p99_leave / p99_quiet, 2) if p99_quiet and p99_leave else None
     print(f"everyone leaving at once ({b['connected_at_end']} WebSockets closed by the driver in "
@@ -1053,7 +1078,7 @@ async def scenario5(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
     print(f"message p99 with the burst / without: {ratio}x (target <= 2x); sign-in max "
           f"{login_max} ms (target <= 1000 ms): {'met' if met else 'NOT met'}")  # fmt: skip
     out.update({"rows": [r.as_dict() for r in rows], "p99_ratio": ratio, "target_met": met,
-                "all_leave_p99_ratio": leave_ratio})  # fmt: skip
+                "complete": complete, "all_leave_p99_ratio": leave_ratio})  # fmt: skip
     return out
 
 
@@ -1253,7 +1278,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--high-rate", type=float, default=25.0, help="scenario 1: second rate per chat (0: none)"
     )
-    p.add_argument("--repeat", type=int, default=3, help="scenario 1: runs per rate (median)")
+    p.add_argument("--repeat", type=int, default=3, help="scenarios 1 and 5: runs (median)")
     p.add_argument(
         "--senders",
         choices=["customer", "agent", "both"],
