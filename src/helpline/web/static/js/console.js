@@ -472,18 +472,23 @@ function wireRealtime() {
     if (reconnect) loadChats().catch(() => {});
     // Availability may have changed while no socket was open to hear it: the offline grace
     // of an earlier page may end between this page's rendering and its first connection.
+    // A change shown meanwhile (the agent's own, a status frame) is newer than this answer.
+    const shown = statusShown;
     api
       .get("/me")
       .then((user) => {
         me.max_chats = user.max_chats;
-        showStatus(user.status);
+        if (statusShown === shown) showStatus(user.status);
       })
       .catch(() => {});
   });
 }
 
+let statusShown = 0; // how many times showStatus ran
+
 /** My availability as the header shows it: the select and its dot. */
 function showStatus(status) {
+  statusShown += 1;
   me.status = status;
   $("#availability").value = status;
   $('[data-role="availability-dot"]').className = `dot dot--${status}`;
