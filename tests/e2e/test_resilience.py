@@ -197,3 +197,4 @@ def test_a_status_change_before_the_console_first_connects_shows_once_it_does(
     expect(page.locator('[data-role="conn-label"]')).to_have_text("Live")
     expect(status).to_have_value("offline")
     expect(page.locator('[data-role="availability-dot"]')).to_have_class("dot dot--offline")
+    expect(page.get_by_test_id("offline-notification")).to_be_visible()  # said, not only shown

@@ -405,10 +405,7 @@ function wireRealtime() {
   });
   // My availability changed elsewhere: another tab, the offline grace, or a supervisor.
   rt.on("status", (frame) => {
-    if (!frame.status || frame.status === me.status) return;
-    showStatus(frame.status);
-    if (frame.status === "offline")
-      toast({ title: t("You are now offline"), text: t("You will not be offered chats until you set yourself available."), kind: "info", testid: "offline-notification" });
+    if (frame.status) statusChanged(frame.status);
   });
   rt.on("sla.warning", (frame) => {
     // 80 % of a request's response or resolution time is used.
@@ -478,10 +475,19 @@ function wireRealtime() {
       .get("/me")
       .then((user) => {
         me.max_chats = user.max_chats;
-        if (statusShown === shown) showStatus(user.status);
+        if (statusShown === shown) statusChanged(user.status);
       })
       .catch(() => {});
   });
+}
+
+/** My availability as the server has it now, if not what the header shows: shown, and
+ * said when it is offline (no chats are offered until the agent sets themselves available). */
+function statusChanged(status) {
+  if (status === me.status) return;
+  showStatus(status);
+  if (status === "offline")
+    toast({ title: t("You are now offline"), text: t("You will not be offered chats until you set yourself available."), kind: "info", testid: "offline-notification" });
 }
 
 let statusShown = 0; // how many times showStatus ran
