@@ -22,7 +22,7 @@ from helpline.chats.models import Chat, ChatEvent
 from helpline.chats.writer import Author, MessageWriter, _batch_times, _sqlite_time
 from helpline.kit.clock import FrozenClock, iso
 from helpline.kit.enums import ChatStatus
-from tests.conftest import LiveServer
+from tests.conftest import BACKEND, LiveServer
 from tests.fixtures.factories import accepted_chat, ctx_of, make_queue, make_user
 from tests.fixtures.waits import eventually
 from tests.fixtures.wsclient import WSClient
@@ -165,6 +165,7 @@ async def test_the_service_path_answers_what_the_fast_path_cannot(
         await ws.close()
 
 
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's file lock")
 async def test_a_message_waits_while_another_process_holds_the_sqlite_write_lock(
     live_server: LiveServer, chats: list[dict[str, Any]]
 ) -> None:
@@ -172,8 +173,7 @@ async def test_a_message_waits_while_another_process_holds_the_sqlite_write_lock
     import sqlite3
 
     db = live_server.app.state.ctx.db
-    if db.sqlite_path is None:
-        pytest.skip("SQLite only")
+    assert db.sqlite_path is not None
     c = chats[0]
     cid = c["chat"]["id"]
     customer = await WSClient.open(live_server.ws_url, c["customer"].token)
@@ -204,6 +204,7 @@ async def test_a_message_waits_while_another_process_holds_the_sqlite_write_lock
     await agent.close()
 
 
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's in-process writer lock")
 async def test_a_message_batch_goes_before_write_units_queued_earlier(
     live_server: LiveServer, chats: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -211,8 +212,7 @@ async def test_a_message_batch_goes_before_write_units_queued_earlier(
     writing now, not for every unit queued behind it (the batch is urgent on the lock)."""
     ctx = live_server.app.state.ctx
     db = ctx.db
-    if db.sqlite_path is None or ctx.writer._sqlite is None:
-        pytest.skip("SQLite's in-process writer lock, with the batch writer")
+    assert db.sqlite_path is not None and ctx.writer._sqlite is not None
     c = chats[0]
     cid = c["chat"]["id"]
     customer = await WSClient.open(live_server.ws_url, c["customer"].token)
