@@ -43,7 +43,6 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from helpline import sqlite_driver
 from helpline.locks import PriorityLock
 from helpline.observability import sqlite_wal_bytes, sqlite_wal_restarts_total
 
@@ -150,16 +149,6 @@ class Database:
             kwargs["pool_pre_ping"] = True
         if ":memory:" not in url:  # in-memory SQLite keeps one connection of its own
             kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
-        if self.is_sqlite:
-            # aiosqlite with fewer round trips to its thread (decision 049); the URL's own
-            # arguments as SQLAlchemy would pass them, and ours.
-            extra = kwargs.pop("connect_args")
-
-            async def connect_driver() -> sqlite_driver.Connection:
-                args, params = self.engine.dialect.create_connect_args(self.engine.url)
-                return await sqlite_driver.connect(*args, **(params | extra))
-
-            kwargs["async_creator"] = connect_driver
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self.services: dict[str, Any] = {}
         self._write_lock = PriorityLock()
