@@ -634,6 +634,7 @@ STALL_METRICS = (
     "helpline_event_loop_lag_seconds",
     "helpline_gc_pause_seconds",
     "helpline_message_commit_wait_seconds",  # a message's wait before its commit, per batch
+    "helpline_event_delivery_seconds",  # an event's commit to its write, per socket
 )
 
 
@@ -729,19 +730,21 @@ def slow_between(
 def stalls_between(
     before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]
 ) -> dict[str, dict[str, Any]]:
-    """Per metric: how many samples fell in the interval, how many above 50 ms, and the bucket
-    bound the longest one stayed under ("max <=")."""
+    """Per metric: how many samples fell in the interval, how many above 10 and 50 ms, and the
+    bucket bounds 99 % of them and the longest one stayed under ("p99 <=", "max <=")."""
     out = {}
     for key, buckets in after.items():
         diff = {le: n - before.get(key, {}).get(le, 0.0) for le, n in buckets.items()}
         total = diff.get(math.inf, 0.0)
         under_50 = diff.get(0.05, 0.0)
         bound = min((le for le, n in diff.items() if n >= total), default=math.inf)
+        p99 = min((le for le, n in diff.items() if n >= 0.99 * total), default=math.inf)
         out[key] = {
             "count": int(total),
             "over_10ms": int(total - diff.get(0.01, 0.0)),
             "over_50ms": int(total - under_50),
             "max_le_ms": None if bound == math.inf else round(bound * 1000, 1),
+            "p99_le_ms": None if p99 == math.inf else round(p99 * 1000, 1),
         }
     return out
 
@@ -752,7 +755,8 @@ def run_stalls_note(
     """The server's own stalls during a run (helpline.gcpolicy's metrics), as a note."""
     return f"server{who} stalls: " + "; ".join(
         f"{k.removeprefix('helpline_').removesuffix('_seconds')} "
-        f"{v['count']}, >10 ms {v['over_10ms']}, max <= {v['max_le_ms']} ms"
+        f"{v['count']}, >10 ms {v['over_10ms']}, p99 <= {v['p99_le_ms']}, "
+        f"max <= {v['max_le_ms']} ms"
         for k, v in stalls_between(before, after).items()
     )
 

@@ -1,15 +1,21 @@
 """Group commit of small writes (`helpline.kit.batching.Batcher`) and its use for presence
-stamps: many connections opening at once are stamped in a few writes, each one really stamped."""
+stamps: many connections opening at once are stamped in a few writes, each one really stamped;
+a customer stamped by their sign-in a moment ago connects without a write of their own."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import select
 
+from helpline.accounts import presence
 from helpline.accounts.models import User
+from helpline.config import Settings
 from helpline.kit.batching import Batcher
+from helpline.kit.clock import FrozenClock
 from tests.conftest import LiveServer
 from tests.fixtures.factories import ctx_of, make_user
 from tests.fixtures.wsclient import WSClient
@@ -109,3 +115,89 @@ async def test_connections_opening_together_are_all_stamped_in_few_writes(
         assert ctx.stamps.batches - before < len(people)
     finally:
         await asyncio.gather(*(c.close() for c in clients))
+
+
+async def test_a_stamp_is_recent_for_as_long_as_the_sweepers_stamps_are_apart(
+    settings: Settings, frozen_clock: FrozenClock
+) -> None:
+    every = presence.stamp_every(settings)
+    assert every == max(1.0, settings.offline_grace_s / 4)
+    at = frozen_clock.now()
+    assert not presence.seen_lately(None, settings)
+    assert presence.seen_lately(at, settings)
+    frozen_clock.advance(every - 0.001)
+    assert presence.seen_lately(at, settings)
+    frozen_clock.advance(0.001)
+    assert not presence.seen_lately(at, settings)
+
+
+async def _guest(live_server: LiveServer) -> tuple[str, str]:
+    async with httpx.AsyncClient(base_url=live_server.url, trust_env=False) as http:
+        r = await http.post("/api/v1/auth/guest", json={"name": "Ada", "email": "ada@example.com"})
+    assert r.status_code == 200, r.text
+    return r.json()["token"], r.json()["user"]["id"]
+
+
+async def _last_seen(live_server: LiveServer, user_id: str) -> object:
+    async with ctx_of(live_server.app).db.read() as session:
+        return await session.scalar(select(User.last_seen_at).where(User.id == user_id))
+
+
+async def test_a_guest_who_just_signed_in_connects_without_a_stamp_of_their_own(
+    live_server: LiveServer, frozen_clock: FrozenClock
+) -> None:
+    ctx = ctx_of(live_server.app)
+    assert ctx.stamps is not None
+    token, user_id = await _guest(live_server)
+    signed_in = frozen_clock.now()
+    assert await _last_seen(live_server, user_id) == signed_in  # seen at the sign-in
+    before = ctx.stamps.batches
+    frozen_clock.advance(presence.stamp_every(ctx.settings) - 1)
+    client = await WSClient.open(live_server.ws_url, token)
+    try:
+        await client.request({"type": "ping"}, lambda f: f["type"] == "pong")
+        assert ctx.stamps.batches == before  # no write: the sign-in's stamp stands
+        assert await _last_seen(live_server, user_id) == signed_in
+    finally:
+        await client.close()
+    # Leaving is still written: the away mail counts from the last connection closing.
+    for _ in range(200):
+        if ctx.stamps.batches > before:
+            break
+        await asyncio.sleep(0.01)
+    assert await _last_seen(live_server, user_id) == frozen_clock.now()
+
+
+async def test_a_customer_back_after_the_sweepers_interval_is_stamped_on_connect(
+    live_server: LiveServer, frozen_clock: FrozenClock
+) -> None:
+    ctx = ctx_of(live_server.app)
+    assert ctx.stamps is not None
+    token, user_id = await _guest(live_server)
+    frozen_clock.advance(presence.stamp_every(ctx.settings))
+    before = ctx.stamps.batches
+    client = await WSClient.open(live_server.ws_url, token)
+    try:
+        # A connection reads its frames only after its stamp is written: a pong proves it.
+        await client.request({"type": "ping"}, lambda f: f["type"] == "pong")
+        assert ctx.stamps.batches == before + 1
+        assert await _last_seen(live_server, user_id) == frozen_clock.now()
+    finally:
+        await client.close()
+
+
+async def test_an_agent_stamped_long_ago_is_stamped_on_connect(
+    live_server: LiveServer, frozen_clock: FrozenClock
+) -> None:
+    app = live_server.app
+    agent = await make_user(app, "agent")
+    async with ctx_of(app).db.write() as uow:
+        row = await uow.session.get(User, agent.id)
+        assert row is not None
+        row.last_seen_at = frozen_clock.now() - timedelta(hours=1)
+    client = await WSClient.open(live_server.ws_url, agent.token)
+    try:
+        await client.request({"type": "ping"}, lambda f: f["type"] == "pong")
+        assert await _last_seen(live_server, agent.id) == frozen_clock.now()
+    finally:
+        await client.close()

@@ -53,7 +53,7 @@ class Sweeper:
 
     async def _pass(self) -> None:
         s = self.ctx.settings
-        if time.monotonic() - self._last_stamp >= max(1.0, s.offline_grace_s / 4):
+        if time.monotonic() - self._last_stamp >= presence.stamp_every(s):
             await presence.stamp(self.ctx, self.ctx.hub.connected_users())
             self._last_stamp = time.monotonic()
         if s.gap_check_s > 0 and time.monotonic() - self._last_gaps >= s.gap_check_s:

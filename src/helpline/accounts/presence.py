@@ -7,14 +7,30 @@ sweep turns stale ones offline with a conditional UPDATE (one winner per agent).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from helpline.accounts import repository as repo
 from helpline.accounts import service
+from helpline.config import Settings
 from helpline.context import AppContext
 from helpline.db import UnitOfWork
 from helpline.kit.clock import now
 from helpline.kit.enums import Availability
+
+
+def stamp_every(settings: Settings) -> float:
+    """Seconds between a process's stamps of everyone it holds connections for (the sweeper)."""
+    return max(1.0, settings.offline_grace_s / 4)
+
+
+def seen_lately(last_seen_at: datetime | None, settings: Settings) -> bool:
+    """A stamp younger than `stamp_every` needs no other when the user connects: the next
+    periodic stamp follows within `stamp_every`, so they never look unseen for more than half
+    the grace period, as with a stamp on connect. A customer who has just signed in (stamped
+    with the sign-in) connects without a write of their own (docs/performance.md)."""
+    return last_seen_at is not None and now() - last_seen_at < timedelta(
+        seconds=stamp_every(settings)
+    )
 
 
 async def stamp(ctx: AppContext, user_ids: set[str]) -> None:

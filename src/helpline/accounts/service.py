@@ -272,6 +272,8 @@ async def guest_together(
         locale=locale,
     )
     token, auth_session = _new_session(user, ip=ip, user_agent=user_agent)
+    # Seen now: their WebSocket, opened a moment later, needs no stamp (presence.seen_lately).
+    user.last_seen_at = auth_session.created_at
     await inserts.add(user, auth_session)
     return token, user
 

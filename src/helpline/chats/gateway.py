@@ -174,10 +174,10 @@ async def websocket_endpoint(scope: Scope, receive: Receive, send: Send) -> None
         return
     try:
         if ctx.opening is None:
-            conn, offers = await _open(ctx, token_from(ws))
+            conn, offers, seen = await _open(ctx, token_from(ws))
         else:
             async with ctx.opening:
-                conn, offers = await _open(ctx, token_from(ws))
+                conn, offers, seen = await _open(ctx, token_from(ws))
     except (NotAuthenticated, Forbidden) as exc:
         await _refuse(ws, exc)
         return
@@ -194,7 +194,9 @@ async def websocket_endpoint(scope: Scope, receive: Receive, send: Send) -> None
     first_here = not ctx.hub.is_connected(conn.user_id)
     ctx.hub.register(conn)
     conn.start_writing(ws, send_many, send_now)
-    if first_here:  # customers too: the away mail waits while any process holds them
+    # Customers too: the away mail waits while any process holds them. A stamp of the last
+    # moments (a guest's sign-in) stands until the sweeper's next.
+    if first_here and not seen:
         await _stamp(ctx, conn.user_id)
     left = False
     try:
@@ -410,9 +412,10 @@ class Posting:
 _slow_posts: set[asyncio.Task[None]] = set()
 
 
-async def _open(ctx: AppContext, token: str | None) -> tuple[Socket, list[dict[str, Any]]]:
-    """Who is connecting, their queues, and (agents) the chats already waiting for them.
-    No ORM object outlives this: a connection may stay open for days."""
+async def _open(ctx: AppContext, token: str | None) -> tuple[Socket, list[dict[str, Any]], bool]:
+    """Who is connecting, their queues, (agents) the chats already waiting for them, and
+    whether they were stamped as seen lately. No ORM object outlives this: a connection may
+    stay open for days."""
     async with ctx.boundary.read() as uow:
         cred = await tokens.authenticate(uow, token, ctx.settings)
         granted = cred.scopes
@@ -440,7 +443,7 @@ async def _open(ctx: AppContext, token: str | None) -> tuple[Socket, list[dict[s
             writes=granted is None or TokenScope.chats_write in granted,
             max_queue=ctx.settings.ws_send_queue,
         )
-    return conn, offers
+    return conn, offers, presence.seen_lately(user.last_seen_at, ctx.settings)
 
 
 async def _stamp(ctx: AppContext, user_id: str) -> None:
