@@ -215,3 +215,69 @@ async def test_a_change_run_again_after_busy_publishes_its_news_once(
     assert runs == ["Run 0", "Run 1"]
     assert sent == [(f"user:{person.id}", "StatusChanged")]
     assert await _name(app, person.id) == "Run 1"
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's own connection (Database.write_raw)")
+async def test_a_unit_on_sqlites_own_connection_is_committed_or_undone_whole(app: FastAPI) -> None:
+    ctx = ctx_of(app)
+    person = await make_user(app, "agent", name="Before")
+    other = await make_user(app, "agent")
+
+    def rename(conn: sqlite3.Connection) -> str:
+        conn.execute("UPDATE users SET name = ? WHERE id = ?", ("After", person.id))
+        return "done"
+
+    assert await ctx.boundary.write_raw(rename) == "done"
+    assert await _name(app, person.id) == "After"
+    users = await _users(app)
+
+    def conflict(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE users SET name = 'Lost' WHERE id = ?", (person.id,))
+        conn.execute(  # the e-mail is taken
+            "INSERT INTO users (id, email, name, role, is_guest, active, status, max_chats,"
+            " created_at, updated_at) VALUES ('x', ?, 'Twin', 'agent', 0, 1, 'offline', 3,"
+            " '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+            (other.email,),
+        )
+
+    with pytest.raises(IntegrityError):  # SQLAlchemy's, as through a session
+        await ctx.boundary.write_raw(conflict)
+    assert await _name(app, person.id) == "After"
+    assert await _users(app) == users
+    assert not ctx.db._write_lock.locked()
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's file lock")
+async def test_a_unit_on_sqlites_own_connection_waits_for_another_process_in_the_loop(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = ctx_of(app)
+    path = ctx.db.sqlite_path
+    assert path is not None
+    person = await make_user(app, "agent", name="Before")
+
+    def rename(conn: sqlite3.Connection) -> str:
+        conn.execute("UPDATE users SET name = 'After' WHERE id = ?", (person.id,))
+        return "done"
+
+    other = sqlite3.connect(path, isolation_level=None)  # as another process would
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        unit = asyncio.create_task(ctx.boundary.write_raw(rename))
+        for _ in range(20):  # the loop stays free meanwhile
+            await asyncio.sleep(0.005)
+        assert not unit.done()
+    finally:
+        other.execute("COMMIT")
+    assert await asyncio.wait_for(unit, 5) == "done"
+    # Held past the wait: an outage, nothing written, the in-process lock released.
+    monkeypatch.setattr(dbmod, "BUSY_WAIT_S", 0.05)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(Unavailable):
+            await ctx.boundary.write_raw(lambda conn: conn.execute("DELETE FROM users"))
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    assert await _name(app, person.id) == "After"
+    assert not ctx.db._write_lock.locked()

@@ -16,7 +16,8 @@ sweeper and the outbox open their units here, and nowhere else.
 - `Inserts` writes the new rows of many callers arriving together (sign-ins, guests) in one
   unit: a group commit, so a shift start does not queue a unit per sign-in behind SQLite's
   single writer; and that unit is written at once (`Boundary.write_now`), holding the writer
-  only for its statements' time.
+  only for its statements' time; on SQLite on disk through SQLite's own connection
+  (`Boundary.write_raw`), without a session.
 - `Boundary.change_now(work)` is `write_now` for a small change with news (an agent's
   availability): published once committed, like `write`'s (decision 043).
 """
@@ -25,12 +26,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Column, Table, insert
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
@@ -93,6 +96,11 @@ class Boundary:
         """A small unit that announces nothing, written at once (`Database.write_now`)."""
         with guard():
             return await self.db.write_now(work)
+
+    async def write_raw(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`write_now` on SQLite's own connection (`Database.write_raw`; SQLite on disk)."""
+        with guard():
+            return await self.db.write_raw(work)
 
     async def change_now(self, work: Callable[[Session, list[Announcement]], T]) -> T:
         """`write_now` for a small unit with news: `work` appends what it announces, published
@@ -186,7 +194,11 @@ class Inserts:
                     group.error = exc
 
     async def _write(self, groups: list[NewRows]) -> None:
-        await self.boundary.write_now(functools.partial(_insert, groups))
+        db = self.boundary.db
+        if db.writes_in_loop:
+            await self.boundary.write_raw(functools.partial(_insert_sqlite, groups, db.now_dialect))
+        else:
+            await self.boundary.write_now(functools.partial(_insert, groups))
 
 
 def _insert(groups: list[NewRows], session: Session) -> None:
@@ -205,6 +217,40 @@ def _insert(groups: list[NewRows], session: Session) -> None:
         for table, shapes in tables.items():
             for rows in shapes.values():  # executemany wants the same columns in every row
                 conn.execute(insert(table), rows)
+
+
+def _insert_sqlite(groups: list[NewRows], dialect: Dialect, conn: sqlite3.Connection) -> None:
+    """`_insert` on SQLite's own connection (`Database.write_raw`): the same rows, each value
+    bound by its column's type as SQLAlchemy binds it, without its execution machinery."""
+    for rank in range(max(len(g.rows) for g in groups)):
+        shapes: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
+        for group in groups:
+            if len(group.rows) > rank:
+                table, values = _values(group.rows[rank])
+                shapes.setdefault((table, tuple(values)), []).append(values)
+        for (table, keys), rows in shapes.items():
+            sql, binds = _insert_sql(table, keys, dialect)
+            conn.executemany(
+                sql,
+                [[b(r[k]) if b else r[k] for k, b in zip(keys, binds, strict=True)] for r in rows],
+            )
+
+
+@functools.cache
+def _insert_sql(
+    table: Table, keys: tuple[str, ...], dialect: Dialect
+) -> tuple[str, list[Callable[[Any], Any] | None]]:
+    """The INSERT of `keys` into `table` with positional parameters, and each column's bind
+    processor for `dialect` (None: the value goes as it is)."""
+    quote = dialect.identifier_preparer
+    columns = [table.c[k] for k in keys]
+    # Names from our own tables' metadata, quoted by the dialect; every value is bound.
+    sql = (
+        f"INSERT INTO {quote.format_table(table)} "  # noqa: S608
+        f"({', '.join(quote.format_column(c) for c in columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)})"
+    )
+    return sql, [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
 
 
 def _values(row: Base) -> tuple[Table, dict[str, Any]]:

@@ -13,7 +13,8 @@ every unit queued behind it (`helpline.locks.PriorityLock`).
 Small units that announce nothing (`Database.write_now`: new sign-ins' and guests' rows,
 presence stamps) run synchronously on SQLite, on a connection of the event loop's own: they
 hold the writer for their statements' time only, not across a trip to a database thread per
-statement (docs/decisions/038-small-writes-in-the-loop.md).
+statement (docs/decisions/038-small-writes-in-the-loop.md). `Database.write_raw` is the same
+on the sqlite3 connection itself, for the busiest of them (`helpline.boundary.Inserts`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import DateTime, MetaData, StaticPool, create_engine, event, make_url, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -163,13 +165,20 @@ class Database:
         # in the loop.
         self._now_engine: Engine | None = None
         self._now: sessionmaker[Session] | None = None
+        self._now_conn: sqlite3.Connection | None = None
         if self.sqlite_path is not None:
             path = self.sqlite_path
 
             def connect() -> sqlite3.Connection:
                 return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
 
-            self._now_engine = create_engine("sqlite://", creator=connect, poolclass=StaticPool)
+            # One connection for both ways in: the session's (`write_now`) and `write_raw`'s.
+            def shared() -> sqlite3.Connection:
+                if self._now_conn is None:
+                    self._now_conn = connect()
+                return self._now_conn
+
+            self._now_engine = create_engine("sqlite://", creator=shared, poolclass=StaticPool)
             _configure_sqlite_now(self._now_engine)
             self._now = sessionmaker(self._now_engine, expire_on_commit=False)
 
@@ -215,6 +224,48 @@ class Database:
             return await retry_while_busy(attempt)
 
     @property
+    def writes_in_loop(self) -> bool:
+        """SQLite on disk: `write_now` and `write_raw` run synchronously in the loop."""
+        return self._now_engine is not None
+
+    @property
+    def now_dialect(self) -> Dialect:
+        """The dialect of `write_raw`'s connection (how values are bound, as SQLAlchemy would)."""
+        assert self._now_engine is not None
+        return self._now_engine.dialect
+
+    async def write_raw(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`write_now` on the sqlite3 connection itself, for SQLite on disk only
+        (`writes_in_loop`): `BEGIN IMMEDIATE`, `work(connection)`, `COMMIT`, with no ORM session
+        and no SQLAlchemy execution around the statements, which were three quarters of a small
+        write's CPU in the loop (docs/performance.md). SQLite's errors come out as SQLAlchemy's
+        (`IntegrityError`, `OperationalError`, ...), as through a session; busy is waited for
+        in the loop as in `write_now`."""
+        engine = self._now_engine
+        assert engine is not None, "write_raw needs SQLite on disk"
+        if self._now_conn is None:
+            engine.connect().close()  # made and set up (pragmas) by the engine's pool
+
+        def attempt() -> T:
+            conn = self._now_conn
+            assert conn is not None
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise DBAPIError.instance(None, None, exc, sqlite3.Error) from exc
+            return result
+
+        async with self.write_lock():
+            return await retry_while_busy(attempt)
+
+    @property
     def writer_lock(self) -> PriorityLock:
         """The in-process writer lock itself (SQLite: `write_lock` is the usual way in)."""
         return self._write_lock
@@ -237,6 +288,7 @@ class Database:
         await self.engine.dispose()
         if self._now_engine is not None:
             self._now_engine.dispose()
+            self._now_conn = None  # closed with the pool
 
     @property
     def sqlite_path(self) -> str | None:

@@ -6,6 +6,8 @@ caller that gives up does not stop the others' write."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 
 import httpx
 import pytest
@@ -207,3 +209,83 @@ async def test_a_guest_is_a_customer_with_the_usual_defaults(
     me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {r.json()['token']}"})
     fields = ("id", "email", "role", "is_guest", "active", "status", "max_chats", "created_at")
     assert {k: r.json()["user"][k] for k in fields} == {k: me.json()[k] for k in fields}
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's own connection (Database.write_raw)")
+async def test_rows_written_on_sqlites_own_connection_are_those_a_session_writes(
+    app: FastAPI,
+) -> None:
+    """`Inserts` on SQLite writes through `write_raw` (no session); the rows it stores are the
+    ones the session's INSERTs store, value for value: times, flags, enums, JSON, defaults."""
+    from functools import partial
+
+    from sqlalchemy import inspect as sa_inspect
+
+    from helpline.boundary import NewRows, _insert, _insert_sqlite
+
+    ctx = ctx_of(app)
+    assert ctx.db.writes_in_loop
+    agent = await make_user(app, "agent")
+
+    def rows(n: int) -> list[object]:
+        guest = User(id=new_id(), email=f"twin{n}@example.com", name="Twin", role="customer",
+                     is_guest=True, locale="de")  # fmt: skip
+        session = AuthSession(id=new_id(), user_id=guest.id, token_hash=hash_token(new_token()),
+                              ip="192.0.2.1", user_agent="test")  # fmt: skip
+        entry = new_entry(actor=None, action="login.succeeded", target_type="user",
+                          target_id=agent.id, details={"via": "password", "n": n})  # fmt: skip
+        return [guest, session, entry]
+
+    by_session, raw = rows(1), rows(2)
+    await ctx.boundary.write_now(partial(_insert, [NewRows(by_session)]))  # type: ignore[arg-type]
+    await ctx.boundary.write_raw(
+        partial(_insert_sqlite, [NewRows(raw)], ctx.db.now_dialect)  # type: ignore[arg-type]
+    )
+
+    async def stored(objs: list[object], nth: int) -> list[dict[str, object]]:
+        out = []
+        async with ctx.db.read() as session:
+            for obj in objs:
+                mapper = sa_inspect(obj).mapper
+                if isinstance(obj, AuditEntry):  # numbered by the database: the nth for agent
+                    found = (
+                        await session.scalars(
+                            select(AuditEntry)
+                            .where(AuditEntry.target_id == agent.id)
+                            .order_by(AuditEntry.id)
+                        )
+                    ).all()[nth]
+                else:
+                    found = await session.get(type(obj), mapper.primary_key_from_instance(obj))
+                assert found is not None
+                out.append({c.key: getattr(found, c.key) for c in mapper.column_attrs})
+        return out
+
+    unique = {"id", "email", "user_id", "token_hash", "created_at", "updated_at", "at",
+              "last_seen_at", "details"}  # fmt: skip
+    first, second = await stored(by_session, 0), await stored(raw, 1)
+    for a, b in zip(first, second, strict=True):
+        assert {k: v for k, v in a.items() if k not in unique} == {
+            k: v for k, v in b.items() if k not in unique
+        }
+        for k in unique & a.keys():  # the same kind of value, stored and read back alike
+            assert type(a[k]) is type(b[k]), k
+    assert second[2]["details"] == {"via": "password", "n": 2}
+    assert first[2]["details"] == {"via": "password", "n": 1}
+    # Stored as the same SQLite text, not only read back alike (times, JSON).
+    path = ctx.db.sqlite_path
+    assert path is not None
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        shapes = [
+            conn.execute(
+                "SELECT typeof(u.created_at), length(u.created_at), length(s.created_at),"
+                " length(a.at), substr(a.details, 1, 8) FROM users u"
+                " JOIN auth_sessions s ON s.user_id = u.id"
+                " JOIN audit_entries a ON a.id = (SELECT id FROM audit_entries"
+                "  WHERE target_id = ? ORDER BY id LIMIT 1 OFFSET ?) WHERE u.id = ?",
+                (agent.id, nth, objs[0].id),  # type: ignore[attr-defined]
+            ).fetchone()
+            for nth, objs in ((0, by_session), (1, raw))
+        ]
+    assert shapes[0] is not None and shapes[0] == shapes[1]
+    assert second[1]["user_id"] == raw[0].id  # type: ignore[attr-defined]
