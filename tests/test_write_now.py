@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -71,8 +72,22 @@ async def _users(app: FastAPI) -> int:
         return int((await session.execute(select(func.count(User.id)))).scalar_one())
 
 
+def _renaming(app: FastAPI, way: str, user_id: str, name: str) -> Coroutine[Any, Any, str]:
+    """A rename through the session (`write_now`) or SQLite's own connection (`write_raw`)."""
+    boundary = ctx_of(app).boundary
+    if way == "session":
+        return boundary.write_now(_rename(user_id, name))
+
+    def work(conn: sqlite3.Connection) -> str:
+        conn.execute("UPDATE users SET name = ? WHERE id = ?", (name, user_id))
+        return "done"
+
+    return boundary.write_raw(work)
+
+
 @pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's file lock")
-async def test_another_process_writing_is_waited_for_in_the_loop(app: FastAPI) -> None:
+@pytest.mark.parametrize("way", ["session", "raw"])
+async def test_another_process_writing_is_waited_for_in_the_loop(app: FastAPI, way: str) -> None:
     ctx = ctx_of(app)
     path = ctx.db.sqlite_path
     assert path is not None
@@ -80,7 +95,7 @@ async def test_another_process_writing_is_waited_for_in_the_loop(app: FastAPI) -
     other = sqlite3.connect(path, isolation_level=None)  # as another process would
     other.execute("BEGIN IMMEDIATE")
     try:
-        unit = asyncio.create_task(ctx.boundary.write_now(_rename(person.id, "After")))
+        unit = asyncio.create_task(_renaming(app, way, person.id, "After"))
         # The loop stays free meanwhile: other tasks run, many times over, while it waits.
         ticks = 0
         for _ in range(20):
@@ -95,8 +110,9 @@ async def test_another_process_writing_is_waited_for_in_the_loop(app: FastAPI) -
 
 
 @pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's file lock")
+@pytest.mark.parametrize("way", ["session", "raw"])
 async def test_a_write_lock_held_past_the_wait_is_an_outage(
-    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch, way: str
 ) -> None:
     ctx = ctx_of(app)
     path = ctx.db.sqlite_path
@@ -107,7 +123,7 @@ async def test_a_write_lock_held_past_the_wait_is_an_outage(
     other.execute("BEGIN IMMEDIATE")
     try:
         with pytest.raises(Unavailable):
-            await ctx.boundary.write_now(_rename(person.id, "After"))
+            await _renaming(app, way, person.id, "After")
     finally:
         other.execute("COMMIT")
         other.close()
@@ -244,40 +260,4 @@ async def test_a_unit_on_sqlites_own_connection_is_committed_or_undone_whole(app
         await ctx.boundary.write_raw(conflict)
     assert await _name(app, person.id) == "After"
     assert await _users(app) == users
-    assert not ctx.db._write_lock.locked()
-
-
-@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's file lock")
-async def test_a_unit_on_sqlites_own_connection_waits_for_another_process_in_the_loop(
-    app: FastAPI, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ctx = ctx_of(app)
-    path = ctx.db.sqlite_path
-    assert path is not None
-    person = await make_user(app, "agent", name="Before")
-
-    def rename(conn: sqlite3.Connection) -> str:
-        conn.execute("UPDATE users SET name = 'After' WHERE id = ?", (person.id,))
-        return "done"
-
-    other = sqlite3.connect(path, isolation_level=None)  # as another process would
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        unit = asyncio.create_task(ctx.boundary.write_raw(rename))
-        for _ in range(20):  # the loop stays free meanwhile
-            await asyncio.sleep(0.005)
-        assert not unit.done()
-    finally:
-        other.execute("COMMIT")
-    assert await asyncio.wait_for(unit, 5) == "done"
-    # Held past the wait: an outage, nothing written, the in-process lock released.
-    monkeypatch.setattr(dbmod, "BUSY_WAIT_S", 0.05)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        with pytest.raises(Unavailable):
-            await ctx.boundary.write_raw(lambda conn: conn.execute("DELETE FROM users"))
-    finally:
-        other.execute("COMMIT")
-        other.close()
-    assert await _name(app, person.id) == "After"
     assert not ctx.db._write_lock.locked()
