@@ -208,20 +208,27 @@ def _insert(groups: list[NewRows], session: Session) -> None:
     guest's rows cost the event loop, and nothing in this unit reads them back
     (docs/performance.md, "Shift start: what an arrival costs the loop")."""
     conn = session.connection()
-    for rank in range(max(len(g.rows) for g in groups)):
-        tables: dict[Table, dict[tuple[str, ...], list[dict[str, Any]]]] = {}
-        for group in groups:
-            if len(group.rows) > rank:
-                table, values = _values(group.rows[rank])
-                tables.setdefault(table, {}).setdefault(tuple(values), []).append(values)
-        for table, shapes in tables.items():
-            for rows in shapes.values():  # executemany wants the same columns in every row
-                conn.execute(insert(table), rows)
+    for table, _, rows in _batches(groups):
+        conn.execute(insert(table), rows)
 
 
 def _insert_sqlite(groups: list[NewRows], dialect: Dialect, conn: sqlite3.Connection) -> None:
     """`_insert` on SQLite's own connection (`Database.write_raw`): the same rows, each value
     bound by its column's type as SQLAlchemy binds it, without its execution machinery."""
+    for table, keys, rows in _batches(groups):
+        sql, binds = _insert_sql(table, keys, dialect)
+        conn.executemany(
+            sql,
+            [[b(r[k]) if b else r[k] for k, b in zip(keys, binds, strict=True)] for r in rows],
+        )
+
+
+def _batches(
+    groups: list[NewRows],
+) -> Iterator[tuple[Table, tuple[str, ...], list[dict[str, Any]]]]:
+    """The callers' rows in the order they can be inserted: rank by rank (a caller's row
+    after the earlier ones it refers to), and within a rank per table and set of columns
+    (executemany wants the same columns in every row)."""
     for rank in range(max(len(g.rows) for g in groups)):
         shapes: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
         for group in groups:
@@ -229,11 +236,7 @@ def _insert_sqlite(groups: list[NewRows], dialect: Dialect, conn: sqlite3.Connec
                 table, values = _values(group.rows[rank])
                 shapes.setdefault((table, tuple(values)), []).append(values)
         for (table, keys), rows in shapes.items():
-            sql, binds = _insert_sql(table, keys, dialect)
-            conn.executemany(
-                sql,
-                [[b(r[k]) if b else r[k] for k, b in zip(keys, binds, strict=True)] for r in rows],
-            )
+            yield table, keys, rows
 
 
 @functools.cache

@@ -250,17 +250,9 @@ class Database:
             conn = self._now_conn
             assert conn is not None
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    result = work(conn)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
+                return immediate_transaction(conn, work)
             except sqlite3.Error as exc:
                 raise DBAPIError.instance(None, None, exc, sqlite3.Error) from exc
-            return result
 
         async with self.write_lock():
             return await retry_while_busy(attempt)
@@ -485,6 +477,22 @@ async def retry_while_busy(attempt: Callable[[], T]) -> T:
                 raise
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.05)
+
+
+def immediate_transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """`work(conn)` between `BEGIN IMMEDIATE` and `COMMIT` on a sqlite3 connection in autocommit
+    mode (`isolation_level=None`), rolled back if it raises; SQLite busy at `BEGIN` (another
+    process writes) is the caller's to wait for (`retry_while_busy`). `Database.write_raw` and
+    the message writer's batches."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:  # an error SQLite rolled back itself leaves none to undo
+            conn.execute("ROLLBACK")
+        raise
+    return result
 
 
 def sqlite_pragmas(execute: Callable[[str], Any], *, busy_timeout_ms: int) -> None:

@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from helpline import observability as metrics
 from helpline.chats.lifecycle import Action, allowed_from
-from helpline.db import Database, retry_while_busy, sqlite_pragmas
+from helpline.db import Database, immediate_transaction, retry_while_busy, sqlite_pragmas
 from helpline.kit.clock import iso, now
 from helpline.kit.enums import Role
 
@@ -209,15 +209,8 @@ class SqliteBatch:
         return Written(_envelope(item.chat_id, seq, at, a, data), created=True)
 
     def _transaction(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        conn = self._connect()
-        conn.execute("BEGIN IMMEDIATE")  # busy: another process writes (`retry_while_busy`)
-        try:
-            done = work(conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return done
+        # Busy at BEGIN: another process writes (`retry_while_busy`).
+        return immediate_transaction(self._connect(), work)
 
     def close(self) -> None:
         if self._conn is not None:
