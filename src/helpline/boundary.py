@@ -173,6 +173,11 @@ class Inserts:
     def batches(self) -> int:
         return self._batcher.batches
 
+    @property
+    def added(self) -> int:
+        """How many callers have handed in rows (tests)."""
+        return self._batcher.added
+
     async def add(self, *rows: Base) -> None:
         """Return once `rows` are committed; raise what kept them out."""
         group = NewRows(rows)

@@ -30,10 +30,12 @@ class Batcher(Generic[T]):
         self._done: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self.batches = 0  # how many flushes ran (tests and metrics)
+        self.added = 0  # how many items callers have added (tests)
 
     async def add(self, item: T) -> None:
         """Wait until a flush holding `item` has finished; its error is raised here too."""
         self._pending.add(item)
+        self.added += 1
         if self._done is None:
             self._done = asyncio.get_running_loop().create_future()
             self._done.add_done_callback(_retrieved)
