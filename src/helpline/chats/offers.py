@@ -92,10 +92,12 @@ async def waiting_offers(
         queue_ids = await queues.member_queue_ids(uow, user.id)
     if not queue_ids:
         return []
-    out = []
+    out: list[dict[str, Any]] = []
     eligible: dict[str, bool] = {}
     queue_ids = list(queue_ids)
     waiting = await repo.waiting_views_in_queues(uow.session, queue_ids)
+    if not waiting:  # the usual answer at a shift start: no tags query built for it
+        return out
     for r in await with_tags(uow, waiting, repo.waiting_ids(queue_ids)):
         if r.routing_mode == RoutingMode.assign:
             if r.chat.offered_to_id == user.id:

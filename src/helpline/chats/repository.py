@@ -14,6 +14,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    bindparam,
     case,
     func,
     or_,
@@ -259,15 +260,11 @@ def waiting_ids(queue_ids: list[str]) -> Select[str]:
     return select(Chat.id).where(Chat.queue_id.in_(queue_ids), Chat.status == ChatStatus.waiting)
 
 
-async def waiting_views_in_queues(session: AsyncSession, queue_ids: list[str]) -> list[ChatView]:
-    """The chats waiting in these queues, oldest first; one Core query, no ORM objects (a
-    connecting agent is offered each of them)."""
-    if not queue_ids:
-        return []
+def _waiting_views() -> Select[Any]:
     chats, users = cast(Table, Chat.__table__), cast(Table, User.__table__)
     queues = cast(Table, Queue.__table__)
     customer, agent = users.alias("customer"), users.alias("agent")
-    stmt = (
+    return (
         select(
             *(chats.c[name] for name in _SHOWN),
             customer.c.name.label("customer_name_"),
@@ -279,9 +276,23 @@ async def waiting_views_in_queues(session: AsyncSession, queue_ids: list[str]) -
         .join(customer, customer.c.id == chats.c.customer_id)
         .outerjoin(agent, agent.c.id == chats.c.agent_id)
         .join(queues, queues.c.id == chats.c.queue_id)
-        .where(chats.c.queue_id.in_(queue_ids), chats.c.status == ChatStatus.waiting)
+        .where(
+            chats.c.queue_id.in_(bindparam("queue_ids", expanding=True)),
+            chats.c.status == ChatStatus.waiting,
+        )
         .order_by(chats.c.waiting_since, chats.c.id)
     )
+
+
+# Built once: every agent's handshake reads it, mostly to find nothing (accounts.repository).
+_WAITING_VIEWS = _waiting_views()
+
+
+async def waiting_views_in_queues(session: AsyncSession, queue_ids: list[str]) -> list[ChatView]:
+    """The chats waiting in these queues, oldest first; one Core query, no ORM objects (a
+    connecting agent is offered each of them)."""
+    if not queue_ids:
+        return []
     return [
         ChatView(
             chat=r,
@@ -290,7 +301,7 @@ async def waiting_views_in_queues(session: AsyncSession, queue_ids: list[str]) -
             queue=Ref(r.queue_id, r.queue_name_),
             routing_mode=r.routing_mode_,
         )
-        for r in (await session.execute(stmt)).all()
+        for r in (await session.execute(_WAITING_VIEWS, {"queue_ids": queue_ids})).all()
     ]
 
 

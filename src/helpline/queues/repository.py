@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.accounts.models import User
 from helpline.queues.models import Queue, QueueMember
-from helpline.queues.scope import member_queues
 
 
 async def get(session: AsyncSession, queue_id: str) -> Queue | None:
@@ -30,8 +29,12 @@ async def first_active(session: AsyncSession) -> Queue | None:
     return (await session.execute(stmt.limit(1))).scalar_one_or_none()
 
 
+# Built once (a connecting agent's read): see accounts.repository.
+_MEMBER_QUEUES = select(QueueMember.queue_id).where(QueueMember.user_id == bindparam("user_id"))
+
+
 async def member_queue_ids(session: AsyncSession, user_id: str) -> list[str]:
-    return list((await session.execute(member_queues(user_id))).scalars())
+    return list((await session.execute(_MEMBER_QUEUES, {"user_id": user_id})).scalars())
 
 
 async def is_member(session: AsyncSession, queue_id: str, user_id: str) -> bool:
