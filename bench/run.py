@@ -663,11 +663,12 @@ def _bound(le: str) -> float:
 
 async def scrape_stalls(base: str) -> dict[str, dict[float, float]]:
     """The servers' stall histograms (helpline.gcpolicy): per metric (GC pauses by generation),
-    the cumulative count at each bucket's upper bound."""
+    the cumulative count at each bucket's upper bound, and the sum of the samples (as -1)."""
     out: dict[str, dict[float, float]] = {}
-    for name, _, parts, value in _histogram_lines(await _metrics_text(base), STALL_METRICS):
+    text = await _metrics_text(base)
+    for name, suffix, parts, value in _histogram_lines(text, STALL_METRICS, ("_bucket", "_sum")):
         key = name + (f"[gen {parts['generation']}]" if "generation" in parts else "")
-        out.setdefault(key, {})[_bound(parts["le"])] = value
+        out.setdefault(key, {})[-1.0 if suffix == "_sum" else _bound(parts["le"])] = value
     return out
 
 
@@ -730,11 +731,13 @@ def slow_between(
 def stalls_between(
     before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]
 ) -> dict[str, dict[str, Any]]:
-    """Per metric: how many samples fell in the interval, how many above 10 and 50 ms, and the
-    bucket bounds 99 % of them and the longest one stayed under ("p99 <=", "max <=")."""
+    """Per metric: how many samples fell in the interval, how many above 10 and 50 ms, the
+    bucket bounds 99 % of them and the longest one stayed under ("p99 <=", "max <="), and
+    their sum (GC pauses: how long the collector held the loop in all)."""
     out = {}
     for key, buckets in after.items():
         diff = {le: n - before.get(key, {}).get(le, 0.0) for le, n in buckets.items()}
+        summed = diff.pop(-1.0, None)
         total = diff.get(math.inf, 0.0)
         under_50 = diff.get(0.05, 0.0)
         bound = min((le for le, n in diff.items() if n >= total), default=math.inf)
@@ -746,6 +749,8 @@ def stalls_between(
             "max_le_ms": None if bound == math.inf else round(bound * 1000, 1),
             "p99_le_ms": None if p99 == math.inf else round(p99 * 1000, 1),
         }
+        if summed is not None:
+            out[key]["sum_ms"] = round(summed * 1000, 1)
     return out
 
 
@@ -975,7 +980,9 @@ async def _shift_start(
                 flush=True,
             )
             target = Target("helpline sqlite 1p", "helpline", base, base, hl.pids)
+            stalls_before = await scrape_stalls(base)
             quiet = await run_load(target, pairs, rate_per_chat=args.rate, duration=args.duration)
+            out["quiet_stalls"] = stalls_between(stalls_before, await scrape_stalls(base))
             quiet.target = "helpline, no burst"
             rows.append(quiet)
             print_load_table([quiet])
@@ -1062,6 +1069,8 @@ async def _shift_start(
         )
     for route, slow in out.get("server_side", {}).items():
         print(f"server-side {route}: {slow}")
+    for key, stall in out.get("quiet_stalls", {}).items():
+        print(f"without the burst {key}: {stall}")
     for key, stall in out.get("stalls", {}).items():
         print(f"during the burst {key}: {stall}")
     ratio = round(p99_burst / p99_quiet, 2) if p99_quiet and p99_burst else None
