@@ -8,7 +8,10 @@ processes may sweep at once and each timer fires exactly once.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from helpline.chats import offers, service
 from helpline.chats import repository as repo
@@ -17,7 +20,16 @@ from helpline.kit.clock import now
 
 
 async def sweep(ctx: AppContext) -> int:
-    """One pass over every chat timer; returns how many fired."""
+    """One pass over every chat timer; returns how many fired.
+
+    It runs every second in every process and nearly always finds nothing due, so whether
+    anything is due is read first, in one unit (a unit through aiosqlite costs the loop about
+    a millisecond whatever it reads: docs/performance.md). Only then does each timer read and
+    fire in turn, each after the one before it fired (a chat the no-agent expiry closed is no
+    longer waiting for its automatic reply, nor due a service-level warning)."""
+    async with ctx.db.read() as session:
+        if not await _anything_due(session, ctx, now()):
+            return 0
     fired = 0
     fired += await _expire_unanswered(ctx)
     fired += await _inactivity(ctx)
@@ -27,50 +39,91 @@ async def sweep(ctx: AppContext) -> int:
     return fired
 
 
-async def _auto_replies(ctx: AppContext) -> int:
-    at = now()
-    async with ctx.db.read() as session:
-        rows = await repo.waiting_for_auto_reply(session)
-    fired = 0
-    for chat_id, waiting_since, auto in rows:
+async def _anything_due(session: AsyncSession, ctx: AppContext, at: datetime) -> bool:
+    """Whether any timer would fire now: the same reads and checks as the timers themselves."""
+    if await _unanswered(session, at) or await _auto_reply_due(session, at):
+        return True
+    to_warn, to_expire = await _inactive(session, *_inactivity_due(ctx, at))
+    return bool(
+        to_warn
+        or to_expire
+        or await repo.offers_due(session, at)
+        or await repo.sla_due(session, at)
+    )
+
+
+async def _auto_reply_due(session: AsyncSession, at: datetime) -> list[tuple[str, str, datetime]]:
+    """Waiting chats whose queue's automatic reply is due: (chat, its text, the cutoff)."""
+    out = []
+    for chat_id, waiting_since, auto in await repo.waiting_for_auto_reply(session):
         if not auto or waiting_since is None:
             continue
         cutoff = at - timedelta(seconds=int(auto["after_s"]))
-        if waiting_since > cutoff:
-            continue
+        if waiting_since <= cutoff:
+            out.append((chat_id, str(auto["text"]), cutoff))
+    return out
+
+
+async def _auto_replies(ctx: AppContext) -> int:
+    async with ctx.db.read() as session:
+        due = await _auto_reply_due(session, now())
+    fired = 0
+    for chat_id, text, cutoff in due:
         async with ctx.boundary.write() as uow:
-            done = await service.auto_reply(
-                uow, chat_id, str(auto["text"]), repo.auto_reply_due(cutoff)
-            )
+            done = await service.auto_reply(uow, chat_id, text, repo.auto_reply_due(cutoff))
         fired += done
     return fired
 
 
-async def _expire_unanswered(ctx: AppContext) -> int:
-    at = now()
-    async with ctx.db.read() as session:
-        rows = await repo.waiting_with_max_wait(session)
-    fired = 0
-    for chat_id, waiting_since, max_wait in rows:
+async def _unanswered(session: AsyncSession, at: datetime) -> list[tuple[str, datetime]]:
+    """Waiting chats past their queue's longest wait: (chat, the cutoff)."""
+    out = []
+    for chat_id, waiting_since, max_wait in await repo.waiting_with_max_wait(session):
         cutoff = at - timedelta(seconds=max_wait)
-        if waiting_since is None or waiting_since > cutoff:
-            continue
+        if waiting_since is not None and waiting_since <= cutoff:
+            out.append((chat_id, cutoff))
+    return out
+
+
+async def _expire_unanswered(ctx: AppContext) -> int:
+    async with ctx.db.read() as session:
+        due = await _unanswered(session, now())
+    fired = 0
+    for chat_id, cutoff in due:
         async with ctx.boundary.write() as uow:
             done = await service.expire(uow, chat_id, "no_agent", repo.unanswered_due(cutoff))
         fired += done
     return fired
 
 
-async def _inactivity(ctx: AppContext) -> int:
+def _inactivity_due(
+    ctx: AppContext, at: datetime
+) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """What makes a chat in progress due a warning, and due closing, for its silence."""
     s = ctx.settings
-    at = now()
     warn_due = repo.warning_due(at - timedelta(seconds=s.inactivity_warn_s))
     expire_due = repo.inactive_due(
         at - timedelta(seconds=s.inactivity_warn_s + s.inactivity_expire_s)
     )
+    return warn_due, expire_due
+
+
+async def _inactive(
+    session: AsyncSession, warn_due: ColumnElement[bool], expire_due: ColumnElement[bool]
+) -> tuple[list[str], list[str]]:
+    """Chats in progress to warn, and to close, for their customer's silence."""
+    return (
+        await repo.in_progress_ids(session, warn_due),
+        await repo.in_progress_ids(session, expire_due),
+    )
+
+
+async def _inactivity(ctx: AppContext) -> int:
+    s = ctx.settings
+    at = now()
+    warn_due, expire_due = _inactivity_due(ctx, at)
     async with ctx.db.read() as session:
-        to_warn = await repo.in_progress_ids(session, warn_due)
-        to_expire = await repo.in_progress_ids(session, expire_due)
+        to_warn, to_expire = await _inactive(session, warn_due, expire_due)
     fired = 0
     for chat_id in to_warn:
         async with ctx.boundary.write() as uow:
