@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import socket
-import time
+from time import monotonic
 
 from helpline import flows
 from helpline.accounts import presence
@@ -26,6 +26,11 @@ from helpline.servicedesk import sla as request_sla
 
 log = logging.getLogger("helpline.sweeper")
 
+# How often a pass looks at retention's lease: its runs are `HELPLINE_RETENTION_INTERVAL_S` (an
+# hour by default) apart, so a look every second only cost a read unit a second (a due run now
+# starts within this of its time).
+RETENTION_LOOK_S = 60.0
+
 
 class Sweeper:
     def __init__(self, ctx: AppContext) -> None:
@@ -34,6 +39,7 @@ class Sweeper:
         self._last_stamp = 0.0
         self._last_gaps = 0.0
         self._last_away = 0.0
+        self._last_retention = -RETENTION_LOOK_S  # the first pass looks (runs it at start)
         # Who holds the retention lease: readable in the database when someone asks.
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}"
 
@@ -53,20 +59,23 @@ class Sweeper:
 
     async def _pass(self) -> None:
         s = self.ctx.settings
-        if time.monotonic() - self._last_stamp >= presence.stamp_every(s):
+        if monotonic() - self._last_stamp >= presence.stamp_every(s):
             await presence.stamp(self.ctx, self.ctx.hub.connected_users())
-            self._last_stamp = time.monotonic()
-        if s.gap_check_s > 0 and time.monotonic() - self._last_gaps >= s.gap_check_s:
+            self._last_stamp = monotonic()
+        if s.gap_check_s > 0 and monotonic() - self._last_gaps >= s.gap_check_s:
             await self.ctx.hub.check_gaps()
-            self._last_gaps = time.monotonic()
+            self._last_gaps = monotonic()
         await timers.sweep(self.ctx)
         await request_sla.sweep(self.ctx)
         await self._presence()
         # Away mail is due minutes after the fact: a look every few seconds is plenty.
-        if time.monotonic() - self._last_away >= max(1.0, s.away_mail_s / 24):
+        if monotonic() - self._last_away >= max(1.0, s.away_mail_s / 24):
             await away.sweep(self.ctx)
-            self._last_away = time.monotonic()
-        await self._governance()
+            self._last_away = monotonic()
+        await exports.sweep(self.ctx)
+        if monotonic() - self._last_retention >= min(RETENTION_LOOK_S, s.retention_interval_s):
+            await retention.run(self.ctx, self.holder)
+            self._last_retention = monotonic()
 
     async def _presence(self) -> int:
         """Agents unseen past the grace go offline, handing their chats back unless

@@ -188,6 +188,30 @@ async def test_several_sweepers_run_retention_once(
     assert len(await _runs(app)) == 2
 
 
+async def test_the_background_pass_looks_at_retention_at_start_then_once_a_minute(
+    app: FastAPI, client: httpx.AsyncClient, frozen_clock: FrozenClock, monkeypatch: Any
+) -> None:
+    """Runs are an interval (an hour) apart: a pass looks at the lease at start, then at most
+    once a minute, and a due run starts within that minute."""
+    from helpline import sweeper as sweeper_mod
+
+    q = await make_queue(app, "Support")
+    await history(app, client, q)
+    frozen_clock.advance(31 * DAY)
+    ticks = [1000.0]
+    monkeypatch.setattr(sweeper_mod, "monotonic", lambda: ticks[0])
+    sweeper = Sweeper(ctx_of(app))
+    await sweeper._pass()
+    assert len(await _runs(app)) == 1  # at start
+    frozen_clock.advance(3601)  # the next run is due
+    ticks[0] += 59
+    await sweeper._pass()
+    assert len(await _runs(app)) == 1  # looked less than a minute ago
+    ticks[0] += 1
+    await sweeper._pass()
+    assert len(await _runs(app)) == 2
+
+
 async def test_dry_run_prints_what_would_go_and_changes_nothing(
     app: FastAPI, client: httpx.AsyncClient, settings: Settings, frozen_clock: FrozenClock
 ) -> None:
