@@ -52,8 +52,10 @@ class Sweeper:
         fired += await away.sweep(self.ctx)
         return fired + await self._governance()
 
-    async def _governance(self) -> int:
+    async def _governance(self, *, retention_too: bool = True) -> int:
         done = await exports.sweep(self.ctx)
+        if not retention_too:
+            return done
         removed = await retention.run(self.ctx, self.holder)
         return done + (removed.chats + removed.requests if removed else 0)
 
@@ -72,9 +74,9 @@ class Sweeper:
         if monotonic() - self._last_away >= max(1.0, s.away_mail_s / 24):
             await away.sweep(self.ctx)
             self._last_away = monotonic()
-        await exports.sweep(self.ctx)
-        if monotonic() - self._last_retention >= min(RETENTION_LOOK_S, s.retention_interval_s):
-            await retention.run(self.ctx, self.holder)
+        look = monotonic() - self._last_retention >= min(RETENTION_LOOK_S, s.retention_interval_s)
+        await self._governance(retention_too=look)
+        if look:
             self._last_retention = monotonic()
 
     async def _presence(self) -> int:
