@@ -29,7 +29,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -199,6 +199,7 @@ class LoadResult:
     windows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # about the generator: a run that fails
     server_notes: list[str] = field(default_factory=list)  # what the server itself saw
+    client_sched: str = "other"  # how the generator (and a burst's driver) were scheduled
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -652,7 +653,38 @@ async def open_ws(side: Side, *, max_queue: int | None = 64) -> ClientConnection
     )
 
 
-async def run_load(
+# How the generator's thread, and what it starts while it loads a server (scenario 5's burst
+# driver), are scheduled (`bench/run.py --clients-sched`): "other", Linux's default, or "batch"
+# (SCHED_BATCH), which never takes the CPU from the task running when it wakes. On this 2-core
+# host every frame a server writes wakes its client at once, which then preempts the server's
+# loop until it has read it (docs/performance.md, "What a write to a client on the same host
+# costs"); clients on other machines do not. Servers keep the default either way: they are
+# started outside the load.
+CLIENT_SCHED = "other"
+
+
+@contextlib.contextmanager
+def client_sched() -> Iterator[str]:
+    if CLIENT_SCHED != "batch" or not hasattr(os, "SCHED_BATCH"):
+        yield "other"
+        return
+    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    try:
+        yield "batch"
+    finally:
+        os.sched_setscheduler(0, policy, param)
+
+
+async def run_load(target: Target, pairs: Sequence[Pair], **kwargs: Any) -> LoadResult:
+    """`_run_load` under the clients' scheduling policy (`CLIENT_SCHED`)."""
+    with client_sched() as sched:
+        result = await _run_load(target, pairs, **kwargs)
+    result.client_sched = sched
+    return result
+
+
+async def _run_load(
     target: Target,
     pairs: Sequence[Pair],
     *,
@@ -1005,6 +1037,8 @@ def print_load_table(rows: Sequence[LoadResult]) -> None:
         if r.disconnects:
             extra.append(f"disconnects={r.disconnects}")
         extra += r.notes + r.server_notes
+        if r.client_sched != "other":
+            extra.append(f"clients at SCHED_{r.client_sched.upper()}")
         if extra:
             print(f"{'':<22} " + "; ".join(extra))
         waits = [

@@ -54,6 +54,7 @@ from tests.fixtures.servers import (  # noqa: E402
     free_port,
 )
 
+import loadgen  # noqa: E402
 from loadgen import (  # noqa: E402
     HelplineSetup,
     IdleResult,
@@ -1242,6 +1243,7 @@ def own_session() -> None:
 async def main(args: argparse.Namespace) -> int:
     raise_fd_limit()
     args.nice = raise_priority(args.nice)
+    loadgen.CLIENT_SCHED = args.clients_sched
     RESULTS.mkdir(exist_ok=True)
     # `all` is `make bench`; the soak (6) runs alone: `make bench-soak`.
     names = ["1", "2", "3", "4", "5"] if args.scenario == "all" else [args.scenario]
@@ -1337,6 +1339,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep server logs and data")
     p.add_argument("--profile", metavar="DIR", help="py-spy the servers during each load")
     p.add_argument("--nice", type=int, default=-10, help="priority of the bench and its servers")
+    p.add_argument(
+        "--clients-sched",
+        choices=["other", "batch"],
+        default="other",
+        help="the generator's scheduling while it loads: batch never preempts a server it wakes",
+    )
     p.add_argument("--step-duration", type=float, default=8.0, help="scenario 2: s per step")
     p.add_argument("--shift-agents", type=int, default=300, help="scenario 5: agents signing in")
     p.add_argument("--shift-customers", type=int, default=1000, help="scenario 5: customers")
