@@ -53,6 +53,7 @@ from helpline.kit.clock import now
 from helpline.kit.enums import Availability
 from helpline.kit.params import BoundedInt, Cursor, cursor_offset
 from helpline.queues import service as queues
+from helpline.turns import take_turn
 
 router = APIRouter(tags=["accounts"])
 
@@ -74,6 +75,7 @@ async def login(body: Login, request: Request, response: Response, ctx: Ctx) -> 
     # No unit of work for the whole request: the password is checked before the write opens,
     # so a burst of sign-ins never holds the writer while it hashes.
     service.require_password_login(ctx.settings)
+    await take_turn()  # one arrival's step a turn of the loop (helpline.turns)
     user, second_factor = await service.check_sign_in(
         ctx.boundary,
         _login_limits(ctx),
@@ -92,11 +94,15 @@ async def login(body: Login, request: Request, response: Response, ctx: Ctx) -> 
         second_factor=second_factor,
     )
     _set_session_cookie(response, ctx, token)
+    # The sign-ins written together resume together: each answers in a turn of its own.
+    await take_turn()
     return AuthResult(token=token, user=UserOut.model_validate(user))
 
 
 @router.post("/auth/guest", response_model=AuthResult)
 async def guest(body: Guest, request: Request, response: Response, ctx: Ctx) -> AuthResult:
+    # No turn to take before the rows: guests arriving in one iteration are written together
+    # (decision 033); they take their turns once written, below.
     await ctx.limiter.check(ctx.settings.rate_limit_guest, "guest", client_address(request))
     # No unit of its own: one write with the other guests arriving at this moment.
     token, user = await service.guest_together(
@@ -112,6 +118,7 @@ async def guest(body: Guest, request: Request, response: Response, ctx: Ctx) -> 
         ),
     )
     _set_session_cookie(response, ctx, token)
+    await take_turn()  # the guests written together resume together: one a turn
     return AuthResult(token=token, user=UserOut.model_validate(user))
 
 
@@ -327,6 +334,7 @@ async def set_status(body: StatusUpdate, request: Request, ctx: Ctx) -> UserOut:
     """Who is asking is read without the writer, and the change is one short write: at a shift
     start hundreds of these come at once (decision 043). Going offline with requeueing hands
     chats back in the same unit, so it keeps a unit of work of its own."""
+    await take_turn()  # one arrival's step a turn of the loop (helpline.turns)
     requeue = ctx.settings.requeue_enabled
     if requeue and body.status is Availability.offline:
         async with ctx.boundary.write() as uow:

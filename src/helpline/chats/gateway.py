@@ -41,6 +41,7 @@ from helpline.kit.frames import encode
 from helpline.kit.origins import is_own_origin
 from helpline.kit.params import BoundedInt
 from helpline.queues import service as queues
+from helpline.turns import take_turn
 from helpline.wsproto import SEND_MANY
 
 log = logging.getLogger("helpline.gateway")
@@ -172,6 +173,7 @@ async def websocket_endpoint(scope: Scope, receive: Receive, send: Send) -> None
     if by_cookie and token_from(ws) and not _origin_ok(ws, ctx):
         await ws.close(code=1008, reason="origin not allowed")
         return
+    await take_turn()  # a handshake is an arrival: one a turn of the loop (helpline.turns)
     try:
         if ctx.opening is None:
             conn, offers, seen = await _open(ctx, token_from(ws))

@@ -1,0 +1,82 @@
+"""`helpline.turns`: arrivals' steps are let in one per iteration of the event loop, in the
+order they asked, and a waiter that left gives way (decision 051)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from helpline.turns import take_turn
+
+pytestmark = pytest.mark.asyncio
+
+
+class Ticker:
+    """Marks each iteration of the loop: a callback that reschedules itself (`call_soon` runs
+    in the next iteration)."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.loop = asyncio.get_running_loop()
+        self.running = True
+        self.loop.call_soon(self.tick)
+
+    def tick(self) -> None:
+        if self.running:
+            self.log.append("|")
+            self.loop.call_soon(self.tick)
+
+
+async def test_waiters_are_let_in_one_an_iteration_in_order() -> None:
+    log: list[str] = []
+
+    async def arrival(name: str) -> None:
+        await take_turn()
+        log.append(name)
+
+    ticker = Ticker(log)
+    await asyncio.gather(*(arrival(str(i)) for i in range(5)))
+    ticker.running = False
+    steps = [x for x in log if x != "|"]
+    assert steps == ["0", "1", "2", "3", "4"]
+    # Between any two arrivals' steps the loop went round at least once.
+    between = "".join(log).split("|")
+    assert all(len(chunk) <= 1 for chunk in between), log
+
+
+async def test_without_the_turns_they_would_all_run_in_one_iteration() -> None:
+    """The check above can fail: the same arrivals with no turn to take run back to back."""
+    log: list[str] = []
+
+    async def arrival(name: str) -> None:
+        await asyncio.sleep(0)
+        log.append(name)
+
+    ticker = Ticker(log)
+    await asyncio.gather(*(arrival(str(i)) for i in range(5)))
+    ticker.running = False
+    assert any(len(chunk) > 1 for chunk in "".join(log).split("|")), log
+
+
+async def test_a_waiter_that_left_gives_way() -> None:
+    done: list[str] = []
+
+    async def arrival(name: str) -> None:
+        await take_turn()
+        done.append(name)
+
+    first = asyncio.create_task(arrival("first"))
+    gone = asyncio.create_task(arrival("gone"))
+    last = asyncio.create_task(arrival("last"))
+    await asyncio.sleep(0)  # all three are waiting
+    gone.cancel()
+    await asyncio.gather(first, last)
+    assert done == ["first", "last"]
+    assert gone.cancelled()
+
+
+async def test_a_later_arrival_after_the_queue_emptied_is_let_in_too() -> None:
+    await take_turn()
+    await asyncio.sleep(0)
+    await asyncio.wait_for(take_turn(), timeout=1)
