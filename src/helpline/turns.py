@@ -21,29 +21,29 @@ class _Turns:
     """The waiters of one loop, released one per iteration by a callback that reschedules
     itself while any wait (`call_soon` runs it in the next iteration, after the loop's poll)."""
 
-    __slots__ = ("loop", "waiting", "pumping")
+    # No reference to the loop itself: it is the key this is kept under (weakly).
+    __slots__ = ("waiting", "pumping")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+    def __init__(self) -> None:
         self.waiting: deque[asyncio.Future[None]] = deque()
         self.pumping = False
 
-    async def take(self) -> None:
-        turn: asyncio.Future[None] = self.loop.create_future()
+    async def take(self, loop: asyncio.AbstractEventLoop) -> None:
+        turn: asyncio.Future[None] = loop.create_future()
         self.waiting.append(turn)
         if not self.pumping:
             self.pumping = True
-            self.loop.call_soon(self._release)
+            loop.call_soon(self._release, loop)
         await turn
 
-    def _release(self) -> None:
+    def _release(self, loop: asyncio.AbstractEventLoop) -> None:
         while self.waiting:
             turn = self.waiting.popleft()
             if not turn.done():  # a waiter cancelled meanwhile (its client left) gives way
                 turn.set_result(None)
                 break
         if self.waiting:
-            self.loop.call_soon(self._release)
+            loop.call_soon(self._release, loop)
         else:
             self.pumping = False
 
@@ -57,5 +57,5 @@ async def take_turn() -> None:
     loop = asyncio.get_running_loop()
     turns = _of_loop.get(loop)
     if turns is None:
-        turns = _of_loop[loop] = _Turns(loop)
-    await turns.take()
+        turns = _of_loop[loop] = _Turns()
+    await turns.take(loop)
