@@ -4,6 +4,9 @@ order they asked, and a waiter that left gives way (decision 051)."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import threading
+import weakref
 
 import pytest
 
@@ -80,3 +83,19 @@ async def test_a_later_arrival_after_the_queue_emptied_is_let_in_too() -> None:
     await take_turn()
     await asyncio.sleep(0)
     await asyncio.wait_for(take_turn(), timeout=1)
+
+
+async def test_a_finished_loop_is_not_kept_alive() -> None:
+    """What is kept per loop is kept under the loop weakly and keeps no reference to it: a loop
+    that took turns and closed (another thread's, here) is freed."""
+    seen: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+    async def arrival() -> None:
+        seen.append(weakref.ref(asyncio.get_running_loop()))
+        await take_turn()
+
+    thread = threading.Thread(target=lambda: asyncio.run(arrival()))
+    thread.start()
+    thread.join(timeout=10)
+    gc.collect()
+    assert seen and seen[0]() is None
