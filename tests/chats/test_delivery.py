@@ -217,3 +217,34 @@ async def test_news_that_crossed_on_the_bus_is_put_back_in_order_without_the_dat
     assert [e["seq"] for e in c.events(cid)] == list(range(1, last + 1))
     assert ctx.hub.repairs == repairs  # no database read was needed
     await c.close()
+
+
+async def test_a_finished_loop_that_flushed_frames_is_freed() -> None:
+    """The sockets' flush is kept per loop, under the loop weakly, and keeps no reference to
+    it: a loop that flushed (another thread's, here) is freed."""
+    import asyncio
+    import gc
+    import threading
+    import weakref
+
+    from helpline.chats import gateway
+
+    seen: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+    flushed: list[bool] = []
+
+    class Pending:
+        def flush(self) -> None:
+            flushed.append(True)
+
+    async def flush_once() -> None:
+        loop = asyncio.get_running_loop()
+        seen.append(weakref.ref(loop))
+        gateway._flush_of(loop).add(Pending(), loop)  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+
+    thread = threading.Thread(target=lambda: asyncio.run(flush_once()))
+    thread.start()
+    thread.join(timeout=10)
+    gc.collect()
+    assert flushed == [True]
+    assert seen and seen[0]() is None

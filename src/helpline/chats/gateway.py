@@ -260,7 +260,8 @@ class Socket(Connection):
         if self.send_now is not None and self.close_code is None:
             if not self.due:
                 self.due = True
-                _flush_of(asyncio.get_running_loop()).add(self)
+                loop = asyncio.get_running_loop()
+                _flush_of(loop).add(self, loop)
             return
         self.writer = asyncio.get_running_loop().create_task(self._write(self.ws))
 
@@ -312,17 +313,17 @@ class Socket(Connection):
 
 
 class _Flush:
-    """The sockets of one event loop with frames pending, flushed by one callback."""
+    """The sockets of one event loop with frames pending, flushed by one callback. It keeps no
+    reference to its loop: it is kept under that loop, weakly (`_flushes`)."""
 
-    __slots__ = ("loop", "due")
+    __slots__ = ("due",)
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+    def __init__(self) -> None:
         self.due: list[Socket] = []
 
-    def add(self, sock: Socket) -> None:
+    def add(self, sock: Socket, loop: asyncio.AbstractEventLoop) -> None:
         if not self.due:
-            self.loop.call_soon(self.run)
+            loop.call_soon(self.run)
         self.due.append(sock)
 
     def run(self) -> None:
@@ -341,7 +342,7 @@ _flushes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Flush] = weakref
 def _flush_of(loop: asyncio.AbstractEventLoop) -> _Flush:
     flush = _flushes.get(loop)
     if flush is None:
-        flush = _flushes[loop] = _Flush(loop)
+        flush = _flushes[loop] = _Flush()
     return flush
 
 
