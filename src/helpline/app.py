@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import BaseRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette_csrf.middleware import CSRFMiddleware
 
 from helpline import __version__, apidocs, deployment, flows
@@ -85,6 +85,15 @@ class HelplineCSRF(CSRFMiddleware):  # type: ignore[misc]
             await self.app(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+    async def send(self, message: Message, send: Send, scope: Scope) -> None:
+        # The library sets its cookie on every message of a response to a request without one,
+        # minting a token each time (a key derivation, a signature, a compression attempt):
+        # the body's is thrown away, since headers go with the start. Once a response.
+        if message["type"] == "http.response.start":
+            await super().send(message, send, scope)
+        else:
+            await send(message)
 
     def _get_error_response(self, request: Request) -> Response:
         return JSONResponse(

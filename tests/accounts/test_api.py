@@ -6,6 +6,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from helpline.app import HelplineCSRF
 from tests.fixtures.factories import PASSWORD, make_queue, make_user
 
 pytestmark = pytest.mark.asyncio
@@ -75,6 +76,31 @@ async def test_guest_becomes_a_customer_and_can_start_a_chat(
         "/api/v1/chats", json={"queue_id": q, "message": "hi"}, headers={"X-CSRF-Token": csrf}
     )
     assert r.status_code == 201
+
+
+async def test_a_response_mints_one_csrf_token_and_it_works(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """starlette-csrf sets its cookie on every message of a response (the body's is thrown
+    away), minting a token each time; ours mints one a response (each costs a key derivation
+    and a signature), and that one is the cookie that works."""
+    minted: list[str] = []
+    generate = HelplineCSRF._generate_csrf_token
+
+    def counting(self: HelplineCSRF) -> str:
+        minted.append(generate(self))
+        return minted[-1]
+
+    monkeypatch.setattr(HelplineCSRF, "_generate_csrf_token", counting)
+    q = await make_queue(app, "Support")
+    r = await client.post("/api/v1/auth/guest", json={"name": "Gina", "email": "g@example.com"})
+    assert r.status_code == 200
+    assert minted == [client.cookies.get("helpline_csrf")]
+    r = await client.post(
+        "/api/v1/chats", json={"queue_id": q, "message": "hi"}, headers={"X-CSRF-Token": minted[0]}
+    )
+    assert r.status_code == 201
+    assert len(minted) == 1  # the request carried the cookie: nothing new minted
 
 
 async def test_two_guests_with_one_email_are_different_people(client: httpx.AsyncClient) -> None:
