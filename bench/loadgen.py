@@ -598,6 +598,8 @@ class Conn:
             if entry[2]:
                 stats.latencies.append(now - entry[0])
                 stats.latency_at.append(entry[0])
+                if TRACE is not None:
+                    TRACE.append((cid, entry[0], now))
             if stats.sending_done:
                 stats.check_done()
         elif kind == "ack":
@@ -661,6 +663,10 @@ async def open_ws(side: Side, *, max_queue: int | None = 64) -> ClientConnection
 # costs"); clients on other machines do not. Servers keep the default either way: they are
 # started outside the load.
 CLIENT_SCHED = "other"
+
+# `bench/run.py --trace`: each measured message's client_id, when it was sent and when the
+# other side got it (perf_counter: the servers' traces use the same clock).
+TRACE: list[tuple[str, float, float]] | None = None
 
 
 @contextlib.contextmanager

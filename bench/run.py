@@ -1244,6 +1244,8 @@ async def main(args: argparse.Namespace) -> int:
     raise_fd_limit()
     args.nice = raise_priority(args.nice)
     loadgen.CLIENT_SCHED = args.clients_sched
+    if args.trace:
+        trace_start(Path(args.trace))
     RESULTS.mkdir(exist_ok=True)
     # `all` is `make bench`; the soak (6) runs alone: `make bench-soak`.
     names = ["1", "2", "3", "4", "5"] if args.scenario == "all" else [args.scenario]
@@ -1271,7 +1273,26 @@ async def main(args: argparse.Namespace) -> int:
         path = RESULTS / f"{started.strftime('%Y%m%dT%H%M%SZ')}-scenario{name}.json"
         path.write_text(json.dumps(record, indent=2))
         print(f"results: {path.relative_to(ROOT)}")
+    if args.trace:
+        trace_end(Path(args.trace))
     return 0
+
+
+def trace_start(out: Path) -> None:
+    """--trace: servers started from now on load bench/trace/sitecustomize.py (they inherit
+    this environment) and the generator notes each measured message."""
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.json"):
+        old.unlink()
+    os.environ["HELPLINE_BENCH_TRACE"] = str(out.resolve() / "server")
+    path = [str(Path(__file__).parent / "trace"), os.environ.get("PYTHONPATH", "")]
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
+    loadgen.TRACE = []
+
+
+def trace_end(out: Path) -> None:
+    (out / "generator.json").write_text(json.dumps(loadgen.TRACE))
+    print(f"trace: {out} (python bench/trace_messages.py {out})")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -1338,6 +1359,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--keep", action="store_true", help="keep server logs and data")
     p.add_argument("--profile", metavar="DIR", help="py-spy the servers during each load")
+    p.add_argument(
+        "--trace",
+        metavar="DIR",
+        help="note every message's way and every step of the servers' loops "
+        "(bench/trace; read with bench/trace_messages.py DIR)",
+    )
     p.add_argument("--nice", type=int, default=-10, help="priority of the bench and its servers")
     p.add_argument(
         "--clients-sched",
