@@ -4,7 +4,6 @@ server for WebSocket tests, and factories."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import shutil
@@ -16,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
@@ -202,7 +200,7 @@ async def live_server(
 ) -> AsyncIterator[LiveServer]:
     """A real uvicorn on a free loopback port, in this test's event loop."""
     from helpline.cli import serve_config
-    from tests.fixtures.servers import free_port
+    from tests.fixtures.servers import free_port, serving
 
     port = free_port()
     settings = settings.model_copy(update={"port": port, "public_url": f"http://127.0.0.1:{port}"})
@@ -210,20 +208,8 @@ async def live_server(
     options = serve_config(settings)
     options.update(host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     options.update(server_overrides)
-    server = uvicorn.Server(uvicorn.Config(application, **options))  # type: ignore[arg-type]
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    assert server.started, "server did not start"
-    try:
+    async with serving(application, **options):
         yield LiveServer(application, port)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
 
 
 @pytest.fixture

@@ -11,12 +11,11 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-import uvicorn
 from websockets.asyncio.client import connect
 
 from helpline.httpproto import HttpToolsProtocol
 from helpline.wsproto import WebSocketProtocol
-from tests.fixtures.servers import free_port
+from tests.fixtures.servers import serving
 
 pytestmark = pytest.mark.asyncio
 
@@ -30,11 +29,6 @@ class TrackedProtocol(HttpToolsProtocol):
 
 
 async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
-        return
     assert (await receive())["type"] == "websocket.connect"
     await send({"type": "websocket.accept"})
     while (msg := await receive())["type"] != "websocket.disconnect":
@@ -43,27 +37,14 @@ async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 @pytest_asyncio.fixture
 async def url() -> AsyncIterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
+    async with serving(
         echo_app,
-        host="127.0.0.1",
-        port=port,
         http=TrackedProtocol,
         ws=WebSocketProtocol,
         ws_per_message_deflate=False,
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    try:
+        lifespan="off",
+    ) as port:
         yield f"ws://127.0.0.1:{port}/"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
 
 
 async def test_an_upgraded_connections_http_protocol_is_freed_without_the_collector(

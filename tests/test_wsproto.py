@@ -10,13 +10,12 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-import uvicorn
 from websockets.asyncio.client import connect
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from helpline.wsproto import SEND_MANY, Flag, Inbox, WebSocketProtocol, text_frames
-from tests.fixtures.servers import free_port
+from tests.fixtures.servers import serving
 
 pytestmark = pytest.mark.asyncio
 
@@ -73,26 +72,8 @@ async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 async def _serve(ws: object) -> AsyncIterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
-        echo_app,
-        host="127.0.0.1",
-        port=port,
-        ws=ws,  # type: ignore[arg-type]
-        ws_per_message_deflate=False,
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    try:
+    async with serving(echo_app, ws=ws, ws_per_message_deflate=False) as port:
         yield f"ws://127.0.0.1:{port}/"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
 
 
 @pytest_asyncio.fixture
