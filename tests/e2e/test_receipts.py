@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.support import (
@@ -65,9 +66,19 @@ def test_seen_both_ways_and_unread_follows_the_agents_other_tab(
     # both while the first tab is hidden; reading it there clears it here too.
     tab2_w = people.watch(ana.context.new_page(), "ana-tab2")
     tab2 = tab2_w.page
+    frames: list[str] = []
+    tab2.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(str(f))))
     tab2.goto("/console")
     expect(tab2.locator('[data-role="conn-label"]')).to_have_text("Live")
     expect(chat_row(tab2, chat_id)).to_be_visible()
+    # Once its subscription has caught up (`subscribed`), what comes is news there, not the
+    # history a page opens with (which counts nothing unread): wait for it, bounded.
+    for _ in range(200):
+        if any('"subscribed"' in f and chat_id in f for f in frames):
+            break
+        tab2.wait_for_timeout(50)
+    else:
+        pytest.fail("the second tab never subscribed to the chat")
     ana.evaluate(HIDE)
     send(customer, "Done, it stopped")
     expect(chat_row(tab2, chat_id).get_by_test_id("unread-count")).to_have_text("1")
