@@ -8,9 +8,10 @@ under way, from its send to the other side's receipt:
 - the way of a message: send → handed to the writer → its batch starts → its batch ends →
   the next flush of the sockets' frames ends → received (means over the band);
 - what the server ran meanwhile, by kind (the message writer, flushing frames, reading frames,
-  each HTTP route, WebSocket handshakes, group commits, collections), as the mean time per
-  message that each overlapped its way; "nothing noted" is the rest: the loop idle or not
-  on a CPU, or work no instrument covers;
+  each HTTP route, WebSocket handshakes, group commits, collections; under
+  `HELPLINE_EVENT_LOOP=asyncio` also every handle of the loop), as the mean time per message
+  that each overlapped its way; "nothing noted" is the rest: the loop idle or not on a CPU,
+  or work no instrument covers;
 - with `--steps`, every kind of step of the requests and handshakes in the busiest load: count,
   wall time and the loop thread's CPU time (p50, p90).
 
@@ -41,6 +42,12 @@ def _kind(label: str, resumed: str | None, suspended: str | None) -> str:
     return label  # "batch <flush>"
 
 
+def _call_kind(kind: str, label: str) -> str:
+    # "handle ...": the asyncio loop's own handles (they contain the steps above: compare
+    # them with each other, not with the rest)
+    return label if kind == "handle" else "protocol " + kind
+
+
 def _intervals(server: dict[str, Any]) -> list[tuple[float, float, str]]:
     out = [(t, t + wall, _kind(label, r, s)) for t, wall, _cpu, label, r, s in server["steps"]]
     for t, d, label in server["calls"]:
@@ -48,7 +55,7 @@ def _intervals(server: dict[str, Any]) -> list[tuple[float, float, str]]:
         if label.startswith("ws data_received"):
             out.append((t, t + d, "reading frames"))
         else:
-            out.append((t, t + d, "collections" if kind == "gc" else "protocol " + kind))
+            out.append((t, t + d, "collections" if kind == "gc" else _call_kind(kind, label)))
     out += [(t, e, "the message writer") for t, e, _ in server["batches"]]
     out += [(t, e, "flushing frames") for t, e in server["flushes"]]
     out.sort()
@@ -122,7 +129,7 @@ def report(server: dict[str, Any], messages: list[list[Any]], band: tuple[float,
                 )
             print(f"    ran meanwhile (ms a message; noted work in all {1e3 * covered / k:.2f}, "
                   f"nothing noted {1e3 * (latency - covered) / k:.2f}):")  # fmt: skip
-            for kind, t in cover.most_common(14):
+            for kind, t in cover.most_common(30):
                 print(f"      {1e3 * t / k:6.3f}  {kind}")
 
 

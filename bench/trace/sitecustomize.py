@@ -24,6 +24,7 @@ import os
 import sys
 
 if "serve" in sys.argv and os.environ.get("HELPLINE_BENCH_TRACE"):
+    import asyncio.events
     import atexit
     import gc
     import json
@@ -152,6 +153,26 @@ if "serve" in sys.argv and os.environ.get("HELPLINE_BENCH_TRACE"):
                 _calls.append((started[0], _pc() - started[0], f"gc {info.get('generation')}"))
 
         gc.callbacks.append(collected)
+
+        # Under uvloop (the default) the loop's own callbacks cannot be timed from Python; with
+        # HELPLINE_EVENT_LOOP=asyncio every handle the loop runs is noted too, by its task's
+        # coroutine or its callback: what the loop did that the notes above do not name.
+        handle_run = asyncio.events.Handle._run
+
+        def timed_handle(self: Any) -> None:
+            t = _pc()
+            try:
+                handle_run(self)
+            finally:
+                cb = self._callback
+                task = getattr(cb, "__self__", None)
+                if hasattr(task, "get_coro"):
+                    what = "task " + getattr(task.get_coro(), "__qualname__", "?")
+                else:
+                    what = "callback " + getattr(cb, "__qualname__", type(cb).__name__)
+                _calls.append((t, _pc() - t, "handle " + what))
+
+        asyncio.events.Handle._run = timed_handle  # type: ignore[method-assign]
 
     def _write() -> None:
         path = f"{os.environ['HELPLINE_BENCH_TRACE']}.{os.getpid()}.json"
