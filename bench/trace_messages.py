@@ -32,11 +32,23 @@ GAP_S = 2.0  # a pause in the sending this long starts another load
 WAY = ("sent → writer", "writer → batch", "batch", "batch → flushed", "flushed → received")
 
 
+def _reads_frames(label: str, resumed: str | None, suspended: str | None) -> bool:
+    """A connection's frames are read by one step each, between two waits in its inbox's `get`
+    (function:line, compared by function)."""
+    return (
+        label.startswith("websocket")
+        and resumed is not None
+        and suspended is not None
+        and resumed.partition(":")[0] == suspended.partition(":")[0] == "get"
+    )
+
+
 def _kind(label: str, resumed: str | None, suspended: str | None) -> str:
     kind, _, path = label.partition(" ")
     if kind == "websocket":
-        # A connection's frames are read by one step each between two reads of its inbox.
-        return "reading frames" if resumed == suspended == "get:94" else "websocket handshakes"
+        return (
+            "reading frames" if _reads_frames(label, resumed, suspended) else "websocket handshakes"
+        )
     if kind == "http":
         return "http " + path.removeprefix("/api/v1")
     return label  # "batch <flush>"
@@ -45,6 +57,8 @@ def _kind(label: str, resumed: str | None, suspended: str | None) -> str:
 def _call_kind(kind: str, label: str) -> str:
     # "handle ...": the asyncio loop's own handles (they contain the steps above: compare
     # them with each other, not with the rest)
+    if kind == "flush":
+        return "flushing frames"
     return label if kind == "handle" else "protocol " + kind
 
 
@@ -57,7 +71,6 @@ def _intervals(server: dict[str, Any]) -> list[tuple[float, float, str]]:
         else:
             out.append((t, t + d, "collections" if kind == "gc" else _call_kind(kind, label)))
     out += [(t, e, "the message writer") for t, e, _ in server["batches"]]
-    out += [(t, e, "flushing frames") for t, e in server["flushes"]]
     out.sort()
     return out
 
@@ -86,7 +99,7 @@ def _union(segments: list[tuple[float, float]]) -> float:
 def report(server: dict[str, Any], messages: list[list[Any]], band: tuple[float, float]) -> None:
     submitted = server["submitted"]
     batch_of = {cid: (t, e) for t, e, cids in server["batches"] for cid in cids}
-    flush_ends = sorted(e for _, e in server["flushes"])
+    flush_ends = sorted(t + d for t, d, label in server["calls"] if label == "flush")
     intervals = _intervals(server)
     starts = [i[0] for i in intervals]
     longest = max((e - s for s, e, _ in intervals), default=0.0)
@@ -141,7 +154,7 @@ def steps(server: dict[str, Any], messages: list[list[Any]]) -> None:
     lo, hi = busiest[0][1], max(m[2] for m in busiest)
     by: dict[tuple[str, str | None, str | None], list[tuple[float, float]]] = defaultdict(list)
     for t, wall, cpu, label, r, s in server["steps"]:
-        if lo <= t <= hi and not (label.startswith("websocket") and r == s == "get:94"):
+        if lo <= t <= hi and not _reads_frames(label, r, s):
             by[(label, r, s)].append((wall, cpu))
 
     def q(values: list[float], p: float) -> float:

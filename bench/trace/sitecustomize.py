@@ -9,7 +9,7 @@ times messages with):
   to the next suspension): wall time, the loop thread's CPU time, and where it resumed and
   suspended (function:line of the innermost awaiting frame);
 - each message handed to the message writer (by `client_id`), each batch's start and end,
-  each flush of the sockets' frames;
+  each flush of the sockets' frames (`flush`);
 - uvicorn's protocol callbacks (HTTP and WebSocket `data_received`, `connection_made`,
   `connection_lost`), each group-commit flush (`Batcher`), each garbage collection.
 
@@ -37,7 +37,6 @@ if "serve" in sys.argv and os.environ.get("HELPLINE_BENCH_TRACE"):
     _calls: list[tuple[float, float, str]] = []
     _submitted: dict[str, float] = {}
     _batches: list[tuple[float, float, list[str]]] = []
-    _flushes: list[tuple[float, float]] = []
 
     def _where(coro: Any) -> str | None:
         """The innermost frame of an awaiting chain, as function:line."""
@@ -109,16 +108,6 @@ if "serve" in sys.argv and os.environ.get("HELPLINE_BENCH_TRACE"):
                 _batches.append((t, _pc(), [i.client_id for i in items]))
 
         writer.SqliteBatch.write = batch_write  # type: ignore[method-assign]
-        run = gateway._Flush.run
-
-        def flush_run(self: Any) -> None:
-            t = _pc()
-            try:
-                run(self)
-            finally:
-                _flushes.append((t, _pc()))
-
-        gateway._Flush.run = flush_run  # type: ignore[method-assign]
 
         def wrap(cls: Any, name: str, label: str) -> None:
             inner = getattr(cls, name)
@@ -132,6 +121,7 @@ if "serve" in sys.argv and os.environ.get("HELPLINE_BENCH_TRACE"):
 
             setattr(cls, name, timed)
 
+        wrap(gateway._Flush, "run", "flush")
         for name in ("data_received", "connection_made", "connection_lost"):
             wrap(httpproto.HttpToolsProtocol, name, f"http {name}")
             wrap(wsproto.WebSocketProtocol, name, f"ws {name}")
@@ -183,7 +173,6 @@ if "serve" in sys.argv and os.environ.get("HELPLINE_BENCH_TRACE"):
                     "calls": _calls,
                     "submitted": _submitted,
                     "batches": _batches,
-                    "flushes": _flushes,
                 },
                 f,
             )
