@@ -63,6 +63,29 @@ async def test_what_arrives_during_a_flush_goes_into_the_next() -> None:
     assert rec.calls[-1] == {"d"} and batcher.batches == 3
 
 
+async def test_what_arrives_while_a_flush_waits_for_its_turn_joins_it() -> None:
+    """`before` (the arrivals' turn of the loop, decision 052) runs before each flush; callers
+    that come meanwhile are written by that flush, not the next."""
+    rec = Recorder()
+    turn = asyncio.Event()
+    asked: list[int] = []
+
+    async def before() -> None:
+        asked.append(len(rec.calls))
+        await turn.wait()
+
+    batcher = Batcher(rec, before=before)
+    first = asyncio.create_task(batcher.add("a"))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # the flush waits for its turn
+    later = [asyncio.create_task(batcher.add(x)) for x in ("b", "c")]
+    await asyncio.sleep(0)
+    assert rec.calls == [] and asked == [0]
+    turn.set()
+    await asyncio.wait_for(asyncio.gather(first, *later), 5)
+    assert rec.calls == [{"a", "b", "c"}] and batcher.batches == 1
+
+
 async def test_a_failed_flush_fails_its_own_callers_only() -> None:
     rec = Recorder(fail_on="bad")
     batcher = Batcher(rec)

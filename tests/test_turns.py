@@ -1,5 +1,6 @@
 """`helpline.turns`: arrivals' steps are let in one per iteration of the event loop, in the
-order they asked, and a waiter that left gives way (decision 051)."""
+order they asked, and a waiter that left gives way (decision 051); a turn comes at a moment
+without message work, or after `MAX_WAIT_S` (decision 052)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import weakref
 
 import pytest
 
-from helpline.turns import take_turn
+from helpline import turns
+from helpline.turns import busy_while, message_work, take_turn
 
 pytestmark = pytest.mark.asyncio
 
@@ -99,3 +101,66 @@ async def test_a_finished_loop_is_not_kept_alive() -> None:
     thread.join(timeout=10)
     gc.collect()
     assert seen and seen[0]() is None
+
+
+class Work(Ticker):
+    """Message work under way for `left` iterations of the loop, as a probe sees it."""
+
+    def __init__(self, log: list[str], left: int) -> None:
+        self.left = left
+        super().__init__(log)
+
+    def tick(self) -> None:
+        self.left = max(0, self.left - 1)
+        super().tick()
+
+    def busy(self) -> bool:
+        return self.left > 0
+
+
+async def test_a_turn_waits_for_a_moment_without_message_work() -> None:
+    loop = asyncio.get_running_loop()
+    log: list[str] = []
+    work = Work(log, left=5)
+    remove = busy_while(loop, work.busy)
+    seen: list[int] = []
+
+    async def arrival() -> None:
+        await take_turn()
+        seen.append(work.left)
+
+    try:
+        assert message_work(loop)
+        await asyncio.wait_for(arrival(), 5)
+    finally:
+        work.running = False
+        remove()
+    assert seen == [0]
+    assert not message_work(loop)
+
+
+async def test_without_a_probe_the_same_turn_comes_during_the_work() -> None:
+    """The check above can fail: with nothing reporting the work, the turn comes at once."""
+    log: list[str] = []
+    work = Work(log, left=5)
+    seen: list[int] = []
+
+    async def arrival() -> None:
+        await take_turn()
+        seen.append(work.left)
+
+    await asyncio.wait_for(arrival(), 5)
+    work.running = False
+    assert seen and seen[0] > 0
+
+
+async def test_work_that_never_ends_delays_a_turn_by_the_bound_only() -> None:
+    loop = asyncio.get_running_loop()
+    remove = busy_while(loop, lambda: True)
+    try:
+        asked = loop.time()
+        await asyncio.wait_for(take_turn(), 5)
+        waited = loop.time() - asked
+    finally:
+        remove()
+    assert waited >= turns.MAX_WAIT_S

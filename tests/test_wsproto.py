@@ -179,6 +179,36 @@ async def test_inbox_loses_nothing_when_its_reader_is_cancelled() -> None:
     assert await asyncio.wait_for(inbox.get(), 5) == "kept"
 
 
+async def test_a_reader_woken_counts_as_message_work_until_it_runs_or_is_cancelled() -> None:
+    """`Inbox.woken` (what the gateway's probe tells the arrivals' turns, decision 052)."""
+    before = Inbox.woken
+    inbox = Inbox()
+    inbox.put_nowait("no reader waits")  # nobody woken: the reader finds it when it asks
+    assert Inbox.woken == before
+    assert await inbox.get() == "no reader waits"
+    reader = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    inbox.put_nowait("frame")
+    assert Inbox.woken == before + 1
+    assert await asyncio.wait_for(reader, 5) == "frame"
+    assert Inbox.woken == before
+    reader = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    inbox.put_nowait("frame")
+    assert Inbox.woken == before + 1
+    reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
+    assert Inbox.woken == before
+    assert await inbox.get() == "frame"  # kept for the next reader
+    reader = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    reader.cancel()  # cancelled while waiting, never woken
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
+    assert Inbox.woken == before
+
+
 async def test_flag_holds_writers_while_cleared() -> None:
     flag = Flag()
     assert flag.is_set()

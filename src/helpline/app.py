@@ -42,7 +42,7 @@ from helpline.governance import api as governance_api
 from helpline.kit.batching import Batcher
 from helpline.kit.private import make_private_dir, use_private_umask
 from helpline.kit.ratelimit import RateLimiter
-from helpline.middleware import MIB, BodyLimitMiddleware, SecurityHeadersMiddleware
+from helpline.middleware import MIB, BodyLimitMiddleware, SecurityHeadersMiddleware, app_path
 from helpline.migrate import check_current
 from helpline.notify import api as notify_api
 from helpline.notify.outbox import Outbox
@@ -66,6 +66,7 @@ from helpline.snippets import api as snippets_api
 from helpline.storage import make_storage
 from helpline.sweeper import Sweeper
 from helpline.tags import api as tags_api
+from helpline.turns import take_turn
 from helpline.widget import api as widget_api
 
 log = logging.getLogger("helpline")
@@ -84,6 +85,9 @@ class HelplineCSRF(CSRFMiddleware):  # type: ignore[misc]
         if any(name == b"authorization" for name, _ in scope["headers"]):
             await self.app(scope, receive, send)
             return
+        if scope["type"] == "http" and (scope["method"], app_path(scope)) in _ARRIVALS:
+            # Before the middleware and routing: their share of the step waits too (052).
+            await take_turn()
         await super().__call__(scope, receive, send)
 
     async def send(self, message: Message, send: Send, scope: Scope) -> None:
@@ -107,6 +111,17 @@ OPENAPI_URL = "/api/v1/openapi.json"
 UPLOAD_PATH = r"^/api/v1/chats/[^/]+/files$"
 
 
+# The requests of a shift start's arrivals: each waits for a turn of the loop at a moment
+# without message work before anything of it runs (decisions 051, 052).
+_ARRIVALS = frozenset(
+    {
+        ("POST", "/api/v1/auth/login"),
+        ("POST", "/api/v1/auth/guest"),
+        ("PUT", "/api/v1/me/status"),
+    }
+)
+
+
 class HelplineApp(FastAPI):
     """FastAPI, except that the WebSocket endpoint is called directly, not through the
     middleware stack and router: each of their layers is a coroutine frame (some with closures)
@@ -123,6 +138,9 @@ class HelplineApp(FastAPI):
             finally:
                 request_id.reset(token)
             return
+        if scope["type"] == "http" and (scope["method"], app_path(scope)) in _ARRIVALS:
+            # Before the middleware and routing: their share of the step waits too (052).
+            await take_turn()
         await super().__call__(scope, receive, send)
 
 
@@ -269,7 +287,8 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         hub=hub,
         writer=MessageWriter(db, batch_wait_s=settings.message_batch_wait_ms / 1000),
     )
-    ctx.stamps = Batcher(functools.partial(presence.stamp, ctx))
+    # Connecting agents' presence: an arrival's write, in a turn of its own (decision 052).
+    ctx.stamps = Batcher(functools.partial(presence.stamp, ctx), before=take_turn)
     indexer: backlog.Indexer | None = None
     if db.sqlite_path:
         # Before any session connects: sessions attach the index file it creates (decision 034).

@@ -44,6 +44,7 @@ from helpline.db import Announcement, Base, Database, UnitOfWork
 from helpline.errors import Unavailable
 from helpline.kit.batching import Batcher
 from helpline.observability import events_published_total
+from helpline.turns import take_turn
 
 log = logging.getLogger("helpline.boundary")
 T = TypeVar("T")
@@ -167,7 +168,9 @@ class Inserts:
 
     def __init__(self, boundary: Boundary) -> None:
         self.boundary = boundary
-        self._batcher: Batcher[NewRows] = Batcher(self._flush)
+        # An arrival's step like the others (decision 052): the commit waits for a turn of the
+        # loop, and the guests let in meanwhile join it.
+        self._batcher: Batcher[NewRows] = Batcher(self._flush, before=take_turn)
 
     @property
     def batches(self) -> int:

@@ -25,7 +25,8 @@ async def send_error(send: Send, status: int, code: str, message: str, **headers
     await send({"type": "http.response.body", "body": body})
 
 
-def _path(scope: Scope) -> str:
+def app_path(scope: Scope) -> str:
+    """The request's path within the app (without the root path it is served under)."""
     path = str(scope.get("path", ""))
     root = str(scope.get("root_path", ""))
     return path[len(root) :] if root and path.startswith(root) else path
@@ -57,7 +58,7 @@ class BodyLimitMiddleware:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (self.exempt and self.exempt.match(_path(scope))):
+        if scope["type"] != "http" or (self.exempt and self.exempt.match(app_path(scope))):
             await self.app(scope, receive, send)
             return
         length: bytes | None = None

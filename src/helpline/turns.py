@@ -8,35 +8,61 @@ that arrives meanwhile waits for all of it (docs/performance.md, "What the burst
 loop, stretch by stretch"). `take_turn` lets such steps in one per iteration: the loop polls
 its sockets between them, and a message read meanwhile waits for one arrival's step at most.
 Messages themselves never wait here. docs/decisions/051-arrivals-take-turns.md.
+
+A turn is also given only at a moment without message work (decision 052): while a frame
+read has not reached its reader, a message waits for its batch or a batch's frames wait to be
+flushed (`busy_while` probes: the gateway's, the writer's), the arrival waits, at most
+`MAX_WAIT_S`. An arrival's step then starts between two messages' ways rather than inside
+one, and a message that comes in meanwhile waits for that one step, not for one at each hop.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from weakref import WeakKeyDictionary
+
+# How long a turn waits for a moment without message work before it is given anyway: at rates
+# where the messages leave no such moment, arrivals still go on (5 ms each at most).
+MAX_WAIT_S = 0.005
 
 
 class _Turns:
     """The waiters of one loop, released one per iteration by a callback that reschedules
-    itself while any wait (`call_soon` runs it in the next iteration, after the loop's poll)."""
+    itself while any wait (`call_soon` runs it in the next iteration, after the loop's poll),
+    and only when no probe reports message work, or the head has waited `MAX_WAIT_S`."""
 
     # No reference to the loop itself: it is the key this is kept under (weakly).
-    __slots__ = ("waiting", "pumping")
+    __slots__ = ("waiting", "pumping", "since", "probes")
 
     def __init__(self) -> None:
         self.waiting: deque[asyncio.Future[None]] = deque()
         self.pumping = False
+        self.since = 0.0
+        self.probes: list[Callable[[], bool]] = []
+
+    def busy(self) -> bool:
+        for probe in self.probes:
+            if probe():
+                return True
+        return False
 
     async def take(self, loop: asyncio.AbstractEventLoop) -> None:
         turn: asyncio.Future[None] = loop.create_future()
         self.waiting.append(turn)
         if not self.pumping:
             self.pumping = True
+            self.since = loop.time()
             loop.call_soon(self._release, loop)
         await turn
 
     def _release(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.busy() and loop.time() - self.since < MAX_WAIT_S:
+            # Checked again next iteration: the loop still polls its sockets in between.
+            loop.call_soon(self._release, loop)
+            return
+        self.since = loop.time()  # the next waiter's wait starts now
         while self.waiting:
             turn = self.waiting.popleft()
             if not turn.done():  # a waiter cancelled meanwhile (its client left) gives way
@@ -51,11 +77,35 @@ class _Turns:
 _of_loop: WeakKeyDictionary[asyncio.AbstractEventLoop, _Turns] = WeakKeyDictionary()
 
 
+def _turns_of(loop: asyncio.AbstractEventLoop) -> _Turns:
+    turns = _of_loop.get(loop)
+    if turns is None:
+        turns = _of_loop[loop] = _Turns()
+    return turns
+
+
+def busy_while(loop: asyncio.AbstractEventLoop, probe: Callable[[], bool]) -> Callable[[], None]:
+    """Turns on `loop` wait (`MAX_WAIT_S` at most) while `probe()` says message work is under
+    way. The probe is called once an iteration while an arrival waits: it must be cheap.
+    Returns what removes it."""
+    probes = _turns_of(loop).probes
+    probes.append(probe)
+
+    def remove() -> None:
+        if probe in probes:
+            probes.remove(probe)
+
+    return remove
+
+
+def message_work(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether a probe of `loop` reports message work under way now (what a turn waits out)."""
+    turns = _of_loop.get(loop)
+    return turns is not None and turns.busy()
+
+
 async def take_turn() -> None:
     """Wait for an iteration of the loop of this step's own (an arrival's: a sign-in, a guest,
     an availability change, a WebSocket handshake)."""
     loop = asyncio.get_running_loop()
-    turns = _of_loop.get(loop)
-    if turns is None:
-        turns = _of_loop[loop] = _Turns()
-    await turns.take(loop)
+    await _turns_of(loop).take(loop)

@@ -71,6 +71,9 @@ class Inbox:
 
     __slots__ = ("_items", "_waiter")
 
+    # Readers woken by a frame that have not run yet, in this process (turns: message work).
+    woken = 0
+
     def __init__(self) -> None:
         self._items: deque[Any] | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -82,6 +85,7 @@ class Inbox:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+            Inbox.woken += 1
 
     def empty(self) -> bool:
         return not self._items
@@ -95,6 +99,8 @@ class Inbox:
             finally:
                 if self._waiter is waiter:
                     self._waiter = None
+                if waiter.done() and not waiter.cancelled():
+                    Inbox.woken -= 1
         item = self._items.popleft()
         if not self._items:
             self._items = None

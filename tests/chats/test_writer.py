@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint, select, update
 
+from helpline import turns
 from helpline.chats import writer as writer_sql
 from helpline.chats.lifecycle import TABLE, Action
 from helpline.chats.models import Chat, ChatEvent
@@ -23,7 +24,7 @@ from helpline.chats.writer import Author, MessageWriter, _batch_times, _sqlite_t
 from helpline.kit.clock import FrozenClock, iso
 from helpline.kit.enums import ChatStatus
 from tests.conftest import BACKEND, LiveServer
-from tests.fixtures.factories import accepted_chat, ctx_of, make_queue, make_user
+from tests.fixtures.factories import PASSWORD, accepted_chat, ctx_of, make_queue, make_user
 from tests.fixtures.waits import eventually
 from tests.fixtures.wsclient import WSClient
 
@@ -610,3 +611,49 @@ async def test_a_backlog_brings_the_extra_batch_tasks_in(app: FastAPI) -> None:
     finally:
         gate.set()
         await writer.stop()
+
+
+@pytest.mark.parametrize("arrival", ["guest", "login", "status"])
+async def test_an_arrival_starts_once_the_message_batch_under_way_is_answered(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, arrival: str
+) -> None:
+    """Decision 052: a sign-in, a guest or an availability change gets its turn of the loop at
+    a moment without message work, so a shift start's steps fall between messages' ways."""
+    monkeypatch.setattr(turns, "MAX_WAIT_S", 60.0)  # the bound: tests/test_turns.py
+    agent = await make_user(app, "agent")
+    requests = {
+        "guest": ("POST", "/api/v1/auth/guest", {"name": "Gus", "email": "gus@example.com"}, {}),
+        "login": ("POST", "/api/v1/auth/login", {"email": agent.email, "password": PASSWORD}, {}),
+        "status": ("PUT", "/api/v1/me/status", {"status": "away"}, agent.headers),
+    }
+    method, path, body, headers = requests[arrival]
+    loop = asyncio.get_running_loop()
+    writer, sizes, _, gate = await _gated_writer(app)
+    try:
+        _submit(writer, 1)
+        await eventually(lambda: sizes == [1])
+        assert turns.message_work(loop)  # a batch is being written
+        started: list[str] = []
+        stack = app.middleware_stack or app.build_middleware_stack()
+        monkeypatch.setattr(app, "middleware_stack", _noting(stack, started))
+        answer = asyncio.create_task(client.request(method, path, json=body, headers=headers))
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert not started and not answer.done()  # its turn has not come
+        gate.set()
+        r = await asyncio.wait_for(answer, 5)
+        assert r.status_code == 200, r.text
+        assert started == [path]
+        assert not turns.message_work(loop)
+    finally:
+        gate.set()
+        await writer.stop()
+
+
+def _noting(inner: Any, started: list[str]) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            started.append(scope["path"])
+        await inner(scope, receive, send)
+
+    return app

@@ -41,8 +41,8 @@ from helpline.kit.frames import encode
 from helpline.kit.origins import is_own_origin
 from helpline.kit.params import BoundedInt
 from helpline.queues import service as queues
-from helpline.turns import take_turn
-from helpline.wsproto import SEND_MANY
+from helpline.turns import busy_while, take_turn
+from helpline.wsproto import SEND_MANY, Inbox
 
 log = logging.getLogger("helpline.gateway")
 MAX_FRAME = 64 * 1024
@@ -343,6 +343,10 @@ def _flush_of(loop: asyncio.AbstractEventLoop) -> _Flush:
     flush = _flushes.get(loop)
     if flush is None:
         flush = _flushes[loop] = _Flush()
+        # Message work an arrival's turn waits out (decision 052): frames waiting for this
+        # flush, or a frame read whose reader has not run yet. Registered with the loop's
+        # first flush: before any message there is none to wait for.
+        busy_while(loop, lambda: bool(flush.due) or Inbox.woken > 0)
     return flush
 
 

@@ -43,6 +43,7 @@ from helpline.chats.lifecycle import Action, allowed_from
 from helpline.db import Database, immediate_transaction, retry_while_busy, sqlite_pragmas
 from helpline.kit.clock import iso, now
 from helpline.kit.enums import Role
+from helpline.turns import busy_while
 
 log = logging.getLogger("helpline.writer")
 
@@ -319,13 +320,22 @@ class MessageWriter:
         self._backlog = asyncio.Event()
         self.batches = 0
         self.written = 0
+        self._writing = 0
+        self._unprobe: Callable[[], None] | None = None
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         if self.enabled:
             self._tasks = [loop.create_task(self._run(extra=i > 0)) for i in range(self.parallel)]
+            self._unprobe = busy_while(loop, self._busy)
+
+    def _busy(self) -> bool:
+        return self._writing > 0 or not self._queue.empty()
 
     async def stop(self) -> None:
+        if self._unprobe is not None:
+            self._unprobe()
+            self._unprobe = None
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -383,7 +393,11 @@ class MessageWriter:
                         await asyncio.sleep(self.batch_wait_s)  # others join this batch
                 while len(batch) < self.max_batch and not self._queue.empty():
                     batch.append(self._queue.get_nowait())
-                held = await self._write(batch, held)
+                self._writing += 1
+                try:
+                    held = await self._write(batch, held)
+                finally:
+                    self._writing -= 1
                 batch = []
         finally:
             for item in batch:  # stopped before writing them: their senders take the service path

@@ -24,8 +24,16 @@ def _retrieved(fut: asyncio.Future[None]) -> None:
 class Batcher(Generic[T]):
     """Items from concurrent callers, written together; each caller learns its batch's outcome."""
 
-    def __init__(self, flush: Callable[[set[T]], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        flush: Callable[[set[T]], Awaitable[None]],
+        *,
+        before: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """`before` is awaited before each flush (a turn of the loop: decision 052); items
+        added meanwhile join that flush."""
         self._flush = flush
+        self._before = before
         self._pending: set[T] = set()
         self._done: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -48,6 +56,8 @@ class Batcher(Generic[T]):
     async def _run(self) -> None:
         try:
             while self._pending:
+                if self._before is not None:
+                    await self._before()
                 items, done = self._pending, self._done
                 self._pending, self._done = set(), None
                 assert done is not None
