@@ -164,3 +164,28 @@ async def test_work_that_never_ends_delays_a_turn_by_the_bound_only() -> None:
     finally:
         remove()
     assert waited >= turns.MAX_WAIT_S
+
+
+async def test_under_work_that_never_ends_waiters_past_the_bound_go_one_an_iteration() -> None:
+    """The bound is each waiter's own: arrivals queued together wait it out once, then are let
+    in one an iteration as without probes, not one a bound (a reconnecting crowd while messages
+    never pause would otherwise be held to 200 a second)."""
+    loop = asyncio.get_running_loop()
+    remove = busy_while(loop, lambda: True)
+    log: list[str] = []
+
+    async def arrival(name: str) -> None:
+        await take_turn()
+        log.append(name)
+
+    ticker = Ticker(log)
+    try:
+        await asyncio.wait_for(asyncio.gather(*(arrival(str(i)) for i in range(5))), 5)
+    finally:
+        ticker.running = False
+        remove()
+    steps = "".join(log)
+    first = steps.index("0")
+    # From the first one let in, one an iteration: no iteration without an arrival between.
+    assert steps[first:].replace("|", "")[:5] == "01234"
+    assert all(len(chunk) == 1 for chunk in steps[first:].split("|")[:5]), log

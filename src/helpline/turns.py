@@ -31,15 +31,17 @@ MAX_WAIT_S = 0.005
 class _Turns:
     """The waiters of one loop, released one per iteration by a callback that reschedules
     itself while any wait (`call_soon` runs it in the next iteration, after the loop's poll),
-    and only when no probe reports message work, or the head has waited `MAX_WAIT_S`."""
+    and only when no probe reports message work or the first waiter has waited `MAX_WAIT_S`
+    since it asked. Under work that never pauses, waiters that have all waited that long are
+    let in one an iteration again: the bound adds to each one's wait, it does not space them."""
 
     # No reference to the loop itself: it is the key this is kept under (weakly).
-    __slots__ = ("waiting", "pumping", "since", "probes")
+    __slots__ = ("waiting", "pumping", "probes")
 
     def __init__(self) -> None:
-        self.waiting: deque[asyncio.Future[None]] = deque()
+        # Each waiter with the loop's time it asked at.
+        self.waiting: deque[tuple[float, asyncio.Future[None]]] = deque()
         self.pumping = False
-        self.since = 0.0
         self.probes: list[Callable[[], bool]] = []
 
     def busy(self) -> bool:
@@ -50,25 +52,25 @@ class _Turns:
 
     async def take(self, loop: asyncio.AbstractEventLoop) -> None:
         turn: asyncio.Future[None] = loop.create_future()
-        self.waiting.append(turn)
+        self.waiting.append((loop.time(), turn))
         if not self.pumping:
             self.pumping = True
-            self.since = loop.time()
             loop.call_soon(self._release, loop)
         await turn
 
     def _release(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self.busy() and loop.time() - self.since < MAX_WAIT_S:
-            # Checked again next iteration: the loop still polls its sockets in between.
-            loop.call_soon(self._release, loop)
-            return
-        self.since = loop.time()  # the next waiter's wait starts now
-        while self.waiting:
-            turn = self.waiting.popleft()
-            if not turn.done():  # a waiter cancelled meanwhile (its client left) gives way
-                turn.set_result(None)
-                break
-        if self.waiting:
+        waiting = self.waiting
+        while waiting and waiting[0][1].done():  # a waiter cancelled meanwhile gives way
+            waiting.popleft()
+        if waiting:
+            asked, turn = waiting[0]
+            if self.busy() and loop.time() - asked < MAX_WAIT_S:
+                # Checked again next iteration: the loop still polls its sockets in between.
+                loop.call_soon(self._release, loop)
+                return
+            waiting.popleft()
+            turn.set_result(None)
+        if waiting:
             loop.call_soon(self._release, loop)
         else:
             self.pumping = False
