@@ -85,9 +85,6 @@ class HelplineCSRF(CSRFMiddleware):  # type: ignore[misc]
         if any(name == b"authorization" for name, _ in scope["headers"]):
             await self.app(scope, receive, send)
             return
-        if scope["type"] == "http" and (scope["method"], app_path(scope)) in _ARRIVALS:
-            # Before the middleware and routing: their share of the step waits too (052).
-            await take_turn()
         await super().__call__(scope, receive, send)
 
     async def send(self, message: Message, send: Send, scope: Scope) -> None:
