@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from helpline.accounts import presence
@@ -138,6 +140,49 @@ async def test_connections_opening_together_are_all_stamped_in_few_writes(
         assert ctx.stamps.batches - before < len(people)
     finally:
         await asyncio.gather(*(c.close() for c in clients))
+
+
+async def test_a_stamp_of_many_users_is_written_in_chunks_with_the_loop_going_round_between(
+    app: FastAPI, frozen_clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweeper stamps everyone a process holds connections for: 19,700 users in one
+    statement held the loop up to 100 ms. Every user is stamped, `STAMP_CHUNK` at a time, and
+    other work runs between two writes."""
+    monkeypatch.setattr(presence, "STAMP_CHUNK", 4)
+    people = [await make_user(app, "customer", is_guest=True) for _ in range(10)]
+    ctx = ctx_of(app)
+    writes: list[int] = []
+    ticks = [0]
+    loop = asyncio.get_running_loop()
+
+    def tick() -> None:
+        ticks[0] += 1
+        if running:
+            loop.call_soon(tick)
+
+    write_now = ctx.boundary.write_now
+
+    async def counted(work: Any) -> Any:
+        writes.append(ticks[0])
+        return await write_now(work)
+
+    monkeypatch.setattr(ctx.boundary, "write_now", counted)
+    running = True
+    loop.call_soon(tick)
+    try:
+        await presence.stamp(ctx, {p.id for p in people})
+    finally:
+        running = False
+    between = [b - a for a, b in zip(writes, writes[1:], strict=False)]
+    assert len(writes) == 3  # 4 + 4 + 2
+    assert all(n >= 1 for n in between), writes  # the loop went round between two writes
+    async with ctx.db.read() as session:
+        seen = (
+            await session.execute(
+                select(User.last_seen_at).where(User.id.in_([p.id for p in people]))
+            )
+        ).scalars()
+        assert all(at is not None and at == frozen_clock.now() for at in seen)
 
 
 async def test_a_stamp_is_recent_for_as_long_as_the_sweepers_stamps_are_apart(

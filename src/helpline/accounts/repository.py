@@ -294,9 +294,9 @@ _STAMP_SEEN = (
 )
 
 
-def stamp_seen(session: Session, user_ids: set[str], at: datetime) -> None:
+def stamp_seen(session: Session, user_ids: list[str], at: datetime) -> None:
     """Synchronous: a small unit of its own, written at once (`Boundary.write_now`)."""
-    session.execute(_STAMP_SEEN, {"user_ids": list(user_ids), "seen_at": at})
+    session.execute(_STAMP_SEEN, {"user_ids": user_ids, "seen_at": at})
 
 
 async def unseen_since(session: AsyncSession, cutoff: datetime) -> list[str]:
