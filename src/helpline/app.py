@@ -284,7 +284,8 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         hub=hub,
         writer=MessageWriter(db, batch_wait_s=settings.message_batch_wait_ms / 1000),
     )
-    # Connecting agents' presence: an arrival's write, in a turn of its own (decision 052).
+    # Presence of users connecting (not seen lately) or leaving their last connection: an
+    # arrival's write, in a turn of its own (decision 052).
     ctx.stamps = Batcher(functools.partial(presence.stamp, ctx), before=take_turn)
     indexer: backlog.Indexer | None = None
     if db.sqlite_path:
