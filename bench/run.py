@@ -55,6 +55,7 @@ from tests.fixtures.servers import (  # noqa: E402
 )
 
 import loadgen  # noqa: E402
+import perf_summary  # noqa: E402
 from loadgen import (  # noqa: E402
     HelplineSetup,
     IdleResult,
@@ -355,25 +356,42 @@ def profiling(
     args: argparse.Namespace, name: str, pids: Sequence[int], duration: float | None = None
 ) -> Iterator[None]:
     """With --profile DIR: py-spy samples each server process while the load runs (the GIL
-    holder only, so idle threads do not count)."""
-    if not args.profile:
-        yield
-        return
-    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    out = Path(args.profile)
-    out.mkdir(parents=True, exist_ok=True)
-    procs = []
-    for pid in pids:
-        stem = out / f"{name.replace(' ', '-')}-{pid}"
-        procs.append(
-            subprocess.Popen(
-                [spy, "record", "--pid", str(pid), "--rate", "250", "--nonblocking", "--gil",
-                 "--duration", str(int(duration or args.duration) + 2), "--format", "raw",
-                 "-o", f"{stem}.txt"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )  # fmt: skip
+    holder only, so idle threads do not count). With --perf DIR: perf samples all of each
+    server's CPU, native code and kernel too, and `perf_summary` prints where it went."""
+    seconds = str(int(duration or args.duration) + 2)
+    procs: list[subprocess.Popen[bytes]] = []
+    perf_files: list[tuple[Path, int]] = []
+    if args.profile:
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        out = Path(args.profile)
+        out.mkdir(parents=True, exist_ok=True)
+        for pid in pids:
+            stem = out / f"{name.replace(' ', '-')}-{pid}"
+            procs.append(
+                subprocess.Popen(
+                    [spy, "record", "--pid", str(pid), "--rate", "250", "--nonblocking", "--gil",
+                     "--duration", seconds, "--format", "raw", "-o", f"{stem}.txt"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )  # fmt: skip
+    perf = shutil.which("perf") if args.perf else None
+    if args.perf and perf is None:
+        print("--perf: perf is not installed (Debian: linux-perf); not sampled")
+    elif args.perf and perf is not None:
+        out = Path(args.perf)
+        out.mkdir(parents=True, exist_ok=True)
+        for pid in pids:
+            data = out / f"{name.replace(' ', '-')}-{pid}.data"
+            perf_files.append((data, pid))
+            procs.append(
+                subprocess.Popen(
+                    [perf, "record", "-F", "999", "-g", "-p", str(pid), "-o", str(data),
+                     "--", "sleep", seconds],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )  # fmt: skip
     try:
         yield
     finally:
@@ -383,7 +401,16 @@ def profiling(
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-        print(f"profiles (collapsed stacks): {out}/")
+        if args.profile:
+            print(f"profiles (collapsed stacks): {args.profile}/")
+        for data, pid in perf_files:
+            try:
+                lines = perf_summary.summarize_file(data, pid).lines()
+            except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+                lines = [f"not read: {exc}"]
+            print(f"perf, {name} (pid {pid}, {data}):")
+            for line in lines:
+                print(f"    {line}")
 
 
 def shape(args: argparse.Namespace) -> dict[str, Any]:
@@ -1359,6 +1386,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--keep", action="store_true", help="keep server logs and data")
     p.add_argument("--profile", metavar="DIR", help="py-spy the servers during each load")
+    p.add_argument(
+        "--perf",
+        metavar="DIR",
+        help="perf the servers during each load (all their CPU: native code and kernel too) "
+        "and print where it went (bench/perf_summary.py)",
+    )
     p.add_argument(
         "--trace",
         metavar="DIR",
