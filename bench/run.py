@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -311,9 +311,14 @@ async def load_pair_run(
             repairs = await _repairs({customer_base, agent_base})
             bases = sorted({customer_base, agent_base})
             stalls_before = [await scrape_stalls(base) for base in bases]
-            with profiling(args, name, pids):
+            with profiling(args, name, pids) as sending:
                 row = await run_load(
-                    target, pairs, rate_per_chat=rate, duration=args.duration, **shape(args)
+                    target,
+                    pairs,
+                    rate_per_chat=rate,
+                    duration=args.duration,
+                    on_ready=sending,
+                    **shape(args),
                 )
             repairs = await _repairs({customer_base, agent_base}) - repairs
             row.notes.append(f"gaps filled from the database: {repairs}")
@@ -354,10 +359,13 @@ def note_setup(setup: HelplineSetup, rows: Sequence[LoadResult]) -> None:
 @contextlib.contextmanager
 def profiling(
     args: argparse.Namespace, name: str, pids: Sequence[int], duration: float | None = None
-) -> Iterator[None]:
+) -> Iterator[Callable[[], Awaitable[None]]]:
     """With --profile DIR: py-spy samples each server process while the load runs (the GIL
     holder only, so idle threads do not count). With --perf DIR: perf samples all of each
-    server's CPU, native code and kernel too, and `perf_summary` prints where it went."""
+    server's CPU, native code and kernel too, from the moment the caller awaits what this
+    yields (the load's `on_ready`: once its connections are set up and the sending starts;
+    attached while 267 connections arrive, perf stalled the server for seconds), and
+    `perf_summary` prints where it went."""
     seconds = str(int(duration or args.duration) + 2)
     procs: list[subprocess.Popen[bytes]] = []
     perf_files: list[tuple[Path, int]] = []
@@ -378,7 +386,10 @@ def profiling(
     perf = shutil.which("perf") if args.perf else None
     if args.perf and perf is None:
         print("--perf: perf is not installed (Debian: linux-perf); not sampled")
-    elif args.perf and perf is not None:
+
+    async def sending() -> None:
+        if perf is None or perf_files:
+            return
         out = Path(args.perf)
         out.mkdir(parents=True, exist_ok=True)
         for pid in pids:
@@ -392,8 +403,9 @@ def profiling(
                     stderr=subprocess.DEVNULL,
                 )
             )  # fmt: skip
+
     try:
-        yield
+        yield sending
     finally:
         for p in procs:
             try:
@@ -517,10 +529,10 @@ async def scenario1(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
                         target = Target(name, "helpline", base, base, hl.pids)
                         before = await _repairs({base})
                         stalls_before = await scrape_stalls(base)
-                        with profiling(args, f"{name}-{rate:g}-{rep}", hl.pids):
+                        with profiling(args, f"{name}-{rate:g}-{rep}", hl.pids) as sending:
                             h = await run_load(
                                 target, pairs_of[name], rate_per_chat=rate,
-                                duration=args.duration, **shape(args),
+                                duration=args.duration, on_ready=sending, **shape(args),
                             )  # fmt: skip
                         repairs = await _repairs({base}) - before
                         h.notes.append(f"gaps filled from the database: {repairs}")
@@ -1040,13 +1052,18 @@ async def _shift_start(
                     )
                 )
 
-            with profiling(args, "shift-burst", hl.pids, args.shift_window + 5):
+            with profiling(args, "shift-burst", hl.pids, args.shift_window + 5) as sending:
+
+                async def burst_and_perf() -> None:
+                    await begin_burst()
+                    await sending()
+
                 during = await run_load(
                     target,
                     pairs,
                     rate_per_chat=args.rate,
                     duration=args.shift_window + 5,
-                    on_ready=begin_burst,
+                    on_ready=burst_and_perf,
                 )
             during.target = "helpline, shift burst"
             out["server_side"] = slow_between(routes_before, await scrape_routes(base))
