@@ -108,6 +108,6 @@ def message_work(loop: asyncio.AbstractEventLoop) -> bool:
 
 async def take_turn() -> None:
     """Wait for an iteration of the loop of this step's own (an arrival's: a sign-in, a guest,
-    an availability change, a WebSocket handshake; or a departure's: decision 053)."""
+    an availability change, a WebSocket handshake)."""
     loop = asyncio.get_running_loop()
     await _turns_of(loop).take(loop)

@@ -212,17 +212,12 @@ async def websocket_endpoint(scope: Scope, receive: Receive, send: Send) -> None
         ctx.hub.unregister(conn)
         if left:
             conn.left()
-            # Everyone leaving at once (a proxy restarting) is the arrivals' mirror: each one's
-            # rest waits for a moment without message work, one a turn (decision 053).
-            await take_turn()
         else:
             conn.close(1000, "bye")
         if not ctx.hub.is_connected(conn.user_id):
             # The offline grace period (staff) and the away mail's wait (customers) count
             # from the last connection closing.
             await _stamp(ctx, conn.user_id)
-            if left:
-                await take_turn()  # the stamps written together resume together: one a turn
         if conn.writer is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.writer, timeout=2)
