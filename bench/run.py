@@ -367,6 +367,7 @@ def profiling(
     attached while 267 connections arrive, perf stalled the server for seconds), and
     `perf_summary` prints where it went."""
     seconds = str(int(duration or args.duration) + 2)
+    stem = name.replace(" ", "-")  # each server's files: <stem>-<pid>.txt, <stem>-<pid>.data
     procs: list[subprocess.Popen[bytes]] = []
     perf_files: list[tuple[Path, int]] = []
     if args.profile:
@@ -374,11 +375,11 @@ def profiling(
         out = Path(args.profile)
         out.mkdir(parents=True, exist_ok=True)
         for pid in pids:
-            stem = out / f"{name.replace(' ', '-')}-{pid}"
             procs.append(
                 subprocess.Popen(
                     [spy, "record", "--pid", str(pid), "--rate", "250", "--nonblocking", "--gil",
-                     "--duration", seconds, "--format", "raw", "-o", f"{stem}.txt"],
+                     "--duration", seconds, "--format", "raw",
+                     "-o", str(out / f"{stem}-{pid}.txt")],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
@@ -393,7 +394,7 @@ def profiling(
         out = Path(args.perf)
         out.mkdir(parents=True, exist_ok=True)
         for pid in pids:
-            data = out / f"{name.replace(' ', '-')}-{pid}.data"
+            data = out / f"{stem}-{pid}.data"
             perf_files.append((data, pid))
             procs.append(
                 subprocess.Popen(
