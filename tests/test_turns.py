@@ -189,3 +189,32 @@ async def test_under_work_that_never_ends_waiters_past_the_bound_go_one_an_itera
     # From the first one let in, one an iteration: no iteration without an arrival between.
     assert steps[first:].replace("|", "")[:5] == "01234"
     assert all(len(chunk) == 1 for chunk in steps[first:].split("|")[:5]), log
+
+
+async def test_past_so_many_waiting_a_step_that_may_goes_on_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Decision 053: a departure waits for its turn only while fewer than `unless_waiting`
+    steps wait; past that it goes on at once, and those waiting keep their order."""
+    monkeypatch.setattr(turns, "MAX_WAIT_S", 60.0)  # nobody is let in while the work lasts
+    loop = asyncio.get_running_loop()
+    working = True
+    remove = busy_while(loop, lambda: working)
+    log: list[str] = []
+
+    async def step(name: str, unless_waiting: int | None = None) -> None:
+        await take_turn(unless_waiting=unless_waiting)
+        log.append(name)
+
+    try:
+        waiting = [asyncio.ensure_future(step(str(i))) for i in range(2)]
+        waiting.append(asyncio.ensure_future(step("a", unless_waiting=3)))  # two wait: it too
+        late = asyncio.ensure_future(step("b", unless_waiting=3))  # three wait: it goes on
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert log == ["b"] and late.done()
+        working = False
+        await asyncio.wait_for(asyncio.gather(*waiting), 5)
+    finally:
+        remove()
+    assert log == ["b", "0", "1", "a"]

@@ -50,7 +50,9 @@ class _Turns:
                 return True
         return False
 
-    async def take(self, loop: asyncio.AbstractEventLoop) -> None:
+    async def take(self, loop: asyncio.AbstractEventLoop, unless_waiting: int | None) -> None:
+        if unless_waiting is not None and len(self.waiting) >= unless_waiting:
+            return
         turn: asyncio.Future[None] = loop.create_future()
         self.waiting.append((loop.time(), turn))
         if not self.pumping:
@@ -106,8 +108,12 @@ def message_work(loop: asyncio.AbstractEventLoop) -> bool:
     return turns is not None and turns.busy()
 
 
-async def take_turn() -> None:
+async def take_turn(*, unless_waiting: int | None = None) -> None:
     """Wait for an iteration of the loop of this step's own (an arrival's: a sign-in, a guest,
-    an availability change, a WebSocket handshake)."""
+    an availability change, a WebSocket handshake; or a departure's: decision 053).
+
+    With `unless_waiting`, go on at once when that many steps already wait: for a step whose
+    wait is a courtesy to the messages, where tens of thousands waiting one an iteration would
+    keep their tasks alive for the garbage collector to walk and promote meanwhile."""
     loop = asyncio.get_running_loop()
-    await _turns_of(loop).take(loop)
+    await _turns_of(loop).take(loop, unless_waiting)

@@ -12,6 +12,7 @@ import pytest_asyncio
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from helpline import turns
 from helpline.chats import gateway
 from tests.conftest import LiveServer
 from tests.fixtures.factories import Person, make_queue, make_user
@@ -561,6 +562,41 @@ async def test_a_socket_closed_by_its_peer_starts_no_writer_of_ours(
     code, _ = await asyncio.wait_for(a.closed, 5)
     assert code == 4401
     assert writers == [agent.id]
+
+
+async def test_a_departure_waits_for_a_moment_without_message_work(
+    live_server: LiveServer, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decision 053: everyone leaving at once (a proxy restarting) is the arrivals' mirror. A
+    socket its peer closed leaves the hub at once (no news is queued for it); the rest of its
+    leaving, its presence stamp first, waits for its turn at a moment without message work
+    (while fewer than `DEPARTURES_WAITING` wait: tests/test_turns.py)."""
+    monkeypatch.setattr(turns, "MAX_WAIT_S", 60.0)  # the bound: tests/test_turns.py
+    hub = live_server.app.state.ctx.hub
+    stamped: list[str] = []
+    real = gateway._stamp
+
+    async def noting(ctx: Any, user_id: str) -> None:
+        stamped.append(user_id)
+        await real(ctx, user_id)
+
+    monkeypatch.setattr(gateway, "_stamp", noting)
+    customer = world["customer"]
+    c = await WSClient.open(live_server.ws_url, customer.token)
+    await c.request({"type": "ping"}, lambda f: f["type"] == "pong")
+    stamped.clear()  # connecting stamps too
+    working = True
+    done_working = turns.busy_while(asyncio.get_running_loop(), lambda: working)
+    try:
+        await c.close()
+        await eventually(lambda: not hub.is_connected(customer.id))
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert stamped == []  # its turn has not come
+        working = False
+        await eventually(lambda: stamped == [customer.id])
+    finally:
+        done_working()
 
 
 async def test_the_process_takes_news_only_for_who_is_connected_and_subscribed_here(

@@ -46,6 +46,9 @@ from helpline.wsproto import SEND_MANY, Inbox
 
 log = logging.getLogger("helpline.gateway")
 MAX_FRAME = 64 * 1024
+# Departures that wait for turns at most (decision 053): past this many steps waiting, a leaving
+# goes on at once, so 19,700 closing together are not all kept alive waiting (scenario 3).
+DEPARTURES_WAITING = 64
 _NO_QUEUES: frozenset[str] = frozenset()
 
 
@@ -212,12 +215,18 @@ async def websocket_endpoint(scope: Scope, receive: Receive, send: Send) -> None
         ctx.hub.unregister(conn)
         if left:
             conn.left()
+            # Everyone leaving at once (a proxy restarting) is the arrivals' mirror: the rest
+            # of each one's leaving waits for a moment without message work, one a turn, as
+            # long as few wait (decision 053).
+            await take_turn(unless_waiting=DEPARTURES_WAITING)
         else:
             conn.close(1000, "bye")
         if not ctx.hub.is_connected(conn.user_id):
             # The offline grace period (staff) and the away mail's wait (customers) count
             # from the last connection closing.
             await _stamp(ctx, conn.user_id)
+            if left:  # the stamps written together resume together: one a turn
+                await take_turn(unless_waiting=DEPARTURES_WAITING)
         if conn.writer is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.writer, timeout=2)
