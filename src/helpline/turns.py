@@ -14,6 +14,9 @@ read has not reached its reader, a message waits for its batch or a batch's fram
 flushed (`busy_while` probes: the gateway's, the writer's), the arrival waits, at most
 `MAX_WAIT_S`. An arrival's step then starts between two messages' ways rather than inside
 one, and a message that comes in meanwhile waits for that one step, not for one at each hop.
+
+Departures take turns too (a proxy restarting closes hundreds of sockets within a second), but
+only while few steps wait (`unless_waiting`, decision 053).
 """
 
 from __future__ import annotations
