@@ -166,11 +166,18 @@ async def test_work_that_never_ends_delays_a_turn_by_the_bound_only() -> None:
     assert waited >= turns.MAX_WAIT_S
 
 
-async def test_under_work_that_never_ends_waiters_past_the_bound_go_one_an_iteration() -> None:
+async def test_under_work_that_never_ends_waiters_past_the_bound_go_one_an_iteration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The bound is each waiter's own: arrivals queued together wait it out once, then are let
     in one an iteration as without probes, not one a bound (a reconnecting crowd while messages
     never pause would otherwise be held to 200 a second)."""
     loop = asyncio.get_running_loop()
+    # The loop's clock held still, then moved past the bound: on the real one, waiters that
+    # asked microseconds apart pass their bounds microseconds apart, and an iteration between
+    # two of them could find the second not yet due.
+    clock = [loop.time()]
+    monkeypatch.setattr(loop, "time", lambda: clock[0])
     remove = busy_while(loop, lambda: True)
     log: list[str] = []
 
@@ -180,7 +187,14 @@ async def test_under_work_that_never_ends_waiters_past_the_bound_go_one_an_itera
 
     ticker = Ticker(log)
     try:
-        await asyncio.wait_for(asyncio.gather(*(arrival(str(i)) for i in range(5))), 5)
+        arrivals = asyncio.gather(*(arrival(str(i)) for i in range(5)))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert set(log) == {"|"}  # within the bound, work that never ends lets nobody in
+        clock[0] += 2 * turns.MAX_WAIT_S
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert arrivals.done()
     finally:
         ticker.running = False
         remove()
