@@ -143,6 +143,9 @@ async def test_sessions_are_listed_with_where_they_came_from(
         "last_seen_at",
         "user_agent",
         "device",
+        "browser",
+        "os",
+        "model",
         "ip",
         "current",
     }
@@ -234,7 +237,13 @@ async def test_sessions_name_the_device_from_the_user_agent(
     await sign_in(app, agent.email, address="198.51.100.1", user_agent=chrome)
     await sign_in(app, agent.email, address="198.51.100.2", user_agent=iphone)
     await sign_in(app, agent.email, address="198.51.100.3", user_agent="crm-sync/2.0")
-    devices = {s["ip"]: s["device"] for s in await sessions_of(client, agent.token)}
+    sessions = {s["ip"]: s for s in await sessions_of(client, agent.token)}
+    devices = {ip: s["device"] for ip, s in sessions.items()}
     assert devices["198.51.100.1"] == "Chrome 120 on Linux"
     assert devices["198.51.100.2"] == "Mobile Safari 17 on iOS (iPhone)"
     assert devices["198.51.100.3"] is None  # nothing recognisable: the page shows the raw agent
+    # The same in parts, which the pages join in their own language.
+    parts = {ip: (s["browser"], s["os"], s["model"]) for ip, s in sessions.items()}
+    assert parts["198.51.100.1"] == ("Chrome 120", "Linux", None)
+    assert parts["198.51.100.2"] == ("Mobile Safari 17", "iOS", "iPhone")
+    assert parts["198.51.100.3"] == (None, None, None)

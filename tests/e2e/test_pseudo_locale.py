@@ -168,9 +168,13 @@ class Walk:
         if found:
             self.findings[label] = found
 
-    def dialog(self, page: Page, opener: Locator, dialog: str, label: str) -> None:
+    def dialog(
+        self, page: Page, opener: Locator, dialog: str, label: str, loaded: str | None = None
+    ) -> None:
         opener.click()
         expect(page.locator(dialog)).to_be_visible()
+        if loaded is not None:  # what the dialog fetches, shown before the screen is read
+            expect(page.locator(dialog).get_by_test_id(loaded).first).to_be_visible()
         self.check(page, label)
         page.keyboard.press("Escape")
         expect(page.locator(dialog)).to_be_hidden()
@@ -407,13 +411,14 @@ def test_portal_console_and_transcript_speak_only_catalog_text(people: Browsers)
     ana.get_by_test_id("user-menu").locator("summary").click()
     walk.check(ana, "console: user menu")
     ana.keyboard.press("Escape")
-    for testid, dialog, label in [
-        ("menu-tokens", "#tokens-dialog", "API tokens"),
-        ("menu-sessions", "#sessions-dialog", "sessions"),
+    for testid, dialog, label, loaded in [
+        ("menu-tokens", "#tokens-dialog", "API tokens", None),
+        # The browser's session, its device in words ("HeadlessChrome 156 on Linux").
+        ("menu-sessions", "#sessions-dialog", "sessions", "session-current"),
     ]:
         if not ana.get_by_test_id(testid).is_visible():
             ana.get_by_test_id("user-menu").locator("summary").click()
-        walk.dialog(ana, ana.get_by_test_id(testid), dialog, f"console: {label} dialog")
+        walk.dialog(ana, ana.get_by_test_id(testid), dialog, f"console: {label} dialog", loaded)
 
     # Two-factor set-up to the recovery codes, and the codes' text file.
     if not ana.get_by_test_id("menu-totp").is_visible():

@@ -16,7 +16,7 @@ from helpline.accounts.deps import (
     client_address,
     set_session_cookie,
 )
-from helpline.accounts.devices import describe_all
+from helpline.accounts.devices import parts_of_all
 from helpline.accounts.login_limits import LoginLimits, account_key
 from helpline.accounts.models import ApiToken
 from helpline.accounts.schemas import (
@@ -268,14 +268,17 @@ async def list_sessions(
     rows = await service.list_sessions(
         uow, caller.user, ctx.settings, offset=offset, limit=limit + 1
     )
-    devices = await describe_all([s.user_agent for s in rows[:limit]])
+    devices = await parts_of_all([s.user_agent for s in rows[:limit]])
     items = [
         SessionOut(
             id=s.id,
             created_at=s.created_at,
             last_seen_at=s.last_seen_at or s.created_at,
             user_agent=s.user_agent,
-            device=device,
+            device=device.words() if device else None,
+            browser=device.browser if device else None,
+            os=device.os if device else None,
+            model=device.model if device else None,
             ip=s.ip,
             current=s.id == current,
         )

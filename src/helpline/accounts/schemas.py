@@ -166,6 +166,11 @@ class SessionOut(BaseModel):
     last_seen_at: datetime
     user_agent: str | None
     device: str | None = None  # the user agent in words ("Chrome 120 on Linux"), when known
+    # The same in parts, for a page to join in its own language: "Chrome 120", "Linux", and
+    # the phone or tablet ("iPhone") when the user agent names one.
+    browser: str | None = None
+    os: str | None = None
+    model: str | None = None
     ip: str | None
     current: bool
 

@@ -99,8 +99,13 @@ function initTokens() {
   };
 }
 
-// "Chrome 120 on Linux" comes from the server (`device`); the raw string is the fallback.
-const deviceOf = (s) => s.device || s.user_agent || t("Unknown device");
+// "Chrome 120 on Linux": the server's parts (`browser`, `os`, `model`) joined in the page's
+// language; the raw string is the fallback.
+function deviceOf(s) {
+  if (!s.browser) return s.user_agent || t("Unknown device");
+  const name = s.os ? t("{browser} on {system}", { browser: s.browser, system: s.os }) : s.browser;
+  return s.model ? `${name} (${s.model})` : name;
+}
 
 function initSessions() {
   const dialog = $("#sessions-dialog");
