@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from helpline import turns
 from helpline.accounts import presence
 from helpline.accounts.models import User
 from helpline.config import Settings
@@ -183,6 +184,37 @@ async def test_a_stamp_of_many_users_is_written_in_chunks_with_the_loop_going_ro
             )
         ).scalars()
         assert all(at is not None and at == frozen_clock.now() for at in seen)
+
+
+async def test_a_stamp_of_many_users_writes_its_next_chunk_only_without_message_work(
+    app: FastAPI, frozen_clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between two chunks the stamp takes a turn (helpline.turns): a frame read meanwhile is
+    answered before the next write, not after it (a liveness ping waited for two chunks)."""
+    monkeypatch.setattr(presence, "STAMP_CHUNK", 4)
+    monkeypatch.setattr(turns, "MAX_WAIT_S", 60.0)  # the bound: tests/test_turns.py
+    people = [await make_user(app, "customer", is_guest=True) for _ in range(8)]
+    ctx = ctx_of(app)
+    writes: list[int] = []
+    write_now = ctx.boundary.write_now
+
+    async def counted(work: Any) -> Any:
+        writes.append(len(writes))
+        return await write_now(work)
+
+    monkeypatch.setattr(ctx.boundary, "write_now", counted)
+    working = True
+    done_working = turns.busy_while(asyncio.get_running_loop(), lambda: working)
+    try:
+        stamping = asyncio.create_task(presence.stamp(ctx, {p.id for p in people}))
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert writes == [0]  # the first chunk at once, the second waits for its turn
+        working = False
+        await asyncio.wait_for(stamping, 5)
+        assert writes == [0, 1]
+    finally:
+        done_working()
 
 
 async def test_a_stamp_is_recent_for_as_long_as_the_sweepers_stamps_are_apart(

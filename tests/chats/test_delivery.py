@@ -14,6 +14,7 @@ from helpline.chats import repository as repo
 from helpline.kit import clock
 from tests.conftest import LiveServer
 from tests.fixtures.factories import ctx_of, make_queue, make_user
+from tests.fixtures.waits import eventually
 from tests.fixtures.wsclient import WSClient
 
 pytestmark = pytest.mark.asyncio
@@ -248,3 +249,27 @@ async def test_a_finished_loop_that_flushed_frames_is_freed() -> None:
     gc.collect()
     assert flushed == [True]
     assert seen and seen[0]() is None
+
+
+async def test_the_periodic_check_walks_only_connections_with_a_subscription(
+    live_server: LiveServer, setup: dict[str, Any]
+) -> None:
+    """Most of the connections a process holds are idle, with no subscription: the check that
+    runs every few seconds walks only those that have one."""
+    ctx = ctx_of(setup["app"])
+    cid = setup["chat"]["id"]
+    idle = await WSClient.open(live_server.ws_url, setup["customer"].token)
+    await idle.request({"type": "ping"}, lambda f: f["type"] == "pong")
+    c = await WSClient.open(live_server.ws_url, setup["customer"].token)
+    assert (await c.subscribe(cid))["type"] == "subscribed"
+    assert len(ctx.hub.connections) == 2
+    assert len(ctx.hub.subscribed) == 1
+    await c.send({"type": "unsubscribe", "chat_id": cid})
+    await c.request({"type": "ping"}, lambda f: f["type"] == "pong")
+    assert not ctx.hub.subscribed
+    await c.subscribe(cid)
+    (conn,) = ctx.hub.subscribed
+    await c.close()
+    await eventually(lambda: conn not in ctx.hub.connections)
+    assert not ctx.hub.subscribed
+    await idle.close()

@@ -74,10 +74,9 @@ async def sweep(ctx: AppContext) -> int:
             mailed_before=mailed_before,
             since=at - LOOK_BACK,
         )
-    connected = ctx.hub.connected_users()
     sent = 0
     for chat_id, customer_id, mailed_seq in found:
-        if customer_id in connected:
+        if ctx.hub.is_connected(customer_id):
             continue  # here, with the stamp on its way
         async with ctx.boundary.write() as uow:
             if await _mail(uow, ctx, chat_id, customer_id, mailed_seq, mailed_before):

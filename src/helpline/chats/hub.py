@@ -194,6 +194,10 @@ class Hub:
         self.db = db
         self.topics: dict[str, set[Connection]] = defaultdict(set)
         self.connections: set[Connection] = set()
+        # Connections with a subscription: what the periodic gap check walks. Idle ones (most,
+        # with many connections held) have none, and walking all 19,700 of scenario 3's held
+        # the loop ~7 ms every 2 s (docs/performance.md, 6 December 2026).
+        self.subscribed: set[Connection] = set()
         self._users: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
         self._refreshing: set[str] = set()
@@ -235,6 +239,7 @@ class Hub:
             if self._users[conn.user_id] <= 0:
                 del self._users[conn.user_id]
         self.connections.discard(conn)
+        self.subscribed.discard(conn)
         for topic in self._base_topics(conn) + [f"chat:{c}" for c in conn.subs]:
             self._drop(topic, conn)
         for sub in conn.subs.values():
@@ -319,6 +324,8 @@ class Hub:
         if old is not None:
             self._count(conn, old.queue_id, -1)
         conn.subs[chat.id] = sub
+        if conn in self.connections:
+            self.subscribed.add(conn)
         self._count(conn, sub.queue_id, 1)
         self.topics[f"chat:{chat.id}"].add(conn)
         await self._fill(conn, sub)
@@ -331,6 +338,8 @@ class Hub:
         sub = conn.subs.pop(chat_id, None)
         if sub is not None:
             self._count(conn, sub.queue_id, -1)
+        if not conn.subs:
+            self.subscribed.discard(conn)
         self._drop(f"chat:{chat_id}", conn)
 
     async def _fill(self, conn: Connection, sub: Subscription) -> None:
@@ -621,7 +630,7 @@ class Hub:
         show a real gap anyway. One indexed query per 500 subscribed chats."""
         behind = 0
         by_chat: dict[str, list[tuple[Connection, Subscription]]] = defaultdict(list)
-        for conn in list(self.connections):
+        for conn in list(self.subscribed):
             for sub in conn.subs.values():
                 if sub.ready and not sub.repairing:
                     by_chat[sub.chat_id].append((conn, sub))
