@@ -9,13 +9,19 @@ import contextlib
 import gc
 import sys
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
 
 from helpline import observability as metrics
-from helpline.gcpolicy import BUSY_FULL_EVERY, CALM_S, GcPolicy
+from helpline.gcpolicy import (
+    BUSY_FULL_EVERY,
+    CALM_S,
+    LEAVING_PER_CHECK,
+    QUIET_S,
+    GcPolicy,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -25,7 +31,7 @@ class Node:
         self.me = self  # a cycle: only the cyclic collector frees it
 
 
-def tracked(objs: list[Node]) -> int:
+def tracked(objs: Sequence[object]) -> int:
     """How many of objs the collector walks (frozen ones are in no generation)."""
     ids = {id(o) for o in gc.get_objects()}
     return sum(id(o) in ids for o in objs)
@@ -273,3 +279,152 @@ async def test_without_a_rate_arrivals_never_move_the_threshold() -> None:
         policy.sample(policy._seen_at + 1)
         assert gc.get_threshold() == before and not policy.busy
         assert policy._sampler is None
+
+
+class Leaf:
+    """Tracked by the collector, freed by reference counting alone (no cycle)."""
+
+
+@contextlib.contextmanager
+def collector_off() -> Any:
+    # CPython's own collections would blur the counts these tests read.
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def young_holds(objs: list[Any], generation: int = 0) -> int:
+    ids = {id(o) for o in gc.get_objects(generation)}
+    return sum(id(o) in ids for o in objs)
+
+
+@contextlib.asynccontextmanager
+async def installed(**options: Any) -> AsyncIterator[GcPolicy]:
+    """A policy installed (no thaw) with CPython's own collections off meanwhile."""
+    policy = GcPolicy(thaw_s=0, **options)
+    policy.install()
+    try:
+        with collector_off():
+            yield policy
+    finally:
+        await policy.close()
+
+
+_quiet = [0.0]
+
+
+def quiet() -> float:
+    """A time of the loop's clock `QUIET_S` past anything collected so far, the check's own
+    collections (at the times given before) included: `check_young(at)`."""
+    _quiet[0] = max(_quiet[0], asyncio.get_running_loop().time()) + QUIET_S
+    return _quiet[0]
+
+
+async def test_frozen_objects_dying_hide_the_young_generation_and_the_check_collects_it() -> None:
+    async with installed(young_limit=2000) as policy:
+        held = [Leaf() for _ in range(3000)]
+        gc.freeze()  # as after a full collection: long-lived, like connections
+        count = gc.get_count()[0]
+        for i in range(len(held)):
+            # A pinged connection replaces frozen objects with new ones (a timer, a
+            # future): each death counts the young generation down, each birth up.
+            held[i] = Leaf()
+        # CPython's count says nothing happened; its list holds every new object.
+        assert gc.get_count()[0] <= count + 100 < gc.get_threshold()[0]
+        assert young_holds(held) == len(held)
+        assert policy.check_young(quiet()) == 0
+        assert young_holds(held) == 0
+        assert young_holds(held, 1) == len(held)  # survivors, one generation up
+        assert policy.young_checked == 1
+        assert policy.check_young(quiet()) is None  # the list is short again
+
+
+async def test_under_the_limit_the_check_collects_nothing() -> None:
+    async with installed(young_limit=5000) as policy:
+        gc.collect(0)
+        held = [Leaf() for _ in range(1000)]
+        assert policy.check_young(quiet()) is None
+        assert young_holds(held) == len(held)
+        assert policy.young_checked == 0
+
+
+async def test_the_check_collects_the_middle_generation_past_its_share_of_objects() -> None:
+    async with installed(young_limit=500) as policy:
+        gc.collect(1)
+        held = [Leaf() for _ in range(1000)]
+        assert policy.check_young(quiet()) == 0  # 1,000: past the limit, not 4 × 500 with gen 1
+        more = [Leaf() for _ in range(1500)]
+        before = gc.get_stats()[1]["collections"]
+        assert policy.check_young(quiet()) == 1  # 1,500 young + 1,000 middle: past 4 × 500
+        assert gc.get_stats()[1]["collections"] == before + 1
+        # Survivors of two collections: frozen, as a full collection's are.
+        assert tracked(held + more) == 0
+
+
+async def test_the_check_collects_the_middle_generation_when_cpython_would() -> None:
+    async with installed(young_limit=500) as policy:
+        _, middle, _ = gc.get_threshold()
+        for _ in range(middle + 1):
+            gc.collect(0)  # each young collection counts towards the middle one's
+        held = [Leaf() for _ in range(1000)]
+        before = gc.get_stats()[1]["collections"]
+        assert policy.check_young(quiet()) == 1
+        assert gc.get_stats()[1]["collections"] == before + 1
+        assert young_holds(held, 1) == 0  # on to the oldest generation
+        assert gc.get_count()[1] == 0
+
+
+async def test_the_check_leaves_the_young_generation_to_cpython_while_cpython_collects_it() -> None:
+    """Under message load CPython's count drives several young collections a second: the check
+    acts only once collections, its own too, have stopped for `QUIET_S` (scenario 1: checking
+    every 100 ms took over from CPython's count and doubled them)."""
+    async with installed(young_limit=1000) as policy:
+        held = [Leaf() for _ in range(1500)]
+        gc.collect(0)  # CPython's own, say
+        at = asyncio.get_running_loop().time()
+        held += [Leaf() for _ in range(1500)]
+        assert policy.check_young(at + QUIET_S - 0.01) is None
+        assert young_holds(held[1500:]) == 1500
+        assert policy.check_young(at + QUIET_S) == 0  # quiet long enough: its turn
+        assert young_holds(held) == 0
+        held += [Leaf() for _ in range(1500)]
+        # Nor within `QUIET_S` of its own: it never takes over from CPython's count.
+        assert policy.check_young(at + QUIET_S + 0.1) is None
+        assert policy.check_young(at + 2 * QUIET_S + 0.1) is not None
+
+
+async def test_the_check_rests_while_connections_leave_in_numbers() -> None:
+    left = [0]
+    async with installed(young_limit=500, departures=lambda: left[0]) as policy:
+        gc.collect(1)
+        t = quiet()
+        held = [Leaf() for _ in range(1000)]
+        left[0] += LEAVING_PER_CHECK  # a few closed since the last check: not in numbers
+        assert policy.check_young(t) == 0
+        held += [Leaf() for _ in range(1000)]
+        left[0] += 1000  # everyone closing at once
+        leaving = t + QUIET_S  # quiet since its collection, and past the limit again
+        assert policy.check_young(leaving) is None
+        assert young_holds(held[1000:]) == 1000  # left for CPython's own count
+        assert policy.check_young(leaving + CALM_S - 0.01) is None  # not calm yet
+        assert policy.check_young(leaving + CALM_S) is not None
+        assert young_holds(held) == 0
+
+
+async def test_the_check_runs_on_the_loop_only_while_installed_and_with_a_limit() -> None:
+    off = GcPolicy(thaw_s=0)
+    off.install()
+    try:
+        assert off._young is None
+    finally:
+        await off.close()
+    on = GcPolicy(thaw_s=0, young_limit=2000)
+    on.install()
+    check = on._young
+    assert check is not None and not check.cancelled()
+    await on.close()
+    assert check.cancelled() and on._young is None

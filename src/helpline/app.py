@@ -341,6 +341,8 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
             switch_s=settings.gil_switch_ms / 1000,
             arrivals=lambda: hub.opened,
             arrival_rate=settings.gc_arrivals_per_s,
+            young_limit=settings.gc_young_limit,
+            departures=lambda: hub.opened - len(hub.connections),
         )
         gc_policy.install()
         app.state.gc_policy = gc_policy  # for tests and diagnostics

@@ -186,6 +186,10 @@ class Settings(BaseSettings):
     # come every 3rd collection of generation 1: smaller pauses while they arrive; the steady
     # threshold 3 s after (decision 039). 0 = never.
     gc_arrivals_per_s: float = Field(default=50, ge=0)
+    # A young collection whenever the young generation's list holds more than this many
+    # objects (checked every 100 ms), however low CPython's count of it is: frozen objects
+    # dying count it down (helpline.gcpolicy). 0 = CPython's count alone.
+    gc_young_limit: int = Field(default=2000, ge=0)
     # How long another thread holding the GIL may keep it from the event loop's thread, and the
     # loop from a database thread whose result is ready (Python's default 5 ms; 0 = leave it).
     gil_switch_ms: float = Field(default=5, ge=0, le=100)

@@ -33,6 +33,17 @@ The policy (`install`):
   until they are thawed (plain reference counting frees the rest at once): every `thaw_s`
   seconds everything is unfrozen, and the next full collection walks it all once (one longer
   pause per `thaw_s`; HELPLINE_GC_THAW_S, 0 = never thaw, for measuring).
+- the young generation measured, not only counted (`young_limit`, HELPLINE_GC_YOUNG_LIMIT):
+  CPython 3.11 counts the young generation down whenever a tracked object is freed, frozen
+  ones too, so while long-lived connections replace what was frozen (a keepalive ping's timer
+  and parser state, ~9 objects a connection every 20 s: ~9,000 a second at 19,700) the count
+  stays under its threshold while the young list grows to tens of thousands, and the middle
+  generation's next collection walked ~90,000 objects (50–100 ms). Every 100 ms the list's
+  length is read (`gc.get_objects(0)`: in proportion to the young list alone, which this
+  keeps short) and past the limit the young generation is collected, the middle one with it
+  once the two hold 4 × the limit, its survivors then frozen; only once CPython's own
+  collections have stopped for `QUIET_S` (under message load they do not), and not while
+  connections close in numbers (decision 054);
 - the interpreter's switch interval (`switch_s`, HELPLINE_GIL_SWITCH_MS) when set: how long a
   thread waiting for the GIL lets the holder run before asking it to let go;
 - each collection's pause is observed in `helpline_gc_pause_seconds{generation}`, and how late
@@ -45,6 +56,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -59,6 +71,12 @@ log = logging.getLogger("helpline.gc")
 BUSY_FULL_EVERY = 2
 CALM_S = 3.0  # how long the arrivals must stay slow before the steady threshold is back
 SAMPLE_S = 1.0  # how often the arrivals are counted
+YOUNG_CHECK_S = 0.1  # how often the young generation's list is measured (young_limit)
+MIDDLE_PER_YOUNG = 4  # the check collects the middle generation past 4 × young_limit objects
+QUIET_S = 0.5  # the check acts only this long after CPython's own last collection
+# More connections closed than this between two checks: they leave in numbers, and the check
+# rests until CALM_S after (their frozen objects die by the thousands; see `check_young`).
+LEAVING_PER_CHECK = 5
 
 
 class GcPolicy:
@@ -71,7 +89,19 @@ class GcPolicy:
         switch_s: float = 0.0,
         arrivals: Callable[[], int] | None = None,
         arrival_rate: float = 0.0,
+        young_limit: int = 0,
+        departures: Callable[[], int] | None = None,
     ) -> None:
+        self.young_limit = young_limit
+        # How many connections ever closed (the hub's count): the check rests while they
+        # close in numbers.
+        self.departures = departures
+        self._left = 0
+        self._leaving_at = -math.inf
+        # When the last collection ended, CPython's or the check's (the loop's clock).
+        self._collected_at = -math.inf
+        self._young: asyncio.TimerHandle | None = None
+        self.young_checked = 0  # young collections the check made (tests, diagnostics)
         self.freeze_survivors = freeze_survivors
         self.thaw_s = thaw_s
         self.full_every = full_every
@@ -99,6 +129,8 @@ class GcPolicy:
             self._started = time.perf_counter()
             return
         generation = info.get("generation", 0)
+        if self._loop is not None:
+            self._collected_at = self._loop.time()
         metrics.gc_pause_seconds.labels(str(generation)).observe(
             time.perf_counter() - self._started
         )
@@ -131,6 +163,66 @@ class GcPolicy:
         if self.arrivals is not None:
             self._seen, self._seen_at = self.arrivals(), self._loop.time()
             self._sampler = self._loop.call_later(SAMPLE_S, self._sample_now)
+        if self.young_limit > 0:
+            if self.departures is not None:
+                self._left = self.departures()
+            self._young = self._loop.call_later(YOUNG_CHECK_S, self._check_young_now)
+
+    def _check_young_now(self) -> None:
+        assert self._loop is not None
+        self.check_young(self._loop.time())
+        self._young = self._loop.call_later(YOUNG_CHECK_S, self._check_young_now)
+
+    def check_young(self, at: float) -> int | None:
+        """Collect the young generation if its list outgrew `young_limit`; the middle one with
+        it when the two together hold more than `MIDDLE_PER_YOUNG` times that, or when CPython
+        would (more than its threshold of young collections since its last). What the
+        interpreter's count would have done had frozen objects' deaths not counted it down, in
+        pieces as small: the objects that replace frozen ones live on, so each young
+        collection passes nearly all it walks on to the middle generation.
+
+        Not while connections close in numbers, nor `CALM_S` after (`at`: the loop's clock):
+        then the young objects are mostly their leaving, tied to their frozen objects, which no
+        collection short of a thaw frees; collected, they were walked again and again on their
+        way to the oldest generation, and full collections of 100–250 ms came with them
+        (docs/performance.md, 6 December 2026). CPython's count, driven to nothing by their
+        deaths, leaves them be.
+
+        Nor within `QUIET_S` of the last collection, CPython's or its own: under message load
+        CPython's count collects several times a second, and the frozen objects' deaths show
+        as its collections stopping while the young list grows. Counting only CPython's, the
+        check took over under message load (its collections every 100 ms kept CPython's
+        count from ever reaching its threshold) and scenario 1 had twice the young
+        collections, for ~1.5 points of a core. Returns the generation collected, or None."""
+        if self.departures is not None:
+            left = self.departures()
+            if left - self._left > LEAVING_PER_CHECK:
+                self._leaving_at = at
+            self._left = left
+        if at - self._leaving_at < CALM_S:
+            return None
+        if at - self._collected_at < QUIET_S:
+            return None
+        young = len(gc.get_objects(0))
+        if young <= self.young_limit:
+            return None
+        _, middle, _ = gc.get_threshold()
+        if gc.get_count()[1] > middle:
+            generation = 1
+        else:
+            walked = young + len(gc.get_objects(1))
+            generation = 1 if walked > MIDDLE_PER_YOUNG * self.young_limit else 0
+        gc.collect(generation)
+        self._collected_at = at  # (the callback noted the loop's time; `at` is the caller's)
+        if generation == 1 and self.freeze_survivors:
+            # What survived two collections while frozen objects died replaces long-lived
+            # objects: frozen like a full collection's survivors. Left in the oldest
+            # generation, CPython's count of middle collections (these among them) would soon
+            # have a full one walk it all: 100–250 ms when everyone then closed at once.
+            gc.freeze()
+        self.young_checked += 1
+        metrics.gc_young_checks_total.labels(str(generation)).inc()
+        return generation
 
     def _sample_now(self) -> None:
         assert self._loop is not None
@@ -174,6 +266,9 @@ class GcPolicy:
         if self._sampler is not None:
             self._sampler.cancel()
             self._sampler = None
+        if self._young is not None:
+            self._young.cancel()
+            self._young = None
         self.busy = False
         if self._thresholds is not None:
             gc.set_threshold(*self._thresholds)

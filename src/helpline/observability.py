@@ -9,6 +9,7 @@ Metrics live in the default registry, served at GET /metrics by `metrics_respons
     helpline_http_request_seconds         histogram  by method, route template, status
     helpline_gc_pause_seconds             histogram  collector pauses, by generation
     helpline_event_loop_lag_seconds       histogram  how late the loop runs a 25 ms timer
+    helpline_gc_young_checks_total        counter    collections the young list's length asked for
     helpline_chats_waiting{queue}         gauge      set by `set_chats_waiting()`
     helpline_sqlite_wal_bytes             gauge      SQLite's write-ahead log after a checkpoint
     helpline_sqlite_wal_restarts_total    counter    times the log was started over (decision 035)
@@ -88,6 +89,12 @@ gc_pause_seconds = Histogram(
     "Pauses of Python's cyclic garbage collector, by generation (2 = full collection)",
     ["generation"],
     buckets=STALL_BUCKETS,
+)
+gc_young_checks_total = Counter(
+    "helpline_gc_young_checks_total",
+    "Collections made because the young generation's list outgrew HELPLINE_GC_YOUNG_LIMIT "
+    "while CPython's count of it stayed low (frozen objects dying), by generation",
+    ["generation"],
 )
 event_loop_lag_seconds = Histogram(
     "helpline_event_loop_lag_seconds",
