@@ -41,9 +41,9 @@ The policy (`install`):
   generation's next collection walked ~90,000 objects (50–100 ms). Every 100 ms the list's
   length is read (`gc.get_objects(0)`: in proportion to the young list alone, which this
   keeps short) and past the limit the young generation is collected, the middle one with it
-  once the two hold 4 × the limit, its survivors then frozen; only once CPython's own
-  collections have stopped for `QUIET_S` (under message load they do not), and not while
-  connections close in numbers (decision 054);
+  once the two hold 4 × the limit, its survivors then frozen; only once no collection,
+  CPython's or its own, has come for `QUIET_S` (under message load CPython's come several
+  times a second), and not while connections close in numbers (decision 054);
 - the interpreter's switch interval (`switch_s`, HELPLINE_GIL_SWITCH_MS) when set: how long a
   thread waiting for the GIL lets the holder run before asking it to let go;
 - each collection's pause is observed in `helpline_gc_pause_seconds{generation}`, and how late
@@ -73,7 +73,7 @@ CALM_S = 3.0  # how long the arrivals must stay slow before the steady threshold
 SAMPLE_S = 1.0  # how often the arrivals are counted
 YOUNG_CHECK_S = 0.1  # how often the young generation's list is measured (young_limit)
 MIDDLE_PER_YOUNG = 4  # the check collects the middle generation past 4 × young_limit objects
-QUIET_S = 0.5  # the check acts only this long after CPython's own last collection
+QUIET_S = 0.5  # the check acts only this long after the last collection (CPython's or its own)
 # More connections closed than this between two checks: they leave in numbers, and the check
 # rests until CALM_S after (their frozen objects die by the thousands; see `check_young`).
 LEAVING_PER_CHECK = 5
