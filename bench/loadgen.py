@@ -140,6 +140,15 @@ STEAL_NOTE_PCT = 2.0  # above this the run says so beside its numbers
 # -- results --------------------------------------------------------------------------------
 
 
+async def watch_loop(lag: list[float], every_s: float = 0.005) -> None:
+    """How late the generator's loop runs a timer, into `lag` (seconds) until cancelled: its
+    own stalls (or a busy machine) inflate every latency it measures."""
+    while True:
+        t = time.perf_counter()
+        await asyncio.sleep(every_s)
+        lag.append(max(0.0, time.perf_counter() - t - every_s))
+
+
 def percentiles_ms(samples: Sequence[float]) -> dict[str, float | None]:
     if not samples:
         return {"p50": None, "p90": None, "p99": None, "p999": None, "max": None, "mean": None}
@@ -813,15 +822,8 @@ async def _run_load(
 
         loop_lag: list[float] = []
 
-        async def watch_loop() -> None:
-            # The generator's own stalls (or a busy machine) inflate every latency it measures.
-            while True:
-                t = time.perf_counter()
-                await asyncio.sleep(0.005)
-                loop_lag.append(max(0.0, time.perf_counter() - t - 0.005))
-
         sampler = asyncio.create_task(sample_rss())
-        watcher = asyncio.create_task(watch_loop())
+        watcher = asyncio.create_task(watch_loop(loop_lag))
         # No cyclic GC pauses in the generator while it measures (the run is bounded).
         gc.collect()
         gc.freeze()
@@ -989,12 +991,6 @@ async def run_idle(
         else:
             gc_pauses.append(time.perf_counter() - gc_started[0])
 
-    async def watch_loop() -> None:
-        while True:
-            t = time.perf_counter()
-            await asyncio.sleep(0.005)
-            loop_lag.append(max(0.0, time.perf_counter() - t - 0.005))
-
     watcher: asyncio.Task[None] | None = None
     try:
         await asyncio.sleep(settle_s)
@@ -1004,7 +1000,7 @@ async def run_idle(
                 (result.rss_after_mb - result.rss_before_mb) * 1024 / len(conns), 1
             )
         meter.start()
-        watcher = asyncio.create_task(watch_loop())
+        watcher = asyncio.create_task(watch_loop(loop_lag))
         gc.callbacks.append(on_gc)
         lat: list[float] = []
         end = time.perf_counter() + liveness_s
