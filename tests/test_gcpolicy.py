@@ -31,9 +31,10 @@ class Node:
         self.me = self  # a cycle: only the cyclic collector frees it
 
 
-def tracked(objs: Sequence[object]) -> int:
-    """How many of objs the collector walks (frozen ones are in no generation)."""
-    ids = {id(o) for o in gc.get_objects()}
+def tracked(objs: Sequence[object], generation: int | None = None) -> int:
+    """How many of objs the collector walks (frozen ones are in no generation): in any
+    generation, or in `generation`."""
+    ids = {id(o) for o in gc.get_objects(generation)}
     return sum(id(o) in ids for o in objs)
 
 
@@ -297,11 +298,6 @@ def collector_off() -> Any:
             gc.enable()
 
 
-def young_holds(objs: list[Any], generation: int = 0) -> int:
-    ids = {id(o) for o in gc.get_objects(generation)}
-    return sum(id(o) in ids for o in objs)
-
-
 @contextlib.asynccontextmanager
 async def installed(**options: Any) -> AsyncIterator[GcPolicy]:
     """A policy installed (no thaw) with CPython's own collections off meanwhile."""
@@ -335,10 +331,10 @@ async def test_frozen_objects_dying_hide_the_young_generation_and_the_check_coll
             held[i] = Leaf()
         # CPython's count says nothing happened; its list holds every new object.
         assert gc.get_count()[0] <= count + 100 < gc.get_threshold()[0]
-        assert young_holds(held) == len(held)
+        assert tracked(held, 0) == len(held)
         assert policy.check_young(quiet()) == 0
-        assert young_holds(held) == 0
-        assert young_holds(held, 1) == len(held)  # survivors, one generation up
+        assert tracked(held, 0) == 0
+        assert tracked(held, 1) == len(held)  # survivors, one generation up
         assert policy.young_checked == 1
         assert policy.check_young(quiet()) is None  # the list is short again
 
@@ -348,7 +344,7 @@ async def test_under_the_limit_the_check_collects_nothing() -> None:
         gc.collect(0)
         held = [Leaf() for _ in range(1000)]
         assert policy.check_young(quiet()) is None
-        assert young_holds(held) == len(held)
+        assert tracked(held, 0) == len(held)
         assert policy.young_checked == 0
 
 
@@ -374,7 +370,7 @@ async def test_the_check_collects_the_middle_generation_when_cpython_would() -> 
         before = gc.get_stats()[1]["collections"]
         assert policy.check_young(quiet()) == 1
         assert gc.get_stats()[1]["collections"] == before + 1
-        assert young_holds(held, 1) == 0  # on to the oldest generation
+        assert tracked(held, 1) == 0  # on to the oldest generation
         assert gc.get_count()[1] == 0
 
 
@@ -388,9 +384,9 @@ async def test_the_check_leaves_the_young_generation_to_cpython_while_cpython_co
         at = asyncio.get_running_loop().time()
         held += [Leaf() for _ in range(1500)]
         assert policy.check_young(at + QUIET_S - 0.01) is None
-        assert young_holds(held[1500:]) == 1500
+        assert tracked(held[1500:], 0) == 1500
         assert policy.check_young(at + QUIET_S) == 0  # quiet long enough: its turn
-        assert young_holds(held) == 0
+        assert tracked(held, 0) == 0
         held += [Leaf() for _ in range(1500)]
         # Nor within `QUIET_S` of its own: it never takes over from CPython's count.
         assert policy.check_young(at + QUIET_S + 0.1) is None
@@ -409,10 +405,10 @@ async def test_the_check_rests_while_connections_leave_in_numbers() -> None:
         left[0] += 1000  # everyone closing at once
         leaving = t + QUIET_S  # quiet since its collection, and past the limit again
         assert policy.check_young(leaving) is None
-        assert young_holds(held[1000:]) == 1000  # left for CPython's own count
+        assert tracked(held[1000:], 0) == 1000  # left for CPython's own count
         assert policy.check_young(leaving + CALM_S - 0.01) is None  # not calm yet
         assert policy.check_young(leaving + CALM_S) is not None
-        assert young_holds(held) == 0
+        assert tracked(held, 0) == 0
 
 
 async def test_the_check_runs_on_the_loop_only_while_installed_and_with_a_limit() -> None:
