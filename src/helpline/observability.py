@@ -78,7 +78,8 @@ delivery_repairs_total = Counter(
 )
 event_delivery_seconds = Histogram(
     "helpline_event_delivery_seconds",
-    "Time from an event's commit (its `at`) to its write on a WebSocket",
+    "Time from an event's commit (its `at`) to its write on a WebSocket (live events: a "
+    "subscription's replay of what was committed before it is counted, not timed)",
     buckets=LATENCY_BUCKETS,
 )
 # Pauses and stalls of the event loop (helpline.gcpolicy): anything above ~50 ms is felt by
@@ -144,10 +145,15 @@ sqlite_wal_restarts_total = Counter(
 _parsed: tuple[str, datetime] = ("", datetime.now(UTC))
 
 
-def observe_delivery(event_at: datetime | str) -> None:
-    """Count one delivered event and its latency from commit (the event's `at`)."""
+def observe_delivery(event_at: datetime | str, *, replayed: bool = False) -> None:
+    """Count one delivered event and its latency from commit (the event's `at`). A replay (a
+    subscription catching up on what was committed before it, hours ago perhaps) is counted
+    but not timed: its age is the client's absence, not the server's delay, and a client
+    coming back after a while would otherwise put the histogram's p99 past its last bucket."""
     global _parsed
     events_delivered_total.inc()
+    if replayed:
+        return
     if isinstance(event_at, str):
         # An event reaches its recipients one after another: parse its time once.
         if _parsed[0] == event_at:

@@ -273,3 +273,29 @@ async def test_the_periodic_check_walks_only_connections_with_a_subscription(
     await eventually(lambda: conn not in ctx.hub.connections)
     assert not ctx.hub.subscribed
     await idle.close()
+
+
+def _delivery_samples() -> tuple[float, float]:
+    """Events delivered, and deliveries timed (`helpline_event_delivery_seconds`'s count)."""
+    from prometheus_client import REGISTRY
+
+    delivered = REGISTRY.get_sample_value("helpline_events_delivered_total") or 0.0
+    timed = REGISTRY.get_sample_value("helpline_event_delivery_seconds_count") or 0.0
+    return delivered, timed
+
+
+async def test_a_subscriptions_replay_is_counted_as_delivered_but_not_timed(
+    live_server: LiveServer, setup: dict[str, Any]
+) -> None:
+    cid = setup["chat"]["id"]
+    delivered, timed = _delivery_samples()
+    c = await WSClient.open(live_server.ws_url, setup["customer"].token)
+    sub = await c.subscribe(cid)  # from seq 0: the chat's whole history, committed before
+    replayed = len(c.events(cid))
+    assert replayed == sub["last_seq"] >= 3
+    assert _delivery_samples() == (delivered + replayed, timed)
+
+    await agent_posts_through(live_server, setup, ctx_of(setup["app"]).bus.publish, ["live"])
+    await c.wait_for(lambda f: f["type"] == "event" and f["event"]["seq"] == replayed + 1)
+    assert _delivery_samples() == (delivered + replayed + 1, timed + 1)
+    await c.close()

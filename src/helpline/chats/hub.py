@@ -328,7 +328,7 @@ class Hub:
             self.subscribed.add(conn)
         self._count(conn, sub.queue_id, 1)
         self.topics[f"chat:{chat.id}"].add(conn)
-        await self._fill(conn, sub)
+        await self._fill(conn, sub, replay=True)
         sub.ready = True
         conn.send({"type": "subscribed", "chat_id": chat.id, "last_seq": sub.last_seq})
         if conn.is_customer and sub.status == ChatStatus.waiting:
@@ -342,15 +342,17 @@ class Hub:
             self.subscribed.discard(conn)
         self._drop(f"chat:{chat_id}", conn)
 
-    async def _fill(self, conn: Connection, sub: Subscription) -> None:
-        """Read what is missing from the database, then drain what the bus brought meanwhile."""
+    async def _fill(self, conn: Connection, sub: Subscription, *, replay: bool = False) -> None:
+        """Read what is missing from the database, then drain what the bus brought meanwhile.
+        `replay`: a new subscription catching up (its events counted, not timed, as delivered);
+        otherwise a repair of live news the bus lost or delayed (timed)."""
         sub.repairing = True
         try:
             while True:
                 async with self.db.read() as session:
                     rows = await repo.events_after(session, sub.chat_id, sub.last_seq)
                 for r in rows:
-                    self._emit(conn, sub, ev_mod.envelope(r), r.internal)
+                    self._emit(conn, sub, ev_mod.envelope(r), r.internal, replay=replay)
                 self._drain_held(conn, sub)
                 # What is still held lies beyond a gap: read again (unless the chat was dropped).
                 if not sub.held or conn.subs.get(sub.chat_id) is not sub:
@@ -409,7 +411,13 @@ class Hub:
             conn.close(1011, "repair failed")
 
     def _emit(
-        self, conn: Connection, sub: Subscription, env: dict[str, Any], internal: bool
+        self,
+        conn: Connection,
+        sub: Subscription,
+        env: dict[str, Any],
+        internal: bool,
+        *,
+        replay: bool = False,
     ) -> None:
         if not conn.sees(sub):
             # Checked before the frame is queued: access taken away is never written after.
@@ -421,7 +429,7 @@ class Hub:
         if text is not None:
             conn.send(text)
             self.delivered += 1
-            metrics.observe_delivery(env["at"])
+            metrics.observe_delivery(env["at"], replayed=replay)
         if conn.is_customer and env["type"] == "chat.requeued":
             # Back in the queue: the customer hears their position again, even the same one.
             sub.position = None
