@@ -309,22 +309,20 @@ async def load_pair_run(
         for rate in rates:
             target = Target(name, "helpline", customer_base, agent_base, pids, infra)
             repairs = await _repairs({customer_base, agent_base})
-            bases = sorted({customer_base, agent_base})
-            stalls_before = [await scrape_stalls(base) for base in bases]
             with profiling(args, name, pids) as sending:
+                stalls = RunStalls(sorted({customer_base, agent_base}), sending)
+                await stalls.start()
                 row = await run_load(
                     target,
                     pairs,
                     rate_per_chat=rate,
                     duration=args.duration,
-                    on_ready=sending,
+                    on_ready=stalls.ready,
                     **shape(args),
                 )
             repairs = await _repairs({customer_base, agent_base}) - repairs
             row.notes.append(f"gaps filled from the database: {repairs}")
-            for base, before in zip(bases, stalls_before, strict=True):
-                who = "" if len(bases) == 1 else f" ({base.rsplit(':', 1)[1]})"
-                row.notes.append(run_stalls_note(before, await scrape_stalls(base), who))
+            row.notes.extend(await stalls.notes())
             out.append(row)
         note_setup(setup, out)
         return out
@@ -529,15 +527,16 @@ async def scenario1(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
                     for name, hl, base, _setup in order:
                         target = Target(name, "helpline", base, base, hl.pids)
                         before = await _repairs({base})
-                        stalls_before = await scrape_stalls(base)
                         with profiling(args, f"{name}-{rate:g}-{rep}", hl.pids) as sending:
+                            stalls = RunStalls([base], sending)
+                            await stalls.start()
                             h = await run_load(
                                 target, pairs_of[name], rate_per_chat=rate,
-                                duration=args.duration, on_ready=sending, **shape(args),
+                                duration=args.duration, on_ready=stalls.ready, **shape(args),
                             )  # fmt: skip
                         repairs = await _repairs({base}) - before
                         h.notes.append(f"gaps filled from the database: {repairs}")
-                        h.notes.append(run_stalls_note(stalls_before, await scrape_stalls(base)))
+                        h.notes.extend(await stalls.notes())
                         rows.append(h)
                         print_load_table([h])
         finally:
@@ -796,15 +795,59 @@ def stalls_between(
 
 
 def run_stalls_note(
-    before: dict[str, dict[float, float]], after: dict[str, dict[float, float]], who: str = ""
+    before: dict[str, dict[float, float]],
+    after: dict[str, dict[float, float]],
+    who: str = "",
+    phase: str = "",
 ) -> str:
     """The server's own stalls during a run (helpline.gcpolicy's metrics), as a note."""
-    return f"server{who} stalls: " + "; ".join(
+    return f"server{who} stalls{phase}: " + "; ".join(
         f"{k.removeprefix('helpline_').removesuffix('_seconds')} "
         f"{v['count']}, >10 ms {v['over_10ms']}, p99 <= {v['p99_le_ms']}, "
         f"max <= {v['max_le_ms']} ms"
         for k, v in stalls_between(before, after).items()
     )
+
+
+class RunStalls:
+    """The servers' stall histograms before a load connects, when it starts sending (its
+    `on_ready`, handed on to `sending`) and after: each run's note gives what happened while
+    it sent, the window its latencies come from, apart from its connections' arrival (267
+    handshakes and subscriptions: most of a run's collections, and its full ones)."""
+
+    def __init__(self, bases: Sequence[str], sending: Callable[[], Awaitable[None]]) -> None:
+        self.bases = list(bases)
+        self.sending = sending
+        self.scraped: list[list[dict[str, dict[float, float]]]] = []
+
+    async def _scrape(self) -> None:
+        self.scraped.append([await scrape_stalls(base) for base in self.bases])
+
+    async def start(self) -> None:
+        await self._scrape()
+
+    async def ready(self) -> None:
+        await self._scrape()
+        await self.sending()
+
+    async def notes(self) -> list[str]:
+        await self._scrape()
+        if len(self.scraped) == 2:  # never sent (the load failed before): the whole run
+            self.scraped.insert(1, self.scraped[0])
+        first, ready, last = self.scraped
+        out = []
+        for i, base in enumerate(self.bases):
+            who = "" if len(self.bases) == 1 else f" ({base.rsplit(':', 1)[1]})"
+            out.append(run_stalls_note(ready[i], last[i], who, " while sending"))
+            by = stalls_between(first[i], ready[i])
+            lag = by.get("helpline_event_loop_lag_seconds", {})
+            full = by.get("helpline_gc_pause_seconds[gen 2]", {})
+            out.append(
+                f"server{who} while connecting: loop lag > 10 ms {lag.get('over_10ms', 0)} of "
+                f"{lag.get('count', 0)} (max <= {lag.get('max_le_ms')} ms); full collections "
+                f"{full.get('count', 0)} (max <= {full.get('max_le_ms')} ms)"
+            )
+        return out
 
 
 async def step_stalls(base: str) -> tuple[dict[str, dict[float, float]], int]:
