@@ -296,12 +296,6 @@ class Database:
 # when it is (`journal_size_limit`).
 WAL_RESTART_BYTES = 256 * 2**20
 WAL_FILE_LIMIT = 512 * 2**20
-# How often the checkpointer copies the log into the database (decision 055). Each passive
-# checkpoint copies every page changed since the last once; a chat's row and the event
-# indexes' pages change with every message, so at 0.2 s they were copied five times as often
-# for the same data (~4 % of the server's CPU at 2,000 msg/s). At 5,000 msg/s a second's log
-# is ~90 MB: a restart asked a second late still cuts the log back under WAL_FILE_LIMIT.
-CHECKPOINT_EVERY_S = 1.0
 
 
 class WalCheckpointer:
@@ -325,7 +319,7 @@ class WalCheckpointer:
         self,
         path: str,
         *,
-        interval_s: float = CHECKPOINT_EVERY_S,
+        interval_s: float = 0.2,
         limit_bytes: int = WAL_RESTART_BYTES,
         write_lock: Callable[[], AbstractAsyncContextManager[None]] | None = None,
         restart_wait_ms: int = 50,
