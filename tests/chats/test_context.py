@@ -45,12 +45,15 @@ async def set_fields(
 
 
 async def start(
-    client: httpx.AsyncClient, who: Person, queue_id: str, expect: int = 201, **body: Any
+    client: httpx.AsyncClient,
+    who: Person,
+    queue_id: str,
+    expect: int = 201,
+    agent: str = "TestBrowser/1.0",
+    **body: Any,
 ) -> dict[str, Any]:
     body = {"queue_id": queue_id, "message": "Hello", **body}
-    r = await client.post(
-        "/api/v1/chats", json=body, headers={**who.headers, "User-Agent": "TestBrowser/1.0"}
-    )
+    r = await client.post("/api/v1/chats", json=body, headers={**who.headers, "User-Agent": agent})
     assert r.status_code == expect, r.text
     return dict(r.json())
 
@@ -76,6 +79,29 @@ async def test_admin_defines_fields_and_the_portal_reads_them(
         f"/api/v1/queues/{world['q']}", json={"description": "x"}, headers=world["admin"].headers
     )
     assert [f["key"] for f in r.json()["fields"]] == ["topic", "order"]
+
+
+PHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
+)
+
+
+async def test_the_customers_device_is_stored_in_parts_for_pages_to_word(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    chat = await start(client, world["carla"], world["q"], agent=PHONE)
+    device = {"browser": "Mobile Safari 17", "os": "iOS", "model": "iPhone"}
+    assert chat["context"]["device"] == device
+    assert chat["context"]["user_agent"] == PHONE  # the raw string stays beside it
+    r = await client.get(f"/api/v1/chats/{chat['id']}", headers=world["ana"].headers)
+    assert r.json()["context"]["device"] == device
+
+
+async def test_a_device_cannot_be_claimed_by_the_customer(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    await start(client, world["carla"], world["q"], expect=422, context={"device": {"os": "x"}})
 
 
 @pytest.mark.parametrize(
@@ -137,6 +163,7 @@ async def test_answers_and_page_context_reach_the_agent(
         "referrer": "https://search.example/?q=x",
         "locale": None,
         "user_agent": "TestBrowser/1.0",
+        "device": None,  # a user agent uap-core's rules do not know
     }
     assert chat["context"] == expected
     r = await client.get(f"/api/v1/chats/{chat['id']}", headers=world["ana"].headers)

@@ -45,3 +45,8 @@ def parts(user_agent: str | None) -> Device | None:
 
 async def parts_of_all(user_agents: list[str | None]) -> list[Device | None]:
     return await anyio.to_thread.run_sync(lambda: [parts(ua) for ua in user_agents])
+
+
+async def parts_of(user_agent: str | None) -> Device | None:
+    """One user agent's parts, parsed in a worker thread (`parts_of_all`)."""
+    return (await parts_of_all([user_agent]))[0]

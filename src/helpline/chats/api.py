@@ -4,7 +4,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from helpline import flows
@@ -14,6 +14,7 @@ from helpline.accounts.deps import (
     authenticate_again,
     authenticate_request,
 )
+from helpline.accounts.devices import Device, parts_of
 from helpline.chats import access, images, offers, reads, service, shapes, transcripts
 from helpline.chats import files as files_mod
 from helpline.chats.events import envelope
@@ -79,13 +80,29 @@ def _status_filter(status: str | None) -> list[str] | None:
     return values
 
 
+async def _caller_device(request: Request) -> Device | None:
+    """The caller's user agent in parts, parsed in a worker thread (uap-core's rules compile
+    for ~1 s on first use). A dependency declared before the route's unit of work, so it is
+    resolved before that unit takes SQLite's writer, never while holding it."""
+    return await parts_of(request.headers.get("user-agent"))
+
+
+CallerDevice = Annotated[Device | None, Depends(_caller_device)]
+
+
 @router.post("/chats", response_model=ChatOut, status_code=201)
 async def start_chat(
-    body: ChatCreate, request: Request, user: CurrentUser, ctx: Ctx, uow: Uow
+    body: ChatCreate,
+    request: Request,
+    device: CallerDevice,
+    user: CurrentUser,
+    ctx: Ctx,
+    uow: Uow,
 ) -> ChatOut:
     await ctx.limiter.check(ctx.settings.rate_limit_chat_start, "chat-start", user.id)
     agent = request.headers.get("user-agent")
-    return await _out(uow, await service.start(uow, user, body, user_agent=agent), user)
+    row = await service.start(uow, user, body, user_agent=agent, device=device)
+    return await _out(uow, row, user)
 
 
 @router.get("/chats", response_model=ChatList)

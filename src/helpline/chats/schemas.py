@@ -95,6 +95,15 @@ class RequestFromChat(Strict):
     team_id: str | None = Field(default=None, max_length=64)
 
 
+class DeviceParts(BaseModel):
+    """A user agent's parts by uap-core's rules (`helpline.accounts.devices`), for a page to
+    join in its own language: "Chrome 120", "Windows", a phone's or tablet's name."""
+
+    browser: str
+    os: str | None = None
+    model: str | None = None
+
+
 class ChatContext(BaseModel):
     """What the customer told at the start and the server saw (agents only; a customer sees
     their own)."""
@@ -104,6 +113,7 @@ class ChatContext(BaseModel):
     referrer: str | None = None
     locale: str | None = None
     user_agent: str | None = None
+    device: DeviceParts | None = None
 
 
 class QueueRef(BaseModel):

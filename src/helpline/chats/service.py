@@ -16,6 +16,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from helpline.accounts.devices import Device
 from helpline.accounts.models import User
 from helpline.bus.messages import ChatAssigned, ChatTaken, ChatUpdated, ChatWithdrawn, SlaWarning
 from helpline.chats import access, offers, webhooks
@@ -173,7 +174,12 @@ async def _append_events(
 
 
 async def start(
-    uow: UnitOfWork, user: User, data: ChatCreate, *, user_agent: str | None = None
+    uow: UnitOfWork,
+    user: User,
+    data: ChatCreate,
+    *,
+    user_agent: str | None = None,
+    device: Device | None = None,
 ) -> ChatRow:
     _require_role(user, Action.start, "Only customers start chats.")
     queue = await queues.get_active(uow, data.queue_id)
@@ -202,7 +208,7 @@ async def start(
         waiting_since=at,
         last_customer_at=at,
         updated_at=at,
-        context=_context(data, answers, user_agent),
+        context=_context(data, answers, user_agent, device),
         **_sla_clock(queue, at, breached=False),
     )
     uow.session.add(chat)
@@ -224,12 +230,20 @@ async def start(
     return await offers.route(uow, chat, queue)
 
 
-def _context(data: ChatCreate, answers: dict[str, Any], user_agent: str | None) -> dict[str, Any]:
-    """Stored once at the start: the customer cannot change it afterwards."""
+def _context(
+    data: ChatCreate, answers: dict[str, Any], user_agent: str | None, device: Device | None
+) -> dict[str, Any]:
+    """Stored once at the start: the customer cannot change it afterwards. The user agent's
+    parts are stored with it, parsed once by the server's rules, not by each page."""
     page = data.context.model_dump(exclude_none=True) if data.context else {}
     page = {k: v.strip() for k, v in page.items() if v.strip()}
     agent = (user_agent or "").strip()[:2000] or None
-    return {"fields": answers, **page, **({"user_agent": agent} if agent else {})}
+    out: dict[str, Any] = {"fields": answers, **page}
+    if agent:
+        out["user_agent"] = agent
+        if device is not None:
+            out["device"] = device._asdict()
+    return out
 
 
 def _sla_clock(queue: Queue, at: datetime, *, breached: bool) -> dict[str, Any]:

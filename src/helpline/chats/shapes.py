@@ -69,4 +69,5 @@ def context_dict(stored: dict[str, Any] | None) -> dict[str, Any]:
         "referrer": stored.get("referrer"),
         "locale": stored.get("locale"),
         "user_agent": stored.get("user_agent"),
+        "device": stored.get("device"),
     }

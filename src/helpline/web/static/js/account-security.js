@@ -4,7 +4,7 @@
 
 import { t, tn } from "./i18n.js";
 import { api } from "./api.js";
-import { $, confirmAction, formatDateTime, h, openDialog, submitForm, toast, toastError } from "./ui.js";
+import { $, confirmAction, deviceWords, formatDateTime, h, openDialog, submitForm, toast, toastError } from "./ui.js";
 
 const when = (iso) => (iso ? formatDateTime(iso) : "—");
 
@@ -99,12 +99,9 @@ function initTokens() {
   };
 }
 
-// "Chrome 120 on Linux": the server's parts (`browser`, `os`, `model`) joined in the page's
-// language; the raw string is the fallback.
+// A session's device in words; its raw user agent when the server's rules knew nothing of it.
 function deviceOf(s) {
-  if (!s.browser) return s.user_agent || t("Unknown device");
-  const name = s.os ? t("{browser} on {system}", { browser: s.browser, system: s.os }) : s.browser;
-  return s.model ? `${name} (${s.model})` : name;
+  return deviceWords(s) || s.user_agent || t("Unknown device");
 }
 
 function initSessions() {

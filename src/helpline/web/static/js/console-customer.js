@@ -8,43 +8,12 @@ import { formatNumber, t, tn } from "./i18n.js";
 import { api } from "./api.js";
 import { mayDo, state, upsert } from "./console-store.js";
 import { TagPicker } from "./tags.js";
-import { $, CHAT_STATUS, REQUEST_STATUS, formatDateTime, h } from "./ui.js";
+import { $, CHAT_STATUS, REQUEST_STATUS, deviceWords, formatDateTime, h } from "./ui.js";
 
 const OPEN_KEY = "helpline.console.customer-panel";
 const OPEN_REQUEST = new Set(["new", "open", "in_progress", "on_hold"]);
 const phone = () => window.matchMedia("(max-width: 760px)").matches;
 const panel = { picker: null, customerId: null, profile: null, loading: null, openChat: () => {} };
-
-/** "Chrome 120 on Windows" from a user agent; the raw string stays in the title. */
-export function browserName(ua) {
-  if (!ua) return null;
-  const browsers = [
-    [/Edg\/(\d+)/, "Edge"],
-    [/OPR\/(\d+)/, "Opera"],
-    [/Firefox\/(\d+)/, "Firefox"],
-    [/Chrom(?:e|ium)\/(\d+)/, "Chrome"],
-    [/Version\/(\d+)[^ ]* (?:Mobile\/\S+ )?Safari/, "Safari"],
-  ];
-  const systems = [
-    [/Windows/, "Windows"],
-    [/Android/, "Android"],
-    [/iPhone|iPad|iPod/, "iOS"],
-    [/Mac OS X|Macintosh/, "macOS"],
-    [/CrOS/, "ChromeOS"],
-    [/Linux/, "Linux"],
-  ];
-  let browser = null;
-  for (const [re, label] of browsers) {
-    const m = ua.match(re);
-    if (m) {
-      browser = `${label} ${m[1]}`;
-      break;
-    }
-  }
-  const os = systems.find(([re]) => re.test(ua))?.[1];
-  if (!browser) return os ? t("A browser on {system}", { system: os }) : ua.slice(0, 60);
-  return os ? t("{browser} on {system}", { browser, system: os }) : browser;
-}
 
 function languageName(locale) {
   if (!locale) return null;
@@ -203,7 +172,7 @@ function render(chat) {
       facts([
         [t("Page"), c.page_url ? safeLink(c.page_url, "cp-page") : null],
         [t("Came from"), c.referrer ? safeLink(c.referrer, "cp-referrer") : null],
-        [t("Browser"), c.user_agent ? h("span", { title: c.user_agent }, browserName(c.user_agent)) : null, "cp-browser"],
+        [t("Browser"), c.user_agent ? h("span", { title: c.user_agent }, deviceWords(c.device) || c.user_agent.slice(0, 60)) : null, "cp-browser"],
         [t("Language"), languageName(c.locale), "cp-language"],
       ]) || h("p", { class: "muted small" }, t("Nothing known about the visit.")),
     ),

@@ -4,6 +4,15 @@
 import { formatNumber, formatRelative, intlLocale, t, tn } from "./i18n.js";
 import { signIn, signInGuest, signOut } from "./api.js";
 
+/** "Chrome 120 on Linux (iPhone)": a user agent's parts as the server's rules found them
+ * (`browser`, `os`, `model`: a session's, a chat's `context.device`) joined in the page's
+ * language; null when there are none. */
+export function deviceWords(parts) {
+  if (!parts?.browser) return null;
+  const name = parts.os ? t("{browser} on {system}", { browser: parts.browser, system: parts.os }) : parts.browser;
+  return parts.model ? `${name} (${parts.model})` : name;
+}
+
 /** Build an element. attrs: class, dataset via "data-*", on: {event: fn}, booleans as flags. */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
