@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
-from tests.fixtures.factories import Person, make_queue, make_user
+from tests.fixtures.factories import Person, ctx_of, make_queue, make_user
 
 pytestmark = pytest.mark.asyncio
 
@@ -96,6 +96,26 @@ async def test_the_customers_device_is_stored_in_parts_for_pages_to_word(
     assert chat["context"]["user_agent"] == PHONE  # the raw string stays beside it
     r = await client.get(f"/api/v1/chats/{chat['id']}", headers=world["ana"].headers)
     assert r.json()["context"]["device"] == device
+
+
+async def test_the_device_is_parsed_before_the_start_takes_the_databases_writer(
+    app: FastAPI, client: httpx.AsyncClient, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rules compile for about a second on first use: never while the unit of work holds
+    SQLite's writer (every message batch would wait for it)."""
+    from helpline.accounts.devices import Device
+    from helpline.chats import api
+
+    held: list[bool] = []
+
+    async def parse(user_agent: str | None) -> Device | None:
+        held.append(ctx_of(app).db.writer_lock.locked())
+        return Device("Firefox 121", "Windows", None)
+
+    monkeypatch.setattr(api, "parts_of", parse)
+    chat = await start(client, world["carla"], world["q"])
+    assert held == [False]
+    assert chat["context"]["device"] == {"browser": "Firefox 121", "os": "Windows", "model": None}
 
 
 async def test_a_device_cannot_be_claimed_by_the_customer(
