@@ -16,6 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.fixtures.factories import Person, ctx_of, make_user
 
 ORDER_FIELD = {"fields": [{"key": "order", "label": "Order number", "type": "text"}]}
+BROWSER = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36"
+)
 
 
 @dataclass
@@ -53,10 +57,12 @@ async def history(
             "fields": {"order": f"#{secret}"},
             "context": {"page_url": f"https://shop.example/{secret}", "locale": "en-GB"},
         },
-        headers={**customer.headers, "User-Agent": f"Browser/{secret}"},
+        # A browser's user agent (its parts are stored with the chat), the secret in it.
+        headers={**customer.headers, "User-Agent": f"{BROWSER} {secret}"},
     )
     assert r.status_code == 201, r.text
     chat = r.json()
+    assert chat["context"]["device"] == {"browser": "Chrome 120", "os": "Windows", "model": None}
     cid = chat["id"]
     r = await client.post(f"/api/v1/chats/{cid}/accept", headers=agent.headers)
     assert r.status_code == 200, r.text

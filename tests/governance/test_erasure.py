@@ -142,6 +142,7 @@ async def test_erasure_leaves_nothing_of_the_person(
         "referrer": None,
         "locale": "[erased]",
         "user_agent": "[erased]",
+        "device": None,  # its parts went with the user agent
     }
     req = (await client.get(f"/api/v1/requests/{ref}", headers=h.agent.headers)).json()
     assert req["summary"] == "[erased]" and req["description"] == "[erased]"

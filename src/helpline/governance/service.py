@@ -105,9 +105,12 @@ def scrub(data: Any) -> Any:
 
 def erase_context(context: dict[str, Any] | None) -> dict[str, Any]:
     """A chat's pre-chat answers and page context with every value replaced (keys stay: an
-    agent still sees which fields were asked)."""
+    agent still sees which fields were asked). The device's parts, read from the user agent,
+    go with it: the chat then says none (`null`), as for a user agent nothing was known of."""
     context = context or {}
-    out: dict[str, Any] = {k: ERASED for k, v in context.items() if k != "fields" and v is not None}
+    out: dict[str, Any] = {
+        k: ERASED for k, v in context.items() if k not in ("fields", "device") and v is not None
+    }
     out["fields"] = dict.fromkeys(context.get("fields") or {}, ERASED)
     return out
 
