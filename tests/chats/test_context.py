@@ -9,6 +9,7 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
+from helpline.accounts.devices import parts
 from tests.fixtures.factories import Person, ctx_of, make_queue, make_user
 
 pytestmark = pytest.mark.asyncio
@@ -96,6 +97,26 @@ async def test_the_customers_device_is_stored_in_parts_for_pages_to_word(
     assert chat["context"]["user_agent"] == PHONE  # the raw string stays beside it
     r = await client.get(f"/api/v1/chats/{chat['id']}", headers=world["ana"].headers)
     assert r.json()["context"]["device"] == device
+
+
+async def test_only_the_start_of_a_long_user_agent_is_read_for_the_device(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    """A hostile header is not matched whole against uap-core's rules (seconds of CPU holding
+    the interpreter for 80 KB): only as much as a session keeps of it, 255 characters."""
+    padded = "Mozilla/5.0 (" + "x" * 300 + ") Chrome/120.0.0.0 Safari/537.36"
+    assert parts(padded[300:]) is not None  # the browser's token, read on its own
+    chat = await start(client, world["carla"], world["q"], agent=padded)
+    assert chat["context"]["device"] is None  # it lies past the first 255 characters
+    assert chat["context"]["user_agent"] == padded  # stored as before (up to 2,000)
+    long = PHONE + " " + "Linux; " * 12_000  # ~84 KB, the known browser first
+    chat = await start(client, world["dan"], world["q"], agent=long)
+    assert chat["context"]["device"] == {
+        "browser": "Mobile Safari 17",
+        "os": "iOS",
+        "model": "iPhone",
+    }
+    assert chat["context"]["user_agent"] == long[:2000]
 
 
 async def test_the_device_is_parsed_before_the_start_takes_the_databases_writer(
