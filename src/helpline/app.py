@@ -24,7 +24,7 @@ from starlette_csrf.middleware import CSRFMiddleware
 
 from helpline import __version__, apidocs, deployment, flows
 from helpline.accounts import api as accounts_api
-from helpline.accounts import passwords, presence
+from helpline.accounts import devices, passwords, presence
 from helpline.accounts.deps import CSRF_COOKIE, SESSION_COOKIE
 from helpline.audit import api as audit_api
 from helpline.boundary import UNREACHABLE, Boundary, unavailable
@@ -324,6 +324,9 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
         except Unavailable:
             # Serving goes on: chats work, uploads answer 503 until the store is back.
             log.error("file storage %s is not reachable", settings.storage_url)
+        # Before the first chat start needs them, and before the collector's policy freezes
+        # what startup built (the compiled rules live as long as the process).
+        await devices.warm()
         log.info("helpline %s ready at %s", __version__, settings.resolved_public_url)
         if settings.metrics_access == "closed":
             log.warning(

@@ -10,11 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
+import ua_parser
+from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from helpline.accounts.models import AuthSession
+from helpline.app import create_app
 from helpline.config import Settings
 from helpline.kit.clock import FrozenClock
 from tests.conftest import LiveServer
@@ -247,3 +250,16 @@ async def test_sessions_name_the_device_from_the_user_agent(
     assert parts["198.51.100.1"] == ("Chrome 120", "Linux", None)
     assert parts["198.51.100.2"] == ("Mobile Safari 17", "iOS", "iPhone")
     assert parts["198.51.100.3"] == (None, None, None)
+
+
+async def test_the_device_rules_are_compiled_as_the_app_starts(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uap-core's rules take 0.1–1 s to compile: the app does it while it starts, so the
+    first chat start or sessions list after a restart does not wait for them."""
+    # As in a new process: the rules not built yet (put back as they were after the test).
+    monkeypatch.delitem(vars(ua_parser), "parser", raising=False)
+    application = create_app(settings)
+    assert "parser" not in vars(ua_parser)
+    async with LifespanManager(application):
+        assert "parser" in vars(ua_parser)

@@ -1,6 +1,7 @@
 """What device a session signed in from, in words ("Chrome 120 on Linux"), from its user
-agent by uap-core's rules (the `ua-parser` package). Its rules compile on first use (about a
-second): callers parse in a worker thread (`parts_of_all`), never on the event loop."""
+agent by uap-core's rules (the `ua-parser` package). Its rules compile once a process (0.1 s
+on a quiet machine, about a second while it is busy): the app compiles them as it starts
+(`warm`), and callers parse in a worker thread (`parts_of_all`), never on the event loop."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import anyio
+import ua_parser
 from ua_parser import parse
 
 
@@ -60,3 +62,10 @@ async def parts_of_all(user_agents: list[str | None]) -> list[Device | None]:
 async def parts_of(user_agent: str | None) -> Device | None:
     """One user agent's parts, parsed in a worker thread (`parts_of_all`)."""
     return (await parts_of_all([user_agent]))[0]
+
+
+async def warm() -> None:
+    """Compile the rules now, in a worker thread, so that the first chat start or sessions
+    list after a restart does not wait for them (`ua_parser.parser` builds them on first
+    access)."""
+    await anyio.to_thread.run_sync(lambda: ua_parser.parser)
