@@ -82,8 +82,9 @@ def _status_filter(status: str | None) -> list[str] | None:
 
 async def _caller_device(request: Request) -> Device | None:
     """The caller's user agent in parts, parsed in a worker thread (1–2 ms for an agent not
-    seen before; the rules compile as the app starts). A dependency declared before the route's unit of work, so it is
-    resolved before that unit takes SQLite's writer, never while holding it."""
+    seen before; the rules compile as the app starts). A dependency declared before the
+    route's unit of work, so it is resolved before that unit takes SQLite's writer, never
+    while holding it."""
     return await parts_of(request.headers.get("user-agent"))
 
 
