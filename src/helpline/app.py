@@ -273,7 +273,11 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
     )
     bus = make_bus(settings)
     hub = Hub(db)
-    passwords.configure(workers=settings.password_hash_workers, queue=settings.password_hash_queue)
+    passwords.configure(
+        workers=settings.password_hash_workers,
+        queue=settings.password_hash_queue,
+        priority=settings.password_hash_priority,
+    )
     ctx = AppContext(
         settings=settings,
         db=db,

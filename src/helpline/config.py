@@ -218,6 +218,9 @@ class Settings(BaseSettings):
     # and sign-ins that may wait for one (0 = 32 per worker); one more answers 503 busy.
     password_hash_workers: int = Field(default=0, ge=0, le=64)
     password_hash_queue: int = Field(default=0, ge=0, le=100_000)
+    # How the hashing threads yield to the event loop: only on idle CPU (Linux SCHED_IDLE), or
+    # at a lower nice value where the cores never idle (decision 055).
+    password_hash_priority: Literal["idle", "low"] = "idle"  # noqa: S105 - not a secret
     # Who may sign in with a password: everyone, customers only (staff use single sign-on), or
     # nobody (docs/operations.md "Connect an identity provider").
     password_login: Literal["on", "customers", "off"] = "on"  # noqa: S105 - a policy

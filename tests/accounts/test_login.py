@@ -22,6 +22,7 @@ from helpline import observability as metrics
 from helpline.accounts import passwords
 from helpline.accounts import repository as accounts_repo
 from helpline.accounts.models import User
+from helpline.app import create_app
 from helpline.config import Settings
 from tests.fixtures.factories import PASSWORD, ctx_of, make_user
 
@@ -472,19 +473,49 @@ class TestHashPool:
         assert gate.order == []
 
 
-async def test_hashing_threads_run_below_the_callers_priority() -> None:
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+async def test_hashing_threads_run_only_on_idle_cpu() -> None:
+    """Decision 055: a hash gives its core up the moment the event loop wants it."""
     pool = passwords.HashPool(workers=1, queue=1)
+    try:
+        assert os.sched_getscheduler(0) != os.SCHED_IDLE
+
+        def theirs() -> int:
+            return os.sched_getscheduler(threading.get_native_id())
+
+        assert await pool.run(theirs) == os.SCHED_IDLE
+        assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the caller's thread as it was
+        assert pool.pending == 0
+    finally:
+        pool.shutdown()
+
+
+async def test_hashing_threads_can_run_at_a_lower_nice_value_instead() -> None:
+    """HELPLINE_PASSWORD_HASH_PRIORITY=low, for hosts whose cores never idle: a normal policy,
+    a nice value `NICE` above the caller's (still a share of the CPU when it is all busy)."""
+    pool = passwords.HashPool(workers=1, queue=1, priority="low")
     try:
         tid = threading.get_native_id()
         mine = os.getpriority(os.PRIO_PROCESS, tid)
 
-        def theirs() -> int:
-            return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        def theirs() -> tuple[int, int]:
+            them = threading.get_native_id()
+            return os.getpriority(os.PRIO_PROCESS, them), os.sched_getscheduler(them)
 
-        assert await pool.run(theirs) == min(19, mine + passwords.NICE)
+        nice, policy = await pool.run(theirs)
+        assert nice == min(19, mine + passwords.NICE)
+        assert policy == os.sched_getscheduler(0)
         assert pool.pending == 0
     finally:
         pool.shutdown()
+
+
+async def test_the_pool_takes_its_priority_from_the_settings(settings: Settings) -> None:
+    """HELPLINE_PASSWORD_HASH_PRIORITY, "idle" unless set."""
+    create_app(settings.model_copy(update={"password_hash_priority": "low"}))
+    assert passwords.pool().priority == "low"
+    create_app(settings)
+    assert passwords.pool().priority == "idle"
 
 
 async def test_an_account_is_found_by_its_address_in_any_case_through_an_index(

@@ -7,9 +7,11 @@ of its own (`HashPool`):
 
 - at most `workers` hashes at once (default: one per core). argon2-cffi releases the GIL while
   it hashes, so these threads really run on other cores;
-- the hashing threads run at a lower CPU priority than the event loop (nice + `NICE`): when a
-  shift's sign-ins and the chats' messages want the same core, the messages win and the hashes
-  take what is left;
+- the hashing threads run only on CPU time nothing else wants (Linux's `SCHED_IDLE`, decision
+  055): when a shift's sign-ins and the chats' messages want the same core, the event loop (and
+  anything else of normal priority) takes it at once and the hashes take what is left. Where
+  the cores are busy all the time anyway, `priority="low"` (HELPLINE_PASSWORD_HASH_PRIORITY)
+  gives them a nice value `NICE` above the loop's instead, which still guarantees them a share;
 - waiting sign-ins queue first come, first served, at most `queue` of them; one more is refused
   at once with `503 busy` and a Retry-After, so an overload neither grows memory nor makes
   everybody wait longer and longer (docs/operations.md "Sign-in bursts").
@@ -25,7 +27,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -43,8 +45,15 @@ _default = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # For tests and benchmarks only (HELPLINE_PASSWORD_FAST_HASH): same algorithm, tiny cost.
 _fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
-# How much lower the hashing threads' CPU priority is than the rest of the process (Linux nice
-# steps: +10 gets ~1/10 of the CPU share of the event loop's thread when both want one core).
+# How the hashing threads yield to the event loop (HELPLINE_PASSWORD_HASH_PRIORITY):
+# "idle", Linux's SCHED_IDLE: they run when a core has nothing else to run and give it up the
+# moment something of normal priority wakes, the way a nice value alone does not (a thread at
+# nice +10 keeps a core for the rest of its slice, a few milliseconds, while the loop waits:
+# scenario 5's burst p99 5.5 ms at nice +10 against 4.4 ms so, docs/performance.md). "low": a
+# nice value of `NICE` above the caller's (+10 gets ~1/10 of the CPU share of the event
+# loop's thread when both want one core), for hosts whose cores never idle, where SCHED_IDLE
+# hashes would wait for seconds.
+HashPriority = Literal["idle", "low"]
 NICE = 10
 
 
@@ -80,10 +89,16 @@ def dummy_hash(*, fast: bool = False) -> str:
     return hash_password("not-a-password", fast=fast)
 
 
-def _lower_priority() -> None:
+def _lower_priority(priority: HashPriority) -> None:
     """In each hashing thread: a lower CPU priority for this thread alone (on Linux a thread
-    has a nice value of its own; elsewhere nothing changes)."""
+    has a policy and a nice value of its own; where neither exists nothing changes)."""
     tid = threading.get_native_id()
+    if priority == "idle":
+        try:
+            os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+            return
+        except (OSError, AttributeError):
+            pass  # not Linux: a nice value, as for "low"
     with contextlib.suppress(OSError, AttributeError):
         os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + NICE)
 
@@ -92,11 +107,15 @@ class HashPool:
     """At most `workers` hashes at once in threads of their own, at most `queue` waiting
     (first come, first served); beyond that `Busy`."""
 
-    def __init__(self, workers: int = 0, queue: int = 0) -> None:
+    def __init__(self, workers: int = 0, queue: int = 0, priority: HashPriority = "idle") -> None:
         self.workers = workers if workers > 0 else max(1, os.cpu_count() or 1)
         self.queue = queue if queue > 0 else 32 * self.workers
+        self.priority = priority
         self._executor = ThreadPoolExecutor(
-            self.workers, thread_name_prefix="helpline-hash", initializer=_lower_priority
+            self.workers,
+            thread_name_prefix="helpline-hash",
+            initializer=_lower_priority,
+            initargs=(priority,),
         )
         self._lock = threading.Lock()
         self.pending = 0  # running and waiting; a hash counts until it is done, awaited or not
@@ -147,11 +166,11 @@ def pool() -> HashPool:
     return _pool
 
 
-def configure(*, workers: int = 0, queue: int = 0) -> HashPool:
-    """The process's pool from the settings (HELPLINE_PASSWORD_HASH_WORKERS and _QUEUE; 0 =
-    the default); hashes already handed to the old pool finish there."""
+def configure(*, workers: int = 0, queue: int = 0, priority: HashPriority = "idle") -> HashPool:
+    """The process's pool from the settings (HELPLINE_PASSWORD_HASH_WORKERS, _QUEUE and
+    _PRIORITY; 0 = the default); hashes already handed to the old pool finish there."""
     global _pool
-    old, _pool = _pool, HashPool(workers, queue)
+    old, _pool = _pool, HashPool(workers, queue, priority)
     if old is not None:
         old.shutdown()
     return _pool
