@@ -122,6 +122,11 @@ password_hash_seconds = Histogram(
     ["phase"],
     buckets=LATENCY_BUCKETS,
 )
+password_hash_fallbacks_total = Counter(
+    "helpline_password_hash_fallbacks",
+    "Times password hashes found no idle CPU and turned to the fallback threads at nice +10 "
+    "(HELPLINE_PASSWORD_HASH_PRIORITY=idle; a host whose cores are never idle)",
+)
 chats_waiting = Gauge(
     "helpline_chats_waiting",
     "Chats waiting for an agent, per queue",

@@ -510,6 +510,71 @@ async def test_hashing_threads_can_run_at_a_lower_nice_value_instead() -> None:
         pool.shutdown()
 
 
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+async def test_hashes_that_get_no_idle_cpu_turn_to_the_fallback_threads(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Decision 055: on a host whose cores are never idle an idle-only hash starves; once one
+    has waited `STARVED_S`, the hashes queued behind it and new ones run at nice +10 for
+    `FALLBACK_S`, then idle CPU is tried again."""
+    clock = [1000.0]
+    pool = passwords.HashPool(workers=1, queue=4, clock=lambda: clock[0])
+    starving = threading.Event()  # stands for a hash the scheduler never gets to
+
+    def policy() -> tuple[int, int]:
+        tid = threading.get_native_id()
+        return os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)
+
+    def stuck() -> tuple[int, int]:
+        assert starving.wait(10)
+        return policy()
+
+    fallback = (os.SCHED_OTHER, min(19, os.getpriority(os.PRIO_PROCESS, 0) + passwords.NICE))
+    try:
+        with caplog.at_level(logging.WARNING, logger="helpline.passwords"):
+            first = asyncio.create_task(pool.run(stuck))
+            queued = asyncio.create_task(pool.run(policy))  # behind it, on the idle thread
+            await asyncio.sleep(0.05)
+            assert not queued.done() and pool.fallbacks == 0
+            clock[0] += passwords.STARVED_S
+            # The check STARVED_S after the hand-over (real time) takes the queued one back.
+            assert await asyncio.wait_for(queued, 10) == fallback
+        assert pool.fallbacks == 1 and "HELPLINE_PASSWORD_HASH_PRIORITY=low" in caplog.text
+        assert await asyncio.wait_for(pool.run(policy), 10) == fallback
+        clock[0] += passwords.FALLBACK_S - 1
+        assert await asyncio.wait_for(pool.run(policy), 10) == fallback
+        assert not first.done() and pool.fallbacks == 1  # one turn, one warning
+
+        starving.set()
+        assert (await asyncio.wait_for(first, 10))[0] == os.SCHED_IDLE  # it ran on where it was
+        clock[0] += 1
+        assert (await asyncio.wait_for(pool.run(policy), 10))[0] == os.SCHED_IDLE
+        assert pool.fallbacks == 1 and pool.pending == 0
+    finally:
+        starving.set()
+        pool.shutdown()
+
+
+async def test_a_hash_whose_caller_left_before_it_started_is_not_run() -> None:
+    pool = passwords.HashPool(workers=1, queue=4)
+    release = threading.Event()
+    ran: list[str] = []
+    try:
+        first = asyncio.create_task(pool.run(lambda: release.wait(10)))
+        second = asyncio.create_task(pool.run(lambda: ran.append("second")))
+        await asyncio.sleep(0.05)
+        assert pool.pending == 2
+        second.cancel()
+        await asyncio.sleep(0)
+        release.set()
+        assert await asyncio.wait_for(first, 10) is True
+        assert await asyncio.wait_for(pool.run(lambda: "third"), 10) == "third"
+        assert ran == [] and second.cancelled() and pool.pending == 0
+    finally:
+        release.set()
+        pool.shutdown()
+
+
 async def test_the_pool_takes_its_priority_from_the_settings(settings: Settings) -> None:
     """HELPLINE_PASSWORD_HASH_PRIORITY, "idle" unless set."""
     create_app(settings.model_copy(update={"password_hash_priority": "low"}))

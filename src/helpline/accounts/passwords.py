@@ -10,8 +10,10 @@ of its own (`HashPool`):
 - the hashing threads run only on CPU time nothing else wants (Linux's `SCHED_IDLE`, decision
   055): when a shift's sign-ins and the chats' messages want the same core, the event loop (and
   anything else of normal priority) takes it at once and the hashes take what is left. Where
-  the cores are busy all the time anyway, `priority="low"` (HELPLINE_PASSWORD_HASH_PRIORITY)
-  gives them a nice value `NICE` above the loop's instead, which still guarantees them a share;
+  the cores are never idle, such a hash would get almost nothing: once a hash has waited
+  `STARVED_S` for the idle threads, new ones go to fallback threads at a nice value `NICE`
+  above the loop's for `FALLBACK_S`, which still guarantees them a share.
+  `priority="low"` (HELPLINE_PASSWORD_HASH_PRIORITY) uses those alone;
 - waiting sign-ins queue first come, first served, at most `queue` of them; one more is refused
   at once with `503 busy` and a Retry-After, so an overload neither grows memory nor makes
   everybody wait longer and longer (docs/operations.md "Sign-in bursts").
@@ -21,11 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
+import math
 import os
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal, TypeVar
 
@@ -33,7 +39,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from helpline.errors import Busy
-from helpline.observability import password_hash_seconds
+from helpline.observability import password_hash_fallbacks_total, password_hash_seconds
+
+log = logging.getLogger("helpline.passwords")
 
 T = TypeVar("T")
 
@@ -55,6 +63,12 @@ _fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 # hashes would wait for seconds.
 HashPriority = Literal["idle", "low"]
 NICE = 10
+# An idle-only hash still not done this long after it was handed over (~14 hashes' time) means
+# the cores are never idle: on a host with two spinning processes an idle-only hash took 12 s,
+# one at nice +10 1.3 s (`bench/hash_priority.py`). Then new hashes take the fallback threads
+# for FALLBACK_S before idle CPU is tried again.
+STARVED_S = 0.5
+FALLBACK_S = 60.0
 
 
 def hasher(*, fast: bool = False) -> PasswordHasher:
@@ -103,43 +117,144 @@ def _lower_priority(priority: HashPriority) -> None:
         os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + NICE)
 
 
+@dataclass(eq=False, slots=True)
+class _Job:
+    """One hash handed to the pool: what its caller awaits, and where it runs now."""
+
+    fn: Callable[[], Any]
+    loop: asyncio.AbstractEventLoop
+    outcome: asyncio.Future[Any]
+    submitted: float  # perf_counter (the wait metric)
+    handed: float = 0.0  # the pool's clock, when handed to the idle threads
+    future: Future[Any] | None = None
+    moving: bool = False  # taken back from the idle threads, for the fallback ones
+
+
 class HashPool:
     """At most `workers` hashes at once in threads of their own, at most `queue` waiting
-    (first come, first served); beyond that `Busy`."""
+    (first come, first served); beyond that `Busy`. `clock`: monotonic seconds (tests)."""
 
-    def __init__(self, workers: int = 0, queue: int = 0, priority: HashPriority = "idle") -> None:
+    def __init__(
+        self,
+        workers: int = 0,
+        queue: int = 0,
+        priority: HashPriority = "idle",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.workers = workers if workers > 0 else max(1, os.cpu_count() or 1)
         self.queue = queue if queue > 0 else 32 * self.workers
         self.priority = priority
-        self._executor = ThreadPoolExecutor(
-            self.workers,
-            thread_name_prefix="helpline-hash",
-            initializer=_lower_priority,
-            initargs=(priority,),
-        )
-        self._lock = threading.Lock()
+        self._idle_threads = _threads(self.workers, "helpline-hash", "idle")
+        # Threads start on first use: where idle CPU never runs out, these never exist.
+        self._fallback = _threads(self.workers, "helpline-hash-low", "low")
+        self._clock = clock
+        # Reentrant: cancelling a job's future runs its done-callback (`_finished`) at once.
+        self._lock = threading.RLock()
         self.pending = 0  # running and waiting; a hash counts until it is done, awaited or not
-
-    def _done(self, _: Future[Any]) -> None:
-        with self._lock:
-            self.pending -= 1
+        self._idle: dict[_Job, None] = {}  # handed to the idle threads, not done; oldest first
+        self._fallback_until = -math.inf
+        self.fallbacks = 0
 
     async def run(self, fn: Callable[[], T]) -> T:
         with self._lock:
             if self.pending >= self.workers + self.queue:
                 raise Busy("Too many sign-ins at once; try again in a moment.", retry_after=1)
             self.pending += 1
+        loop = asyncio.get_running_loop()
+        job = _Job(fn, loop, loop.create_future(), time.perf_counter())
         try:
-            future = self._executor.submit(_timed, fn, time.perf_counter())
+            self._hand_over(job)
         except BaseException:
             with self._lock:
                 self.pending -= 1
             raise
-        future.add_done_callback(self._done)
-        return await asyncio.wrap_future(future)
+        job.outcome.add_done_callback(functools.partial(self._abandoned, job))
+        result: T = await job.outcome
+        return result
+
+    def _abandoned(self, job: _Job, outcome: asyncio.Future[Any]) -> None:
+        """The caller gone (a closed request): a hash not started yet is not run at all."""
+        if outcome.cancelled():
+            with self._lock:
+                if job.future is not None:
+                    job.future.cancel()
+
+    def _hand_over(self, job: _Job) -> None:
+        with self._lock:
+            idle = self.priority == "idle" and not self._starving()
+            if idle:
+                job.handed = self._clock()
+                self._idle[job] = None
+            threads = self._idle_threads if idle else self._fallback
+            job.future = threads.submit(_timed, job.fn, job.submitted)
+        job.future.add_done_callback(functools.partial(self._finished, job))
+        if idle:  # if it is not done by then, the idle threads may be starving
+            job.loop.call_later(STARVED_S, self._starving)
+
+    def _starving(self) -> bool:
+        """Whether hashes go to the fallback threads now; turns to them (and takes back the
+        idle threads' hashes not started yet) when the oldest idle one waited `STARVED_S`."""
+        with self._lock:
+            now = self._clock()
+            if now < self._fallback_until:
+                return True
+            oldest = next(iter(self._idle), None)
+            if oldest is None or now - oldest.handed < STARVED_S:
+                return False
+            self._fallback_until = now + FALLBACK_S
+            self.fallbacks += 1
+            password_hash_fallbacks_total.inc()
+            log.warning(
+                "password hashes get no idle CPU (one waited %.1f s): the next %.0f s of "
+                "sign-ins hash at nice +%d; on a host whose cores are never idle set "
+                "HELPLINE_PASSWORD_HASH_PRIORITY=low",
+                now - oldest.handed,
+                FALLBACK_S,
+                NICE,
+            )
+            for job in list(self._idle):
+                self._move(job)
+            return True
+
+    def _move(self, job: _Job) -> None:
+        """To the fallback threads, unless it has started. Under `_lock`."""
+        assert job.future is not None
+        job.moving = True  # `cancel` runs `_finished` at once: it must not count the job done
+        taken_back = job.future.cancel()
+        job.moving = False
+        if taken_back:
+            job.future = self._fallback.submit(_timed, job.fn, job.submitted)
+            job.future.add_done_callback(functools.partial(self._finished, job))
+
+    def _finished(self, job: _Job, future: Future[Any]) -> None:
+        with self._lock:
+            self._idle.pop(job, None)
+            if job.moving:
+                return  # it runs on, elsewhere
+            self.pending -= 1
+        if not future.cancelled():
+            with contextlib.suppress(RuntimeError):  # the caller's loop closed meanwhile
+                job.loop.call_soon_threadsafe(_settle, job.outcome, future)
 
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=False)
+        self._idle_threads.shutdown(wait=False, cancel_futures=False)
+        self._fallback.shutdown(wait=False, cancel_futures=False)
+
+
+def _settle(outcome: asyncio.Future[Any], future: Future[Any]) -> None:
+    if outcome.done():  # its caller cancelled
+        return
+    error = future.exception()
+    if error is not None:
+        outcome.set_exception(error)
+    else:
+        outcome.set_result(future.result())
+
+
+def _threads(workers: int, name: str, priority: HashPriority) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(
+        workers, thread_name_prefix=name, initializer=_lower_priority, initargs=(priority,)
+    )
 
 
 _WAIT = password_hash_seconds.labels("wait")
