@@ -555,6 +555,51 @@ async def test_hashes_that_get_no_idle_cpu_turn_to_the_fallback_threads(
         pool.shutdown()
 
 
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+async def test_a_backlog_behind_busy_threads_stays_on_idle_cpu() -> None:
+    """A burst of sign-ins on a quiet host: hashes wait behind idle threads that are all busy
+    and do get CPU. That is not starving; the pool does not turn to the fallback threads."""
+    clock = [1000.0]
+    pool = passwords.HashPool(workers=1, queue=4, clock=lambda: clock[0])
+    began = [threading.Event(), threading.Event()]
+    release = [threading.Event(), threading.Event()]
+
+    def held(i: int) -> Callable[[], int]:
+        def hash_() -> int:
+            began[i].set()
+            assert release[i].wait(10)
+            return os.sched_getscheduler(threading.get_native_id())
+
+        return hash_
+
+    def policy() -> int:
+        return os.sched_getscheduler(threading.get_native_id())
+
+    try:
+        first = asyncio.create_task(pool.run(held(0)))
+        second = asyncio.create_task(pool.run(held(1)))  # both wait from 1000.0
+        third = asyncio.create_task(pool.run(policy))
+        assert await asyncio.to_thread(began[0].wait, 10)
+        clock[0] += passwords.STARVED_S - 0.1
+        release[0].set()  # the first took 0.4 s
+        assert await asyncio.wait_for(first, 10) == os.SCHED_IDLE
+        assert await asyncio.to_thread(began[1].wait, 10)
+        # The second has run 0.2 s; the third has waited 0.6 s, behind a busy thread.
+        clock[0] += 0.2
+        fourth = asyncio.create_task(pool.run(policy))
+        await asyncio.sleep(passwords.STARVED_S + 0.1)  # the check after the hand-over too
+        assert pool.fallbacks == 0 and not third.done() and not fourth.done()
+        release[1].set()
+        assert await asyncio.wait_for(second, 10) == os.SCHED_IDLE
+        assert await asyncio.wait_for(third, 10) == os.SCHED_IDLE
+        assert await asyncio.wait_for(fourth, 10) == os.SCHED_IDLE
+        assert pool.fallbacks == 0 and pool.pending == 0
+    finally:
+        for event in release:
+            event.set()
+        pool.shutdown()
+
+
 async def test_a_hash_whose_caller_left_before_it_started_is_not_run() -> None:
     pool = passwords.HashPool(workers=1, queue=4)
     release = threading.Event()

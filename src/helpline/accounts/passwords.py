@@ -10,9 +10,10 @@ of its own (`HashPool`):
 - the hashing threads run only on CPU time nothing else wants (Linux's `SCHED_IDLE`, decision
   055): when a shift's sign-ins and the chats' messages want the same core, the event loop (and
   anything else of normal priority) takes it at once and the hashes take what is left. Where
-  the cores are never idle, such a hash would get almost nothing: once a hash has waited
-  `STARVED_S` for the idle threads, new ones go to fallback threads at a nice value `NICE`
-  above the loop's for `FALLBACK_S`, which still guarantees them a share.
+  the cores are never idle, such a hash would get almost nothing: once an idle thread's hash
+  has run `STARVED_S` (or waited that long beside a free thread), the waiting and new ones go
+  to fallback threads at a nice value `NICE` above the loop's for `FALLBACK_S`, which still
+  guarantees them a share.
   `priority="low"` (HELPLINE_PASSWORD_HASH_PRIORITY) uses those alone;
 - waiting sign-ins queue first come, first served, at most `queue` of them; one more is refused
   at once with `503 busy` and a Retry-After, so an overload neither grows memory nor makes
@@ -63,10 +64,10 @@ _fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 # hashes would wait for seconds.
 HashPriority = Literal["idle", "low"]
 NICE = 10
-# An idle-only hash still not done this long after it was handed over (~14 hashes' time) means
-# the cores are never idle: on a host with two spinning processes an idle-only hash took 12 s,
-# one at nice +10 1.3 s (`bench/hash_priority.py`). Then new hashes take the fallback threads
-# for FALLBACK_S before idle CPU is tried again.
+# An idle-only hash running this long (~14 times its cost), or waiting this long while a
+# thread is free, means the cores are never idle: beside two spinning processes an idle-only
+# hash took 12 s, one at nice +10 1.3 s (`bench/hash_priority.py`). Then the waiting and new
+# hashes take the fallback threads for FALLBACK_S before idle CPU is tried again.
 STARVED_S = 0.5
 FALLBACK_S = 60.0
 
@@ -126,6 +127,7 @@ class _Job:
     outcome: asyncio.Future[Any]
     submitted: float  # perf_counter (the wait metric)
     handed: float = 0.0  # the pool's clock, when handed to the idle threads
+    started: float | None = None  # the pool's clock, when a thread began it
     future: Future[Any] | None = None
     moving: bool = False  # taken back from the idle threads, for the fallback ones
 
@@ -186,20 +188,34 @@ class HashPool:
                 job.handed = self._clock()
                 self._idle[job] = None
             threads = self._idle_threads if idle else self._fallback
-            job.future = threads.submit(_timed, job.fn, job.submitted)
+            job.future = threads.submit(self._hash, job)
         job.future.add_done_callback(functools.partial(self._finished, job))
         if idle:  # if it is not done by then, the idle threads may be starving
             job.loop.call_later(STARVED_S, self._starving)
 
+    def _hash(self, job: _Job) -> Any:
+        """In a hashing thread."""
+        job.started = self._clock()
+        return _timed(job.fn, job.submitted)
+
     def _starving(self) -> bool:
-        """Whether hashes go to the fallback threads now; turns to them (and takes back the
-        idle threads' hashes not started yet) when the oldest idle one waited `STARVED_S`."""
+        """Whether hashes go to the fallback threads now. They turn to them (and take back
+        the idle threads' hashes not started yet) when an idle thread's hash has run
+        `STARVED_S` (~14 times its cost), or one has waited that long while a thread was free
+        to take it: the idle threads get no CPU. A backlog with every thread busy, which a
+        quiet host's burst of sign-ins can be, is not that."""
         with self._lock:
             now = self._clock()
             if now < self._fallback_until:
                 return True
-            oldest = next(iter(self._idle), None)
-            if oldest is None or now - oldest.handed < STARVED_S:
+            running = [j.started for j in self._idle if j.started is not None]
+            if any(now - started >= STARVED_S for started in running):
+                waited = now - min(running)
+            elif len(running) < self.workers:
+                waited = max((now - j.handed for j in self._idle if j.started is None), default=0)
+                if waited < STARVED_S:
+                    return False
+            else:
                 return False
             self._fallback_until = now + FALLBACK_S
             self.fallbacks += 1
@@ -208,7 +224,7 @@ class HashPool:
                 "password hashes get no idle CPU (one waited %.1f s): the next %.0f s of "
                 "sign-ins hash at nice +%d; on a host whose cores are never idle set "
                 "HELPLINE_PASSWORD_HASH_PRIORITY=low",
-                now - oldest.handed,
+                waited,
                 FALLBACK_S,
                 NICE,
             )
@@ -223,7 +239,7 @@ class HashPool:
         taken_back = job.future.cancel()
         job.moving = False
         if taken_back:
-            job.future = self._fallback.submit(_timed, job.fn, job.submitted)
+            job.future = self._fallback.submit(self._hash, job)
             job.future.add_done_callback(functools.partial(self._finished, job))
 
     def _finished(self, job: _Job, future: Future[Any]) -> None:
