@@ -194,9 +194,15 @@ class HashPool:
             job.loop.call_later(STARVED_S, self._starving)
 
     def _hash(self, job: _Job) -> Any:
-        """In a hashing thread."""
+        """In a hashing thread: the job, its wait for the thread and its run recorded
+        (/metrics)."""
         job.started = self._clock()
-        return _timed(job.fn, job.submitted)
+        began = time.perf_counter()
+        _WAIT.observe(began - job.submitted)
+        try:
+            return job.fn()
+        finally:
+            _RUN.observe(time.perf_counter() - began)
 
     def _starving(self) -> bool:
         """Whether hashes go to the fallback threads now. They turn to them (and take back
@@ -209,7 +215,7 @@ class HashPool:
             if now < self._fallback_until:
                 return True
             running = [j.started for j in self._idle if j.started is not None]
-            if any(now - started >= STARVED_S for started in running):
+            if now - min(running, default=now) >= STARVED_S:
                 waited = now - min(running)
             elif len(running) < self.workers:
                 waited = max((now - j.handed for j in self._idle if j.started is None), default=0)
@@ -275,16 +281,6 @@ def _threads(workers: int, name: str, priority: HashPriority) -> ThreadPoolExecu
 
 _WAIT = password_hash_seconds.labels("wait")
 _RUN = password_hash_seconds.labels("run")
-
-
-def _timed(fn: Callable[[], T], submitted: float) -> T:
-    """`fn` in a hashing thread, its wait for the thread and its run recorded (/metrics)."""
-    started = time.perf_counter()
-    _WAIT.observe(started - submitted)
-    try:
-        return fn()
-    finally:
-        _RUN.observe(time.perf_counter() - started)
 
 
 _pool: HashPool | None = None
