@@ -473,17 +473,20 @@ class TestHashPool:
         assert gate.order == []
 
 
+def _this_thread() -> tuple[int, int]:
+    """The scheduling policy and nice value of the thread that calls it (a hashing thread's,
+    run through the pool)."""
+    tid = threading.get_native_id()
+    return os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)
+
+
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
 async def test_hashing_threads_run_only_on_idle_cpu() -> None:
     """Decision 055: a hash gives its core up the moment the event loop wants it."""
     pool = passwords.HashPool(workers=1, queue=1)
     try:
         assert os.sched_getscheduler(0) != os.SCHED_IDLE
-
-        def theirs() -> int:
-            return os.sched_getscheduler(threading.get_native_id())
-
-        assert await pool.run(theirs) == os.SCHED_IDLE
+        assert (await pool.run(_this_thread))[0] == os.SCHED_IDLE
         assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the caller's thread as it was
         assert pool.pending == 0
     finally:
@@ -495,14 +498,8 @@ async def test_hashing_threads_can_run_at_a_lower_nice_value_instead() -> None:
     a nice value `NICE` above the caller's (still a share of the CPU when it is all busy)."""
     pool = passwords.HashPool(workers=1, queue=1, priority="low")
     try:
-        tid = threading.get_native_id()
-        mine = os.getpriority(os.PRIO_PROCESS, tid)
-
-        def theirs() -> tuple[int, int]:
-            them = threading.get_native_id()
-            return os.getpriority(os.PRIO_PROCESS, them), os.sched_getscheduler(them)
-
-        nice, policy = await pool.run(theirs)
+        mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        policy, nice = await pool.run(_this_thread)
         assert nice == min(19, mine + passwords.NICE)
         assert policy == os.sched_getscheduler(0)
         assert pool.pending == 0
@@ -521,9 +518,7 @@ async def test_hashes_that_get_no_idle_cpu_turn_to_the_fallback_threads(
     pool = passwords.HashPool(workers=1, queue=4, clock=lambda: clock[0])
     starving = threading.Event()  # stands for a hash the scheduler never gets to
 
-    def policy() -> tuple[int, int]:
-        tid = threading.get_native_id()
-        return os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)
+    policy = _this_thread
 
     def stuck() -> tuple[int, int]:
         assert starving.wait(10)
@@ -568,12 +563,12 @@ async def test_a_backlog_behind_busy_threads_stays_on_idle_cpu() -> None:
         def hash_() -> int:
             began[i].set()
             assert release[i].wait(10)
-            return os.sched_getscheduler(threading.get_native_id())
+            return policy()
 
         return hash_
 
     def policy() -> int:
-        return os.sched_getscheduler(threading.get_native_id())
+        return _this_thread()[0]
 
     try:
         first = asyncio.create_task(pool.run(held(0)))
