@@ -1208,9 +1208,20 @@ async def scenario6(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
 
             watcher = asyncio.create_task(watch_wal())
             try:
-                row = await run_load(
-                    target, pairs, rate_per_chat=args.rate, duration=duration, windows=(60, span)
-                )
+                # The server's own stalls over the whole sending (loop lag, collections, commit
+                # waits): whether a slow minute's longest message was the server's doing.
+                with profiling(args, "helpline-soak", hl.pids, duration) as sending:
+                    stalls = RunStalls([base], sending)
+                    await stalls.start()
+                    row = await run_load(
+                        target,
+                        pairs,
+                        rate_per_chat=args.rate,
+                        duration=duration,
+                        windows=(60, span),
+                        on_ready=stalls.ready,
+                    )
+                row.notes.extend(await stalls.notes())
             finally:
                 watcher.cancel()
             rows.append(row)
