@@ -215,13 +215,10 @@ class HashPool:
             if now < self._fallback_until:
                 return True
             running = [j.started for j in self._idle if j.started is not None]
-            if now - min(running, default=now) >= STARVED_S:
-                waited = now - min(running)
-            elif len(running) < self.workers:
+            waited = now - min(running, default=now)  # the longest run
+            if waited < STARVED_S and len(running) < self.workers:  # or a wait beside a free one
                 waited = max((now - j.handed for j in self._idle if j.started is None), default=0)
-                if waited < STARVED_S:
-                    return False
-            else:
+            if waited < STARVED_S:
                 return False
             self._fallback_until = now + FALLBACK_S
             self.fallbacks += 1
