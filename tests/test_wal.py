@@ -8,12 +8,19 @@ readers that overlap, as under load, that moment never comes and the log grows f
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import mmap
+import os
 import sqlite3
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
+import helpline.db
 from helpline.db import Database, WalCheckpointer, sqlite_pragmas
 
 
@@ -113,3 +120,80 @@ async def test_the_app_s_checkpointer_restarts_the_log_under_steady_reads(
         await asyncio.gather(*readers)
         await ckpt.close()
         await db.dispose()
+
+
+def _cached(path: Path) -> list[bool]:
+    """Which pages of the file are in the kernel's page cache (mincore(2) on a private
+    mapping that is never touched, so nothing is read or copied by asking)."""
+    size = path.stat().st_size
+    pages = -(-size // mmap.PAGESIZE)
+    vec = (ctypes.c_ubyte * pages)()
+    libc = ctypes.CDLL(None, use_errno=True)
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), size, access=mmap.ACCESS_COPY) as m:
+        buf = ctypes.c_char.from_buffer(m)
+        try:
+            rc = libc.mincore(ctypes.c_void_p(ctypes.addressof(buf)), ctypes.c_size_t(size), vec)
+        finally:
+            del buf  # the mapping cannot close while a ctypes object holds it
+    assert rc == 0, os.strerror(ctypes.get_errno())
+    return [bool(v & 1) for v in vec]
+
+
+def _drop_from_cache(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # only clean pages can be dropped
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def _wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux", reason="page-cache residency is read with Linux's mincore(2)"
+)
+@pytest.mark.parametrize("read_ahead_pages", [None, 32])
+def test_the_checkpointer_reads_back_log_pages_the_kernel_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_ahead_pages: int | None
+) -> None:
+    """Decision 056: a commit that writes into a page of the log the kernel dropped first
+    reads it from disk, on the event loop. The checkpointer reads such pages back ahead of
+    the writer: the whole log when it is shorter than LOG_READ_AHEAD, otherwise that much
+    from where the writer is, wrapping to the file's start, where the next restart sends it.
+    """
+    if read_ahead_pages is not None:
+        monkeypatch.setattr(helpline.db, "LOG_READ_AHEAD", read_ahead_pages * mmap.PAGESIZE)
+    path = tmp_path / "helpline.db"
+    wal = tmp_path / "helpline.db-wal"
+    writer = _connect(path)
+    writer.execute("CREATE TABLE t (x TEXT)")
+    for _ in range(100):  # ~200 frames: a log of ~800 kB, ~200 pages of the file
+        writer.execute("INSERT INTO t VALUES (?)", ("x" * 3000,))
+    writer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()  # nothing left for it to read
+    _drop_from_cache(wal)
+    pages = len(_cached(wal))
+    if sum(_cached(wal)) > pages // 4:
+        pytest.skip("the kernel kept the log's pages cached after POSIX_FADV_DONTNEED")
+    ckpt = WalCheckpointer(str(path), interval_s=0.005)
+    ckpt.start()
+    try:
+        writer.execute("INSERT INTO t VALUES ('one more')")  # a commit for it to see
+        if read_ahead_pages is None:
+            assert _wait_for(lambda: all(_cached(wal))), _cached(wal)
+        else:
+            # The writer is at the log's end: the window wraps to its start.
+            start = read_ahead_pages - 4  # a page or two past the end is the new commit
+            assert _wait_for(lambda: all(_cached(wal)[:start])), _cached(wal)
+            middle = _cached(wal)[read_ahead_pages + 16 : pages - 16]
+            assert not all(middle)  # only the window was read back
+    finally:
+        ckpt.stop()
+        writer.close()

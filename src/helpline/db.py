@@ -296,6 +296,9 @@ class Database:
 # when it is (`journal_size_limit`).
 WAL_RESTART_BYTES = 256 * 2**20
 WAL_FILE_LIMIT = 512 * 2**20
+# How far ahead of the writer the checkpointer keeps the log file cached (_keep_log_cached):
+# ~3 s of writes at 2,000 msg/s, read back at most every 0.2 s.
+LOG_READ_AHEAD = 64 * 2**20
 
 
 class WalCheckpointer:
@@ -387,11 +390,41 @@ class WalCheckpointer:
                         ).fetchone()
                         seen = version
                         self.checkpoints += 1
-                        self._logged(max(0, frames) * (page + 24))  # 24: a frame's header
+                        written = max(0, frames) * (page + 24)  # 24: a frame's header
+                        self._logged(written)
+                        self._keep_log_cached(written)
                 except sqlite3.Error as exc:  # e.g. the file went away in a test; try again
                     log.warning("WAL checkpoint failed: %s", exc)
         finally:
             conn.close()
+
+    def _keep_log_cached(self, written: int) -> None:
+        """Asks the kernel to read back, ahead of the writer, pages of the log file it has
+        dropped from its cache (decision 056). After a restart the writer overwrites the file
+        from its start, and a frame (a page + 24 bytes) never covers whole pages of the file:
+        writing into a page no longer cached first reads it from disk, in the commit, on the
+        event loop, where a busy disk made that wait 0.25-0.6 s. The next `LOG_READ_AHEAD`
+        bytes from where the writer is (`written`), wrapping to the file's start, since that
+        is where the next restart sends it. Asynchronous: ~0.1 ms when all of it is cached."""
+        if not hasattr(os, "posix_fadvise"):  # not on macOS
+            return
+        try:
+            fd = os.open(self.path + "-wal", os.O_RDONLY)
+        except OSError:  # no log yet, or it went away with the last connection
+            return
+        try:
+            size = os.fstat(fd).st_size
+            if size <= LOG_READ_AHEAD:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+            else:
+                start = min(written, size)
+                os.posix_fadvise(fd, start, LOG_READ_AHEAD, os.POSIX_FADV_WILLNEED)
+                if start + LOG_READ_AHEAD > size:
+                    os.posix_fadvise(fd, 0, start + LOG_READ_AHEAD - size, os.POSIX_FADV_WILLNEED)
+        except OSError as exc:
+            log.debug("WAL read-ahead failed: %s", exc)
+        finally:
+            os.close(fd)
 
     def _logged(self, size: int) -> None:
         sqlite_wal_bytes.set(size)
