@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import stat
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from helpline import fdtable
 from tests.fixtures.servers import free_port
 
 
@@ -107,6 +109,12 @@ def test_migrate_demo_create_user_and_serve(tmp_path: Path) -> None:
         assert f"http://127.0.0.1:{port}" in lines[0]
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
             _wait_ready(http)
+            # The serving process grew its descriptor table at start (decision 057).
+            soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+            if sys.platform == "linux" and soft > 1024:
+                status = Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                fdsize = int(next(x for x in status if x.startswith("FDSize:")).split()[1])
+                assert fdsize >= min(soft, fdtable.RESERVE_CAP)
             r = http.post(
                 "/api/v1/auth/login", json={"email": "zoe@example.com", "password": "long-enough-1"}
             )

@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute
 from starlette.types import Message, Receive, Scope, Send
 from starlette_csrf.middleware import CSRFMiddleware
 
-from helpline import __version__, apidocs, deployment, flows
+from helpline import __version__, apidocs, deployment, fdtable, flows
 from helpline.accounts import api as accounts_api
 from helpline.accounts import devices, passwords, presence
 from helpline.accounts.deps import CSRF_COOKIE, SESSION_COOKIE
@@ -302,6 +302,8 @@ def create_app(settings: Settings | None = None, *, check_migrations: bool = Tru
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Each serving process, once: accepting connections never grows the table (057).
+        fdtable.reserve()
         if check_migrations:
             await check_current(db)
             ctx.settings_drift = await deployment.differing(db, settings)
