@@ -37,7 +37,7 @@ def reserve(cap: int = RESERVE_CAP) -> int:
     fd = os.open(os.devnull, os.O_RDONLY)
     try:
         # A descriptor at the highest number grows the table to hold it; closing it keeps
-        # the table. os.dup2 refuses a number in use: only a free one is taken.
+        # the table. os.dup2 would close a descriptor at that number: only a free one is taken.
         while top > fd:
             try:
                 os.fstat(top)
