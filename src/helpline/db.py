@@ -409,6 +409,8 @@ class WalCheckpointer:
         if not hasattr(os, "posix_fadvise"):  # not on macOS
             return
         try:
+            # Only ever the log: closing a descriptor drops every POSIX lock the process holds
+            # on that file, and SQLite locks the database and `-shm` files, never the log.
             fd = os.open(self.path + "-wal", os.O_RDONLY)
         except OSError:  # no log yet, or it went away with the last connection
             return
