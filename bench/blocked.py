@@ -40,6 +40,12 @@ def _find(pattern: str) -> int:
         time.sleep(0.5)
 
 
+def _alive(pid: int) -> bool:
+    """Running, not gone or a zombie (ended, its parent not yet told)."""
+    stat = _read(f"/proc/{pid}/stat")
+    return stat is not None and stat[stat.rfind(")") + 2 :][:1] not in ("Z", "X", "")
+
+
 def _machine(disk: str) -> str:
     meminfo = _read("/proc/meminfo") or ""
     kb = {
@@ -61,9 +67,13 @@ def sample(out: Path, pattern: str, interval: float, disk: str) -> None:
     last = 0.0
     with out.open("w", buffering=1) as log:
         log.write(f"pid {pid}\n")
-        while os.path.exists(f"/proc/{pid}"):
+        while _alive(pid):
             now = time.time()
-            for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except FileNotFoundError:  # it ended just now
+                break
+            for tid in tids:
                 stat = _read(f"/proc/{pid}/task/{tid}/stat")
                 if not stat:
                     continue
