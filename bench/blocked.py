@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import collections
 import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -31,12 +30,18 @@ def _read(path: str) -> str | None:
 
 
 def _find(pattern: str) -> int:
+    """The first other process whose command line holds `pattern` (as `pgrep -f`), waited for."""
     me = os.getpid()
     while True:
-        out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
-        pids = [int(p) for p in out.split() if int(p) != me]
-        if pids:
-            return pids[0]
+        for entry in sorted(os.listdir("/proc"), key=lambda e: (len(e), e)):
+            if not entry.isdigit() or int(entry) == me:
+                continue
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if pattern.encode() in cmdline:
+                return int(entry)
         time.sleep(0.5)
 
 
@@ -108,7 +113,9 @@ def summary(path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="the log to write (or read, with --summary)")
-    parser.add_argument("pattern", nargs="?", default="m helpline serve", help="for pgrep -f")
+    parser.add_argument(
+        "pattern", nargs="?", default="m helpline serve", help="a part of its command line"
+    )
     parser.add_argument("--interval", type=float, default=0.01, help="seconds between samples")
     parser.add_argument("--disk", default="vda", help="the disk of /proc/diskstats to note")
     parser.add_argument("--summary", action="store_true", help="count a log's samples")
