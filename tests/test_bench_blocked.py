@@ -38,7 +38,6 @@ def test_the_summary_counts_by_thread_and_top_frame(
     ]
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="reads Linux's /proc")
 def test_the_sampler_follows_its_process_until_it_ends(tmp_path: Path) -> None:
     marker = f"blocked-test-{uuid.uuid4().hex}"
     child = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep(1.5)  # {marker}"])

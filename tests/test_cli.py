@@ -111,7 +111,7 @@ def test_migrate_demo_create_user_and_serve(tmp_path: Path) -> None:
             _wait_ready(http)
             # The serving process grew its descriptor table at start (decision 057).
             soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-            if sys.platform == "linux" and soft > 1024:
+            if soft > 1024:  # with less, nothing is reserved
                 status = Path(f"/proc/{proc.pid}/status").read_text().splitlines()
                 fdsize = int(next(x for x in status if x.startswith("FDSize:")).split()[1])
                 assert fdsize >= min(soft, fdtable.RESERVE_CAP)
