@@ -45,10 +45,15 @@ def _find(pattern: str) -> int:
         time.sleep(0.5)
 
 
+def _state(stat: str | None) -> str:
+    """The state letter of a `/proc/.../stat` line ('' if none): it follows the name, which is
+    in parentheses and may hold spaces and parentheses of its own."""
+    return stat[stat.rfind(")") + 2 :][:1] if stat else ""
+
+
 def _alive(pid: int) -> bool:
     """Running, not gone or a zombie (ended, its parent not yet told)."""
-    stat = _read(f"/proc/{pid}/stat")
-    return stat is not None and stat[stat.rfind(")") + 2 :][:1] not in ("Z", "X", "")
+    return _state(_read(f"/proc/{pid}/stat")) not in ("Z", "X", "")
 
 
 def _machine(disk: str) -> str:
@@ -80,10 +85,7 @@ def sample(out: Path, pattern: str, interval: float, disk: str) -> None:
                 break
             for tid in tids:
                 stat = _read(f"/proc/{pid}/task/{tid}/stat")
-                if not stat:
-                    continue
-                # The name is in parentheses and may hold spaces; the state follows them.
-                if stat[stat.rfind(")") + 2 :][:1] != "D":
+                if stat is None or _state(stat) != "D":
                     continue
                 name = stat[stat.find("(") + 1 : stat.rfind(")")].replace(" ", "_")
                 stack = _read(f"/proc/{pid}/task/{tid}/stack") or ""
