@@ -3,10 +3,11 @@ in the portal and worked on in the console's Requests view, with the e-mails tha
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import APIResponse, Page, Route, expect
 
 from tests.e2e.support import (
     Browsers,
@@ -136,22 +137,30 @@ def test_request_from_chat_to_resolution(
     expect(ana.get_by_test_id("sr-status-badge")).to_have_text("Open")
 
 
+def leave_request(page: Page, summary: str, description: str) -> str:
+    """A request left through the API from the customer's own page (their session and CSRF
+    token); returns its reference."""
+    return str(
+        page.evaluate(
+            """async ([summary, description]) => {
+                const csrf = document.cookie.split('; ')
+                    .find((c) => c.startsWith('helpline_csrf=')).split('=')[1];
+                const res = await fetch('/api/v1/requests', {method: 'POST', headers: {
+                    'Content-Type': 'application/json', 'X-CSRF-Token': decodeURIComponent(csrf)},
+                    body: JSON.stringify({summary, description})});
+                return (await res.json()).reference;
+            }""",
+            [summary, description],
+        )
+    )
+
+
 def test_customer_cancels_own_request(people: Browsers, shot: Shot) -> None:
     """A request left as a message can be cancelled by its customer from My requests. Its long
     description shows folded, and opens whole: nothing of it is cut away."""
     customer = guest_sign_in(people.open_page("customer"), "Dora", "dora@example.org")
     lines = [f"Step {i}: the printer blinks {i} times." for i in range(1, 31)]
-    ref = customer.evaluate(
-        """async (description) => {
-            const csrf = document.cookie.split('; ').find((c) => c.startsWith('helpline_csrf='))
-                .split('=')[1];
-            const res = await fetch('/api/v1/requests', {method: 'POST', headers: {
-                'Content-Type': 'application/json', 'X-CSRF-Token': decodeURIComponent(csrf)},
-                body: JSON.stringify({summary: 'Call me back please', description})});
-            return (await res.json()).reference;
-        }""",
-        "\n".join(lines),
-    )
+    ref = leave_request(customer, "Call me back please", "\n".join(lines))
     customer.goto(f"/#requests/{ref}")
     row = customer.get_by_test_id("request-row").filter(has_text=ref)
     expect(row).to_have_attribute("data-expanded", "true")
@@ -175,6 +184,44 @@ def test_customer_cancels_own_request(people: Browsers, shot: Shot) -> None:
     row = customer.get_by_test_id("request-row").filter(has_text=ref)
     expect(row).to_have_attribute("data-status", "cancelled")
     expect(row.get_by_test_id("request-cancel")).to_have_count(0)
+
+
+def test_an_older_answer_does_not_replace_a_fresher_list_of_requests(people: Browsers) -> None:
+    """My requests loads on several occasions (the page's start, a mail's link, Refresh). An
+    answer arriving after a later load's must not draw its older list over the newer one: the
+    request opened from the link stays listed, and open."""
+    customer = guest_sign_in(people.open_page("customer"), "Edna", "edna@example.org")
+    held: list[tuple[Route, APIResponse]] = []
+
+    def hold_the_first_list(route: Route) -> None:
+        # Fetched now, while the customer has no request yet; answered only at the end.
+        if route.request.method == "GET" and not held:
+            held.append((route, route.fetch()))
+        else:
+            route.fallback()
+
+    customer.route("**/api/v1/requests", hold_the_first_list)
+    customer.get_by_role("button", name="Refresh").click()
+    deadline = time.monotonic() + 10
+    while not held:  # each call into the browser lets the route handler run
+        assert time.monotonic() < deadline, "the first list was never asked for"
+        customer.evaluate("0")
+
+    ref = leave_request(customer, "The scanner jams", "Every third page.")
+    customer.goto(f"/#requests/{ref}")
+    row = customer.get_by_test_id("request-row").filter(has_text=ref)
+    expect(row).to_have_attribute("data-expanded", "true")
+    expect(row.get_by_test_id("request-description")).to_have_text("Every third page.")
+
+    route, stale = held[0]
+    with customer.expect_event("requestfinished", lambda r: r == route.request):
+        route.fulfill(response=stale)
+    # A later load draws from the list on the page: the request must still be there, open.
+    with customer.expect_response(lambda r: r.url.endswith("/api/v1/requests")):
+        customer.get_by_role("button", name="Refresh").click()
+    expect(row).to_have_attribute("data-expanded", "true")
+    expect(row.get_by_test_id("request-description")).to_have_text("Every third page.")
+    expect(customer.get_by_test_id("request-row")).to_have_count(1)
 
 
 def test_customer_emails_the_transcript_to_themselves(

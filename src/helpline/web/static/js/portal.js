@@ -463,24 +463,42 @@ function wireChat() {
 
 // ------------------------------------------------------------------ requests
 
+// Loads overlap (the page's first one, a link's, a refresh): only the latest call's answer is
+// drawn, or a slower, older answer would replace a fresher list. Requests asked to open by any
+// call wait in `requestsToOpen` until a list is drawn; the last one asked is scrolled to.
+let requestsLoads = 0;
+const requestsToOpen = new Set();
+let requestToShow = null;
+
 async function loadRequests(expand = null) {
   const list = $('[data-testid="my-requests"]');
   const empty = $('[data-role="requests-empty"]');
+  const load = ++requestsLoads;
+  // A button's click handler passes its event here, not a reference.
+  if (typeof expand === "string") {
+    requestsToOpen.add(expand);
+    requestToShow = expand;
+  }
   let items;
   try {
     items = await getAll("/requests", 100);
   } catch (err) {
+    if (load !== requestsLoads) return;
     list.replaceChildren(h("li", { class: "alert alert--error" }, t("Could not load your requests: {reason}", { reason: err.message })));
     empty.hidden = true;
     return;
   }
+  if (load !== requestsLoads) return;
   const open = new Set(
     Array.from(list.querySelectorAll('[data-testid="request-row"][data-expanded="true"]'), (el) => el.dataset.reference),
   );
-  if (expand) open.add(expand);
+  for (const reference of requestsToOpen) open.add(reference);
+  const show = requestToShow;
+  requestsToOpen.clear();
+  requestToShow = null;
   list.replaceChildren(...items.map((r) => requestRow(r, open.has(r.reference))));
   empty.hidden = items.length > 0;
-  if (expand) list.querySelector(`[data-reference="${CSS.escape(expand)}"]`)?.scrollIntoView({ block: "start" });
+  if (show) list.querySelector(`[data-reference="${CSS.escape(show)}"]`)?.scrollIntoView({ block: "start" });
 }
 
 /** `#requests/SR-000042` (the links in our e-mails) opens that request under My requests. */
