@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.e2e.support import (
     PASSWORD,
@@ -90,27 +90,29 @@ def test_a_search_opens_the_chat_at_the_matching_message(
     shot(ana, "console-search-opened")
 
 
+def customer_with_a_solved_chat(server: HelplineServer, email: str, text: str) -> None:
+    """A customer account whose chat, started with `text`, an agent took and solved."""
+    admin = token_for(server, "admin@example.com")
+    agent = token_for(server, "agent1@example.com")
+    api_call(
+        server,
+        "POST",
+        "/users",
+        {"email": email, "name": email[:4].title(), "role": "customer", "password": PASSWORD},
+        admin,
+    )
+    queue = queue_id(server, "General support")
+    token = token_for(server, email)
+    chat = api_call(server, "POST", "/chats", {"queue_id": queue, "message": text}, token)
+    api_call(server, "POST", f"/chats/{chat['id']}/accept", None, agent)
+    api_call(server, "POST", f"/chats/{chat['id']}/solve", None, agent)
+
+
 def test_a_customer_searches_their_own_chats_in_the_portal(
     people: Browsers, server: HelplineServer, shot: Shot
 ) -> None:
-    admin = token_for(server, "admin@example.com")
-    agent = token_for(server, "agent1@example.com")
-    queue = queue_id(server, "General support")
-    for email, text in (
-        ("olga@x.org", "My zephyrine kettle whistles"),
-        ("piet@x.org", "Another zephyrine question"),
-    ):
-        api_call(
-            server,
-            "POST",
-            "/users",
-            {"email": email, "name": email[:4].title(), "role": "customer", "password": PASSWORD},
-            admin,
-        )
-        token = token_for(server, email)
-        chat = api_call(server, "POST", "/chats", {"queue_id": queue, "message": text}, token)
-        api_call(server, "POST", f"/chats/{chat['id']}/accept", None, agent)
-        api_call(server, "POST", f"/chats/{chat['id']}/solve", None, agent)
+    customer_with_a_solved_chat(server, "olga@x.org", "My zephyrine kettle whistles")
+    customer_with_a_solved_chat(server, "piet@x.org", "Another zephyrine question")
 
     page = people.open_page("olga").page
     sign_in(page, "/", "olga@x.org")
@@ -128,3 +130,41 @@ def test_a_customer_searches_their_own_chats_in_the_portal(
     shot(page, "portal-search")
     results.first.get_by_test_id("portal-search-open").click()
     expect(page.get_by_test_id("message").filter(has_text="My zephyrine kettle")).to_be_visible()
+
+
+def test_an_older_search_answering_last_does_not_replace_the_newer_results(
+    people: Browsers, server: HelplineServer
+) -> None:
+    """A customer searches, then searches again before the first answer came: whatever order
+    the answers arrive in, the page shows the second search's results."""
+    customer_with_a_solved_chat(server, "vera@x.org", "The kettle whistles at night")
+    page = people.open_page("vera").page
+    sign_in(page, "/", "vera@x.org")
+    expect(page.get_by_test_id("chat-history")).to_be_visible()
+    held: list[Route] = []
+
+    def hold_the_first_search(route: Route) -> None:
+        if "nothingmatchesthis" in route.request.url:
+            held.append(route)
+        else:
+            route.fallback()
+
+    page.route("**/api/v1/search?*", hold_the_first_search)
+    box = page.get_by_test_id("portal-search")
+    box.fill("nothingmatchesthis")
+    with page.expect_request("**/api/v1/search?*"):
+        box.press("Enter")
+    box.fill("kettle")
+    box.press("Enter")
+    results = page.get_by_test_id("portal-search-result")
+    expect(results.first).to_contain_text("The kettle whistles at night")
+    count = results.count()
+
+    first = held[0].request
+    with page.expect_event("requestfinished", lambda r: r == first):
+        held[0].fallback()
+    # One more round trip: the first answer's handling, queued before it, has run by then.
+    page.evaluate("async () => { await fetch('/healthz'); }")
+    expect(results).to_have_count(count)
+    expect(results.first).to_contain_text("The kettle whistles at night")
+    expect(page.get_by_text("Nothing found")).to_have_count(0)

@@ -110,6 +110,20 @@ export const api = {
   del: (path) => request("DELETE", path),
 };
 
+/**
+ * For a view loaded on several occasions whose answers may come back out of order (a page's
+ * first load, a link, a refresh, a second search): `const current = begin()` before each load,
+ * and draw its answer only while `current()` holds, or an older, slower answer would replace a
+ * fresher one.
+ */
+export function latestOnly() {
+  let last = 0;
+  return () => {
+    const mine = ++last;
+    return () => mine === last;
+  };
+}
+
 /** Every page of a list endpoint ({items, next}), up to `max` items. */
 export async function getAll(path, max = 500) {
   const items = [];

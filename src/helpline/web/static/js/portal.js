@@ -2,7 +2,7 @@
 // position, talk, send and receive files, and afterwards read/download the transcript, rate
 // the chat and follow "My requests".
 
-import { ApiError, api, bootData, getAll } from "./api.js";
+import { ApiError, api, bootData, getAll, latestOnly } from "./api.js";
 import { CustomerChat } from "./customer-chat.js";
 import { askForNotifications, offerNotifications } from "./customer-alerts.js";
 import { collectFields, fieldError, pageContext, renderFields } from "./prechat.js";
@@ -463,17 +463,17 @@ function wireChat() {
 
 // ------------------------------------------------------------------ requests
 
-// Loads overlap (the page's first one, a link's, a refresh): only the latest call's answer is
-// drawn, or a slower, older answer would replace a fresher list. Requests asked to open by any
-// call wait in `requestsToOpen` until a list is drawn; the last one asked is scrolled to.
-let requestsLoads = 0;
+// Loads overlap (the page's first one, a link's, a refresh): only the latest one's answer is
+// drawn. Requests asked to open by any load wait in `requestsToOpen` until a list is drawn; the
+// last one asked is scrolled to.
+const requestsLoad = latestOnly();
 const requestsToOpen = new Set();
 let requestToShow = null;
 
 async function loadRequests(expand = null) {
   const list = $('[data-testid="my-requests"]');
   const empty = $('[data-role="requests-empty"]');
-  const load = ++requestsLoads;
+  const current = requestsLoad();
   // A button's click handler passes its event here, not a reference.
   if (typeof expand === "string") {
     requestsToOpen.add(expand);
@@ -483,12 +483,12 @@ async function loadRequests(expand = null) {
   try {
     items = await getAll("/requests", 100);
   } catch (err) {
-    if (load !== requestsLoads) return;
+    if (!current()) return;
     list.replaceChildren(h("li", { class: "alert alert--error" }, t("Could not load your requests: {reason}", { reason: err.message })));
     empty.hidden = true;
     return;
   }
-  if (load !== requestsLoads) return;
+  if (!current()) return;
   const open = new Set(
     Array.from(list.querySelectorAll('[data-testid="request-row"][data-expanded="true"]'), (el) => el.dataset.reference),
   );
@@ -650,13 +650,17 @@ function timelineText(entry) {
 
 // ------------------------------------------------------------------ history
 
+const historyLoad = latestOnly();
+
 async function loadHistory() {
+  const current = historyLoad();
   let chats;
   try {
     chats = await getAll("/chats", 20);
   } catch {
     return;
   }
+  if (!current()) return;
   const closed = chats.filter((c) => !isOpenStatus(c.status)).slice(0, 10);
   const section = $("#history-section");
   section.hidden = closed.length === 0;
@@ -693,8 +697,10 @@ function wireSearch() {
   const list = $('[data-testid="portal-search-results"]');
   const status = $('[data-role="portal-search-status"]');
   const card = $('[data-role="portal-search-card"]');
+  const searchRun = latestOnly();
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
+    const current = searchRun();
     const q = form.elements.q.value.trim();
     const terms = queryTerms(q);
     if (!terms.length) {
@@ -704,12 +710,13 @@ function wireSearch() {
     }
     try {
       const page = await api.get(`/search?${new URLSearchParams({ q, limit: "10" })}`);
+      if (!current()) return; // a newer search is on its way
       const items = page.items || [];
       list.replaceChildren(...items.map((item) => searchRow(item, terms)));
       card.hidden = items.length === 0;
       status.textContent = items.length ? (page.next ? tn("More than {count} found", "More than {count} found", items.length) : tn("{count} found", "{count} found", items.length)) : t("Nothing found for “{query}”.", { query: q });
     } catch (err) {
-      status.textContent = err.message;
+      if (current()) status.textContent = err.message;
     }
   });
 }
