@@ -112,9 +112,9 @@ export const api = {
 
 /**
  * For a view loaded on several occasions whose answers may come back out of order (a page's
- * first load, a link, a refresh, a second search): `const current = begin()` before each load,
- * and draw its answer only while `current()` holds, or an older, slower answer would replace a
- * fresher one.
+ * first load, a link, a refresh, a second search): `const begin = latestOnly()` once, then
+ * `const current = begin()` before each load, and draw its answer only while `current()` holds;
+ * otherwise an older, slower answer would replace a fresher one.
  */
 export function latestOnly() {
   let last = 0;
